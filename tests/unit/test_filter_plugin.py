@@ -23,8 +23,14 @@ def filters():
 
 
 def test_exposes_filters(filters):
-    for name in ("pic_state_vars", "pic_wg_pubkey", "pic_zone_serial", "pic_valid_name",
-                 "pic_next_vpn_address", "pic_subnets_overlap"):
+    for name in (
+        "pic_state_vars",
+        "pic_wg_pubkey",
+        "pic_zone_serial",
+        "pic_valid_name",
+        "pic_next_vpn_address",
+        "pic_subnets_overlap",
+    ):
         assert callable(filters[name])
 
 
@@ -39,10 +45,12 @@ def test_state_vars_error_names_fields(filters):
 
 def test_wg_pubkey(filters):
     # RFC 7748 section 6.1, Bob's key pair
-    priv = base64.b64encode(bytes.fromhex(
-        "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")).decode()
-    pub = base64.b64encode(bytes.fromhex(
-        "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")).decode()
+    priv = base64.b64encode(
+        bytes.fromhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
+    ).decode()
+    pub = base64.b64encode(
+        bytes.fromhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+    ).decode()
     assert filters["pic_wg_pubkey"](priv) == pub
     with pytest.raises(AnsibleFilterError):
         filters["pic_wg_pubkey"]("bad")
@@ -78,7 +86,11 @@ def test_plugin_works_without_installed_package(tmp_path):
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
         "import pic_api; print(pic_api.__file__)\n"
     )
-    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
-                         env={"PYTHONPATH": ":".join(p for p in sys.path if "site-packages" in p)})
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": ":".join(p for p in sys.path if "site-packages" in p)},
+    )
     assert out.returncode == 0, out.stderr
     assert str(ROOT / "api" / "pic_api") in out.stdout

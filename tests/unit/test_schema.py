@@ -229,8 +229,7 @@ def test_state_to_vars_names_are_inventory_names():
 
     import yaml
 
-    inv = yaml.safe_load(
-        (pathlib.Path(__file__).parents[2] / "inventory/group_vars/all/pic.yml").read_text())
+    inv = yaml.safe_load((pathlib.Path(__file__).parents[2] / "inventory/group_vars/all/pic.yml").read_text())
     v = schema.state_to_vars(STATE)
     extra = set(v) - set(inv)
     assert extra == {"pic_vpn_address"}

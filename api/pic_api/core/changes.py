@@ -9,8 +9,19 @@ __all__ = ["ALL_ROLES", "SERVICE_ROLES", "roles_for_services", "roles_for_diff"]
 
 # Every role of site.yml, in converge order; each role's tag is its name.
 ALL_ROLES = (
-    "common", "firewall", "ca", "dnsmasq", "coredns", "chrony", "wireguard",
-    "mailserver", "radicale", "webdav", "caddy", "api", "webui",
+    "common",
+    "firewall",
+    "ca",
+    "dnsmasq",
+    "coredns",
+    "chrony",
+    "wireguard",
+    "mailserver",
+    "radicale",
+    "webdav",
+    "caddy",
+    "api",
+    "webui",
 )
 
 SERVICE_ROLES: dict[str, tuple[str, ...]] = {

@@ -81,8 +81,7 @@ def check_label(value: Any, what: str = "name") -> str:
         raise ValidationError(f"{what} must be at most 32 characters")
     if not _LABEL_RE.match(value):
         raise ValidationError(
-            f"{what} must start with a lower-case letter and contain only a-z, 0-9 and '-' "
-            "(not at the end)"
+            f"{what} must start with a lower-case letter and contain only a-z, 0-9 and '-' (not at the end)"
         )
     return value
 
@@ -103,8 +102,7 @@ def check_domain(value: Any, what: str = "domain") -> str:
     for label in labels:
         if not _DOMAIN_LABEL_RE.match(label):
             raise ValidationError(
-                f"{what} label '{label}' must be 1-63 characters of a-z, 0-9 and '-' "
-                "(not at either end)"
+                f"{what} label '{label}' must be 1-63 characters of a-z, 0-9 and '-' (not at either end)"
             )
     if labels[-1].isdigit():
         raise ValidationError(f"{what} must not end in a numeric label")
@@ -215,13 +213,14 @@ def check_lease_time(value: Any, what: str = "lease time") -> str:
 
 
 def check_password(value: Any, what: str = "password", min_length: int = 8) -> str:
-    """A password: at least ``min_length`` characters, at most 1024, no control characters."""
+    """A password: at least ``min_length`` characters, at most 72 bytes, no control characters."""
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be a string")
     if len(value) < min_length:
         raise ValidationError(f"{what} must be at least {min_length} characters")
-    if len(value) > 1024:
-        raise ValidationError(f"{what} must be at most 1024 characters")
+    if len(value.encode("utf-8")) > 72:
+        # bcrypt (the service password hash) reads at most 72 bytes; refuse rather than truncate
+        raise ValidationError(f"{what} must be at most 72 bytes")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValidationError(f"{what} must not contain control characters or line breaks")
     return value

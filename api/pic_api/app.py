@@ -1,0 +1,115 @@
+"""The Flask app factory."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .config import Config
+from .logs import setup_logging
+from .managers.auth import LoginLocked
+from .managers.errors import ManagerError
+from .managers.health import HealthMonitor
+from .managers.logsearch import LogSearch
+from .managers.runner import Backend
+from .services import Cell
+from .web.common import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from .web.openapi import openapi_bp
+from .web.routes import BLUEPRINTS
+
+log = logging.getLogger("pic.api")
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _error(status: int, message: str, fields: dict[str, str] | None = None, **extra: Any) -> Any:
+    resp = jsonify(error=message, fields=fields or {}, **extra)
+    resp.status_code = status
+    return resp
+
+
+def create_app(
+    config: Config | None = None,
+    backend: Backend | None = None,
+    health: HealthMonitor | None = None,
+    log_search: LogSearch | None = None,
+    start_threads: bool = True,
+) -> Flask:
+    config = config or Config.load()
+    setup_logging(config.log_file, config.log_level, config.log_levels)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    pic = Cell(config, backend=backend, health=health, log_search=log_search)
+    app.extensions["pic"] = pic
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
+    app.register_blueprint(openapi_bp)
+    if start_threads:
+        pic.health.start()
+
+    @app.before_request
+    def gate() -> Any:
+        path = request.path
+        g.pic_session = None
+        if not path.startswith("/api/"):
+            return None
+        setup_path = path == "/api/setup" or path.startswith("/api/setup/")
+        if not setup_path and path != "/api/openapi.json" and not pic.setup.completed():
+            return _error(428, "the cell is not set up yet; finish the setup wizard first", redirect="/setup")
+        if request.endpoint is None:  # 404 / 405: let routing raise it
+            return None
+        view = app.view_functions[request.endpoint]
+        level = getattr(view, "pic_access", "admin")
+        sess = pic.auth.get_session(request.cookies.get(SESSION_COOKIE))
+        g.pic_session = sess
+        if level == "public":
+            return None
+        if sess is None:
+            return _error(401, "log in first")
+        if request.method in UNSAFE and not path.startswith("/api/auth/"):
+            header = request.headers.get(CSRF_HEADER, "")
+            cookie = request.cookies.get(CSRF_COOKIE, "")
+            if (
+                not header
+                or not hmac.compare_digest(header, cookie)
+                or not hmac.compare_digest(header, sess.csrf)
+            ):
+                return _error(
+                    403, f"missing or wrong {CSRF_HEADER} header (it must equal the {CSRF_COOKIE} cookie)"
+                )
+        if level == "admin" and sess.role != "admin":
+            return _error(403, "this needs an admin account")
+        return None
+
+    @app.errorhandler(ManagerError)
+    def manager_error(exc: ManagerError) -> Any:
+        resp = _error(exc.status, exc.message, exc.fields)
+        if isinstance(exc, LoginLocked):
+            resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        resp = _error(exc.code or 500, exc.description or exc.name)
+        if exc.code == 405 and exc.get_response().headers.get("Allow"):
+            resp.headers["Allow"] = exc.get_response().headers["Allow"]
+        return resp
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error(500, "internal error; see the API log")
+
+    @app.after_request
+    def headers(resp: Any) -> Any:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Cache-Control", "no-store")
+        if request.path.startswith("/api/"):
+            log.debug("%s %s -> %s", request.method, request.path, resp.status_code)
+        return resp
+
+    return app

@@ -1,0 +1,84 @@
+"""API configuration: defaults for a cell, overridable by a YAML file and by PIC_* environment variables.
+
+Every path is configurable so that tests run in temporary directories.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_CONFIG_FILE = "/etc/pic/api.yml"
+
+
+@dataclasses.dataclass
+class Config:
+    state_file: Path = Path("/etc/pic/cell.yml")
+    state_dir: Path = Path("/var/lib/pic/state")  # every version of the state
+    secrets_dir: Path = Path("/etc/pic")  # 0600 files: API passwords, session key
+    seed_file: Path = Path("/etc/pic/seed.yml")  # partial state from the inventory (wizard defaults)
+    run_dir: Path = Path("/var/lib/pic/runs")  # one directory per run: run.json, events.jsonl
+    project_dir: Path = Path("/opt/pic/src")  # the repository copy with site.yml
+    playbook: str = "site.yml"
+    inventory: str = ""  # empty: <project_dir>/inventory/hosts.yml
+    ca_root_file: Path = Path("/etc/pic/ca/root.crt")
+    wg_private_key_file: Path = Path("/etc/pic/wireguard/private.key")
+    wg_endpoint: str = ""  # host clients dial; empty: the cell's domain
+    log_file: Path | None = Path("/var/log/pic/api.log")
+    log_level: str = "INFO"
+    log_levels: str = ""  # per area: "runner=DEBUG,auth=WARNING"
+    health_interval: float = 30.0  # seconds between service checks; 0: no thread
+    cookie_secure: bool = False  # true when the UI is served over HTTPS only
+    session_hours: float = 12.0
+    login_max_failures: int = 5
+    login_window: float = 900.0  # seconds in which failures count
+    login_lockout: float = 900.0  # seconds locked out after too many failures
+    skip_tags: str = "api"  # converges started by the API never restart it
+    bcrypt_rounds: int = 12  # cost of the service password hashes
+    runner: str = "ansible"  # ansible | none (tests inject their own)
+
+    @property
+    def inventory_path(self) -> str:
+        return self.inventory or str(self.project_dir / "inventory" / "hosts.yml")
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Defaults < config file (PIC_CONFIG or /etc/pic/api.yml, when present) < PIC_* env < overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = Path(env.get("PIC_CONFIG", DEFAULT_CONFIG_FILE))
+        if path.is_file():
+            data = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(data, dict):
+                raise ValueError(f"{path} must be a mapping")
+            values.update(data)
+        for field in dataclasses.fields(cls):
+            key = "PIC_" + field.name.upper()
+            if key in env:
+                values[field.name] = env[key]
+        values.update(overrides)
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Config:
+        kwargs: dict[str, Any] = {}
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for name, value in values.items():
+            if name not in known:
+                raise ValueError(f"unknown configuration key: {name}")
+            default = getattr(cls, name, None)
+            if isinstance(default, bool):
+                value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                value = int(value)
+            elif isinstance(default, float):
+                value = float(value)
+            elif isinstance(default, Path) or name == "log_file":
+                value = Path(value) if value not in (None, "") else None
+            kwargs[name] = value
+        return cls(**kwargs)

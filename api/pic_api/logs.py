@@ -1,0 +1,70 @@
+"""JSON logs with rotation (5 MB x 5) and per-area verbosity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import logging.handlers
+import re
+from pathlib import Path
+
+ROOT = "pic"
+MAX_BYTES = 5 * 1024 * 1024
+BACKUPS = 5
+_SECRET_RE = re.compile(r"(?i)(password|secret|private_?key|token)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)")
+
+
+def redact(text: str) -> str:
+    """Mask values that follow a secret-looking key in free text."""
+    return _SECRET_RE.sub(r"\1\2***", text)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for key in ("run_id", "user", "remote", "path", "status"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def parse_levels(spec: str) -> dict[str, str]:
+    """'runner=DEBUG,auth=warning' -> {'pic.runner': 'DEBUG', 'pic.auth': 'WARNING'}; refuses bad levels."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, level = part.partition("=")
+        level = level.strip().upper()
+        if not name.strip() or level not in logging.getLevelNamesMapping():
+            raise ValueError(f"bad log level setting: {part!r}")
+        out[f"{ROOT}.{name.strip()}"] = level
+    return out
+
+
+def setup_logging(log_file: Path | None, level: str = "INFO", levels: str = "") -> logging.Logger:
+    """Configure the ``pic`` logger tree: JSON lines to a rotating file (and stderr when no file)."""
+    logger = logging.getLogger(ROOT)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    if log_file:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
+        )
+    else:
+        handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
+    for name, lvl in parse_levels(levels).items():
+        logging.getLogger(name).setLevel(lvl)
+    return logger

@@ -1,0 +1,1 @@
+"""Managers: the API's behaviour, with no Flask import (each testable alone)."""

@@ -1,0 +1,70 @@
+"""A change to the cell: a state change plus a converge of the roles it touches (or a preview)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from ..core import changes, schema
+from .errors import InvalidInput
+from .files import write_atomic
+from .runner import Run, RunManager
+from .state import StateManager
+
+
+class ChangeManager:
+    def __init__(self, state: StateManager, runs: RunManager):
+        self.state = state
+        self.runs = runs
+
+    @staticmethod
+    def tags_for(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+        tags = changes.roles_for_diff(old, new)
+        if tags == list(changes.ALL_ROLES):
+            return []  # the whole site
+        # nothing a role reads changed: still load and validate the state (tagged 'always')
+        return tags or ["always"]
+
+    def apply(self, change: Callable[[dict[str, Any]], Any], description: str) -> tuple[Run, Any]:
+        """Save the changed state as a new version and queue its converge."""
+        old, new, version, result = self.state.update(change)
+        run = self.runs.submit(
+            "converge", self.tags_for(old, new), description=description, state_version=version
+        )
+        return run, result
+
+    def preview(self, change: Callable[[dict[str, Any]], Any], description: str) -> tuple[Run, Any]:
+        """Queue a check-mode run (with diffs) of the changed state, without saving it."""
+        old = self.state.load()
+        new = copy.deepcopy(old)
+        result = change(new)
+        try:
+            schema.validate_state(new)
+        except schema.StateError as exc:
+            raise InvalidInput("the change does not give a valid cell state", exc.fields) from exc
+        path = self.runs.new_run_path("proposed-state")
+        write_atomic(path, yaml.safe_dump(new, sort_keys=False), 0o600)
+        run = self.runs.submit(
+            "preview",
+            self.tags_for(old, new),
+            check=True,
+            description=f"preview: {description}",
+            extravars={"pic_state_file": str(path)},
+            cleanup=[path],
+        )
+        return run, result
+
+    def converge(self, description: str, tags: list[str] | None = None, version: int | None = None) -> Run:
+        return self.runs.submit("converge", tags or [], description=description, state_version=version)
+
+    def rollback(self, number: int) -> Run:
+        old, new, version = self.state.rollback(number)
+        return self.runs.submit(
+            "converge",
+            self.tags_for(old, new),
+            description=f"roll back to state version {number}",
+            state_version=version,
+        )

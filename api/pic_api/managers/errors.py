@@ -1,0 +1,24 @@
+"""Errors the managers raise; the web layer maps them to HTTP statuses."""
+
+from __future__ import annotations
+
+
+class ManagerError(Exception):
+    status = 400
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = dict(fields or {})
+
+
+class InvalidInput(ManagerError):
+    status = 400
+
+
+class NotFound(ManagerError):
+    status = 404
+
+
+class Conflict(ManagerError):
+    status = 409

@@ -1,0 +1,120 @@
+"""Search the API's own JSON logs and the journals of the cell's services."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from ..core.validators import ValidationError, check_safe_text
+from .errors import InvalidInput
+from .health import SERVICE_CHECKS
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SOURCES = ("api",) + tuple(SERVICE_CHECKS)
+
+
+def journal_reader(units: Iterable[str], limit: int) -> list[dict[str, Any]]:
+    """The last entries of some systemd units' journals (fixed argv)."""
+    argv = ["journalctl", "--no-pager", "-o", "json", "-n", str(limit)]
+    for unit in units:
+        argv += ["-u", unit]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    entries = []
+    for line in out.stdout.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        prio = int(e.get("PRIORITY", 6)) if str(e.get("PRIORITY", "6")).isdigit() else 6
+        level = "ERROR" if prio <= 3 else "WARNING" if prio == 4 else "INFO" if prio <= 6 else "DEBUG"
+        msg = e.get("MESSAGE", "")
+        entries.append(
+            {
+                "time": e.get("__REALTIME_TIMESTAMP"),
+                "level": level,
+                "unit": e.get("_SYSTEMD_UNIT", ""),
+                "message": msg if isinstance(msg, str) else str(msg),
+            }
+        )
+    return entries
+
+
+class LogSearch:
+    def __init__(
+        self,
+        log_file: Path | None,
+        journal: Callable[[Iterable[str], int], list[dict[str, Any]]] = journal_reader,
+    ):
+        self.log_file = log_file
+        self.journal = journal
+
+    @staticmethod
+    def validate(args: dict[str, str]) -> dict[str, Any]:
+        errors: dict[str, str] = {}
+        out: dict[str, Any] = {"q": "", "source": "api", "level": None, "limit": 100}
+        for key in args:
+            if key not in ("q", "source", "level", "limit"):
+                errors[key] = "unknown parameter"
+        if args.get("q"):
+            try:
+                out["q"] = check_safe_text(args["q"], "q", 200)
+            except ValidationError as exc:
+                errors["q"] = str(exc)
+        if "source" in args:
+            if args["source"] not in SOURCES:
+                errors["source"] = f"source must be one of: {', '.join(SOURCES)}"
+            out["source"] = args["source"]
+        if "level" in args:
+            if args["level"].upper() not in LEVELS:
+                errors["level"] = f"level must be one of: {', '.join(LEVELS)}"
+            out["level"] = args["level"].upper()
+        if "limit" in args:
+            raw = args["limit"]
+            if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+                errors["limit"] = "limit must be a number from 1 to 1000"
+            else:
+                out["limit"] = int(raw)
+        if errors:
+            raise InvalidInput("invalid log search", errors)
+        return out
+
+    def _api_entries(self) -> list[dict[str, Any]]:
+        if not self.log_file:
+            return []
+        files = [Path(f"{self.log_file}.{i}") for i in range(5, 0, -1)] + [Path(self.log_file)]
+        entries = []
+        for path in files:
+            if not path.is_file():
+                continue
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    try:
+                        e = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(e, dict):
+                        entries.append(e)
+        return entries
+
+    def search(self, args: dict[str, str]) -> dict[str, Any]:
+        p = self.validate(args)
+        if p["source"] == "api":
+            entries = self._api_entries()
+        else:
+            entries = self.journal(SERVICE_CHECKS[p["source"]][0], 5000)
+        q = p["q"].lower()
+        level_min = LEVELS.index(p["level"]) if p["level"] else 0
+        found = [
+            e
+            for e in entries
+            if (not q or q in str(e.get("message", "")).lower())
+            and LEVELS.index(e.get("level", "INFO")) >= level_min
+            if e.get("level", "INFO") in LEVELS
+        ]
+        return {"source": p["source"], "entries": found[-p["limit"] :]}

@@ -1,0 +1,159 @@
+"""Peers: the devices that join the cell over WireGuard."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+from ..core import addressing, schema, wgkeys
+from ..core.validators import ValidationError, check_label, check_wg_key
+from .changes import ChangeManager
+from .errors import Conflict, InvalidInput, NotFound
+from .files import write_atomic
+from .runner import Run
+
+PEER_FIELDS = {"name", "route", "public_key"}
+
+
+def qr_svg(text: str) -> str:
+    import qrcode
+    import qrcode.image.svg
+
+    img = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    buf = io.BytesIO()
+    img.save(buf)
+    return buf.getvalue().decode("utf-8")
+
+
+def client_config(
+    peer: dict[str, Any], state: dict[str, Any], cell_public_key: str, endpoint: str, private_key: str | None
+) -> str:
+    """A wg-quick configuration for the peer's device."""
+    net = state["network"]
+    cell_ip = addressing.cell_address(net["vpn_subnet"])
+    if peer.get("route") == "full":
+        allowed = "0.0.0.0/0"
+    else:
+        allowed = ", ".join([net["vpn_subnet"], net["lan_subnet"]])
+    key_line = (
+        f"PrivateKey = {private_key}"
+        if private_key
+        else "# PrivateKey = (the private key that stays on this device)"
+    )
+    return "\n".join(
+        [
+            "[Interface]",
+            f"# {peer['name']}.{state['cell']['domain']}",
+            key_line,
+            f"Address = {peer['ip']}/32",
+            f"DNS = {cell_ip}, {state['cell']['domain']}",
+            "",
+            "[Peer]",
+            f"PublicKey = {cell_public_key}",
+            f"Endpoint = {endpoint}:{net['wireguard_port']}",
+            f"AllowedIPs = {allowed}",
+            "PersistentKeepalive = 25",
+            "",
+        ]
+    )
+
+
+class PeerManager:
+    def __init__(self, changes: ChangeManager, wg_private_key_file: Path, wg_endpoint: str = ""):
+        self.changes = changes
+        self.key_file = Path(wg_private_key_file)
+        self.endpoint = wg_endpoint
+
+    def cell_public_key(self) -> str:
+        """The cell's WireGuard public key; the key pair is created (0600) when it does not exist yet."""
+        if self.key_file.is_file():
+            return wgkeys.public_key(self.key_file.read_text().strip())
+        private, public = wgkeys.generate_keypair()
+        write_atomic(self.key_file, private + "\n", 0o600)
+        return public
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.changes.state.load()["peers"]
+
+    def get(self, name: str) -> dict[str, Any]:
+        for peer in self.list():
+            if peer["name"] == name:
+                return peer
+        raise NotFound(f"no peer {name!r}")
+
+    @staticmethod
+    def validate(body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise InvalidInput("the request body must be a JSON object")
+        errors: dict[str, str] = {k: "unknown field" for k in body if k not in PEER_FIELDS}
+        out: dict[str, Any] = {}
+        try:
+            out["name"] = check_label(body.get("name"), "peer name") if "name" in body else None
+            if out["name"] is None:
+                errors["name"] = "name is required"
+        except ValidationError as exc:
+            errors["name"] = str(exc)
+        route = body.get("route", "split")
+        if route not in schema.ROUTES:
+            errors["route"] = f"route must be one of: {', '.join(schema.ROUTES)}"
+        out["route"] = route
+        if body.get("public_key") not in (None, ""):
+            try:
+                out["public_key"] = check_wg_key(body["public_key"])
+            except ValidationError as exc:
+                errors["public_key"] = str(exc)
+        if errors:
+            raise InvalidInput("invalid peer", errors)
+        return out
+
+    def add(self, body: Any) -> dict[str, Any]:
+        data = self.validate(body)
+        private = None
+        public = data.get("public_key")
+        if not public:
+            private, public = wgkeys.generate_keypair()
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+        def change(state: dict[str, Any]) -> dict[str, Any]:
+            peers = state["peers"]
+            if any(p["name"] == data["name"] for p in peers):
+                raise Conflict(f"peer {data['name']!r} exists", {"name": "a peer with this name exists"})
+            if any(p["public_key"] == public for p in peers):
+                raise Conflict("this public key belongs to another peer", {"public_key": "already in use"})
+            try:
+                ip = addressing.next_free_address(state["network"]["vpn_subnet"], [p["ip"] for p in peers])
+            except addressing.AddressError as exc:
+                raise Conflict(str(exc)) from exc
+            peer = {
+                "name": data["name"],
+                "public_key": public,
+                "ip": ip,
+                "route": data["route"],
+                "created": created,
+            }
+            peers.append(peer)
+            return peer
+
+        run, peer = self.changes.apply(change, f"add peer {data['name']}")
+        state = self.changes.state.load()
+        endpoint = self.endpoint or state["cell"]["domain"]
+        config = client_config(peer, state, self.cell_public_key(), endpoint, private)
+        return {
+            "peer": peer,
+            "config": config,
+            "qr_svg": qr_svg(config),
+            "run_id": run.id,
+            "private_key_included": private is not None,
+        }
+
+    def delete(self, name: str) -> Run:
+        def change(state: dict[str, Any]) -> None:
+            before = len(state["peers"])
+            state["peers"] = [p for p in state["peers"] if p["name"] != name]
+            if len(state["peers"]) == before:
+                raise NotFound(f"no peer {name!r}")
+
+        run, _ = self.changes.apply(change, f"delete peer {name}")
+        return run

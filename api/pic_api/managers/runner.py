@@ -1,0 +1,408 @@
+"""Converge runs: ansible-runner on site.yml with the tags of the roles a change touches.
+
+One run at a time; later runs wait in a FIFO queue. Every event is scrubbed of secrets, persisted
+as one JSON line in ``<run_dir>/<id>/events.jsonl`` and fanned out to live subscribers (SSE).
+The backend that really executes a run is injectable, so tests need no host.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import queue
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import Conflict, NotFound
+from .files import write_atomic
+
+log = logging.getLogger("pic.runner")
+
+STATUSES = ("pending", "running", "successful", "failed", "canceled")
+FINAL = ("successful", "failed", "canceled")
+_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$")
+_SECRET_KEY_RE = re.compile(r"(?i)(password|passwd|secret|private|token|_hash$|^hash$|api_key|session_key)")
+_SECRET_VALUE_RES = [
+    re.compile(r"\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}"),  # bcrypt
+    re.compile(r"scrypt\$[0-9]+\$[0-9]+\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+"),
+    re.compile(r"(?i)(PrivateKey\s*=\s*)[A-Za-z0-9+/]{43}="),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+]
+MASK = "********"
+
+
+def scrub(value: Any, key: str = "") -> Any:
+    """A copy of ``value`` with secret-looking keys masked and secret-looking strings replaced."""
+    if key and _SECRET_KEY_RE.search(key) and value not in (None, "", [], {}):
+        return MASK
+    if isinstance(value, dict):
+        return {k: scrub(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    if isinstance(value, str):
+        for rx in _SECRET_VALUE_RES:
+            value = rx.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, value)
+    return value
+
+
+def trim_event(raw: dict[str, Any]) -> dict[str, Any]:
+    """The part of an ansible-runner event the UI needs, scrubbed of secrets."""
+    data = raw.get("event_data") or {}
+    out: dict[str, Any] = {
+        "event": raw.get("event", "unknown"),
+        "created": raw.get("created"),
+        "counter": raw.get("counter"),
+        "stdout": raw.get("stdout", ""),
+    }
+    for key in ("playbook", "play", "task", "task_action", "role", "host"):
+        if data.get(key):
+            out[key] = data[key]
+    res = data.get("res") if isinstance(data.get("res"), dict) else {}
+    if "changed" in res or "changed" in data:
+        out["changed"] = bool(res.get("changed", data.get("changed")))
+    if out["event"] in ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed"):
+        out["failed"] = True
+        if res.get("msg"):
+            out["msg"] = res["msg"]
+    if res.get("diff"):
+        out["diff"] = res["diff"]
+    if out["event"] == "playbook_on_stats":
+        keys = ("ok", "changed", "failures", "dark", "skipped", "rescued")
+        out["stats"] = {k: data.get(k, {}) for k in keys}
+    return scrub(out)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class Backend(Protocol):
+    def execute(
+        self, run: Run, emit: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool]
+    ) -> str:
+        """Run ``run``; call ``emit`` for each raw event; return the final status (one of FINAL)."""
+
+
+class Run:
+    def __init__(
+        self,
+        run_id: str,
+        kind: str,
+        tags: list[str],
+        check: bool,
+        description: str,
+        extravars: dict[str, Any] | None = None,
+        state_version: int | None = None,
+    ):
+        self.id = run_id
+        self.kind = kind
+        self.tags = list(tags)
+        self.check = check
+        self.description = description
+        self.extravars = dict(extravars or {})
+        self.state_version = state_version
+        self.status = "pending"
+        self.created_at = _now()
+        self.started_at: str | None = None
+        self.finished_at: str | None = None
+        self.error: str | None = None
+        self.cleanup: list[Path] = []
+        self.events: list[dict[str, Any]] = []
+        self.cond = threading.Condition()
+        self.cancel_requested = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "tags": self.tags,
+            "check": self.check,
+            "description": self.description,
+            "state_version": self.state_version,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+        }
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL
+
+
+class RunManager:
+    def __init__(self, run_dir: Path, backend: Backend | None):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.backend = backend
+        self._runs: dict[str, Run] = {}  # runs of this process that are not finished
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._recover()
+
+    # persistence ---------------------------------------------------------------------------
+    def _dir(self, run_id: str) -> Path:
+        if not _ID_RE.match(run_id):
+            raise NotFound(f"no run {run_id!r}")
+        return self.run_dir / run_id
+
+    def _save(self, run: Run) -> None:
+        write_atomic(self._dir(run.id) / "run.json", json.dumps(run.to_dict(), indent=1) + "\n", 0o600)
+
+    def _recover(self) -> None:
+        """Runs left pending or running by a previous process can never finish: mark them failed."""
+        for path in self.run_dir.glob("*/run.json"):
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if data.get("status") in ("pending", "running"):
+                data["status"] = "failed"
+                data["error"] = "interrupted: the API stopped while this run was queued or running"
+                data["finished_at"] = _now()
+                write_atomic(path, json.dumps(data, indent=1) + "\n", 0o600)
+
+    # submitting ----------------------------------------------------------------------------
+    def submit(
+        self,
+        kind: str,
+        tags: list[str],
+        check: bool = False,
+        description: str = "",
+        extravars: dict[str, Any] | None = None,
+        state_version: int | None = None,
+        cleanup: list[Path] | None = None,
+    ) -> Run:
+        run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4)
+        run = Run(run_id, kind, tags, check, description, extravars, state_version)
+        run.cleanup = list(cleanup or [])
+        self._dir(run_id).mkdir(parents=True, mode=0o700)
+        (self._dir(run_id) / "events.jsonl").touch(mode=0o600)
+        self._save(run)
+        with self._lock:
+            self._runs[run_id] = run
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name="pic-runner", daemon=True)
+                self._worker.start()
+        self._queue.put(run_id)
+        log.info(
+            "run %s queued: %s (tags %s%s)",
+            run_id,
+            description,
+            ",".join(tags) or "all",
+            ", check mode" if check else "",
+        )
+        return run
+
+    def new_run_path(self, name: str) -> Path:
+        """A private scratch file for a run being prepared (e.g. a proposed state for a preview)."""
+        scratch = self.run_dir / ".scratch"
+        scratch.mkdir(mode=0o700, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix=name + ".", dir=scratch)
+        import os
+
+        os.close(fd)
+        return Path(path)
+
+    def _work(self) -> None:
+        while True:
+            run_id = self._queue.get()
+            run = self._runs.get(run_id)
+            if run is None or run.done:
+                continue
+            try:
+                self._execute(run)
+            except Exception:  # keep the worker alive whatever a backend does
+                log.exception("run %s crashed", run_id)
+                self._finish(run, "failed", "internal error while running; see the API log")
+
+    def _execute(self, run: Run) -> None:
+        run.status, run.started_at = "running", _now()
+        self._save(run)
+        self._publish(run, {"event": "pic_run_status", "status": "running", "created": run.started_at})
+        if self.backend is None:
+            self._finish(run, "failed", "no runner is configured")
+            return
+        status = self.backend.execute(
+            run, lambda raw: self._publish(run, trim_event(raw)), lambda: run.cancel_requested
+        )
+        if status not in FINAL:
+            status = "failed"
+        if run.cancel_requested and status != "successful":
+            status = "canceled"
+        self._finish(run, status)
+
+    def _finish(self, run: Run, status: str, error: str | None = None) -> None:
+        for path in run.cleanup:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.exists():
+                path.unlink()
+        run.status, run.finished_at, run.error = status, _now(), error
+        self._save(run)
+        self._publish(
+            run,
+            {
+                "event": "pic_run_status",
+                "status": status,
+                "created": run.finished_at,
+                **({"error": error} if error else {}),
+            },
+        )
+        with run.cond:
+            run.cond.notify_all()
+        with self._lock:
+            self._runs.pop(run.id, None)
+        log.info("run %s %s", run.id, status)
+
+    def _publish(self, run: Run, event: dict[str, Any]) -> None:
+        with run.cond:
+            event = {"seq": len(run.events), "run_id": run.id, **event}
+            run.events.append(event)
+            with open(self._dir(run.id) / "events.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            run.cond.notify_all()
+
+    # reading -------------------------------------------------------------------------------
+    def get(self, run_id: str) -> dict[str, Any]:
+        run = self._runs.get(run_id)
+        if run:
+            return run.to_dict()
+        path = self._dir(run_id) / "run.json"
+        if not path.is_file():
+            raise NotFound(f"no run {run_id!r}")
+        return json.loads(path.read_text())
+
+    def list(self, limit: int = 50) -> list[dict[str, Any]]:
+        out = []
+        for path in sorted(self.run_dir.glob("*/run.json"), reverse=True)[:limit]:
+            try:
+                out.append(self.get(path.parent.name))
+            except (NotFound, ValueError, OSError):
+                continue
+        return out
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        run = self._runs.get(run_id)
+        if run is None:
+            info = self.get(run_id)  # raises NotFound
+            raise Conflict(f"run {run_id} is already {info['status']}")
+        run.cancel_requested = True
+        if run.status == "pending":
+            self._finish(run, "canceled")
+        log.info("run %s: cancel requested", run_id)
+        return run.to_dict()
+
+    def events(self, run_id: str, start: int = 0, keepalive: float = 15.0) -> Iterator[dict[str, Any] | None]:
+        """Every event of a run from ``start`` on, then live ones until the run ends.
+
+        Yields ``None`` every ``keepalive`` seconds without news (for SSE comments).
+        """
+        run = self._runs.get(run_id)
+        if run is None:
+            path = self._dir(run_id) / "events.jsonl"
+            if not path.is_file():
+                raise NotFound(f"no run {run_id!r}")
+            run = self._runs.get(run_id)  # it may have started meanwhile
+            if run is None:
+                return self._replay(path, start)
+        return self._follow(run, start, keepalive)
+
+    @staticmethod
+    def _replay(path: Path, start: int) -> Iterator[dict[str, Any]]:
+        with open(path, encoding="utf-8") as fh:
+            for i, line in enumerate(fh):
+                if i >= start and line.strip():
+                    yield json.loads(line)
+
+    @staticmethod
+    def _follow(run: Run, start: int, keepalive: float) -> Iterator[dict[str, Any] | None]:
+        index = start
+        while True:
+            with run.cond:
+                if index >= len(run.events) and not run.done:
+                    run.cond.wait(keepalive)
+                batch = run.events[index:]
+                finished = run.done
+            index += len(batch)
+            if not batch and not finished:
+                yield None
+            yield from batch
+            if finished and index >= len(run.events):
+                return
+
+    def wait(self, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Block until a run finishes (for the CLI and tests)."""
+        run = self._runs.get(run_id)
+        if run:
+            with run.cond:
+                run.cond.wait_for(lambda: run.done, timeout)
+        return self.get(run_id)
+
+
+class AnsibleRunnerBackend:
+    """Runs site.yml with ansible-runner. Artifacts go to a private directory removed afterwards;
+    only the scrubbed events of ``events.jsonl`` are kept."""
+
+    def __init__(
+        self,
+        project_dir: Path,
+        playbook: str,
+        inventory: str,
+        skip_tags: str = "",
+        work_dir: Path | None = None,
+    ):
+        self.project_dir = Path(project_dir)
+        self.playbook = playbook
+        self.inventory = inventory
+        self.skip_tags = skip_tags
+        self.work_dir = work_dir
+
+    def execute(
+        self, run: Run, emit: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool]
+    ) -> str:
+        import ansible_runner
+
+        private = Path(tempfile.mkdtemp(prefix=f"pic-run-{run.id}-", dir=self.work_dir))
+        try:
+
+            def on_event(event: dict[str, Any]) -> bool:
+                emit(event)
+                return False  # do not write the raw event to the artifacts directory
+
+            cmdline = "--check --diff" if run.check else None
+            kwargs: dict[str, Any] = {
+                "private_data_dir": str(private),
+                "project_dir": str(self.project_dir),
+                "playbook": self.playbook,
+                "inventory": self.inventory,
+                "event_handler": on_event,
+                "cancel_callback": should_cancel,
+                "quiet": True,
+                "suppress_output_file": True,
+                "ident": "run",
+                "envvars": {"ANSIBLE_CONFIG": str(self.project_dir / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+            }
+            if run.tags:
+                kwargs["tags"] = ",".join(run.tags)
+            if self.skip_tags:
+                kwargs["skip_tags"] = self.skip_tags
+            if cmdline:
+                kwargs["cmdline"] = cmdline
+            if run.extravars:
+                kwargs["extravars"] = run.extravars
+            thread, runner = ansible_runner.run_async(**kwargs)
+            thread.join()
+            status = runner.status
+            return {"successful": "successful", "canceled": "canceled"}.get(status, "failed")
+        finally:
+            shutil.rmtree(private, ignore_errors=True)

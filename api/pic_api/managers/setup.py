@@ -1,0 +1,154 @@
+"""The first-run wizard's backend, and the headless path that skips it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core import schema
+from ..core.validators import (
+    ValidationError,
+    check_choice,
+    check_domain,
+    check_ipv4,
+    check_label,
+    check_password,
+    check_timezone,
+)
+from .auth import AuthManager
+from .changes import ChangeManager
+from .errors import Conflict, InvalidInput
+from .runner import Run
+from .users import service_hash
+
+SETUP_FIELDS = {
+    "cell_name",
+    "domain_mode",
+    "domain",
+    "timezone",
+    "admin_password",
+    "services",
+    "upstream_dns",
+}
+ADMIN = "admin"
+
+
+def validate_setup(body: Any) -> dict[str, Any]:
+    """Check the wizard's answers; raises InvalidInput naming every refused field."""
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    for key in body:
+        if key not in SETUP_FIELDS:
+            errors[key] = "unknown field"
+
+    def take(key: str, fn: Any, *args: Any, required: bool = True) -> None:
+        if key not in body:
+            if required:
+                errors[key] = f"{key} is required"
+            return
+        try:
+            out[key] = fn(body[key], *args)
+        except ValidationError as exc:
+            errors[key] = str(exc)
+
+    take("cell_name", check_label, "cell name")
+    take("domain_mode", check_choice, schema.DOMAIN_MODES, "domain mode")
+    take("timezone", check_timezone)
+    take("admin_password", check_password, "admin password")
+    take("domain", check_domain, required=out.get("domain_mode") == "custom")
+    mode, name = out.get("domain_mode"), out.get("cell_name")
+    if (
+        mode in ("internal", "pic_ngo")
+        and name
+        and "domain" in out
+        and out["domain"] != schema.domain_for(name, mode)
+    ):
+        errors["domain"] = f"with domain mode {mode} the domain is {schema.domain_for(name, mode)}"
+    if mode == "custom" and out.get("domain", "").endswith((".cell", ".pic.ngo")):
+        errors["domain"] = "a custom domain must not be under .cell or .pic.ngo"
+    services = body.get("services")
+    if services is None:
+        errors["services"] = "services is required"
+    elif not isinstance(services, list) or not all(isinstance(s, str) for s in services):
+        errors["services"] = "services must be a list of service names"
+    else:
+        bad = [s for s in services if s not in schema.SERVICES]
+        if bad:
+            errors["services"] = (
+                f"unknown services {', '.join(bad)}; choose from: {', '.join(schema.SERVICES)}"
+            )
+        elif len(set(services)) != len(services):
+            errors["services"] = "services lists a service twice"
+        else:
+            out["services"] = [s for s in schema.SERVICES if s in services]
+    if "upstream_dns" in body:
+        ups = body["upstream_dns"]
+        if not isinstance(ups, list) or len(ups) > 8:
+            errors["upstream_dns"] = "upstream_dns must be a list of at most 8 IPv4 addresses"
+        else:
+            for i, item in enumerate(ups):
+                try:
+                    check_ipv4(item, "upstream resolver")
+                except ValidationError as exc:
+                    errors[f"upstream_dns[{i}]"] = str(exc)
+            out["upstream_dns"] = ups
+    if errors:
+        raise InvalidInput("the setup answers are not valid", errors)
+    return out
+
+
+class SetupManager:
+    def __init__(self, changes: ChangeManager, auth: AuthManager, bcrypt_rounds: int = 12):
+        self.changes = changes
+        self.auth = auth
+        self.rounds = bcrypt_rounds
+
+    def completed(self) -> bool:
+        return self.changes.state.setup_completed()
+
+    def build_state(self, data: dict[str, Any]) -> dict[str, Any]:
+        state = schema.apply_defaults(self.changes.state.seed())
+        mode = data["domain_mode"]
+        state["setup_completed"] = True
+        state["cell"] = {
+            "name": data["cell_name"],
+            "domain_mode": mode,
+            "domain": data["domain"] if mode == "custom" else schema.domain_for(data["cell_name"], mode),
+            "timezone": data["timezone"],
+        }
+        state["services"] = data["services"]
+        if "upstream_dns" in data:
+            state["network"]["upstream_dns"] = data["upstream_dns"]
+        user_services = [s for s in schema.USER_SERVICES if s in data["services"]]
+        state["users"] = [u for u in state.get("users", []) if u.get("name") != ADMIN]
+        state["users"].insert(
+            0,
+            {
+                "name": ADMIN,
+                "role": "admin",
+                "password_hash": service_hash(data["admin_password"], self.rounds),
+                "services": user_services,
+            },
+        )
+        try:
+            schema.validate_state(state)
+        except schema.StateError as exc:
+            raise InvalidInput("the setup answers do not give a valid cell state", exc.fields) from exc
+        return state
+
+    def setup(self, body: Any, converge: bool = True) -> Run | None:
+        """Validate, store the state and the admin login, and queue the first converge.
+
+        Nothing is stored when the answers are refused. ``converge=False`` is the headless path
+        (``pic setup``, run by the api role, which is itself inside a converge).
+        """
+        if self.completed():
+            raise Conflict("the cell is already set up")
+        data = validate_setup(body)
+        state = self.build_state(data)
+        self.auth.set_password(ADMIN, data["admin_password"], "admin")
+        version = self.changes.state.save(state)
+        if not converge:
+            return None
+        return self.changes.converge("first converge after setup", version=version)

@@ -1,0 +1,146 @@
+"""The cell state: one YAML file, schema-validated, written atomically, every version kept."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..core import schema
+from .errors import InvalidInput, NotFound
+from .files import write_atomic
+
+log = logging.getLogger("pic.state")
+_VERSION_RE = re.compile(r"^cell-([0-9]+)\.yml$")
+
+
+def _dump(state: dict[str, Any]) -> str:
+    return yaml.safe_dump(state, sort_keys=False, default_flow_style=False)
+
+
+class StateManager:
+    def __init__(self, state_file: Path, versions_dir: Path, seed_file: Path | None = None):
+        self.state_file = Path(state_file)
+        self.versions_dir = Path(versions_dir)
+        self.seed_file = Path(seed_file) if seed_file else None
+        self._lock = threading.RLock()
+        self._cache: tuple[tuple[int, int], dict[str, Any]] | None = None
+
+    # reading -------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.state_file.is_file()
+
+    def load(self) -> dict[str, Any]:
+        """The current state with defaults applied; a not-yet-set-up default when there is none."""
+        with self._lock:
+            if not self.exists():
+                return schema.apply_defaults(self.seed())
+            st = self.state_file.stat()
+            key = (st.st_mtime_ns, st.st_size)
+            if self._cache and self._cache[0] == key:
+                return copy.deepcopy(self._cache[1])
+            data = yaml.safe_load(self.state_file.read_text()) or {}
+            schema.validate_state(data)
+            full = schema.apply_defaults(data)
+            self._cache = (key, full)
+            return copy.deepcopy(full)
+
+    def seed(self) -> dict[str, Any]:
+        """The state a wizard starts from: schema defaults, overlaid with the inventory's seed file."""
+        base: dict[str, Any] = {
+            "version": schema.SCHEMA_VERSION,
+            "setup_completed": False,
+            "cell": {"name": "mycell"},
+        }
+        if self.seed_file and self.seed_file.is_file():
+            data = yaml.safe_load(self.seed_file.read_text()) or {}
+            if isinstance(data, dict):
+                for key in ("cell", "network", "services"):
+                    if key in data:
+                        base[key] = data[key]
+                try:
+                    schema.validate_state(base)
+                except schema.StateError as exc:
+                    log.warning("ignoring invalid seed file %s: %s", self.seed_file, exc)
+                    base = {
+                        "version": schema.SCHEMA_VERSION,
+                        "setup_completed": False,
+                        "cell": {"name": "mycell"},
+                    }
+        return base
+
+    def setup_completed(self) -> bool:
+        try:
+            return bool(self.load().get("setup_completed"))
+        except (schema.StateError, OSError, yaml.YAMLError):
+            log.exception("cannot read the cell state")
+            return False
+
+    # versions ------------------------------------------------------------------------------
+    def versions(self) -> list[dict[str, Any]]:
+        out = []
+        if self.versions_dir.is_dir():
+            for path in self.versions_dir.iterdir():
+                m = _VERSION_RE.match(path.name)
+                if m:
+                    st = path.stat()
+                    out.append(
+                        {
+                            "version": int(m.group(1)),
+                            "saved_at": dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).isoformat(),
+                        }
+                    )
+        return sorted(out, key=lambda v: v["version"])
+
+    def current_version(self) -> int:
+        versions = self.versions()
+        return versions[-1]["version"] if versions else 0
+
+    def get_version(self, number: int) -> dict[str, Any]:
+        path = self.versions_dir / f"cell-{number}.yml"
+        if not path.is_file():
+            raise NotFound(f"state version {number} does not exist")
+        return yaml.safe_load(path.read_text()) or {}
+
+    # writing -------------------------------------------------------------------------------
+    def save(self, state: dict[str, Any]) -> int:
+        """Validate and write ``state`` as the newest version; returns its version number."""
+        try:
+            schema.validate_state(state)
+        except schema.StateError as exc:
+            raise InvalidInput("the change does not give a valid cell state", exc.fields) from exc
+        text = _dump(state)
+        with self._lock:
+            number = self.current_version() + 1
+            write_atomic(self.versions_dir / f"cell-{number}.yml", text, 0o600)
+            write_atomic(self.state_file, text, 0o600)
+            self._cache = None
+        log.info("cell state version %d written", number)
+        return number
+
+    def update(self, change: Callable[[dict[str, Any]], Any]) -> tuple[dict, dict, int, Any]:
+        """Load, apply ``change`` (which edits a copy in place), validate, save; all under one lock.
+
+        Returns ``(old, new, version, result of change)``.
+        """
+        with self._lock:
+            old = self.load()
+            new = copy.deepcopy(old)
+            result = change(new)
+            version = self.save(new)
+            return old, new, version, result
+
+    def rollback(self, number: int) -> tuple[dict[str, Any], dict[str, Any], int]:
+        """Write version ``number`` again as the newest version."""
+        with self._lock:
+            target = self.get_version(number)
+            old = self.load()
+            version = self.save(target)
+            return old, schema.apply_defaults(target), version

@@ -1,0 +1,47 @@
+"""Wires the managers together for one cell (no Flask import)."""
+
+from __future__ import annotations
+
+from .config import Config
+from .managers.auth import AuthManager, RateLimiter
+from .managers.changes import ChangeManager
+from .managers.health import HealthMonitor
+from .managers.logsearch import LogSearch
+from .managers.peers import PeerManager
+from .managers.runner import AnsibleRunnerBackend, Backend, RunManager
+from .managers.settings import SettingsManager
+from .managers.setup import SetupManager
+from .managers.state import StateManager
+from .managers.users import UserManager
+
+
+class Cell:
+    """Every manager of one cell, built from a Config. ``backend`` replaces ansible-runner in tests."""
+
+    def __init__(
+        self,
+        config: Config,
+        backend: Backend | None = None,
+        health: HealthMonitor | None = None,
+        log_search: LogSearch | None = None,
+    ):
+        self.config = config
+        self.state = StateManager(config.state_file, config.state_dir, config.seed_file)
+        if backend is None and config.runner == "ansible":
+            backend = AnsibleRunnerBackend(
+                config.project_dir, config.playbook, config.inventory_path, config.skip_tags
+            )
+        self.runs = RunManager(config.run_dir, backend)
+        self.changes = ChangeManager(self.state, self.runs)
+        limiter = RateLimiter(config.login_max_failures, config.login_window, config.login_lockout)
+        self.auth = AuthManager(config.secrets_dir, config.session_hours, limiter)
+        self.setup = SetupManager(self.changes, self.auth, config.bcrypt_rounds)
+        self.users = UserManager(self.changes, self.auth, config.bcrypt_rounds)
+        self.peers = PeerManager(self.changes, config.wg_private_key_file, config.wg_endpoint)
+        self.settings = SettingsManager(self.changes)
+        self.health = health or HealthMonitor(
+            lambda: self.state.load()["services"],
+            lambda: self.state.load()["network"]["dns_server"],
+            interval=config.health_interval,
+        )
+        self.log_search = log_search or LogSearch(config.log_file)

@@ -1,0 +1,60 @@
+"""Helpers shared by the blueprints: access levels, the current cell and session, JSON bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, g, request
+
+from ..managers.auth import Session
+from ..managers.errors import InvalidInput
+from ..services import Cell
+
+SESSION_COOKIE = "pic_session"
+CSRF_COOKIE = "pic_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def access(level: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a view: 'public' (no login), 'user' (any logged-in role) or 'admin'. Unmarked views are admin."""
+    assert level in ("public", "user", "admin")
+
+    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
+        view.pic_access = level  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def cell() -> Cell:
+    return current_app.extensions["pic"]
+
+
+def session() -> Session:
+    return g.pic_session
+
+
+def json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object", {"body": "expected a JSON object"})
+    return body
+
+
+def set_login_cookies(response: Any, sess: Session) -> Any:
+    secure = cell().config.cookie_secure
+    max_age = int(sess.expires - sess.created)
+    response.set_cookie(
+        SESSION_COOKIE, sess.token, max_age=max_age, httponly=True, secure=secure, samesite="Strict", path="/"
+    )
+    response.set_cookie(
+        CSRF_COOKIE, sess.csrf, max_age=max_age, httponly=False, secure=secure, samesite="Strict", path="/"
+    )
+    return response
+
+
+def clear_login_cookies(response: Any) -> Any:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response

@@ -1,0 +1,135 @@
+import threading
+
+import pytest
+
+from pic_api.app import create_app
+from pic_api.config import Config
+from pic_api.managers.health import HealthMonitor
+from pic_api.managers.logsearch import LogSearch
+
+SETUP = {
+    "cell_name": "home",
+    "domain_mode": "internal",
+    "timezone": "Europe/Berlin",
+    "admin_password": "correct horse battery",
+    "services": ["dns", "dhcp", "ntp", "wireguard", "calendar"],
+}
+PEER_KEY = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+
+
+class FakeBackend:
+    """Stands in for ansible-runner: records each run, emits two events, returns a set status.
+
+    With ``gate`` set, a run waits for ``gate`` to be set (or for cancel) before finishing.
+    """
+
+    def __init__(self):
+        self.runs = []
+        self.status = "successful"
+        self.gate = None
+        self.started = threading.Event()
+
+    def execute(self, run, emit, should_cancel):
+        self.runs.append({"id": run.id, "tags": run.tags, "check": run.check, "extravars": dict(run.extravars)})
+        extravars = run.extravars
+        if "pic_state_file" in extravars:
+            with open(extravars["pic_state_file"]) as fh:
+                self.runs[-1]["proposed"] = fh.read()
+        emit({"event": "playbook_on_start", "counter": 1, "stdout": "", "event_data": {"playbook": "site.yml"}})
+        self.started.set()
+        if self.gate is not None:
+            while not self.gate.wait(0.01):
+                if should_cancel():
+                    return "canceled"
+        emit(
+            {
+                "event": "runner_on_ok",
+                "counter": 2,
+                "stdout": "ok: [localhost]",
+                "event_data": {
+                    "task": "Set password",
+                    "host": "localhost",
+                    "role": "common",
+                    "res": {"changed": True, "password": "hunter2", "diff": {"after": "x"}},
+                },
+            }
+        )
+        return self.status
+
+
+@pytest.fixture
+def config(tmp_path):
+    return Config(
+        state_file=tmp_path / "etc/cell.yml",
+        state_dir=tmp_path / "state",
+        secrets_dir=tmp_path / "etc",
+        seed_file=tmp_path / "etc/seed.yml",
+        run_dir=tmp_path / "runs",
+        project_dir=tmp_path / "project",
+        ca_root_file=tmp_path / "etc/ca/root.crt",
+        wg_private_key_file=tmp_path / "etc/wireguard/private.key",
+        wg_endpoint="vpn.example.org",
+        log_file=tmp_path / "log/api.log",
+        health_interval=0,
+        bcrypt_rounds=4,
+        runner="none",
+    )
+
+
+@pytest.fixture
+def backend():
+    return FakeBackend()
+
+
+@pytest.fixture
+def journal():
+    return [{"time": "1", "level": "INFO", "unit": "dnsmasq", "message": "started dnsmasq"},
+            {"time": "2", "level": "ERROR", "unit": "dnsmasq", "message": "failed to bind"}]
+
+
+@pytest.fixture
+def app(config, backend, journal):
+    health = HealthMonitor(lambda: app_.extensions["pic"].state.load()["services"],
+                           unit_check=lambda unit: unit != "chrony", port_check=lambda port: True, interval=0)
+    app_ = create_app(config, backend=backend, health=health,
+                      log_search=LogSearch(config.log_file, journal=lambda units, limit: journal),
+                      start_threads=False)
+    app_.testing = True
+    yield app_
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf(client):
+    cookie = client.get_cookie("pic_csrf")
+    return {"X-CSRF-Token": cookie.value if cookie else ""}
+
+
+def wait_run(app, run_id):
+    info = app.extensions["pic"].runs.wait(run_id, 10)
+    assert info["status"] in ("successful", "failed", "canceled"), info
+    return info
+
+
+@pytest.fixture
+def admin(app, client):
+    """A client logged in as admin on a cell whose setup is done (first converge finished)."""
+    resp = client.post("/api/setup", json=SETUP)
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    return client
+
+
+@pytest.fixture
+def peer_client(app, admin):
+    """A second client logged in with the peer role."""
+    resp = admin.post("/api/users", json={"name": "bob", "password": "bobs password", "role": "peer"},
+                      headers=csrf(admin))
+    assert resp.status_code == 201, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    other = app.test_client()
+    assert other.post("/api/auth/login", json={"username": "bob", "password": "bobs password"}).status_code == 200
+    return other
