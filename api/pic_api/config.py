@@ -39,6 +39,7 @@ class Config:
     login_window: float = 900.0  # seconds in which failures count
     login_lockout: float = 900.0  # seconds locked out after too many failures
     skip_tags: str = "api"  # converges started by the API never restart it
+    scrypt_n: int = 16384  # cost of the API login hashes (a power of 2)
     bcrypt_rounds: int = 12  # cost of the service password hashes
     runner: str = "ansible"  # ansible | none (tests inject their own)
 

@@ -34,7 +34,7 @@ class Cell:
         self.runs = RunManager(config.run_dir, backend)
         self.changes = ChangeManager(self.state, self.runs)
         limiter = RateLimiter(config.login_max_failures, config.login_window, config.login_lockout)
-        self.auth = AuthManager(config.secrets_dir, config.session_hours, limiter)
+        self.auth = AuthManager(config.secrets_dir, config.session_hours, limiter, scrypt_n=config.scrypt_n)
         self.setup = SetupManager(self.changes, self.auth, config.bcrypt_rounds)
         self.users = UserManager(self.changes, self.auth, config.bcrypt_rounds)
         self.peers = PeerManager(self.changes, config.wg_private_key_file, config.wg_endpoint)

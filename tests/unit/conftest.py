@@ -30,12 +30,16 @@ class FakeBackend:
         self.started = threading.Event()
 
     def execute(self, run, emit, should_cancel):
-        self.runs.append({"id": run.id, "tags": run.tags, "check": run.check, "extravars": dict(run.extravars)})
+        self.runs.append(
+            {"id": run.id, "tags": run.tags, "check": run.check, "extravars": dict(run.extravars)}
+        )
         extravars = run.extravars
         if "pic_state_file" in extravars:
             with open(extravars["pic_state_file"]) as fh:
                 self.runs[-1]["proposed"] = fh.read()
-        emit({"event": "playbook_on_start", "counter": 1, "stdout": "", "event_data": {"playbook": "site.yml"}})
+        emit(
+            {"event": "playbook_on_start", "counter": 1, "stdout": "", "event_data": {"playbook": "site.yml"}}
+        )
         self.started.set()
         if self.gate is not None:
             while not self.gate.wait(0.01):
@@ -72,6 +76,7 @@ def config(tmp_path):
         log_file=tmp_path / "log/api.log",
         health_interval=0,
         bcrypt_rounds=4,
+        scrypt_n=1024,
         runner="none",
     )
 
@@ -83,17 +88,27 @@ def backend():
 
 @pytest.fixture
 def journal():
-    return [{"time": "1", "level": "INFO", "unit": "dnsmasq", "message": "started dnsmasq"},
-            {"time": "2", "level": "ERROR", "unit": "dnsmasq", "message": "failed to bind"}]
+    return [
+        {"time": "1", "level": "INFO", "unit": "dnsmasq", "message": "started dnsmasq"},
+        {"time": "2", "level": "ERROR", "unit": "dnsmasq", "message": "failed to bind"},
+    ]
 
 
 @pytest.fixture
 def app(config, backend, journal):
-    health = HealthMonitor(lambda: app_.extensions["pic"].state.load()["services"],
-                           unit_check=lambda unit: unit != "chrony", port_check=lambda port: True, interval=0)
-    app_ = create_app(config, backend=backend, health=health,
-                      log_search=LogSearch(config.log_file, journal=lambda units, limit: journal),
-                      start_threads=False)
+    health = HealthMonitor(
+        lambda: app_.extensions["pic"].state.load()["services"],
+        unit_check=lambda unit: unit != "chrony",
+        port_check=lambda port: True,
+        interval=0,
+    )
+    app_ = create_app(
+        config,
+        backend=backend,
+        health=health,
+        log_search=LogSearch(config.log_file, journal=lambda units, limit: journal),
+        start_threads=False,
+    )
     app_.testing = True
     yield app_
 
@@ -126,10 +141,14 @@ def admin(app, client):
 @pytest.fixture
 def peer_client(app, admin):
     """A second client logged in with the peer role."""
-    resp = admin.post("/api/users", json={"name": "bob", "password": "bobs password", "role": "peer"},
-                      headers=csrf(admin))
+    resp = admin.post(
+        "/api/users", json={"name": "bob", "password": "bobs password", "role": "peer"}, headers=csrf(admin)
+    )
     assert resp.status_code == 201, resp.get_json()
     wait_run(app, resp.get_json()["run_id"])
     other = app.test_client()
-    assert other.post("/api/auth/login", json={"username": "bob", "password": "bobs password"}).status_code == 200
+    assert (
+        other.post("/api/auth/login", json={"username": "bob", "password": "bobs password"}).status_code
+        == 200
+    )
     return other

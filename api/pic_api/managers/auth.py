@@ -29,11 +29,12 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PASSWORDS_FILE = "api-passwords.json"
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, n: int = SCRYPT_N) -> str:
+    """An scrypt hash, self-describing: ``scrypt$N$r$p$salt$digest`` (base64)."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
     b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+    return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
 
 
 def verify_password(password: str, encoded: str) -> bool:
@@ -54,9 +55,6 @@ def verify_password(password: str, encoded: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, expected)
-
-
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
 class LoginLocked(ManagerError):
@@ -129,6 +127,7 @@ class AuthManager:
         session_hours: float = 12.0,
         limiter: RateLimiter | None = None,
         clock=time.time,
+        scrypt_n: int = SCRYPT_N,
     ):
         self.path = Path(secrets_dir) / PASSWORDS_FILE
         self.session_seconds = session_hours * 3600
@@ -136,6 +135,9 @@ class AuthManager:
         self.clock = clock
         self._sessions: dict[str, Session] = {}
         self._lock = threading.RLock()
+        self.scrypt_n = scrypt_n
+        # verified against when the user does not exist, so both cases take the same time
+        self._dummy_hash = hash_password(secrets.token_hex(8), scrypt_n)
 
     # accounts ------------------------------------------------------------------------------
     def _read(self) -> dict[str, dict[str, str]]:
@@ -173,7 +175,7 @@ class AuthManager:
             entry = users.get(username, {"role": role or "peer"})
             if role:
                 entry["role"] = role
-            entry["hash"] = hash_password(password)
+            entry["hash"] = hash_password(password, self.scrypt_n)
             users[username] = entry
             self._write(users)
         log.info("password set for %s", username)
@@ -191,7 +193,7 @@ class AuthManager:
         """Check a username and password; returns the role. Raises LoginLocked / BadCredentials."""
         self.limiter.check(remote, username)
         entry = self._read().get(username)
-        ok = verify_password(password, entry["hash"] if entry else _DUMMY_HASH) and entry is not None
+        ok = verify_password(password, entry["hash"] if entry else self._dummy_hash) and entry is not None
         if not ok:
             self.limiter.failure(remote, username)
             log.warning("failed login for %r from %s", username, remote)

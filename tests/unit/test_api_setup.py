@@ -1,0 +1,193 @@
+import json
+import stat
+
+import bcrypt
+import pytest
+import yaml
+from conftest import SETUP, csrf, wait_run
+
+
+def test_health_before_setup(client):
+    resp = client.get("/health")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["status"] == "ok" and body["setup_completed"] is False
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("get", "/api/peers"),
+        ("post", "/api/peers"),
+        ("get", "/api/runs"),
+        ("post", "/api/auth/login"),
+        ("get", "/api/services"),
+        ("get", "/api/settings"),
+        ("get", "/api/auth/me"),
+        ("get", "/api/ca/root.pem"),
+        ("get", "/api/nonexistent"),
+    ],
+)
+def test_every_api_path_is_428_before_setup(client, method, path):
+    resp = getattr(client, method)(path, json={})
+    assert resp.status_code == 428
+    body = resp.get_json()
+    assert body["redirect"] == "/setup" and body["error"]
+
+
+def test_setup_status_and_options_before_setup(client):
+    assert client.get("/api/setup/status").get_json() == {"completed": False}
+    opts = client.get("/api/setup/options").get_json()
+    assert "calendar" in opts["services"] and opts["domain_modes"] == ["internal", "pic_ngo", "custom"]
+
+
+def test_openapi_available_before_setup(client):
+    assert client.get("/api/openapi.json").status_code == 200
+
+
+def test_setup_success(app, client, config, backend):
+    resp = client.post("/api/setup", json=SETUP)
+    assert resp.status_code == 202
+    run_id = resp.get_json()["run_id"]
+    info = wait_run(app, run_id)
+    assert info["status"] == "successful"
+    assert backend.runs[0]["tags"] == [] and backend.runs[0]["check"] is False  # the whole site
+    # logged in: session and csrf cookies
+    assert client.get_cookie("pic_session") and client.get_cookie("pic_csrf")
+    assert client.get("/api/auth/me").get_json()["user"] == {
+        "username": "admin",
+        "role": "admin",
+        "expires_at": client.get("/api/auth/me").get_json()["user"]["expires_at"],
+    }
+    assert client.get("/api/setup/status").get_json() == {"completed": True}
+    state = yaml.safe_load(config.state_file.read_text())
+    assert state["setup_completed"] is True
+    assert state["cell"] == {
+        "name": "home",
+        "domain_mode": "internal",
+        "domain": "home.cell",
+        "timezone": "Europe/Berlin",
+    }
+    assert state["services"] == SETUP["services"]
+    admin = state["users"][0]
+    assert admin["name"] == "admin" and admin["role"] == "admin" and admin["services"] == ["calendar"]
+    assert bcrypt.checkpw(SETUP["admin_password"].encode(), admin["password_hash"].encode())
+    # the API login is a separate scrypt hash in a 0600 file; never the password itself
+    pw_file = config.secrets_dir / "api-passwords.json"
+    assert stat.S_IMODE(pw_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(config.state_file.stat().st_mode) == 0o600
+    text = pw_file.read_text()
+    assert SETUP["admin_password"] not in text and json.loads(text)["users"]["admin"]["hash"].startswith(
+        "scrypt$"
+    )
+    assert SETUP["admin_password"] not in config.state_file.read_text()
+
+
+def test_setup_cookies_flags(client):
+    resp = client.post("/api/setup", json=SETUP)
+    cookies = resp.headers.getlist("Set-Cookie")
+    session = next(c for c in cookies if c.startswith("pic_session="))
+    token = next(c for c in cookies if c.startswith("pic_csrf="))
+    assert "HttpOnly" in session and "SameSite=Strict" in session
+    assert "HttpOnly" not in token
+
+
+def test_setup_custom_domain(client, config):
+    body = dict(SETUP, domain_mode="custom", domain="example.org")
+    assert client.post("/api/setup", json=body).status_code == 202
+    assert yaml.safe_load(config.state_file.read_text())["cell"]["domain"] == "example.org"
+
+
+def test_setup_pic_ngo_domain(client, config):
+    assert client.post("/api/setup", json=dict(SETUP, domain_mode="pic_ngo")).status_code == 202
+    assert yaml.safe_load(config.state_file.read_text())["cell"]["domain"] == "home.pic.ngo"
+
+
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"cell_name": "Bad Name"}, "cell_name"),
+        ({"cell_name": "x;rm -rf"}, "cell_name"),
+        ({"cell_name": None}, "cell_name"),
+        ({"domain_mode": "other"}, "domain_mode"),
+        ({"domain_mode": "custom"}, "domain"),
+        ({"domain_mode": "custom", "domain": "bad domain"}, "domain"),
+        ({"domain_mode": "custom", "domain": "x.cell"}, "domain"),
+        ({"domain": "other.cell"}, "domain"),
+        ({"timezone": "Mars/Base"}, "timezone"),
+        ({"timezone": "Europe/Berlin\n"}, "timezone"),
+        ({"admin_password": "short"}, "admin_password"),
+        ({"admin_password": 12345678}, "admin_password"),
+        ({"services": ["dns", "ftp"]}, "services"),
+        ({"services": "dns"}, "services"),
+        ({"services": ["dns", "dns"]}, "services"),
+        ({"extra": 1}, "extra"),
+        ({"upstream_dns": ["not-an-ip"]}, "upstream_dns[0]"),
+        ({"upstream_dns": "1.1.1.1"}, "upstream_dns"),
+    ],
+)
+def test_setup_bad_input_is_400_naming_the_field(client, config, change, field):
+    resp = client.post("/api/setup", json={**SETUP, **change})
+    assert resp.status_code == 400
+    body = resp.get_json()
+    assert field in body["fields"] and body["error"]
+    assert not config.state_file.exists()
+    assert not (config.secrets_dir / "api-passwords.json").exists()
+    assert client.get_cookie("pic_session") is None
+
+
+@pytest.mark.parametrize("field", ["cell_name", "domain_mode", "timezone", "admin_password", "services"])
+def test_setup_missing_field(client, field):
+    body = {k: v for k, v in SETUP.items() if k != field}
+    resp = client.post("/api/setup", json=body)
+    assert resp.status_code == 400 and field in resp.get_json()["fields"]
+
+
+@pytest.mark.parametrize("data", ["not json", "[1, 2]", "null"])
+def test_setup_body_not_an_object(client, data):
+    resp = client.post("/api/setup", data=data, content_type="application/json")
+    assert resp.status_code == 400 and "body" in resp.get_json()["fields"]
+
+
+def test_setup_twice_is_409(admin):
+    resp = admin.post("/api/setup", json=SETUP)
+    assert resp.status_code == 409 and resp.get_json()["error"]
+
+
+def test_setup_uses_seed_file(app, client, config):
+    config.seed_file.parent.mkdir(parents=True, exist_ok=True)
+    config.seed_file.write_text(
+        yaml.safe_dump(
+            {
+                "network": {
+                    "lan_subnet": "192.168.7.0/24",
+                    "lan_address": "192.168.7.1",
+                    "dhcp_range": ["192.168.7.50", "192.168.7.99"],
+                }
+            }
+        )
+    )
+    assert client.post("/api/setup", json=SETUP).status_code == 202
+    assert yaml.safe_load(config.state_file.read_text())["network"]["lan_subnet"] == "192.168.7.0/24"
+
+
+def test_invalid_seed_file_is_ignored(client, config):
+    config.seed_file.parent.mkdir(parents=True, exist_ok=True)
+    config.seed_file.write_text(yaml.safe_dump({"network": {"lan_subnet": "bogus"}}))
+    assert client.post("/api/setup", json=SETUP).status_code == 202
+    assert yaml.safe_load(config.state_file.read_text())["network"]["lan_subnet"] == "192.168.50.0/24"
+
+
+def test_health_after_setup(admin):
+    assert admin.get("/health").get_json()["setup_completed"] is True
+
+
+def test_setup_state_written_as_version_1(app, admin, config):
+    assert (config.state_dir / "cell-1.yml").is_file()
+    assert admin.get("/api/state/versions").get_json()["versions"][0]["version"] == 1
+
+
+def test_after_setup_unsafe_needs_csrf_but_setup_status_does_not(admin):
+    assert admin.get("/api/setup/status").status_code == 200
+    assert admin.post("/api/peers", json={"name": "x"}).status_code == 403
+    assert admin.post("/api/peers", json={"name": "x"}, headers=csrf(admin)).status_code == 201
