@@ -247,19 +247,13 @@ class RunManager:
                 shutil.rmtree(path, ignore_errors=True)
             elif path.exists():
                 path.unlink()
-        run.status, run.finished_at, run.error = status, _now(), error
-        self._save(run)
-        self._publish(
-            run,
-            {
-                "event": "pic_run_status",
-                "status": status,
-                "created": run.finished_at,
-                **({"error": error} if error else {}),
-            },
-        )
-        with run.cond:
-            run.cond.notify_all()
+        with run.cond:  # status and final event together, so a follower never sees one without the other
+            run.status, run.finished_at, run.error = status, _now(), error
+            self._save(run)
+            final = {"event": "pic_run_status", "status": status, "created": run.finished_at}
+            if error:
+                final["error"] = error
+            self._publish(run, final)
         with self._lock:
             self._runs.pop(run.id, None)
         log.info("run %s %s", run.id, status)

@@ -1,0 +1,211 @@
+import json
+
+import pytest
+import yaml
+from conftest import csrf, wait_run
+
+
+def test_services_health(admin):
+    body = admin.get("/api/services").get_json()
+    by_name = {s["name"]: s for s in body["services"]}
+    assert set(by_name) == {"dns", "dhcp", "ntp", "wireguard", "mail", "calendar", "files"}
+    assert by_name["dns"]["status"] == "ok" and by_name["dns"]["units"] == [
+        {"name": "dnsmasq", "active": True}
+    ]
+    assert by_name["ntp"]["status"] == "down"  # the fixture reports chrony inactive
+    assert by_name["mail"]["status"] == "disabled" and by_name["mail"]["enabled"] is False
+    assert by_name["calendar"]["ports"] == [{"port": 5232, "proto": "tcp", "open": True}]
+    assert body["checked_at"]
+
+
+def test_ca_root_missing_is_404(admin):
+    resp = admin.get("/api/ca/root.pem")
+    assert resp.status_code == 404 and "not been created" in resp.get_json()["error"]
+
+
+def test_ca_root_served_without_login(app, admin, config):
+    config.ca_root_file.parent.mkdir(parents=True, exist_ok=True)
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    config.ca_root_file.write_text(pem)
+    anon = app.test_client()
+    resp = anon.get("/api/ca/root.pem")
+    assert resp.status_code == 200 and resp.get_data(as_text=True) == pem
+    assert resp.mimetype == "application/x-pem-file"
+
+
+def test_logs_search_api_source(app, admin, config):
+    import logging
+
+    logging.getLogger("pic.test").warning("needle in the log")
+    logging.getLogger("pic.test").info("other line")
+    body = admin.get("/api/logs?q=needle").get_json()
+    assert body["source"] == "api"
+    assert [e["message"] for e in body["entries"]] == ["needle in the log"]
+    levels = {e["level"] for e in admin.get("/api/logs?level=warning").get_json()["entries"]}
+    assert levels and levels <= {"WARNING", "ERROR", "CRITICAL"}
+
+
+def test_logs_are_json_lines_and_redact_secrets(app, admin, config):
+    import logging
+
+    logging.getLogger("pic.test").info("password=hunter2 token: abc")
+    lines = config.log_file.read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert all("time" in e and "level" in e for e in entries)
+    assert "hunter2" not in config.log_file.read_text()
+    assert "correct horse" not in config.log_file.read_text()
+
+
+def test_logs_search_service_journal(admin):
+    body = admin.get("/api/logs?source=dns&q=bind").get_json()
+    assert body["entries"] == [
+        {"time": "2", "level": "ERROR", "unit": "dnsmasq", "message": "failed to bind"}
+    ]
+    assert len(admin.get("/api/logs?source=dns&limit=1").get_json()["entries"]) == 1
+
+
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("source=etc", "source"),
+        ("level=loud", "level"),
+        ("limit=0", "limit"),
+        ("limit=x", "limit"),
+        ("q=a%0Ab", "q"),
+        ("q=$(x)", "q"),
+        ("foo=1", "foo"),
+    ],
+)
+def test_logs_bad_query(admin, query, field):
+    resp = admin.get(f"/api/logs?{query}")
+    assert resp.status_code == 400 and field in resp.get_json()["fields"]
+
+
+def test_users_crud(app, admin, config):
+    assert [u["name"] for u in admin.get("/api/users").get_json()["users"]] == ["admin"]
+    resp = admin.post(
+        "/api/users",
+        json={"name": "carol", "password": "carols password", "services": ["mail"]},
+        headers=csrf(admin),
+    )
+    assert resp.status_code == 201
+    assert resp.get_json()["user"] == {
+        "name": "carol",
+        "role": "peer",
+        "services": ["mail"],
+        "can_login": True,
+    }
+    wait_run(app, resp.get_json()["run_id"])
+    state = yaml.safe_load(config.state_file.read_text())
+    assert state["users"][1]["password_hash"].startswith("$2b$")
+    assert "carols password" not in config.state_file.read_text()
+    assert (
+        admin.post(
+            "/api/users", json={"name": "carol", "password": "x" * 10}, headers=csrf(admin)
+        ).status_code
+        == 409
+    )
+    resp = admin.delete("/api/users/carol", headers=csrf(admin))
+    assert resp.status_code == 202
+    assert [u["name"] for u in admin.get("/api/users").get_json()["users"]] == ["admin"]
+    assert admin.delete("/api/users/carol", headers=csrf(admin)).status_code == 404
+    assert admin.delete("/api/users/admin", headers=csrf(admin)).status_code == 409
+
+
+def test_users_list_never_shows_hashes(admin):
+    assert "password_hash" not in json.dumps(admin.get("/api/users").get_json())
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"name": "Bad", "password": "long enough"}, "name"),
+        ({"name": "dave", "password": "short"}, "password"),
+        ({"name": "dave", "password": "long enough", "role": "root"}, "role"),
+        ({"name": "dave", "password": "long enough", "services": ["dns"]}, "services"),
+        ({"name": "dave"}, "password"),
+        ({"name": "dave", "password": "long enough", "x": 1}, "x"),
+    ],
+)
+def test_users_bad_input(admin, body, field):
+    resp = admin.post("/api/users", json=body, headers=csrf(admin))
+    assert resp.status_code == 400 and field in resp.get_json()["fields"]
+
+
+def test_state_get_masks_hashes(admin):
+    body = admin.get("/api/state").get_json()
+    assert body["version"] == 1
+    assert body["state"]["users"][0]["password_hash"] == "********"
+    assert body["state"]["cell"]["name"] == "home"
+
+
+def test_versions_and_rollback(app, admin, config, backend):
+    resp = admin.put("/api/settings", json={"timezone": "Etc/UTC"}, headers=csrf(admin))
+    wait_run(app, resp.get_json()["run_id"])
+    versions = admin.get("/api/state/versions").get_json()["versions"]
+    assert [v["version"] for v in versions] == [1, 2]
+    resp = admin.post("/api/state/versions/1/rollback", headers=csrf(admin))
+    assert resp.status_code == 202 and resp.get_json()["version"] == 3
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert info["tags"] == ["common", "chrony"]
+    assert yaml.safe_load(config.state_file.read_text())["cell"]["timezone"] == "Europe/Berlin"
+    assert admin.post("/api/state/versions/99/rollback", headers=csrf(admin)).status_code == 404
+    assert admin.post("/api/state/versions/x/rollback", headers=csrf(admin)).status_code == 404
+
+
+def test_unknown_api_path_is_json_404(admin):
+    resp = admin.get("/api/does-not-exist")
+    assert resp.status_code == 404 and resp.get_json()["error"]
+
+
+def test_wrong_method_is_json_405(admin):
+    resp = admin.patch("/api/peers", json={}, headers=csrf(admin))
+    assert resp.status_code == 405 and resp.get_json()["error"]
+
+
+def test_too_large_body(admin):
+    resp = admin.post("/api/peers", data="x" * 100_000, content_type="application/json", headers=csrf(admin))
+    assert resp.status_code == 413 and resp.get_json()["error"]
+
+
+def test_openapi_covers_every_endpoint(app, client):
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (path, method) in documented, (path, method)
+    assert len(documented) == sum(
+        len(r.methods - {"HEAD", "OPTIONS"}) for r in app.url_map.iter_rules() if r.endpoint != "static"
+    )
+
+
+def test_only_the_expected_views_are_public(app):
+    public = {
+        name
+        for name, view in app.view_functions.items()
+        if name != "static" and getattr(view, "pic_access", "admin") == "public"
+    }
+    assert public == {
+        "health.health",
+        "setup.setup_status",
+        "setup.setup_options",
+        "setup.setup_apply",
+        "auth.login",
+        "auth.logout",
+        "ca.ca_root",
+        "openapi.openapi",
+    }
+
+
+def test_unexpected_error_is_json_500_without_details(app, admin, monkeypatch):
+    def broken():
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(app.extensions["pic"].peers, "list", broken)
+    resp = admin.get("/api/peers")
+    assert resp.status_code == 500
+    assert "secret detail" not in resp.get_data(as_text=True) and resp.get_json()["error"]
