@@ -211,6 +211,10 @@ class AuthManager:
             raise InvalidInput("invalid new password", {"new_password": str(exc)}) from exc
         self.set_password(username, new)
         self.drop_sessions(username, keep=keep_token)
+        with self._lock:
+            kept = self._sessions.get(keep_token or "")
+            if kept:
+                kept.data["pw"] = self._read()[username]["hash"]
 
     # sessions ------------------------------------------------------------------------------
     def create_session(self, username: str, role: str) -> Session:
@@ -223,6 +227,9 @@ class AuthManager:
             created=now,
             expires=now + self.session_seconds,
         )
+        # a session lasts only as long as the password it was opened with, even when the password is
+        # changed by another process (pic reset-admin-password)
+        session.data["pw"] = self._read().get(username, {}).get("hash", "")
         with self._lock:
             self._sessions = {t: s for t, s in self._sessions.items() if s.expires > now}
             self._sessions[session.token] = session
@@ -236,7 +243,7 @@ class AuthManager:
             if session and session.expires <= self.clock():
                 del self._sessions[token]
                 return None
-            if session and session.user not in self._read():
+            if session and self._read().get(session.user, {}).get("hash") != session.data.get("pw"):
                 del self._sessions[token]
                 return None
             return session
