@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     down = sub.add_parser("down", help="power off and remove hosts")
     down.add_argument("hosts", nargs="+")
     da = sub.add_parser("down-all", help="remove every host and the network of the lab")
-    da.add_argument("--every-lab", action="store_true")
+    da.add_argument("--every-lab", action="store_true", help="every lab on this machine")
+    da.add_argument("--matching", metavar="PREFIX", help="every lab whose name starts with PREFIX")
     ex = sub.add_parser("exec", help="run a command in a host")
     ex.add_argument("host")
     ex.add_argument("command", nargs=argparse.REMAINDER)
@@ -61,9 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd == "base":
             print(base.base_dir())
             return 0
-        if a.cmd == "down-all" and a.every_lab:
+        if a.cmd == "down-all" and (a.every_lab or a.matching):
             for name in all_labs():
-                Lab(name).down_all()
+                if a.every_lab or name.startswith(a.matching):
+                    Lab(name).down_all()
             return 0
         lab = Lab(a.lab, a.subnet)
         if a.cmd == "up":
