@@ -1,0 +1,76 @@
+# PIC — make targets. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+ARTIFACTS ?= .artifacts
+# Molecule scenarios to run (all by default) and how many side by side.
+SCENARIOS ?= $(sort $(filter-out shared,$(notdir $(wildcard molecule/*))))
+MOLECULE_JOBS ?= 2
+DEMO_LAB ?= demo
+
+.PHONY: help venv system-deps lint test test-unit test-integration molecule test-e2e webui \
+        demo demo-down bench lab-clean constraints
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed ## create the Python virtualenv with every pinned dependency
+
+system-deps: ## install the Debian packages the lab and the tests need (root)
+	bash .ci/system-deps
+
+constraints: ## re-pin constraints.txt from a fresh resolve of pyproject.toml
+	rm -rf /tmp/pic-constraints && python3 -m venv /tmp/pic-constraints
+	/tmp/pic-constraints/bin/pip install -q '.[dev]'
+	(echo "# Pinned versions of every Python dependency (pip install -c constraints.txt). Regenerate with 'make constraints'."; \
+	 /tmp/pic-constraints/bin/pip freeze | grep -v '^pic' ) > constraints.txt
+
+lint: venv ## ruff, yamllint, ansible-lint (production profile), playbook syntax
+	ruff check .
+	yamllint -s .
+	ansible-playbook site.yml --syntax-check
+	ansible-lint --profile production
+
+test-unit: venv ## the fast tests: API, managers, filters, templates
+	@mkdir -p $(ARTIFACTS)
+	pytest tests/unit -q --junitxml=$(ARTIFACTS)/junit-unit.xml
+
+test-integration: venv ## the lab itself and the runner against lab hosts
+	@mkdir -p $(ARTIFACTS)
+	pytest tests/integration -q --junitxml=$(ARTIFACTS)/junit-integration.xml
+
+molecule: venv ## every role's molecule scenario on lab hosts (SCENARIOS=..., MOLECULE_JOBS=2)
+	@mkdir -p $(ARTIFACTS)
+	$(PY) tests/run_molecule.py --jobs $(MOLECULE_JOBS) --junit $(ARTIFACTS)/junit-molecule.xml $(SCENARIOS)
+
+test-e2e: venv webui ## the whole cell end to end on lab hosts
+	@mkdir -p $(ARTIFACTS)
+	pytest tests/e2e -q --junitxml=$(ARTIFACTS)/junit-e2e.xml
+
+test: ## everything: lint, unit, integration, molecule, e2e; then the totals
+	@rm -f $(ARTIFACTS)/junit-*.xml; rc=0; \
+	for t in lint test-unit test-integration molecule test-e2e; do \
+	  echo "=== make $$t"; $(MAKE) --no-print-directory $$t || { rc=1; echo "=== make $$t FAILED"; }; \
+	done; $(PY) tests/report.py $(ARTIFACTS); exit $$rc
+
+webui: ## build the web UI (webui/dist)
+	@if [ -f webui/package.json ]; then cd webui && npm ci --no-audit --no-fund && npm run build; fi
+
+demo: venv webui ## boot a lab host and converge a whole cell on it; prints the URL
+	$(PY) -m pic_lab.demo up --lab $(DEMO_LAB)
+
+demo-down: venv ## remove the demo cell
+	$(PY) -m pic_lab.demo down --lab $(DEMO_LAB)
+
+bench: venv webui ## measure converge, peer-add and API latency; writes docs/benchmarks.md
+	$(PY) tests/bench/run.py
+
+lab-clean: venv ## remove every lab on this machine (hosts, bridges, NAT rules, cgroups)
+	pic-lab down-all --every-lab

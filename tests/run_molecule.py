@@ -1,0 +1,93 @@
+"""Runs molecule scenarios side by side, each with its own lab, and records one result per scenario.
+
+    python tests/run_molecule.py [--jobs N] [--junit FILE] SCENARIO...
+
+Each scenario's full output goes to .artifacts/molecule/<scenario>.log; this prints one line per
+scenario as it ends and a closing "N passed, N failed" line. A scenario that fails or is interrupted
+still has its lab torn down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = int(os.environ.get("PIC_MOLECULE_TIMEOUT", "1500"))
+running: dict[str, subprocess.Popen] = {}
+
+
+def lab_of(scenario: str) -> str:
+    return f"{os.environ.get('PIC_LAB') or 'mol'}-{scenario}"
+
+
+def run(scenario: str, logdir: Path) -> tuple[str, bool, float, str]:
+    log = logdir / f"{scenario}.log"
+    start = time.monotonic()
+    with open(log, "w") as f:
+        proc = subprocess.Popen(["molecule", "test", "-s", scenario], cwd=ROOT, stdout=f,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        running[scenario] = proc
+        try:
+            rc = proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            rc = proc.wait()
+            f.write(f"\nscenario timed out after {TIMEOUT} s\n")
+        finally:
+            running.pop(scenario, None)
+    # Whatever happened, the scenario's lab must not outlive it.
+    subprocess.run(["pic-lab", "--lab", lab_of(scenario), "down-all"], capture_output=True)
+    elapsed = time.monotonic() - start
+    tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-40:])
+    return scenario, rc == 0, elapsed, tail
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--junit")
+    p.add_argument("scenarios", nargs="+")
+    a = p.parse_args()
+    logdir = ROOT / ".artifacts" / "molecule"
+    logdir.mkdir(parents=True, exist_ok=True)
+
+    def stop(signum, _frame):
+        for s, proc in list(running.items()):
+            os.killpg(proc.pid, signal.SIGTERM)
+            subprocess.run(["pic-lab", "--lab", lab_of(s), "down-all"], capture_output=True)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    results = []
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+        for scenario, ok, elapsed, tail in pool.map(lambda s: run(s, logdir), a.scenarios):
+            results.append((scenario, ok, elapsed, tail))
+            print(f"molecule {scenario}: {'passed' if ok else 'FAILED'} in {elapsed:.0f} s", flush=True)
+            if not ok:
+                print(f"--- last lines of .artifacts/molecule/{scenario}.log\n{tail}", flush=True)
+    if a.junit:
+        cases = []
+        for scenario, ok, elapsed, tail in results:
+            body = "" if ok else f'<failure message="molecule test failed">{escape(tail)}</failure>'
+            cases.append(f'<testcase classname="molecule" name="{scenario}" time="{elapsed:.1f}">'
+                         f"{body}</testcase>")
+        failed = sum(not r[1] for r in results)
+        Path(a.junit).write_text(
+            f'<?xml version="1.0"?>\n<testsuite name="molecule" tests="{len(results)}" '
+            f'failures="{failed}">{"".join(cases)}</testsuite>\n')
+    passed = sum(ok for _s, ok, _e, _t in results)
+    print(f"molecule: {passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
