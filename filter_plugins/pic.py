@@ -11,6 +11,7 @@ except ImportError:  # not installed: use the copy in this repository
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "api"))
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
+
 from pic_api.core import addressing, schema, validators, wgkeys, zone  # noqa: E402
 
 

@@ -1,6 +1,7 @@
 import threading
 
 import pytest
+
 from pic_api.app import create_app
 from pic_api.config import Config
 from pic_api.managers.health import HealthMonitor

@@ -1,6 +1,7 @@
 import pytest
 import yaml
 from conftest import PEER_KEY, csrf, wait_run
+
 from pic_api.core import wgkeys
 
 

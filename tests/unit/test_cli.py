@@ -4,6 +4,7 @@ import json
 import pytest
 import yaml
 from conftest import SETUP
+
 from pic_api import cli
 
 

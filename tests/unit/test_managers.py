@@ -4,6 +4,7 @@ import stat
 
 import pytest
 import yaml
+
 from pic_api.config import Config
 from pic_api.logs import JsonFormatter, parse_levels, redact, setup_logging
 from pic_api.managers import auth as auth_mod

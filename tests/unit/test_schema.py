@@ -1,6 +1,7 @@
 import copy
 
 import pytest
+
 from pic_api.core import changes, schema
 from pic_api.core.schema import StateError
 

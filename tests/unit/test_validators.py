@@ -1,4 +1,5 @@
 import pytest
+
 from pic_api.core import validators as v
 from pic_api.core.validators import ValidationError
 

@@ -2,6 +2,7 @@ import base64
 import datetime as dt
 
 import pytest
+
 from pic_api.core import addressing, wgkeys, zone
 from pic_api.core.validators import ValidationError
 
