@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config
 from .logs import setup_logging
@@ -41,6 +42,9 @@ def create_app(
     config = config or Config.load()
     setup_logging(config.log_file, config.log_level, config.log_levels)
     app = Flask(__name__)
+    if config.proxy_hops > 0:
+        # the client address behind Caddy, for the login rate limit and the logs
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
     pic = Cell(config, backend=backend, health=health, log_search=log_search)
@@ -73,14 +77,8 @@ def create_app(
         if request.method in UNSAFE and not path.startswith("/api/auth/"):
             header = request.headers.get(CSRF_HEADER, "")
             cookie = request.cookies.get(CSRF_COOKIE, "")
-            if (
-                not header
-                or not hmac.compare_digest(header, cookie)
-                or not hmac.compare_digest(header, sess.csrf)
-            ):
-                return _error(
-                    403, f"missing or wrong {CSRF_HEADER} header (it must equal the {CSRF_COOKIE} cookie)"
-                )
+            if not header or not hmac.compare_digest(header, cookie) or not hmac.compare_digest(header, sess.csrf):
+                return _error(403, f"missing or wrong {CSRF_HEADER} header (it must equal the {CSRF_COOKIE} cookie)")
         if level == "admin" and sess.role != "admin":
             return _error(403, "this needs an admin account")
         return None

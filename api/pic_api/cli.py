@@ -74,13 +74,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(
-        f"Cell {info['cell']} ({info['domain']}), setup {'done' if info['setup_completed'] else 'NOT done'}"
-    )
-    print(
-        f"State version {info['state_version']}; services: {', '.join(info['services'])}; "
-        f"{info['peers']} peer(s)"
-    )
+    print(f"Cell {info['cell']} ({info['domain']}), setup {'done' if info['setup_completed'] else 'NOT done'}")
+    print(f"State version {info['state_version']}; services: {', '.join(info['services'])}; {info['peers']} peer(s)")
     for r in info["last_runs"]:
         print(f"  run {r['id']}  {r['status']:<10} {r['description']}")
     return 0
@@ -105,9 +100,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pic", description="Administer this PIC cell.")
-    parser.add_argument(
-        "--state-file", help="the cell state file (default from /etc/pic/api.yml or PIC_STATE_FILE)"
-    )
+    parser.add_argument("--state-file", help="the cell state file (default from /etc/pic/api.yml or PIC_STATE_FILE)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("reset-admin-password", help="set a new API login password")
     p.add_argument("--username", default="admin")
@@ -122,8 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("setup", help="headless setup from an answers file (skips the wizard)")
     p.add_argument(
         "answers",
-        help="YAML or JSON: cell_name, domain_mode, timezone, services, "
-        "admin_password or admin_password_file, ...",
+        help="YAML or JSON: cell_name, domain_mode, timezone, services, admin_password or admin_password_file, ...",
     )
     p.set_defaults(func=cmd_setup)
     return parser

@@ -33,6 +33,7 @@ class Config:
     log_level: str = "INFO"
     log_levels: str = ""  # per area: "runner=DEBUG,auth=WARNING"
     health_interval: float = 30.0  # seconds between service checks; 0: no thread
+    proxy_hops: int = 1  # reverse proxies in front (Caddy) trusted for X-Forwarded-For
     cookie_secure: bool = False  # true when the UI is served over HTTPS only
     session_hours: float = 12.0
     login_max_failures: int = 5

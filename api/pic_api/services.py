@@ -28,9 +28,7 @@ class Cell:
         self.config = config
         self.state = StateManager(config.state_file, config.state_dir, config.seed_file)
         if backend is None and config.runner == "ansible":
-            backend = AnsibleRunnerBackend(
-                config.project_dir, config.playbook, config.inventory_path, config.skip_tags
-            )
+            backend = AnsibleRunnerBackend(config.project_dir, config.playbook, config.inventory_path, config.skip_tags)
         self.runs = RunManager(config.run_dir, backend)
         self.changes = ChangeManager(self.state, self.runs)
         limiter = RateLimiter(config.login_max_failures, config.login_window, config.login_lockout)

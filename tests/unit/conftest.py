@@ -30,16 +30,12 @@ class FakeBackend:
         self.started = threading.Event()
 
     def execute(self, run, emit, should_cancel):
-        self.runs.append(
-            {"id": run.id, "tags": run.tags, "check": run.check, "extravars": dict(run.extravars)}
-        )
+        self.runs.append({"id": run.id, "tags": run.tags, "check": run.check, "extravars": dict(run.extravars)})
         extravars = run.extravars
         if "pic_state_file" in extravars:
             with open(extravars["pic_state_file"]) as fh:
                 self.runs[-1]["proposed"] = fh.read()
-        emit(
-            {"event": "playbook_on_start", "counter": 1, "stdout": "", "event_data": {"playbook": "site.yml"}}
-        )
+        emit({"event": "playbook_on_start", "counter": 1, "stdout": "", "event_data": {"playbook": "site.yml"}})
         self.started.set()
         if self.gate is not None:
             while not self.gate.wait(0.01):
@@ -147,8 +143,5 @@ def peer_client(app, admin):
     assert resp.status_code == 201, resp.get_json()
     wait_run(app, resp.get_json()["run_id"])
     other = app.test_client()
-    assert (
-        other.post("/api/auth/login", json={"username": "bob", "password": "bobs password"}).status_code
-        == 200
-    )
+    assert other.post("/api/auth/login", json={"username": "bob", "password": "bobs password"}).status_code == 200
     return other

@@ -27,9 +27,7 @@ def test_login_wrong_password(fresh):
 
 
 def test_login_unknown_user(fresh):
-    assert (
-        fresh.post("/api/auth/login", json={"username": "nobody", "password": "whatever1"}).status_code == 401
-    )
+    assert fresh.post("/api/auth/login", json={"username": "nobody", "password": "whatever1"}).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -53,10 +51,7 @@ def test_login_body_not_json(fresh):
 def test_login_rate_limit_locks_out(fresh, app):
     for _ in range(5):
         assert (
-            fresh.post(
-                "/api/auth/login", json={"username": "admin", "password": "wrong password"}
-            ).status_code
-            == 401
+            fresh.post("/api/auth/login", json={"username": "admin", "password": "wrong password"}).status_code == 401
         )
     resp = fresh.post("/api/auth/login", json=LOGIN)  # even the right password is refused now
     assert resp.status_code == 429
@@ -169,10 +164,7 @@ def test_password_change(app, admin):
     other = app.test_client()
     assert other.post("/api/auth/login", json=LOGIN).status_code == 401
     assert (
-        other.post(
-            "/api/auth/login", json={"username": "admin", "password": "a new long password"}
-        ).status_code
-        == 200
+        other.post("/api/auth/login", json={"username": "admin", "password": "a new long password"}).status_code == 200
     )
 
 
@@ -205,3 +197,12 @@ def test_password_change_unauthenticated(fresh):
 def test_peer_can_change_own_password(peer_client):
     body = {"current_password": "bobs password", "new_password": "bobs new password"}
     assert peer_client.post("/api/account/password", json=body, headers=csrf(peer_client)).status_code == 200
+
+
+def test_rate_limit_uses_the_client_address_behind_the_proxy(fresh, app):
+    bad = {"username": "admin", "password": "wrong password"}
+    for _ in range(5):
+        fresh.post("/api/auth/login", json=bad, headers={"X-Forwarded-For": "198.51.100.7"})
+    assert fresh.post("/api/auth/login", json=LOGIN, headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 429
+    # another client behind the same proxy is not locked out
+    assert fresh.post("/api/auth/login", json=LOGIN, headers={"X-Forwarded-For": "198.51.100.8"}).status_code == 200

@@ -9,9 +9,7 @@ def test_services_health(admin):
     body = admin.get("/api/services").get_json()
     by_name = {s["name"]: s for s in body["services"]}
     assert set(by_name) == {"dns", "dhcp", "ntp", "wireguard", "mail", "calendar", "files"}
-    assert by_name["dns"]["status"] == "ok" and by_name["dns"]["units"] == [
-        {"name": "dnsmasq", "active": True}
-    ]
+    assert by_name["dns"]["status"] == "ok" and by_name["dns"]["units"] == [{"name": "dnsmasq", "active": True}]
     assert by_name["ntp"]["status"] == "down"  # the fixture reports chrony inactive
     assert by_name["mail"]["status"] == "disabled" and by_name["mail"]["enabled"] is False
     assert by_name["calendar"]["ports"] == [{"port": 5232, "proto": "tcp", "open": True}]
@@ -58,9 +56,7 @@ def test_logs_are_json_lines_and_redact_secrets(app, admin, config):
 
 def test_logs_search_service_journal(admin):
     body = admin.get("/api/logs?source=dns&q=bind").get_json()
-    assert body["entries"] == [
-        {"time": "2", "level": "ERROR", "unit": "dnsmasq", "message": "failed to bind"}
-    ]
+    assert body["entries"] == [{"time": "2", "level": "ERROR", "unit": "dnsmasq", "message": "failed to bind"}]
     assert len(admin.get("/api/logs?source=dns&limit=1").get_json()["entries"]) == 1
 
 
@@ -100,10 +96,7 @@ def test_users_crud(app, admin, config):
     assert state["users"][1]["password_hash"].startswith("$2b$")
     assert "carols password" not in config.state_file.read_text()
     assert (
-        admin.post(
-            "/api/users", json={"name": "carol", "password": "x" * 10}, headers=csrf(admin)
-        ).status_code
-        == 409
+        admin.post("/api/users", json={"name": "carol", "password": "x" * 10}, headers=csrf(admin)).status_code == 409
     )
     resp = admin.delete("/api/users/carol", headers=csrf(admin))
     assert resp.status_code == 202

@@ -22,9 +22,7 @@ def test_add_peer_with_generated_keys(app, admin, config, backend):
     assert wgkeys.is_valid_key(peer["public_key"])
     assert body["private_key_included"] is True
     config_text = body["config"]
-    private = next(
-        line.split(" = ", 1)[1] for line in config_text.splitlines() if line.startswith("PrivateKey")
-    )
+    private = next(line.split(" = ", 1)[1] for line in config_text.splitlines() if line.startswith("PrivateKey"))
     assert wgkeys.public_key(private) == peer["public_key"]
     assert "Address = 10.0.0.2/32" in config_text
     assert "DNS = 10.0.0.1, home.cell" in config_text

@@ -12,9 +12,7 @@ def test_get_settings(admin):
 
 
 def test_put_settings_saves_and_converges_touched_roles(app, admin, config, backend):
-    resp = admin.put(
-        "/api/settings", json={"timezone": "Etc/UTC", "upstream_dns": ["192.0.2.53"]}, headers=csrf(admin)
-    )
+    resp = admin.put("/api/settings", json={"timezone": "Etc/UTC", "upstream_dns": ["192.0.2.53"]}, headers=csrf(admin))
     assert resp.status_code == 202 and resp.get_json()["preview"] is False
     info = wait_run(app, resp.get_json()["run_id"])
     assert info["tags"] == ["common", "dnsmasq", "coredns", "chrony"]
@@ -34,9 +32,7 @@ def test_put_services(app, admin, config):
 def test_preview_saves_nothing_and_runs_check_mode(app, admin, config, backend):
     before = config.state_file.read_text()
     versions = len(list(config.state_dir.iterdir()))
-    resp = admin.put(
-        "/api/settings?preview=1", json={"ntp_servers": ["ntp.example.org"]}, headers=csrf(admin)
-    )
+    resp = admin.put("/api/settings?preview=1", json={"ntp_servers": ["ntp.example.org"]}, headers=csrf(admin))
     assert resp.status_code == 202 and resp.get_json()["preview"] is True
     info = wait_run(app, resp.get_json()["run_id"])
     assert info["kind"] == "preview" and info["check"] is True and info["tags"] == ["chrony"]

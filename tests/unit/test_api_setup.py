@@ -77,9 +77,7 @@ def test_setup_success(app, client, config, backend):
     assert stat.S_IMODE(pw_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(config.state_file.stat().st_mode) == 0o600
     text = pw_file.read_text()
-    assert SETUP["admin_password"] not in text and json.loads(text)["users"]["admin"]["hash"].startswith(
-        "scrypt$"
-    )
+    assert SETUP["admin_password"] not in text and json.loads(text)["users"]["admin"]["hash"].startswith("scrypt$")
     assert SETUP["admin_password"] not in config.state_file.read_text()
 
 

@@ -54,10 +54,7 @@ def test_headless_setup_password_file(env, tmp_path, app):
     path.write_text(yaml.safe_dump({**answers, "admin_password_file": str(pw)}))
     assert cli.main(["setup", str(path)]) == 0
     client = app.test_client()
-    assert (
-        client.post("/api/auth/login", json={"username": "admin", "password": "from a file 123"}).status_code
-        == 200
-    )
+    assert client.post("/api/auth/login", json={"username": "admin", "password": "from a file 123"}).status_code == 200
 
 
 def test_headless_setup_bad_answers(env, tmp_path, capsys):
@@ -83,19 +80,14 @@ def test_reset_admin_password_ends_sessions(env, tmp_path, app, monkeypatch):
     cli.main(["setup", answers_file(tmp_path)])
     client = app.test_client()
     assert (
-        client.post(
-            "/api/auth/login", json={"username": "admin", "password": SETUP["admin_password"]}
-        ).status_code
+        client.post("/api/auth/login", json={"username": "admin", "password": SETUP["admin_password"]}).status_code
         == 200
     )
     monkeypatch.setattr("sys.stdin", io.StringIO("brand new password\n"))
     assert cli.main(["reset-admin-password", "--password-stdin"]) == 0
     assert client.get("/api/auth/me").status_code == 401  # the running API drops the old session
     assert (
-        client.post(
-            "/api/auth/login", json={"username": "admin", "password": "brand new password"}
-        ).status_code
-        == 200
+        client.post("/api/auth/login", json={"username": "admin", "password": "brand new password"}).status_code == 200
     )
 
 

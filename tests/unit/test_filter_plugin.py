@@ -45,12 +45,8 @@ def test_state_vars_error_names_fields(filters):
 
 def test_wg_pubkey(filters):
     # RFC 7748 section 6.1, Bob's key pair
-    priv = base64.b64encode(
-        bytes.fromhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
-    ).decode()
-    pub = base64.b64encode(
-        bytes.fromhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
-    ).decode()
+    priv = base64.b64encode(bytes.fromhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")).decode()
+    pub = base64.b64encode(bytes.fromhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")).decode()
     assert filters["pic_wg_pubkey"](priv) == pub
     with pytest.raises(AnsibleFilterError):
         filters["pic_wg_pubkey"]("bad")

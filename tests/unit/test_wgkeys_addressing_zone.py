@@ -10,9 +10,7 @@ from pic_api.core.validators import ValidationError
 ALICE_PRIV = base64.b64encode(
     bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
 ).decode()
-ALICE_PUB = base64.b64encode(
-    bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
-).decode()
+ALICE_PUB = base64.b64encode(bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")).decode()
 
 
 def test_public_key_matches_rfc7748_vector():

@@ -31,9 +31,7 @@ class ChangeManager:
     def apply(self, change: Callable[[dict[str, Any]], Any], description: str) -> tuple[Run, Any]:
         """Save the changed state as a new version and queue its converge."""
         old, new, version, result = self.state.update(change)
-        run = self.runs.submit(
-            "converge", self.tags_for(old, new), description=description, state_version=version
-        )
+        run = self.runs.submit("converge", self.tags_for(old, new), description=description, state_version=version)
         return run, result
 
     def preview(self, change: Callable[[dict[str, Any]], Any], description: str) -> tuple[Run, Any]:

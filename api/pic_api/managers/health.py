@@ -77,9 +77,7 @@ class HealthMonitor:
             entry: dict[str, Any] = {"name": name, "enabled": name in enabled, "units": [], "ports": []}
             if name in enabled:
                 entry["units"] = [{"name": u, "active": bool(self.unit_check(u))} for u in units]
-                entry["ports"] = [
-                    {"port": p, "proto": "tcp", "open": bool(self.port_check(p))} for p in ports
-                ]
+                entry["ports"] = [{"port": p, "proto": "tcp", "open": bool(self.port_check(p))} for p in ports]
                 checks = [u["active"] for u in entry["units"]] + [p["open"] for p in entry["ports"]]
                 entry["status"] = "ok" if all(checks) else ("down" if not any(checks) else "degraded")
             else:

@@ -110,11 +110,12 @@ class LogSearch:
             entries = self.journal(SERVICE_CHECKS[p["source"]][0], 5000)
         q = p["q"].lower()
         level_min = LEVELS.index(p["level"]) if p["level"] else 0
-        found = [
-            e
-            for e in entries
-            if (not q or q in str(e.get("message", "")).lower())
-            and LEVELS.index(e.get("level", "INFO")) >= level_min
-            if e.get("level", "INFO") in LEVELS
-        ]
+        found = []
+        for e in entries:
+            level = e.get("level", "INFO")
+            if level not in LEVELS or LEVELS.index(level) < level_min:
+                continue
+            if q and q not in str(e.get("message", "")).lower():
+                continue
+            found.append(e)
         return {"source": p["source"], "entries": found[-p["limit"] :]}

@@ -38,9 +38,7 @@ def client_config(
     else:
         allowed = ", ".join([net["vpn_subnet"], net["lan_subnet"]])
     key_line = (
-        f"PrivateKey = {private_key}"
-        if private_key
-        else "# PrivateKey = (the private key that stays on this device)"
+        f"PrivateKey = {private_key}" if private_key else "# PrivateKey = (the private key that stays on this device)"
     )
     return "\n".join(
         [

@@ -84,9 +84,7 @@ def _now() -> str:
 
 
 class Backend(Protocol):
-    def execute(
-        self, run: Run, emit: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool]
-    ) -> str:
+    def execute(self, run: Run, emit: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool]) -> str:
         """Run ``run``; call ``emit`` for each raw event; return the final status (one of FINAL)."""
 
 
@@ -361,9 +359,7 @@ class AnsibleRunnerBackend:
         self.skip_tags = skip_tags
         self.work_dir = work_dir
 
-    def execute(
-        self, run: Run, emit: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool]
-    ) -> str:
+    def execute(self, run: Run, emit: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool]) -> str:
         import ansible_runner
 
         private = Path(tempfile.mkdtemp(prefix=f"pic-run-{run.id}-", dir=self.work_dir))

@@ -29,9 +29,7 @@ def validate_settings(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
     errors: dict[str, str] = {
-        k: "unknown field (settings are: " + ", ".join(SETTINGS_FIELDS) + ")"
-        for k in body
-        if k not in SETTINGS_FIELDS
+        k: "unknown field (settings are: " + ", ".join(SETTINGS_FIELDS) + ")" for k in body if k not in SETTINGS_FIELDS
     }
     if not body:
         errors[""] = "nothing to change"

@@ -58,12 +58,7 @@ def validate_setup(body: Any) -> dict[str, Any]:
     take("admin_password", check_password, "admin password")
     take("domain", check_domain, required=out.get("domain_mode") == "custom")
     mode, name = out.get("domain_mode"), out.get("cell_name")
-    if (
-        mode in ("internal", "pic_ngo")
-        and name
-        and "domain" in out
-        and out["domain"] != schema.domain_for(name, mode)
-    ):
+    if mode in ("internal", "pic_ngo") and name and "domain" in out and out["domain"] != schema.domain_for(name, mode):
         errors["domain"] = f"with domain mode {mode} the domain is {schema.domain_for(name, mode)}"
     if mode == "custom" and out.get("domain", "").endswith((".cell", ".pic.ngo")):
         errors["domain"] = "a custom domain must not be under .cell or .pic.ngo"
@@ -75,9 +70,7 @@ def validate_setup(body: Any) -> dict[str, Any]:
     else:
         bad = [s for s in services if s not in schema.SERVICES]
         if bad:
-            errors["services"] = (
-                f"unknown services {', '.join(bad)}; choose from: {', '.join(schema.SERVICES)}"
-            )
+            errors["services"] = f"unknown services {', '.join(bad)}; choose from: {', '.join(schema.SERVICES)}"
         elif len(set(services)) != len(services):
             errors["services"] = "services lists a service twice"
         else:

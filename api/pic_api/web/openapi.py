@@ -106,9 +106,7 @@ def build() -> dict[str, Any]:
                 security=[],
             )
         },
-        "/api/setup/options": {
-            "get": _op("Choices and defaults for the wizard", {"200": _json(ANY_OBJ)}, security=[])
-        },
+        "/api/setup/options": {"get": _op("Choices and defaults for the wizard", {"200": _json(ANY_OBJ)}, security=[])},
         "/api/setup": {
             "post": _op(
                 "Apply the wizard: stores the state and the admin login, starts the first converge, logs in",
@@ -134,16 +132,12 @@ def build() -> dict[str, Any]:
                 "Log in; sets the HttpOnly pic_session cookie and the readable pic_csrf cookie",
                 {"200": _json(_obj({"user": {"$ref": "#/components/schemas/User"}}))},
                 security=[],
-                body=_obj(
-                    {"username": {"type": "string"}, "password": {"type": "string"}}, ["username", "password"]
-                ),
+                body=_obj({"username": {"type": "string"}, "password": {"type": "string"}}, ["username", "password"]),
                 errors=(400, 401, 428, 429),
             )
         },
         "/api/auth/logout": {"post": _op("Log out", {"200": _json(ANY_OBJ)}, security=[], errors=(428,))},
-        "/api/auth/me": {
-            "get": _op("The logged-in user", {"200": _json(ANY_OBJ)}, security=USER, errors=(401, 428))
-        },
+        "/api/auth/me": {"get": _op("The logged-in user", {"200": _json(ANY_OBJ)}, security=USER, errors=(401, 428))},
         "/api/account/password": {
             "post": _op(
                 "Change your own password (API login and service password)",
@@ -299,13 +293,9 @@ def build() -> dict[str, Any]:
             ),
         },
         "/api/state": {
-            "get": _op(
-                "The current cell state (password hashes masked)", {"200": _json(ANY_OBJ)}, errors=ADMIN_ERR
-            )
+            "get": _op("The current cell state (password hashes masked)", {"200": _json(ANY_OBJ)}, errors=ADMIN_ERR)
         },
-        "/api/state/versions": {
-            "get": _op("Every saved state version", {"200": _json(ANY_OBJ)}, errors=ADMIN_ERR)
-        },
+        "/api/state/versions": {"get": _op("Every saved state version", {"200": _json(ANY_OBJ)}, errors=ADMIN_ERR)},
         "/api/state/versions/{number}/rollback": {
             "post": _op(
                 "Write an old version as the newest and converge it",

@@ -106,11 +106,7 @@ account_bp = Blueprint("account", __name__, url_prefix="/api/account")
 @access("user")
 def change_password() -> Any:
     body = json_body()
-    fields = {
-        k: f"{k} is required"
-        for k in ("current_password", "new_password")
-        if not isinstance(body.get(k), str)
-    }
+    fields = {k: f"{k} is required" for k in ("current_password", "new_password") if not isinstance(body.get(k), str)}
     fields.update({k: "unknown field" for k in body if k not in ("current_password", "new_password")})
     if fields:
         raise InvalidInput("current_password and new_password are required", fields)
@@ -143,9 +139,7 @@ def runs_start() -> Any:
     body = json_body()
     fields = {k: "unknown field" for k in body if k not in ("tags", "check")}
     tags = body.get("tags", [])
-    if not isinstance(tags, list) or not all(
-        isinstance(t, str) and t in core_changes.ALL_ROLES for t in tags
-    ):
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t in core_changes.ALL_ROLES for t in tags):
         fields["tags"] = f"tags must be a list of roles: {', '.join(core_changes.ALL_ROLES)}"
     check = body.get("check", False)
     if not isinstance(check, bool):
