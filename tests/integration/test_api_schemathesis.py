@@ -15,8 +15,13 @@ from pic_api.config import Config
 from pic_api.managers.health import HealthMonitor
 from pic_api.managers.logsearch import LogSearch
 
-SETUP = {"cell_name": "home", "domain_mode": "internal", "timezone": "Etc/UTC",
-         "admin_password": "correct horse battery", "services": ["dns", "wireguard"]}
+SETUP = {
+    "cell_name": "home",
+    "domain_mode": "internal",
+    "timezone": "Etc/UTC",
+    "admin_password": "correct horse battery",
+    "services": ["dns", "wireguard"],
+}
 
 
 class InstantBackend:
@@ -27,15 +32,29 @@ class InstantBackend:
 
 def make_app(tmp_path, set_up):
     config = Config(
-        state_file=tmp_path / "etc/cell.yml", state_dir=tmp_path / "state", secrets_dir=tmp_path / "etc",
-        seed_file=tmp_path / "etc/seed.yml", run_dir=tmp_path / "runs", project_dir=tmp_path,
-        ca_root_file=tmp_path / "etc/ca/root.crt", wg_private_key_file=tmp_path / "etc/wg.key",
-        log_file=tmp_path / "api.log", health_interval=0, bcrypt_rounds=4, scrypt_n=1024, runner="none",
+        state_file=tmp_path / "etc/cell.yml",
+        state_dir=tmp_path / "state",
+        secrets_dir=tmp_path / "etc",
+        seed_file=tmp_path / "etc/seed.yml",
+        run_dir=tmp_path / "runs",
+        project_dir=tmp_path,
+        ca_root_file=tmp_path / "etc/ca/root.crt",
+        wg_private_key_file=tmp_path / "etc/wg.key",
+        log_file=tmp_path / "api.log",
+        health_interval=0,
+        bcrypt_rounds=4,
+        scrypt_n=1024,
+        runner="none",
         login_max_failures=10**6,
     )
     health = HealthMonitor(lambda: ["dns"], unit_check=lambda u: True, port_check=lambda p: True, interval=0)
-    app = create_app(config, backend=InstantBackend(), health=health,
-                     log_search=LogSearch(config.log_file, journal=lambda units, limit: []), start_threads=False)
+    app = create_app(
+        config,
+        backend=InstantBackend(),
+        health=health,
+        log_search=LogSearch(config.log_file, journal=lambda units, limit: []),
+        start_threads=False,
+    )
     if set_up:
         assert app.test_client().post("/api/setup", json=SETUP).status_code == 202
     return app
@@ -59,8 +78,9 @@ def test_no_server_errors(tmp_path, set_up, mode):
         if operation.path == "/api/auth/logout" and set_up:
             continue  # would end the session the rest of the run uses; covered by the unit tests
 
-        @settings(max_examples=10, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=10, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+        )
         @given(case=operation.as_strategy(generation_mode=mode))
         def check(case):
             headers, cookies = {}, {}

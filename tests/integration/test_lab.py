@@ -24,13 +24,12 @@ def traces(lab: Lab) -> list[str]:
     found += [f"process: {line}" for line in ps.splitlines() if f"-M {lab.name}-" in line]
     mounts = Path("/proc/mounts").read_text()
     found += [f"mount: {line}" for line in mounts.splitlines() if str(lab.dir) in line]
-    found += [f"cgroup: {r / 'pic-lab' / lab.name}" for r in CGROUP_ROOTS
-              if (r / "pic-lab" / lab.name).exists()]
+    found += [f"cgroup: {r / 'pic-lab' / lab.name}" for r in CGROUP_ROOTS if (r / "pic-lab" / lab.name).exists()]
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    found += [f"link: {lab.bridge}" for line in links.splitlines() if f" {lab.bridge}:" in line
-              or f" {lab.bridge}@" in line]
-    found += [f"veth of {lab.name}" for line in links.splitlines()
-              if f"master {lab.bridge} " in line]
+    found += [
+        f"link: {lab.bridge}" for line in links.splitlines() if f" {lab.bridge}:" in line or f" {lab.bridge}@" in line
+    ]
+    found += [f"veth of {lab.name}" for line in links.splitlines() if f"master {lab.bridge} " in line]
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
     found += [f"iptables: {line}" for line in rules.splitlines() if lab.comment in line]
     nft = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
@@ -66,7 +65,9 @@ def test_ansible_reaches_hosts_and_reboot_works(lab, tmp_path):
     old_init = lab.init_pid("r")
     res = subprocess.run(
         ["ansible", "-i", str(inv), "cells", "-m", "ansible.builtin.reboot", "-a", "reboot_timeout=120"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert res.returncode == 0, res.stdout + res.stderr
     new_init = lab.init_pid("r")
@@ -95,11 +96,18 @@ def test_down_all_after_a_killed_run_leaves_nothing(tmp_path):
 
 def test_status_and_inventory_describe_the_lab(lab):
     lab.up("s")
-    status = json.loads(subprocess.run(["pic-lab", "--lab", lab.name, "status"], capture_output=True,
-                                       text=True, check=True).stdout)
+    status = json.loads(
+        subprocess.run(["pic-lab", "--lab", lab.name, "status"], capture_output=True, text=True, check=True).stdout
+    )
     assert status["hosts"][0]["name"] == "s" and status["hosts"][0]["running"] is True
-    inv = yaml.safe_load(subprocess.run(["pic-lab", "--lab", lab.name, "inventory", "--group", "cells=s"],
-                                        capture_output=True, text=True, check=True).stdout)
+    inv = yaml.safe_load(
+        subprocess.run(
+            ["pic-lab", "--lab", lab.name, "inventory", "--group", "cells=s"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert list(inv["all"]["children"]["cells"]["hosts"]) == ["s"]
     assert inv["all"]["hosts"]["s"]["ansible_host"] == lab.host_info("s")["ip"]
     assert state_root() in lab.dir.parents
