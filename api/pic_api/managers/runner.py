@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import queue
 import re
 import secrets
@@ -206,8 +207,6 @@ class RunManager:
         scratch = self.run_dir / ".scratch"
         scratch.mkdir(mode=0o700, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix=name + ".", dir=scratch)
-        import os
-
         os.close(fd)
         return Path(path)
 

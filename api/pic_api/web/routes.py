@@ -11,7 +11,7 @@ from ..core import changes as core_changes
 from ..core import schema
 from ..managers.errors import InvalidInput, NotFound
 from ..managers.runner import MASK
-from .common import access, cell, clear_login_cookies, json_body, session, set_login_cookies
+from .common import SESSION_COOKIE, access, cell, clear_login_cookies, json_body, session, set_login_cookies
 
 # --- health -----------------------------------------------------------------------------------
 health_bp = Blueprint("health", __name__)
@@ -87,8 +87,6 @@ def login() -> Any:
 @auth_bp.post("/logout")
 @access("public")
 def logout() -> Any:
-    from .common import SESSION_COOKIE
-
     cell().auth.end_session(request.cookies.get(SESSION_COOKIE))
     return clear_login_cookies(jsonify(status="logged out"))
 
