@@ -1,0 +1,79 @@
+import { Link, useParams } from 'react-router-dom'
+import { endpoints, type Run } from '../api'
+import { RunView } from '../components/RunView'
+import { Card, ErrorNote, Loading, PageHeader, StatusBadge, useApi } from '../components/ui'
+
+function when(r: Run): string {
+  const v = r.started ?? r.created ?? r.created_at ?? r.started_at
+  if (typeof v !== 'string' && typeof v !== 'number') return ''
+  const d = new Date(typeof v === 'number' ? v * 1000 : v)
+  return isNaN(d.getTime()) ? String(v) : d.toLocaleString()
+}
+
+function kind(r: Run): string {
+  const k = r.kind ?? r.type ?? r.reason ?? r.description
+  const preview = r.check || r.preview ? ' (preview)' : ''
+  return (typeof k === 'string' ? k : 'converge') + preview
+}
+
+export function RunsTable({ runs }: { runs: Run[] }) {
+  if (!runs.length) return <p className="text-sm text-slate-700">No runs yet.</p>
+  return (
+    <div className="overflow-x-auto">
+      <table className="min-w-full text-sm" data-testid="runs-table">
+        <thead>
+          <tr className="border-b border-slate-200 text-left">
+            <th className="py-1 pr-3">Run</th>
+            <th className="py-1 pr-3">What</th>
+            <th className="py-1 pr-3">Started</th>
+            <th className="py-1">Status</th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((r) => (
+            <tr key={r.id} className="border-b border-slate-100">
+              <td className="py-1 pr-3">
+                <Link to={`/runs/${encodeURIComponent(r.id)}`} className="text-teal-800 underline">
+                  {r.id}
+                </Link>
+              </td>
+              <td className="py-1 pr-3">{kind(r)}</td>
+              <td className="py-1 pr-3">{when(r)}</td>
+              <td className="py-1">
+                <StatusBadge status={r.status} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+export function RunsPage() {
+  const runs = useApi(endpoints.runs)
+  return (
+    <div>
+      <PageHeader title="Runs">Every converge and preview of this cell. Open one to watch it live.</PageHeader>
+      <Card>
+        {runs.loading && !runs.data ? <Loading /> : runs.error ? <ErrorNote error={runs.error} /> : <RunsTable runs={runs.data ?? []} />}
+      </Card>
+    </div>
+  )
+}
+
+export function RunPage() {
+  const { id = '' } = useParams()
+  return (
+    <div>
+      <PageHeader title={`Run ${id}`}>
+        <Link to="/runs" className="text-teal-800 underline">
+          All runs
+        </Link>
+      </PageHeader>
+      <Card>
+        <RunView runId={id} title="Progress" />
+      </Card>
+    </div>
+  )
+}
