@@ -320,8 +320,14 @@ function applyEvent(state: RunProgress, ev: RunnerEvent): RunProgress {
 
 export function runProgressReducer(state: RunProgress, action: RunAction): RunProgress {
   switch (action.type) {
-    case 'event':
-      return applyEvent(state, action.event)
+    case 'event': {
+      const next = applyEvent(state, action.event)
+      // Events replayed after the final status is known cannot make the run "running" again.
+      if (state.status && next !== state) {
+        return { ...next, currentTask: null, roles: closeRunningRoles(next.roles, null) }
+      }
+      return next
+    }
     case 'status':
       if (!FINAL.includes(action.status)) return state
       return { ...state, status: action.status, currentTask: null, roles: closeRunningRoles(state.roles, null) }

@@ -46,6 +46,8 @@ export interface RunViewProps {
 export function RunView({ runId, onFinished, title }: RunViewProps) {
   const [state, dispatch] = useReducer(runProgressReducer, initialRunProgress)
   const finishedCalled = useRef(false)
+  const streamRef = useRef<EventSource | null>(null)
+  const finalRef = useRef(false)
   const onFinishedRef = useRef(onFinished)
   onFinishedRef.current = onFinished
 
@@ -54,6 +56,7 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
     dispatch({ type: 'reset' })
     finishedCalled.current = false
     const es = new EventSource(endpoints.runEventsUrl(runId), { withCredentials: true })
+    streamRef.current = es
     es.onmessage = (msg) => {
       try {
         const ev = JSON.parse(msg.data) as RunnerEvent
@@ -63,7 +66,15 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
         // A keep-alive or a line that is not JSON: nothing to show.
       }
     }
-    return () => es.close()
+    // When the API ends the stream of a finished run, EventSource would reconnect and get the whole
+    // replay again: stop instead.
+    es.onerror = () => {
+      if (finalRef.current) es.close()
+    }
+    return () => {
+      es.close()
+      streamRef.current = null
+    }
   }, [runId])
 
   // The run resource: its expected roles and its authoritative final status.
@@ -93,6 +104,7 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
   }, [runId])
 
   const finalStatus = state.status
+  finalRef.current = finalStatus !== null
   useEffect(() => {
     if (finalStatus && !finishedCalled.current) {
       finishedCalled.current = true
