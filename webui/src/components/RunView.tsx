@@ -2,6 +2,7 @@ import { useEffect, useReducer, useRef } from 'react'
 import { endpoints, FINAL_STATUSES, type Run, type RunStatus } from '../api'
 import {
   initialRunProgress,
+  isFinished,
   outcome,
   progressPercent,
   runProgressReducer,
@@ -148,8 +149,8 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
           <>
             <span className="font-medium">Now:</span> {state.currentTask.role} › {state.currentTask.name}
           </>
-        ) : state.status ? (
-          <>Finished: {state.status}.</>
+        ) : isFinished(state) ? (
+          <>Finished: {outcome(state)}.</>
         ) : state.events === 0 ? (
           <>Waiting for the run to start…</>
         ) : (
@@ -187,7 +188,7 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
               <li key={r.name} className="rounded border border-slate-200 bg-white p-2 text-sm">
                 <div className="flex items-center justify-between gap-2">
                   <span className="font-medium break-all">{r.name}</span>
-                  <StatusBadge status={r.status === 'done' ? 'successful' : r.status} />
+                  <StatusBadge status={r.status} />
                 </div>
                 <div className="text-slate-700">
                   {r.tasks} task{r.tasks === 1 ? '' : 's'}, {r.changed} changed

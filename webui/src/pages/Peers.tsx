@@ -223,7 +223,7 @@ export function PeerTable({ peers, onDelete }: { peers: Peer[]; onDelete?: (name
         <tbody>
           {peers.map((p) => (
             <tr key={p.name} className="border-b border-slate-100">
-              <td className="py-2 pr-3 font-medium">{p.name}</td>
+              <td className="whitespace-nowrap py-2 pr-3 font-medium">{p.name}</td>
               <td className="py-2 pr-3 font-mono">{p.ip ?? ''}</td>
               <td className="py-2 pr-3">{p.route ?? ''}</td>
               <td className="max-w-[12rem] truncate py-2 pr-3 font-mono" title={p.public_key}>
