@@ -93,7 +93,7 @@ describe('api module', () => {
 
   it('throws the API error with its field errors on 400', async () => {
     mockFetch(400, { error: 'invalid input', fields: { cell_name: 'bad name' } })
-    const err = await api.post('/api/setup', {}).catch((e) => e)
+    const err = (await api.post('/api/setup', {}).catch((e: unknown) => e)) as ApiError
     expect(err).toBeInstanceOf(ApiError)
     expect(err.status).toBe(400)
     expect(err.message).toBe('invalid input')
@@ -104,7 +104,7 @@ describe('api module', () => {
 
   it('copes with an error body that is not JSON', async () => {
     mockFetch(502, '<html>bad gateway</html>', 'text/html')
-    const err = await api.get('/api/peers').catch((e) => e)
+    const err = (await api.get('/api/peers').catch((e: unknown) => e)) as ApiError
     expect(err.status).toBe(502)
     expect(err.fields).toEqual({})
   })
