@@ -170,6 +170,11 @@ export interface Run {
   id: string
   status: RunStatus
   kind?: string
+  description?: string
+  created_at?: string
+  started_at?: string
+  finished_at?: string
+  error?: string | null
   check?: boolean
   preview?: boolean
   tags?: string[]
@@ -194,10 +199,36 @@ export interface NewPeerResponse {
   run_id?: string
 }
 
-export interface Me {
+export interface User {
   username?: string
   name?: string
   role?: string
+  expires_at?: string
+  [key: string]: unknown
+}
+
+/** The API answers login and "me" with {"user": {...}}; older shapes were bare. */
+export interface Me {
+  user?: User
+  username?: string
+  name?: string
+  role?: string
+  [key: string]: unknown
+}
+
+export function userName(me: Me | null | undefined): string | undefined {
+  if (!me) return undefined
+  const u = me.user ?? me
+  return u.username ?? u.name
+}
+
+export interface LogEntry {
+  time?: string | number
+  ts?: string
+  level?: string
+  unit?: string
+  logger?: string
+  message?: string
   [key: string]: unknown
 }
 
@@ -220,6 +251,16 @@ export const endpoints = {
   logout: () => api.post('/api/auth/logout', {}, { noAuthRedirect: true }),
   me: () => api.get<Me>('/api/auth/me', { noAuthRedirect: true }),
   runs: async () => listOf<Run>(await api.get('/api/runs'), 'runs'),
+  startRun: (body: { tags?: string[]; check?: boolean }) => api.post<{ run_id: string }>('/api/runs', body),
+  cancelRun: (id: string) => api.post(`/api/runs/${encodeURIComponent(id)}/cancel`, {}),
+  state: () => api.get<{ version?: number; state?: Record<string, unknown> }>('/api/state'),
+  users: async () => listOf<{ name: string; role?: string; services?: string[] }>(await api.get('/api/users'), 'users'),
+  logs: (params: { source?: string; q?: string; level?: string; limit?: number }) => {
+    const qs = new URLSearchParams()
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') qs.set(k, String(v))
+    const tail = qs.toString()
+    return api.get<{ source?: string; entries?: LogEntry[] }>(`/api/logs${tail ? `?${tail}` : ''}`)
+  },
   run: (id: string) => api.get<Run>(`/api/runs/${encodeURIComponent(id)}`),
   runEventsUrl: (id: string) => `/api/runs/${encodeURIComponent(id)}/events`,
   peers: async () => listOf<Peer>(await api.get('/api/peers'), 'peers'),

@@ -3,7 +3,7 @@
 
 export interface ServiceHealth {
   name: string
-  status: 'healthy' | 'unhealthy' | 'unknown'
+  status: 'healthy' | 'degraded' | 'unhealthy' | 'unknown'
   detail: string
 }
 
@@ -13,6 +13,7 @@ function healthOf(v: unknown): ServiceHealth['status'] {
   if (typeof v === 'string') {
     const s = v.toLowerCase()
     if (['ok', 'healthy', 'up', 'active', 'running', 'pass'].includes(s)) return 'healthy'
+    if (s === 'degraded') return 'degraded'
     if (['fail', 'failed', 'down', 'unhealthy', 'inactive', 'error', 'dead'].includes(s)) return 'unhealthy'
   }
   return 'unknown'
@@ -22,19 +23,40 @@ function one(name: string, v: unknown): ServiceHealth {
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>
     const raw = o.healthy ?? o.status ?? o.state ?? o.ok ?? o.active
-    const detail = [o.detail, o.message, o.error, o.unit].find((x) => typeof x === 'string') as string | undefined
-    return { name: String(o.name ?? name), status: healthOf(raw), detail: detail ?? (typeof o.status === 'string' ? o.status : '') }
+    let detail = [o.detail, o.message, o.error, o.unit].find((x) => typeof x === 'string') as string | undefined
+    // The API's shape: units [{name, active}] and ports [{port, proto, open}].
+    if (detail === undefined && (Array.isArray(o.units) || Array.isArray(o.ports))) {
+      const parts: string[] = []
+      for (const u of (o.units ?? []) as { name?: string; active?: boolean }[]) parts.push(`${u.name}: ${u.active ? 'active' : 'not active'}`)
+      for (const p of (o.ports ?? []) as { port?: number; proto?: string; open?: boolean }[])
+        parts.push(`${p.proto ?? 'tcp'}/${p.port}: ${p.open ? 'open' : 'closed'}`)
+      detail = parts.join(', ')
+    }
+    return { name: String(o.name ?? name), status: healthOf(raw), detail: detail ?? '' }
   }
   return { name, status: healthOf(v), detail: typeof v === 'string' ? v : '' }
 }
 
-/** Accepts [{name, status|healthy,...}], {"services": [...]}, or {"dns": {...} | "ok" | true}. */
+function isDisabled(v: unknown): boolean {
+  if (!v || typeof v !== 'object') return false
+  const o = v as Record<string, unknown>
+  return o.enabled === false || o.status === 'disabled'
+}
+
+/**
+ * The enabled services and their health. Accepts [{name, status|healthy,...}], {"services": [...]}
+ * (the API's shape, where disabled services say "enabled": false), or {"dns": {...} | "ok" | true}.
+ */
 export function normalizeServices(data: unknown): ServiceHealth[] {
   if (data && typeof data === 'object' && !Array.isArray(data) && 'services' in data) {
     return normalizeServices((data as { services: unknown }).services)
   }
-  if (Array.isArray(data)) return data.map((v, i) => one(String((v as { name?: unknown })?.name ?? `service ${i + 1}`), v))
-  if (data && typeof data === 'object') return Object.entries(data).map(([k, v]) => one(k, v))
+  if (Array.isArray(data))
+    return data.filter((v) => !isDisabled(v)).map((v, i) => one(String((v as { name?: unknown })?.name ?? `service ${i + 1}`), v))
+  if (data && typeof data === 'object')
+    return Object.entries(data)
+      .filter(([, v]) => !isDisabled(v))
+      .map(([k, v]) => one(k, v))
   return []
 }
 

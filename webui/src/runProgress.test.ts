@@ -215,3 +215,52 @@ describe('failure messages and diffs', () => {
     expect(diffText(null)).toBe('')
   })
 })
+
+describe('the API\'s trimmed events', () => {
+  // As the API sends them: details at the top level, `seq` from 0, `pic_run_status` around the run.
+  const flat: RunnerEvent[] = [
+    { seq: 0, event: 'pic_run_status', status: 'running' },
+    { seq: 1, event: 'playbook_on_start', counter: 1 },
+    { seq: 2, event: 'playbook_on_task_start', counter: 2, play: 'Converge the cell', role: 'common', task: 'Install the base packages' },
+    { seq: 3, event: 'runner_on_ok', counter: 3, play: 'Converge the cell', role: 'common', task: 'Install the base packages', host: 'localhost', changed: true },
+    { seq: 4, event: 'playbook_on_task_start', counter: 4, role: 'wireguard', task: 'Start wg-quick' },
+    { seq: 5, event: 'runner_on_failed', counter: 5, role: 'wireguard', task: 'Start wg-quick', host: 'localhost', changed: false, failed: true, msg: 'Unable to start service' },
+    { seq: 6, event: 'playbook_on_stats', counter: 6, stats: { ok: { localhost: 1 }, changed: { localhost: 1 }, failures: { localhost: 1 }, dark: {}, skipped: {}, rescued: {} } },
+    { seq: 7, event: 'pic_run_status', status: 'failed' },
+  ]
+
+  it('reads tasks, results, failures, stats and the final status', () => {
+    const s = play(flat)
+    expect(s.roles.map((r) => [r.name, r.status, r.changed])).toEqual([
+      ['common', 'done', 1],
+      ['wireguard', 'failed', 0],
+    ])
+    expect(s.failures).toEqual([{ task: 'Start wg-quick', role: 'wireguard', host: 'localhost', message: 'Unable to start service', unreachable: false }])
+    expect(s.stats).toEqual([{ host: 'localhost', ok: 1, changed: 1, failures: 1, unreachable: 0, skipped: 0 }])
+    expect(s.status).toBe('failed')
+    expect(s.events).toBe(8)
+  })
+
+  it('does not treat the opening "running" status as the end', () => {
+    const s = play(flat.slice(0, 3))
+    expect(s.status).toBeNull()
+    expect(outcome(s)).toBe('running')
+    expect(s.currentTask).toEqual({ name: 'Install the base packages', role: 'common' })
+  })
+
+  it('skips a replay by seq, starting from 0', () => {
+    const once = play(flat.slice(0, 4))
+    const again = play(flat.slice(0, 4), once)
+    expect(again).toBe(once)
+    expect(play(flat.slice(4), once).failures).toHaveLength(1)
+  })
+
+  it('carries preview diffs', () => {
+    const s = play([
+      { seq: 0, event: 'playbook_on_task_start', role: 'chrony', task: 'Write chrony.conf' },
+      { seq: 1, event: 'runner_on_ok', role: 'chrony', task: 'Write chrony.conf', host: 'localhost', changed: true, diff: [{ before: 'pool a\n', after: 'pool b\n' }] },
+    ])
+    expect(s.diffs).toHaveLength(1)
+    expect(s.diffs[0].text).toContain('+pool b')
+  })
+})

@@ -5,13 +5,20 @@
 // far. A role is done when a task of another role starts or the playbook ends.
 //
 // The API replays a run's events from the start on every (re)connect, so events carrying a
-// `counter` at or below the last one applied are ignored.
+// sequence number (`seq`, else ansible-runner's `counter`) at or below the last one applied are
+// ignored.
+//
+// Two shapes are accepted: ansible-runner's own event dicts (details under `event_data`, the result
+// under `event_data.res`), and the API's trimmed events, which carry the same details at the top
+// level (`task`, `role`, `host`, `changed`, `failed`, `msg`, `diff`, `stats`) plus `seq`, and
+// `pic_run_status` events with the run's `status`.
 
 import type { RunStatus } from './api'
 
 export interface RunnerEvent {
   event?: string
-  counter?: number
+  counter?: number | null
+  seq?: number
   uuid?: string
   status?: string
   stdout?: string
@@ -125,7 +132,26 @@ const ITEM_EVENTS: Record<string, TaskStatus> = {
   runner_item_on_skipped: 'skipped',
 }
 /** Events the API may add at the end of a stream to say how the run finished. */
-const END_EVENTS = new Set(['run_finished', 'run_end', 'end', 'finished', 'status', 'run_status'])
+const END_EVENTS = new Set(['pic_run_status', 'run_finished', 'run_end', 'end', 'finished', 'status', 'run_status'])
+const FLAT_DETAILS = ['task', 'task_uuid', 'task_action', 'role', 'host', 'play', 'playbook', 'ignore_errors'] as const
+
+/** The API's trimmed (flat) event in ansible-runner's shape; runner events pass through. */
+export function normalizeEvent(ev: RunnerEvent): RunnerEvent {
+  if (ev.event_data && typeof ev.event_data === 'object') return ev
+  const data: Record<string, unknown> = {}
+  for (const k of FLAT_DETAILS) if (ev[k] !== undefined && ev[k] !== null) data[k] = ev[k]
+  const res: Record<string, unknown> = {}
+  for (const k of ['changed', 'failed', 'msg', 'diff', 'stderr', 'rc']) if (ev[k] !== undefined) res[k] = ev[k]
+  if (Object.keys(res).length) data.res = res
+  if (ev.event === 'playbook_on_stats' && ev.stats && typeof ev.stats === 'object') Object.assign(data, ev.stats)
+  return { ...ev, event_data: data as RunnerEvent['event_data'] }
+}
+
+function sequenceOf(ev: RunnerEvent): number | null {
+  if (typeof ev.seq === 'number') return ev.seq
+  if (typeof ev.counter === 'number') return ev.counter
+  return null
+}
 
 /** The group a task belongs to: its role, or the play for tasks outside any role. */
 export function groupOf(ev: RunnerEvent, play: string | null): string {
@@ -193,13 +219,13 @@ function closeRunningRoles(roles: RoleProgress[], except: string | null): RolePr
   return roles.map((r) => (r.status === 'running' && r.name !== except ? { ...r, status: 'done' } : r))
 }
 
-function applyEvent(state: RunProgress, ev: RunnerEvent): RunProgress {
-  if (typeof ev.counter === 'number') {
-    if (ev.counter <= state.lastCounter) return state
-  }
+function applyEvent(state: RunProgress, raw: RunnerEvent): RunProgress {
+  const seq = sequenceOf(raw)
+  if (seq !== null && state.events > 0 && seq <= state.lastCounter) return state
+  const ev = normalizeEvent(raw)
   const s: RunProgress = {
     ...state,
-    lastCounter: typeof ev.counter === 'number' ? ev.counter : state.lastCounter,
+    lastCounter: seq ?? state.lastCounter,
     events: state.events + 1,
   }
   const name = ev.event ?? ''

@@ -99,6 +99,21 @@ describe('service health from the API', () => {
     expect(normalizeServices(null)).toEqual([])
   })
 
+  it('reads the API\'s units and ports, and leaves out disabled services', () => {
+    const list = normalizeServices({
+      checked_at: '2026-11-27T05:00:00Z',
+      services: [
+        { name: 'dns', enabled: true, status: 'ok', units: [{ name: 'dnsmasq', active: true }], ports: [{ port: 53, proto: 'tcp', open: true }] },
+        { name: 'mail', enabled: true, status: 'degraded', units: [{ name: 'postfix', active: true }, { name: 'dovecot', active: false }], ports: [] },
+        { name: 'files', enabled: false, status: 'disabled', units: [], ports: [] },
+      ],
+    })
+    expect(list).toEqual([
+      { name: 'dns', status: 'healthy', detail: 'dnsmasq: active, tcp/53: open' },
+      { name: 'mail', status: 'degraded', detail: 'postfix: active, dovecot: not active' },
+    ])
+  })
+
   it('shows only the facts the settings carry', () => {
     const facts = cellFacts({ cell: { name: 'home', domain: 'home.cell' }, network: { vpn_subnet: '10.0.0.0/24' } })
     expect(facts).toEqual([

@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from 'react'
 import { NavLink, useNavigate } from 'react-router-dom'
-import { endpoints, type Me } from '../api'
+import { endpoints, userName, type Me } from '../api'
 
 export const NAV: { to: string; label: string }[] = [
   { to: '/', label: 'Dashboard' },
@@ -24,7 +24,7 @@ export const NAV: { to: string; label: string }[] = [
 export function Layout({ me, children }: { me: Me | null; children: ReactNode }) {
   const [open, setOpen] = useState(false)
   const navigate = useNavigate()
-  const who = me?.username ?? me?.name
+  const who = userName(me)
 
   const logout = async () => {
     try {

@@ -14,6 +14,7 @@ const BADGE: Record<string, string> = {
   down: 'bg-red-100 text-red-900 border-red-300',
   canceled: 'bg-amber-100 text-amber-900 border-amber-300',
   degraded: 'bg-amber-100 text-amber-900 border-amber-300',
+  disabled: 'bg-slate-100 text-slate-800 border-slate-300',
 }
 
 export function StatusBadge({ status }: { status: string }) {
