@@ -1,9 +1,10 @@
-// TEST DOUBLE — an in-memory stand-in for the PIC management API, used only by the browser tests
-// when they are not pointed at a real cell (PIC_UI_URL unset). It follows the HTTP contract the web
-// UI codes against (setup, auth with session + CSRF double-submit, runs with ansible-runner events
-// over SSE, peers, services, settings, CA) closely enough to drive every flow, and adds a few
-// /__fake/* control endpoints that the tests use to create situations (a failed run, an expired
-// session). It is never part of the built application.
+// TEST DOUBLE — an in-memory stand-in for the PIC management API (docs/api.md), used only by the
+// browser tests when they are not pointed at a real cell (PIC_UI_URL unset). It answers with the
+// API's shapes (setup, auth with session + CSRF double-submit, runs whose events are the API's
+// trimmed ansible-runner events over SSE with seq and pic_run_status, peers, services, settings,
+// state, logs, CA) closely enough to drive every flow, and adds a few /__fake/* control endpoints
+// that the tests use to create situations (a failed run, an expired session). It is never part of
+// the built application.
 
 import http from 'node:http'
 import crypto from 'node:crypto'
@@ -50,7 +51,25 @@ async function readBody(req) {
 function scriptEvents({ roles, check = false, fail = null, host = 'cell' }) {
   const ev = []
   let counter = 0
-  const push = (event, event_data = {}) => ev.push({ event, counter: ++counter, uuid: crypto.randomUUID(), event_data })
+  // Trimmed as the API's trim_event does: the details at the top level, the result's changed/msg/diff.
+  const push = (event, data = {}) => {
+    const { res = {}, task_uuid: _u, ignore_errors: _i, ...details } = data
+    const out = { event, counter: ++counter, created: new Date().toISOString(), stdout: '', ...details }
+    if ('changed' in res) out.changed = Boolean(res.changed)
+    if (event === 'runner_on_failed' || event === 'runner_on_unreachable') {
+      out.failed = true
+      if (res.msg) out.msg = res.msg
+    }
+    if (res.diff) out.diff = res.diff
+    if (event === 'playbook_on_stats') {
+      out.stats = {}
+      for (const k of ['ok', 'changed', 'failures', 'dark', 'skipped', 'rescued']) {
+        out.stats[k] = details[k] ?? {}
+        delete out[k]
+      }
+    }
+    ev.push(out)
+  }
   push('playbook_on_start', { playbook: 'site.yml' })
   push('playbook_on_play_start', { play: 'Load the cell state' })
   const t0 = crypto.randomUUID()
@@ -91,6 +110,7 @@ function scriptEvents({ roles, check = false, fail = null, host = 'cell' }) {
     failures: stats.failures ? { [host]: stats.failures } : {},
     dark: {},
     skipped: {},
+    rescued: {},
   })
   return ev
 }
@@ -112,30 +132,50 @@ export function createFakeApi() {
   }
   let nextRun = 1
 
-  function startRun({ kind, roles, check = false, fail = null, finalEvent = !fail }) {
-    const id = String(nextRun++)
-    const events = scriptEvents({ roles, check, fail })
-    const run = { id, kind, check, status: 'running', created: new Date().toISOString(), roles: ['common', ...roles], events: [], listeners: new Set() }
+  function startRun({ description, roles, check = false, fail = null, tags = [] }) {
+    const id = `20261127T0500${String(nextRun++).padStart(2, '0')}-${crypto.randomBytes(4).toString('hex')}`
+    const now = new Date().toISOString()
+    const script = scriptEvents({ roles, check, fail })
+    const run = {
+      id,
+      kind: check ? 'preview' : 'converge',
+      status: 'running',
+      tags,
+      check,
+      description,
+      created_at: now,
+      started_at: now,
+      finished_at: null,
+      error: null,
+      events: [],
+      listeners: new Set(),
+    }
     state.runs.set(id, run)
     state.order.unshift(id)
+    const publish = (e) => {
+      const out = { seq: run.events.length, run_id: id, ...e }
+      run.events.push(out)
+      for (const l of run.listeners) l(out)
+    }
+    publish({ event: 'pic_run_status', status: 'running', created: now })
     let i = 0
     const tick = () => {
-      if (i < events.length) {
-        const e = events[i++]
-        run.events.push(e)
-        for (const l of run.listeners) l(e)
+      if (run.status !== 'running') return
+      if (i < script.length) {
+        publish(script[i++])
         setTimeout(tick, EVENT_INTERVAL_MS)
         return
       }
-      run.status = fail ? 'failed' : 'successful'
-      if (finalEvent) {
-        const e = { event: 'run_finished', counter: events.length + 1, status: run.status }
-        run.events.push(e)
-        for (const l of run.listeners) l(e)
-      }
+      finish(fail ? 'failed' : 'successful')
+    }
+    const finish = (status) => {
+      run.status = status
+      run.finished_at = new Date().toISOString()
+      publish({ event: 'pic_run_status', status, created: run.finished_at })
       for (const l of run.listeners) l(null)
       run.listeners.clear()
     }
+    run.cancel = () => finish('canceled')
     setTimeout(tick, EVENT_INTERVAL_MS)
     return run
   }
@@ -153,9 +193,10 @@ export function createFakeApi() {
   }
 
   function publicRun(r) {
-    const { events: _e, listeners: _l, ...rest } = r
+    const { events: _e, listeners: _l, cancel: _c, ...rest } = r
     return rest
   }
+  const userOf = (name) => ({ user: { username: name, role: 'admin', expires_at: new Date(Date.now() + 12 * 3600e3).toISOString() } })
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://fake')
@@ -181,19 +222,20 @@ export function createFakeApi() {
     }
     if (path === '/__fake/failed-run' && method === 'POST') {
       const run = startRun({
-        kind: 'converge',
+        description: 'converge',
         roles: ['dnsmasq', 'wireguard', 'mailserver'],
         fail: { role: 'wireguard', task: 'Enable and start the service', msg: 'Unable to start service wg-quick@wg0: Job failed. See "journalctl -xeu wg-quick@wg0".' },
       })
       return json(res, 201, { run_id: run.id })
     }
 
-    if (path === '/health') return json(res, 200, { status: 'ok' })
+    if (path === '/health') return json(res, 200, { status: 'ok', setup_completed: state.setupCompleted, version: 'test-double' })
     if (!path.startsWith('/api/')) return json(res, 404, { error: 'not found' })
 
-    // CSRF double-submit on every state-changing request of a session.
-    if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(method) && session && path !== '/api/auth/login') {
-      if (req.headers['x-csrf-token'] !== session.csrf) {
+    // CSRF double-submit on every state-changing request except /api/auth/* and /api/setup*.
+    const csrfExempt = path.startsWith('/api/auth/') || path.startsWith('/api/setup')
+    if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(method) && !csrfExempt) {
+      if (!session || req.headers['x-csrf-token'] !== session.csrf) {
         state.csrfRejections += 1
         return json(res, 403, { error: 'CSRF token missing or wrong' })
       }
@@ -219,8 +261,8 @@ export function createFakeApi() {
       state.services = b.services
       state.users.set('admin', b.admin_password)
       newSession(res, 'admin')
-      const run = startRun({ kind: 'setup', roles: rolesFor(b.services) })
-      return json(res, 202, { run_id: run.id }, { 'Set-Cookie': res.getHeader('Set-Cookie') })
+      const run = startRun({ description: 'first setup', roles: rolesFor(b.services) })
+      return json(res, 202, { run_id: run.id, ...userOf('admin') })
     }
     if (!state.setupCompleted) return json(res, 428, { error: 'setup required', redirect: '/setup' })
 
@@ -228,26 +270,40 @@ export function createFakeApi() {
       const b = (await readBody(req)) ?? {}
       if (state.users.get(b.username) !== b.password) return json(res, 401, { error: 'invalid credentials' })
       newSession(res, b.username)
-      return json(res, 200, { username: b.username, role: 'admin' })
+      return json(res, 200, userOf(b.username))
     }
     if (path === '/api/auth/logout' && method === 'POST') {
       if (session) state.sessions.delete(cookies.pic_session)
       return json(res, 200, { ok: true }, { 'Set-Cookie': 'pic_session=; Path=/; Max-Age=0' })
     }
     if (!session) return json(res, 401, { error: 'authentication required' })
-    if (path === '/api/auth/me' && method === 'GET') return json(res, 200, { username: session.user, role: 'admin' })
+    if (path === '/api/auth/me' && method === 'GET') return json(res, 200, userOf(session.user))
 
     if (path === '/api/runs' && method === 'GET') return json(res, 200, { runs: state.order.map((id) => publicRun(state.runs.get(id))) })
-    let m = path.match(/^\/api\/runs\/([^/]+)(\/events)?$/)
+    if (path === '/api/runs' && method === 'POST') {
+      const b = (await readBody(req)) ?? {}
+      const run = startRun({ description: b.check ? 'preview of the whole cell' : 'converge of the whole cell', check: Boolean(b.check), roles: rolesFor(state.services), tags: b.tags ?? [] })
+      return json(res, 202, { run_id: run.id })
+    }
+    let m = path.match(/^\/api\/runs\/([^/]+)\/cancel$/)
+    if (m && method === 'POST') {
+      const run = state.runs.get(decodeURIComponent(m[1]))
+      if (!run) return json(res, 404, { error: 'no such run' })
+      if (run.status !== 'running') return json(res, 409, { error: 'the run has ended' })
+      run.cancel()
+      return json(res, 202, { run_id: run.id })
+    }
+    m = path.match(/^\/api\/runs\/([^/]+)(\/events)?$/)
     if (m && method === 'GET') {
       const run = state.runs.get(decodeURIComponent(m[1]))
       if (!run) return json(res, 404, { error: 'no such run' })
       if (!m[2]) return json(res, 200, publicRun(run))
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' })
-      res.write('retry: 1000\n\n')
-      for (const e of run.events) res.write(`data: ${JSON.stringify(e)}\n\n`)
+      const after = Number(req.headers['last-event-id'] ?? url.searchParams.get('after') ?? -1)
+      const send = (e) => res.write(`id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`)
+      for (const e of run.events) if (e.seq > after) send(e)
       if (run.status !== 'running') return res.end()
-      const listener = (e) => (e ? res.write(`data: ${JSON.stringify(e)}\n\n`) : res.end())
+      const listener = (e) => (e ? send(e) : res.end())
       run.listeners.add(listener)
       req.on('close', () => run.listeners.delete(listener))
       return
@@ -279,8 +335,8 @@ export function createFakeApi() {
         '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 21 21" width="210" height="210"><rect width="21" height="21" fill="#fff"/>' +
         '<rect x="0" y="0" width="7" height="7" fill="#000"/><rect x="14" y="0" width="7" height="7" fill="#000"/>' +
         '<rect x="0" y="14" width="7" height="7" fill="#000"/><rect x="9" y="9" width="3" height="3" fill="#000"/></svg>'
-      const run = startRun({ kind: 'peer add', roles: ['wireguard', 'dnsmasq'] })
-      return json(res, 201, { peer, config, qr_svg, run_id: run.id })
+      const run = startRun({ description: `add peer ${peer.name}`, roles: ['wireguard', 'dnsmasq'], tags: ['wireguard', 'dnsmasq'] })
+      return json(res, 201, { peer, config, qr_svg, run_id: run.id, private_key_included: generated })
     }
     m = path.match(/^\/api\/peers\/([^/]+)$/)
     if (m && method === 'DELETE') {
@@ -288,23 +344,56 @@ export function createFakeApi() {
       const i = state.peers.findIndex((p) => p.name === name)
       if (i < 0) return json(res, 404, { error: 'no such peer' })
       state.peers.splice(i, 1)
-      const run = startRun({ kind: 'peer delete', roles: ['wireguard', 'dnsmasq'] })
+      const run = startRun({ description: `delete peer ${name}`, roles: ['wireguard', 'dnsmasq'], tags: ['wireguard', 'dnsmasq'] })
       return json(res, 202, { run_id: run.id })
     }
 
     if (path === '/api/services' && method === 'GET') {
+      const units = { dns: ['dnsmasq'], dhcp: ['dnsmasq'], ntp: ['chrony'], wireguard: ['wg-quick@wg0'], mail: ['postfix', 'dovecot'], calendar: ['radicale'], files: ['apache2'] }
       return json(res, 200, {
-        services: state.services.map((s) => ({ name: s, healthy: s !== 'mail', detail: s === 'mail' ? 'postfix.service: inactive' : 'active' })),
+        checked_at: new Date().toISOString(),
+        services: SERVICES.map((s) => {
+          const enabled = state.services.includes(s)
+          if (!enabled) return { name: s, enabled, status: 'disabled', units: [], ports: [] }
+          // Mail is shown half up, so the page has a degraded service to show.
+          const u = units[s].map((name) => ({ name, active: !(s === 'mail' && name === 'dovecot') }))
+          return { name: s, enabled, status: s === 'mail' ? 'degraded' : 'ok', units: u, ports: [] }
+        }),
       })
     }
     if (path === '/api/settings' && method === 'GET') {
       return json(res, 200, {
-        cell: { ...state.cell, timezone: state.timezone },
-        network: { lan_address: '192.168.50.1', lan_subnet: '192.168.50.0/24', vpn_subnet: '10.0.0.0/24', wireguard_port: 51820 },
+        cell_name: state.cell.name,
+        domain_mode: state.cell.domain_mode,
+        domain: state.cell.domain,
         services: state.services,
         timezone: state.timezone,
         upstream_dns: state.upstream_dns,
+        ntp_servers: [],
       })
+    }
+    if (path === '/api/state' && method === 'GET') {
+      return json(res, 200, {
+        version: 3,
+        state: {
+          version: 1,
+          setup_completed: true,
+          cell: { ...state.cell, timezone: state.timezone },
+          network: { lan_interface: 'eth0', lan_subnet: '192.168.50.0/24', lan_address: '192.168.50.1', vpn_subnet: '10.0.0.0/24', wireguard_port: 51820 },
+          services: state.services,
+          peers: state.peers,
+          users: [{ name: 'admin', role: 'admin', password_hash: '********' }],
+        },
+      })
+    }
+    if (path === '/api/logs' && method === 'GET') {
+      const source = url.searchParams.get('source') ?? 'api'
+      const q = (url.searchParams.get('q') ?? '').toLowerCase()
+      const entries =
+        source === 'api'
+          ? state.requests.slice(-20).map((r) => ({ time: new Date().toISOString(), level: 'INFO', logger: 'pic.http', message: `${r.method} ${r.path}` }))
+          : [{ time: String(Date.now() * 1000), level: 'INFO', unit: `${source}.service`, message: `Started ${source}.` }]
+      return json(res, 200, { source, entries: entries.filter((e) => !q || e.message.toLowerCase().includes(q)) })
     }
     if (path === '/api/settings' && method === 'PUT') {
       const b = (await readBody(req)) ?? {}
@@ -317,8 +406,8 @@ export function createFakeApi() {
         state.timezone = b.timezone
         state.upstream_dns = b.upstream_dns
       }
-      const run = startRun({ kind: preview ? 'settings' : 'settings', check: preview, roles: rolesFor(b.services ?? state.services) })
-      return json(res, 202, { run_id: run.id })
+      const run = startRun({ description: preview ? 'preview of settings' : 'settings', check: preview, roles: rolesFor(b.services ?? state.services) })
+      return json(res, 202, { run_id: run.id, preview })
     }
     if (path === '/api/ca/root.pem' && method === 'GET') {
       res.writeHead(200, { 'Content-Type': 'application/x-pem-file' })

@@ -1,4 +1,4 @@
-import { useEffect, useReducer, useRef } from 'react'
+import { useEffect, useReducer, useRef, useState } from 'react'
 import { endpoints, FINAL_STATUSES, type Run, type RunStatus } from '../api'
 import {
   initialRunProgress,
@@ -49,6 +49,8 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
   const finishedCalled = useRef(false)
   const streamRef = useRef<EventSource | null>(null)
   const finalRef = useRef(false)
+  const [canceling, setCanceling] = useState(false)
+  const [cancelError, setCancelError] = useState<string | null>(null)
   const onFinishedRef = useRef(onFinished)
   onFinishedRef.current = onFinished
 
@@ -122,7 +124,27 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
       <div className="flex flex-wrap items-center gap-3">
         <h2 className="text-lg font-semibold">{label}</h2>
         <StatusBadge status={shown} />
+        {!isFinished(state) && (
+          <button
+            type="button"
+            className="ml-auto rounded border border-slate-400 px-3 py-1 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-teal-500 disabled:text-slate-500"
+            disabled={canceling}
+            onClick={async () => {
+              setCanceling(true)
+              setCancelError(null)
+              try {
+                await endpoints.cancelRun(runId)
+              } catch (e) {
+                setCancelError(e instanceof Error ? e.message : String(e))
+                setCanceling(false)
+              }
+            }}
+          >
+            {canceling ? 'Canceling…' : 'Cancel run'}
+          </button>
+        )}
       </div>
+      {cancelError && <p role="alert" className="text-sm text-red-800">Could not cancel: {cancelError}</p>}
 
       <div>
         <div className="mb-1 flex justify-between text-sm text-slate-700">

@@ -9,12 +9,14 @@ export function DashboardPage() {
   const services = useApi(endpoints.services)
   const settings = useApi(endpoints.settings)
   const runs = useApi(endpoints.runs)
-  const facts = settings.data ? cellFacts(settings.data) : []
+  // The full state adds the addresses (LAN, VPN) that the settings do not carry.
+  const state = useApi(() => endpoints.state().catch(() => null))
+  const facts = settings.data ? cellFacts({ ...(state.data?.state ?? {}), ...settings.data }) : []
 
   return (
     <div>
       <PageHeader title="Dashboard" />
-      <div className="grid gap-4 lg:grid-cols-2">
+      <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
         <Card title="Services">
           {services.loading && !services.data ? (
             <Loading />

@@ -1,9 +1,10 @@
 // The seed pages whose features are still coming. Each shows what the API does report today and
 // says plainly what is not yet available.
+import { useState, type FormEvent } from 'react'
 import { Link, Route, Routes } from 'react-router-dom'
-import { endpoints } from '../api'
+import { endpoints, SERVICE_LABELS, type LogEntry } from '../api'
 import { cellFacts, normalizeServices } from '../normalize'
-import { Card, ErrorNote, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
+import { buttonPrimary, Card, ErrorNote, inputClass, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
 import { ServiceHealthList } from '../components/ServiceHealthList'
 import { PeerTable } from './Peers'
 import { RunsTable } from './Runs'
@@ -20,10 +21,11 @@ function ServiceHealth({ only }: { only: string[] }) {
 
 function CellFacts({ only }: { only?: string[] }) {
   const settings = useApi(endpoints.settings)
+  const state = useApi(() => endpoints.state().catch(() => null))
   if (settings.loading && !settings.data) return <Loading />
   if (settings.unavailable) return <NotAvailable>The cell's settings are not available from this API yet.</NotAvailable>
   if (settings.error) return <ErrorNote error={settings.error} />
-  const facts = cellFacts(settings.data).filter((f) => !only || only.includes(f.label))
+  const facts = cellFacts({ ...(state.data?.state ?? {}), ...(settings.data ?? {}) }).filter((f) => !only || only.includes(f.label))
   if (!facts.length) return <p className="text-sm text-slate-700">The API reported nothing here.</p>
   return (
     <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">
@@ -117,15 +119,95 @@ function Routing() {
   )
 }
 
+const LOG_SOURCES = ['api', 'dns', 'dhcp', 'ntp', 'wireguard', 'mail', 'calendar', 'files']
+const LOG_LEVELS = ['', 'DEBUG', 'INFO', 'WARNING', 'ERROR']
+
+function logTime(e: LogEntry): string {
+  const v = e.time ?? e.ts ?? e.timestamp ?? e.asctime
+  if (v === undefined || v === null || v === '') return ''
+  // journald gives microseconds since the epoch as a string of digits.
+  const d = typeof v === 'number' || /^\d{13,}$/.test(String(v)) ? new Date(Number(v) / 1000) : new Date(String(v))
+  return isNaN(d.getTime()) ? String(v) : d.toLocaleString()
+}
+
 function Logs() {
   const runs = useApi(endpoints.runs)
+  const [source, setSource] = useState('api')
+  const [level, setLevel] = useState('')
+  const [q, setQ] = useState('')
+  const [query, setQuery] = useState({ source: 'api', level: '', q: '' })
+  const logs = useApi(() => endpoints.logs({ ...query, limit: 200 }), [query])
+  const entries = logs.data?.entries ?? []
   return (
     <div className="space-y-4">
-      <PageHeader title="Logs">What the cell has done.</PageHeader>
+      <PageHeader title="Logs">What the cell and its services have done.</PageHeader>
+      <Card title="Service logs">
+        <form
+          className="mb-3 grid gap-3 sm:grid-cols-[auto_auto_1fr_auto] sm:items-end"
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault()
+            setQuery({ source, level, q: q.trim() })
+          }}
+          aria-label="Search the logs"
+        >
+          <div>
+            <label htmlFor="log-source" className="block text-sm font-medium">Source</label>
+            <select id="log-source" className={inputClass} value={source} onChange={(e) => setSource(e.target.value)}>
+              {LOG_SOURCES.map((s) => (
+                <option key={s} value={s}>{s === 'api' ? 'management API' : SERVICE_LABELS[s] ?? s}</option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label htmlFor="log-level" className="block text-sm font-medium">Lowest level</label>
+            <select id="log-level" className={inputClass} value={level} onChange={(e) => setLevel(e.target.value)}>
+              {LOG_LEVELS.map((l) => (
+                <option key={l} value={l}>{l || 'any'}</option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label htmlFor="log-q" className="block text-sm font-medium">Containing</label>
+            <input id="log-q" type="search" className={inputClass} value={q} onChange={(e) => setQ(e.target.value)} />
+          </div>
+          <button type="submit" className={buttonPrimary}>Search</button>
+        </form>
+        {logs.loading && !logs.data ? (
+          <Loading />
+        ) : logs.unavailable ? (
+          <NotAvailable>Log search is not available from this API yet.</NotAvailable>
+        ) : logs.error ? (
+          <ErrorNote error={logs.error} />
+        ) : entries.length === 0 ? (
+          <p className="text-sm text-slate-700">No log entries match.</p>
+        ) : (
+          <div className="max-h-[32rem] overflow-auto">
+            <table className="min-w-full text-sm" data-testid="log-entries">
+              <thead>
+                <tr className="border-b border-slate-200 text-left">
+                  <th className="py-1 pr-3">Time</th>
+                  <th className="py-1 pr-3">Level</th>
+                  <th className="py-1 pr-3">From</th>
+                  <th className="py-1">Message</th>
+                </tr>
+              </thead>
+              <tbody>
+                {entries.map((e, i) => (
+                  <tr key={i} className="border-b border-slate-100 align-top">
+                    <td className="whitespace-nowrap py-1 pr-3">{logTime(e)}</td>
+                    <td className="py-1 pr-3">{e.level ?? ''}</td>
+                    <td className="py-1 pr-3">{String(e.unit ?? e.logger ?? e.name ?? '')}</td>
+                    <td className="break-all py-1 font-mono text-xs">{String(e.message ?? e.msg ?? '')}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Card>
       <Card title="Run logs">
         {runs.loading && !runs.data ? <Loading /> : runs.error ? <ErrorNote error={runs.error} /> : <RunsTable runs={runs.data ?? []} />}
       </Card>
-      <NotAvailable>Service logs (journal) are not yet available in the web UI.</NotAvailable>
     </div>
   )
 }

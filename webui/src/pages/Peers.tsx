@@ -284,7 +284,7 @@ export function PeersPage() {
         </p>
       )}
       <ErrorNote error={error} />
-      <div className="grid gap-4 lg:grid-cols-2">
+      <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
         <Card title="Peers">
           {peers.loading && !peers.data ? (
             <Loading />

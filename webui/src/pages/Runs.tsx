@@ -1,7 +1,8 @@
-import { Link, useParams } from 'react-router-dom'
+import { useState } from 'react'
+import { Link, useNavigate, useParams } from 'react-router-dom'
 import { endpoints, type Run } from '../api'
 import { RunView } from '../components/RunView'
-import { Card, ErrorNote, Loading, PageHeader, StatusBadge, useApi } from '../components/ui'
+import { buttonPrimary, buttonSecondary, Card, ErrorNote, Loading, PageHeader, StatusBadge, useApi } from '../components/ui'
 
 function when(r: Run): string {
   const v = r.started_at ?? r.created_at ?? r.started ?? r.created
@@ -53,9 +54,36 @@ export function RunsTable({ runs }: { runs: Run[] }) {
 
 export function RunsPage() {
   const runs = useApi(endpoints.runs)
+  const navigate = useNavigate()
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<unknown>(null)
+  const start = async (check: boolean) => {
+    setBusy(true)
+    setError(null)
+    try {
+      const r = await endpoints.startRun(check ? { check: true } : {})
+      navigate(`/runs/${encodeURIComponent(r.run_id)}`)
+    } catch (e) {
+      setError(e)
+      setBusy(false)
+    }
+  }
   return (
     <div>
       <PageHeader title="Runs">Every converge and preview of this cell. Open one to watch it live.</PageHeader>
+      <div className="mb-4 flex flex-wrap gap-2">
+        <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void start(true)}>
+          Preview the whole cell
+        </button>
+        <button type="button" className={buttonPrimary} disabled={busy} onClick={() => void start(false)}>
+          Converge the whole cell now
+        </button>
+      </div>
+      {error ? (
+        <div className="mb-4">
+          <ErrorNote error={error} />
+        </div>
+      ) : null}
       <Card>
         {runs.loading && !runs.data ? <Loading /> : runs.error ? <ErrorNote error={runs.error} /> : <RunsTable runs={runs.data ?? []} />}
       </Card>
