@@ -26,9 +26,9 @@ export function RunsTable({ runs }: { runs: Run[] }) {
         <thead>
           <tr className="border-b border-slate-200 text-left">
             <th className="py-1 pr-3">Run</th>
+            <th className="py-1 pr-3">Status</th>
             <th className="py-1 pr-3">What</th>
-            <th className="py-1 pr-3">Started</th>
-            <th className="py-1">Status</th>
+            <th className="py-1">Started</th>
           </tr>
         </thead>
         <tbody>
@@ -39,11 +39,11 @@ export function RunsTable({ runs }: { runs: Run[] }) {
                   {r.id}
                 </Link>
               </td>
-              <td className="py-1 pr-3">{kind(r)}</td>
-              <td className="py-1 pr-3">{when(r)}</td>
-              <td className="py-1">
+              <td className="py-1 pr-3">
                 <StatusBadge status={r.status} />
               </td>
+              <td className="py-1 pr-3">{kind(r)}</td>
+              <td className="py-1">{when(r)}</td>
             </tr>
           ))}
         </tbody>
