@@ -1,0 +1,404 @@
+// Browser tests of the web UI in a real Chromium (playwright-core driving the system's Chromium).
+//
+// Without PIC_UI_URL they start the test double API (fake-api.mjs) and `vite preview` of the built
+// UI proxying to it. With PIC_UI_URL=http://<cell>:8081 they drive a real cell instead; then
+// PIC_ADMIN_PASSWORD is the admin password (set by the wizard when the cell is fresh) and the tests
+// that need the double's controls are skipped.
+//
+// Screenshots of every page go to e2e/artifacts/.
+
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+import { createFakeApi } from './fake-api.mjs'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const webui = path.dirname(here)
+const artifacts = path.join(here, 'artifacts')
+fs.mkdirSync(artifacts, { recursive: true })
+
+const REAL = Boolean(process.env.PIC_UI_URL)
+const ADMIN_PASSWORD = process.env.PIC_ADMIN_PASSWORD ?? 'correct-Horse-battery-9'
+const CELL_NAME = process.env.PIC_CELL_NAME ?? 'home'
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const TIMEOUT = Number(process.env.PIC_E2E_TIMEOUT_MS ?? (REAL ? 600_000 : 10_000))
+
+let baseUrl = process.env.PIC_UI_URL?.replace(/\/$/, '')
+let fake = null
+let preview = null
+let context = null
+let page = null
+let errors = [] // console errors and uncaught exceptions of the current page
+
+async function waitForHttp(url, ms = 20_000) {
+  const end = Date.now() + ms
+  for (;;) {
+    try {
+      const r = await fetch(url)
+      if (r.ok) return
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > end) throw new Error(`${url} did not come up`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+async function fakeControl(p, method = 'GET') {
+  const r = await fetch(`${fake.url}${p}`, { method })
+  return r.json()
+}
+
+/** Console errors except the failed-load lines of expected HTTP statuses. */
+function unexpectedErrors(allowedStatuses = []) {
+  return errors.filter((e) => !allowedStatuses.some((s) => e.includes(`status of ${s}`)))
+}
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true })
+}
+
+async function login(password = ADMIN_PASSWORD) {
+  await page.getByLabel('User name').fill('admin')
+  await page.getByLabel('Password', { exact: true }).fill(password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+}
+
+before(async () => {
+  if (!REAL) {
+    fake = createFakeApi()
+    await new Promise((r) => fake.server.listen(0, '127.0.0.1', r))
+    fake.url = `http://127.0.0.1:${fake.server.address().port}`
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    baseUrl = `http://127.0.0.1:${port}`
+    if (!fs.existsSync(path.join(webui, 'dist', 'index.html'))) throw new Error('build the UI first: npm run build')
+    preview = spawn(
+      process.execPath,
+      [path.join(webui, 'node_modules', 'vite', 'bin', 'vite.js'), 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
+      { cwd: webui, env: { ...process.env, PIC_API_URL: fake.url }, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    preview.stderr.on('data', (d) => process.stderr.write(d))
+    await waitForHttp(`${baseUrl}/health`)
+  }
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pic-e2e-chromium-'))
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  context.setDefaultTimeout(TIMEOUT)
+  page = context.pages()[0] ?? (await context.newPage())
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text())
+  })
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`))
+})
+
+after(async () => {
+  await context?.close()
+  if (preview) preview.kill('SIGTERM')
+  if (fake) await new Promise((r) => fake.server.close(r))
+})
+
+describe('PIC web UI', { concurrency: false }, () => {
+  test('the setup wizard validates, shows the API’s field errors, runs and leads to the dashboard', async (t) => {
+    errors = []
+    const status = await (await fetch(`${baseUrl}/api/setup/status`)).json()
+    if (status.completed) return t.skip('the cell is set up already')
+
+    await page.goto(`${baseUrl}/`)
+    await page.waitForURL(/\/setup$/)
+    await page.getByRole('heading', { name: 'Set up your Personal Internet Cell' }).waitFor()
+    await shot('setup')
+
+    // Client-side checks.
+    await page.getByRole('button', { name: 'Apply' }).click()
+    await page.getByText('Enter a name for the cell.').waitFor()
+    assert.equal(await page.getByLabel('Cell name').getAttribute('aria-invalid'), 'true')
+    await page.getByLabel('Admin password').fill('short')
+    assert.equal(await page.getByTestId('password-strength').textContent(), 'too weak')
+    await page.getByLabel('Admin password').fill(ADMIN_PASSWORD)
+    assert.match(await page.getByTestId('password-strength').textContent(), /good|strong/)
+    await page.getByLabel('Confirm password').fill('something-else-1')
+    await page.getByRole('button', { name: 'Apply' }).click()
+    await page.getByText('The passwords do not match.').waitFor()
+    await page.getByLabel('Confirm password').fill(ADMIN_PASSWORD)
+
+    // Domain field appears for a custom domain.
+    assert.equal(await page.getByLabel('Domain', { exact: true }).count(), 0)
+    await page.getByLabel(/My own domain/).check()
+    await page.getByLabel('Domain', { exact: true }).fill('home.example.org')
+
+    // Searchable time zone list.
+    await page.getByLabel('Search time zones').first().fill('berlin')
+    await page.locator('#setup-timezone').selectOption('Europe/Berlin')
+    assert.equal(await page.getByTestId('timezone-selected').textContent(), 'Europe/Berlin')
+
+    if (!REAL) {
+      // A field error from the API's 400 shows at its field.
+      await page.getByLabel('Cell name').fill('taken')
+      await page.getByRole('button', { name: 'Apply' }).click()
+      await page.getByText('this name is reserved').waitFor()
+      assert.equal(await page.getByLabel('Cell name').getAttribute('aria-invalid'), 'true')
+    }
+
+    await page.getByLabel('Cell name').fill(CELL_NAME)
+    await shot('setup-filled')
+    await page.getByRole('button', { name: 'Apply' }).click()
+
+    // The live run view.
+    const run = page.getByTestId('run-view')
+    await run.waitFor()
+    await run.getByRole('progressbar').waitFor()
+    await page.getByRole('button', { name: 'Open the dashboard' }).waitFor()
+    assert.equal(await run.locator('[data-status]').first().getAttribute('data-status'), 'successful')
+    assert.equal(await run.getByRole('progressbar').getAttribute('aria-valuenow'), '100')
+    const roles = await page.getByTestId('run-roles').textContent()
+    assert.match(roles, /wireguard/)
+    assert.match(roles, /common|dnsmasq/)
+    await shot('setup-run-success')
+
+    await page.getByRole('button', { name: 'Open the dashboard' }).click()
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor()
+    await page.getByTestId('service-health').waitFor()
+    const health = await page.getByTestId('service-health').textContent()
+    assert.match(health, /WireGuard VPN/)
+    await page.getByTestId('cell-facts').waitFor()
+    assert.match(await page.getByTestId('cell-facts').textContent(), new RegExp(CELL_NAME))
+    await page.getByTestId('runs-table').waitFor()
+    await shot('dashboard')
+    assert.deepEqual(unexpectedErrors([400]), [])
+  })
+
+  test('logout, a wrong password, then login', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/`)
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor()
+    await page.getByRole('button', { name: 'Log out' }).first().click()
+    await page.waitForURL(/\/login$/)
+    await login('not-the-password-1')
+    await page.getByText('Wrong user name or password.').waitFor()
+    await shot('login-error')
+    await login()
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor()
+    // After logout the dashboard needs login again: going back to it asks for the session.
+    assert.deepEqual(unexpectedErrors([401]), [])
+  })
+
+  test('an expired session returns to login and back to the same page', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/peers`)
+    await page.getByRole('heading', { name: 'Peers', level: 1 }).waitFor()
+    if (REAL) await context.clearCookies()
+    else await fakeControl('/__fake/expire-sessions', 'POST')
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Runs' }).click()
+    await page.waitForURL(/\/login\?next=%2Fruns$/)
+    await page.getByText('Your session ended.').waitFor()
+    await shot('login-expired')
+    await login()
+    await page.waitForURL(/\/runs$/)
+    await page.getByRole('heading', { name: 'Runs', level: 1 }).waitFor()
+    assert.deepEqual(unexpectedErrors([401]), [])
+  })
+
+  test('add a peer, see its QR code and download its config once, then delete it', async () => {
+    errors = []
+    const name = `e2e-${Date.now().toString(36).slice(-5)}`
+    await page.goto(`${baseUrl}/peers`)
+    await page.getByRole('heading', { name: 'Peers', level: 1 }).waitFor()
+
+    // A pasted key that is not a WireGuard key is refused before any request.
+    await page.getByLabel('Device name').fill(name)
+    await page.getByLabel('Public key (optional)').fill('not-a-key')
+    await page.getByRole('button', { name: 'Add peer' }).click()
+    await page.getByText('A WireGuard public key is 44 characters').waitFor()
+    await page.getByLabel('Public key (optional)').fill('')
+
+    await page.getByLabel(/Full tunnel/).check()
+    await page.getByRole('button', { name: 'Add peer' }).click()
+    await page.getByTestId('one-time-warning').waitFor()
+    assert.match(await page.getByTestId('one-time-warning').textContent(), /will not be shown\s+again/)
+    const qr = page.getByTestId('peer-qr')
+    await qr.waitFor()
+    const qrWidth = await qr.evaluate((img) => (img.complete ? img.naturalWidth : 0))
+    assert.ok(qrWidth > 0, 'the QR code image loaded')
+    await shot('peer-added')
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: `Download ${name}.conf` }).click(),
+    ])
+    assert.equal(download.suggestedFilename(), `${name}.conf`)
+    const conf = fs.readFileSync(await download.path(), 'utf8')
+    assert.match(conf, /\[Interface\]/)
+    assert.match(conf, /\[Peer\]/)
+
+    await page.getByRole('button', { name: /I have saved it/ }).click()
+    assert.equal(await page.getByTestId('peer-qr').count(), 0, 'the config is gone once closed')
+    const table = page.getByTestId('peers-table')
+    await table.getByRole('cell', { name, exact: true }).waitFor()
+
+    // Delete asks first; Cancel keeps the peer.
+    await page.getByRole('button', { name: `Delete ${name}` }).click()
+    const dialog = page.getByRole('alertdialog')
+    await dialog.waitFor()
+    await shot('peer-delete-confirm')
+    await dialog.getByRole('button', { name: 'Cancel' }).click()
+    assert.equal(await page.getByRole('alertdialog').count(), 0)
+    assert.equal(await table.getByRole('cell', { name, exact: true }).count(), 1)
+    await page.getByRole('button', { name: `Delete ${name}` }).click()
+    await page.getByRole('alertdialog').getByRole('button', { name: `Delete ${name}` }).click()
+    await page.getByText(`Peer ${name} deleted.`).waitFor()
+    await page.waitForFunction(
+      (n) => ![...document.querySelectorAll('[data-testid=peers-table] td')].some((td) => td.textContent === n),
+      name,
+    )
+
+    if (!REAL) {
+      const st = await fakeControl('/__fake/state')
+      assert.equal(st.csrfRejections, 0)
+      const unsafe = st.requests.filter((r) => ['POST', 'DELETE'].includes(r.method) && r.path.startsWith('/api/peers'))
+      assert.equal(unsafe.length, 2)
+      assert.ok(unsafe.every((r) => r.csrf && r.csrf.length > 0), 'every change carried the CSRF token')
+      assert.ok(!st.peers.includes(name))
+    }
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
+  test('a failed run shows the task, host and message', async (t) => {
+    if (REAL) return t.skip('needs the test double to make a run fail')
+    errors = []
+    const { run_id } = await fakeControl('/__fake/failed-run', 'POST')
+    await page.goto(`${baseUrl}/runs/${run_id}`)
+    const failures = page.getByTestId('run-failures')
+    await failures.waitFor()
+    await page.locator('[data-testid=run-view] h2 + [data-status=failed]').waitFor()
+    const text = await failures.textContent()
+    assert.match(text, /wireguard › Enable and start the service/)
+    assert.match(text, /Host: cell/)
+    assert.match(text, /Unable to start service wg-quick@wg0/)
+    assert.equal(await page.getByRole('progressbar').getAttribute('aria-valuenow'), '100')
+    await shot('run-failed')
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
+  test('settings: preview shows the diff, then apply', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/settings`)
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor()
+    const apply = page.getByRole('button', { name: 'Apply' })
+    assert.equal(await apply.isDisabled(), true, 'apply needs a preview first')
+    await page.getByLabel('Upstream DNS resolvers').fill('not an address')
+    await page.getByRole('button', { name: 'Preview changes' }).click()
+    await page.getByText('"not" is not an IP address.').waitFor()
+    await page.getByLabel('Upstream DNS resolvers').fill('192.0.2.53\n198.51.100.9')
+    await page.getByRole('button', { name: 'Preview changes' }).click()
+    await page.getByText('Preview (check mode, nothing is changed)').waitFor()
+    await page.locator('[data-testid=run-view] h2 + [data-status]:not([data-status=running])').waitFor()
+    if (!REAL) {
+      const diffs = page.getByTestId('run-diffs')
+      await diffs.waitFor()
+      assert.match(await diffs.textContent(), /\+setting = new/)
+    }
+    await shot('settings-preview')
+    assert.equal(await apply.isDisabled(), false)
+    await apply.click()
+    await page.getByRole('heading', { name: 'Applying' }).waitFor()
+    await page.locator('[data-testid=run-view] h2 + [data-status=successful]').waitFor()
+    await page.getByRole('button', { name: 'Back to editing' }).waitFor()
+    await shot('settings-applied')
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
+  const PAGES = [
+    ['/', 'Dashboard'],
+    ['/peers', 'Peers'],
+    ['/network-services', 'Network Services'],
+    ['/wireguard', 'WireGuard'],
+    ['/email', 'Email'],
+    ['/calendar', 'Calendar'],
+    ['/files', 'Files'],
+    ['/routing', 'Routing'],
+    ['/vault', 'Vault'],
+    ['/containers', 'Containers'],
+    ['/cell-network', 'Cell Network'],
+    ['/connectivity', 'Connectivity'],
+    ['/store', 'Service Store'],
+    ['/runs', 'Runs'],
+    ['/logs', 'Logs'],
+    ['/settings', 'Settings'],
+  ]
+
+  for (const [width, label] of [
+    [1280, 'desktop'],
+    [390, 'phone'],
+  ]) {
+    test(`every page renders without console errors (${label})`, async () => {
+      await page.setViewportSize({ width, height: width > 500 ? 900 : 844 })
+      try {
+        for (const [p, title] of PAGES) {
+          errors = []
+          await page.goto(`${baseUrl}${p}`)
+          await page.getByRole('heading', { name: title, level: 1 }).waitFor()
+          // Wait for the page's requests to settle, then check it shows no loading placeholder.
+          await page.waitForLoadState('networkidle')
+          await page.waitForFunction(() => !document.querySelector('[role=status]')?.textContent?.startsWith('Loading'))
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+          assert.ok(overflow <= 1, `${p} fits the ${label} width (overflow ${overflow}px)`)
+          await shot(`page-${label}${p === '/' ? '-dashboard' : p.replaceAll('/', '-')}`)
+          assert.deepEqual(errors, [], `console errors on ${p}`)
+        }
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 900 })
+      }
+    })
+  }
+
+  test('the phone menu opens and navigates', async () => {
+    errors = []
+    await page.setViewportSize({ width: 390, height: 844 })
+    try {
+      await page.goto(`${baseUrl}/`)
+      const nav = page.getByRole('navigation', { name: 'Main' })
+      assert.equal(await nav.isVisible(), false)
+      await page.getByRole('button', { name: 'Menu' }).click()
+      assert.equal(await nav.isVisible(), true)
+      await shot('phone-menu')
+      await nav.getByRole('link', { name: 'Vault' }).click()
+      await page.getByRole('heading', { name: 'Vault', level: 1 }).waitFor()
+      assert.equal(await nav.isVisible(), false)
+      assert.deepEqual(unexpectedErrors(), [])
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 })
+    }
+  })
+
+  test('the vault offers the root certificate', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/vault`)
+    const link = page.getByRole('link', { name: 'Download root certificate' })
+    assert.equal(await link.getAttribute('href'), '/api/ca/root.pem')
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()])
+    const pem = fs.readFileSync(await download.path(), 'utf8')
+    assert.match(pem, /BEGIN CERTIFICATE/)
+    for (const platform of ['Android', 'iPhone and iPad', 'macOS', 'Windows', 'Debian and Ubuntu']) {
+      await page.getByRole('heading', { name: platform }).waitFor()
+    }
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+})

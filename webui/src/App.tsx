@@ -1,0 +1,97 @@
+import { useEffect, useLayoutEffect, useState } from 'react'
+import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom'
+import { ApiError, endpoints, loginPath, setNavigator, type Me } from './api'
+import { Layout } from './components/Layout'
+import { Loading } from './components/ui'
+import { SetupPage } from './pages/Setup'
+import { LoginPage } from './pages/Login'
+import { DashboardPage } from './pages/Dashboard'
+import { PeersPage } from './pages/Peers'
+import { RunsPage, RunPage } from './pages/Runs'
+import { SettingsPage } from './pages/Settings'
+import { VaultPage } from './pages/Vault'
+import { InfoPages } from './pages/Info'
+
+/** Installs router navigation into the api module (428 → /setup, 401 → login, keeping the page). */
+function ApiNavigation() {
+  const navigate = useNavigate()
+  useLayoutEffect(() => {
+    setNavigator({
+      toSetup: () => {
+        if (window.location.pathname !== '/setup') navigate('/setup', { replace: true })
+      },
+      toLogin: (from) => {
+        if (window.location.pathname !== '/login') navigate(loginPath(from), { replace: true })
+      },
+    })
+    return () => setNavigator(null)
+  }, [navigate])
+  return null
+}
+
+/** Pages behind login: checks setup and the session before showing the page. */
+function Protected() {
+  const location = useLocation()
+  const navigate = useNavigate()
+  const [me, setMe] = useState<Me | null>(null)
+  const [checked, setChecked] = useState(false)
+
+  useEffect(() => {
+    let live = true
+    ;(async () => {
+      try {
+        const st = await endpoints.setupStatus()
+        if (!live) return
+        if (!st.completed) {
+          navigate('/setup', { replace: true })
+          return
+        }
+        const who = await endpoints.me()
+        if (!live) return
+        setMe(who)
+        setChecked(true)
+      } catch (e) {
+        if (!live) return
+        if (e instanceof ApiError && e.status === 401) {
+          navigate(loginPath(location.pathname + location.search), { replace: true })
+        } else if (!(e instanceof ApiError && e.status === 428)) {
+          setChecked(true)
+        }
+      }
+    })()
+    return () => {
+      live = false
+    }
+    // Check once per mount; later expiries surface as 401 from any call.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [])
+
+  if (!checked) return <Loading what="Checking your session" />
+  return (
+    <Layout me={me}>
+      <Routes>
+        <Route path="/" element={<DashboardPage />} />
+        <Route path="/peers" element={<PeersPage />} />
+        <Route path="/runs" element={<RunsPage />} />
+        <Route path="/runs/:id" element={<RunPage />} />
+        <Route path="/settings" element={<SettingsPage />} />
+        <Route path="/vault" element={<VaultPage />} />
+        <Route path="/*" element={<InfoPages />} />
+      </Routes>
+    </Layout>
+  )
+}
+
+export function App() {
+  return (
+    <>
+      <ApiNavigation />
+      <Routes>
+        <Route path="/setup" element={<SetupPage />} />
+        <Route path="/login" element={<LoginPage />} />
+        <Route path="/dashboard" element={<Navigate to="/" replace />} />
+        <Route path="/*" element={<Protected />} />
+      </Routes>
+    </>
+  )
+}

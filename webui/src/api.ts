@@ -1,0 +1,275 @@
+// The one module through which the web UI talks to the management API.
+//
+// - Every request sends credentials (the session cookie).
+// - Every state-changing request (POST, PUT, PATCH, DELETE) carries the X-CSRF-Token header with
+//   the value of the readable `pic_csrf` cookie (double-submit CSRF protection).
+// - 428 (setup not done) sends the user to /setup; 401 (no or expired session) sends the user to the
+//   login page, remembering the page they were on so login can return them there.
+// - Other errors are thrown as ApiError with the API's {"error", "fields"} body.
+
+export const CSRF_COOKIE = 'pic_csrf'
+export const CSRF_HEADER = 'X-CSRF-Token'
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+export class ApiError extends Error {
+  status: number
+  fields: Record<string, string>
+  body: unknown
+
+  constructor(status: number, message: string, fields: Record<string, string> = {}, body: unknown = null) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+    this.fields = fields
+    this.body = body
+  }
+}
+
+export interface Navigator {
+  /** Called on 428: the cell is not set up yet. */
+  toSetup: () => void
+  /** Called on 401: `from` is the page (path + query) the user was on. */
+  toLogin: (from: string) => void
+}
+
+function currentPage(): string {
+  return window.location.pathname + window.location.search
+}
+
+const defaultNavigator: Navigator = {
+  toSetup: () => {
+    if (window.location.pathname !== '/setup') window.location.assign('/setup')
+  },
+  toLogin: (from) => {
+    if (window.location.pathname !== '/login') window.location.assign(loginPath(from))
+  },
+}
+
+let navigator: Navigator = defaultNavigator
+
+/** The app installs router-based navigation; tests install spies. */
+export function setNavigator(nav: Navigator | null): void {
+  navigator = nav ?? defaultNavigator
+}
+
+/** The login page's address, remembering where to go back to. */
+export function loginPath(from: string): string {
+  if (!from || from === '/' || from.startsWith('/login') || from.startsWith('/setup')) return '/login'
+  return `/login?next=${encodeURIComponent(from)}`
+}
+
+/** Only same-site paths are accepted as a post-login destination. */
+export function safeNext(next: string | null | undefined): string {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/login')) return '/'
+  return next
+}
+
+export function readCookie(name: string): string | null {
+  const parts = document.cookie ? document.cookie.split(';') : []
+  for (const part of parts) {
+    const eq = part.indexOf('=')
+    if (eq < 0) continue
+    if (part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim())
+  }
+  return null
+}
+
+export interface RequestOptions {
+  method?: string
+  body?: unknown
+  /** Do not navigate on 401 (the login form itself, the "who am I" probe). */
+  noAuthRedirect?: boolean
+  /** Expect text instead of JSON. */
+  text?: boolean
+}
+
+export async function request<T = unknown>(path: string, opts: RequestOptions = {}): Promise<T> {
+  const method = (opts.method ?? 'GET').toUpperCase()
+  const headers: Record<string, string> = { Accept: opts.text ? '*/*' : 'application/json' }
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json'
+  if (UNSAFE_METHODS.has(method)) {
+    const token = readCookie(CSRF_COOKIE)
+    if (token) headers[CSRF_HEADER] = token
+  }
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: 'include',
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+  })
+
+  if (res.ok) {
+    if (res.status === 204) return undefined as T
+    if (opts.text) return (await res.text()) as T
+    const ct = res.headers.get('Content-Type') ?? ''
+    if (!ct.includes('json')) return (await res.text()) as T
+    return (await res.json()) as T
+  }
+
+  let body: unknown = null
+  try {
+    body = await res.json()
+  } catch {
+    body = null
+  }
+  const b = (body && typeof body === 'object' ? body : {}) as { error?: unknown; fields?: unknown }
+  const message = typeof b.error === 'string' ? b.error : `${res.status} ${res.statusText || 'error'}`
+  const fields =
+    b.fields && typeof b.fields === 'object' ? (b.fields as Record<string, string>) : {}
+
+  if (res.status === 428) {
+    navigator.toSetup()
+  } else if (res.status === 401 && !opts.noAuthRedirect) {
+    navigator.toLogin(currentPage())
+  }
+  throw new ApiError(res.status, message, fields, body)
+}
+
+export const api = {
+  get: <T = unknown>(path: string, opts: Omit<RequestOptions, 'method' | 'body'> = {}) =>
+    request<T>(path, { ...opts, method: 'GET' }),
+  post: <T = unknown>(path: string, body?: unknown, opts: Omit<RequestOptions, 'method' | 'body'> = {}) =>
+    request<T>(path, { ...opts, method: 'POST', body }),
+  put: <T = unknown>(path: string, body?: unknown, opts: Omit<RequestOptions, 'method' | 'body'> = {}) =>
+    request<T>(path, { ...opts, method: 'PUT', body }),
+  patch: <T = unknown>(path: string, body?: unknown, opts: Omit<RequestOptions, 'method' | 'body'> = {}) =>
+    request<T>(path, { ...opts, method: 'PATCH', body }),
+  del: <T = unknown>(path: string, opts: Omit<RequestOptions, 'method' | 'body'> = {}) =>
+    request<T>(path, { ...opts, method: 'DELETE' }),
+}
+
+// ---- Typed endpoints -------------------------------------------------------------------------
+
+export type ServiceName = 'dns' | 'dhcp' | 'ntp' | 'wireguard' | 'mail' | 'calendar' | 'files'
+export const ALL_SERVICES: ServiceName[] = ['dns', 'dhcp', 'ntp', 'wireguard', 'mail', 'calendar', 'files']
+export const SERVICE_LABELS: Record<string, string> = {
+  dns: 'DNS',
+  dhcp: 'DHCP',
+  ntp: 'NTP (time)',
+  wireguard: 'WireGuard VPN',
+  mail: 'Mail',
+  calendar: 'Calendar & contacts',
+  files: 'Files (WebDAV)',
+}
+
+export type DomainMode = 'internal' | 'pic_ngo' | 'custom'
+
+export interface SetupRequest {
+  cell_name: string
+  domain_mode: DomainMode
+  domain?: string
+  timezone: string
+  admin_password: string
+  services: ServiceName[]
+}
+
+export type RunStatus = 'pending' | 'running' | 'successful' | 'failed' | 'canceled'
+export const FINAL_STATUSES: RunStatus[] = ['successful', 'failed', 'canceled']
+
+export interface Run {
+  id: string
+  status: RunStatus
+  kind?: string
+  description?: string
+  created_at?: string
+  started_at?: string
+  finished_at?: string
+  error?: string | null
+  check?: boolean
+  preview?: boolean
+  tags?: string[]
+  created?: string
+  started?: string
+  finished?: string
+  [key: string]: unknown
+}
+
+export interface Peer {
+  name: string
+  ip?: string
+  public_key?: string
+  route?: 'split' | 'full'
+  [key: string]: unknown
+}
+
+export interface NewPeerResponse {
+  peer: Peer
+  config: string
+  qr_svg: string
+  run_id?: string
+}
+
+export interface User {
+  username?: string
+  name?: string
+  role?: string
+  expires_at?: string
+  [key: string]: unknown
+}
+
+/** The API answers login and "me" with {"user": {...}}; older shapes were bare. */
+export interface Me {
+  user?: User
+  username?: string
+  name?: string
+  role?: string
+  [key: string]: unknown
+}
+
+export function userName(me: Me | null | undefined): string | undefined {
+  if (!me) return undefined
+  const u = me.user ?? me
+  return u.username ?? u.name
+}
+
+export interface LogEntry {
+  time?: string | number
+  ts?: string
+  level?: string
+  unit?: string
+  logger?: string
+  message?: string
+  [key: string]: unknown
+}
+
+/** Lists may come bare or wrapped ({"runs": [...]}); accept both. */
+export function listOf<T>(data: unknown, key: string): T[] {
+  if (Array.isArray(data)) return data as T[]
+  if (data && typeof data === 'object') {
+    const v = (data as Record<string, unknown>)[key]
+    if (Array.isArray(v)) return v as T[]
+  }
+  return []
+}
+
+export const endpoints = {
+  health: () => api.get<{ status: string }>('/health'),
+  setupStatus: () => api.get<{ completed: boolean }>('/api/setup/status'),
+  setup: (req: SetupRequest) => api.post<{ run_id: string }>('/api/setup', req),
+  login: (username: string, password: string) =>
+    api.post<Me>('/api/auth/login', { username, password }, { noAuthRedirect: true }),
+  logout: () => api.post('/api/auth/logout', {}, { noAuthRedirect: true }),
+  me: () => api.get<Me>('/api/auth/me', { noAuthRedirect: true }),
+  runs: async () => listOf<Run>(await api.get('/api/runs'), 'runs'),
+  startRun: (body: { tags?: string[]; check?: boolean }) => api.post<{ run_id: string }>('/api/runs', body),
+  cancelRun: (id: string) => api.post(`/api/runs/${encodeURIComponent(id)}/cancel`, {}),
+  state: () => api.get<{ version?: number; state?: Record<string, unknown> }>('/api/state'),
+  users: async () => listOf<{ name: string; role?: string; services?: string[] }>(await api.get('/api/users'), 'users'),
+  logs: (params: { source?: string; q?: string; level?: string; limit?: number }) => {
+    const qs = new URLSearchParams()
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') qs.set(k, String(v))
+    const tail = qs.toString()
+    return api.get<{ source?: string; entries?: LogEntry[] }>(`/api/logs${tail ? `?${tail}` : ''}`)
+  },
+  run: (id: string) => api.get<Run>(`/api/runs/${encodeURIComponent(id)}`),
+  runEventsUrl: (id: string) => `/api/runs/${encodeURIComponent(id)}/events`,
+  peers: async () => listOf<Peer>(await api.get('/api/peers'), 'peers'),
+  addPeer: (body: { name: string; route: 'split' | 'full'; public_key?: string }) =>
+    api.post<NewPeerResponse>('/api/peers', body),
+  deletePeer: (name: string) => api.del<{ run_id: string }>(`/api/peers/${encodeURIComponent(name)}`),
+  services: () => api.get<unknown>('/api/services'),
+  settings: () => api.get<Record<string, unknown>>('/api/settings'),
+  saveSettings: (body: Record<string, unknown>, preview: boolean) =>
+    api.put<{ run_id?: string; [k: string]: unknown }>(`/api/settings${preview ? '?preview=1' : ''}`, body),
+  caRootUrl: '/api/ca/root.pem',
+}

@@ -1,0 +1,275 @@
+import { act, render, screen, waitFor } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { MemoryRouter, Route, Routes } from 'react-router-dom'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { setNavigator } from './api'
+import { RunView } from './components/RunView'
+import { LoginPage } from './pages/Login'
+import { AddPeerForm, QrImage } from './pages/Peers'
+import { SetupForm } from './pages/Setup'
+
+type Handler = (url: string, init: RequestInit) => { status: number; body: unknown }
+
+function routeFetch(handler: Handler) {
+  const calls: { url: string; init: RequestInit }[] = []
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string, init: RequestInit) => {
+      calls.push({ url, init })
+      const { status, body } = handler(url, init)
+      return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
+    }),
+  )
+  return calls
+}
+
+/** A stand-in for the browser's EventSource that the test drives by hand. */
+class FakeEventSource {
+  static instances: FakeEventSource[] = []
+  url: string
+  withCredentials: boolean
+  closed = false
+  onmessage: ((m: { data: string }) => void) | null = null
+  onerror: (() => void) | null = null
+  constructor(url: string, init?: { withCredentials?: boolean }) {
+    this.url = url
+    this.withCredentials = Boolean(init?.withCredentials)
+    FakeEventSource.instances.push(this)
+  }
+  emit(data: unknown) {
+    act(() => this.onmessage?.({ data: JSON.stringify(data) }))
+  }
+  close() {
+    this.closed = true
+  }
+}
+
+beforeEach(() => {
+  setNavigator({ toSetup: vi.fn(), toLogin: vi.fn() })
+  FakeEventSource.instances = []
+  vi.stubGlobal('EventSource', FakeEventSource)
+})
+afterEach(() => {
+  setNavigator(null)
+  vi.unstubAllGlobals()
+})
+
+/** Typing key by key re-renders the long time zone list each time; pasting is enough here. */
+async function put(user: ReturnType<typeof userEvent.setup>, label: string, text: string) {
+  await user.click(screen.getByLabelText(label))
+  await user.paste(text)
+}
+
+async function fillSetup(user: ReturnType<typeof userEvent.setup>, name = 'home') {
+  await put(user, 'Cell name', name)
+  await put(user, 'Admin password', 'correct-Horse-battery-9')
+  await put(user, 'Confirm password', 'correct-Horse-battery-9')
+}
+
+describe('setup form', () => {
+  it('shows inline errors and sends nothing while the form is invalid', async () => {
+    const calls = routeFetch(() => ({ status: 500, body: {} }))
+    const user = userEvent.setup()
+    render(<SetupForm onStarted={vi.fn()} />)
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    expect(screen.getByText('Enter a name for the cell.')).toBeInTheDocument()
+    expect(screen.getByLabelText('Cell name')).toHaveAttribute('aria-invalid', 'true')
+    expect(screen.getByLabelText('Cell name')).toHaveFocus()
+    expect(calls).toHaveLength(0)
+  })
+
+  it('asks for the domain only when it is not internal, and sends it', async () => {
+    const calls = routeFetch(() => ({ status: 202, body: { run_id: 'r1' } }))
+    const onStarted = vi.fn()
+    const user = userEvent.setup()
+    render(<SetupForm onStarted={onStarted} />)
+    expect(screen.queryByLabelText('Domain')).toBeNull()
+    await user.click(screen.getByLabelText(/My own domain/))
+    await fillSetup(user)
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    expect(screen.getByText('Enter the domain.')).toBeInTheDocument()
+    await put(user, 'Domain', 'Cell.Example.org')
+    await user.selectOptions(screen.getByLabelText('Time zone'), 'Asia/Tokyo')
+    await user.click(screen.getByLabelText('Mail'))
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r1'))
+    expect(calls[0].url).toBe('/api/setup')
+    expect(JSON.parse(calls[0].init.body as string)).toEqual({
+      cell_name: 'home',
+      domain_mode: 'custom',
+      domain: 'cell.example.org',
+      timezone: 'Asia/Tokyo',
+      admin_password: 'correct-Horse-battery-9',
+      services: ['dns', 'dhcp', 'ntp', 'wireguard', 'calendar', 'files'],
+    })
+  })
+
+  it('filters the time zone list by search', async () => {
+    routeFetch(() => ({ status: 500, body: {} }))
+    const user = userEvent.setup()
+    render(<SetupForm onStarted={vi.fn()} />)
+    await put(user, 'Search time zones', 'new york')
+    const options = [...(screen.getByLabelText('Time zone') as HTMLSelectElement).options].map((o) => o.value)
+    expect(options).toContain('America/New_York')
+    expect(options.filter((o) => o !== 'America/New_York').every((o) => o === options[0])).toBe(true)
+    expect(options.length).toBeLessThanOrEqual(2) // the match, plus the current choice
+  })
+
+  it('shows the API’s 400 field errors at their fields', async () => {
+    routeFetch(() => ({ status: 400, body: { error: 'invalid input', fields: { cell_name: 'this name is reserved' } } }))
+    const onStarted = vi.fn()
+    const user = userEvent.setup()
+    render(<SetupForm onStarted={onStarted} />)
+    await fillSetup(user, 'taken')
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    expect(await screen.findByText('this name is reserved')).toBeInTheDocument()
+    expect(screen.getByLabelText('Cell name')).toHaveAttribute('aria-invalid', 'true')
+    expect(screen.getByText('Please correct the marked fields.')).toBeInTheDocument()
+    expect(onStarted).not.toHaveBeenCalled()
+  })
+
+  it('says so when the cell is set up already (409)', async () => {
+    routeFetch(() => ({ status: 409, body: { error: 'setup already completed' } }))
+    const user = userEvent.setup()
+    render(<SetupForm onStarted={vi.fn()} />)
+    await fillSetup(user)
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    expect(await screen.findByText('This cell is set up already.')).toBeInTheDocument()
+  })
+
+  it('gives password strength feedback as you type', async () => {
+    routeFetch(() => ({ status: 500, body: {} }))
+    const user = userEvent.setup()
+    render(<SetupForm onStarted={vi.fn()} />)
+    const strength = screen.getByTestId('password-strength')
+    expect(strength).toHaveTextContent('empty')
+    await put(user, 'Admin password', 'abc')
+    expect(strength).toHaveTextContent('too weak')
+    await user.paste('DEF-ghi-42-xyzw-long')
+    expect(strength).toHaveTextContent('strong')
+  })
+})
+
+describe('add peer form', () => {
+  it('sends name and route, and the key only when pasted', async () => {
+    const calls = routeFetch(() => ({ status: 201, body: { peer: { name: 'phone', ip: '10.0.0.2' }, config: '[Interface]', qr_svg: '<svg/>' } }))
+    const onAdded = vi.fn()
+    const user = userEvent.setup()
+    render(<AddPeerForm existing={[]} onAdded={onAdded} />)
+    await user.type(screen.getByLabelText('Device name'), 'phone')
+    await user.click(screen.getByLabelText(/Full tunnel/))
+    await user.click(screen.getByRole('button', { name: 'Add peer' }))
+    await waitFor(() => expect(onAdded).toHaveBeenCalled())
+    expect(JSON.parse(calls[0].init.body as string)).toEqual({ name: 'phone', route: 'full' })
+    expect(onAdded.mock.calls[0][0].peer.ip).toBe('10.0.0.2')
+  })
+
+  it('refuses a bad key and a duplicate name before sending', async () => {
+    const calls = routeFetch(() => ({ status: 201, body: {} }))
+    const user = userEvent.setup()
+    render(<AddPeerForm existing={['phone']} onAdded={vi.fn()} />)
+    await user.type(screen.getByLabelText('Device name'), 'phone')
+    await user.type(screen.getByLabelText('Public key (optional)'), 'abc')
+    await user.click(screen.getByRole('button', { name: 'Add peer' }))
+    expect(screen.getByText('A peer with this name exists already.')).toBeInTheDocument()
+    expect(screen.getByText(/44 characters/)).toBeInTheDocument()
+    expect(calls).toHaveLength(0)
+  })
+
+  it('shows an API conflict at the name', async () => {
+    routeFetch(() => ({ status: 409, body: { error: 'peer exists', fields: { name: 'a peer with this name exists' } } }))
+    const user = userEvent.setup()
+    render(<AddPeerForm existing={[]} onAdded={vi.fn()} />)
+    await user.type(screen.getByLabelText('Device name'), 'laptop')
+    await user.type(screen.getByLabelText('Public key (optional)'), 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=')
+    await user.click(screen.getByRole('button', { name: 'Add peer' }))
+    expect(await screen.findByText('a peer with this name exists')).toBeInTheDocument()
+  })
+
+  it('renders the QR code as an image, so no script in the SVG can run', () => {
+    render(<QrImage svg={'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'} label="QR" />)
+    const img = screen.getByRole('img', { name: 'QR' })
+    expect(img.getAttribute('src')).toMatch(/^data:image\/svg\+xml/)
+    expect(document.querySelector('script')).toBeNull()
+  })
+})
+
+describe('run view', () => {
+  it('streams events into progress, shows the failure and reports the end', async () => {
+    let status = 'running'
+    routeFetch((url) => ({ status: 200, body: url === '/api/runs/9' ? { id: '9', status, roles: ['common', 'wireguard'] } : {} }))
+    const onFinished = vi.fn()
+    render(<RunView runId="9" onFinished={onFinished} />)
+    const es = FakeEventSource.instances[0]
+    expect(es.url).toBe('/api/runs/9/events')
+    expect(es.withCredentials).toBe(true)
+    expect(screen.getByTestId('current-task')).toHaveTextContent('Waiting')
+
+    es.emit({ event: 'playbook_on_task_start', counter: 1, event_data: { role: 'common', task: 'Install base', task_uuid: 't1' } })
+    expect(screen.getByTestId('current-task')).toHaveTextContent('common › Install base')
+    es.emit({ event: 'runner_on_ok', counter: 2, event_data: { role: 'common', task: 'Install base', task_uuid: 't1', host: 'cell', res: { changed: true } } })
+    es.emit({ event: 'playbook_on_task_start', counter: 3, event_data: { role: 'wireguard', task: 'Start wg', task_uuid: 't2' } })
+    await waitFor(() => expect(screen.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '75'))
+    es.emit({ event: 'runner_on_failed', counter: 4, event_data: { role: 'wireguard', task: 'Start wg', task_uuid: 't2', host: 'cell', res: { msg: 'wg-quick failed' } } })
+    const alert = screen.getByTestId('run-failures')
+    expect(alert).toHaveTextContent('wireguard › Start wg')
+    expect(alert).toHaveTextContent('Host: cell')
+    expect(alert).toHaveTextContent('wg-quick failed')
+    expect(onFinished).not.toHaveBeenCalled()
+
+    status = 'failed'
+    es.emit({ event: 'run_finished', counter: 5, status: 'failed' })
+    await waitFor(() => expect(onFinished).toHaveBeenCalledWith('failed'))
+    expect(onFinished).toHaveBeenCalledTimes(1)
+    expect(es.closed).toBe(true)
+    expect(screen.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '100')
+  })
+
+  it('learns the end from the run resource when no final event comes', async () => {
+    routeFetch(() => ({ status: 200, body: { id: '3', status: 'successful' } }))
+    const onFinished = vi.fn()
+    render(<RunView runId="3" onFinished={onFinished} />)
+    await waitFor(() => expect(onFinished).toHaveBeenCalledWith('successful'))
+    // The stream of a finished run ends; the view must not reconnect to replay it again.
+    const es = FakeEventSource.instances[0]
+    act(() => es.onerror?.())
+    expect(es.closed).toBe(true)
+  })
+})
+
+describe('login page', () => {
+  it('returns to the remembered page after login', async () => {
+    routeFetch(() => ({ status: 200, body: { username: 'admin' } }))
+    const user = userEvent.setup()
+    render(
+      <MemoryRouter initialEntries={['/login?next=%2Fpeers']}>
+        <Routes>
+          <Route path="/login" element={<LoginPage />} />
+          <Route path="/peers" element={<p>peers page</p>} />
+        </Routes>
+      </MemoryRouter>,
+    )
+    expect(screen.getByText(/Your session ended/)).toBeInTheDocument()
+    await user.type(screen.getByLabelText('Password'), 'secret-pass')
+    await user.click(screen.getByRole('button', { name: 'Log in' }))
+    expect(await screen.findByText('peers page')).toBeInTheDocument()
+  })
+
+  it('says when the password is wrong and stays', async () => {
+    const toLogin = vi.fn()
+    setNavigator({ toSetup: vi.fn(), toLogin })
+    routeFetch(() => ({ status: 401, body: { error: 'invalid credentials' } }))
+    const user = userEvent.setup()
+    render(
+      <MemoryRouter initialEntries={['/login']}>
+        <Routes>
+          <Route path="/login" element={<LoginPage />} />
+        </Routes>
+      </MemoryRouter>,
+    )
+    await user.type(screen.getByLabelText('Password'), 'wrong')
+    await user.click(screen.getByRole('button', { name: 'Log in' }))
+    expect(await screen.findByText('Wrong user name or password.')).toBeInTheDocument()
+    expect(toLogin).not.toHaveBeenCalled()
+  })
+})

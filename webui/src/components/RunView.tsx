@@ -1,0 +1,301 @@
+import { useEffect, useReducer, useRef, useState } from 'react'
+import { endpoints, FINAL_STATUSES, type Run, type RunStatus } from '../api'
+import {
+  initialRunProgress,
+  isFinished,
+  outcome,
+  progressPercent,
+  runProgressReducer,
+  type RunnerEvent,
+  type TaskStatus,
+} from '../runProgress'
+import { StatusBadge } from './ui'
+
+const POLL_MS = 1500
+
+const TASK_STYLE: Record<TaskStatus, string> = {
+  running: 'text-sky-800',
+  ok: 'text-emerald-800',
+  changed: 'text-amber-800',
+  failed: 'text-red-800',
+  unreachable: 'text-red-800',
+  skipped: 'text-slate-600',
+}
+
+/** Roles a run is expected to touch, when the run resource names them. */
+function expectedRoles(run: Run): string[] {
+  for (const k of ['roles', 'tags']) {
+    const v = run[k]
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[]
+  }
+  return []
+}
+
+export interface RunViewProps {
+  runId: string
+  /** Called once when the run has reached a final status. */
+  onFinished?: (status: RunStatus) => void
+  /** Headline above the view. */
+  title?: string
+}
+
+/**
+ * The live view of one run: its ansible-runner events (replayed from the start, then live) turned
+ * into progress by role and task, the current task, failures with task, host and message, and the
+ * diffs a check-mode preview carries. Used by the setup wizard, the runs page and settings.
+ */
+export function RunView({ runId, onFinished, title }: RunViewProps) {
+  const [state, dispatch] = useReducer(runProgressReducer, initialRunProgress)
+  const finishedCalled = useRef(false)
+  const streamRef = useRef<EventSource | null>(null)
+  const finalRef = useRef(false)
+  const [canceling, setCanceling] = useState(false)
+  const [cancelError, setCancelError] = useState<string | null>(null)
+  const onFinishedRef = useRef(onFinished)
+  onFinishedRef.current = onFinished
+
+  // Live events.
+  useEffect(() => {
+    dispatch({ type: 'reset' })
+    finishedCalled.current = false
+    const es = new EventSource(endpoints.runEventsUrl(runId), { withCredentials: true })
+    streamRef.current = es
+    es.onmessage = (msg) => {
+      try {
+        const ev = JSON.parse(msg.data) as RunnerEvent
+        dispatch({ type: 'event', event: ev })
+        if (typeof ev.status === 'string' && (FINAL_STATUSES as string[]).includes(ev.status)) es.close()
+      } catch {
+        // A keep-alive or a line that is not JSON: nothing to show.
+      }
+    }
+    // When the API ends the stream of a finished run, EventSource would reconnect and get the whole
+    // replay again: stop instead.
+    es.onerror = () => {
+      if (finalRef.current) es.close()
+    }
+    return () => {
+      es.close()
+      streamRef.current = null
+    }
+  }, [runId])
+
+  // The run resource: its expected roles and its authoritative final status.
+  useEffect(() => {
+    let stop = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const poll = async () => {
+      try {
+        const run = await endpoints.run(runId)
+        if (stop) return
+        const roles = expectedRoles(run)
+        if (roles.length) dispatch({ type: 'expect', roles })
+        if (FINAL_STATUSES.includes(run.status)) {
+          dispatch({ type: 'status', status: run.status })
+          return
+        }
+      } catch {
+        // 401/428 navigate away through the api module; other errors: try again.
+      }
+      if (!stop) timer = setTimeout(poll, POLL_MS)
+    }
+    void poll()
+    return () => {
+      stop = true
+      if (timer) clearTimeout(timer)
+    }
+  }, [runId])
+
+  const finalStatus = state.status
+  finalRef.current = finalStatus !== null
+  useEffect(() => {
+    if (finalStatus && !finishedCalled.current) {
+      finishedCalled.current = true
+      onFinishedRef.current?.(finalStatus)
+    }
+  }, [finalStatus])
+
+  const pct = progressPercent(state)
+  const shown = outcome(state)
+  const label = title ?? `Run ${runId}`
+
+  return (
+    <section aria-label={label} className="space-y-4" data-testid="run-view">
+      <div className="flex flex-wrap items-center gap-3">
+        <h2 className="text-lg font-semibold">{label}</h2>
+        <StatusBadge status={shown} />
+        {!isFinished(state) && (
+          <button
+            type="button"
+            className="ml-auto rounded border border-slate-400 px-3 py-1 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-teal-500 disabled:text-slate-500"
+            disabled={canceling}
+            onClick={async () => {
+              setCanceling(true)
+              setCancelError(null)
+              try {
+                await endpoints.cancelRun(runId)
+              } catch (e) {
+                setCancelError(e instanceof Error ? e.message : String(e))
+                setCanceling(false)
+              }
+            }}
+          >
+            {canceling ? 'Canceling…' : 'Cancel run'}
+          </button>
+        )}
+      </div>
+      {cancelError && <p role="alert" className="text-sm text-red-800">Could not cancel: {cancelError}</p>}
+
+      <div>
+        <div className="mb-1 flex justify-between text-sm text-slate-700">
+          <span id={`run-${runId}-progress-label`}>Progress by role</span>
+          <span>{pct}%</span>
+        </div>
+        <div
+          role="progressbar"
+          aria-labelledby={`run-${runId}-progress-label`}
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={pct}
+          className="h-3 w-full overflow-hidden rounded bg-slate-200"
+        >
+          <div
+            className={`h-full transition-all ${state.status === 'failed' || state.failures.length ? 'bg-red-600' : 'bg-teal-700'}`}
+            style={{ width: `${pct}%` }}
+          />
+        </div>
+      </div>
+
+      <p className="text-sm" aria-live="polite" data-testid="current-task">
+        {state.currentTask ? (
+          <>
+            <span className="font-medium">Now:</span> {state.currentTask.role} › {state.currentTask.name}
+          </>
+        ) : isFinished(state) ? (
+          <>Finished: {outcome(state)}.</>
+        ) : state.events === 0 ? (
+          <>Waiting for the run to start…</>
+        ) : (
+          <>Working…</>
+        )}
+      </p>
+
+      {state.failures.length > 0 && (
+        <div role="alert" className="rounded border border-red-300 bg-red-50 p-3" data-testid="run-failures">
+          <h3 className="font-semibold text-red-900">
+            {state.failures.length === 1 ? 'A task failed' : `${state.failures.length} tasks failed`}
+          </h3>
+          <ul className="mt-2 space-y-2">
+            {state.failures.map((f, i) => (
+              <li key={i} className="text-sm text-red-900">
+                <div>
+                  <span className="font-medium">Task:</span> {f.role} › {f.task}
+                </div>
+                <div>
+                  <span className="font-medium">Host:</span> {f.host}
+                  {f.unreachable ? ' (unreachable)' : ''}
+                </div>
+                <pre className="mt-1 whitespace-pre-wrap break-words font-mono text-xs">{f.message}</pre>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+
+      {state.roles.length > 0 && (
+        <div>
+          <h3 className="mb-2 font-semibold">Roles</h3>
+          <ul className="grid gap-2 sm:grid-cols-2" data-testid="run-roles">
+            {state.roles.map((r) => (
+              <li key={r.name} className="rounded border border-slate-200 bg-white p-2 text-sm">
+                <div className="flex items-center justify-between gap-2">
+                  <span className="font-medium break-all">{r.name}</span>
+                  <StatusBadge status={r.status} />
+                </div>
+                <div className="text-slate-700">
+                  {r.tasks} task{r.tasks === 1 ? '' : 's'}, {r.changed} changed
+                  {r.failed ? `, ${r.failed} failed` : ''}
+                </div>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+
+      {state.diffs.length > 0 && (
+        <div data-testid="run-diffs">
+          <h3 className="mb-2 font-semibold">Changes this would make</h3>
+          <ul className="space-y-3">
+            {state.diffs.map((d, i) => (
+              <li key={i}>
+                <div className="text-sm">
+                  <span className="font-medium">{d.role}</span> › {d.task} on {d.host}
+                </div>
+                <pre className="mt-1 overflow-x-auto rounded bg-slate-900 p-2 font-mono text-xs text-slate-100">
+                  {d.text.split('\n').map((line, j) => (
+                    <span
+                      key={j}
+                      className={
+                        line.startsWith('+') && !line.startsWith('+++')
+                          ? 'text-emerald-300'
+                          : line.startsWith('-') && !line.startsWith('---')
+                            ? 'text-red-300'
+                            : ''
+                      }
+                    >
+                      {line}
+                      {'\n'}
+                    </span>
+                  ))}
+                </pre>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+
+      {state.stats && (
+        <div className="overflow-x-auto">
+          <h3 className="mb-2 font-semibold">Summary</h3>
+          <table className="min-w-full text-sm">
+            <thead>
+              <tr className="text-left">
+                <th className="pr-3">Host</th>
+                <th className="pr-3">ok</th>
+                <th className="pr-3">changed</th>
+                <th className="pr-3">failed</th>
+                <th className="pr-3">unreachable</th>
+                <th>skipped</th>
+              </tr>
+            </thead>
+            <tbody>
+              {state.stats.map((h) => (
+                <tr key={h.host}>
+                  <td className="pr-3">{h.host}</td>
+                  <td className="pr-3">{h.ok}</td>
+                  <td className="pr-3">{h.changed}</td>
+                  <td className="pr-3">{h.failures}</td>
+                  <td className="pr-3">{h.unreachable}</td>
+                  <td>{h.skipped}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+
+      {state.tasks.length > 0 && (
+        <details>
+          <summary className="cursor-pointer text-sm font-medium">All tasks ({state.tasks.length})</summary>
+          <ol className="mt-2 space-y-1 text-sm">
+            {state.tasks.map((t) => (
+              <li key={t.key} className={TASK_STYLE[t.status]}>
+                [{t.status}] {t.role} › {t.name}
+              </li>
+            ))}
+          </ol>
+        </details>
+      )}
+    </section>
+  )
+}

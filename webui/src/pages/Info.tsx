@@ -1,0 +1,252 @@
+// The seed pages whose features are still coming. Each shows what the API does report today and
+// says plainly what is not yet available.
+import { useState, type FormEvent } from 'react'
+import { Link, Route, Routes } from 'react-router-dom'
+import { endpoints, SERVICE_LABELS, type LogEntry } from '../api'
+import { cellFacts, normalizeServices } from '../normalize'
+import { buttonPrimary, Card, ErrorNote, inputClass, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
+import { ServiceHealthList } from '../components/ServiceHealthList'
+import { PeerTable } from './Peers'
+import { RunsTable } from './Runs'
+
+function ServiceHealth({ only }: { only: string[] }) {
+  const services = useApi(endpoints.services)
+  if (services.loading && !services.data) return <Loading />
+  if (services.unavailable) return <NotAvailable>Service health is not available from this API yet.</NotAvailable>
+  if (services.error) return <ErrorNote error={services.error} />
+  const list = normalizeServices(services.data).filter((s) => only.includes(s.name))
+  if (!list.length) return <p className="text-sm text-slate-700">Not enabled on this cell. Turn it on in <Link className="text-teal-800 underline" to="/settings">Settings</Link>.</p>
+  return <ServiceHealthList services={list} />
+}
+
+function CellFacts({ only }: { only?: string[] }) {
+  const settings = useApi(endpoints.settings)
+  const state = useApi(() => endpoints.state().catch(() => null))
+  if (settings.loading && !settings.data) return <Loading />
+  if (settings.unavailable) return <NotAvailable>The cell's settings are not available from this API yet.</NotAvailable>
+  if (settings.error) return <ErrorNote error={settings.error} />
+  const facts = cellFacts({ ...(state.data?.state ?? {}), ...(settings.data ?? {}) }).filter((f) => !only || only.includes(f.label))
+  if (!facts.length) return <p className="text-sm text-slate-700">The API reported nothing here.</p>
+  return (
+    <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">
+      {facts.map((f) => (
+        <div key={f.label} className="contents">
+          <dt className="font-medium">{f.label}</dt>
+          <dd className="break-all">{f.value}</dd>
+        </div>
+      ))}
+    </dl>
+  )
+}
+
+function Peers() {
+  const peers = useApi(endpoints.peers)
+  if (peers.loading && !peers.data) return <Loading />
+  if (peers.error) return <ErrorNote error={peers.error} />
+  return <PeerTable peers={peers.data ?? []} />
+}
+
+function ServicePage({ title, intro, services, pending }: { title: string; intro: string; services: string[]; pending: string }) {
+  return (
+    <div className="space-y-4">
+      <PageHeader title={title}>{intro}</PageHeader>
+      <Card title="Health">
+        <ServiceHealth only={services} />
+      </Card>
+      <NotAvailable>{pending}</NotAvailable>
+    </div>
+  )
+}
+
+function Pending({ title, intro, pending }: { title: string; intro: string; pending: string }) {
+  return (
+    <div className="space-y-4">
+      <PageHeader title={title}>{intro}</PageHeader>
+      <NotAvailable>{pending}</NotAvailable>
+    </div>
+  )
+}
+
+function NetworkServices() {
+  return (
+    <div className="space-y-4">
+      <PageHeader title="Network Services">DNS, DHCP and time for the cell's LAN and VPN.</PageHeader>
+      <Card title="Health">
+        <ServiceHealth only={['dns', 'dhcp', 'ntp']} />
+      </Card>
+      <Card title="Addresses">
+        <CellFacts only={['Domain', 'LAN address', 'LAN subnet', 'Time zone']} />
+      </Card>
+      <NotAvailable>
+        DNS records, DHCP leases and reservations are not yet available. Upstream resolvers and the time zone are
+        changed in <Link className="underline" to="/settings">Settings</Link>.
+      </NotAvailable>
+    </div>
+  )
+}
+
+function WireGuard() {
+  return (
+    <div className="space-y-4">
+      <PageHeader title="WireGuard">The cell's VPN.</PageHeader>
+      <Card title="Health">
+        <ServiceHealth only={['wireguard']} />
+      </Card>
+      <Card title="Tunnel">
+        <CellFacts only={['VPN subnet', 'WireGuard port', 'WireGuard endpoint']} />
+      </Card>
+      <Card title="Peers">
+        <Peers />
+        <Link to="/peers" className="mt-3 inline-block text-teal-800 underline">
+          Add or delete peers
+        </Link>
+      </Card>
+      <NotAvailable>Live handshake and transfer statistics per peer are not yet available.</NotAvailable>
+    </div>
+  )
+}
+
+function Routing() {
+  return (
+    <div className="space-y-4">
+      <PageHeader title="Routing">How each device's traffic leaves the cell.</PageHeader>
+      <Card title="Peer routes">
+        <p className="mb-2 text-sm text-slate-700">Split: only the cell's addresses go through the VPN. Full: all traffic does.</p>
+        <Peers />
+      </Card>
+      <NotAvailable>Custom routes and exit rules are not yet available.</NotAvailable>
+    </div>
+  )
+}
+
+const LOG_SOURCES = ['api', 'dns', 'dhcp', 'ntp', 'wireguard', 'mail', 'calendar', 'files']
+const LOG_LEVELS = ['', 'DEBUG', 'INFO', 'WARNING', 'ERROR']
+
+function logTime(e: LogEntry): string {
+  const v = e.time ?? e.ts ?? e.timestamp ?? e.asctime
+  if (v === undefined || v === null || v === '') return ''
+  // journald gives microseconds since the epoch as a string of digits.
+  const d = typeof v === 'number' || /^\d{13,}$/.test(String(v)) ? new Date(Number(v) / 1000) : new Date(String(v))
+  return isNaN(d.getTime()) ? String(v) : d.toLocaleString()
+}
+
+function Logs() {
+  const runs = useApi(endpoints.runs)
+  const [source, setSource] = useState('api')
+  const [level, setLevel] = useState('')
+  const [q, setQ] = useState('')
+  const [query, setQuery] = useState({ source: 'api', level: '', q: '' })
+  const logs = useApi(() => endpoints.logs({ ...query, limit: 200 }), [query])
+  const entries = logs.data?.entries ?? []
+  return (
+    <div className="space-y-4">
+      <PageHeader title="Logs">What the cell and its services have done.</PageHeader>
+      <Card title="Service logs">
+        <form
+          className="mb-3 grid gap-3 sm:grid-cols-[auto_auto_1fr_auto] sm:items-end"
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault()
+            setQuery({ source, level, q: q.trim() })
+          }}
+          aria-label="Search the logs"
+        >
+          <div>
+            <label htmlFor="log-source" className="block text-sm font-medium">Source</label>
+            <select id="log-source" className={inputClass} value={source} onChange={(e) => setSource(e.target.value)}>
+              {LOG_SOURCES.map((s) => (
+                <option key={s} value={s}>{s === 'api' ? 'management API' : SERVICE_LABELS[s] ?? s}</option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label htmlFor="log-level" className="block text-sm font-medium">Lowest level</label>
+            <select id="log-level" className={inputClass} value={level} onChange={(e) => setLevel(e.target.value)}>
+              {LOG_LEVELS.map((l) => (
+                <option key={l} value={l}>{l || 'any'}</option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label htmlFor="log-q" className="block text-sm font-medium">Containing</label>
+            <input id="log-q" type="search" className={inputClass} value={q} onChange={(e) => setQ(e.target.value)} />
+          </div>
+          <button type="submit" className={buttonPrimary}>Search</button>
+        </form>
+        {logs.loading && !logs.data ? (
+          <Loading />
+        ) : logs.unavailable ? (
+          <NotAvailable>Log search is not available from this API yet.</NotAvailable>
+        ) : logs.error ? (
+          <ErrorNote error={logs.error} />
+        ) : entries.length === 0 ? (
+          <p className="text-sm text-slate-700">No log entries match.</p>
+        ) : (
+          <div className="max-h-[32rem] overflow-auto">
+            <table className="min-w-full text-sm" data-testid="log-entries">
+              <thead>
+                <tr className="border-b border-slate-200 text-left">
+                  <th className="py-1 pr-3">Time</th>
+                  <th className="py-1 pr-3">Level</th>
+                  <th className="py-1 pr-3">From</th>
+                  <th className="py-1">Message</th>
+                </tr>
+              </thead>
+              <tbody>
+                {entries.map((e, i) => (
+                  <tr key={i} className="border-b border-slate-100 align-top">
+                    <td className="whitespace-nowrap py-1 pr-3">{logTime(e)}</td>
+                    <td className="py-1 pr-3">{e.level ?? ''}</td>
+                    <td className="py-1 pr-3">{String(e.unit ?? e.logger ?? e.name ?? '')}</td>
+                    <td className="break-all py-1 font-mono text-xs">{String(e.message ?? e.msg ?? '')}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Card>
+      <Card title="Run logs">
+        {runs.loading && !runs.data ? <Loading /> : runs.error ? <ErrorNote error={runs.error} /> : <RunsTable runs={runs.data ?? []} />}
+      </Card>
+    </div>
+  )
+}
+
+function NotFound() {
+  return (
+    <div>
+      <PageHeader title="Page not found" />
+      <Link to="/" className="text-teal-800 underline">
+        Back to the dashboard
+      </Link>
+    </div>
+  )
+}
+
+export function InfoPages() {
+  return (
+    <Routes>
+      <Route path="/network-services" element={<NetworkServices />} />
+      <Route path="/wireguard" element={<WireGuard />} />
+      <Route
+        path="/email"
+        element={<ServicePage title="Email" intro="Mail for the cell's users (Postfix and Dovecot)." services={['mail']} pending="Mailboxes, aliases and client settings are not yet available in the web UI." />}
+      />
+      <Route
+        path="/calendar"
+        element={<ServicePage title="Calendar" intro="Calendars and contacts (CalDAV and CardDAV)." services={['calendar']} pending="Calendar and address book management is not yet available in the web UI." />}
+      />
+      <Route
+        path="/files"
+        element={<ServicePage title="Files" intro="File storage over WebDAV." services={['files']} pending="Browsing files and managing shares is not yet available in the web UI." />}
+      />
+      <Route path="/routing" element={<Routing />} />
+      <Route path="/containers" element={<Pending title="Containers" intro="Apps from the service store run as containers." pending="Container management is not yet available." />} />
+      <Route path="/cell-network" element={<Pending title="Cell Network" intro="Links between cells." pending="Linking this cell with other cells is not yet available." />} />
+      <Route path="/connectivity" element={<Pending title="Connectivity" intro="How the cell reaches the internet and is reached from it." pending="Dynamic DNS and connectivity checks are not yet available." />} />
+      <Route path="/store" element={<Pending title="Service Store" intro="Extra apps for the cell." pending="The service store is not yet available." />} />
+      <Route path="/logs" element={<Logs />} />
+      <Route path="*" element={<NotFound />} />
+    </Routes>
+  )
+}

@@ -1,0 +1,311 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react'
+import { Link } from 'react-router-dom'
+import { ApiError, endpoints, type NewPeerResponse, type Peer } from '../api'
+import {
+  buttonDanger,
+  buttonPrimary,
+  buttonSecondary,
+  Card,
+  ErrorNote,
+  Field,
+  inputClass,
+  Loading,
+  PageHeader,
+  useApi,
+} from '../components/ui'
+import { validatePeer, type FieldErrors, type PeerForm } from '../validation'
+
+/** The QR code as the API drew it, shown as an image so no script in the SVG can run. */
+export function QrImage({ svg, label }: { svg: string; label: string }) {
+  const src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`
+  return <img src={src} alt={label} className="h-64 w-64 max-w-full bg-white p-2" data-testid="peer-qr" />
+}
+
+export function downloadText(filename: string, text: string) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }))
+  const a = document.createElement('a')
+  a.href = url
+  a.download = filename
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 1000)
+}
+
+export function AddPeerForm({ existing, onAdded }: { existing: string[]; onAdded: (r: NewPeerResponse) => void }) {
+  const [form, setForm] = useState<PeerForm>({ name: '', route: 'split', public_key: '' })
+  const [errors, setErrors] = useState<FieldErrors>({})
+  const [formError, setFormError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const set = <K extends keyof PeerForm>(k: K, v: PeerForm[K]) => {
+    setForm((f) => ({ ...f, [k]: v }))
+    setErrors((e) => ({ ...e, [k]: undefined }))
+  }
+
+  const submit = async (ev: FormEvent) => {
+    ev.preventDefault()
+    setFormError(null)
+    const errs = validatePeer(form, existing)
+    setErrors(errs)
+    if (Object.values(errs).some(Boolean)) return
+    setBusy(true)
+    try {
+      const key = form.public_key.trim()
+      const res = await endpoints.addPeer({ name: form.name, route: form.route, ...(key ? { public_key: key } : {}) })
+      setForm({ name: '', route: 'split', public_key: '' })
+      onAdded(res)
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 400 || e.status === 409)) {
+        setErrors(e.fields)
+        setFormError(e.message)
+      } else setFormError(e instanceof Error ? e.message : String(e))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <form onSubmit={submit} noValidate aria-label="Add a peer">
+      {formError && (
+        <div className="mb-3">
+          <ErrorNote error={formError} />
+        </div>
+      )}
+      <Field id="peer-name" label="Device name" error={errors.name} hint="For example phone or laptop; it becomes the device's name in the cell.">
+        <input
+          id="peer-name"
+          className={inputClass}
+          value={form.name}
+          autoCapitalize="none"
+          autoComplete="off"
+          spellCheck={false}
+          aria-invalid={errors.name ? true : undefined}
+          aria-describedby={['peer-name-hint', errors.name ? 'peer-name-error' : ''].filter(Boolean).join(' ')}
+          onChange={(e) => set('name', e.target.value.trim())}
+        />
+      </Field>
+      <fieldset className="mb-4">
+        <legend className="font-medium">Route</legend>
+        <label className="mt-1 flex items-start gap-2">
+          <input type="radio" name="peer-route" className="mt-1.5" checked={form.route === 'split'} onChange={() => set('route', 'split')} />
+          <span>
+            Split tunnel <span className="block text-sm text-slate-700">Only the cell's own addresses go through the VPN.</span>
+          </span>
+        </label>
+        <label className="mt-1 flex items-start gap-2">
+          <input type="radio" name="peer-route" className="mt-1.5" checked={form.route === 'full'} onChange={() => set('route', 'full')} />
+          <span>
+            Full tunnel <span className="block text-sm text-slate-700">All the device's traffic goes through the cell.</span>
+          </span>
+        </label>
+      </fieldset>
+      <Field
+        id="peer-public_key"
+        label="Public key (optional)"
+        error={errors.public_key}
+        hint="Paste the device's WireGuard public key to keep its private key on the device. Leave empty to let the cell generate a key pair."
+      >
+        <textarea
+          id="peer-public_key"
+          rows={2}
+          className={`${inputClass} font-mono text-sm`}
+          value={form.public_key}
+          spellCheck={false}
+          aria-invalid={errors.public_key ? true : undefined}
+          aria-describedby={['peer-public_key-hint', errors.public_key ? 'peer-public_key-error' : ''].filter(Boolean).join(' ')}
+          onChange={(e) => set('public_key', e.target.value)}
+        />
+      </Field>
+      <button type="submit" className={buttonPrimary} disabled={busy}>
+        {busy ? 'Adding…' : 'Add peer'}
+      </button>
+    </form>
+  )
+}
+
+function NewPeerPanel({ result, onClose }: { result: NewPeerResponse; onClose: () => void }) {
+  const ref = useRef<HTMLHeadingElement>(null)
+  useEffect(() => ref.current?.focus(), [])
+  const name = result.peer.name
+  return (
+    <Card title={`Peer ${name} added`}>
+      <h3 ref={ref} tabIndex={-1} className="sr-only">
+        Configuration for {name}
+      </h3>
+      <p role="alert" className="mb-4 rounded border border-amber-400 bg-amber-50 p-3 text-amber-950" data-testid="one-time-warning">
+        <strong>Save this configuration now.</strong> It contains the device's private key and will not be shown
+        again. Scan the QR code with the WireGuard app or download the file before closing this panel.
+      </p>
+      <div className="flex flex-col gap-4 sm:flex-row">
+        {result.qr_svg ? <QrImage svg={result.qr_svg} label={`QR code of the WireGuard configuration for ${name}`} /> : null}
+        <div className="min-w-0 flex-1 space-y-3">
+          {result.peer.ip && (
+            <p>
+              Address in the cell: <span className="font-mono">{result.peer.ip}</span>
+            </p>
+          )}
+          <button type="button" className={buttonPrimary} onClick={() => downloadText(`${name}.conf`, result.config)}>
+            Download {name}.conf
+          </button>
+          <details>
+            <summary className="cursor-pointer text-sm font-medium">Show the configuration text</summary>
+            <pre className="mt-2 overflow-x-auto rounded bg-slate-900 p-2 font-mono text-xs text-slate-100">{result.config}</pre>
+          </details>
+          {result.run_id && (
+            <p className="text-sm">
+              The cell is applying the change:{' '}
+              <Link className="text-teal-800 underline" to={`/runs/${encodeURIComponent(result.run_id)}`}>
+                watch run {result.run_id}
+              </Link>
+              .
+            </p>
+          )}
+          <button type="button" className={buttonSecondary} onClick={onClose}>
+            I have saved it — close
+          </button>
+        </div>
+      </div>
+    </Card>
+  )
+}
+
+function ConfirmDelete({ name, onCancel, onConfirm, busy }: { name: string; onCancel: () => void; onConfirm: () => void; busy: boolean }) {
+  const cancelRef = useRef<HTMLButtonElement>(null)
+  useEffect(() => {
+    cancelRef.current?.focus()
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') onCancel()
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [onCancel])
+  return (
+    <div className="fixed inset-0 z-40 flex items-center justify-center bg-black/40 p-4">
+      <div role="alertdialog" aria-modal="true" aria-labelledby="confirm-title" aria-describedby="confirm-desc" className="w-full max-w-md rounded-lg bg-white p-5 shadow-lg">
+        <h2 id="confirm-title" className="text-lg font-semibold">
+          Delete peer {name}?
+        </h2>
+        <p id="confirm-desc" className="mt-2 text-slate-800">
+          The device will no longer be able to connect to the cell. This cannot be undone; to connect it again
+          you will add it as a new peer.
+        </p>
+        <div className="mt-4 flex justify-end gap-2">
+          <button ref={cancelRef} type="button" className={buttonSecondary} onClick={onCancel}>
+            Cancel
+          </button>
+          <button type="button" className={buttonDanger} onClick={onConfirm} disabled={busy}>
+            {busy ? 'Deleting…' : `Delete ${name}`}
+          </button>
+        </div>
+      </div>
+    </div>
+  )
+}
+
+export function PeerTable({ peers, onDelete }: { peers: Peer[]; onDelete?: (name: string) => void }) {
+  if (!peers.length) return <p className="text-sm text-slate-700">No peers yet.</p>
+  return (
+    <div className="overflow-x-auto">
+      <table className="min-w-full text-sm" data-testid="peers-table">
+        <thead>
+          <tr className="border-b border-slate-200 text-left">
+            <th className="py-1 pr-3">Name</th>
+            <th className="py-1 pr-3">Address</th>
+            <th className="py-1 pr-3">Route</th>
+            <th className="py-1 pr-3">Public key</th>
+            {onDelete && (
+              <th className="py-1">
+                <span className="sr-only">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>
+          {peers.map((p) => (
+            <tr key={p.name} className="border-b border-slate-100">
+              <td className="whitespace-nowrap py-2 pr-3 font-medium">{p.name}</td>
+              <td className="py-2 pr-3 font-mono">{p.ip ?? ''}</td>
+              <td className="py-2 pr-3">{p.route ?? ''}</td>
+              <td className="max-w-[12rem] truncate py-2 pr-3 font-mono" title={p.public_key}>
+                {p.public_key ?? ''}
+              </td>
+              {onDelete && (
+                <td className="py-2 text-right">
+                  <button type="button" className="rounded px-2 py-1 text-red-800 underline hover:bg-red-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500" onClick={() => onDelete(p.name)}>
+                    Delete<span className="sr-only"> {p.name}</span>
+                  </button>
+                </td>
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+export function PeersPage() {
+  const peers = useApi(endpoints.peers)
+  const [added, setAdded] = useState<NewPeerResponse | null>(null)
+  const [confirm, setConfirm] = useState<string | null>(null)
+  const [deleting, setDeleting] = useState(false)
+  const [notice, setNotice] = useState<{ text: string; runId?: string } | null>(null)
+  const [error, setError] = useState<unknown>(null)
+
+  const doDelete = async () => {
+    if (!confirm) return
+    setDeleting(true)
+    setError(null)
+    try {
+      const res = await endpoints.deletePeer(confirm)
+      setNotice({ text: `Peer ${confirm} deleted.`, runId: res?.run_id })
+      setConfirm(null)
+      peers.reload()
+    } catch (e) {
+      setError(e)
+      setConfirm(null)
+    } finally {
+      setDeleting(false)
+    }
+  }
+
+  return (
+    <div className="space-y-4">
+      <PageHeader title="Peers">Devices that connect to the cell over WireGuard.</PageHeader>
+      {added && <NewPeerPanel result={added} onClose={() => setAdded(null)} />}
+      {notice && (
+        <p role="status" className="rounded border border-emerald-300 bg-emerald-50 p-2 text-sm text-emerald-900">
+          {notice.text}{' '}
+          {notice.runId && (
+            <Link className="underline" to={`/runs/${encodeURIComponent(notice.runId)}`}>
+              Watch run {notice.runId}
+            </Link>
+          )}
+        </p>
+      )}
+      <ErrorNote error={error} />
+      <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
+        <Card title="Peers">
+          {peers.loading && !peers.data ? (
+            <Loading />
+          ) : peers.error ? (
+            <ErrorNote error={peers.error} />
+          ) : (
+            <PeerTable peers={peers.data ?? []} onDelete={setConfirm} />
+          )}
+        </Card>
+        <Card title="Add a peer">
+          <AddPeerForm
+            existing={(peers.data ?? []).map((p) => p.name)}
+            onAdded={(r) => {
+              setNotice(null)
+              setAdded(r)
+              peers.reload()
+            }}
+          />
+        </Card>
+      </div>
+      {confirm && <ConfirmDelete name={confirm} busy={deleting} onCancel={() => setConfirm(null)} onConfirm={doDelete} />}
+    </div>
+  )
+}

@@ -1,0 +1,108 @@
+import { useState } from 'react'
+import { Link, useNavigate, useParams } from 'react-router-dom'
+import { endpoints, type Run } from '../api'
+import { RunView } from '../components/RunView'
+import { buttonPrimary, buttonSecondary, Card, ErrorNote, Loading, PageHeader, StatusBadge, useApi } from '../components/ui'
+
+function when(r: Run): string {
+  const v = r.started_at ?? r.created_at ?? r.started ?? r.created
+  if (typeof v !== 'string' && typeof v !== 'number') return ''
+  const d = new Date(typeof v === 'number' ? v * 1000 : v)
+  return isNaN(d.getTime()) ? String(v) : d.toLocaleString()
+}
+
+function kind(r: Run): string {
+  const k = [r.description, r.kind, r.type].find((v) => typeof v === 'string' && v) as string | undefined
+  const isPreview = Boolean(r.check || r.preview || r.kind === 'preview')
+  const text = k ?? 'converge'
+  return isPreview && !/preview/i.test(text) ? `${text} (preview)` : text
+}
+
+export function RunsTable({ runs }: { runs: Run[] }) {
+  if (!runs.length) return <p className="text-sm text-slate-700">No runs yet.</p>
+  return (
+    <div className="overflow-x-auto">
+      <table className="min-w-full text-sm" data-testid="runs-table">
+        <thead>
+          <tr className="border-b border-slate-200 text-left">
+            <th className="py-1 pr-3">Run</th>
+            <th className="py-1 pr-3">Status</th>
+            <th className="py-1 pr-3">What</th>
+            <th className="py-1">Started</th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((r) => (
+            <tr key={r.id} className="border-b border-slate-100">
+              <td className="py-1 pr-3">
+                <Link to={`/runs/${encodeURIComponent(r.id)}`} className="text-teal-800 underline">
+                  {r.id}
+                </Link>
+              </td>
+              <td className="py-1 pr-3">
+                <StatusBadge status={r.status} />
+              </td>
+              <td className="py-1 pr-3">{kind(r)}</td>
+              <td className="py-1">{when(r)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+export function RunsPage() {
+  const runs = useApi(endpoints.runs)
+  const navigate = useNavigate()
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<unknown>(null)
+  const start = async (check: boolean) => {
+    setBusy(true)
+    setError(null)
+    try {
+      const r = await endpoints.startRun(check ? { check: true } : {})
+      navigate(`/runs/${encodeURIComponent(r.run_id)}`)
+    } catch (e) {
+      setError(e)
+      setBusy(false)
+    }
+  }
+  return (
+    <div>
+      <PageHeader title="Runs">Every converge and preview of this cell. Open one to watch it live.</PageHeader>
+      <div className="mb-4 flex flex-wrap gap-2">
+        <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void start(true)}>
+          Preview the whole cell
+        </button>
+        <button type="button" className={buttonPrimary} disabled={busy} onClick={() => void start(false)}>
+          Converge the whole cell now
+        </button>
+      </div>
+      {error ? (
+        <div className="mb-4">
+          <ErrorNote error={error} />
+        </div>
+      ) : null}
+      <Card>
+        {runs.loading && !runs.data ? <Loading /> : runs.error ? <ErrorNote error={runs.error} /> : <RunsTable runs={runs.data ?? []} />}
+      </Card>
+    </div>
+  )
+}
+
+export function RunPage() {
+  const { id = '' } = useParams()
+  return (
+    <div>
+      <PageHeader title={`Run ${id}`}>
+        <Link to="/runs" className="text-teal-800 underline">
+          All runs
+        </Link>
+      </PageHeader>
+      <Card>
+        <RunView runId={id} title="Progress" />
+      </Card>
+    </div>
+  )
+}

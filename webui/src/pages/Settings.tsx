@@ -1,0 +1,206 @@
+import { useEffect, useMemo, useState, type FormEvent } from 'react'
+import { ALL_SERVICES, ApiError, endpoints, SERVICE_LABELS, type RunStatus } from '../api'
+import { pick } from '../normalize'
+import { RunView } from '../components/RunView'
+import { TimezonePicker } from '../components/TimezonePicker'
+import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
+import { timeZones } from '../validation'
+
+const RESOLVER_KEYS = ['upstream_dns', 'upstream_resolvers', 'resolvers', 'network.upstream_dns']
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/
+const IPV6 = /^[0-9a-fA-F:]+$/
+
+export interface SettingsForm {
+  services: string[]
+  timezone: string
+  resolvers: string
+}
+
+/** The editable part of GET /api/settings, whatever its exact nesting. */
+export function settingsToForm(s: Record<string, unknown>): { form: SettingsForm; resolverKey: string } {
+  let services: string[] = []
+  const sv = pick(s, 'services', 'cell.services')
+  if (Array.isArray(sv)) services = sv.map(String)
+  else if (sv && typeof sv === 'object') services = Object.entries(sv).filter(([, on]) => on === true || (on as { enabled?: boolean })?.enabled).map(([k]) => k)
+  const timezone = String(pick(s, 'timezone', 'cell.timezone') ?? '')
+  let resolverKey = 'upstream_dns'
+  let resolvers: string[] = []
+  for (const k of RESOLVER_KEYS) {
+    const v = pick(s, k)
+    if (Array.isArray(v)) {
+      resolverKey = k.replace(/^network\./, '')
+      resolvers = v.map(String)
+      break
+    }
+  }
+  return { form: { services, timezone, resolvers: resolvers.join('\n') }, resolverKey }
+}
+
+export function validateResolvers(text: string): string | null {
+  const list = text.split(/[\s,]+/).filter(Boolean)
+  if (!list.length) return 'Enter at least one upstream resolver.'
+  const bad = list.find((a) => !IPV4.test(a) && !(a.includes(':') && IPV6.test(a)))
+  return bad ? `"${bad}" is not an IP address.` : null
+}
+
+export function formToBody(f: SettingsForm, resolverKey: string): Record<string, unknown> {
+  return {
+    services: ALL_SERVICES.filter((s) => f.services.includes(s)),
+    timezone: f.timezone,
+    [resolverKey]: f.resolvers.split(/[\s,]+/).filter(Boolean),
+  }
+}
+
+type Phase = { kind: 'edit' } | { kind: 'preview'; runId: string; status: RunStatus | null } | { kind: 'apply'; runId: string; status: RunStatus | null }
+
+function SettingsEditor({ initial }: { initial: Record<string, unknown> }) {
+  const zones = useMemo(() => timeZones(), [])
+  const start = useMemo(() => settingsToForm(initial), [initial])
+  const [form, setForm] = useState<SettingsForm>(start.form)
+  const [errors, setErrors] = useState<Record<string, string | undefined>>({})
+  const [error, setError] = useState<string | null>(null)
+  const [phase, setPhase] = useState<Phase>({ kind: 'edit' })
+  const [busy, setBusy] = useState(false)
+
+  useEffect(() => setForm(start.form), [start])
+
+  const change = <K extends keyof SettingsForm>(k: K, v: SettingsForm[K]) => {
+    setForm((f) => ({ ...f, [k]: v }))
+    setErrors((e) => ({ ...e, [k]: undefined }))
+    if (phase.kind === 'preview') setPhase({ kind: 'edit' })
+  }
+
+  const send = async (preview: boolean) => {
+    setError(null)
+    const errs: Record<string, string | undefined> = {}
+    const r = validateResolvers(form.resolvers)
+    if (r) errs.resolvers = r
+    if (!form.services.length) errs.services = 'Choose at least one service.'
+    if (!form.timezone) errs.timezone = 'Choose a time zone.'
+    setErrors(errs)
+    if (Object.values(errs).some(Boolean)) return
+    setBusy(true)
+    try {
+      const res = await endpoints.saveSettings(formToBody(form, start.resolverKey), preview)
+      if (!res?.run_id) {
+        setError(preview ? 'The API started no preview run.' : 'Saved; nothing needed to change.')
+        return
+      }
+      setPhase({ kind: preview ? 'preview' : 'apply', runId: res.run_id, status: null })
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 400) {
+        const f = { ...e.fields }
+        if (f[start.resolverKey]) f.resolvers = f[start.resolverKey]
+        setErrors(f)
+      }
+      setError(e instanceof Error ? e.message : String(e))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault()
+    void send(true)
+  }
+
+  const locked = phase.kind === 'apply' || busy
+  return (
+    <div className="space-y-4">
+      <Card title="Cell settings">
+        <form onSubmit={submit} noValidate aria-label="Cell settings">
+          {error && (
+            <div className="mb-3">
+              <ErrorNote error={error} />
+            </div>
+          )}
+          <fieldset className="mb-4" disabled={locked}>
+            <legend className="font-medium">Services</legend>
+            <div className="mt-1 grid gap-2 sm:grid-cols-2">
+              {ALL_SERVICES.map((s) => (
+                <label key={s} className="flex items-center gap-2">
+                  <input
+                    type="checkbox"
+                    checked={form.services.includes(s)}
+                    onChange={() =>
+                      change('services', form.services.includes(s) ? form.services.filter((x) => x !== s) : [...form.services, s])
+                    }
+                  />
+                  {SERVICE_LABELS[s]}
+                </label>
+              ))}
+            </div>
+            {errors.services && <p className="mt-1 text-sm font-medium text-red-800">{errors.services}</p>}
+          </fieldset>
+          <fieldset className="mb-4" disabled={locked}>
+            <legend className="font-medium">Time zone</legend>
+            <TimezonePicker id="settings-timezone" value={form.timezone} zones={zones} error={errors.timezone} onChange={(tz) => change('timezone', tz)} />
+            {errors.timezone && <p id="settings-timezone-error" className="mt-1 text-sm font-medium text-red-800">{errors.timezone}</p>}
+          </fieldset>
+          <Field id="settings-resolvers" label="Upstream DNS resolvers" error={errors.resolvers} hint="IP addresses, one per line.">
+            <textarea
+              id="settings-resolvers"
+              rows={3}
+              disabled={locked}
+              className={`${inputClass} font-mono text-sm`}
+              value={form.resolvers}
+              aria-invalid={errors.resolvers ? true : undefined}
+              aria-describedby={['settings-resolvers-hint', errors.resolvers ? 'settings-resolvers-error' : ''].filter(Boolean).join(' ')}
+              onChange={(e) => change('resolvers', e.target.value)}
+            />
+          </Field>
+          <div className="flex flex-wrap gap-2">
+            <button type="submit" className={buttonSecondary} disabled={locked}>
+              Preview changes
+            </button>
+            <button
+              type="button"
+              className={buttonPrimary}
+              disabled={locked || phase.kind !== 'preview' || phase.status === null}
+              onClick={() => void send(false)}
+            >
+              Apply
+            </button>
+          </div>
+          {phase.kind === 'edit' && <p className="mt-2 text-sm text-slate-700">Preview first: it shows what would change, without changing anything.</p>}
+          {phase.kind === 'preview' && phase.status === 'failed' && (
+            <p className="mt-2 text-sm font-medium text-red-800">The preview found problems; applying will likely fail the same way.</p>
+          )}
+        </form>
+      </Card>
+      {phase.kind !== 'edit' && (
+        <Card>
+          <RunView
+            key={phase.runId}
+            runId={phase.runId}
+            title={phase.kind === 'preview' ? 'Preview (check mode, nothing is changed)' : 'Applying'}
+            onFinished={(st) => setPhase((p) => (p.kind === 'edit' ? p : { ...p, status: st }))}
+          />
+          {phase.kind === 'apply' && phase.status && (
+            <button type="button" className={`${buttonSecondary} mt-4`} onClick={() => setPhase({ kind: 'edit' })}>
+              Back to editing
+            </button>
+          )}
+        </Card>
+      )}
+    </div>
+  )
+}
+
+export function SettingsPage() {
+  const settings = useApi(endpoints.settings)
+  return (
+    <div>
+      <PageHeader title="Settings">Change what the cell runs. Every change is previewed first, then applied.</PageHeader>
+      {settings.loading && !settings.data ? (
+        <Loading />
+      ) : settings.unavailable ? (
+        <NotAvailable>Settings are not available from this API yet.</NotAvailable>
+      ) : settings.error ? (
+        <ErrorNote error={settings.error} />
+      ) : settings.data ? (
+        <SettingsEditor initial={settings.data} />
+      ) : null}
+    </div>
+  )
+}

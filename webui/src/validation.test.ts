@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest'
+import { passwordStrength, timeZones, validateCellName, validateDomain, validatePeer, validateSetup, type SetupForm } from './validation'
+import { cellFacts, normalizeServices } from './normalize'
+import { formToBody, settingsToForm, validateResolvers } from './pages/Settings'
+
+const good: SetupForm = {
+  cell_name: 'home',
+  domain_mode: 'internal',
+  domain: '',
+  timezone: 'Europe/Berlin',
+  admin_password: 'correct-Horse-battery-9',
+  confirm_password: 'correct-Horse-battery-9',
+  services: ['dns', 'wireguard'],
+}
+
+describe('setup validation', () => {
+  it('accepts a good form', () => {
+    expect(validateSetup(good, ['UTC', 'Europe/Berlin'])).toEqual({})
+  })
+
+  it('checks the cell name as a DNS label', () => {
+    expect(validateCellName('home-1')).toBeNull()
+    expect(validateCellName('')).toMatch(/Enter a name/)
+    for (const bad of ['Home', '1home', 'home_1', 'a'.repeat(32), 'home-', 'ho me', 'home\n']) {
+      expect(validateCellName(bad), bad).not.toBeNull()
+    }
+  })
+
+  it('needs a domain only when the mode is not internal', () => {
+    expect(validateSetup({ ...good, domain_mode: 'custom' }, []).domain).toMatch(/Enter the domain/)
+    expect(validateSetup({ ...good, domain_mode: 'custom', domain: 'cell.example.org' }, [])).toEqual({})
+    expect(validateSetup({ ...good, domain_mode: 'internal', domain: 'garbage!!' }, [])).toEqual({})
+    expect(validateDomain('localhost')).toMatch(/full domain/)
+    expect(validateDomain('a..b')).not.toBeNull()
+    expect(validateDomain('ex ample.org')).not.toBeNull()
+    expect(validateDomain('Cell.Example.org.')).toBeNull()
+  })
+
+  it('wants the time zone from the list', () => {
+    expect(validateSetup({ ...good, timezone: 'Mars/Olympus' }, ['UTC']).timezone).toMatch(/from the list/)
+    expect(validateSetup({ ...good, timezone: '' }, ['UTC']).timezone).toMatch(/Choose/)
+  })
+
+  it('wants a strong password, confirmed', () => {
+    expect(validateSetup({ ...good, admin_password: 'short', confirm_password: 'short' }, []).admin_password).toMatch(/at least 10/)
+    expect(validateSetup({ ...good, admin_password: 'aaaaaaaaaa', confirm_password: 'aaaaaaaaaa' }, []).admin_password).toMatch(/easy/)
+    expect(validateSetup({ ...good, confirm_password: 'other' }, []).confirm_password).toMatch(/do not match/)
+  })
+
+  it('wants at least one service', () => {
+    expect(validateSetup({ ...good, services: [] }, []).services).toBeTruthy()
+  })
+})
+
+describe('password strength', () => {
+  it('rises with length and variety', () => {
+    const scores = ['', 'abc', 'abcdefghij', 'Abcdefgh1!', 'Abcdefgh1!xyzw', 'Tr0ub4dor&3-horse-staple'].map((p) => passwordStrength(p).score)
+    for (let i = 1; i < scores.length; i++) expect(scores[i]).toBeGreaterThanOrEqual(scores[i - 1])
+    expect(scores[0]).toBe(0)
+    expect(scores[scores.length - 1]).toBe(4)
+  })
+
+  it('punishes common passwords and repeats', () => {
+    expect(passwordStrength('password123456!A').score).toBe(0)
+    expect(passwordStrength('Aaaaaaaa1!bc').score).toBeLessThan(passwordStrength('Abcdefgh1!bc').score)
+  })
+})
+
+describe('peer validation', () => {
+  it('checks the name, uniqueness and a pasted key', () => {
+    expect(validatePeer({ name: 'phone', route: 'split', public_key: '' })).toEqual({})
+    expect(validatePeer({ name: 'Phone', route: 'split', public_key: '' }).name).toBeTruthy()
+    expect(validatePeer({ name: 'phone', route: 'split', public_key: '' }, ['phone']).name).toMatch(/exists/)
+    expect(validatePeer({ name: 'phone', route: 'full', public_key: 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=' })).toEqual({})
+    expect(validatePeer({ name: 'phone', route: 'full', public_key: 'not-a-key' }).public_key).toMatch(/44 characters/)
+  })
+})
+
+describe('time zones', () => {
+  it('lists real zones including UTC', () => {
+    const z = timeZones()
+    expect(z).toContain('UTC')
+    expect(z).toContain('Europe/Berlin')
+  })
+})
+
+describe('service health from the API', () => {
+  it('accepts a wrapped list, a bare list and a map', () => {
+    expect(normalizeServices({ services: [{ name: 'dns', healthy: true }, { name: 'mail', healthy: false, detail: 'inactive' }] })).toEqual([
+      { name: 'dns', status: 'healthy', detail: '' },
+      { name: 'mail', status: 'unhealthy', detail: 'inactive' },
+    ])
+    expect(normalizeServices([{ name: 'ntp', status: 'ok' }])[0].status).toBe('healthy')
+    expect(normalizeServices({ dns: 'ok', dhcp: { status: 'failed' }, files: { status: 'starting' } }).map((s) => s.status)).toEqual([
+      'healthy',
+      'unhealthy',
+      'unknown',
+    ])
+    expect(normalizeServices(null)).toEqual([])
+  })
+
+  it('reads the API\'s units and ports, and leaves out disabled services', () => {
+    const list = normalizeServices({
+      checked_at: '2026-11-27T05:00:00Z',
+      services: [
+        { name: 'dns', enabled: true, status: 'ok', units: [{ name: 'dnsmasq', active: true }], ports: [{ port: 53, proto: 'tcp', open: true }] },
+        { name: 'mail', enabled: true, status: 'degraded', units: [{ name: 'postfix', active: true }, { name: 'dovecot', active: false }], ports: [] },
+        { name: 'files', enabled: false, status: 'disabled', units: [], ports: [] },
+      ],
+    })
+    expect(list).toEqual([
+      { name: 'dns', status: 'healthy', detail: 'dnsmasq: active, tcp/53: open' },
+      { name: 'mail', status: 'degraded', detail: 'postfix: active, dovecot: not active' },
+    ])
+  })
+
+  it('shows only the facts the settings carry', () => {
+    const facts = cellFacts({ cell: { name: 'home', domain: 'home.cell' }, network: { vpn_subnet: '10.0.0.0/24' } })
+    expect(facts).toEqual([
+      { label: 'Cell name', value: 'home' },
+      { label: 'Domain', value: 'home.cell' },
+      { label: 'VPN subnet', value: '10.0.0.0/24' },
+    ])
+    expect(cellFacts({})).toEqual([])
+  })
+})
+
+describe('settings form', () => {
+  it('reads nested or flat settings and writes back the same resolver key', () => {
+    const { form, resolverKey } = settingsToForm({ services: ['dns', 'mail'], timezone: 'UTC', network: { upstream_dns: ['192.0.2.1'] } })
+    expect(form).toEqual({ services: ['dns', 'mail'], timezone: 'UTC', resolvers: '192.0.2.1' })
+    expect(resolverKey).toBe('upstream_dns')
+    const other = settingsToForm({ services: { dns: true, mail: false }, cell: { timezone: 'Asia/Tokyo' }, upstream_resolvers: ['1.1.1.1'] })
+    expect(other.form.services).toEqual(['dns'])
+    expect(other.form.timezone).toBe('Asia/Tokyo')
+    expect(formToBody({ services: ['mail', 'dns'], timezone: 'UTC', resolvers: '192.0.2.1\n 2001:db8::1, ' }, other.resolverKey)).toEqual({
+      services: ['dns', 'mail'],
+      timezone: 'UTC',
+      upstream_resolvers: ['192.0.2.1', '2001:db8::1'],
+    })
+  })
+
+  it('validates resolvers as IP addresses', () => {
+    expect(validateResolvers('192.0.2.1\n2001:db8::53')).toBeNull()
+    expect(validateResolvers('')).toMatch(/at least one/)
+    expect(validateResolvers('dns.example.org')).toMatch(/not an IP/)
+    expect(validateResolvers('300.1.1.1')).toMatch(/not an IP/)
+  })
+})

@@ -1,0 +1,120 @@
+// Client-side checks that mirror the API's rules, so most mistakes are caught before a request.
+// The API remains the authority: its 400 {"fields": {...}} are shown the same way.
+
+import type { DomainMode, ServiceName } from './api'
+
+export const CELL_NAME_RE = /^[a-z][a-z0-9-]{0,30}$/
+const LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+export const PEER_NAME_RE = /^[a-z][a-z0-9-]{0,30}$/
+const WG_KEY_RE = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/
+export const MIN_PASSWORD_LENGTH = 10
+
+export function validateCellName(name: string): string | null {
+  if (!name) return 'Enter a name for the cell.'
+  if (!CELL_NAME_RE.test(name))
+    return 'Use 1–31 lowercase letters, digits or hyphens, starting with a letter.'
+  if (name.endsWith('-')) return 'The name cannot end with a hyphen.'
+  return null
+}
+
+export function validateDomain(domain: string): string | null {
+  const d = domain.trim().toLowerCase().replace(/\.$/, '')
+  if (!d) return 'Enter the domain.'
+  if (d.length > 253) return 'The domain is too long.'
+  const labels = d.split('.')
+  if (labels.length < 2) return 'Enter a full domain name, such as home.example.org.'
+  if (!labels.every((l) => LABEL_RE.test(l))) return 'Only letters, digits, hyphens and dots are allowed.'
+  return null
+}
+
+export type Strength = { score: 0 | 1 | 2 | 3 | 4; label: string; hints: string[] }
+
+/** A simple estimate: length and character variety, with penalties for repeats and sequences. */
+export function passwordStrength(pw: string): Strength {
+  const hints: string[] = []
+  if (!pw) return { score: 0, label: 'empty', hints: [`Use at least ${MIN_PASSWORD_LENGTH} characters.`] }
+  let points = 0
+  if (pw.length >= MIN_PASSWORD_LENGTH) points += 1
+  else hints.push(`Use at least ${MIN_PASSWORD_LENGTH} characters.`)
+  if (pw.length >= 14) points += 1
+  if (pw.length >= 20) points += 1
+  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(pw)).length
+  if (classes >= 3) points += 1
+  else hints.push('Mix upper- and lowercase letters, digits and symbols, or use a long passphrase.')
+  if (/(.)\1{2,}/.test(pw)) {
+    points -= 1
+    hints.push('Avoid repeated characters.')
+  }
+  if (/^(?:password|admin|letmein|qwerty|123456|secret)/i.test(pw)) {
+    points = 0
+    hints.push('Avoid common passwords.')
+  }
+  if (pw.length < MIN_PASSWORD_LENGTH) points = Math.min(points, 1)
+  const score = Math.max(0, Math.min(4, points)) as Strength['score']
+  const label = ['too weak', 'weak', 'fair', 'good', 'strong'][score]
+  return { score, label, hints }
+}
+
+export interface SetupForm {
+  cell_name: string
+  domain_mode: DomainMode
+  domain: string
+  timezone: string
+  admin_password: string
+  confirm_password: string
+  services: ServiceName[]
+}
+
+export type FieldErrors = Partial<Record<string, string>>
+
+export function validateSetup(f: SetupForm, timezones: string[]): FieldErrors {
+  const e: FieldErrors = {}
+  const n = validateCellName(f.cell_name)
+  if (n) e.cell_name = n
+  if (f.domain_mode !== 'internal') {
+    const d = validateDomain(f.domain)
+    if (d) e.domain = d
+  }
+  if (!f.timezone) e.timezone = 'Choose a time zone.'
+  else if (timezones.length && !timezones.includes(f.timezone)) e.timezone = 'Choose a time zone from the list.'
+  if (f.admin_password.length < MIN_PASSWORD_LENGTH)
+    e.admin_password = `Use at least ${MIN_PASSWORD_LENGTH} characters.`
+  else if (passwordStrength(f.admin_password).score < 2)
+    e.admin_password = 'This password is too easy to guess.'
+  if (f.confirm_password !== f.admin_password) e.confirm_password = 'The passwords do not match.'
+  if (!f.services.length) e.services = 'Choose at least one service.'
+  return e
+}
+
+export interface PeerForm {
+  name: string
+  route: 'split' | 'full'
+  public_key: string
+}
+
+export function validatePeer(f: PeerForm, existing: string[] = []): FieldErrors {
+  const e: FieldErrors = {}
+  if (!f.name) e.name = 'Enter a name for the device.'
+  else if (!PEER_NAME_RE.test(f.name) || f.name.endsWith('-'))
+    e.name = 'Use 1–31 lowercase letters, digits or hyphens, starting with a letter.'
+  else if (existing.includes(f.name)) e.name = 'A peer with this name exists already.'
+  if (f.route !== 'split' && f.route !== 'full') e.route = 'Choose a route.'
+  const key = f.public_key.trim()
+  if (key && !WG_KEY_RE.test(key)) e.public_key = 'A WireGuard public key is 44 characters of base64 ending in "=".'
+  return e
+}
+
+/** The time zones the browser knows, or a minimal list where it cannot say. */
+export function timeZones(): string[] {
+  const intl = Intl as unknown as { supportedValuesOf?: (k: string) => string[] }
+  const list = typeof intl.supportedValuesOf === 'function' ? intl.supportedValuesOf('timeZone') : []
+  return list.includes('UTC') ? list : ['UTC', ...list]
+}
+
+export function browserTimeZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
+  } catch {
+    return 'UTC'
+  }
+}
