@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from pic_lab.demo import cell_vars
 from pic_lab.lab import Lab
@@ -85,8 +84,5 @@ def lab():
 def cell(lab, tmp_path_factory) -> Cell:
     info = lab.up("cell")
     lab.up("client")
-    inv = lab.inventory({"cells": ["cell"]})
-    inv["all"]["children"]["cells"]["vars"] = cell_vars(lab, info["ip"])
-    path = tmp_path_factory.mktemp("e2e") / "inventory.yml"
-    path.write_text(yaml.safe_dump(inv, sort_keys=False))
+    path = lab.write_inventory(tmp_path_factory.mktemp("e2e"), {"cells": ["cell"]}, cell_vars(lab, info["ip"]), ROOT)
     return Cell(lab, path)

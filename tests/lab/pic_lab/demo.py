@@ -13,8 +13,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import yaml
-
 from .lab import Lab, LabError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,10 +33,7 @@ def up(lab: Lab) -> int:
     started = time.monotonic()
     info = lab.up("cell")
     booted = time.monotonic()
-    inv = lab.inventory({"cells": ["cell"]})
-    inv["all"]["children"]["cells"]["vars"] = cell_vars(lab, info["ip"])
-    inv_file = lab.dir / "inventory.yml"
-    inv_file.write_text(yaml.safe_dump(inv, sort_keys=False))
+    inv_file = lab.write_inventory(lab.dir / "inventory", {"cells": ["cell"]}, cell_vars(lab, info["ip"]), ROOT)
     print(f"pic demo: lab host 'cell' at {info['ip']} (booted in {booted - started:.1f} s); converging site.yml")
     res = subprocess.run(["ansible-playbook", "-i", str(inv_file), "site.yml"], cwd=ROOT)
     if res.returncode != 0:

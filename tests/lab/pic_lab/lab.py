@@ -379,6 +379,26 @@ class Lab:
             inv["all"]["children"][group] = {"hosts": {m: {} for m in members}}
         return inv
 
+    def write_inventory(self, directory: Path, groups: dict[str, list[str]], group_vars: dict | None = None,
+                        repo: Path | None = None) -> Path:
+        """An inventory directory for the lab's hosts that also carries the repository's group_vars
+        (linked), so `ansible-playbook -i DIR/hosts.yml site.yml` sees the same pic_* defaults as
+        inventory/hosts.yml does; `group_vars` are set on the groups, over those defaults."""
+        import yaml
+
+        directory.mkdir(parents=True, exist_ok=True)
+        inv = self.inventory(groups)
+        for group in groups:
+            if group_vars:
+                inv["all"]["children"][group]["vars"] = group_vars
+        (directory / "hosts.yml").write_text(yaml.safe_dump(inv, sort_keys=False))
+        if repo:
+            link = directory / "group_vars"
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(repo / "inventory" / "group_vars")
+        return directory / "hosts.yml"
+
     def molecule_instances(self) -> list[dict]:
         """The instance config molecule's delegated driver reads (molecule/shared/create.yml)."""
         return [
