@@ -220,12 +220,15 @@ class Lab:
         for cg in self._cgroups(host):
             cg.mkdir(parents=True, exist_ok=True)
         (hd / "stop").unlink(missing_ok=True)
-        for d in (base.apt_cache_dir(), base.pip_cache_dir()):
+        for d in (base.apt_cache_dir(), base.pip_cache_dir(), hd / "apt-archives"):
             d.mkdir(parents=True, exist_ok=True)
         nspawn = [
             "systemd-nspawn", "--boot", "--register=no", "--keep-unit", "-M", self.machine(host),
             "-D", str(hd / "root"), f"--network-bridge={self.bridge}", "--resolv-conf=copy-host",
-            "--console=read-only", f"--bind={base.apt_cache_dir()}:/var/cache/apt/archives",
+            "--console=read-only",
+            # The shared .deb cache is the lower layer of an overlay, so hosts never contend for one
+            # apt lock; what a host downloads is gathered into the shared cache when it goes down.
+            f"--overlay={base.apt_cache_dir()}:{hd / 'apt-archives'}:/var/cache/apt/archives",
             f"--bind={base.pip_cache_dir()}:/root/.cache/pip",
         ]
         procs = " ".join(str(cg / "cgroup.procs") for cg in self._cgroups(host))
@@ -338,6 +341,7 @@ class Lab:
                 run(["umount", "-l", str(root)], check=False)
         for cg in self._cgroups(host):
             _rmdir_tree(cg)
+        _gather_debs(hd / "apt-archives", base.apt_cache_dir())
         shutil.rmtree(f"/run/systemd/nspawn/propagate/{self.machine(host)}", ignore_errors=True)
         shutil.rmtree(hd, ignore_errors=True)
         log(f"{host} is down")
@@ -477,6 +481,18 @@ def _rmdir_tree(cg: Path) -> None:
             except OSError:
                 _kill_cgroup(d)
                 time.sleep(0.1)
+
+
+def _gather_debs(upper: Path, shared: Path) -> None:
+    """Moves the .debs a host downloaded into the shared cache (complete files only)."""
+    if not upper.is_dir():
+        return
+    for deb in upper.glob("*.deb"):
+        target = shared / deb.name
+        if not target.exists():
+            tmp = shared / f".{deb.name}.tmp"
+            shutil.copyfile(deb, tmp)
+            tmp.rename(target)
 
 
 def _is_mounted(path: Path) -> bool:
