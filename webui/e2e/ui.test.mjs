@@ -59,6 +59,16 @@ function unexpectedErrors(allowedStatuses = []) {
   return errors.filter((e) => !allowedStatuses.some((s) => e.includes(`status of ${s}`)))
 }
 
+/**
+ * The console errors of a page. The one failed load allowed is the vault's probe of the root
+ * certificate on a cell whose CA is not made yet (the API answers 404 then, and Chromium logs it);
+ * the page must then say so.
+ */
+async function pageErrors(p) {
+  if (p === '/vault' && (await page.getByTestId('not-available').count())) return unexpectedErrors([404])
+  return errors
+}
+
 async function shot(name) {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true })
 }
@@ -188,6 +198,9 @@ describe('PIC web UI', { concurrency: false }, () => {
   test('logout, a wrong password, then login', async () => {
     errors = []
     await page.goto(`${baseUrl}/`)
+    // A cell set up before this run (no wizard above) starts at the login page.
+    await page.getByRole('heading', { name: /^(Dashboard|Log in to your cell)$/, level: 1 }).waitFor()
+    if (page.url().includes('/login')) await login()
     await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor()
     await page.getByRole('button', { name: 'Log out' }).first().click()
     await page.waitForURL(/\/login$/)
@@ -361,7 +374,7 @@ describe('PIC web UI', { concurrency: false }, () => {
           const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
           assert.ok(overflow <= 1, `${p} fits the ${label} width (overflow ${overflow}px)`)
           await shot(`page-${label}${p === '/' ? '-dashboard' : p.replaceAll('/', '-')}`)
-          assert.deepEqual(errors, [], `console errors on ${p}`)
+          assert.deepEqual(await pageErrors(p), [], `console errors on ${p}`)
         }
       } finally {
         await page.setViewportSize({ width: 1280, height: 900 })
@@ -382,16 +395,24 @@ describe('PIC web UI', { concurrency: false }, () => {
       await nav.getByRole('link', { name: 'Vault' }).click()
       await page.getByRole('heading', { name: 'Vault', level: 1 }).waitFor()
       assert.equal(await nav.isVisible(), false)
-      assert.deepEqual(unexpectedErrors(), [])
+      await page.waitForLoadState('networkidle')
+      assert.deepEqual(await pageErrors('/vault'), [])
     } finally {
       await page.setViewportSize({ width: 1280, height: 900 })
     }
   })
 
-  test('the vault offers the root certificate', async () => {
+  test('the vault offers the root certificate', async (t) => {
     errors = []
     await page.goto(`${baseUrl}/vault`)
     const link = page.getByRole('link', { name: 'Download root certificate' })
+    await page.locator('[data-testid=not-available], a[href="/api/ca/root.pem"]').first().waitFor()
+    if (REAL && (await page.getByTestId('not-available').count())) {
+      // A cell whose CA role has not run yet says so instead of offering a broken download.
+      assert.match(await page.getByTestId('not-available').textContent(), /no root certificate yet/)
+      assert.deepEqual(unexpectedErrors([404]), [])
+      return t.skip('this cell has no root certificate yet')
+    }
     assert.equal(await link.getAttribute('href'), '/api/ca/root.pem')
     const [download] = await Promise.all([page.waitForEvent('download'), link.click()])
     const pem = fs.readFileSync(await download.path(), 'utf8')

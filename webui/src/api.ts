@@ -197,6 +197,7 @@ export interface NewPeerResponse {
   config: string
   qr_svg: string
   run_id?: string
+  private_key_included?: boolean
 }
 
 export interface User {

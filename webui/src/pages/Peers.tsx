@@ -133,8 +133,12 @@ function NewPeerPanel({ result, onClose }: { result: NewPeerResponse; onClose: (
         Configuration for {name}
       </h3>
       <p role="alert" className="mb-4 rounded border border-amber-400 bg-amber-50 p-3 text-amber-950" data-testid="one-time-warning">
-        <strong>Save this configuration now.</strong> It contains the device's private key and will not be shown
-        again. Scan the QR code with the WireGuard app or download the file before closing this panel.
+        <strong>Save this configuration now.</strong>{' '}
+        {result.private_key_included === false
+          ? "It has no private key: the device keeps its own, to be filled in where the file says. "
+          : "It contains the device's private key, which the cell does not keep. "}
+        It will not be shown again. Scan the QR code with the WireGuard app or download the file before closing
+        this panel.
       </p>
       <div className="flex flex-col gap-4 sm:flex-row">
         {result.qr_svg ? <QrImage svg={result.qr_svg} label={`QR code of the WireGuard configuration for ${name}`} /> : null}
@@ -284,7 +288,7 @@ export function PeersPage() {
         </p>
       )}
       <ErrorNote error={error} />
-      <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
+      <div className="grid grid-cols-1 gap-4 xl:grid-cols-2">
         <Card title="Peers">
           {peers.loading && !peers.data ? (
             <Loading />

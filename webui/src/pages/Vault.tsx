@@ -1,5 +1,5 @@
-import { endpoints } from '../api'
-import { buttonPrimary, Card, PageHeader } from '../components/ui'
+import { ApiError, api, endpoints } from '../api'
+import { buttonPrimary, Card, ErrorNote, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
 
 const PLATFORMS: { name: string; steps: string[] }[] = [
   {
@@ -46,6 +46,9 @@ const PLATFORMS: { name: string; steps: string[] }[] = [
 ]
 
 export function VaultPage() {
+  // Fetched first so that a missing certificate is said plainly instead of a failed download.
+  const root = useApi(() => api.get<string>(endpoints.caRootUrl, { text: true }))
+  const missing = root.error instanceof ApiError && root.error.status === 404
   return (
     <div className="space-y-4">
       <PageHeader title="Vault">The cell's certificate authority signs the HTTPS certificates of its services.</PageHeader>
@@ -54,9 +57,20 @@ export function VaultPage() {
           Install the cell's root certificate on each device once, and the browser and apps will trust the cell's
           services without warnings. Only the public certificate is downloaded; its private key never leaves the cell.
         </p>
-        <a className={buttonPrimary} href={endpoints.caRootUrl} download="pic-root-ca.pem">
-          Download root certificate
-        </a>
+        {root.loading && !root.data ? (
+          <Loading what="Looking for the root certificate" />
+        ) : missing ? (
+          <NotAvailable>
+            The cell has no root certificate yet: the certificate authority is made when the cell's CA is
+            set up by a converge. Come back after the next successful run.
+          </NotAvailable>
+        ) : root.error ? (
+          <ErrorNote error={root.error} />
+        ) : (
+          <a className={buttonPrimary} href={endpoints.caRootUrl} download="pic-root-ca.pem">
+            Download root certificate
+          </a>
+        )}
       </Card>
       <Card title="How to install it">
         <div className="grid gap-4 md:grid-cols-2">
