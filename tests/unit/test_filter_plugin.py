@@ -1,0 +1,84 @@
+import base64
+import importlib.util
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+ROOT = pathlib.Path(__file__).parents[2]
+
+
+def load_plugin():
+    spec = importlib.util.spec_from_file_location("pic_filter_plugin", ROOT / "filter_plugins/pic.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def filters():
+    return load_plugin().FilterModule().filters()
+
+
+def test_exposes_filters(filters):
+    for name in ("pic_state_vars", "pic_wg_pubkey", "pic_zone_serial", "pic_valid_name",
+                 "pic_next_vpn_address", "pic_subnets_overlap"):
+        assert callable(filters[name])
+
+
+def test_state_vars(filters):
+    assert filters["pic_state_vars"]({"version": 1, "cell": {"name": "box"}})["pic_domain"] == "box.cell"
+
+
+def test_state_vars_error_names_fields(filters):
+    with pytest.raises(AnsibleFilterError, match=r"cell\.name"):
+        filters["pic_state_vars"]({"version": 1, "cell": {"name": "Bad"}})
+
+
+def test_wg_pubkey(filters):
+    # RFC 7748 section 6.1, Bob's key pair
+    priv = base64.b64encode(bytes.fromhex(
+        "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")).decode()
+    pub = base64.b64encode(bytes.fromhex(
+        "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")).decode()
+    assert filters["pic_wg_pubkey"](priv) == pub
+    with pytest.raises(AnsibleFilterError):
+        filters["pic_wg_pubkey"]("bad")
+    assert filters["pic_wg_valid_key"](priv) is True
+
+
+def test_zone_serial(filters):
+    assert filters["pic_zone_serial"](2000010100) > 2000010100
+    with pytest.raises(AnsibleFilterError):
+        filters["pic_zone_serial"]("x")
+
+
+def test_small_filters(filters):
+    assert filters["pic_valid_name"]("home") and not filters["pic_valid_name"]("Home!")
+    assert filters["pic_valid_domain"]("a.org") and not filters["pic_valid_domain"]("a")
+    assert filters["pic_next_vpn_address"]("10.0.0.0/24", ["10.0.0.2"]) == "10.0.0.3"
+    assert filters["pic_cell_vpn_address"]("10.0.0.0/24") == "10.0.0.1"
+    assert filters["pic_subnets_overlap"]("10.0.0.0/8", "10.1.0.0/16") is True
+    with pytest.raises(AnsibleFilterError):
+        filters["pic_next_vpn_address"]("bad", [])
+    with pytest.raises(AnsibleFilterError):
+        filters["pic_cell_vpn_address"]("bad")
+    with pytest.raises(AnsibleFilterError):
+        filters["pic_subnets_overlap"]("bad", "10.0.0.0/8")
+
+
+def test_plugin_works_without_installed_package(tmp_path):
+    """A bare python (no pic_api on the path) still loads the plugin from the repository."""
+    code = (
+        "import importlib.util, sys\n"
+        "assert importlib.util.find_spec('pic_api') is None, 'pic_api importable'\n"
+        f"spec = importlib.util.spec_from_file_location('p', {str(ROOT / 'filter_plugins/pic.py')!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "import pic_api; print(pic_api.__file__)\n"
+    )
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         env={"PYTHONPATH": ":".join(p for p in sys.path if "site-packages" in p)})
+    assert out.returncode == 0, out.stderr
+    assert str(ROOT / "api" / "pic_api") in out.stdout

@@ -1,0 +1,113 @@
+import base64
+import datetime as dt
+
+import pytest
+from pic_api.core import addressing, wgkeys, zone
+from pic_api.core.validators import ValidationError
+
+# RFC 7748 section 6.1 test vector (Alice), base64 encoded.
+ALICE_PRIV = base64.b64encode(bytes.fromhex(
+    "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")).decode()
+ALICE_PUB = base64.b64encode(bytes.fromhex(
+    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")).decode()
+
+
+def test_public_key_matches_rfc7748_vector():
+    assert wgkeys.public_key(ALICE_PRIV) == ALICE_PUB
+
+
+def test_generate_keypair_is_consistent_and_random():
+    priv, pub = wgkeys.generate_keypair()
+    assert wgkeys.is_valid_key(priv) and wgkeys.is_valid_key(pub)
+    assert wgkeys.public_key(priv) == pub
+    assert len(base64.b64decode(priv)) == 32
+    assert wgkeys.generate_keypair()[0] != priv
+
+
+def test_public_key_refuses_bad_private_key():
+    with pytest.raises(ValidationError):
+        wgkeys.public_key("not-a-key")
+
+
+@pytest.mark.parametrize("value", ["", "abc", None, 42, "A" * 44])
+def test_is_valid_key_false(value):
+    assert wgkeys.is_valid_key(value) is False
+
+
+def test_cell_address_is_first_host():
+    assert addressing.cell_address("10.0.0.0/24") == "10.0.0.1"
+    assert addressing.cell_address("172.16.8.0/22") == "172.16.8.1"
+
+
+def test_next_free_address_skips_cell_and_used():
+    assert addressing.next_free_address("10.0.0.0/24", []) == "10.0.0.2"
+    assert addressing.next_free_address("10.0.0.0/24", ["10.0.0.2", "10.0.0.3"]) == "10.0.0.4"
+
+
+def test_next_free_address_fills_holes_without_moving_others():
+    used = ["10.0.0.2", "10.0.0.4", "10.0.0.5"]
+    assert addressing.next_free_address("10.0.0.0/24", used) == "10.0.0.3"
+    assert used == ["10.0.0.2", "10.0.0.4", "10.0.0.5"]
+
+
+def test_next_free_address_ignores_garbage_entries():
+    assert addressing.next_free_address("10.0.0.0/24", ["junk", "10.0.0.2"]) == "10.0.0.3"
+
+
+def test_next_free_address_full_subnet():
+    # /30: network .0, cell .1, peer .2, broadcast .3
+    assert addressing.next_free_address("10.9.0.0/30", []) == "10.9.0.2"
+    with pytest.raises(addressing.AddressError, match="no free address"):
+        addressing.next_free_address("10.9.0.0/30", ["10.9.0.2"])
+
+
+def test_next_free_address_bad_subnet():
+    with pytest.raises(addressing.AddressError):
+        addressing.next_free_address("10.0.0.1/24", [])
+
+
+def test_overlaps_and_contains():
+    assert addressing.overlaps("10.0.0.0/8", "10.1.0.0/16")
+    assert not addressing.overlaps("10.0.0.0/24", "10.0.1.0/24")
+    assert addressing.contains("10.0.0.0/24", "10.0.0.77")
+    assert not addressing.contains("10.0.0.0/24", "10.0.1.1")
+    assert not addressing.contains("10.0.0.0/24", "nope")
+
+
+def test_usable():
+    assert addressing.usable("10.0.0.2", "10.0.0.0/24")
+    for addr in ("10.0.0.0", "10.0.0.1", "10.0.0.255", "10.0.1.2", "x"):
+        assert not addressing.usable(addr, "10.0.0.0/24")
+
+
+DAY = dt.date(2026, 11, 27)
+
+
+def test_serial_first_of_day():
+    assert zone.next_serial(None, DAY) == 2026112700
+    assert zone.next_serial("", DAY) == 2026112700
+
+
+def test_serial_older_previous_resets_to_today():
+    assert zone.next_serial(2026112605, DAY) == 2026112700
+
+
+def test_serial_same_day_increments():
+    assert zone.next_serial(2026112700, DAY) == 2026112701
+    assert zone.next_serial("2026112709", DAY) == 2026112710
+
+
+def test_serial_monotonic_past_99_and_clock_going_back():
+    assert zone.next_serial(2026112799, DAY) == 2026112800
+    assert zone.next_serial(2027010100, DAY) == 2027010101
+
+
+def test_serial_refuses_garbage():
+    for bad in ("abc", -1, 2**32 - 1, True):
+        with pytest.raises(ValueError):
+            zone.next_serial(bad, DAY)
+
+
+def test_serial_default_is_today():
+    today = dt.datetime.now(dt.UTC).date()
+    assert str(zone.next_serial()).startswith(today.strftime("%Y%m%d"))
