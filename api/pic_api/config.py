@@ -27,7 +27,7 @@ class Config:
     playbook: str = "site.yml"
     inventory: str = ""  # empty: <project_dir>/inventory/hosts.yml
     ca_root_file: Path = Path("/etc/pic/ca/root.crt")
-    wg_private_key_file: Path = Path("/etc/pic/wireguard/private.key")
+    wg_private_key_file: Path = Path("/etc/wireguard/private.key")  # made by the wireguard role
     wg_endpoint: str = ""  # host clients dial; empty: the cell's domain
     log_file: Path | None = Path("/var/log/pic/api.log")
     log_level: str = "INFO"

@@ -20,9 +20,9 @@ SERVICE_CHECKS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "dhcp": (("dnsmasq",), ()),
     "ntp": (("chrony",), ()),
     "wireguard": (("wg-quick@wg0",), ()),
-    "mail": (("postfix", "dovecot"), (25, 143)),
+    "mail": (("postfix", "dovecot"), (25, 587, 993)),
     "calendar": (("radicale",), (5232,)),
-    "files": (("apache2",), (8082,)),
+    "files": (("apache2",), (8080,)),
 }
 
 

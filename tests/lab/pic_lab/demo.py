@@ -11,22 +11,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
+from .cell import ROOT, cell_vars
 from .lab import Lab, LabError
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def cell_vars(lab: Lab, ip: str) -> dict:
-    """The cell's LAN is the lab's bridge network; everything else keeps the inventory defaults."""
-    hosts = list(lab.subnet.hosts())
-    return {
-        "pic_lan_interface": "host0",
-        "pic_lan_subnet": str(lab.subnet),
-        "pic_lan_address": ip,
-        "pic_dhcp_range": [str(hosts[99]), str(hosts[199])],
-    }
 
 
 def up(lab: Lab) -> int:

@@ -309,6 +309,14 @@ class Lab:
             raise LabError(f"{host} is not running in lab {self.name}")
         return run(["nsenter", "-t", str(pid), "-a", *cmd], check=check, capture=True, **kw)
 
+    def netns_exec(self, host: str, cmd: list[str], check: bool = False, **kw) -> subprocess.CompletedProcess:
+        """Runs one of this machine's programs (dig, curl, ...) in a host's network namespace only:
+        the traffic is the host's, the tools need not be installed in it."""
+        pid = self.init_pid(host)
+        if not pid:
+            raise LabError(f"{host} is not running in lab {self.name}")
+        return run(["nsenter", "-t", str(pid), "-n", *cmd], check=check, capture=True, **kw)
+
     def wait_reboot(self, host: str, old_pid: int, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,0 +1,101 @@
+"""A cell on lab hosts, as the end-to-end tests and the benchmarks drive it: converges with their
+recap, commands inside hosts, and the API's run event stream."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from .lab import Lab
+
+ROOT = Path(__file__).resolve().parents[3]
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def cell_vars(lab: Lab, ip: str) -> dict:
+    """The cell's LAN is the lab's bridge network; everything else keeps the inventory defaults."""
+    hosts = list(lab.subnet.hosts())
+    return {
+        "pic_lan_interface": "host0",
+        "pic_lan_subnet": str(lab.subnet),
+        "pic_lan_address": ip,
+        "pic_dhcp_range": [str(hosts[99]), str(hosts[199])],
+    }
+
+
+def boot_cell(lab: Lab, workdir: Path, *others: str) -> Cell:
+    """Boots the lab host "cell" (and others) and writes an inventory with `cells` = cell."""
+    info = lab.up("cell")
+    for name in others:
+        lab.up(name)
+    inventory = lab.write_inventory(workdir, {"cells": ["cell"]}, cell_vars(lab, info["ip"]), ROOT)
+    return Cell(lab, inventory)
+
+
+@dataclass
+class Converge:
+    rc: int
+    output: str
+    seconds: float
+
+    def recap(self, host: str = "cell") -> dict[str, int]:
+        for m in RECAP.finditer(self.output):
+            if m.group(1) == host:
+                return {"ok": int(m.group(2)), "changed": int(m.group(3)),
+                        "unreachable": int(m.group(4)), "failed": int(m.group(5))}
+        raise AssertionError(f"no recap for {host} in:\n{self.output[-3000:]}")
+
+    def changed_tasks(self) -> list[str]:
+        """The tasks reported changed (for a readable failure of an idempotence check)."""
+        tasks, current = [], None
+        for line in self.output.splitlines():
+            if line.startswith("TASK ["):
+                current = line[6:line.rfind("]")]
+            elif line.startswith("changed:") and current:
+                tasks.append(current)
+        return tasks
+
+
+class Cell:
+    def __init__(self, lab: Lab, inventory: Path):
+        self.lab = lab
+        self.inventory = inventory
+        self.ip = lab.host_info("cell")["ip"]
+        self.url = f"http://{self.ip}:8081"
+
+    def converge(self, *args: str, timeout: float = 1800) -> Converge:
+        started = time.monotonic()
+        res = subprocess.run(["ansible-playbook", "-i", str(self.inventory), "site.yml", *args], cwd=ROOT,
+                             capture_output=True, text=True, timeout=timeout,
+                             env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"})
+        return Converge(res.returncode, res.stdout + res.stderr, time.monotonic() - started)
+
+    def exec(self, *cmd: str, host: str = "cell") -> subprocess.CompletedProcess:
+        return self.lab.exec(host, list(cmd))
+
+
+def follow_run(session: requests.Session, base: str, run_id: str, timeout: float = 1500) -> list[dict]:
+    """Reads a run's event stream until the run's final status event; returns every event."""
+    events = []
+    with session.get(f"{base}/api/runs/{run_id}/events", stream=True, timeout=timeout) as r:
+        assert r.status_code == 200
+        assert r.headers["Content-Type"].startswith("text/event-stream")
+        for line in r.iter_lines(decode_unicode=True):
+            if not line or not line.startswith("data: "):
+                continue
+            event = json.loads(line[6:])
+            events.append(event)
+            if event.get("event") == "pic_run_status" and event.get("status") not in ("pending", "running"):
+                break
+    return events
+
+
+def csrf(session: requests.Session) -> dict[str, str]:
+    return {"X-CSRF-Token": session.cookies.get("pic_csrf", "")}
