@@ -1,0 +1,79 @@
+"""A broken configuration never replaces a working one.
+
+A second converge with a deliberately bad value for Postfix, Dovecot or OpenDKIM must fail at the
+daemon's own checker, leave the live file as it was, and leave the service answering clients.
+(Named so that it runs after test_mailserver.py.)
+"""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+CASES = {
+    # postfix check refuses a non-numeric size.
+    "postfix": (
+        {"mailserver_postfix_options": {"smtpd_peername_lookup": "no", "message_size_limit": "lots"}},
+        "/etc/postfix/main.cf",
+        587,
+    ),
+    # doveconf refuses an unknown setting.
+    "dovecot": ({"mailserver_dovecot_options": {"no_such_setting": "yes"}}, "/etc/dovecot/dovecot.conf", 993),
+    # opendkim -n refuses an unknown option.
+    "opendkim": ({"mailserver_opendkim_options": {"NoSuchOption": "yes"}}, "/etc/opendkim.conf", None),
+}
+
+
+def converge(extra_vars: dict) -> subprocess.CompletedProcess:
+    scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
+    env = dict(os.environ)
+    env["ANSIBLE_ROLES_PATH"] = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "roles")
+    cfg = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "ansible.cfg")
+    if os.path.exists(cfg):
+        env["ANSIBLE_CONFIG"] = cfg
+    return subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            os.path.join(scenario, "converge.yml"),
+            "-e",
+            json.dumps(extra_vars),
+        ],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=900,
+    )
+
+
+def answers(lab, ip, port):
+    """The service greets a client (over TLS on 993; any certificate: this checks liveness only)."""
+    probe = (
+        "import socket, ssl, sys\n"
+        "s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 5)\n"
+        "if s.getpeername()[1] == 993:\n"
+        "    ctx = ssl.create_default_context()\n"
+        "    ctx.check_hostname = False\n"
+        "    ctx.verify_mode = ssl.CERT_NONE\n"
+        "    s = ctx.wrap_socket(s)\n"
+        "print(s.recv(200).decode())\n"
+    )
+    res = lab.exec("client", ["python3", "-c", probe, ip, str(port)])
+    return res.returncode == 0 and res.stdout.strip() != ""
+
+
+@pytest.mark.parametrize("daemon", list(CASES))
+def test_bad_value_is_refused_and_service_keeps_running(daemon, cell, lab, host_ip):
+    extra, path, port = CASES[daemon]
+    before = cell.file(path).sha256sum
+    res = converge(extra)
+    assert res.returncode != 0, res.stdout[-3000:]
+    assert "failed validating" in res.stdout or "validat" in res.stdout.lower(), res.stdout[-3000:]
+    assert cell.file(path).sha256sum == before
+    assert cell.service(daemon).is_running
+    if port:
+        assert answers(lab, host_ip["cell"], port)
+    if daemon == "opendkim":
+        assert cell.socket("unix:///var/spool/postfix/opendkim/opendkim.sock").is_listening
