@@ -19,8 +19,6 @@ from pic_lab.cell import csrf, follow_run
 ADMIN_PASSWORD = "correct horse battery staple 7"  # test data, this lab cell only
 SERVICES = ["dns", "dhcp", "ntp", "wireguard", "mail", "calendar", "files"]
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture(scope="module")
 def fresh(cell):

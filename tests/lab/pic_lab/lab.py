@@ -442,13 +442,26 @@ def _other_labs_running(me: str) -> bool:
     return root.is_dir() and any(p.name != me and (p / "lab.json").exists() for p in root.iterdir())
 
 
+def _gone(pid: int) -> bool:
+    """True when the process has ended (a zombie counts as ended; when it is our child, reap it)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2] == "Z"
+
+
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists():
+        if _gone(pid):
             return True
         time.sleep(0.1)
-    return not Path(f"/proc/{pid}").exists()
+    return _gone(pid)
 
 
 def _procs(cg: Path) -> list[int]:
