@@ -56,8 +56,8 @@ class Converge:
         """The tasks reported changed (for a readable failure of an idempotence check)."""
         tasks, current = [], None
         for line in self.output.splitlines():
-            if line.startswith("TASK ["):
-                current = line[6:line.rfind("]")]
+            if line.startswith(("TASK [", "RUNNING HANDLER [")):
+                current = line[line.index("[") + 1:line.rfind("]")]
             elif line.startswith("changed:") and current:
                 tasks.append(current)
         return tasks
