@@ -8,13 +8,14 @@ Later steps (peer, VPN client, LAN host, reboot) follow in this module, each bui
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
 import pytest
 import requests
 
-from pic_lab.cell import csrf, follow_run
+from pic_lab.cell import ROOT, csrf, follow_run
 
 ADMIN_PASSWORD = "correct horse battery staple 7"  # test data, this lab cell only
 SERVICES = ["dns", "dhcp", "ntp", "wireguard", "mail", "calendar", "files"]
@@ -62,19 +63,31 @@ def test_bad_setup_is_refused_and_changes_nothing(cell, fresh):
     assert cell.exec("test", "-e", "/etc/pic/cell.yml").returncode != 0
 
 
+def browser_suite(cell, suite: str, **env: str) -> subprocess.CompletedProcess:
+    """Runs one suite of the web UI's browser tests (webui/e2e) in Chromium against this cell."""
+    return subprocess.run(
+        ["node", "--test", "--test-concurrency=1", f"--test-name-pattern={suite}", "e2e/ui.test.mjs"],
+        cwd=ROOT / "webui", capture_output=True, text=True, timeout=2400,
+        env={**os.environ, "PIC_UI_URL": cell.url, "PIC_ADMIN_PASSWORD": ADMIN_PASSWORD, "PIC_CELL_NAME": "home",
+             **env},
+    )
+
+
 @pytest.fixture(scope="module")
 def admin(cell, fresh):
-    """Completes the wizard and follows its converge to the end; the session is logged in as admin."""
+    """A person completes the wizard in Chromium and watches its run succeed; then an API session
+    logs in as that admin and replays the setup run's event stream from the start."""
+    ui = browser_suite(cell, "first run")
+    assert ui.returncode == 0, ui.stdout[-6000:] + ui.stderr[-2000:]
     s = requests.Session()
-    setup = {"cell_name": "home", "domain_mode": "internal", "timezone": "Europe/Berlin",
-             "admin_password": ADMIN_PASSWORD, "services": SERVICES}
-    started = time.monotonic()
-    r = s.post(f"{cell.url}/api/setup", json=setup, timeout=30)
-    assert r.status_code == 202, r.text
-    run_id = r.json()["run_id"]
+    r = s.post(f"{cell.url}/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=30)
+    assert r.status_code == 200, r.text
     assert s.cookies.get("pic_csrf")
-    events = follow_run(s, cell.url, run_id)
-    s.setup_events, s.setup_seconds, s.setup_run = events, time.monotonic() - started, run_id
+    runs = s.get(f"{cell.url}/api/runs", timeout=10).json()
+    runs = runs["runs"] if isinstance(runs, dict) else runs
+    assert runs, "the wizard started no run"
+    s.setup_run = min(runs, key=lambda run: run.get("created_at") or "")["id"]  # the wizard's run came first
+    s.setup_events = follow_run(s, cell.url, s.setup_run)
     return s
 
 
@@ -86,6 +99,7 @@ def test_setup_converges_with_its_events_streamed(cell, admin):
     run = admin.get(f"{cell.url}/api/runs/{admin.setup_run}", timeout=10).json()
     assert run["status"] == "successful"
     assert requests.get(f"{cell.url}/api/setup/status", timeout=10).json() == {"completed": True}
+    assert cell.exec("test", "-s", "/etc/pic/cell.yml").returncode == 0
 
 
 def test_setup_cannot_run_twice(cell, admin):
@@ -192,6 +206,55 @@ def test_files_put_and_get_over_webdav(cell, peer):
     put = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-T", "-", url, data="through the tunnel\n")
     assert put.stdout in ("201", "204"), put.stdout + put.stderr
     assert curl(cell, url).stdout == "through the tunnel\n"
+
+
+def test_mail_sent_on_587_is_read_on_993(cell, peer):
+    """swaks submits with STARTTLS and AUTH, verifying the cell's certificate; imaplib reads it over 993."""
+    subject = f"e2e {time.time():.0f}"
+    sent = cell.exec("swaks", "--server", "mail.home.cell", "--port", "587", "--tls", "--tls-verify",
+                     "--tls-ca-path", "/etc/pic-root.pem", "--auth", "PLAIN", "--auth-user", "admin@home.cell",
+                     "--auth-password", ADMIN_PASSWORD, "--from", "admin@home.cell", "--to", "admin@home.cell",
+                     "--header", f"Subject: {subject}", "--body", "through the tunnel", host="client")
+    assert sent.returncode == 0, sent.stdout[-3000:] + sent.stderr[-1000:]
+    script = (
+        "import imaplib, ssl, sys, time\n"
+        "ctx = ssl.create_default_context(cafile='/etc/pic-root.pem')\n"
+        "for _ in range(30):\n"
+        "    m = imaplib.IMAP4_SSL('mail.home.cell', 993, ssl_context=ctx)\n"
+        "    m.login('admin@home.cell', sys.argv[1]); m.select('INBOX')\n"
+        "    typ, ids = m.search(None, 'SUBJECT', sys.argv[2])\n"
+        "    if ids[0]:\n"
+        "        print(m.fetch(ids[0].split()[-1], '(RFC822)')[1][0][1].decode()); break\n"
+        "    m.logout(); time.sleep(1)\n"
+    )
+    got = cell.lab.exec("client", ["python3", "-c", script, ADMIN_PASSWORD, subject])
+    assert f"Subject: {subject}" in got.stdout, got.stdout[-2000:] + got.stderr[-2000:]
+    assert "DKIM-Signature:" in got.stdout
+
+
+# ---- the web UI in Chromium against the running cell -----------------------------------------------
+BROKEN_RECORDS = "/etc/pic/dns/records.d/zz-e2e-broken.yml"
+
+
+def test_web_ui_against_the_cell(cell, admin):
+    """Every page, login, peers, settings, the vault; and a run that fails because a role failed:
+    a record no DNS server may publish is planted on the cell, so the dnsmasq role's check fails."""
+    cell.lab.exec("cell", ["bash", "-c", f"cat > {BROKEN_RECORDS}"], input="- {name: broken, type: BOGUS, value: x}\n")
+    try:
+        r = admin.post(f"{cell.url}/api/runs", json={"tags": ["dnsmasq"]}, headers=csrf(admin), timeout=30)
+        assert r.status_code == 202, r.text
+        failed_run = r.json()["run_id"]
+        events = follow_run(admin, cell.url, failed_run)
+        assert events[-1]["status"] == "failed"
+        failed = [e for e in events if e.get("event") == "runner_on_failed"]
+        assert failed and failed[0]["task"] == "Check the extra DNS records" and failed[0]["host"]
+    finally:
+        cell.lab.exec("cell", ["rm", "-f", BROKEN_RECORDS])
+    # The cell's own lab hosts stand in for upstream resolvers: no query leaves the lab.
+    ui = browser_suite(cell, "the running cell", PIC_UI_FAILED_RUN_ID=failed_run,
+                       PIC_UI_FAILED_TASK="Check the extra DNS records",
+                       PIC_UI_UPSTREAMS=cell.lab.host_info("client")["ip"])
+    assert ui.returncode == 0, ui.stdout[-6000:] + ui.stderr[-2000:]
 
 
 # ---- 4. a LAN host -----------------------------------------------------------------------------------
