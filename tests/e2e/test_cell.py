@@ -141,7 +141,11 @@ def peer(cell, admin, root_pem):
     up = client.exec("client", ["wg-quick", "up", "wg0"])
     assert up.returncode == 0, up.stderr
     client.exec("client", ["bash", "-c", f"echo 'nameserver {dns[0]}' > /etc/resolv.conf"])
-    return {**body["peer"], "dns": dns[0]}
+    return {**body["peer"], "dns": dns[0], "private_key": private_key(body["config"])}
+
+
+def private_key(config: str) -> str:
+    return next(line.split("=", 1)[1].strip() for line in config.splitlines() if line.startswith("PrivateKey"))
 
 
 def wait_for(predicate, timeout: float = 60, step: float = 1.0):
@@ -230,6 +234,18 @@ def test_mail_sent_on_587_is_read_on_993(cell, peer):
     got = cell.lab.exec("client", ["python3", "-c", script, ADMIN_PASSWORD, subject])
     assert f"Subject: {subject}" in got.stdout, got.stdout[-2000:] + got.stderr[-2000:]
     assert "DKIM-Signature:" in got.stdout
+
+
+def test_no_secret_in_state_runs_or_logs(cell, admin, peer):
+    """The admin password, the peer's private key (shown once, in the POST's response) and the CA's
+    private key appear in no state file, run record, event or log line on the cell."""
+    ca_key = cell.exec("cat", "/etc/pic/ca/private/root.key").stdout
+    ca_key_body = ca_key.splitlines()[1]  # a line of the key's base64 body
+    assert len(ca_key_body) > 40 and "PRIVATE" not in ca_key_body
+    places = ["/etc/pic/cell.yml", "/var/lib/pic", "/var/log/pic", "/opt/pic/src"]
+    for secret in (ADMIN_PASSWORD, peer["private_key"], ca_key_body):
+        found = cell.exec("grep", "-rlF", "--", secret, *places)
+        assert found.stdout == "", f"a secret is written in {found.stdout.split()}"
 
 
 # ---- the web UI in Chromium against the running cell -----------------------------------------------
