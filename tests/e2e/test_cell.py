@@ -133,9 +133,20 @@ def peer(cell, admin, root_pem):
     res = client.exec("client", ["bash", "-c", setup])
     assert res.returncode == 0, res.stderr[-2000:]
     # The client's resolver becomes the cell's DNS over the tunnel (what wg-quick's DNS= line asks
-    # of resolvconf, which a minimal host lacks): so the DNS line is applied by hand.
-    config = "\n".join(line for line in body["config"].splitlines() if not line.startswith("DNS"))
-    dns = [line.split("=", 1)[1].strip() for line in body["config"].splitlines() if line.startswith("DNS")]
+    # of resolvconf, which a minimal host lacks): so the DNS line is applied by hand. And this client
+    # sits on the cell's LAN (the lab's bridge), so the LAN stays off the tunnel: routing it through
+    # wg0 would route the tunnel's own endpoint into itself.
+    lab_lan = str(cell.lab.subnet)
+    lines = []
+    for line in body["config"].splitlines():
+        if line.startswith("DNS"):
+            dns = [x.strip() for x in line.split("=", 1)[1].split(",")]
+            continue
+        if line.startswith("AllowedIPs"):
+            nets = [x.strip() for x in line.split("=", 1)[1].split(",")]
+            line = "AllowedIPs = " + ", ".join(n for n in nets if n != lab_lan)
+        lines.append(line)
+    config = "\n".join(lines)
     client.exec("client", ["bash", "-c", "umask 077; cat > /etc/wireguard/wg0.conf"], input=config + "\n")
     client.exec("client", ["bash", "-c", "cat > /etc/pic-root.pem"], input=root_pem)
     up = client.exec("client", ["wg-quick", "up", "wg0"])
