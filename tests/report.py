@@ -8,7 +8,13 @@ from pathlib import Path
 
 totals = {"passed": 0, "failed": 0, "skipped": 0}
 for f in sorted(Path(sys.argv[1] if len(sys.argv) > 1 else ".artifacts").glob("junit-*.xml")):
-    root = ET.parse(f).getroot()
+    try:
+        root = ET.parse(f).getroot()
+    except ET.ParseError as e:
+        # An unreadable result file is a failure to report, not a reason to lose the other totals.
+        print(f"{f.stem.removeprefix('junit-')}: unreadable ({e}), counted as 1 failed")
+        totals["failed"] += 1
+        continue
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     for s in suites:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = int(os.environ.get("PIC_MOLECULE_TIMEOUT", "1500"))
 running: dict[str, subprocess.Popen] = {}
+# Colour codes and other control characters are not allowed in XML; a JUnit file must stay readable.
+NOT_XML = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def lab_of(scenario: str) -> str:
@@ -50,6 +53,17 @@ def run(scenario: str, logdir: Path) -> tuple[str, bool, float, str]:
     return scenario, rc == 0, elapsed, tail
 
 
+def junit_xml(results: list[tuple[str, bool, float, str]]) -> str:
+    """One JUnit test case per scenario; a failed one carries the last lines of its log."""
+    cases = []
+    for scenario, ok, elapsed, tail in results:
+        body = "" if ok else f'<failure message="molecule test failed">{escape(NOT_XML.sub("", tail))}</failure>'
+        cases.append(f'<testcase classname="molecule" name="{scenario}" time="{elapsed:.1f}">{body}</testcase>')
+    failed = sum(not r[1] for r in results)
+    return (f'<?xml version="1.0"?>\n<testsuite name="molecule" tests="{len(results)}" '
+            f'failures="{failed}">{"".join(cases)}</testsuite>\n')
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--jobs", type=int, default=2)
@@ -75,15 +89,7 @@ def main() -> int:
             if not ok:
                 print(f"--- last lines of .artifacts/molecule/{scenario}.log\n{tail}", flush=True)
     if a.junit:
-        cases = []
-        for scenario, ok, elapsed, tail in results:
-            body = "" if ok else f'<failure message="molecule test failed">{escape(tail)}</failure>'
-            cases.append(f'<testcase classname="molecule" name="{scenario}" time="{elapsed:.1f}">'
-                         f"{body}</testcase>")
-        failed = sum(not r[1] for r in results)
-        Path(a.junit).write_text(
-            f'<?xml version="1.0"?>\n<testsuite name="molecule" tests="{len(results)}" '
-            f'failures="{failed}">{"".join(cases)}</testsuite>\n')
+        Path(a.junit).write_text(junit_xml(results))
     passed = sum(ok for _s, ok, _e, _t in results)
     print(f"molecule: {passed} passed, {len(results) - passed} failed")
     return 0 if passed == len(results) else 1

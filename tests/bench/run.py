@@ -19,7 +19,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from pic_lab.cell import ROOT, boot_cell, csrf, follow_run
+from pic_lab.cell import ROOT, boot_cell, client_wg_config, csrf, follow_run
 from pic_lab.lab import Lab
 
 ADMIN_PASSWORD = "bench password 42 long"  # the bench's own throwaway cell
@@ -116,14 +116,11 @@ def cell_figures(lab: Lab, tmp: Path) -> None:
     r.raise_for_status()
     body = r.json()
     posted = time.monotonic()
-    # The client sits on the cell's LAN (the lab's bridge): keep that LAN off the tunnel (see tests/e2e).
-    config = "\n".join(x if not x.startswith("AllowedIPs") else "AllowedIPs = " + body["config"].split(
-        "AllowedIPs = ")[1].split(",")[0] for x in body["config"].splitlines() if not x.startswith("DNS"))
-    cell.lab.exec("client", ["bash", "-c", "umask 077; cat > /etc/wireguard/wg0.conf"], input=config + "\n")
+    config, vpn_cell = client_wg_config(body["config"], str(cell.lab.subnet))
+    cell.lab.exec("client", ["bash", "-c", "umask 077; cat > /etc/wireguard/wg0.conf"], input=config)
     events = follow_run(s, cell.url, body["run_id"])
     run_done = time.monotonic()
     cell.exec("wg-quick", "up", "wg0", host="client")
-    vpn_cell = body["config"].split("DNS =")[1].split(",")[0].strip()
     while time.monotonic() - t < 300:
         cell.exec("ping", "-c1", "-W1", vpn_cell, host="client")
         hs = cell.exec("wg", "show", "wg0", "latest-handshakes", host="client").stdout.split()

@@ -16,7 +16,7 @@ import time
 import pytest
 import requests
 
-from pic_lab.cell import ROOT, csrf, follow_run
+from pic_lab.cell import ROOT, client_wg_config, csrf, follow_run
 
 ADMIN_PASSWORD = "correct horse battery staple 7"  # test data, this lab cell only
 
@@ -132,27 +132,13 @@ def peer(cell, admin, root_pem):
              "curl swaks python3")
     res = client.exec("client", ["bash", "-c", setup])
     assert res.returncode == 0, res.stderr[-2000:]
-    # The client's resolver becomes the cell's DNS over the tunnel (what wg-quick's DNS= line asks
-    # of resolvconf, which a minimal host lacks): so the DNS line is applied by hand. And this client
-    # sits on the cell's LAN (the lab's bridge), so the LAN stays off the tunnel: routing it through
-    # wg0 would route the tunnel's own endpoint into itself.
-    lab_lan = str(cell.lab.subnet)
-    lines = []
-    for line in body["config"].splitlines():
-        if line.startswith("DNS"):
-            dns = [x.strip() for x in line.split("=", 1)[1].split(",")]
-            continue
-        if line.startswith("AllowedIPs"):
-            nets = [x.strip() for x in line.split("=", 1)[1].split(",")]
-            line = "AllowedIPs = " + ", ".join(n for n in nets if n != lab_lan)
-        lines.append(line)
-    config = "\n".join(lines)
-    client.exec("client", ["bash", "-c", "umask 077; cat > /etc/wireguard/wg0.conf"], input=config + "\n")
+    config, dns = client_wg_config(body["config"], str(cell.lab.subnet))
+    client.exec("client", ["bash", "-c", "umask 077; cat > /etc/wireguard/wg0.conf"], input=config)
     client.exec("client", ["bash", "-c", "cat > /etc/pic-root.pem"], input=root_pem)
     up = client.exec("client", ["wg-quick", "up", "wg0"])
     assert up.returncode == 0, up.stderr
-    client.exec("client", ["bash", "-c", f"echo 'nameserver {dns[0]}' > /etc/resolv.conf"])
-    return {**body["peer"], "dns": dns[0], "private_key": private_key(body["config"])}
+    client.exec("client", ["bash", "-c", f"echo 'nameserver {dns}' > /etc/resolv.conf"])
+    return {**body["peer"], "dns": dns, "private_key": private_key(body["config"])}
 
 
 def private_key(config: str) -> str:

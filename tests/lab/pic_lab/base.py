@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .util import log, run
+from .util import file_lock, log, run
 
 SUITE = "bookworm"
 PACKAGES = [
@@ -41,9 +41,13 @@ def pip_cache_dir() -> Path:
 def ssh_key() -> Path:
     """The lab's private key (root on every lab host accepts it)."""
     key = cache_dir() / "ssh" / "id_ed25519"
-    if not key.exists():
-        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pic-lab", "-f", str(key)])
+    if key.with_suffix(".pub").exists():
+        return key
+    with file_lock(cache_dir() / ".ssh.lock"):
+        if not key.with_suffix(".pub").exists():
+            key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            key.unlink(missing_ok=True)  # a half-made key from an interrupted run
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pic-lab", "-f", str(key)])
     return key
 
 
@@ -75,7 +79,10 @@ def base_dir() -> Path:
     base = cache_dir() / f"base-{recipe_hash()}"
     if (base / ".pic-lab-complete").exists():
         return base
-    build(base)
+    # Labs started side by side on a clean machine all ask for the base: one builds, the rest wait.
+    with file_lock(cache_dir() / ".base.lock"):
+        if not (base / ".pic-lab-complete").exists():
+            build(base)
     return base
 
 

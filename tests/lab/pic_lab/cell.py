@@ -97,5 +97,26 @@ def follow_run(session: requests.Session, base: str, run_id: str, timeout: float
     return events
 
 
+def client_wg_config(config: str, lab_lan: str) -> tuple[str, str]:
+    """A peer's config as a lab client host uses it: returns (config, the cell's DNS address).
+
+    The DNS line is left out and returned: wg-quick applies it through resolvconf, which a minimal
+    host lacks, so the caller writes resolv.conf itself. A lab client sits on the cell's LAN (the
+    lab's bridge), so that LAN stays off the tunnel: routing it through wg0 would route the tunnel's
+    own endpoint into itself.
+    """
+    lines, dns = [], ""
+    for line in config.splitlines():
+        key = line.split("=", 1)[0].strip()
+        if key == "DNS":
+            dns = line.split("=", 1)[1].split(",")[0].strip()
+            continue
+        if key == "AllowedIPs":
+            nets = [x.strip() for x in line.split("=", 1)[1].split(",")]
+            line = "AllowedIPs = " + ", ".join(n for n in nets if n != lab_lan)
+        lines.append(line)
+    return "\n".join(lines) + "\n", dns
+
+
 def csrf(session: requests.Session) -> dict[str, str]:
     return {"X-CSRF-Token": session.cookies.get("pic_csrf", "")}

@@ -14,7 +14,6 @@ process that made it was killed:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import ipaddress
 import json
@@ -29,7 +28,7 @@ import zlib
 from pathlib import Path
 
 from . import base
-from .util import log, out, run
+from .util import file_lock, log, out, run
 
 CGROUP_ROOTS = [Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified")]
 READY_STATES = {"running", "degraded"}
@@ -67,13 +66,8 @@ def default_subnet(lab: str) -> str:
 @contextlib.contextmanager
 def machine_lock():
     """Serializes lab changes on this machine (subnet and address allocation, bridge and NAT)."""
-    state_root().mkdir(parents=True, exist_ok=True)
-    with open(state_root() / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with file_lock(state_root() / ".lock"):
+        yield
 
 
 class LabError(RuntimeError):

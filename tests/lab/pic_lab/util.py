@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import subprocess
 import sys
+from pathlib import Path
 
 
 def log(msg: str) -> None:
@@ -20,3 +23,15 @@ def run(cmd: list[str], check: bool = True, capture: bool = False, **kw) -> subp
 
 def out(cmd: list[str], check: bool = False) -> str:
     return run(cmd, check=check, capture=True).stdout or ""
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """Holds an exclusive lock on PATH (created when missing) for the length of the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

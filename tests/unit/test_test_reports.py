@@ -1,0 +1,30 @@
+"""The test harness's own reports: molecule's JUnit file and the closing totals."""
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TESTS))
+
+import run_molecule  # noqa: E402
+
+
+def test_molecule_junit_stays_xml_when_the_log_has_colour_codes():
+    tail = "\x1b[2m│\x1b[0m TASK [x] <&>\x07\nscenario timed out after 1500 s\n"
+    root = ET.fromstring(run_molecule.junit_xml([("ca", False, 1500.0, tail), ("api", True, 9.0, "")]))
+    assert root.get("tests") == "2" and root.get("failures") == "1"
+    failure = root.find("testcase[@name='ca']/failure")
+    assert "TASK [x] <&>" in failure.text and "\x1b" not in failure.text
+
+
+def test_report_counts_an_unreadable_junit_file_as_a_failure(tmp_path):
+    (tmp_path / "junit-unit.xml").write_text(
+        '<testsuite name="u" tests="3" failures="1" skipped="1"></testsuite>')
+    (tmp_path / "junit-molecule.xml").write_text("<testsuite>\x1b</testsuite>")
+    out = subprocess.run([sys.executable, str(TESTS / "report.py"), str(tmp_path)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "unit: 1 passed, 1 failed, 1 skipped" in out
+    assert "molecule: unreadable" in out
+    assert out.strip().splitlines()[-1] == "total: 1 passed, 2 failed, 1 skipped"
