@@ -116,7 +116,7 @@ class Lab:
         data["subnet"] = str(self.subnet)
         self._save(data)
         fwd.write_text("1\n")
-        if self.comment not in out(["iptables-save"]):
+        if not any(self._owns(line) for line in out(["iptables-save"]).splitlines()):
             c = ["-m", "comment", "--comment", self.comment]
             run(["iptables", "-t", "nat", "-A", "POSTROUTING", "-s", str(self.subnet), "!", "-o",
                  self.bridge, "-j", "MASQUERADE", *c])
@@ -125,10 +125,16 @@ class Lab:
             run(["iptables", "-I", "FORWARD", "1", "-o", self.bridge, "-m", "conntrack", "--ctstate",
                  "RELATED,ESTABLISHED", "-j", "ACCEPT", *c])
 
+    def _owns(self, rule: str) -> bool:
+        """True for an iptables rule of this lab: its comment is exactly this lab's (the rules of
+        lab "ci-caddy" are not those of lab "ci-ca")."""
+        args = _split_rule(rule) if "--comment" in rule else []
+        return any(a == "--comment" and b == self.comment for a, b in zip(args, args[1:], strict=False))
+
     def _remove_network(self) -> None:
         for table in ("filter", "nat"):
             for line in out(["iptables", "-t", table, "-S"]).splitlines():
-                if f'"{self.comment}"' in line or f" {self.comment} " in f"{line} ":
+                if self._owns(line):
                     run(["iptables", "-t", table, "-D", *_split_rule(line[3:])], check=False)
         if Path(f"/sys/class/net/{self.bridge}").exists():
             run(["ip", "link", "del", self.bridge], check=False)
