@@ -297,7 +297,8 @@ class Lab:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for word in self.exec(host, ["ip", "-4", "-o", "addr", "show", "host0"]).stdout.split():
-                if "/" in word and word[0].isdigit():
+                # systemd-networkd adds a link-local address while it still waits for the lease.
+                if "/" in word and word[0].isdigit() and not word.startswith("169.254."):
                     return word.split("/")[0]
             time.sleep(0.5)
         raise LabError(f"{host} got no DHCP lease within {timeout:.0f} s")
@@ -393,22 +394,27 @@ class Lab:
 
     def write_inventory(self, directory: Path, groups: dict[str, list[str]], group_vars: dict | None = None,
                         repo: Path | None = None) -> Path:
-        """An inventory directory for the lab's hosts that also carries the repository's group_vars
-        (linked), so `ansible-playbook -i DIR/hosts.yml site.yml` sees the same pic_* defaults as
-        inventory/hosts.yml does; `group_vars` are set on the groups, over those defaults."""
+        """An inventory directory for the lab's hosts that also carries the repository's
+        group_vars/all (linked), so `ansible-playbook -i DIR/hosts.yml site.yml` sees the same pic_*
+        defaults as inventory/hosts.yml does. `group_vars` go to group_vars/<group>.yml: Ansible ranks
+        those over group_vars/all, whereas vars written inside hosts.yml would rank under it."""
         import yaml
 
         directory.mkdir(parents=True, exist_ok=True)
-        inv = self.inventory(groups)
-        for group in groups:
-            if group_vars:
-                inv["all"]["children"][group]["vars"] = group_vars
-        (directory / "hosts.yml").write_text(yaml.safe_dump(inv, sort_keys=False))
+        (directory / "hosts.yml").write_text(yaml.safe_dump(self.inventory(groups), sort_keys=False))
+        gv = directory / "group_vars"
+        if gv.is_symlink() or gv.is_file():
+            gv.unlink()
+        gv.mkdir(exist_ok=True)
         if repo:
-            link = directory / "group_vars"
+            link = gv / "all"
             if link.is_symlink() or link.exists():
                 link.unlink()
-            link.symlink_to(repo / "inventory" / "group_vars")
+            link.symlink_to(repo / "inventory" / "group_vars" / "all")
+        for group in groups:
+            (gv / f"{group}.yml").unlink(missing_ok=True)
+            if group_vars:
+                (gv / f"{group}.yml").write_text(yaml.safe_dump(group_vars, sort_keys=False))
         return directory / "hosts.yml"
 
     def molecule_instances(self) -> list[dict]:
