@@ -124,7 +124,8 @@ export function createFakeApi() {
     upstream_dns: ['192.0.2.53', '198.51.100.53'],
     users: new Map(),
     sessions: new Map(), // sid -> {user, csrf}
-    peers: [],
+    // One device from the start, so every page (the phone width too) is seen with a filled peer table.
+    peers: [{ name: 'laptop', ip: '10.0.0.2', public_key: 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=', route: 'split' }],
     runs: new Map(),
     order: [],
     csrfRejections: 0,

@@ -306,9 +306,13 @@ describe('the running cell', { concurrency: false }, () => {
     errors = []
     // On a real cell the driver has made a role fail on purpose and names that run and its task.
     const expected = REAL
-      ? { runId: process.env.PIC_UI_FAILED_RUN_ID, task: process.env.PIC_UI_FAILED_TASK, msg: process.env.PIC_UI_FAILED_MSG }
-      : { task: 'wireguard › Enable and start the service', msg: 'Unable to start service wg-quick@wg0' }
-    if (REAL) assert.ok(expected.runId && expected.task, 'PIC_UI_FAILED_RUN_ID and PIC_UI_FAILED_TASK name a failed run')
+      ? { runId: process.env.PIC_UI_FAILED_RUN_ID, task: process.env.PIC_UI_FAILED_TASK, msg: process.env.PIC_UI_FAILED_MSG,
+          host: process.env.PIC_UI_FAILED_HOST }
+      : { task: 'wireguard › Enable and start the service', msg: 'Unable to start service wg-quick@wg0', host: 'cell' }
+    if (REAL) {
+      assert.ok(expected.runId && expected.task && expected.host,
+        'PIC_UI_FAILED_RUN_ID, PIC_UI_FAILED_TASK and PIC_UI_FAILED_HOST name a failed run')
+    }
     const run_id = REAL ? expected.runId : (await fakeControl('/__fake/failed-run', 'POST')).run_id
     await page.goto(`${baseUrl}/runs/${run_id}`)
     const failures = page.getByTestId('run-failures')
@@ -316,7 +320,7 @@ describe('the running cell', { concurrency: false }, () => {
     await page.locator('[data-testid=run-view] h2 + [data-status=failed]').waitFor()
     const text = await failures.textContent()
     assert.ok(text.includes(expected.task), `the failed task is shown: ${text}`)
-    assert.match(text, /Host: cell/)
+    assert.ok(text.includes(`Host: ${expected.host}`), `the host is shown: ${text}`)
     if (expected.msg) assert.ok(text.includes(expected.msg), `the message is shown: ${text}`)
     assert.equal(await page.getByRole('progressbar').getAttribute('aria-valuenow'), '100')
     await shot('run-failed')
@@ -386,7 +390,13 @@ describe('the running cell', { concurrency: false }, () => {
           await page.waitForLoadState('networkidle')
           await page.waitForFunction(() => !document.querySelector('[role=status]')?.textContent?.startsWith('Loading'))
           const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-          assert.ok(overflow <= 1, `${p} fits the ${label} width (overflow ${overflow}px)`)
+          // On failure, name the outermost elements that stick out, so the fix is obvious.
+          const wide = overflow <= 1 ? [] : await page.evaluate(() =>
+            [...document.querySelectorAll('body *')]
+              .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+              .filter((el) => !(el.parentElement?.getBoundingClientRect().right > window.innerWidth + 1))
+              .map((el) => `${el.tagName.toLowerCase()}.${el.className} in ${el.parentElement?.className} (${getComputedStyle(el.parentElement).overflowX})`.slice(0, 160)))
+          assert.ok(overflow <= 1, `${p} fits the ${label} width (overflow ${overflow}px): ${wide.join(' | ')}`)
           await shot(`page-${label}${p === '/' ? '-dashboard' : p.replaceAll('/', '-')}`)
           assert.deepEqual(await pageErrors(p), [], `console errors on ${p}`)
         }

@@ -71,6 +71,19 @@ describe('run progress reducer', () => {
     expect(s.tasks[0].status).toBe('failed')
   })
 
+  it('names the failed loop item instead of "One or more items failed"', () => {
+    counter = 0
+    const data = { role: 'dnsmasq', task: 'Check the extra DNS records', task_uuid: 'd1', host: 'cell' }
+    const s = play([
+      taskStart('dnsmasq', 'Check the extra DNS records', 'd1'),
+      ev('runner_item_on_ok', { ...data, res: { msg: 'All assertions passed' } }),
+      ev('runner_item_on_failed', { ...data, res: { failed: true, msg: 'DNS record broken BOGUS: type needed' } }),
+      ev('runner_on_failed', { ...data, res: { failed: true, msg: 'One or more items failed' } }),
+    ])
+    expect(s.failures).toHaveLength(1)
+    expect(s.failures[0]).toMatchObject({ task: 'Check the extra DNS records', message: 'DNS record broken BOGUS: type needed' })
+  })
+
   it('does not count an ignored error as a failure', () => {
     counter = 0
     const s = play([

@@ -95,6 +95,9 @@ export interface RunProgress {
   diffs: DiffEntry[]
   stats: HostStats[] | null
   expectedRoles: string[] | null
+  /** Per task key, the message of its first failed loop item: more telling than the task's own
+   * "One or more items failed". */
+  itemFailures: Record<string, string>
   /** The run's final status, from a final event or from the run resource. */
   status: RunStatus | null
 }
@@ -116,6 +119,7 @@ export const initialRunProgress: RunProgress = {
   diffs: [],
   stats: null,
   expectedRoles: null,
+  itemFailures: {},
   status: null,
 }
 
@@ -274,7 +278,12 @@ function applyEvent(state: RunProgress, raw: RunnerEvent): RunProgress {
       if (text) s2 = { ...s2, diffs: [...s2.diffs, { task: String(d.task ?? ''), role: group, host, text }] }
     }
     // Item results only feed the task's final result; the per-host result decides.
-    if (isItem) return s2
+    if (isItem) {
+      if (status === 'failed' && !(key in s2.itemFailures)) {
+        s2 = { ...s2, itemFailures: { ...s2.itemFailures, [key]: failureMessage(res) } }
+      }
+      return s2
+    }
 
     const failed = status === 'failed' || status === 'unreachable'
     let tasks = s2.tasks
@@ -317,7 +326,7 @@ function applyEvent(state: RunProgress, raw: RunnerEvent): RunProgress {
             task: String(d.task ?? ''),
             role: group,
             host,
-            message: failureMessage(res),
+            message: s2.itemFailures[key] ?? failureMessage(res),
             unreachable: status === 'unreachable',
           },
         ]

@@ -209,7 +209,9 @@ function ConfirmDelete({ name, onCancel, onConfirm, busy }: { name: string; onCa
 export function PeerTable({ peers, onDelete }: { peers: Peer[]; onDelete?: (name: string) => void }) {
   if (!peers.length) return <p className="text-sm text-slate-700">No peers yet.</p>
   return (
-    <div className="overflow-x-auto">
+    // relative: the table's visually hidden (absolutely placed) labels scroll with it instead of
+    // widening the page.
+    <div className="relative overflow-x-auto">
       <table className="min-w-full text-sm" data-testid="peers-table">
         <thead>
           <tr className="border-b border-slate-200 text-left">
@@ -230,8 +232,9 @@ export function PeerTable({ peers, onDelete }: { peers: Peer[]; onDelete?: (name
               <td className="whitespace-nowrap py-2 pr-3 font-medium">{p.name}</td>
               <td className="py-2 pr-3 font-mono">{p.ip ?? ''}</td>
               <td className="py-2 pr-3">{p.route ?? ''}</td>
-              <td className="max-w-[12rem] truncate py-2 pr-3 font-mono" title={p.public_key}>
-                {p.public_key ?? ''}
+              <td className="py-2 pr-3 font-mono" title={p.public_key}>
+                {/* A table cell ignores max-width; a block inside it does not. */}
+                <span className="block max-w-[6rem] truncate sm:max-w-[12rem]">{p.public_key ?? ''}</span>
               </td>
               {onDelete && (
                 <td className="py-2 text-right">
