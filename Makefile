@@ -38,9 +38,10 @@ lint: venv ## ruff, yamllint, ansible-lint (production profile), playbook syntax
 	ansible-playbook site.yml --syntax-check
 	ansible-lint --profile production
 
-test-unit: venv ## the fast tests: API, managers, filters, templates
+test-unit: venv webui ## the fast tests: API, managers, filters, templates; the web UI's Vitest tests
 	@mkdir -p $(ARTIFACTS)
 	pytest tests/unit -q --junitxml=$(ARTIFACTS)/junit-unit.xml
+	cd webui && npx vitest run --reporter=default --reporter=junit --outputFile.junit=$(CURDIR)/$(ARTIFACTS)/junit-webui.xml
 
 test-integration: venv ## the lab itself and the runner against lab hosts
 	@mkdir -p $(ARTIFACTS)
