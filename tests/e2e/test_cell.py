@@ -3,8 +3,13 @@
 1. `ansible-playbook site.yml` converges a fresh host; a second run changes nothing.
 2. The wizard over HTTP on :8081: 428 before setup, a bad setup refused with nothing changed,
    a good setup converges with its events streamed live.
-3. A peer added through the API: a WireGuard client host completes a handshake, pings the cell and
-   resolves and queries NTP at the cell through the tunnel.
+3. A peer added through the API: a WireGuard client host completes a handshake, pings the cell, and
+   through the tunnel resolves the cell's names, gets NTP, stores and reads a CalDAV event, puts and
+   gets a WebDAV file, sends mail on 587 and reads it on 993 (TLS verified against the cell's CA only).
+   No secret is written where it should not be. The web UI's browser tests run against this cell.
+4. A LAN host gets a DHCP lease from the cell and resolves the cell's names.
+5. The peer is deleted; its handshakes stop.
+6. The cell reboots; every enabled service is back and the API says so.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import requests
 from pic_lab.cell import ROOT, client_wg_config, csrf, follow_run
 
 ADMIN_PASSWORD = "correct horse battery staple 7"  # test data, this lab cell only
+SERVICES = ["dns", "dhcp", "ntp", "wireguard", "mail", "calendar", "files"]
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +135,7 @@ def peer(cell, admin, root_pem):
     assert events[-1]["status"] == "successful", events[-5:]
     client = cell.lab
     setup = ("apt-get update -q && apt-get install -y -q --no-install-recommends wireguard-tools wireguard-go "
-             "curl swaks python3")
+             "curl swaks libnet-ssleay-perl python3")
     res = client.exec("client", ["bash", "-c", setup])
     assert res.returncode == 0, res.stderr[-2000:]
     config, dns = client_wg_config(body["config"], str(cell.lab.subnet))
@@ -181,3 +187,141 @@ def test_ntp_answers_through_the_tunnel(cell, peer):
     res = cell.lab.netns_exec("client", ["chronyd", "-Q", "-t", "10", f"server {peer['dns']} iburst maxsamples 1"])
     # chronyd -Q reports how wrong the clock is by the cell's answer; without an answer it says so.
     assert res.returncode == 0 and "System clock wrong by" in res.stderr + res.stdout, res.stdout + res.stderr
+
+
+
+def curl(cell, *args: str, data: str | None = None) -> subprocess.CompletedProcess:
+    """curl on the client, trusting only the cell's root CA, as the admin user."""
+    return cell.lab.exec("client", ["curl", "-sS", "--cacert", "/etc/pic-root.pem", "-u", f"admin:{ADMIN_PASSWORD}",
+                                    *args], input=data)
+
+
+def test_calendar_event_stored_and_read_over_caldav(cell, peer):
+    base = "https://calendar.home.cell/admin/e2e/"
+    made = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-X", "MKCALENDAR", base)
+    assert made.stdout == "201", made.stdout + made.stderr
+    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PIC e2e//EN\r\nBEGIN:VEVENT\r\nUID:e2e-1\r\n"
+             "DTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:Cell e2e\r\nEND:VEVENT\r\n"
+             "END:VCALENDAR\r\n")
+    # --data-binary, not -T: Radicale reads no body from a chunked upload (it wants a Content-Length).
+    put = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: text/calendar", "-X", "PUT",
+               "--data-binary", "@-", base + "e2e-1.ics", data=event)
+    assert put.stdout in ("201", "204"), put.stdout + put.stderr
+    got = curl(cell, base + "e2e-1.ics")
+    assert "SUMMARY:Cell e2e" in got.stdout, got.stdout + got.stderr
+
+
+def test_files_put_and_get_over_webdav(cell, peer):
+    url = "https://files.home.cell/admin/e2e.txt"
+    put = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-T", "-", url, data="through the tunnel\n")
+    assert put.stdout in ("201", "204"), put.stdout + put.stderr
+    assert curl(cell, url).stdout == "through the tunnel\n"
+
+
+def test_mail_sent_on_587_is_read_on_993(cell, peer):
+    """swaks submits with STARTTLS and AUTH, verifying the cell's certificate; imaplib reads it over 993."""
+    subject = f"e2e-{time.time():.0f}"  # one IMAP atom: SEARCH SUBJECT takes it unquoted
+    sent = cell.exec("swaks", "--server", "mail.home.cell", "--port", "587", "--tls", "--tls-verify",
+                     "--tls-ca-path", "/etc/pic-root.pem", "--auth", "PLAIN", "--auth-user", "admin@home.cell",
+                     "--auth-password", ADMIN_PASSWORD, "--from", "admin@home.cell", "--to", "admin@home.cell",
+                     "--header", f"Subject: {subject}", "--body", "through the tunnel", host="client")
+    assert sent.returncode == 0, sent.stdout[-3000:] + sent.stderr[-1000:]
+    script = (
+        "import imaplib, ssl, sys, time\n"
+        "ctx = ssl.create_default_context(cafile='/etc/pic-root.pem')\n"
+        "for _ in range(30):\n"
+        "    m = imaplib.IMAP4_SSL('mail.home.cell', 993, ssl_context=ctx)\n"
+        "    m.login('admin@home.cell', sys.argv[1]); m.select('INBOX')\n"
+        "    typ, ids = m.search(None, 'SUBJECT', sys.argv[2])\n"
+        "    if ids[0]:\n"
+        "        print(m.fetch(ids[0].split()[-1], '(RFC822)')[1][0][1].decode()); break\n"
+        "    m.logout(); time.sleep(1)\n"
+    )
+    got = cell.lab.exec("client", ["python3", "-c", script, ADMIN_PASSWORD, subject])
+    assert f"Subject: {subject}" in got.stdout, got.stdout[-2000:] + got.stderr[-2000:]
+    assert "DKIM-Signature:" in got.stdout
+
+
+def test_no_secret_in_state_runs_or_logs(cell, admin, peer):
+    """The admin password, the peer's private key (shown once, in the POST's response) and the CA's
+    private key appear in no state file, run record, event or log line on the cell."""
+    ca_key = cell.exec("cat", "/etc/pic/ca/private/root.key").stdout
+    ca_key_body = ca_key.splitlines()[1]  # a line of the key's base64 body
+    assert len(ca_key_body) > 40 and "PRIVATE" not in ca_key_body
+    places = ["/etc/pic/cell.yml", "/var/lib/pic", "/var/log/pic", "/opt/pic/src"]
+    for secret in (ADMIN_PASSWORD, peer["private_key"], ca_key_body):
+        found = cell.exec("grep", "-rlF", "--", secret, *places)
+        assert found.stdout == "", f"a secret is written in {found.stdout.split()}"
+
+
+# ---- the web UI in Chromium against the running cell -----------------------------------------------
+BROKEN_RECORDS = "/etc/pic/dns/records.d/zz-e2e-broken.yml"
+
+
+def test_web_ui_against_the_cell(cell, admin):
+    """Every page, login, peers, settings, the vault; and a run that fails because a role failed:
+    a record no DNS server may publish is planted on the cell, so the dnsmasq role's check fails."""
+    cell.lab.exec("cell", ["bash", "-c", f"cat > {BROKEN_RECORDS}"], input="- {name: broken, type: BOGUS, value: x}\n")
+    try:
+        r = admin.post(f"{cell.url}/api/runs", json={"tags": ["dnsmasq"]}, headers=csrf(admin), timeout=30)
+        assert r.status_code == 202, r.text
+        failed_run = r.json()["run_id"]
+        events = follow_run(admin, cell.url, failed_run)
+        assert events[-1]["status"] == "failed"
+        failed = [e for e in events if e.get("event") == "runner_on_failed"]
+        assert failed and failed[0]["task"] == "Check the extra DNS records" and failed[0]["host"]
+        item = next(e for e in events if e.get("event") == "runner_item_on_failed")
+        assert "broken" in item["msg"] and "BOGUS" in item["msg"], item
+    finally:
+        cell.lab.exec("cell", ["rm", "-f", BROKEN_RECORDS])
+    # The cell's own lab hosts stand in for upstream resolvers: no query leaves the lab.
+    ui = browser_suite(cell, "the running cell", PIC_UI_FAILED_RUN_ID=failed_run,
+                       PIC_UI_FAILED_TASK="Check the extra DNS records", PIC_UI_FAILED_HOST=failed[0]["host"],
+                       PIC_UI_FAILED_MSG=item["msg"],
+                       PIC_UI_UPSTREAMS=cell.lab.host_info("client")["ip"])
+    assert ui.returncode == 0, ui.stdout[-6000:] + ui.stderr[-2000:]
+
+
+# ---- 4. a LAN host -----------------------------------------------------------------------------------
+def test_lan_host_gets_a_lease_and_resolves_the_cell(cell, admin):
+    lan = cell.lab.up("lan", dhcp=True)  # no static address: it waits for a DHCP lease on the bridge
+    routes = cell.lab.exec("lan", ["ip", "-4", "route", "show", "default"]).stdout
+    assert f"via {cell.ip}" in routes, routes
+    answer = cell.lab.netns_exec("lan", ["dig", "+short", f"@{cell.ip}", "calendar.home.cell"]).stdout.split()
+    assert answer == [cell.ip], answer
+    assert lan["ip"] != cell.ip
+
+
+# ---- 5. the peer is deleted ------------------------------------------------------------------------
+def test_deleted_peer_handshakes_stop(cell, admin, peer):
+    r = admin.delete(f"{cell.url}/api/peers/{PEER}", headers=csrf(admin), timeout=30)
+    assert r.status_code == 202, r.text
+    events = follow_run(admin, cell.url, r.json()["run_id"])
+    assert events[-1]["status"] == "successful", events[-5:]
+    assert peer["public_key"] not in cell.exec("wg", "show", "wg0", "peers").stdout
+    # The cell no longer answers the client through the tunnel.
+    assert cell.exec("ping", "-c2", "-W2", peer["dns"], host="client").returncode != 0
+
+
+# ---- 6. the cell reboots -------------------------------------------------------------------------------
+def test_every_service_is_back_after_a_reboot(cell, admin):
+    old = cell.lab.init_pid("cell")
+    cell.exec("systemctl", "reboot")
+    cell.lab.wait_reboot("cell", old, timeout=180)
+
+    def all_healthy():
+        try:
+            s = requests.Session()
+            r = s.post(f"{cell.url}/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD},
+                       timeout=5)
+            if r.status_code != 200:
+                return None
+            services = s.get(f"{cell.url}/api/services", timeout=10).json()["services"]
+        except (requests.RequestException, ValueError, KeyError):
+            return None
+        enabled = [x for x in services if x["enabled"]]
+        return enabled if enabled and all(x["status"] == "ok" for x in enabled) else None
+
+    healthy = wait_for(all_healthy, timeout=240, step=5)
+    assert healthy, "services not all healthy after the reboot"
+    assert {x["name"] for x in healthy} == set(SERVICES)
