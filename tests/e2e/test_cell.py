@@ -189,7 +189,6 @@ def test_ntp_answers_through_the_tunnel(cell, peer):
     assert res.returncode == 0 and "System clock wrong by" in res.stderr + res.stdout, res.stdout + res.stderr
 
 
-
 def curl(cell, *args: str, data: str | None = None) -> subprocess.CompletedProcess:
     """curl on the client, trusting only the cell's root CA, as the admin user."""
     return cell.lab.exec("client", ["curl", "-sS", "--cacert", "/etc/pic-root.pem", "-u", f"admin:{ADMIN_PASSWORD}",

@@ -412,9 +412,11 @@ class Lab:
                 link.unlink()
             link.symlink_to(repo / "inventory" / "group_vars" / "all")
         for group in groups:
-            (gv / f"{group}.yml").unlink(missing_ok=True)
+            path = gv / f"{group}.yml"
             if group_vars:
-                (gv / f"{group}.yml").write_text(yaml.safe_dump(group_vars, sort_keys=False))
+                path.write_text(yaml.safe_dump(group_vars, sort_keys=False))
+            else:
+                path.unlink(missing_ok=True)
         return directory / "hosts.yml"
 
     def molecule_instances(self) -> list[dict]:
