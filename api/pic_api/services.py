@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .config import Config
+from .core import roles
 from .managers.auth import AuthManager, RateLimiter
 from .managers.changes import ChangeManager
 from .managers.health import HealthMonitor
@@ -30,7 +31,8 @@ class Cell:
         if backend is None and config.runner == "ansible":
             backend = AnsibleRunnerBackend(config.project_dir, config.playbook, config.inventory_path, config.skip_tags)
         self.runs = RunManager(config.run_dir, backend)
-        self.changes = ChangeManager(self.state, self.runs)
+        self.roles = roles.load(config.project_dir)
+        self.changes = ChangeManager(self.state, self.runs, self.roles, config.skip_tags.split(","))
         limiter = RateLimiter(config.login_max_failures, config.login_window, config.login_lockout)
         self.auth = AuthManager(config.secrets_dir, config.session_hours, limiter, scrypt_n=config.scrypt_n)
         self.setup = SetupManager(self.changes, self.auth, config.bcrypt_rounds)

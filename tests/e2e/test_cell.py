@@ -7,7 +7,8 @@
    through the tunnel resolves the cell's names, gets NTP, stores and reads a CalDAV event, puts and
    gets a WebDAV file, sends mail on 587 and reads it on 993 (TLS verified against the cell's CA only).
    No secret is written where it should not be. The web UI's browser tests run against this cell.
-4. A LAN host gets a DHCP lease from the cell and resolves the cell's names.
+4. A LAN host gets a DHCP lease from the cell and resolves the cell's names. A full-route peer
+   reaches an address beyond the cell's networks, masqueraded, as soon as its run ends.
 5. The peer is deleted; its handshakes stop.
 6. The cell reboots; every enabled service is back and the API says so.
 """
@@ -289,6 +290,47 @@ def test_lan_host_gets_a_lease_and_resolves_the_cell(cell, admin):
     answer = cell.lab.netns_exec("lan", ["dig", "+short", f"@{cell.ip}", "calendar.home.cell"]).stdout.split()
     assert answer == [cell.ip], answer
     assert lan["ip"] != cell.ip
+
+
+FAR = "172.31.255.10"  # an address beyond the cell's networks, held by the LAN host for this test
+
+
+def test_full_route_peer_has_egress_as_soon_as_its_run_ends(cell, admin, peer):
+    """A full-route peer's run converges the firewall too: its traffic leaves masqueraded at once."""
+    lan_ip = cell.lab.host_info("lan")["ip"]
+    assert cell.exec("ip", "addr", "add", f"{FAR}/32", "dev", "host0", host="lan").returncode == 0
+    assert cell.exec("ip", "route", "add", f"{FAR}/32", "via", lan_ip).returncode == 0
+    echo = ("import http.server as h\n"
+            "class H(h.BaseHTTPRequestHandler):\n"
+            "    def do_GET(s):\n"
+            "        s.send_response(200); s.end_headers(); s.wfile.write(s.client_address[0].encode())\n"
+            f"h.HTTPServer(('{FAR}', 8000), H).serve_forever()\n")
+    assert cell.exec("systemd-run", "--unit=far-echo", "python3", "-c", echo, host="lan").returncode == 0
+
+    r = admin.post(f"{cell.url}/api/peers", json={"name": "roamer", "route": "full"}, headers=csrf(admin),
+                   timeout=30)
+    assert r.status_code == 201, r.text
+    run_id = r.json()["run_id"]
+    events = follow_run(admin, cell.url, run_id)
+    assert events[-1]["status"] == "successful", events[-5:]
+    run = admin.get(f"{cell.url}/api/runs/{run_id}", timeout=10).json()
+    assert "firewall" in run["tags"], run
+    config, _ = client_wg_config(r.json()["config"], str(cell.lab.subnet))
+    assert "AllowedIPs = 0.0.0.0/0" in config, config
+    cell.lab.exec("client", ["bash", "-c", "umask 077; cat > /etc/wireguard/wg1.conf"], input=config)
+    # wg-quick marks the tunnel's own packets with iptables-restore when it routes everything.
+    res = cell.lab.exec("client", ["apt-get", "install", "-y", "-q", "--no-install-recommends", "iptables"])
+    assert res.returncode == 0, res.stderr[-2000:]
+    try:
+        up = cell.lab.exec("client", ["wg-quick", "up", "wg1"])
+        assert up.returncode == 0, up.stderr
+        seen = cell.exec("curl", "-s", "--max-time", "5", f"http://{FAR}:8000/", host="client")
+        assert seen.returncode == 0, seen.stderr
+        assert seen.stdout.strip() == cell.ip  # masqueraded behind the cell's own address
+    finally:
+        cell.lab.exec("client", ["wg-quick", "down", "wg1"])
+        cell.exec("systemctl", "stop", "far-echo", host="lan")
+        cell.exec("ip", "route", "del", f"{FAR}/32")
 
 
 # ---- 5. the peer is deleted ------------------------------------------------------------------------

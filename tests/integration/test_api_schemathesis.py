@@ -4,6 +4,8 @@ Positive cases follow the schema; negative cases break it. Each runs before setu
 setup with an admin session and a valid CSRF token, so the generated data reaches the validators.
 """
 
+from pathlib import Path
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +16,8 @@ from pic_api.app import create_app
 from pic_api.config import Config
 from pic_api.managers.health import HealthMonitor
 from pic_api.managers.logsearch import LogSearch
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository: site.yml and roles/
 
 SETUP = {
     "cell_name": "home",
@@ -37,7 +41,7 @@ def make_app(tmp_path, set_up):
         secrets_dir=tmp_path / "etc",
         seed_file=tmp_path / "etc/seed.yml",
         run_dir=tmp_path / "runs",
-        project_dir=tmp_path,
+        project_dir=ROOT,
         ca_root_file=tmp_path / "etc/ca/root.crt",
         wg_private_key_file=tmp_path / "etc/wg.key",
         log_file=tmp_path / "api.log",

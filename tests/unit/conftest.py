@@ -1,4 +1,5 @@
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -6,6 +7,8 @@ from pic_api.app import create_app
 from pic_api.config import Config
 from pic_api.managers.health import HealthMonitor
 from pic_api.managers.logsearch import LogSearch
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository: site.yml and roles/
 
 SETUP = {
     "cell_name": "home",
@@ -65,7 +68,7 @@ def config(tmp_path):
         secrets_dir=tmp_path / "etc",
         seed_file=tmp_path / "etc/seed.yml",
         run_dir=tmp_path / "runs",
-        project_dir=tmp_path / "project",
+        project_dir=ROOT,
         ca_root_file=tmp_path / "etc/ca/root.crt",
         wg_private_key_file=tmp_path / "etc/wireguard/private.key",
         wg_endpoint="vpn.example.org",

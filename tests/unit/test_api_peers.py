@@ -33,7 +33,7 @@ def test_add_peer_with_generated_keys(app, admin, config, backend):
     assert body["qr_svg"].lstrip().startswith("<?xml") and "<svg" in body["qr_svg"]
     # the private key is never kept: not in the state, its versions, or the run's events
     info = wait_run(app, body["run_id"])
-    assert info["tags"] == ["dnsmasq", "coredns", "wireguard"]
+    assert info["tags"] == ["firewall", "wireguard", "coredns", "dnsmasq"]  # site.yml order
     kept = [config.state_file, *config.state_dir.iterdir(), *config.run_dir.rglob("*")]
     for path in kept:
         if path.is_file():

@@ -15,7 +15,7 @@ def test_put_settings_saves_and_converges_touched_roles(app, admin, config, back
     resp = admin.put("/api/settings", json={"timezone": "Etc/UTC", "upstream_dns": ["192.0.2.53"]}, headers=csrf(admin))
     assert resp.status_code == 202 and resp.get_json()["preview"] is False
     info = wait_run(app, resp.get_json()["run_id"])
-    assert info["tags"] == ["common", "dnsmasq", "coredns", "chrony"]
+    assert info["tags"] == ["common", "coredns", "dnsmasq"]
     state = yaml.safe_load(config.state_file.read_text())
     assert state["cell"]["timezone"] == "Etc/UTC" and state["network"]["upstream_dns"] == ["192.0.2.53"]
     assert admin.get("/api/settings").get_json()["timezone"] == "Etc/UTC"

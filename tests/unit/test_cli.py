@@ -20,6 +20,7 @@ def env(config, monkeypatch, tmp_path):
         "PIC_BCRYPT_ROUNDS": "4",
         "PIC_CONFIG": str(tmp_path / "none.yml"),
         "PIC_WG_PRIVATE_KEY_FILE": str(config.wg_private_key_file),
+        "PIC_PROJECT_DIR": str(config.project_dir),
     }
     for k, v in values.items():
         monkeypatch.setenv(k, v)

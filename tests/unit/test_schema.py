@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from pic_api.core import changes, schema
+from pic_api.core import schema
 from pic_api.core.schema import StateError
 
 KEY1 = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
@@ -252,21 +252,3 @@ def test_apply_defaults_does_not_mutate():
     s = {"version": 1, "cell": {"name": "box"}}
     out = schema.apply_defaults(s)
     assert "network" not in s and out["network"]["vpn_subnet"] == "10.0.0.0/24"
-
-
-def test_roles_for_services():
-    assert changes.roles_for_services(["ntp"]) == ["firewall", "chrony"]
-    assert "radicale" in changes.roles_for_services(["calendar"])
-
-
-def test_roles_for_diff():
-    assert changes.roles_for_diff(None, STATE) == list(changes.ALL_ROLES)
-    assert changes.roles_for_diff(STATE, STATE) == []
-    new = state(cell__timezone="Etc/UTC")
-    assert changes.roles_for_diff(STATE, new) == ["common", "chrony"]
-    new = state(peers=[])
-    assert changes.roles_for_diff(STATE, new) == ["dnsmasq", "coredns", "wireguard"]
-    new = state(network__upstream_dns=["192.0.2.1"])
-    assert changes.roles_for_diff(STATE, new) == ["dnsmasq", "coredns"]
-    new = state(cell__name="other", cell__domain="other.cell")
-    assert changes.roles_for_diff(STATE, new) == list(changes.ALL_ROLES)

@@ -347,6 +347,13 @@ describe('the running cell', { concurrency: false }, () => {
       assert.match(await diffs.textContent(), /\+setting = new/)
     }
     await shot('settings-preview')
+    // The badge follows the playbook's closing statistics; Apply waits for the run's final status,
+    // which the API records a moment later (seconds on a loaded machine).
+    await page.waitForFunction(
+      () => ![...document.querySelectorAll('button')].find((b) => b.textContent === 'Apply')?.disabled,
+      null,
+      { timeout: 60_000 },
+    )
     assert.equal(await apply.isDisabled(), false)
     await apply.click()
     await page.getByRole('heading', { name: 'Applying' }).waitFor()

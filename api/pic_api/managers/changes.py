@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import yaml
 
-from ..core import changes, schema
+from ..core import schema
+from ..core.roles import CellRoles
 from .errors import InvalidInput
 from .files import write_atomic
 from .runner import Run, RunManager
@@ -16,14 +17,16 @@ from .state import StateManager
 
 
 class ChangeManager:
-    def __init__(self, state: StateManager, runs: RunManager):
+    def __init__(self, state: StateManager, runs: RunManager, roles: CellRoles, skip: Iterable[str] = ()):
         self.state = state
         self.runs = runs
+        self.roles = roles
+        self.skip = frozenset(skip)  # roles the API's runs never converge (config.skip_tags)
 
-    @staticmethod
-    def tags_for(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
-        tags = changes.roles_for_diff(old, new)
-        if tags == list(changes.ALL_ROLES):
+    def tags_for(self, old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+        """The tags of the run of a change: the roles whose inputs changed ([] for all of them)."""
+        tags = [r for r in self.roles.roles_for_diff(old, new) if r not in self.skip]
+        if tags == [r for r in self.roles.order if r not in self.skip]:
             return []  # the whole site
         # nothing a role reads changed: still load and validate the state (tagged 'always')
         return tags or ["always"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, jsonify
 
-from ..core import changes, schema
-from .common import access
+from ..core import schema
+from .common import access, cell
 
 openapi_bp = Blueprint("openapi", __name__)
 
@@ -78,7 +79,8 @@ PEER = {"$ref": "#/components/schemas/Peer"}
 ADMIN_ERR = (401, 403, 428)
 
 
-def build() -> dict[str, Any]:
+def build(roles: Sequence[str]) -> dict[str, Any]:
+    """The document; ``roles`` are the tags a run may name (the roles of site.yml)."""
     run_id_param = _path_param("run_id", {"type": "string"})
     paths: dict[str, Any] = {
         "/health": {
@@ -167,7 +169,7 @@ def build() -> dict[str, Any]:
                     {
                         "tags": {
                             "type": "array",
-                            "items": {"type": "string", "enum": list(changes.ALL_ROLES)},
+                            "items": {"type": "string", "enum": list(roles)},
                         },
                         "check": {"type": "boolean"},
                     }
@@ -398,4 +400,4 @@ def build() -> dict[str, Any]:
 @openapi_bp.get("/api/openapi.json")
 @access("public")
 def openapi() -> object:
-    return jsonify(build())
+    return jsonify(build(cell().roles.order))

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from ..core import changes as core_changes
 from ..core import schema
 from ..managers.errors import InvalidInput, NotFound
 from ..managers.runner import MASK
@@ -137,8 +136,9 @@ def runs_start() -> Any:
     body = json_body()
     fields = {k: "unknown field" for k in body if k not in ("tags", "check")}
     tags = body.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) and t in core_changes.ALL_ROLES for t in tags):
-        fields["tags"] = f"tags must be a list of roles: {', '.join(core_changes.ALL_ROLES)}"
+    roles = cell().roles.order
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t in roles for t in tags):
+        fields["tags"] = f"tags must be a list of roles: {', '.join(roles)}"
     check = body.get("check", False)
     if not isinstance(check, bool):
         fields["check"] = "check must be true or false"

@@ -1,0 +1,111 @@
+"""The converge scope of a change is derived from the roles: what each role reads, in site.yml order."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from test_schema import STATE, state
+
+from pic_api.core import roles
+from pic_api.core.roles import CellRoles
+
+ROOT = Path(__file__).resolve().parents[2]
+CELL = roles.load(ROOT)
+
+
+def undeclared_inputs(role_dir: Path, declared: frozenset[str]) -> dict[str, set[str]]:
+    """The ``pic_*`` variables each file of a role reads outside its defaults without declaring them."""
+    out: dict[str, set[str]] = {}
+    for path in sorted(role_dir.rglob("*")):
+        rel = path.relative_to(role_dir)
+        if not path.is_file() or rel.parts[0] == "defaults":
+            continue
+        if rel.parts[0] in ("tasks", "handlers", "vars") and path.suffix in (".yml", ".yaml"):
+            found = roles.yaml_variables(yaml.safe_load(path.read_text()))
+        elif path.suffix == ".j2":
+            found = roles.template_variables(path.read_text())
+        else:
+            continue
+        missing = roles.cell_variables(found) - declared
+        if missing:
+            out[str(rel)] = set(missing)
+    return out
+
+
+def test_site_order_is_read_from_site_yml():
+    assert CELL.order[0] == "common"
+    assert CELL.order.index("caddy") < CELL.order.index("dnsmasq")  # as site.yml has it, not by hand
+
+
+def test_every_role_is_in_site_yml():
+    on_disk = {p.parent.parent.name for p in (ROOT / "roles").glob("*/tasks/main.yml")}
+    assert {r for r in on_disk if not r.startswith("_")} == set(CELL.order)
+
+
+@pytest.mark.parametrize("role", CELL.order)
+def test_role_reads_only_declared_cell_variables(role):
+    """A role reads pic_* only through its defaults/main.yml, its declaration of inputs."""
+    assert undeclared_inputs(ROOT / "roles" / role, CELL.inputs[role]) == {}
+
+
+def test_an_undeclared_read_is_found(tmp_path):
+    (tmp_path / "defaults").mkdir()
+    (tmp_path / "defaults/main.yml").write_text('x_subnet: "{{ pic_lan_subnet }}"\n')
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates/x.conf.j2").write_text("{{ x_subnet }} {{ pic_vpn_subnet | pic_cell_vpn_address }}\n")
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks/main.yml").write_text("- name: X\n  ansible.builtin.debug:\n  when: pic_peers | length > 0\n")
+    declared = roles.declared_inputs(tmp_path)
+    assert declared == {"pic_lan_subnet"}
+    assert undeclared_inputs(tmp_path, declared) == {
+        "templates/x.conf.j2": {"pic_vpn_subnet"},
+        "tasks/main.yml": {"pic_peers"},
+    }
+
+
+def test_a_role_not_tagged_with_its_name_is_refused(tmp_path):
+    (tmp_path / "site.yml").write_text("- hosts: cells\n  roles:\n    - role: common\n      tags: [base]\n")
+    with pytest.raises(ValueError, match="common"):
+        roles.site_roles(tmp_path)
+
+
+def scope(**change):
+    return CELL.roles_for_diff(STATE, state(**change))
+
+
+def test_first_state_and_no_change():
+    assert CELL.roles_for_diff(None, STATE) == list(CELL.order)
+    assert CELL.roles_for_diff(STATE, STATE) == []
+
+
+def test_a_full_route_peer_converges_the_firewall():
+    """The firewall masquerades full-route peers: a peer change must run it (it did not)."""
+    peer = {"name": "tablet", "public_key": "gN65BkIKy1eCE9pP1wdc8ROUtkHLF2PfAqYdyYBz6EA=", "ip": "10.0.0.4",
+            "route": "full"}
+    touched = scope(peers=[*STATE["peers"], peer])
+    assert {"firewall", "wireguard", "dnsmasq", "coredns"} <= set(touched)
+    assert "mailserver" not in touched
+
+
+def test_service_switches_reach_the_dns_roles():
+    mail_off = [s for s in STATE["services"] if s != "mail"]
+    assert {"mailserver", "dnsmasq", "coredns"} <= set(scope(services=mail_off))  # MX and DKIM records
+    ntp_off = [s for s in STATE["services"] if s != "ntp"]
+    assert {"chrony", "dnsmasq"} <= set(scope(services=ntp_off))  # dnsmasq hands out the NTP server
+    wg_off = [s for s in STATE["services"] if s != "wireguard"]
+    assert {"wireguard", "coredns"} <= set(scope(services=wg_off))
+
+
+def test_narrow_changes_stay_narrow():
+    assert scope(network__upstream_dns=["192.0.2.1"]) == CELL.ordered({"coredns", "dnsmasq", "api"})
+    assert scope(cell__timezone="Etc/UTC") == CELL.ordered({"common", "api"})
+    users = [{**STATE["users"][0], "services": ["mail"]}]
+    assert set(scope(users=users)) == {"mailserver", "radicale", "webdav"}
+
+
+def test_scope_follows_the_declarations():
+    inputs = {"a": frozenset({"pic_timezone"}), "b": frozenset(), "c": frozenset({"pic_peers"})}
+    fake = CellRoles(("a", "b", "c"), inputs)
+    assert fake.roles_for_diff(STATE, state(cell__timezone="Etc/UTC")) == ["a"]
+    assert fake.roles_for_diff(STATE, state(peers=[])) == ["c"]
+    assert fake.roles_for_diff(STATE, state(cell__name="other", cell__domain="other.cell")) == []
