@@ -32,7 +32,15 @@ class Cell:
         self.runs = RunManager(config.run_dir, backend)
         self.changes = ChangeManager(self.state, self.runs)
         limiter = RateLimiter(config.login_max_failures, config.login_window, config.login_lockout)
-        self.auth = AuthManager(config.secrets_dir, config.session_hours, limiter, scrypt_n=config.scrypt_n)
+        # the state's users are who may log in: a rollback takes the logins of later users with it
+        self.auth = AuthManager(
+            config.secrets_dir,
+            config.session_hours,
+            limiter,
+            scrypt_n=config.scrypt_n,
+            members=lambda: {u["name"]: u.get("role", "peer") for u in self.state.load()["users"]},
+        )
+        self.state.on_save.append(lambda state: self.auth.prune({u["name"] for u in state.get("users", [])}))
         self.setup = SetupManager(self.changes, self.auth, config.bcrypt_rounds)
         self.users = UserManager(self.changes, self.auth, config.bcrypt_rounds)
         self.peers = PeerManager(self.changes, config.wg_private_key_file, config.wg_endpoint)

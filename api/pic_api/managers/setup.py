@@ -17,6 +17,7 @@ from ..core.validators import (
 from .auth import AuthManager
 from .changes import ChangeManager
 from .errors import Conflict, InvalidInput
+from .files import file_lock
 from .runner import Run
 from .users import service_hash
 
@@ -96,9 +97,14 @@ class SetupManager:
         self.changes = changes
         self.auth = auth
         self.rounds = bcrypt_rounds
+        # one setup at a time, also across processes (the API and `pic setup`)
+        self.lock_file = changes.state.versions_dir / ".setup.lock"
 
     def completed(self) -> bool:
-        return self.changes.state.setup_completed()
+        """Fail closed: set up when the state says so, any state version exists, or an admin login exists.
+
+        Raises Unavailable (503) when the state does not load: a damaged file never reopens the wizard."""
+        return self.changes.state.setup_completed() or self.auth.has_admin()
 
     def build_state(self, data: dict[str, Any]) -> dict[str, Any]:
         state = schema.apply_defaults(self.changes.state.seed())
@@ -136,12 +142,13 @@ class SetupManager:
         Nothing is stored when the answers are refused. ``converge=False`` is the headless path
         (``pic setup``, run by the api role, which is itself inside a converge).
         """
-        if self.completed():
-            raise Conflict("the cell is already set up")
-        data = validate_setup(body)
-        state = self.build_state(data)
-        self.auth.set_password(ADMIN, data["admin_password"], "admin")
-        version = self.changes.state.save(state)
+        with file_lock(self.lock_file):
+            if self.completed():
+                raise Conflict("the cell is already set up")
+            data = validate_setup(body)
+            state = self.build_state(data)
+            self.auth.set_password(ADMIN, data["admin_password"], "admin")
+            version = self.changes.state.save(state)
         if not converge:
             return None
         return self.changes.converge("first converge after setup", version=version)
