@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 from typing import Any
@@ -55,6 +56,9 @@ def create_app(
     app.register_blueprint(openapi_bp)
     if start_threads:
         pic.health.start()
+    with contextlib.suppress(ManagerError, OSError):  # a damaged state: no wizard, no code
+        if not pic.setup.completed():
+            pic.setup_code.current()  # made on first start, so `pic setup-code` and the converge can print it
 
     @app.before_request
     def gate() -> Any:

@@ -93,8 +93,18 @@ def cmd_setup(args: argparse.Namespace) -> int:
     pw_file = answers.pop("admin_password_file", None)
     if pw_file:
         answers["admin_password"] = Path(pw_file).read_text().rstrip("\n")
-    cell.setup.setup(answers, converge=False)
+    cell.setup.setup(answers, converge=False, need_code=False)  # root on the host needs no code
     print(f"Cell {answers['cell_name']} set up; the admin can log in.")
+    return 0
+
+
+def cmd_setup_code(args: argparse.Namespace) -> int:
+    """The one-time code the wizard asks for first (made when missing); none once the cell is set up."""
+    cell = _cell(args)
+    if cell.setup.completed():
+        print("The cell is already set up: there is no setup code.", file=sys.stderr)
+        return 1
+    print(cell.setup_code.current())
     return 0
 
 
@@ -146,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML or JSON: cell_name, domain_mode, timezone, services, admin_password or admin_password_file, ...",
     )
     p.set_defaults(func=cmd_setup)
+    p = sub.add_parser("setup-code", help="print the one-time code the setup wizard asks for")
+    p.set_defaults(func=cmd_setup_code)
     p = sub.add_parser("state", help="check or repair the cell state file")
     state_sub = p.add_subparsers(dest="state_command", required=True)
     q = state_sub.add_parser("check", help="does the state load, and which saved versions do (exit 1: damaged)")

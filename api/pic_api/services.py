@@ -11,6 +11,7 @@ from .managers.peers import PeerManager
 from .managers.runner import AnsibleRunnerBackend, Backend, RunManager
 from .managers.settings import SettingsManager
 from .managers.setup import SetupManager
+from .managers.setupcode import SetupCode
 from .managers.state import StateManager
 from .managers.users import UserManager
 
@@ -41,7 +42,8 @@ class Cell:
             members=lambda: {u["name"]: u.get("role", "peer") for u in self.state.load()["users"]},
         )
         self.state.on_save.append(lambda state: self.auth.prune({u["name"] for u in state.get("users", [])}))
-        self.setup = SetupManager(self.changes, self.auth, config.bcrypt_rounds)
+        self.setup_code = SetupCode(config.secrets_dir, limiter)
+        self.setup = SetupManager(self.changes, self.auth, self.setup_code, config.bcrypt_rounds)
         self.users = UserManager(self.changes, self.auth, config.bcrypt_rounds)
         self.peers = PeerManager(self.changes, config.wg_private_key_file, config.wg_endpoint)
         self.settings = SettingsManager(self.changes)

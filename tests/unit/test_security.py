@@ -63,18 +63,9 @@ def test_an_admin_account_alone_keeps_the_cell_set_up(app, admin, config):
     assert resp.status_code in (409, 503) and resp.status_code != 202
 
 
-def test_state_check_and_restore_version_repair_the_cell(app, admin, config, capsys, monkeypatch):
+def test_state_check_and_restore_version_repair_the_cell(app, admin, config, capsys, cli_env):
     from pic_api import cli
 
-    for key, value in {
-        "PIC_STATE_FILE": config.state_file,
-        "PIC_STATE_DIR": config.state_dir,
-        "PIC_SECRETS_DIR": config.secrets_dir,
-        "PIC_RUN_DIR": config.run_dir,
-        "PIC_SEED_FILE": config.seed_file,
-        "PIC_CONFIG": config.secrets_dir / "none.yml",
-    }.items():
-        monkeypatch.setenv(key, str(value))
     assert cli.main(["state", "check"]) == 0
     assert "loads" in capsys.readouterr().out
     good = config.state_file.read_text()
@@ -91,13 +82,9 @@ def test_state_check_and_restore_version_repair_the_cell(app, admin, config, cap
     assert login(app.test_client()).status_code == 200
 
 
-def test_restore_version_refuses_a_damaged_version(app, admin, config, capsys, monkeypatch):
+def test_restore_version_refuses_a_damaged_version(app, admin, config, capsys, cli_env):
     from pic_api import cli
 
-    monkeypatch.setenv("PIC_STATE_FILE", str(config.state_file))
-    monkeypatch.setenv("PIC_STATE_DIR", str(config.state_dir))
-    monkeypatch.setenv("PIC_SECRETS_DIR", str(config.secrets_dir))
-    monkeypatch.setenv("PIC_CONFIG", str(config.secrets_dir / "none.yml"))
     (config.state_dir / "cell-1.yml").write_text("setup_completed: [\n")
     before = config.state_file.read_text()
     assert cli.main(["state", "restore-version", "1"]) == 2
@@ -175,7 +162,7 @@ NESTED = ["[" * 1000, '{"a":' * 3000, "[" * 60000, "[" * 999 + "]" * 999]
 
 
 @pytest.mark.parametrize("body", NESTED, ids=["list-1000", "object-3000", "list-60000", "closed-999"])
-@pytest.mark.parametrize("path", ["/api/auth/login", "/api/setup"])
+@pytest.mark.parametrize("path", ["/api/auth/login", "/api/setup", "/api/setup/code"])
 def test_deeply_nested_bodies_are_400(app, admin, path, body):
     resp = app.test_client().post(path, data=body, content_type="application/json")
     assert resp.status_code == 400, resp.get_data(as_text=True)[:200]
@@ -269,3 +256,73 @@ def test_a_flood_of_server_errors_logs_one_traceback(app, admin, config, monkeyp
     tracebacks = [e for e in entries if "exception" in e]
     assert len(tracebacks) == 1
     assert sum(1 for e in entries if e["level"] == "ERROR") <= 2
+
+
+# --- fault 3: a fresh cell is claimed only with the setup code printed on the host ---------------
+def code_file(config):
+    return config.secrets_dir / "setup-code"
+
+
+def test_setup_code_is_made_on_first_start_0600(app, config):
+    import stat
+
+    path = code_file(config)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    code = path.read_text().strip()
+    assert len(code) == 19 and code.count("-") == 3
+    assert app.extensions["pic"].setup_code.current() == code  # stable until setup
+
+
+def test_setup_without_the_code_is_refused(client, config):
+    resp = client.post("/api/setup", json=SETUP)
+    assert resp.status_code == 400 and "setup_code" in resp.get_json()["fields"]
+    assert "pic setup-code" in resp.get_json()["error"]
+    resp = client.post("/api/setup", json={**SETUP, "setup_code": "AAAA-BBBB-CCCC-DDDD"})
+    assert resp.status_code == 403 and resp.get_json()["fields"] == {"setup_code": "wrong setup code"}
+    assert not config.state_file.exists() and not (config.secrets_dir / "api-passwords.json").exists()
+    assert client.get_cookie("pic_session") is None
+    assert client.get("/api/setup/status").get_json() == {"completed": False}
+
+
+def test_setup_code_as_typed_by_a_person(app, client, config):
+    code = code_file(config).read_text().strip()
+    typed = " " + code.lower().replace("-", " ") + " "
+    assert client.post("/api/setup/code", json={"setup_code": typed}).get_json() == {"valid": True}
+    resp = client.post("/api/setup", json={**SETUP, "setup_code": code.replace("-", "").lower()})
+    assert resp.status_code == 202
+    assert not code_file(config).exists()  # spent: it opens nothing any more
+    assert client.post("/api/setup/code", json={"setup_code": code}).status_code == 409
+
+
+def test_wrong_setup_codes_are_rate_limited(client, config):
+    for i in range(5):
+        resp = client.post("/api/setup/code", json={"setup_code": f"WRNG-{i}"})
+        assert resp.status_code == 403
+    right = code_file(config).read_text().strip()
+    for path in ("/api/setup/code", "/api/setup"):
+        resp = client.post(path, json={**SETUP, "setup_code": right})
+        assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    assert not config.state_file.exists()
+
+
+@pytest.mark.parametrize("value", [None, 7, "", "x" * 65, ["ABCD"]])
+def test_odd_setup_codes_are_4xx(client, value):
+    resp = client.post("/api/setup/code", json={"setup_code": value})
+    assert resp.status_code in (400, 403) and "setup_code" in resp.get_json()["fields"]
+
+
+def test_cli_setup_code_and_headless_setup(config, cli_env, capsys, tmp_path):
+    import yaml
+
+    from pic_api import cli
+
+    assert cli.main(["setup-code"]) == 0
+    code = capsys.readouterr().out.strip()
+    assert code == code_file(config).read_text().strip()
+    assert cli.main(["setup-code"]) == 0 and capsys.readouterr().out.strip() == code
+    answers = tmp_path / "answers.yml"
+    answers.write_text(yaml.safe_dump(SETUP))
+    assert cli.main(["setup", str(answers)]) == 0  # root on the host: no code needed
+    assert not code_file(config).exists()
+    assert cli.main(["setup-code"]) == 1
+    assert "already set up" in capsys.readouterr().err

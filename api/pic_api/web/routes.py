@@ -60,11 +60,18 @@ def setup_options() -> Any:
     )
 
 
+@setup_bp.post("/code")
+@access("public")
+def setup_check_code() -> Any:
+    cell().setup.check_code(json_body(), request.remote_addr or "")
+    return jsonify(valid=True)
+
+
 @setup_bp.post("")
 @access("public")
 def setup_apply() -> Any:
     c = cell()
-    run = c.setup.setup(json_body())
+    run = c.setup.setup(json_body(), remote=request.remote_addr or "")
     sess = c.auth.create_session("admin", "admin")
     resp = jsonify(run_id=run.id if run else None, user=sess.public())
     resp.status_code = 202
