@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 from typing import Any
@@ -11,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config
-from .logs import setup_logging
+from .logs import Throttle, setup_logging
 from .managers.auth import LoginLocked
 from .managers.errors import ManagerError
 from .managers.health import HealthMonitor
@@ -24,6 +25,7 @@ from .web.routes import BLUEPRINTS
 
 log = logging.getLogger("pic.api")
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+TRACEBACK_INTERVAL = 60.0  # seconds between two tracebacks of the same fault in the log
 
 
 def _error(status: int, message: str, fields: dict[str, str] | None = None, **extra: Any) -> Any:
@@ -54,6 +56,9 @@ def create_app(
     app.register_blueprint(openapi_bp)
     if start_threads:
         pic.health.start()
+    with contextlib.suppress(ManagerError, OSError):  # a damaged state: no wizard, no code
+        if not pic.setup.completed():
+            pic.setup_code.current()  # made on first start, so `pic setup-code` and the converge can print it
 
     @app.before_request
     def gate() -> Any:
@@ -62,7 +67,10 @@ def create_app(
         if not path.startswith("/api/"):
             return None
         setup_path = path == "/api/setup" or path.startswith("/api/setup/")
-        if not setup_path and path != "/api/openapi.json" and not pic.setup.completed():
+        if path == "/api/openapi.json":
+            return None
+        # raises Unavailable (503) when the state does not load: a damaged file never reopens the wizard
+        if not pic.setup.completed() and not setup_path:
             return _error(428, "the cell is not set up yet; finish the setup wizard first", redirect="/setup")
         if request.endpoint is None:  # 404 / 405: let routing raise it
             return None
@@ -97,9 +105,19 @@ def create_app(
             resp.headers["Allow"] = exc.get_response().headers["Allow"]
         return resp
 
+    tracebacks = Throttle(TRACEBACK_INTERVAL)
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # one traceback per kind of fault a minute: a flood of failing requests cannot flush the log
+        where = exc.__traceback__
+        while where is not None and where.tb_next is not None:
+            where = where.tb_next
+        kind = (type(exc).__name__, where.tb_frame.f_code.co_filename if where else "", where.tb_lineno if where else 0)
+        allowed, suppressed = tracebacks.allow(kind)
+        if allowed:
+            more = f" ({suppressed} more like it not logged)" if suppressed else ""
+            log.exception("unhandled error on %s %s%s", request.method, request.path, more)
         return _error(500, "internal error; see the API log")
 
     @app.after_request

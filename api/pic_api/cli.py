@@ -93,8 +93,46 @@ def cmd_setup(args: argparse.Namespace) -> int:
     pw_file = answers.pop("admin_password_file", None)
     if pw_file:
         answers["admin_password"] = Path(pw_file).read_text().rstrip("\n")
-    cell.setup.setup(answers, converge=False)
+    cell.setup.setup(answers, converge=False, need_code=False)  # root on the host needs no code
     print(f"Cell {answers['cell_name']} set up; the admin can log in.")
+    return 0
+
+
+def cmd_setup_code(args: argparse.Namespace) -> int:
+    """The one-time code the wizard asks for first (made when missing); none once the cell is set up."""
+    cell = _cell(args)
+    if cell.setup.completed():
+        print("The cell is already set up: there is no setup code.", file=sys.stderr)
+        return 1
+    print(cell.setup_code.current())
+    return 0
+
+
+def cmd_state_check(args: argparse.Namespace) -> int:
+    """Does the state load? And which saved versions would (the candidates for restore-version)?"""
+    state = _cell(args).state
+    problem = state.problem()
+    if problem:
+        print(f"The cell state does not load: {problem}", file=sys.stderr)
+    elif state.exists():
+        print(f"{state.state_file} loads: a valid cell state.")
+    else:
+        print(f"{state.state_file} does not exist yet and no version is saved: the cell is not set up.")
+    versions = state.versions()
+    for v in versions:
+        bad = state.version_problem(v["version"])
+        print(f"  version {v['version']:<5} {v['saved_at']}  {'DAMAGED: ' + bad if bad else 'loads'}")
+    good = state.newest_good_version()
+    if problem:
+        print(f"Repair: pic state restore-version {good}" if good else "No saved version loads: restore from a backup.")
+    return 1 if problem else 0
+
+
+def cmd_state_restore_version(args: argparse.Namespace) -> int:
+    cell = _cell(args)
+    number = cell.state.restore_version(args.number)
+    print(f"State version {args.number} restored as version {number}; {cell.state.state_file} loads again.")
+    print("Converge it: ansible-playbook site.yml, or start a run in the web UI.")
     return 0
 
 
@@ -118,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML or JSON: cell_name, domain_mode, timezone, services, admin_password or admin_password_file, ...",
     )
     p.set_defaults(func=cmd_setup)
+    p = sub.add_parser("setup-code", help="print the one-time code the setup wizard asks for")
+    p.set_defaults(func=cmd_setup_code)
+    p = sub.add_parser("state", help="check or repair the cell state file")
+    state_sub = p.add_subparsers(dest="state_command", required=True)
+    q = state_sub.add_parser("check", help="does the state load, and which saved versions do (exit 1: damaged)")
+    q.set_defaults(func=cmd_state_check)
+    q = state_sub.add_parser("restore-version", help="write saved version N again as the newest state")
+    q.add_argument("number", type=int, help="a version from `pic state check`")
+    q.set_defaults(func=cmd_state_restore_version)
     return parser
 
 

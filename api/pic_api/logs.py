@@ -7,6 +7,8 @@ import json
 import logging
 import logging.handlers
 import re
+import threading
+import time
 from pathlib import Path
 
 ROOT = "pic"
@@ -68,3 +70,29 @@ def setup_logging(log_file: Path | None, level: str = "INFO", levels: str = "") 
     for name, lvl in parse_levels(levels).items():
         logging.getLogger(name).setLevel(lvl)
     return logger
+
+
+class Throttle:
+    """Lets one event per key through every ``interval`` seconds and counts the ones held back."""
+
+    def __init__(self, interval: float, clock=time.monotonic):
+        self.interval = interval
+        self.clock = clock
+        self._last: dict[object, float] = {}
+        self._held: dict[object, int] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: object) -> tuple[bool, int]:
+        """(whether to let this one through, how many were held back since the last one let through)"""
+        now = self.clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.interval:
+                self._held[key] = self._held.get(key, 0) + 1
+                return False, 0
+            if len(self._last) > 1000:  # bounded: forget the oldest keys
+                for old in sorted(self._last, key=self._last.__getitem__)[:500]:
+                    self._last.pop(old, None)
+                    self._held.pop(old, None)
+            self._last[key] = now
+            return True, self._held.pop(key, 0)

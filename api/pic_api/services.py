@@ -12,6 +12,7 @@ from .managers.peers import PeerManager
 from .managers.runner import AnsibleRunnerBackend, Backend, RunManager
 from .managers.settings import SettingsManager
 from .managers.setup import SetupManager
+from .managers.setupcode import SetupCode
 from .managers.state import StateManager
 from .managers.users import UserManager
 
@@ -34,8 +35,17 @@ class Cell:
         self.roles = roles.load(config.project_dir)
         self.changes = ChangeManager(self.state, self.runs, self.roles, config.skip_tags.split(","))
         limiter = RateLimiter(config.login_max_failures, config.login_window, config.login_lockout)
-        self.auth = AuthManager(config.secrets_dir, config.session_hours, limiter, scrypt_n=config.scrypt_n)
-        self.setup = SetupManager(self.changes, self.auth, config.bcrypt_rounds)
+        # the state's users are who may log in: a rollback takes the logins of later users with it
+        self.auth = AuthManager(
+            config.secrets_dir,
+            config.session_hours,
+            limiter,
+            scrypt_n=config.scrypt_n,
+            members=lambda: {u["name"]: u.get("role", "peer") for u in self.state.load()["users"]},
+        )
+        self.state.on_save.append(lambda state: self.auth.prune({u["name"] for u in state.get("users", [])}))
+        self.setup_code = SetupCode(config.secrets_dir, limiter)
+        self.setup = SetupManager(self.changes, self.auth, self.setup_code, config.bcrypt_rounds)
         self.users = UserManager(self.changes, self.auth, config.bcrypt_rounds)
         self.peers = PeerManager(self.changes, config.wg_private_key_file, config.wg_endpoint)
         self.settings = SettingsManager(self.changes)

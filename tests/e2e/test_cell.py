@@ -36,9 +36,26 @@ def fresh(cell):
     return result
 
 
+PIC = "/opt/pic/venv/bin/pic"
+
+
 def test_site_converges_a_fresh_host(fresh):
     assert fresh.recap()["failed"] == 0
     assert fresh.recap()["changed"] > 0
+
+
+@pytest.fixture(scope="module")
+def setup_code(cell, fresh) -> str:
+    """The one-time code, read on the host as its owner would (`pic setup-code`)."""
+    res = cell.exec(PIC, "setup-code")
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def test_the_converge_prints_the_setup_code(cell, fresh, setup_code):
+    assert f"enter the setup code {setup_code}" in " ".join(fresh.output.split())
+    mode = cell.exec("stat", "-c", "%a", "/etc/pic/setup-code").stdout.strip()
+    assert mode == "600"
 
 
 def test_second_converge_changes_nothing(cell, fresh):
@@ -59,9 +76,20 @@ def test_api_answers_428_before_setup(cell, fresh):
     assert requests.get(f"{cell.url}/api/setup/status", timeout=10).json() == {"completed": False}
 
 
-def test_bad_setup_is_refused_and_changes_nothing(cell, fresh):
+def test_setup_without_the_code_is_refused(cell, fresh, setup_code):
+    good = {"cell_name": "home", "domain_mode": "internal", "timezone": "Etc/UTC",
+            "admin_password": "a stranger's password", "services": ["dns"]}
+    r = requests.post(f"{cell.url}/api/setup", json=good, timeout=10)
+    assert r.status_code == 400 and "setup_code" in r.json()["fields"]
+    r = requests.post(f"{cell.url}/api/setup", json={**good, "setup_code": "AAAA-BBBB-CCCC-DDDD"}, timeout=10)
+    assert r.status_code == 403 and r.json()["fields"] == {"setup_code": "wrong setup code"}
+    assert requests.get(f"{cell.url}/api/setup/status", timeout=10).json() == {"completed": False}
+    assert cell.exec("test", "-e", "/etc/pic/cell.yml").returncode != 0
+
+
+def test_bad_setup_is_refused_and_changes_nothing(cell, fresh, setup_code):
     bad = {"cell_name": "Bad Name\n", "domain_mode": "internal", "timezone": "Mars/Olympus",
-           "admin_password": "x", "services": ["dns", "telnet"]}
+           "admin_password": "x", "services": ["dns", "telnet"], "setup_code": setup_code}
     r = requests.post(f"{cell.url}/api/setup", json=bad, timeout=10)
     assert r.status_code == 400
     fields = r.json()["fields"]
@@ -81,10 +109,10 @@ def browser_suite(cell, suite: str, **env: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def admin(cell, fresh):
-    """A person completes the wizard in Chromium and watches its run succeed; then an API session
-    logs in as that admin and replays the setup run's event stream from the start."""
-    ui = browser_suite(cell, "first run")
+def admin(cell, fresh, setup_code):
+    """A person types the setup code read on the host, completes the wizard in Chromium and watches
+    its run succeed; then an API session logs in as that admin and replays the setup run's events."""
+    ui = browser_suite(cell, "first run", PIC_SETUP_CODE=setup_code)
     assert ui.returncode == 0, ui.stdout[-6000:] + ui.stderr[-2000:]
     s = requests.Session()
     r = s.post(f"{cell.url}/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=30)
@@ -112,6 +140,27 @@ def test_setup_converges_with_its_events_streamed(cell, admin):
 def test_setup_cannot_run_twice(cell, admin):
     r = requests.post(f"{cell.url}/api/setup", json={"cell_name": "other"}, timeout=10)
     assert r.status_code == 409
+    assert cell.exec("test", "-e", "/etc/pic/setup-code").returncode != 0  # the code is spent
+    assert cell.exec(PIC, "setup-code").returncode == 1
+
+
+def test_a_damaged_state_refuses_anonymous_setup_until_repaired(cell, admin, setup_code):
+    good = cell.exec("cat", "/etc/pic/cell.yml").stdout
+    cell.exec("sh", "-c", "echo '  stray: [line' >> /etc/pic/cell.yml")
+    answers = {"cell_name": "taken", "domain_mode": "internal", "timezone": "Etc/UTC",
+               "admin_password": "a stranger's password", "services": ["dns"], "setup_code": setup_code}
+    r = requests.post(f"{cell.url}/api/setup", json=answers, timeout=10)
+    assert r.status_code == 503, r.text
+    assert "pic state restore-version" in r.json()["error"]
+    assert requests.get(f"{cell.url}/health", timeout=10).json()["setup_completed"] is True
+    check = cell.exec(PIC, "state", "check")
+    assert check.returncode == 1 and "does not load" in check.stderr
+    newest = max(int(line.split()[1]) for line in check.stdout.splitlines() if line.strip().startswith("version"))
+    assert cell.exec(PIC, "state", "restore-version", str(newest)).returncode == 0
+    assert cell.exec(PIC, "state", "check").returncode == 0
+    assert cell.exec("cat", "/etc/pic/cell.yml").stdout == good
+    r = admin.get(f"{cell.url}/api/auth/me", timeout=10)
+    assert r.status_code == 200 and r.json()["user"]["username"] == "admin"
 
 
 # ---- 3. a peer and its VPN client ----------------------------------------------------------------

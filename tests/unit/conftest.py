@@ -81,6 +81,26 @@ def config(tmp_path):
 
 
 @pytest.fixture
+def cli_env(config, monkeypatch, tmp_path):
+    """The `pic` command pointed at the test cell's files."""
+    values = {
+        "PIC_STATE_FILE": str(config.state_file),
+        "PIC_STATE_DIR": str(config.state_dir),
+        "PIC_SECRETS_DIR": str(config.secrets_dir),
+        "PIC_RUN_DIR": str(config.run_dir),
+        "PIC_SEED_FILE": str(config.seed_file),
+        "PIC_SCRYPT_N": "1024",
+        "PIC_BCRYPT_ROUNDS": "4",
+        "PIC_CONFIG": str(tmp_path / "none.yml"),
+        "PIC_WG_PRIVATE_KEY_FILE": str(config.wg_private_key_file),
+        "PIC_PROJECT_DIR": str(config.project_dir),
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return config
+
+
+@pytest.fixture
 def backend():
     return FakeBackend()
 
@@ -117,6 +137,11 @@ def client(app):
     return app.test_client()
 
 
+def with_code(client, body):
+    """The wizard's answers with the cell's setup code, as a person who read it on the host sends them."""
+    return {**body, "setup_code": client.application.extensions["pic"].setup_code.current()}
+
+
 def csrf(client):
     cookie = client.get_cookie("pic_csrf")
     return {"X-CSRF-Token": cookie.value if cookie else ""}
@@ -131,7 +156,7 @@ def wait_run(app, run_id):
 @pytest.fixture
 def admin(app, client):
     """A client logged in as admin on a cell whose setup is done (first converge finished)."""
-    resp = client.post("/api/setup", json=SETUP)
+    resp = client.post("/api/setup", json=with_code(client, SETUP))
     assert resp.status_code == 202, resp.get_json()
     wait_run(app, resp.get_json()["run_id"])
     return client

@@ -187,6 +187,7 @@ def test_only_the_expected_views_are_public(app):
         "setup.setup_status",
         "setup.setup_options",
         "setup.setup_apply",
+        "setup.setup_check_code",
         "auth.login",
         "auth.logout",
         "ca.ca_root",

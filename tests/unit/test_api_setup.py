@@ -4,7 +4,7 @@ import stat
 import bcrypt
 import pytest
 import yaml
-from conftest import SETUP, csrf, wait_run
+from conftest import SETUP, csrf, wait_run, with_code
 
 
 def test_health_before_setup(client):
@@ -46,7 +46,7 @@ def test_openapi_available_before_setup(client):
 
 
 def test_setup_success(app, client, config, backend):
-    resp = client.post("/api/setup", json=SETUP)
+    resp = client.post("/api/setup", json=with_code(client, SETUP))
     assert resp.status_code == 202
     run_id = resp.get_json()["run_id"]
     info = wait_run(app, run_id)
@@ -82,7 +82,7 @@ def test_setup_success(app, client, config, backend):
 
 
 def test_setup_cookies_flags(client):
-    resp = client.post("/api/setup", json=SETUP)
+    resp = client.post("/api/setup", json=with_code(client, SETUP))
     cookies = resp.headers.getlist("Set-Cookie")
     session = next(c for c in cookies if c.startswith("pic_session="))
     token = next(c for c in cookies if c.startswith("pic_csrf="))
@@ -92,12 +92,12 @@ def test_setup_cookies_flags(client):
 
 def test_setup_custom_domain(client, config):
     body = dict(SETUP, domain_mode="custom", domain="example.org")
-    assert client.post("/api/setup", json=body).status_code == 202
+    assert client.post("/api/setup", json=with_code(client, body)).status_code == 202
     assert yaml.safe_load(config.state_file.read_text())["cell"]["domain"] == "example.org"
 
 
 def test_setup_pic_ngo_domain(client, config):
-    assert client.post("/api/setup", json=dict(SETUP, domain_mode="pic_ngo")).status_code == 202
+    assert client.post("/api/setup", json=with_code(client, dict(SETUP, domain_mode="pic_ngo"))).status_code == 202
     assert yaml.safe_load(config.state_file.read_text())["cell"]["domain"] == "home.pic.ngo"
 
 
@@ -125,7 +125,7 @@ def test_setup_pic_ngo_domain(client, config):
     ],
 )
 def test_setup_bad_input_is_400_naming_the_field(client, config, change, field):
-    resp = client.post("/api/setup", json={**SETUP, **change})
+    resp = client.post("/api/setup", json=with_code(client, {**SETUP, **change}))
     assert resp.status_code == 400
     body = resp.get_json()
     assert field in body["fields"] and body["error"]
@@ -137,7 +137,7 @@ def test_setup_bad_input_is_400_naming_the_field(client, config, change, field):
 @pytest.mark.parametrize("field", ["cell_name", "domain_mode", "timezone", "admin_password", "services"])
 def test_setup_missing_field(client, field):
     body = {k: v for k, v in SETUP.items() if k != field}
-    resp = client.post("/api/setup", json=body)
+    resp = client.post("/api/setup", json=with_code(client, body))
     assert resp.status_code == 400 and field in resp.get_json()["fields"]
 
 
@@ -165,14 +165,14 @@ def test_setup_uses_seed_file(app, client, config):
             }
         )
     )
-    assert client.post("/api/setup", json=SETUP).status_code == 202
+    assert client.post("/api/setup", json=with_code(client, SETUP)).status_code == 202
     assert yaml.safe_load(config.state_file.read_text())["network"]["lan_subnet"] == "192.168.7.0/24"
 
 
 def test_invalid_seed_file_is_ignored(client, config):
     config.seed_file.parent.mkdir(parents=True, exist_ok=True)
     config.seed_file.write_text(yaml.safe_dump({"network": {"lan_subnet": "bogus"}}))
-    assert client.post("/api/setup", json=SETUP).status_code == 202
+    assert client.post("/api/setup", json=with_code(client, SETUP)).status_code == 202
     assert yaml.safe_load(config.state_file.read_text())["network"]["lan_subnet"] == "192.168.50.0/24"
 
 

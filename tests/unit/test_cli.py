@@ -1,30 +1,10 @@
 import io
 import json
 
-import pytest
 import yaml
 from conftest import SETUP
 
 from pic_api import cli
-
-
-@pytest.fixture
-def env(config, monkeypatch, tmp_path):
-    values = {
-        "PIC_STATE_FILE": str(config.state_file),
-        "PIC_STATE_DIR": str(config.state_dir),
-        "PIC_SECRETS_DIR": str(config.secrets_dir),
-        "PIC_RUN_DIR": str(config.run_dir),
-        "PIC_SEED_FILE": str(config.seed_file),
-        "PIC_SCRYPT_N": "1024",
-        "PIC_BCRYPT_ROUNDS": "4",
-        "PIC_CONFIG": str(tmp_path / "none.yml"),
-        "PIC_WG_PRIVATE_KEY_FILE": str(config.wg_private_key_file),
-        "PIC_PROJECT_DIR": str(config.project_dir),
-    }
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
-    return config
 
 
 def answers_file(tmp_path, **extra):
@@ -33,21 +13,21 @@ def answers_file(tmp_path, **extra):
     return str(path)
 
 
-def test_headless_setup_then_status(env, tmp_path, capsys):
+def test_headless_setup_then_status(cli_env, tmp_path, capsys):
     assert cli.main(["status"]) == 0
     assert "NOT done" in capsys.readouterr().out
     assert cli.main(["setup", answers_file(tmp_path)]) == 0
-    assert yaml.safe_load(env.state_file.read_text())["setup_completed"] is True
+    assert yaml.safe_load(cli_env.state_file.read_text())["setup_completed"] is True
     assert cli.main(["status", "--json"]) == 0
     info = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert info["setup_completed"] is True and info["cell"] == "home" and info["state_version"] == 1
     # a second run changes nothing
-    before = env.state_file.read_text()
+    before = cli_env.state_file.read_text()
     assert cli.main(["setup", answers_file(tmp_path, cell_name="other")]) == 0
-    assert env.state_file.read_text() == before
+    assert cli_env.state_file.read_text() == before
 
 
-def test_headless_setup_password_file(env, tmp_path, app):
+def test_headless_setup_password_file(cli_env, tmp_path, app):
     pw = tmp_path / "pw"
     pw.write_text("from a file 123\n")
     answers = {k: v for k, v in SETUP.items() if k != "admin_password"}
@@ -58,13 +38,13 @@ def test_headless_setup_password_file(env, tmp_path, app):
     assert client.post("/api/auth/login", json={"username": "admin", "password": "from a file 123"}).status_code == 200
 
 
-def test_headless_setup_bad_answers(env, tmp_path, capsys):
+def test_headless_setup_bad_answers(cli_env, tmp_path, capsys):
     assert cli.main(["setup", answers_file(tmp_path, cell_name="Bad!")]) == 2
     assert "cell_name" in capsys.readouterr().err
-    assert not env.state_file.exists()
+    assert not cli_env.state_file.exists()
 
 
-def test_list_peers(env, tmp_path, capsys, app):
+def test_list_peers(cli_env, tmp_path, capsys, app):
     assert cli.main(["list-peers"]) == 0
     assert "No peers" in capsys.readouterr().out
     cli.main(["setup", answers_file(tmp_path)])
@@ -77,7 +57,7 @@ def test_list_peers(env, tmp_path, capsys, app):
     assert json.loads(capsys.readouterr().out)[0]["name"] == "phone"
 
 
-def test_reset_admin_password_ends_sessions(env, tmp_path, app, monkeypatch):
+def test_reset_admin_password_ends_sessions(cli_env, tmp_path, app, monkeypatch):
     cli.main(["setup", answers_file(tmp_path)])
     client = app.test_client()
     assert (
@@ -92,7 +72,7 @@ def test_reset_admin_password_ends_sessions(env, tmp_path, app, monkeypatch):
     )
 
 
-def test_reset_password_refuses_short_and_unknown(env, tmp_path, monkeypatch, capsys):
+def test_reset_password_refuses_short_and_unknown(cli_env, tmp_path, monkeypatch, capsys):
     cli.main(["setup", answers_file(tmp_path)])
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert cli.main(["reset-admin-password", "--password-stdin"]) == 2
@@ -101,6 +81,6 @@ def test_reset_password_refuses_short_and_unknown(env, tmp_path, monkeypatch, ca
     assert cli.main(["reset-admin-password", "--username", "ghost", "--password-stdin"]) == 2
 
 
-def test_missing_answers_file(env, capsys):
+def test_missing_answers_file(cli_env, capsys):
     assert cli.main(["setup", "/nonexistent/answers.yml"]) == 1
     assert "No such file" in capsys.readouterr().err

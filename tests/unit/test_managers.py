@@ -8,7 +8,7 @@ import yaml
 from pic_api.config import Config
 from pic_api.logs import JsonFormatter, parse_levels, redact, setup_logging
 from pic_api.managers import auth as auth_mod
-from pic_api.managers.errors import InvalidInput, NotFound
+from pic_api.managers.errors import InvalidInput, NotFound, Unavailable
 from pic_api.managers.health import HealthMonitor
 from pic_api.managers.runner import MASK, RunManager, scrub, trim_event
 from pic_api.managers.state import StateManager
@@ -76,10 +76,12 @@ def test_state_load_sees_external_edits(sm):
     assert sm.load()["cell"]["name"] == "edited"
 
 
-def test_state_unreadable_means_not_set_up(sm):
+def test_state_unreadable_is_unavailable_not_a_fresh_cell(sm):
     sm.state_file.parent.mkdir(parents=True)
     sm.state_file.write_text("version: 1\ncell: {name: BAD}\n")
-    assert sm.setup_completed() is False
+    with pytest.raises(Unavailable) as exc:
+        sm.setup_completed()
+    assert exc.value.status == 503 and "cell.name" in exc.value.message and "pic state check" in exc.value.message
 
 
 def test_scrub_masks_secret_keys_and_values():

@@ -130,8 +130,20 @@ export function createFakeApi() {
     order: [],
     csrfRejections: 0,
     requests: [],
+    // The one-time code a real cell keeps in /etc/pic/setup-code; the tests read it like a person
+    // reads `pic setup-code` on the host (here from /__fake/setup-code).
+    setupCode: 'HJK4-MN5P-QR6S-TV7W',
   }
   let nextRun = 1
+  const normaliseCode = (c) => String(c ?? '').toUpperCase().replace(/[-\s]/g, '')
+  /** null when the body's setup_code is right, else [status, error body] as the API answers. */
+  const codeRefusal = (b) => {
+    if (typeof b?.setup_code !== 'string' || !b.setup_code.trim())
+      return [400, { error: 'the setup code is required: run `pic setup-code` on the cell', fields: { setup_code: 'required' } }]
+    if (normaliseCode(b.setup_code) !== normaliseCode(state.setupCode))
+      return [403, { error: 'wrong setup code; `pic setup-code` on the cell prints it', fields: { setup_code: 'wrong setup code' } }]
+    return null
+  }
 
   function startRun({ description, roles, check = false, fail = null, tags = [] }) {
     const id = `20261127T0500${String(nextRun++).padStart(2, '0')}-${crypto.randomBytes(4).toString('hex')}`
@@ -217,6 +229,7 @@ export function createFakeApi() {
         requests: state.requests,
       })
     }
+    if (path === '/__fake/setup-code' && method === 'GET') return json(res, 200, { setup_code: state.setupCode })
     if (path === '/__fake/expire-sessions' && method === 'POST') {
       state.sessions.clear()
       return json(res, 200, { ok: true })
@@ -243,10 +256,17 @@ export function createFakeApi() {
     }
 
     if (path === '/api/setup/status' && method === 'GET') return json(res, 200, { completed: state.setupCompleted })
+    if (path === '/api/setup/code' && method === 'POST') {
+      if (state.setupCompleted) return json(res, 409, { error: 'the cell is already set up' })
+      const refused = codeRefusal(await readBody(req))
+      return refused ? json(res, ...refused) : json(res, 200, { valid: true })
+    }
     if (path === '/api/setup' && method === 'POST') {
       if (state.setupCompleted) return json(res, 409, { error: 'setup already completed' })
       const b = await readBody(req)
       if (!b) return json(res, 400, { error: 'invalid JSON' })
+      const refused = codeRefusal(b)
+      if (refused) return json(res, ...refused)
       const fields = {}
       if (!/^[a-z][a-z0-9-]{0,30}$/.test(b.cell_name ?? '')) fields.cell_name = 'invalid cell name'
       if (b.cell_name === 'taken') fields.cell_name = 'this name is reserved'

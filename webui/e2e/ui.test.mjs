@@ -2,7 +2,8 @@
 //
 // Without PIC_UI_URL they start the test double API (fake-api.mjs) and `vite preview` of the built
 // UI proxying to it. With PIC_UI_URL=http://<cell>:8081 they drive a real cell instead; then
-// PIC_ADMIN_PASSWORD is the admin password (the wizard sets it: the cell must be fresh), and the
+// PIC_ADMIN_PASSWORD is the admin password (the wizard sets it: the cell must be fresh),
+// PIC_SETUP_CODE the cell's one-time setup code (the driver reads it with `pic setup-code`), and the
 // failed-run test shows a run the driver made fail (PIC_UI_FAILED_RUN_ID, PIC_UI_FAILED_TASK).
 //
 // Screenshots of every page go to e2e/artifacts/.
@@ -136,6 +137,20 @@ describe('first run', { concurrency: false }, () => {
     await page.goto(`${baseUrl}/`)
     await page.waitForURL(/\/setup$/)
     await page.getByRole('heading', { name: 'Set up your Personal Internet Cell' }).waitFor()
+
+    // First the one-time setup code, as the person read it on the host (`pic setup-code`).
+    const code = REAL ? process.env.PIC_SETUP_CODE : (await fakeControl('/__fake/setup-code')).setup_code
+    assert.ok(code, 'the driver of a real cell passes PIC_SETUP_CODE (from `pic setup-code` on the cell)')
+    await shot('setup-code')
+    await page.getByRole('button', { name: 'Continue' }).click()
+    await page.getByText('Enter the setup code.').waitFor()
+    await page.getByLabel('Setup code').fill('AAAA-BBBB-CCCC-DDDD')
+    await page.getByRole('button', { name: 'Continue' }).click()
+    await page.getByText(/wrong setup code/).waitFor() // the API's own error
+    assert.equal(await page.getByLabel('Cell name').count(), 0, 'no wizard without the right code')
+    await page.getByLabel('Setup code').fill(code.toLowerCase())
+    await page.getByRole('button', { name: 'Continue' }).click()
+    await page.getByLabel('Cell name').waitFor()
     await shot('setup')
 
     // Client-side checks.
@@ -199,7 +214,7 @@ describe('first run', { concurrency: false }, () => {
     assert.match(await page.getByTestId('cell-facts').textContent(), new RegExp(CELL_NAME))
     await page.getByTestId('runs-table').waitFor()
     await shot('dashboard')
-    assert.deepEqual(unexpectedErrors([400]), [])
+    assert.deepEqual(unexpectedErrors([400, 403]), []) // the refused fields and the wrong code
   })
 })
 

@@ -155,6 +155,8 @@ export const SERVICE_LABELS: Record<string, string> = {
 export type DomainMode = 'internal' | 'pic_ngo' | 'custom'
 
 export interface SetupRequest {
+  /** The one-time code the converge printed (`pic setup-code` on the cell prints it again). */
+  setup_code: string
   cell_name: string
   domain_mode: DomainMode
   domain?: string
@@ -246,6 +248,7 @@ export function listOf<T>(data: unknown, key: string): T[] {
 export const endpoints = {
   health: () => api.get<{ status: string }>('/health'),
   setupStatus: () => api.get<{ completed: boolean }>('/api/setup/status'),
+  checkSetupCode: (setup_code: string) => api.post<{ valid: boolean }>('/api/setup/code', { setup_code }),
   setup: (req: SetupRequest) => api.post<{ run_id: string }>('/api/setup', req),
   login: (username: string, password: string) =>
     api.post<Me>('/api/auth/login', { username, password }, { noAuthRedirect: true }),

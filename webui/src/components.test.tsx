@@ -6,7 +6,7 @@ import { setNavigator } from './api'
 import { RunView } from './components/RunView'
 import { LoginPage } from './pages/Login'
 import { AddPeerForm, QrImage } from './pages/Peers'
-import { SetupForm } from './pages/Setup'
+import { SetupCodeStep, SetupForm } from './pages/Setup'
 
 type Handler = (url: string, init: RequestInit) => { status: number; body: unknown }
 
@@ -66,11 +66,43 @@ async function fillSetup(user: ReturnType<typeof userEvent.setup>, name = 'home'
   await put(user, 'Confirm password', 'correct-Horse-battery-9')
 }
 
+describe('setup code step', () => {
+  it('asks for the code first and shows the API’s error when it is wrong', async () => {
+    const calls = routeFetch(() => ({
+      status: 403,
+      body: { error: 'wrong setup code; `pic setup-code` on the cell prints it', fields: { setup_code: 'wrong setup code' } },
+    }))
+    const onAccepted = vi.fn()
+    const user = userEvent.setup()
+    render(<SetupCodeStep onAccepted={onAccepted} />)
+    await user.click(screen.getByRole('button', { name: 'Continue' }))
+    expect(screen.getByText('Enter the setup code.')).toBeInTheDocument()
+    expect(calls).toHaveLength(0)
+    await put(user, 'Setup code', 'AAAA-BBBB-CCCC-DDDD')
+    await user.click(screen.getByRole('button', { name: 'Continue' }))
+    expect(await screen.findByText(/wrong setup code; `pic setup-code` on the cell prints it/)).toBeInTheDocument()
+    expect(screen.getByLabelText('Setup code')).toHaveAttribute('aria-invalid', 'true')
+    expect(calls[0].url).toBe('/api/setup/code')
+    expect(JSON.parse(calls[0].init.body as string)).toEqual({ setup_code: 'AAAA-BBBB-CCCC-DDDD' })
+    expect(onAccepted).not.toHaveBeenCalled()
+  })
+
+  it('goes on with the code the API accepted', async () => {
+    routeFetch(() => ({ status: 200, body: { valid: true } }))
+    const onAccepted = vi.fn()
+    const user = userEvent.setup()
+    render(<SetupCodeStep onAccepted={onAccepted} />)
+    await put(user, 'Setup code', ' abcd-efgh-jklm-npqr ')
+    await user.click(screen.getByRole('button', { name: 'Continue' }))
+    await waitFor(() => expect(onAccepted).toHaveBeenCalledWith('abcd-efgh-jklm-npqr'))
+  })
+})
+
 describe('setup form', () => {
   it('shows inline errors and sends nothing while the form is invalid', async () => {
     const calls = routeFetch(() => ({ status: 500, body: {} }))
     const user = userEvent.setup()
-    render(<SetupForm onStarted={vi.fn()} />)
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={vi.fn()} />)
     await user.click(screen.getByRole('button', { name: 'Apply' }))
     expect(screen.getByText('Enter a name for the cell.')).toBeInTheDocument()
     expect(screen.getByLabelText('Cell name')).toHaveAttribute('aria-invalid', 'true')
@@ -82,7 +114,7 @@ describe('setup form', () => {
     const calls = routeFetch(() => ({ status: 202, body: { run_id: 'r1' } }))
     const onStarted = vi.fn()
     const user = userEvent.setup()
-    render(<SetupForm onStarted={onStarted} />)
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={onStarted} />)
     expect(screen.queryByLabelText('Domain')).toBeNull()
     await user.click(screen.getByLabelText(/My own domain/))
     await fillSetup(user)
@@ -95,6 +127,7 @@ describe('setup form', () => {
     await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r1'))
     expect(calls[0].url).toBe('/api/setup')
     expect(JSON.parse(calls[0].init.body as string)).toEqual({
+      setup_code: 'ABCD-EFGH-JKLM-NPQR',
       cell_name: 'home',
       domain_mode: 'custom',
       domain: 'cell.example.org',
@@ -107,7 +140,7 @@ describe('setup form', () => {
   it('filters the time zone list by search', async () => {
     routeFetch(() => ({ status: 500, body: {} }))
     const user = userEvent.setup()
-    render(<SetupForm onStarted={vi.fn()} />)
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={vi.fn()} />)
     await put(user, 'Search time zones', 'new york')
     const options = [...(screen.getByLabelText('Time zone') as HTMLSelectElement).options].map((o) => o.value)
     expect(options).toContain('America/New_York')
@@ -119,7 +152,7 @@ describe('setup form', () => {
     routeFetch(() => ({ status: 400, body: { error: 'invalid input', fields: { cell_name: 'this name is reserved' } } }))
     const onStarted = vi.fn()
     const user = userEvent.setup()
-    render(<SetupForm onStarted={onStarted} />)
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={onStarted} />)
     await fillSetup(user, 'taken')
     await user.click(screen.getByRole('button', { name: 'Apply' }))
     expect(await screen.findByText('this name is reserved')).toBeInTheDocument()
@@ -131,7 +164,7 @@ describe('setup form', () => {
   it('says so when the cell is set up already (409)', async () => {
     routeFetch(() => ({ status: 409, body: { error: 'setup already completed' } }))
     const user = userEvent.setup()
-    render(<SetupForm onStarted={vi.fn()} />)
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={vi.fn()} />)
     await fillSetup(user)
     await user.click(screen.getByRole('button', { name: 'Apply' }))
     expect(await screen.findByText('This cell is set up already.')).toBeInTheDocument()
@@ -140,7 +173,7 @@ describe('setup form', () => {
   it('gives password strength feedback as you type', async () => {
     routeFetch(() => ({ status: 500, body: {} }))
     const user = userEvent.setup()
-    render(<SetupForm onStarted={vi.fn()} />)
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={vi.fn()} />)
     const strength = screen.getByTestId('password-strength')
     expect(strength).toHaveTextContent('empty')
     await put(user, 'Admin password', 'abc')

@@ -33,6 +33,7 @@ __all__ = [
     "check_password",
     "check_choice",
     "check_bool",
+    "check_count",
 ]
 
 # Characters that must never reach a shell, a config file or a Jinja template.
@@ -237,3 +238,13 @@ def check_bool(value: Any, what: str = "value") -> bool:
     if not isinstance(value, bool):
         raise ValidationError(f"{what} must be true or false")
     return value
+
+
+def check_count(value: Any, low: int, high: int, what: str = "value") -> int:
+    """A whole number from ``low`` to ``high`` written in ASCII digits (a query parameter, a header).
+
+    Python's ``str.isdigit`` and ``int`` also take '²', '٣' and full-width digits, and ``int`` refuses
+    more than 4300 digits with an error of its own: both are refused here, before any conversion."""
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{1,18}", value) or not low <= int(value) <= high:
+        raise ValidationError(f"{what} must be a number from {low} to {high}")
+    return int(value)

@@ -7,6 +7,7 @@ Service passwords (mail, calendar, files) are a separate bcrypt hash kept in the
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -14,13 +15,14 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core import schema
 from ..core.validators import ValidationError, check_label, check_password
-from .errors import InvalidInput, ManagerError, NotFound
+from .errors import InvalidInput, ManagerError, NotFound, Unavailable
 from .files import write_atomic
 
 log = logging.getLogger("pic.auth")
@@ -84,40 +86,88 @@ class Session:
 
 
 class RateLimiter:
-    """Counts failed logins per (remote, username) and per remote; locks out after too many."""
+    """Counts failed guesses per (remote, key) and per remote; locks out after too many.
+
+    ``attempt`` is the way to guard a guess: under one lock it refuses when the failures so far plus
+    the guesses still being checked reach the limit, and reserves a place otherwise, so parallel
+    guesses cannot all pass the check before any failure is recorded.
+    """
 
     def __init__(self, max_failures: int, window: float, lockout: float, clock=time.monotonic):
         self.max_failures, self.window, self.lockout = max_failures, window, lockout
         self.clock = clock
         self._failures: dict[tuple[str, ...], list[float]] = {}
         self._locked: dict[tuple[str, ...], float] = {}
+        self._pending: dict[tuple[str, ...], int] = {}
         self._lock = threading.Lock()
 
     def _keys(self, remote: str, username: str) -> list[tuple[tuple[str, ...], int]]:
         return [((remote, username), self.max_failures), ((remote,), self.max_failures * 4)]
 
+    def _refuse_locked(self, remote: str, username: str, now: float, pending: bool) -> None:
+        for key, limit in self._keys(remote, username):
+            until = self._locked.get(key)
+            if until and until > now:
+                raise LoginLocked(int(until - now) + 1)
+            if pending:
+                recent = [t for t in self._failures.get(key, []) if t > now - self.window]
+                self._failures[key] = recent
+                if len(recent) + self._pending.get(key, 0) >= limit:
+                    raise LoginLocked(1)  # the guesses in flight decide; they end within a second or two
+
     def check(self, remote: str, username: str) -> None:
-        now = self.clock()
         with self._lock:
-            for key, _ in self._keys(remote, username):
-                until = self._locked.get(key)
-                if until and until > now:
-                    raise LoginLocked(int(until - now) + 1)
+            self._refuse_locked(remote, username, self.clock(), pending=False)
+
+    def _record_failure(self, remote: str, username: str, now: float) -> None:
+        for key, limit in self._keys(remote, username):
+            recent = [t for t in self._failures.get(key, []) if t > now - self.window] + [now]
+            self._failures[key] = recent
+            if len(recent) >= limit:
+                self._locked[key] = now + self.lockout
+                self._failures[key] = []
+                log.warning("guesses locked for %s", "/".join(key))
 
     def failure(self, remote: str, username: str) -> None:
-        now = self.clock()
         with self._lock:
-            for key, limit in self._keys(remote, username):
-                recent = [t for t in self._failures.get(key, []) if t > now - self.window] + [now]
-                self._failures[key] = recent
-                if len(recent) >= limit:
-                    self._locked[key] = now + self.lockout
-                    self._failures[key] = []
-                    log.warning("login locked for %s", "/".join(key))
+            self._record_failure(remote, username, self.clock())
 
     def success(self, remote: str, username: str) -> None:
         with self._lock:
             self._failures.pop((remote, username), None)
+
+    @contextlib.contextmanager
+    def attempt(self, remote: str, username: str) -> Iterator[Attempt]:
+        """Guard one guess: ``with limiter.attempt(r, u) as a: ...; a.fail()`` when it was wrong."""
+        with self._lock:
+            self._refuse_locked(remote, username, self.clock(), pending=True)
+            for key, _ in self._keys(remote, username):
+                self._pending[key] = self._pending.get(key, 0) + 1
+        result = Attempt()
+        try:
+            yield result
+        finally:
+            with self._lock:
+                for key, _ in self._keys(remote, username):
+                    self._pending[key] -= 1
+                    if not self._pending[key]:
+                        del self._pending[key]
+                if result.failed:
+                    self._record_failure(remote, username, self.clock())
+                elif result.succeeded:
+                    self._failures.pop((remote, username), None)
+
+
+@dataclass
+class Attempt:
+    failed: bool = False
+    succeeded: bool = False
+
+    def fail(self) -> None:
+        self.failed = True
+
+    def succeed(self) -> None:
+        self.succeeded = True
 
 
 class AuthManager:
@@ -128,8 +178,12 @@ class AuthManager:
         limiter: RateLimiter | None = None,
         clock=time.time,
         scrypt_n: int = SCRYPT_N,
+        members: Callable[[], dict[str, str]] | None = None,
     ):
+        """``members`` gives the users of the cell state (name -> role): only they may log in, with
+        the role the state gives them. Without it (a bare manager), the file's roles count."""
         self.path = Path(secrets_dir) / PASSWORDS_FILE
+        self.members = members
         self.session_seconds = session_hours * 3600
         self.limiter = limiter or RateLimiter(5, 900, 900)
         self.clock = clock
@@ -143,8 +197,22 @@ class AuthManager:
     def _read(self) -> dict[str, dict[str, str]]:
         if not self.path.is_file():
             return {}
-        data = json.loads(self.path.read_text() or "{}")
+        try:
+            data = json.loads(self.path.read_text() or "{}")
+        except ValueError as exc:
+            raise Unavailable(
+                f"the account file {self.path} does not load ({exc}); on the cell, remove it and set the admin "
+                "password again with `pic reset-admin-password`"
+            ) from exc
         return data.get("users", {}) if isinstance(data, dict) else {}
+
+    def _role_of(self, username: str, entry: dict[str, str] | None) -> str | None:
+        """The role ``username`` logs in with, or None when it may not log in at all."""
+        if entry is None:
+            return None
+        if self.members is None:
+            return entry.get("role", "peer")
+        return self.members().get(username)
 
     def _write(self, users: dict[str, dict[str, str]]) -> None:
         write_atomic(self.path, json.dumps({"users": users}, indent=2, sort_keys=True) + "\n", 0o600)
@@ -180,6 +248,18 @@ class AuthManager:
             self._write(users)
         log.info("password set for %s", username)
 
+    def prune(self, keep: set[str]) -> list[str]:
+        """Remove every login whose user is not in ``keep`` (the users of the state just saved)."""
+        with self._lock:
+            users = self._read()
+            gone = sorted(set(users) - keep)
+            if gone:
+                self._write({k: v for k, v in users.items() if k in keep})
+                for name in gone:
+                    self.drop_sessions(name)
+                log.info("logins removed with their users: %s", ", ".join(gone))
+            return gone
+
     def delete_account(self, username: str) -> None:
         with self._lock:
             users = self._read()
@@ -191,20 +271,27 @@ class AuthManager:
     # login ---------------------------------------------------------------------------------
     def authenticate(self, username: str, password: str, remote: str = "") -> str:
         """Check a username and password; returns the role. Raises LoginLocked / BadCredentials."""
-        self.limiter.check(remote, username)
-        entry = self._read().get(username)
-        ok = verify_password(password, entry["hash"] if entry else self._dummy_hash) and entry is not None
-        if not ok:
-            self.limiter.failure(remote, username)
-            log.warning("failed login for %r from %s", username, remote)
-            raise BadCredentials("wrong username or password")
-        self.limiter.success(remote, username)
-        return entry.get("role", "peer")
+        with self.limiter.attempt(remote, username) as attempt:
+            entry = self._read().get(username)
+            ok = verify_password(password, entry["hash"] if entry else self._dummy_hash)
+            role = self._role_of(username, entry)
+            if not ok or role is None:
+                attempt.fail()
+                log.warning("failed login for %r from %s", username, remote)
+                raise BadCredentials("wrong username or password")
+            attempt.succeed()
+            return role
 
-    def change_password(self, username: str, current: str, new: str, keep_token: str | None = None) -> None:
-        entry = self._read().get(username)
-        if not entry or not verify_password(current, entry["hash"]):
-            raise InvalidInput("the current password is wrong", {"current_password": "wrong password"})
+    def change_password(
+        self, username: str, current: str, new: str, keep_token: str | None = None, remote: str = ""
+    ) -> None:
+        with self.limiter.attempt(remote, username) as attempt:
+            entry = self._read().get(username)
+            if not entry or not verify_password(current, entry["hash"]):
+                attempt.fail()
+                log.warning("wrong current password for %r from %s", username, remote)
+                raise InvalidInput("the current password is wrong", {"current_password": "wrong password"})
+            attempt.succeed()
         try:
             check_password(new, "new password")
         except ValidationError as exc:
@@ -245,6 +332,9 @@ class AuthManager:
                 return None
             if session and self._read().get(session.user, {}).get("hash") != session.data.get("pw"):
                 del self._sessions[token]
+                return None
+            if session and self.members is not None and session.user not in self.members():
+                del self._sessions[token]  # the user left the state (deleted, or a rollback)
                 return None
             return session
 

@@ -22,3 +22,9 @@ class NotFound(ManagerError):
 
 class Conflict(ManagerError):
     status = 409
+
+
+class Unavailable(ManagerError):
+    """The cell cannot answer until someone repairs it on the host (a state file that does not load)."""
+
+    status = 503

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..core.validators import ValidationError, check_safe_text
+from ..core.validators import ValidationError, check_count, check_safe_text
 from .errors import InvalidInput
 from .health import SERVICE_CHECKS
 
@@ -75,11 +75,10 @@ class LogSearch:
                 errors["level"] = f"level must be one of: {', '.join(LEVELS)}"
             out["level"] = args["level"].upper()
         if "limit" in args:
-            raw = args["limit"]
-            if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-                errors["limit"] = "limit must be a number from 1 to 1000"
-            else:
-                out["limit"] = int(raw)
+            try:
+                out["limit"] = check_count(args["limit"], 1, 1000, "limit")
+            except ValidationError as exc:
+                errors["limit"] = str(exc)
         if errors:
             raise InvalidInput("invalid log search", errors)
         return out

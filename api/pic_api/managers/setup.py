@@ -17,7 +17,9 @@ from ..core.validators import (
 from .auth import AuthManager
 from .changes import ChangeManager
 from .errors import Conflict, InvalidInput
+from .files import file_lock
 from .runner import Run
+from .setupcode import SetupCode
 from .users import service_hash
 
 SETUP_FIELDS = {
@@ -92,13 +94,19 @@ def validate_setup(body: Any) -> dict[str, Any]:
 
 
 class SetupManager:
-    def __init__(self, changes: ChangeManager, auth: AuthManager, bcrypt_rounds: int = 12):
+    def __init__(self, changes: ChangeManager, auth: AuthManager, code: SetupCode, bcrypt_rounds: int = 12):
         self.changes = changes
         self.auth = auth
+        self.code = code
         self.rounds = bcrypt_rounds
+        # one setup at a time, also across processes (the API and `pic setup`)
+        self.lock_file = changes.state.versions_dir / ".setup.lock"
 
     def completed(self) -> bool:
-        return self.changes.state.setup_completed()
+        """Fail closed: set up when the state says so, any state version exists, or an admin login exists.
+
+        Raises Unavailable (503) when the state does not load: a damaged file never reopens the wizard."""
+        return self.changes.state.setup_completed() or self.auth.has_admin()
 
     def build_state(self, data: dict[str, Any]) -> dict[str, Any]:
         state = schema.apply_defaults(self.changes.state.seed())
@@ -130,18 +138,30 @@ class SetupManager:
             raise InvalidInput("the setup answers do not give a valid cell state", exc.fields) from exc
         return state
 
-    def setup(self, body: Any, converge: bool = True) -> Run | None:
-        """Validate, store the state and the admin login, and queue the first converge.
-
-        Nothing is stored when the answers are refused. ``converge=False`` is the headless path
-        (``pic setup``, run by the api role, which is itself inside a converge).
-        """
+    def check_code(self, body: Any, remote: str = "") -> None:
+        """The wizard's first step: is this the setup code? (409 once the cell is set up.)"""
         if self.completed():
             raise Conflict("the cell is already set up")
-        data = validate_setup(body)
-        state = self.build_state(data)
-        self.auth.set_password(ADMIN, data["admin_password"], "admin")
-        version = self.changes.state.save(state)
+        self.code.verify(body, remote)
+
+    def setup(self, body: Any, converge: bool = True, remote: str = "", need_code: bool = True) -> Run | None:
+        """Validate, store the state and the admin login, and queue the first converge.
+
+        Nothing is stored when the answers are refused. The wizard's answers carry ``setup_code``;
+        ``need_code=False`` and ``converge=False`` are the headless path (``pic setup``, run as root
+        on the host by the api role, which is itself inside a converge).
+        """
+        with file_lock(self.lock_file):
+            if self.completed():
+                raise Conflict("the cell is already set up")
+            if need_code:
+                self.code.verify(body, remote)
+            answers = {k: v for k, v in body.items() if k != "setup_code"} if isinstance(body, dict) else body
+            data = validate_setup(answers)
+            state = self.build_state(data)
+            self.auth.set_password(ADMIN, data["admin_password"], "admin")
+            version = self.changes.state.save(state)
+            self.code.remove()
         if not converge:
             return None
         return self.changes.converge("first converge after setup", version=version)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from ..core import schema
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput, NotFound, Unavailable
 from .files import write_atomic
 
 log = logging.getLogger("pic.state")
@@ -25,6 +25,19 @@ def _dump(state: dict[str, Any]) -> str:
     return yaml.safe_dump(state, sort_keys=False, default_flow_style=False)
 
 
+def _load_problem(what: str, load: Callable[[], Any]) -> str | None:
+    """Run ``load`` and say in one line why it failed, or None when it did not."""
+    try:
+        load()
+    except schema.StateError as exc:
+        return f"{what} is not a valid cell state: {exc}"
+    except yaml.YAMLError as exc:
+        return f"{what} is not YAML: {' '.join(str(exc).split())}"
+    except OSError as exc:
+        return f"{what} cannot be read: {exc.strerror}"
+    return None
+
+
 class StateManager:
     def __init__(self, state_file: Path, versions_dir: Path, seed_file: Path | None = None):
         self.state_file = Path(state_file)
@@ -32,6 +45,8 @@ class StateManager:
         self.seed_file = Path(seed_file) if seed_file else None
         self._lock = threading.RLock()
         self._cache: tuple[tuple[int, int], dict[str, Any]] | None = None
+        # called with each state just saved, under the state lock (the API logins follow the users)
+        self.on_save: list[Callable[[dict[str, Any]], None]] = []
 
     # reading -------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -76,12 +91,33 @@ class StateManager:
                     }
         return base
 
+    def problem(self) -> str | None:
+        """Why the current state does not load, or None when it loads (or was never written)."""
+        if not self.exists():
+            if self.versions():
+                return f"{self.state_file} is missing, but state versions exist in {self.versions_dir}"
+            return None
+        return _load_problem(str(self.state_file), self.load)
+
+    def require_loadable(self) -> None:
+        """Raise Unavailable (503) naming the problem and the repair commands when the state does not load."""
+        problem = self.problem()
+        if problem is None:
+            return
+        good = self.newest_good_version()
+        repair = (
+            f"run `pic state check`, then `pic state restore-version {good}` (the newest version that loads)"
+            if good
+            else f"run `pic state check`; no saved version loads: restore {self.state_file} from a backup"
+        )
+        raise Unavailable(f"the cell state does not load: {problem}. On the cell, {repair}.")
+
     def setup_completed(self) -> bool:
-        try:
-            return bool(self.load().get("setup_completed"))
-        except (schema.StateError, OSError, yaml.YAMLError):
-            log.exception("cannot read the cell state")
-            return False
+        """Fail closed: the cell counts as set up when its state says so or any state version exists.
+
+        Raises Unavailable when the state does not load."""
+        self.require_loadable()
+        return bool(self.load().get("setup_completed")) or bool(self.versions())
 
     # versions ------------------------------------------------------------------------------
     def versions(self) -> list[dict[str, Any]]:
@@ -109,6 +145,18 @@ class StateManager:
             raise NotFound(f"state version {number} does not exist")
         return yaml.safe_load(path.read_text()) or {}
 
+    def version_problem(self, number: int) -> str | None:
+        """Why version ``number`` does not load (or does not exist), or None when it is a valid state."""
+        if not (self.versions_dir / f"cell-{number}.yml").is_file():
+            return f"state version {number} does not exist"
+        return _load_problem(f"state version {number}", lambda: schema.validate_state(self.get_version(number)))
+
+    def newest_good_version(self) -> int | None:
+        for v in reversed(self.versions()):
+            if self.version_problem(v["version"]) is None:
+                return v["version"]
+        return None
+
     # writing -------------------------------------------------------------------------------
     def save(self, state: dict[str, Any]) -> int:
         """Validate and write ``state`` as the newest version; returns its version number."""
@@ -122,6 +170,8 @@ class StateManager:
             write_atomic(self.versions_dir / f"cell-{number}.yml", text, 0o600)
             write_atomic(self.state_file, text, 0o600)
             self._cache = None
+            for hook in self.on_save:
+                hook(state)
         log.info("cell state version %d written", number)
         return number
 
@@ -144,3 +194,11 @@ class StateManager:
             old = self.load()
             version = self.save(target)
             return old, schema.apply_defaults(target), version
+
+    def restore_version(self, number: int) -> int:
+        """Repair: write version ``number`` again as the newest version, whatever the current file holds."""
+        with self._lock:
+            problem = self.version_problem(number)
+            if problem:
+                raise InvalidInput(f"cannot restore: {problem}")
+            return self.save(self.get_version(number))

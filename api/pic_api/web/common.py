@@ -35,10 +35,33 @@ def session() -> Session:
     return g.pic_session
 
 
+MAX_JSON_DEPTH = 16  # no request of the API nests deeper than a few levels
+
+
+def json_depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (iterative: no recursion to exhaust)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                todo.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    too_deep = InvalidInput(
+        "the request body nests too deeply", {"body": f"at most {MAX_JSON_DEPTH} levels of lists and objects"}
+    )
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the JSON decoder's own limit, about 1000 levels
+        raise too_deep from None
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object", {"body": "expected a JSON object"})
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise too_deep
     return body
 
 

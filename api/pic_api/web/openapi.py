@@ -32,7 +32,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         404: "not found",
         409: "conflict",
         428: "the cell is not set up yet",
-        429: "too many failed logins",
+        429: "too many failed guesses (password or setup code); Retry-After says when to try again",
+        503: "the cell state does not load; the error names the problem and the repair commands",
     }
     return {str(c): _json(ERROR, text[c]) for c in codes}
 
@@ -73,6 +74,7 @@ def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, 
 
 
 ANY_OBJ = {"type": "object"}
+SETUP_CODE = {"type": "string", "maxLength": 64, "example": "ABCD-EFGH-JKLM-NPQR"}
 SERVICES = {"type": "array", "items": {"type": "string", "enum": list(schema.SERVICES)}, "uniqueItems": True}
 RUN = {"$ref": "#/components/schemas/Run"}
 PEER = {"$ref": "#/components/schemas/Peer"}
@@ -92,6 +94,7 @@ def build(roles: Sequence[str]) -> dict[str, Any]:
                             {
                                 "status": {"type": "string"},
                                 "setup_completed": {"type": "boolean"},
+                                "state": {"type": "string", "enum": ["ok", "damaged"]},
                                 "version": {"type": "string"},
                             }
                         )
@@ -109,6 +112,15 @@ def build(roles: Sequence[str]) -> dict[str, Any]:
             )
         },
         "/api/setup/options": {"get": _op("Choices and defaults for the wizard", {"200": _json(ANY_OBJ)}, security=[])},
+        "/api/setup/code": {
+            "post": _op(
+                "Check the one-time setup code (`pic setup-code` on the cell prints it): the wizard's first step",
+                {"200": _json(_obj({"valid": {"type": "boolean"}}))},
+                security=[],
+                body=_obj({"setup_code": SETUP_CODE}, ["setup_code"]),
+                errors=(400, 403, 409, 429),
+            )
+        },
         "/api/setup": {
             "post": _op(
                 "Apply the wizard: stores the state and the admin login, starts the first converge, logs in",
@@ -116,6 +128,7 @@ def build(roles: Sequence[str]) -> dict[str, Any]:
                 security=[],
                 body=_obj(
                     {
+                        "setup_code": SETUP_CODE,
                         "cell_name": NAME,
                         "domain_mode": {"type": "string", "enum": list(schema.DOMAIN_MODES)},
                         "domain": {"type": "string"},
@@ -124,9 +137,9 @@ def build(roles: Sequence[str]) -> dict[str, Any]:
                         "services": SERVICES,
                         "upstream_dns": {"type": "array", "items": IPV4, "maxItems": 8},
                     },
-                    ["cell_name", "domain_mode", "timezone", "admin_password", "services"],
+                    ["setup_code", "cell_name", "domain_mode", "timezone", "admin_password", "services"],
                 ),
-                errors=(400, 409),
+                errors=(400, 403, 409, 429),
             )
         },
         "/api/auth/login": {
@@ -341,13 +354,18 @@ def build(roles: Sequence[str]) -> dict[str, Any]:
             )
         },
     }
+    for path, ops in paths.items():
+        if path.startswith("/api/") and path != "/api/openapi.json":
+            for op in ops.values():
+                op["responses"].update(_errors(503))
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "PIC management API",
             "version": "1",
             "description": "Errors are JSON {error, fields}. Before setup every /api/* except /api/setup* "
-            "answers 428. Unsafe methods need X-CSRF-Token equal to the pic_csrf cookie "
+            "answers 428, and setup needs the one-time setup code. A cell state that does not load makes "
+            "every /api/* answer 503. Unsafe methods need X-CSRF-Token equal to the pic_csrf cookie "
             "(except /api/auth/* and /api/setup*).",
         },
         "paths": paths,

@@ -8,7 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from ..core import schema
-from ..managers.errors import InvalidInput, NotFound
+from ..core.validators import ValidationError, check_count
+from ..managers.errors import InvalidInput, NotFound, Unavailable
 from ..managers.runner import MASK
 from .common import SESSION_COOKIE, access, cell, clear_login_cookies, json_body, session, set_login_cookies
 
@@ -25,7 +26,11 @@ def health() -> Any:
         ver = version("pic")
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         ver = "unknown"
-    return jsonify(status="ok", setup_completed=cell().setup.completed(), version=ver)
+    try:
+        completed, state = cell().setup.completed(), "ok"
+    except Unavailable:
+        completed, state = True, "damaged"  # fail closed; every /api/* says what is wrong and how to repair it
+    return jsonify(status="ok", setup_completed=completed, state=state, version=ver)
 
 
 # --- setup ------------------------------------------------------------------------------------
@@ -54,11 +59,18 @@ def setup_options() -> Any:
     )
 
 
+@setup_bp.post("/code")
+@access("public")
+def setup_check_code() -> Any:
+    cell().setup.check_code(json_body(), request.remote_addr or "")
+    return jsonify(valid=True)
+
+
 @setup_bp.post("")
 @access("public")
 def setup_apply() -> Any:
     c = cell()
-    run = c.setup.setup(json_body())
+    run = c.setup.setup(json_body(), remote=request.remote_addr or "")
     sess = c.auth.create_session("admin", "admin")
     resp = jsonify(run_id=run.id if run else None, user=sess.public())
     resp.status_code = 202
@@ -108,12 +120,14 @@ def change_password() -> Any:
     if fields:
         raise InvalidInput("current_password and new_password are required", fields)
     c, sess = cell(), session()
-    c.auth.change_password(sess.user, body["current_password"], body["new_password"], keep_token=sess.token)
+    remote = request.remote_addr or ""
+    c.auth.change_password(sess.user, body["current_password"], body["new_password"], sess.token, remote)
     run = c.users.set_service_password(sess.user, body["new_password"])
     return jsonify(status="password changed", run_id=run.id if run else None)
 
 
 # --- runs -------------------------------------------------------------------------------------
+MAX_EVENT_SEQ = 10**9
 runs_bp = Blueprint("runs", __name__, url_prefix="/api/runs")
 
 
@@ -121,9 +135,10 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidInput(f"{name} must be a number from {low} to {high}", {name: f"from {low} to {high}"})
-    return int(raw)
+    try:
+        return check_count(raw, low, high, name)
+    except ValidationError as exc:
+        raise InvalidInput(str(exc), {name: f"from {low} to {high}"}) from None
 
 
 @runs_bp.get("")
@@ -170,9 +185,10 @@ def runs_events(run_id: str) -> Any:
     start = 0
     last = request.headers.get("Last-Event-ID") or request.args.get("after")
     if last is not None:
-        if not last.isdigit():
-            raise InvalidInput("Last-Event-ID must be a number", {"after": "must be a number"})
-        start = int(last) + 1
+        try:
+            start = check_count(last, 0, MAX_EVENT_SEQ, "Last-Event-ID (or after)") + 1
+        except ValidationError as exc:
+            raise InvalidInput(str(exc), {"after": f"a number from 0 to {MAX_EVENT_SEQ}"}) from None
     events = cell().runs.events(run_id, start)
 
     def stream() -> Any:

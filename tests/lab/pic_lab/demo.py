@@ -39,6 +39,9 @@ def up(lab: Lab) -> int:
         return 1
     print(f"pic demo: converged in {time.monotonic() - booted:.0f} s; the cell answers HTTP {status}")
     print(f"pic demo: open {url}  (ssh: pic-lab --lab {lab.name} ssh cell)")
+    code = lab.exec("cell", ["/opt/pic/venv/bin/pic", "setup-code"])
+    if code.returncode == 0:
+        print(f"pic demo: the wizard asks for the setup code first: {code.stdout.strip()}")
     return 0
 
 

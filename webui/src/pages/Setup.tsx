@@ -22,7 +22,76 @@ const DOMAIN_MODES: { value: DomainMode; label: string; hint: string }[] = [
   { value: 'custom', label: 'My own domain', hint: 'A domain you control; point its DNS records at this cell.' },
 ]
 
-export function SetupForm({ onStarted }: { onStarted: (runId: string) => void }) {
+/** The wizard's first step: the one-time code that proves the person can read the cell's own output. */
+export function SetupCodeStep({ onAccepted }: { onAccepted: (code: string) => void }) {
+  const [code, setCode] = useState('')
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+
+  const submit = async (ev: FormEvent) => {
+    ev.preventDefault()
+    const typed = code.trim()
+    if (!typed) {
+      setError('Enter the setup code.')
+      document.getElementById('setup-setup_code')?.focus()
+      return
+    }
+    setBusy(true)
+    setError(null)
+    try {
+      await endpoints.checkSetupCode(typed)
+      onAccepted(typed)
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e)) // the API's sentence: wrong code, or how long to wait
+      document.getElementById('setup-setup_code')?.focus()
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <form onSubmit={submit} noValidate aria-label="Claim this cell" className="space-y-4">
+      <fieldset className="rounded-lg border border-slate-200 bg-white p-4">
+        <legend className="px-1 text-lg font-semibold">Setup code</legend>
+        <p className="mb-3 text-sm text-slate-700">
+          Only someone who installed this cell may set it up. The code is printed at the end of{' '}
+          <code>ansible-playbook site.yml</code>; on the cell itself, <code>sudo /opt/pic/venv/bin/pic setup-code</code>{' '}
+          prints it.
+        </p>
+        <Field id="setup-setup_code" label="Setup code" error={error ?? undefined}>
+          <input
+            id="setup-setup_code"
+            className={inputClass}
+            value={code}
+            autoComplete="off"
+            autoCapitalize="characters"
+            spellCheck={false}
+            placeholder="XXXX-XXXX-XXXX-XXXX"
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? 'setup-setup_code-error' : undefined}
+            onChange={(e) => {
+              setCode(e.target.value)
+              setError(null)
+            }}
+          />
+        </Field>
+      </fieldset>
+      <button type="submit" className={buttonPrimary} disabled={busy}>
+        {busy ? 'Checking…' : 'Continue'}
+      </button>
+    </form>
+  )
+}
+
+export function SetupForm({
+  setupCode,
+  onStarted,
+  onCodeRefused,
+}: {
+  setupCode: string
+  onStarted: (runId: string) => void
+  onCodeRefused?: (message: string) => void
+}) {
   const zones = useMemo(() => timeZones(), [])
   const [form, setForm] = useState<SetupFormData>(() => {
     const tz = browserTimeZone()
@@ -60,6 +129,7 @@ export function SetupForm({ onStarted }: { onStarted: (runId: string) => void })
       return
     }
     const req: SetupRequest = {
+      setup_code: setupCode,
       cell_name: form.cell_name,
       domain_mode: form.domain_mode,
       timezone: form.timezone,
@@ -72,7 +142,9 @@ export function SetupForm({ onStarted }: { onStarted: (runId: string) => void })
       const res = await endpoints.setup(req)
       onStarted(res.run_id)
     } catch (e) {
-      if (e instanceof ApiError && e.status === 400) {
+      if (e instanceof ApiError && e.fields.setup_code && onCodeRefused) {
+        onCodeRefused(e.fields.setup_code)
+      } else if (e instanceof ApiError && e.status === 400) {
         setErrors(e.fields)
         setFormError(Object.keys(e.fields).length ? 'Please correct the marked fields.' : e.message)
       } else if (e instanceof ApiError && e.status === 409) {
@@ -259,6 +331,8 @@ export function SetupPage() {
   const [status, setStatus] = useState<RunStatus | null>(null)
   const [completed, setCompleted] = useState<boolean | null>(null)
   const [error, setError] = useState<unknown>(null)
+  const [setupCode, setSetupCode] = useState<string | null>(null)
+  const [codeRefused, setCodeRefused] = useState<string | null>(null)
 
   useEffect(() => {
     endpoints.setupStatus().then(
@@ -318,8 +392,24 @@ export function SetupPage() {
     body = <Loading what="Checking the cell" />
   } else if (completed) {
     body = <AlreadySetUp />
+  } else if (setupCode === null) {
+    body = (
+      <>
+        {codeRefused && <ErrorNote error={`The setup code was refused: ${codeRefused}`} />}
+        <SetupCodeStep onAccepted={setSetupCode} />
+      </>
+    )
   } else {
-    body = <SetupForm onStarted={started} />
+    body = (
+      <SetupForm
+        setupCode={setupCode}
+        onStarted={started}
+        onCodeRefused={(message) => {
+          setCodeRefused(message)
+          setSetupCode(null)
+        }}
+      />
+    )
   }
 
   return (
@@ -327,8 +417,9 @@ export function SetupPage() {
       <h1 className="mb-2 text-2xl font-bold">Set up your Personal Internet Cell</h1>
       {!runId && completed === false && (
         <p className="mb-6 text-slate-700">
-          Choose a name, how the cell is reached, its time zone, the administrator password and the services
-          to run. Apply starts the installation and shows it live.
+          {setupCode === null
+            ? 'First, the one-time setup code that this cell printed when it was installed.'
+            : 'Choose a name, how the cell is reached, its time zone, the administrator password and the services to run. Apply starts the installation and shows it live.'}
         </p>
       )}
       {body}
