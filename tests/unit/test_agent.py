@@ -276,3 +276,26 @@ def test_an_unreachable_agent_fails_the_run_and_says_where(tmp_path):
     runs = RunManager(tmp_path / "r", AgentBackend(AgentClient(tmp_path / "none.sock"), tmp_path / "r" / ".scratch"))
     info = runs.wait(runs.submit("converge", ["common"]).id, 20)
     assert info["status"] == "failed" and "not reachable at" in info["error"]
+
+
+def test_root_running_the_cli_becomes_the_apis_user(monkeypatch):
+    from pic_api import privileges
+
+    done = []
+    monkeypatch.setattr(privileges.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(privileges.pwd, "getpwnam", lambda name: type("E", (), {"pw_uid": 998, "pw_gid": 997})())
+    monkeypatch.setattr(privileges.os, "setgroups", lambda groups: done.append(("groups", groups)))
+    monkeypatch.setattr(privileges.os, "setgid", lambda gid: done.append(("gid", gid)))
+    monkeypatch.setattr(privileges.os, "setuid", lambda uid: done.append(("uid", uid)))
+    assert privileges.drop_to("pic") is True
+    assert done == [("groups", []), ("gid", 997), ("uid", 998)]  # groups and gid before the uid
+
+
+def test_the_cli_keeps_its_user_without_an_api_user_or_when_not_root(monkeypatch):
+    from pic_api import privileges
+
+    monkeypatch.setattr(privileges.os, "setuid", lambda uid: pytest.fail("no drop expected"))
+    monkeypatch.setattr(privileges.os, "geteuid", lambda: 1000)
+    assert privileges.drop_to("pic") is False
+    monkeypatch.setattr(privileges.os, "geteuid", lambda: 0)
+    assert privileges.drop_to("no-such-user-here") is False

@@ -161,8 +161,11 @@ class AgentServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         finally:
             os.umask(old)
         os.chmod(path, 0o660)
-        if group and os.geteuid() == 0:
-            os.chown(path, 0, grp.getgrnam(group).gr_gid)
+        if group and os.geteuid() == 0:  # the socket and its directory: root's, reachable by the group
+            gid = grp.getgrnam(group).gr_gid
+            os.chown(path, 0, gid)
+            os.chown(path.parent, 0, gid)
+            os.chmod(path.parent, 0o750)
 
 
 def clear_work_dir(work_dir: Path) -> None:
