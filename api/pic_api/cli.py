@@ -1,4 +1,4 @@
-"""The ``pic`` command: administration on the cell itself (run as root)."""
+"""The ``pic`` command: administration on the cell itself (run as root; it works as the API's user)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import yaml
 
 from .config import Config
 from .managers.errors import ManagerError
+from .privileges import drop_to
 from .services import Cell
 
 
@@ -21,6 +22,7 @@ def _cell(args: argparse.Namespace) -> Cell:
     if args.state_file:
         overrides["state_file"] = Path(args.state_file)
     config = Config.load(**overrides)
+    drop_to(config.agent_user)  # run as root, the CLI writes as the API's user, who owns the state
     return Cell(config)
 
 

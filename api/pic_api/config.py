@@ -44,7 +44,12 @@ class Config:
     skip_tags: str = "api,webui"
     scrypt_n: int = 16384  # cost of the API login hashes (a power of 2)
     bcrypt_rounds: int = 12  # cost of the service password hashes
-    runner: str = "ansible"  # ansible | none (tests inject their own)
+    # agent: converges, unit status and journals, the WireGuard key through the privileged agent;
+    # ansible: ansible-runner in this process (and systemctl, journalctl); none: no runner (tests)
+    runner: str = "agent"
+    agent_socket: Path = Path("/run/pic/agent.sock")  # 0660 root:<agent_user>
+    agent_user: str = "pic"  # the only user besides root that may use the agent
+    agent_work_dir: Path = Path("/run/pic-agent")  # the agent's private run files (tmpfs, 0700)
 
     @property
     def inventory_path(self) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
+from .agent import actions
+from .agent.client import AgentBackend, AgentClient
 from .config import Config
 from .core import roles
 from .managers.auth import AuthManager, RateLimiter
@@ -29,7 +33,11 @@ class Cell:
     ):
         self.config = config
         self.state = StateManager(config.state_file, config.state_dir, config.seed_file)
-        if backend is None and config.runner == "ansible":
+        # Without the agent (tests, the CLI) the root actions run in this process.
+        self.agent = AgentClient(config.agent_socket) if config.runner == "agent" else None
+        if backend is None and self.agent is not None:
+            backend = AgentBackend(self.agent, config.run_dir / ".scratch")
+        elif backend is None and config.runner == "ansible":
             backend = AnsibleRunnerBackend(config.project_dir, config.playbook, config.inventory_path, config.skip_tags)
         self.runs = RunManager(config.run_dir, backend)
         self.roles = roles.load(config.project_dir)
@@ -47,11 +55,16 @@ class Cell:
         self.setup_code = SetupCode(config.secrets_dir, limiter)
         self.setup = SetupManager(self.changes, self.auth, self.setup_code, config.bcrypt_rounds)
         self.users = UserManager(self.changes, self.auth, config.bcrypt_rounds)
-        self.peers = PeerManager(self.changes, config.wg_private_key_file, config.wg_endpoint)
+        if self.agent is not None:
+            public_key = self.agent.wg_public_key
+        else:
+            public_key = functools.partial(actions.wg_public_key, config.wg_private_key_file)
+        self.peers = PeerManager(self.changes, public_key, config.wg_endpoint)
         self.settings = SettingsManager(self.changes)
         self.health = health or HealthMonitor(
             lambda: self.state.load()["services"],
             lambda: self.state.load()["network"]["dns_server"],
+            unit_check=self.agent.unit_active if self.agent else None,
             interval=config.health_interval,
         )
-        self.log_search = log_search or LogSearch(config.log_file)
+        self.log_search = log_search or LogSearch(config.log_file, self.agent.journal if self.agent else None)

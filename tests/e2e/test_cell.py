@@ -163,6 +163,18 @@ def test_a_damaged_state_refuses_anonymous_setup_until_repaired(cell, admin, set
     assert r.status_code == 200 and r.json()["user"]["username"] == "admin"
 
 
+def agent_journal(cell) -> str:
+    return cell.exec("journalctl", "-u", "pic-agent", "-o", "cat", "--no-pager").stdout
+
+
+def test_the_api_runs_as_pic_and_its_converge_went_through_the_root_agent(cell, admin):
+    users = cell.exec("ps", "-o", "user=", "-C", "gunicorn").stdout.split()
+    assert users and set(users) == {"pic"}, users
+    agent_pid = cell.exec("systemctl", "show", "-p", "MainPID", "--value", "pic-agent").stdout.strip()
+    assert cell.exec("stat", "-c", "%U", f"/proc/{agent_pid}").stdout.strip() == "root"
+    assert f'"run_id": "{admin.setup_run}"' in agent_journal(cell)
+
+
 # ---- 3. a peer and its VPN client ----------------------------------------------------------------
 PEER = "laptop"
 
@@ -297,7 +309,7 @@ def test_no_secret_in_state_runs_or_logs(cell, admin, peer):
     ca_key = cell.exec("cat", "/etc/pic/ca/private/root.key").stdout
     ca_key_body = ca_key.splitlines()[1]  # a line of the key's base64 body
     assert len(ca_key_body) > 40 and "PRIVATE" not in ca_key_body
-    places = ["/etc/pic/cell.yml", "/var/lib/pic", "/var/log/pic", "/opt/pic/src"]
+    places = ["/etc/pic/cell.yml", "/var/lib/pic", "/var/log/pic", "/opt/pic/src", "/run/pic-agent"]
     for secret in (ADMIN_PASSWORD, peer["private_key"], ca_key_body):
         found = cell.exec("grep", "-rlF", "--", secret, *places)
         assert found.stdout == "", f"a secret is written in {found.stdout.split()}"
@@ -329,6 +341,16 @@ def test_web_ui_against_the_cell(cell, admin):
                        PIC_UI_FAILED_MSG=item["msg"],
                        PIC_UI_UPSTREAMS=cell.lab.host_info("client")["ip"])
     assert ui.returncode == 0, ui.stdout[-6000:] + ui.stderr[-2000:]
+
+
+def test_every_run_went_through_the_agent(cell, admin):
+    """Setup, the peer, the failed run and the UI's settings changes: each converge the API ran was a
+    typed request to the root agent."""
+    runs = admin.get(f"{cell.url}/api/runs?limit=200", timeout=10).json()["runs"]
+    journal = agent_journal(cell)
+    assert len(runs) >= 3
+    missing = [r["id"] for r in runs if r["status"] != "canceled" and f'"run_id": "{r["id"]}"' not in journal]
+    assert missing == [], missing
 
 
 # ---- 4. a LAN host -----------------------------------------------------------------------------------

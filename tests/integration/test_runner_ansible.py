@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from tiny_project import make_project
 
 from pic_api.managers.runner import AnsibleRunnerBackend, RunManager
 
@@ -42,15 +43,7 @@ PLAYBOOK = """\
 
 @pytest.fixture
 def project(tmp_path):
-    proj = tmp_path / "project"
-    (proj / "inventory").mkdir(parents=True)
-    (proj / "site.yml").write_text(PLAYBOOK)
-    (proj / "ansible.cfg").write_text("[defaults]\ninventory = inventory/hosts.yml\nretry_files_enabled = False\n")
-    (proj / "inventory/hosts.yml").write_text(
-        "cells:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-        f"      ansible_python_interpreter: {sys.executable}\n"
-    )
-    return proj
+    return make_project(tmp_path, PLAYBOOK)
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import socket
-import subprocess
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..agent import actions
 from ..core import schema
 
 log = logging.getLogger("pic.health")
@@ -26,15 +26,6 @@ SERVICE_CHECKS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
 }
 
 
-def systemd_active(unit: str) -> bool:
-    """True when systemd reports the unit active (fixed argv; the unit name comes from SERVICE_CHECKS)."""
-    try:
-        out = subprocess.run(["systemctl", "is-active", "--quiet", unit], timeout=5, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0
-
-
 def tcp_open(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -48,13 +39,14 @@ class HealthMonitor:
         self,
         enabled_services: Callable[[], list[str]],
         dns_server: Callable[[], str] = lambda: "dnsmasq",
-        unit_check: Callable[[str], bool] = systemd_active,
+        unit_check: Callable[[str], bool] | None = None,
         port_check: Callable[[int], bool] = tcp_open,
         interval: float = 30.0,
     ):
         self.enabled_services = enabled_services
         self.dns_server = dns_server
-        self.unit_check = unit_check
+        # without a checker: systemctl in this process, only where no agent is used (tests, the CLI)
+        self.unit_check = unit_check or actions.unit_active
         self.port_check = port_check
         self.interval = interval
         self._result: dict[str, Any] | None = None

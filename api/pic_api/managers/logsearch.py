@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ..agent import actions
 from ..core.validators import ValidationError, check_count, check_safe_text
 from .errors import InvalidInput
 from .health import SERVICE_CHECKS
@@ -16,43 +16,15 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SOURCES = ("api",) + tuple(SERVICE_CHECKS)
 
 
-def journal_reader(units: Iterable[str], limit: int) -> list[dict[str, Any]]:
-    """The last entries of some systemd units' journals (fixed argv)."""
-    argv = ["journalctl", "--no-pager", "-o", "json", "-n", str(limit)]
-    for unit in units:
-        argv += ["-u", unit]
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    entries = []
-    for line in out.stdout.splitlines():
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        prio = int(e.get("PRIORITY", 6)) if str(e.get("PRIORITY", "6")).isdigit() else 6
-        level = "ERROR" if prio <= 3 else "WARNING" if prio == 4 else "INFO" if prio <= 6 else "DEBUG"
-        msg = e.get("MESSAGE", "")
-        entries.append(
-            {
-                "time": e.get("__REALTIME_TIMESTAMP"),
-                "level": level,
-                "unit": e.get("_SYSTEMD_UNIT", ""),
-                "message": msg if isinstance(msg, str) else str(msg),
-            }
-        )
-    return entries
-
-
 class LogSearch:
     def __init__(
         self,
         log_file: Path | None,
-        journal: Callable[[Iterable[str], int], list[dict[str, Any]]] = journal_reader,
+        journal: Callable[[Iterable[str], int], list[dict[str, Any]]] | None = None,
     ):
         self.log_file = log_file
-        self.journal = journal
+        # without a reader: journalctl in this process, only where no agent is used (tests, the CLI)
+        self.journal = journal or actions.journal
 
     @staticmethod
     def validate(args: dict[str, str]) -> dict[str, Any]:

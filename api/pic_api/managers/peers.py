@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from ..core import addressing, schema, wgkeys
 from ..core.validators import ValidationError, check_label, check_wg_key
 from .changes import ChangeManager
 from .errors import Conflict, InvalidInput, NotFound
-from .files import write_atomic
 from .runner import Run
 
 PEER_FIELDS = {"name", "route", "public_key"}
@@ -59,18 +58,14 @@ def client_config(
 
 
 class PeerManager:
-    def __init__(self, changes: ChangeManager, wg_private_key_file: Path, wg_endpoint: str = ""):
+    def __init__(self, changes: ChangeManager, cell_public_key: Callable[[], str], wg_endpoint: str = ""):
         self.changes = changes
-        self.key_file = Path(wg_private_key_file)
+        self._cell_public_key = cell_public_key
         self.endpoint = wg_endpoint
 
     def cell_public_key(self) -> str:
-        """The cell's WireGuard public key; the key pair is created (0600) when it does not exist yet."""
-        if self.key_file.is_file():
-            return wgkeys.public_key(self.key_file.read_text().strip())
-        private, public = wgkeys.generate_keypair()
-        write_atomic(self.key_file, private + "\n", 0o600)
-        return public
+        """The cell's WireGuard public key (the agent makes the key pair when it does not exist yet)."""
+        return self._cell_public_key()
 
     def list(self) -> list[dict[str, Any]]:
         return self.changes.state.load()["peers"]

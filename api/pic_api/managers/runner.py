@@ -80,6 +80,10 @@ def trim_event(raw: dict[str, Any]) -> dict[str, Any]:
     return scrub(out)
 
 
+class RunFailed(Exception):
+    """A backend could not carry out a run; the message says why (shown as the run's error)."""
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -218,6 +222,9 @@ class RunManager:
                 continue
             try:
                 self._execute(run)
+            except RunFailed as exc:
+                log.warning("run %s failed: %s", run_id, exc)
+                self._finish(run, "failed", str(exc))
             except Exception:  # keep the worker alive whatever a backend does
                 log.exception("run %s crashed", run_id)
                 self._finish(run, "failed", "internal error while running; see the API log")
@@ -229,9 +236,9 @@ class RunManager:
         if self.backend is None:
             self._finish(run, "failed", "no runner is configured")
             return
-        status = self.backend.execute(
-            run, lambda raw: self._publish(run, trim_event(raw)), lambda: run.cancel_requested
-        )
+        # A backend that trims its events itself (the agent) still has them scrubbed once more here.
+        trim = scrub if getattr(self.backend, "emits_trimmed", False) else trim_event
+        status = self.backend.execute(run, lambda raw: self._publish(run, trim(raw)), lambda: run.cancel_requested)
         if status not in FINAL:
             status = "failed"
         if run.cancel_requested and status != "successful":
@@ -341,8 +348,13 @@ class RunManager:
 
 
 class AnsibleRunnerBackend:
-    """Runs site.yml with ansible-runner. Artifacts go to a private directory removed afterwards;
-    only the scrubbed events of ``events.jsonl`` are kept."""
+    """Runs site.yml with ansible-runner (in the agent, as root).
+
+    Its files go to a private directory removed after the run: no raw stdout file (ansible-runner
+    2.4 honours ``suppress_output_file`` only from its settings), no raw event files (the handler
+    returns False); the partial event files ansible's callback writes while a task runs are removed
+    with the directory, and a directory a killed run left behind is removed when the agent starts
+    (``agent.server.clear_work_dir``). Only scrubbed events leave it."""
 
     def __init__(
         self,
@@ -361,6 +373,8 @@ class AnsibleRunnerBackend:
     def execute(self, run: Run, emit: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool]) -> str:
         import ansible_runner
 
+        if self.work_dir is not None:
+            Path(self.work_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
         private = Path(tempfile.mkdtemp(prefix=f"pic-run-{run.id}-", dir=self.work_dir))
         try:
 
@@ -378,6 +392,7 @@ class AnsibleRunnerBackend:
                 "cancel_callback": should_cancel,
                 "quiet": True,
                 "suppress_output_file": True,
+                "settings": {"suppress_output_file": True, "suppress_ansible_output": True},
                 "ident": "run",
                 "envvars": {"ANSIBLE_CONFIG": str(self.project_dir / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
             }

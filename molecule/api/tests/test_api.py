@@ -44,14 +44,70 @@ def test_wrong_password_refused(host):
     assert code == 401
 
 
-@pytest.mark.parametrize("path,mode", [("/etc/pic", 0o750), ("/var/lib/pic/state", 0o700),
-                                       ("/var/lib/pic/runs", 0o700), ("/etc/pic/api.yml", 0o600),
-                                       ("/etc/pic/cell.yml", 0o600), ("/etc/pic/api-passwords.json", 0o600),
-                                       ("/etc/pic/seed.yml", 0o600)])
-def test_tight_permissions(host, path, mode):
+@pytest.mark.parametrize("path,user,mode", [
+    ("/etc/pic", "root", 0o1770), ("/var/lib/pic/state", "pic", 0o700), ("/var/lib/pic/runs", "pic", 0o700),
+    ("/var/log/pic", "pic", 0o750), ("/etc/pic/api.yml", "root", 0o640), ("/etc/pic/seed.yml", "root", 0o640),
+    ("/etc/pic/cell.yml", "pic", 0o600), ("/etc/pic/api-passwords.json", "pic", 0o600),
+    ("/etc/wireguard", "root", 0o700),
+])
+def test_tight_permissions(host, path, user, mode):
     f = host.file(path)
-    assert f.exists and f.user == "root"
+    assert f.exists and f.user == user
+    assert f.group == ("root" if path == "/etc/wireguard" else "pic")
     assert f.mode == mode, oct(f.mode)
+
+
+def test_the_api_runs_as_pic_and_the_agent_as_root(host):
+    api = host.process.filter(comm="gunicorn")
+    assert api and {p.user for p in api} == {"pic"}
+    agent_pid = host.run("systemctl show -p MainPID --value pic-agent").stdout.strip()
+    assert agent_pid not in ("", "0")
+    assert host.run(f"stat -c %U /proc/{agent_pid}").stdout.strip() == "root"
+    sock = host.file("/run/pic/agent.sock")
+    assert sock.is_socket and (sock.user, sock.group, sock.mode) == ("root", "pic", 0o660)
+    api_pid = host.run("systemctl show -p MainPID --value pic-api").stdout.strip()
+    status = host.run(f"grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs)' /proc/{api_pid}/status")
+    fields = dict(line.split(":\t", 1) for line in status.stdout.strip().splitlines())
+    assert fields["CapEff"].strip("0\t ") == "" and fields["CapBnd"].strip("0\t ") == ""
+    assert fields["NoNewPrivs"].strip() == "1"
+
+
+def test_the_api_user_cannot_reach_root_secrets_or_speak_to_the_agent_freely(host):
+    assert host.run("runuser -u pic -- cat /etc/wireguard/private.key").rc != 0
+    assert host.run("runuser -u pic -- rm -f /etc/pic/api.yml").rc != 0  # sticky: root's file stays
+    assert host.file("/etc/pic/api.yml").exists
+    ask = ("import json, socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/pic/agent.sock'); "
+           "s.sendall(json.dumps({'action': 'exec', 'args': {'argv': ['id']}}).encode() + b'\\n'); "
+           "print(s.makefile().readline())")
+    res = host.run(f"runuser -u pic -- python3 -c \"{ask}\"")
+    assert res.rc == 0, res.stderr
+    reply = json.loads(res.stdout)
+    assert reply["ok"] is False and "not allowed" in reply["error"]
+    # anyone else may not even connect
+    assert host.run("runuser -u nobody -- python3 -c \"import socket; "
+                    "socket.socket(socket.AF_UNIX).connect('/run/pic/agent.sock')\"").rc != 0
+
+
+def test_a_converge_through_the_agent(host):
+    code, _ = curl(host, "-c /tmp/jar2 -H 'Content-Type: application/json'",
+                   "-d '{\"username\":\"admin\",\"password\":\"lab admin password\"}'", f"{BASE}/api/auth/login")
+    assert code == 200
+    csrf = host.run("awk '$6 == \"pic_csrf\" {print $7}' /tmp/jar2").stdout.strip()
+    code, body = curl(host, f"-b /tmp/jar2 -H 'X-CSRF-Token: {csrf}' -H 'Content-Type: application/json'",
+                      "-d '{\"tags\": [\"common\"], \"check\": true}'", f"{BASE}/api/runs")
+    assert code == 202, body
+    run_id = json.loads(body)["run_id"]
+    for _ in range(120):
+        code, body = curl(host, "-b /tmp/jar2", f"{BASE}/api/runs/{run_id}")
+        if json.loads(body)["status"] not in ("pending", "running"):
+            break
+        host.run("sleep 1")
+    assert json.loads(body)["status"] == "successful", body
+    code, events = curl(host, "-b /tmp/jar2", f"{BASE}/api/runs/{run_id}/events")
+    assert code == 200 and "Set the time zone" in events  # the check-mode run of the common role
+    journal = host.run("journalctl -u pic-agent -o cat --no-pager").stdout
+    assert f'"run_id": "{run_id}"' in journal and '"tags": ["common"]' in journal
+    assert not host.file("/run/pic-agent").listdir()  # the run's private files are gone
 
 
 def test_no_password_left_on_disk(host):

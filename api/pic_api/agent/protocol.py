@@ -1,0 +1,138 @@
+"""The agent's wire format and its allow-list of actions, with the validation of their arguments.
+
+One request per connection: a JSON line ``{"action": NAME, "args": {...}}``. The agent answers with
+JSON lines: zero or more ``{"event": {...}}`` (a converge's scrubbed events), then one final
+``{"ok": true, "result": {...}}`` or ``{"ok": false, "error": "...", "fields": {...}}``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ..core.changes import ALL_ROLES
+from ..managers.health import SERVICE_CHECKS
+
+MAX_LINE = 64 * 1024  # bytes of one request line
+RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$")  # RunManager's run ids
+PREVIEW_RE = re.compile(r"^proposed-state\.[A-Za-z0-9_]{1,32}$")  # RunManager.new_run_path names
+# Tags a converge may name: a role of site.yml, or 'always' (load and validate the state only).
+TAGS = (*ALL_ROLES, "always")
+# Units whose status and journal may be read: every unit the cell ships.
+UNITS = tuple(
+    sorted({u for units, _ in SERVICE_CHECKS.values() for u in units} | {"coredns", "caddy", "nftables"})
+    + ["pic-agent", "pic-api"]
+)
+JOURNAL_MAX = 5000
+
+
+class AgentError(Exception):
+    """A request the agent refuses (or could not carry out); nothing was run."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = dict(fields or {})
+
+
+Check = Callable[[Any], Any]  # returns the clean value or raises ValueError with the reason
+
+
+def _run_id(value: Any) -> str:
+    if not isinstance(value, str) or not RUN_ID_RE.match(value):
+        raise ValueError("must be a run id (YYYYMMDDTHHMMSS-xxxxxxxx)")
+    return value
+
+
+def _tags(value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > len(TAGS):
+        raise ValueError("must be a list of role names")
+    bad = [t for t in value if t not in TAGS]
+    if bad:
+        raise ValueError(f"not a role of site.yml: {', '.join(map(str, bad))[:200]}")
+    return list(dict.fromkeys(value))
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _preview(value: Any) -> str:
+    if not isinstance(value, str) or not PREVIEW_RE.match(value):
+        raise ValueError("must name a proposed state file the API wrote (proposed-state.*)")
+    return value
+
+
+def _unit(value: Any) -> str:
+    if value not in UNITS:
+        raise ValueError(f"not a unit of the cell; one of: {', '.join(UNITS)}")
+    return str(value)
+
+
+def _units(value: Any) -> list[str]:
+    if not isinstance(value, list) or not 1 <= len(value) <= len(UNITS):
+        raise ValueError("must be a list of 1 or more units of the cell")
+    return [_unit(u) for u in value]
+
+
+def _limit(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= JOURNAL_MAX:
+        raise ValueError(f"must be a whole number from 1 to {JOURNAL_MAX}")
+    return value
+
+
+# action -> (required arguments, optional arguments with their defaults), each with its check
+ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
+    "converge": ({"run_id": _run_id, "tags": _tags, "check": _bool}, {"preview": (_preview, None)}),
+    "cancel": ({"run_id": _run_id}, {}),
+    "unit_status": ({"unit": _unit}, {}),
+    "unit_journal": ({"units": _units}, {"limit": (_limit, 500)}),
+    "wg_public_key": ({}, {}),
+}
+
+
+def validate(request: Any) -> tuple[str, dict[str, Any]]:
+    """``(action, clean arguments)`` of a decoded request, or AgentError naming every bad field."""
+    if not isinstance(request, dict):
+        raise AgentError("a request is a JSON object with 'action' and 'args'")
+    extra = sorted(set(request) - {"action", "args"})
+    if extra:
+        raise AgentError("unexpected keys in the request", {k: "unexpected" for k in extra})
+    action = request.get("action")
+    if action not in ACTIONS:
+        raise AgentError(f"action {str(action)[:40]!r} is not allowed; allowed: {', '.join(ACTIONS)}")
+    args = request.get("args", {})
+    if not isinstance(args, dict):
+        raise AgentError("args must be an object", {"args": "must be an object"})
+    required, optional = ACTIONS[action]
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for name in args:
+        if name not in required and name not in optional:
+            errors[str(name)[:40]] = "unexpected argument"
+    for name, check in required.items():
+        if name not in args:
+            errors[name] = "required"
+            continue
+        try:
+            clean[name] = check(args[name])
+        except ValueError as exc:
+            errors[name] = str(exc)
+    for name, (check, default) in optional.items():
+        if name not in args or args[name] is None:
+            clean[name] = default
+            continue
+        try:
+            clean[name] = check(args[name])
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if errors:
+        raise AgentError(f"invalid arguments for {action}", errors)
+    return action, clean
+
+
+def request(action: str, **args: Any) -> dict[str, Any]:
+    return {"action": action, "args": args}

@@ -1,0 +1,198 @@
+"""The agent's root side: a unix socket server that carries out allow-listed actions only.
+
+Only peers whose uid is root's or the API user's (SO_PEERCRED) may speak, on top of the socket's
+0660 root:pic mode. Every request is validated by ``protocol.validate`` before anything runs.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import logging
+import os
+import pwd
+import shutil
+import socket
+import socketserver
+import stat
+import struct
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..managers.runner import AnsibleRunnerBackend, Backend, Run, trim_event
+from . import actions
+from .protocol import MAX_LINE, AgentError, validate
+
+log = logging.getLogger("pic.agent")
+
+
+class Agent:
+    """The actions, independent of the socket (the unit tests call ``handle`` directly)."""
+
+    def __init__(self, config: Config, backend: Backend | None = None):
+        self.config = config
+        self.preview_dir = Path(config.run_dir) / ".scratch"
+        self.backend = backend or AnsibleRunnerBackend(
+            config.project_dir,
+            config.playbook,
+            config.inventory_path,
+            config.skip_tags,
+            work_dir=Path(config.agent_work_dir),
+        )
+        self._lock = threading.Lock()
+        self._current: Run | None = None
+
+    def handle(self, request: Any, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        action, args = validate(request)
+        log.info("action %s %s", action, json.dumps(args, sort_keys=True))
+        return getattr(self, "do_" + action)(send=send, **args)
+
+    # actions ------------------------------------------------------------------------------
+    def do_converge(
+        self, run_id: str, tags: list[str], check: bool, preview: str | None, send: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
+        extravars = {"pic_state_file": str(self._preview_file(preview))} if preview else {}
+        run = Run(run_id, "preview" if preview else "converge", tags, check, "", extravars)
+        if not self._lock.acquire(blocking=False):
+            raise AgentError("a converge is already running; one at a time")
+        try:
+            self._current = run
+
+            def emit(raw: dict[str, Any]) -> None:
+                try:
+                    send({"event": trim_event(raw)})
+                except OSError:  # the API went away: stop the run rather than run unobserved
+                    run.cancel_requested = True
+
+            status = self.backend.execute(run, emit, lambda: run.cancel_requested)
+            if run.cancel_requested and status != "successful":
+                status = "canceled"
+            return {"status": status}
+        finally:
+            self._current = None
+            self._lock.release()
+
+    def _preview_file(self, name: str) -> Path:
+        """The proposed state the API wrote: a regular file directly in its scratch directory."""
+        path = self.preview_dir / name
+        try:
+            info = os.lstat(path)
+        except OSError:
+            raise AgentError("no such proposed state", {"preview": "no such file"}) from None
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            raise AgentError("the proposed state is not a plain file", {"preview": "not a plain file"})
+        return path
+
+    def do_cancel(self, run_id: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        run = self._current
+        if run is None or run.id != run_id:
+            raise AgentError(f"run {run_id} is not running", {"run_id": "not running"})
+        run.cancel_requested = True
+        return {"cancel_requested": True}
+
+    def do_unit_status(self, unit: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return {"unit": unit, "active": actions.unit_active(unit)}
+
+    def do_unit_journal(self, units: list[str], limit: int, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return {"entries": actions.journal(units, limit)}
+
+    def do_wg_public_key(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return {"public_key": actions.wg_public_key(self.config.wg_private_key_file)}
+
+
+def peer_uid(sock: socket.socket) -> int:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: AgentServer
+
+    def handle(self) -> None:
+        def send(message: dict[str, Any]) -> None:
+            self.wfile.write(json.dumps(message, default=str).encode() + b"\n")
+            self.wfile.flush()
+
+        try:
+            uid = peer_uid(self.request)
+            if uid not in self.server.allowed_uids:
+                log.warning("refused a connection from uid %s", uid)
+                raise AgentError("this user may not use the agent")
+            line = self.rfile.readline(MAX_LINE + 1)
+            if len(line) > MAX_LINE:
+                raise AgentError(f"a request is one JSON line of at most {MAX_LINE} bytes")
+            try:
+                request = json.loads(line)
+            except ValueError:
+                raise AgentError("a request is one line of JSON") from None
+            result = self.server.agent.handle(request, send)
+            send({"ok": True, "result": result})
+        except AgentError as exc:
+            log.info("refused: %s %s", exc.message, exc.fields)
+            self._try(send, {"ok": False, "error": exc.message, "fields": exc.fields})
+        except Exception:
+            log.exception("action failed")
+            self._try(send, {"ok": False, "error": "the action failed; see the agent's journal"})
+
+    @staticmethod
+    def _try(send: Callable[[dict[str, Any]], None], message: dict[str, Any]) -> None:
+        try:
+            send(message)
+        except OSError:
+            pass
+
+
+class AgentServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: Path, agent: Agent, allowed_uids: set[int], group: str | None = None):
+        self.agent = agent
+        self.allowed_uids = set(allowed_uids)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() or path.is_symlink():
+            path.unlink()
+        old = os.umask(0o117)
+        try:
+            super().__init__(str(path), _Handler)
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o660)
+        if group and os.geteuid() == 0:  # the socket and its directory: root's, reachable by the group
+            gid = grp.getgrnam(group).gr_gid
+            os.chown(path, 0, gid)
+            os.chown(path.parent, 0, gid)
+            os.chmod(path.parent, 0o750)
+
+
+def clear_work_dir(work_dir: Path) -> None:
+    """Remove whatever a killed run left in the agent's private directory (ansible-runner's files)."""
+    work_dir = Path(work_dir)
+    if work_dir.is_dir():
+        for child in work_dir.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+    work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(work_dir, 0o700)
+
+
+def allowed_uids(user: str) -> set[int]:
+    uids = {0, os.geteuid()}
+    try:
+        uids.add(pwd.getpwnam(user).pw_uid)
+    except KeyError:
+        log.warning("no user %s: only root may use the agent", user)
+    return uids
+
+
+def serve(config: Config) -> None:
+    clear_work_dir(config.agent_work_dir)
+    group = config.agent_user if os.geteuid() == 0 else None
+    server = AgentServer(config.agent_socket, Agent(config), allowed_uids(config.agent_user), group)
+    log.info("listening on %s", config.agent_socket)
+    server.serve_forever()
