@@ -7,18 +7,16 @@ JSON lines: zero or more ``{"event": {...}}`` (a converge's scrubbed events), th
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..core.changes import ALL_ROLES
 from ..managers.health import SERVICE_CHECKS
 
 MAX_LINE = 64 * 1024  # bytes of one request line
 RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$")  # RunManager's run ids
 PREVIEW_RE = re.compile(r"^proposed-state\.[A-Za-z0-9_]{1,32}$")  # RunManager.new_run_path names
-# Tags a converge may name: a role of site.yml, or 'always' (load and validate the state only).
-TAGS = (*ALL_ROLES, "always")
 # Units whose status and journal may be read: every unit the cell ships.
 UNITS = tuple(
     sorted({u for units, _ in SERVICE_CHECKS.values() for u in units} | {"coredns", "caddy", "nftables"})
@@ -45,10 +43,12 @@ def _run_id(value: Any) -> str:
     return value
 
 
-def _tags(value: Any) -> list[str]:
-    if not isinstance(value, list) or len(value) > len(TAGS):
+def _tags(value: Any, roles: Sequence[str] = ()) -> list[str]:
+    """Tags a converge may name: a role of site.yml, or 'always' (load and validate the state only)."""
+    allowed = (*roles, "always")
+    if not isinstance(value, list) or len(value) > len(allowed):
         raise ValueError("must be a list of role names")
-    bad = [t for t in value if t not in TAGS]
+    bad = [t for t in value if t not in allowed]
     if bad:
         raise ValueError(f"not a role of site.yml: {', '.join(map(str, bad))[:200]}")
     return list(dict.fromkeys(value))
@@ -94,8 +94,11 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
 }
 
 
-def validate(request: Any) -> tuple[str, dict[str, Any]]:
-    """``(action, clean arguments)`` of a decoded request, or AgentError naming every bad field."""
+def validate(request: Any, roles: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """``(action, clean arguments)`` of a decoded request, or AgentError naming every bad field.
+
+    ``roles`` are the roles of site.yml, the tags a converge may name.
+    """
     if not isinstance(request, dict):
         raise AgentError("a request is a JSON object with 'action' and 'args'")
     extra = sorted(set(request) - {"action", "args"})
@@ -108,6 +111,7 @@ def validate(request: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(args, dict):
         raise AgentError("args must be an object", {"args": "must be an object"})
     required, optional = ACTIONS[action]
+    required = {n: functools.partial(_tags, roles=roles) if c is _tags else c for n, c in required.items()}
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for name in args:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..core import roles
 from ..managers.runner import AnsibleRunnerBackend, Backend, Run, trim_event
 from . import actions
 from .protocol import MAX_LINE, AgentError, validate
@@ -44,9 +45,10 @@ class Agent:
         )
         self._lock = threading.Lock()
         self._current: Run | None = None
+        self.roles = roles.load(config.project_dir).order
 
     def handle(self, request: Any, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        action, args = validate(request)
+        action, args = validate(request, self.roles)
         log.info("action %s %s", action, json.dumps(args, sort_keys=True))
         return getattr(self, "do_" + action)(send=send, **args)
 
