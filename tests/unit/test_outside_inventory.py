@@ -43,8 +43,10 @@ def resolved_vars(tmp_path: Path, host_vars: str = "") -> dict:
         "        content: \"{{ dict(query('ansible.builtin.varnames', '^pic_') | zip(query('ansible.builtin.vars',"
         " *query('ansible.builtin.varnames', '^pic_')))) | to_json }}\"\n"
     )
+    # No DHCP probe here: it would ask this machine's own LAN (tests/integration/test_dhcp_probe.py
+    # proves it on the lab's).
     res = playbook(tmp_path, "-i", str(inventory(tmp_path, host_vars)), str(play), "-e", "ansible_become=false",
-                   "-e", f"pic_state_file={tmp_path / 'no-state.yml'}")
+                   "-e", f"pic_state_file={tmp_path / 'no-state.yml'}", "-e", "pic_dhcp_probe=false")
     assert res.returncode == 0, res.stdout + res.stderr
     return json.loads(out.read_text())
 
