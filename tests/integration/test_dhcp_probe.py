@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pic_lab.cell import state_vars_play
 from pic_lab.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,17 +71,7 @@ def test_another_server_is_found_and_the_cells_own_is_ignored(lab):
 
 def state_vars(lab: Lab, tmp_path: Path) -> dict:
     """playbooks/state.yml on the cell host (no state file there), and the pic_* variables it set."""
-    out = tmp_path / "vars.json"
-    play = tmp_path / "show.yml"
-    play.write_text(
-        f"- ansible.builtin.import_playbook: {ROOT}/playbooks/state.yml\n"
-        "- hosts: cells\n  gather_facts: false\n  tasks:\n"
-        "    - ansible.builtin.copy:\n"
-        f"        dest: {out}\n"
-        "        mode: '0600'\n"
-        "        content: \"{{ {'services': pic_services, 'found': pic_lan_dhcp_servers} | to_json }}\"\n"
-        "      delegate_to: localhost\n"
-    )
+    play, out = state_vars_play(tmp_path, "{'services': pic_services, 'found': pic_lan_dhcp_servers}")
     inventory = lab.write_inventory(tmp_path / "inv", {"cells": ["cell"]})
     res = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(play)],
                          cwd=ROOT, capture_output=True, text=True, timeout=300,

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pic_lab.cell import state_vars_play
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -33,16 +35,8 @@ def test_site_syntax_checks_with_an_inventory_elsewhere(tmp_path):
 def resolved_vars(tmp_path: Path, host_vars: str = "") -> dict:
     """The pic_* variables the roles would see after playbooks/state.yml, on this machine (no state
     file at the path given, so the defaults and the inventory stand)."""
-    play, out = tmp_path / "show.yml", tmp_path / "vars.json"
-    play.write_text(
-        f"- ansible.builtin.import_playbook: {ROOT}/playbooks/state.yml\n"
-        "- hosts: cells\n  gather_facts: false\n  tasks:\n"
-        "    - ansible.builtin.copy:\n"
-        f"        dest: {out}\n"
-        "        mode: '0600'\n"
-        "        content: \"{{ dict(query('ansible.builtin.varnames', '^pic_') | zip(query('ansible.builtin.vars',"
-        " *query('ansible.builtin.varnames', '^pic_')))) | to_json }}\"\n"
-    )
+    play, out = state_vars_play(tmp_path, "dict(query('ansible.builtin.varnames', '^pic_')"
+                                " | zip(query('ansible.builtin.vars', *query('ansible.builtin.varnames', '^pic_'))))")
     # No DHCP probe here: it would ask this machine's own LAN (tests/integration/test_dhcp_probe.py
     # proves it on the lab's).
     res = playbook(tmp_path, "-i", str(inventory(tmp_path, host_vars)), str(play), "-e", "ansible_become=false",

@@ -31,6 +31,23 @@ def boot_cell(lab: Lab, workdir: Path, *others: str) -> Cell:
     return Cell(lab, lab.write_inventory(workdir, {"cells": ["cell"]}))
 
 
+def state_vars_play(directory: Path, expression: str) -> tuple[Path, Path]:
+    """A playbook that runs playbooks/state.yml, then writes ``expression`` (Jinja, over the pic_*
+    variables it set) as JSON on the controller. Returns (the playbook, the JSON file it writes)."""
+    play, out = directory / "show-state-vars.yml", directory / "state-vars.json"
+    play.write_text(
+        f"- ansible.builtin.import_playbook: {ROOT}/playbooks/state.yml\n"
+        "- hosts: cells\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.copy:\n"
+        f"        dest: {out}\n"
+        "        mode: '0600'\n"
+        f"        content: \"{{{{ {expression} | to_json }}}}\"\n"
+        "      delegate_to: localhost\n"
+        "      become: false\n"
+    )
+    return play, out
+
+
 @dataclass
 class Converge:
     rc: int
