@@ -73,6 +73,22 @@ def pic_subnets_overlap(a, b):
         raise AnsibleFilterError(f"pic_subnets_overlap: {exc}") from exc
 
 
+def pic_found_lan(default_ipv4):
+    """The cell's LAN from the host's default IPv4 interface (the fact ansible_default_ipv4), as
+    pic_lan_interface, pic_lan_subnet, pic_lan_address, pic_dhcp_range. Without one, the schema's
+    defaults."""
+    ipv4 = default_ipv4 if isinstance(default_ipv4, dict) else {}
+    found = {key: schema.DEFAULT_NETWORK[key] for key in ("lan_interface", "lan_subnet", "lan_address", "dhcp_range")}
+    if ipv4.get("interface"):
+        found["lan_interface"] = ipv4["interface"]
+    if ipv4.get("address") and ipv4.get("netmask"):
+        try:
+            found.update(addressing.lan_of(ipv4["address"], ipv4["netmask"]))
+        except addressing.AddressError as exc:
+            raise AnsibleFilterError(f"pic_found_lan: {exc}") from exc
+    return {f"pic_{key}": value for key, value in found.items()}
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -85,4 +101,5 @@ class FilterModule:
             "pic_next_vpn_address": pic_next_vpn_address,
             "pic_cell_vpn_address": pic_cell_vpn_address,
             "pic_subnets_overlap": pic_subnets_overlap,
+            "pic_found_lan": pic_found_lan,
         }

@@ -1,20 +1,26 @@
 """A new user's path through a whole cell, on fresh lab hosts, in order.
 
-1. `ansible-playbook site.yml` converges a fresh host; a second run changes nothing.
+1. `ansible-playbook site.yml` converges a fresh host from an inventory outside the repository
+   that sets no pic_* variable; a second run changes nothing. The cell found its LAN (the lab's
+   bridge network) and the wizard's options show it.
 2. The wizard over HTTP on :8081: 428 before setup, a bad setup refused with nothing changed,
-   a good setup converges with its events streamed live.
+   a good setup converges with its events streamed live; `ansible-playbook site.yml` after it
+   changes nothing.
 3. A peer added through the API: a WireGuard client host completes a handshake, pings the cell, and
    through the tunnel resolves the cell's names, gets NTP, stores and reads a CalDAV event, puts and
    gets a WebDAV file, sends mail on 587 and reads it on 993 (TLS verified against the cell's CA only).
    No secret is written where it should not be. The web UI's browser tests run against this cell.
-4. A LAN host gets a DHCP lease from the cell and resolves the cell's names. A full-route peer
-   reaches an address beyond the cell's networks, masqueraded, as soon as its run ends.
+4. A LAN host gets a DHCP lease from the cell, resolves the cell's names and gets NTP from it. A
+   full-route peer reaches an address beyond the cell's networks, masqueraded, as soon as its run
+   ends. After users, settings and peers changed through the API, `ansible-playbook site.yml`
+   changes nothing.
 5. The peer is deleted; its handshakes stop.
 6. The cell reboots; every enabled service is back and the API says so.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 import time
@@ -62,6 +68,23 @@ def test_second_converge_changes_nothing(cell, fresh):
     again = cell.converge()
     assert again.rc == 0, again.output[-6000:]
     assert again.recap()["changed"] == 0, f"changed on a no-op converge: {again.changed_tasks()}"
+
+
+def test_the_cell_found_its_lan(cell, fresh):
+    """No LAN variable was given: the LAN is the one on the cell's default interface, the lab's
+    bridge (not the old fixed 192.168.50.0/24), and the wizard's options offer it."""
+    assert str(cell.lab.subnet) != "192.168.50.0/24"
+    options = requests.get(f"{cell.url}/api/setup/options", timeout=10).json()
+    lan = options["defaults"]["lan"]
+    assert lan["lan_interface"] == "host0"
+    assert lan["lan_subnet"] == str(cell.lab.subnet)
+    assert lan["lan_address"] == cell.ip
+    start, end = lan["dhcp_range"]
+    assert ipaddress.ip_address(start) in cell.lab.subnet and ipaddress.ip_address(end) in cell.lab.subnet
+    assert options["defaults"]["lan_dhcp_servers"] == []  # nothing else serves DHCP on the lab's bridge
+    assert "dhcp" in options["defaults"]["services"]
+    conf = cell.exec("cat", "/etc/dnsmasq.d/pic.conf").stdout
+    assert f"dhcp-range={start},{end}," in conf, conf
 
 
 def test_health_answers_before_setup(cell, fresh):
@@ -173,6 +196,23 @@ def test_the_api_runs_as_pic_and_its_converge_went_through_the_root_agent(cell, 
     agent_pid = cell.exec("systemctl", "show", "-p", "MainPID", "--value", "pic-agent").stdout.strip()
     assert cell.exec("stat", "-c", "%U", f"/proc/{agent_pid}").stdout.strip() == "root"
     assert f'"run_id": "{admin.setup_run}"' in agent_journal(cell)
+
+
+def converges_to_nothing(cell) -> None:
+    """`ansible-playbook site.yml` from the controller converges what the cell state says: after
+    the UI's changes it succeeds and has nothing left to change."""
+    again = cell.converge()
+    assert again.rc == 0, again.output[-6000:]
+    assert again.recap()["failed"] == 0
+    assert again.recap()["changed"] == 0, f"changed after the UI's runs: {again.changed_tasks()}"
+
+
+def test_converge_after_the_wizard_changes_nothing(cell, admin):
+    state = admin.get(f"{cell.url}/api/state", timeout=10).json()
+    state = state.get("state", state)
+    assert state["setup_completed"] is True
+    assert state["network"]["lan_subnet"] == str(cell.lab.subnet)  # the LAN found, kept in the state
+    converges_to_nothing(cell)
 
 
 # ---- 3. a peer and its VPN client ----------------------------------------------------------------
@@ -361,6 +401,26 @@ def test_lan_host_gets_a_lease_and_resolves_the_cell(cell, admin):
     answer = cell.lab.netns_exec("lan", ["dig", "+short", f"@{cell.ip}", "calendar.home.cell"]).stdout.split()
     assert answer == [cell.ip], answer
     assert lan["ip"] != cell.ip
+
+
+def test_lan_host_gets_ntp_from_the_cell(cell, admin):
+    # The LAN host booted above; one NTP query from its network namespace (-Q: the clock is never set).
+    res = cell.lab.netns_exec("lan", ["chronyd", "-Q", "-t", "10", f"server {cell.ip} iburst maxsamples 1"])
+    assert res.returncode == 0 and "System clock wrong by" in res.stderr + res.stdout, res.stdout + res.stderr
+
+
+def test_converge_after_users_settings_and_peers_changed_changes_nothing(cell, admin, peer):
+    """A user added and a setting changed through the API (the peer is there already), each run
+    waited for; then the controller's converge has nothing left to do."""
+    r = admin.post(f"{cell.url}/api/users", json={"name": "bob", "password": "bob's long password 1",
+                                                  "services": ["calendar", "files"]},
+                   headers=csrf(admin), timeout=30)
+    assert r.status_code == 201, r.text
+    assert follow_run(admin, cell.url, r.json()["run_id"])[-1]["status"] == "successful"
+    r = admin.put(f"{cell.url}/api/settings", json={"timezone": "Europe/Berlin"}, headers=csrf(admin), timeout=30)
+    assert r.status_code == 202, r.text
+    assert follow_run(admin, cell.url, r.json()["run_id"])[-1]["status"] == "successful"
+    converges_to_nothing(cell)
 
 
 FAR = "172.31.255.10"  # an address beyond the cell's networks, held by the LAN host for this test

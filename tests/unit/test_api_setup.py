@@ -189,3 +189,55 @@ def test_after_setup_unsafe_needs_csrf_but_setup_status_does_not(admin):
     assert admin.get("/api/setup/status").status_code == 200
     assert admin.post("/api/peers", json={"name": "x"}).status_code == 403
     assert admin.post("/api/peers", json={"name": "x"}, headers=csrf(admin)).status_code == 201
+
+
+LAN_SEED = {
+    "network": {"lan_interface": "enp1s0", "lan_subnet": "192.168.7.0/24", "lan_address": "192.168.7.23",
+                "dhcp_range": ["192.168.7.100", "192.168.7.200"]},
+    "services": ["dns", "ntp", "wireguard", "mail", "calendar", "files"],
+    "lan_dhcp_servers": ["192.168.7.1"],
+}
+
+
+def test_options_show_the_lan_found_and_the_other_dhcp_server(client, config):
+    config.seed_file.parent.mkdir(parents=True, exist_ok=True)
+    config.seed_file.write_text(yaml.safe_dump(LAN_SEED))
+    defaults = client.get("/api/setup/options").get_json()["defaults"]
+    assert defaults["lan"] == LAN_SEED["network"]
+    assert defaults["lan_dhcp_servers"] == ["192.168.7.1"]
+    assert "dhcp" not in defaults["services"]
+
+
+def test_options_without_a_seed_have_no_dhcp_server(client):
+    defaults = client.get("/api/setup/options").get_json()["defaults"]
+    assert defaults["lan_dhcp_servers"] == [] and defaults["lan"]["lan_subnet"] == "192.168.50.0/24"
+
+
+def test_setup_keeps_the_lan_the_person_changed(client, config):
+    config.seed_file.parent.mkdir(parents=True, exist_ok=True)
+    config.seed_file.write_text(yaml.safe_dump(LAN_SEED))
+    lan = {"lan_subnet": "10.20.0.0/16", "lan_address": "10.20.0.2", "dhcp_range": ["10.20.1.10", "10.20.1.250"]}
+    assert client.post("/api/setup", json=with_code(client, {**SETUP, **lan})).status_code == 202
+    net = yaml.safe_load(config.state_file.read_text())["network"]
+    assert {k: net[k] for k in lan} == lan and net["lan_interface"] == "enp1s0"
+
+
+@pytest.mark.parametrize(
+    "lan,field",
+    [
+        ({"lan_subnet": "10.20.0.0/33"}, "lan_subnet"),
+        ({"lan_subnet": "10.20.0.0/24"}, "lan_address"),  # the seed's address is outside it
+        ({"lan_address": "192.168.8.1"}, "lan_address"),
+        ({"dhcp_range": ["192.168.7.10"]}, "dhcp_range"),
+        ({"dhcp_range": ["192.168.7.10", "x"]}, "dhcp_range[1]"),
+        ({"dhcp_range": ["192.168.8.10", "192.168.8.20"]}, "dhcp_range"),
+        ({"lan_interface": "eth0; reboot"}, "lan_interface"),
+    ],
+)
+def test_setup_refuses_a_bad_lan_naming_the_field(client, config, lan, field):
+    config.seed_file.parent.mkdir(parents=True, exist_ok=True)
+    config.seed_file.write_text(yaml.safe_dump(LAN_SEED))
+    resp = client.post("/api/setup", json=with_code(client, {**SETUP, **lan}))
+    assert resp.status_code == 400
+    assert field in resp.get_json()["fields"], resp.get_json()
+    assert not config.state_file.exists()

@@ -90,3 +90,17 @@ def test_plugin_works_without_installed_package(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert str(ROOT / "api" / "pic_api") in out.stdout
+
+
+def test_found_lan_from_the_default_interface(filters):
+    ipv4 = {"interface": "enp1s0", "address": "192.168.1.37", "netmask": "255.255.255.0", "gateway": "192.168.1.1"}
+    assert filters["pic_found_lan"](ipv4) == {
+        "pic_lan_interface": "enp1s0",
+        "pic_lan_subnet": "192.168.1.0/24",
+        "pic_lan_address": "192.168.1.37",
+        "pic_dhcp_range": ["192.168.1.100", "192.168.1.200"],
+    }
+
+
+def test_found_lan_without_a_default_interface_is_the_schema_default(filters):
+    assert filters["pic_found_lan"]({})["pic_lan_subnet"] == "192.168.50.0/24"

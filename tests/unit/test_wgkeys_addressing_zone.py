@@ -112,3 +112,25 @@ def test_serial_refuses_garbage():
 def test_serial_default_is_today():
     today = dt.datetime.now(dt.UTC).date()
     assert str(zone.next_serial()).startswith(today.strftime("%Y%m%d"))
+
+
+@pytest.mark.parametrize(
+    "address,netmask,subnet,pool",
+    [
+        ("192.168.1.37", "255.255.255.0", "192.168.1.0/24", ["192.168.1.100", "192.168.1.200"]),
+        ("10.213.5.10", "255.255.255.0", "10.213.5.0/24", ["10.213.5.100", "10.213.5.200"]),
+        ("192.168.1.160", "255.255.255.0", "192.168.1.0/24", ["192.168.1.100", "192.168.1.159"]),
+        ("192.168.1.120", "255.255.255.0", "192.168.1.0/24", ["192.168.1.121", "192.168.1.200"]),
+        ("172.16.4.9", "255.255.0.0", "172.16.0.0/16", ["172.16.0.100", "172.16.0.200"]),
+        ("192.168.1.5", "255.255.255.192", "192.168.1.0/26", ["192.168.1.32", "192.168.1.62"]),
+    ],
+)
+def test_lan_of_a_host_address(address, netmask, subnet, pool):
+    assert addressing.lan_of(address, netmask) == {"lan_subnet": subnet, "lan_address": address, "dhcp_range": pool}
+
+
+def test_lan_of_refuses_bad_input():
+    with pytest.raises(addressing.AddressError):
+        addressing.lan_of("192.168.1.300", "255.255.255.0")
+    with pytest.raises(addressing.AddressError):
+        addressing.lan_of("192.168.1.1", "255.255.255.252")  # no room for a pool

@@ -154,7 +154,7 @@ export const SERVICE_LABELS: Record<string, string> = {
 
 export type DomainMode = 'internal' | 'pic_ngo' | 'custom'
 
-export interface SetupRequest {
+export interface SetupRequest extends Partial<LanSettings> {
   /** The one-time code the converge printed (`pic setup-code` on the cell prints it again). */
   setup_code: string
   cell_name: string
@@ -163,6 +163,28 @@ export interface SetupRequest {
   timezone: string
   admin_password: string
   services: ServiceName[]
+}
+
+/** The cell's LAN: what it found on its default interface, as the wizard may change it. */
+export interface LanSettings {
+  lan_interface: string
+  lan_subnet: string
+  lan_address: string
+  dhcp_range: [string, string]
+}
+
+export interface SetupOptions {
+  services: ServiceName[]
+  domain_modes: DomainMode[]
+  defaults: {
+    cell_name: string
+    timezone: string
+    services: ServiceName[]
+    upstream_dns: string[]
+    lan: LanSettings
+    /** Other DHCP servers that answered on the LAN: with one, the cell's DHCP starts off. */
+    lan_dhcp_servers: string[]
+  }
 }
 
 export type RunStatus = 'pending' | 'running' | 'successful' | 'failed' | 'canceled'
@@ -248,6 +270,7 @@ export function listOf<T>(data: unknown, key: string): T[] {
 export const endpoints = {
   health: () => api.get<{ status: string }>('/health'),
   setupStatus: () => api.get<{ completed: boolean }>('/api/setup/status'),
+  setupOptions: () => api.get<SetupOptions>('/api/setup/options'),
   checkSetupCode: (setup_code: string) => api.post<{ valid: boolean }>('/api/setup/code', { setup_code }),
   setup: (req: SetupRequest) => api.post<{ run_id: string }>('/api/setup', req),
   login: (username: string, password: string) =>

@@ -98,6 +98,64 @@ describe('setup code step', () => {
   })
 })
 
+const OPTIONS = {
+  services: ['dns', 'dhcp', 'ntp', 'wireguard', 'mail', 'calendar', 'files'],
+  domain_modes: ['internal', 'pic_ngo', 'custom'],
+  defaults: {
+    cell_name: 'mycell',
+    timezone: 'Etc/UTC',
+    services: ['dns', 'ntp', 'wireguard', 'mail', 'calendar', 'files'],
+    upstream_dns: [],
+    lan: { lan_interface: 'enp1s0', lan_subnet: '192.168.1.0/24', lan_address: '192.168.1.37',
+      dhcp_range: ['192.168.1.100', '192.168.1.200'] as [string, string] },
+    lan_dhcp_servers: ['192.168.1.1'],
+  },
+} as const
+
+describe('setup form: the LAN found', () => {
+  it('shows the LAN, leaves DHCP off where another server answers, and sends what the person chose', async () => {
+    const calls = routeFetch(() => ({ status: 202, body: { run_id: 'r2' } }))
+    const onStarted = vi.fn()
+    const user = userEvent.setup()
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={onStarted} options={structuredClone(OPTIONS) as never} />)
+    expect(screen.getByTestId('lan-found')).toHaveTextContent('enp1s0')
+    expect(screen.getByTestId('lan-found')).toHaveTextContent('192.168.1.0/24')
+    expect(screen.getByLabelText('LAN subnet')).toHaveValue('192.168.1.0/24')
+    expect(screen.getByText(/Another DHCP server answers here \(192\.168\.1\.1\)/)).toBeInTheDocument()
+    const dhcp = screen.getByLabelText(/Serve DHCP on this network/)
+    expect(dhcp).not.toBeChecked()
+    expect(screen.queryByLabelText('DHCP pool from')).toBeNull()
+    await fillSetup(user)
+    await user.click(dhcp)
+    await user.clear(screen.getByLabelText('DHCP pool from'))
+    await user.type(screen.getByLabelText('DHCP pool from'), '192.168.1.150')
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r2'))
+    const sent = JSON.parse(calls.find((c) => c.url === '/api/setup')!.init.body as string)
+    expect(sent.services).toEqual(['dns', 'dhcp', 'ntp', 'wireguard', 'mail', 'calendar', 'files'])
+    expect(sent).toMatchObject({ lan_interface: 'enp1s0', lan_subnet: '192.168.1.0/24', lan_address: '192.168.1.37',
+      dhcp_range: ['192.168.1.150', '192.168.1.200'] })
+  })
+
+  it('shows the API’s 400 at the LAN field it names', async () => {
+    routeFetch(() => ({ status: 400, body: { error: 'invalid', fields: { lan_address: 'LAN address must be a host address inside 192.168.1.0/24' } } }))
+    const user = userEvent.setup()
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={vi.fn()} options={structuredClone(OPTIONS) as never} />)
+    await fillSetup(user)
+    await user.clear(screen.getByLabelText('Cell address on the LAN'))
+    await user.type(screen.getByLabelText('Cell address on the LAN'), '10.0.0.5')
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    expect(await screen.findByText(/must be a host address inside/)).toBeInTheDocument()
+    expect(screen.getByLabelText('Cell address on the LAN')).toHaveAttribute('aria-invalid', 'true')
+  })
+
+  it('without options keeps DHCP among the services and sends no LAN', async () => {
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={vi.fn()} />)
+    expect(screen.queryByTestId('lan-found')).toBeNull()
+    expect(screen.getByLabelText('DHCP')).toBeChecked()
+  })
+})
+
 describe('setup form', () => {
   it('shows inline errors and sends nothing while the form is invalid', async () => {
     const calls = routeFetch(() => ({ status: 500, body: {} }))

@@ -1,11 +1,20 @@
-"""VPN address allocation and subnet overlap checks."""
+"""VPN address allocation, subnet overlap checks, and the LAN a host is on."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
 
-__all__ = ["AddressError", "cell_address", "next_free_address", "overlaps", "contains", "usable"]
+__all__ = [
+    "AddressError",
+    "cell_address",
+    "next_free_address",
+    "overlaps",
+    "contains",
+    "usable",
+    "lan_of",
+    "dhcp_range_for",
+]
 
 
 class AddressError(ValueError):
@@ -66,3 +75,43 @@ def contains(subnet: str, address: str) -> bool:
         return ipaddress.IPv4Address(address) in _net(subnet)
     except ValueError:
         return False
+
+
+def lan_of(address: str, netmask: str) -> dict[str, object]:
+    """The LAN a host is on, from its address and netmask (as the host's default interface has
+    them): the subnet, the host's own address as the cell's LAN address, and a DHCP pool in it."""
+    try:
+        iface = ipaddress.IPv4Interface(f"{address}/{netmask}")
+    except ValueError as exc:
+        raise AddressError(f"not an IPv4 address and netmask: {address!r} {netmask!r}") from exc
+    subnet = str(iface.network)
+    return {
+        "lan_subnet": subnet,
+        "lan_address": str(iface.ip),
+        "dhcp_range": dhcp_range_for(subnet, str(iface.ip)),
+    }
+
+
+def dhcp_range_for(subnet: str, address: str) -> list[str]:
+    """A DHCP pool in ``subnet`` that leaves out ``address`` (the cell's own).
+
+    In a /24 or larger: .100 to .200 of the first /24, as home routers hand out; in a smaller
+    subnet its upper half. When the cell's address falls inside, the pool keeps the larger side of it.
+    """
+    net = _net(subnet)
+    try:
+        addr = ipaddress.IPv4Address(address)
+    except ValueError as exc:
+        raise AddressError(f"not an IPv4 address: {address!r}") from exc
+    if net.num_addresses < 8:
+        raise AddressError(f"{subnet} is too small for a DHCP pool")
+    if net.prefixlen <= 24:
+        start, end = net.network_address + 100, net.network_address + 200
+    else:
+        start, end = net.network_address + net.num_addresses // 2, net.broadcast_address - 1
+    if start <= addr <= end:
+        if int(end) - int(addr) >= int(addr) - int(start):
+            start = addr + 1
+        else:
+            end = addr - 1
+    return [str(start), str(end)]

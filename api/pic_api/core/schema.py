@@ -2,7 +2,7 @@
 
 ``validate_state`` refuses a state with a :class:`StateError` whose ``fields`` maps a dotted path
 (``peers[2].name``) to a message. ``apply_defaults`` fills what a state may leave out, and
-``state_to_vars`` turns a valid state into the ``pic_*`` variables of inventory/group_vars/all/pic.yml.
+``state_to_vars`` turns a valid state into the ``pic_*`` variables of playbooks/vars/cell_defaults.yml.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ from ..core.validators import (
     ValidationError,
     check_choice,
     check_domain,
+    check_interface,
     check_ipv4,
+    check_ipv4_cidr,
     check_label,
     check_password,
     check_timezone,
@@ -22,6 +24,8 @@ from .runner import Run
 from .setupcode import SetupCode
 from .users import service_hash
 
+# The LAN values of the network the wizard shows (as found) and may change.
+LAN_FIELDS = ("lan_interface", "lan_subnet", "lan_address", "dhcp_range")
 SETUP_FIELDS = {
     "cell_name",
     "domain_mode",
@@ -30,6 +34,7 @@ SETUP_FIELDS = {
     "admin_password",
     "services",
     "upstream_dns",
+    *LAN_FIELDS,
 }
 ADMIN = "admin"
 
@@ -88,6 +93,22 @@ def validate_setup(body: Any) -> dict[str, Any]:
                 except ValidationError as exc:
                     errors[f"upstream_dns[{i}]"] = str(exc)
             out["upstream_dns"] = ups
+    # The LAN: what the cell found (GET /api/setup/options) unless the person changed it. How the
+    # values fit together (the address and the pool inside the subnet) is the schema's check.
+    take("lan_interface", check_interface, "LAN interface", required=False)
+    take("lan_subnet", check_ipv4_cidr, "LAN subnet", required=False)
+    take("lan_address", check_ipv4, "LAN address", required=False)
+    if "dhcp_range" in body:
+        rng = body["dhcp_range"]
+        if not (isinstance(rng, list) and len(rng) == 2):
+            errors["dhcp_range"] = "dhcp_range must be a list of two addresses [start, end]"
+        else:
+            for i, item in enumerate(rng):
+                try:
+                    check_ipv4(item, "DHCP range " + ("start", "end")[i])
+                except ValidationError as exc:
+                    errors[f"dhcp_range[{i}]"] = str(exc)
+            out["dhcp_range"] = rng
     if errors:
         raise InvalidInput("the setup answers are not valid", errors)
     return out
@@ -119,8 +140,9 @@ class SetupManager:
             "timezone": data["timezone"],
         }
         state["services"] = data["services"]
-        if "upstream_dns" in data:
-            state["network"]["upstream_dns"] = data["upstream_dns"]
+        for key in ("upstream_dns", *LAN_FIELDS):
+            if key in data:
+                state["network"][key] = data[key]
         user_services = [s for s in schema.USER_SERVICES if s in data["services"]]
         state["users"] = [u for u in state.get("users", []) if u.get("name") != ADMIN]
         state["users"].insert(
@@ -135,7 +157,9 @@ class SetupManager:
         try:
             schema.validate_state(state)
         except schema.StateError as exc:
-            raise InvalidInput("the setup answers do not give a valid cell state", exc.fields) from exc
+            # network.lan_subnet -> lan_subnet: the field of the request that gave the value
+            fields = {k.removeprefix("network."): v for k, v in exc.fields.items()}
+            raise InvalidInput("the setup answers do not give a valid cell state", fields) from exc
         return state
 
     def check_code(self, body: Any, remote: str = "") -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ..core import schema
+from ..core import schema, validators
 from .errors import InvalidInput, NotFound, Unavailable
 from .files import write_atomic
 
@@ -111,6 +111,16 @@ class StateManager:
             else f"run `pic state check`; no saved version loads: restore {self.state_file} from a backup"
         )
         raise Unavailable(f"the cell state does not load: {problem}. On the cell, {repair}.")
+
+    def found_dhcp_servers(self) -> list[str]:
+        """Other DHCP servers that answered on the LAN when the seed was written (the api role's
+        probe): the wizard offers DHCP off when there is one."""
+        if not (self.seed_file and self.seed_file.is_file()):
+            return []
+        data = yaml.safe_load(self.seed_file.read_text()) or {}
+        found = data.get("lan_dhcp_servers", []) if isinstance(data, dict) else []
+        return [x for x in found if isinstance(x, str) and validators.error_of(validators.check_ipv4, x) is None] \
+            if isinstance(found, list) else []
 
     def setup_completed(self) -> bool:
         """Fail closed: the cell counts as set up when its state says so or any state version exists.

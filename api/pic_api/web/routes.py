@@ -11,6 +11,7 @@ from ..core import schema
 from ..core.validators import ValidationError, check_count
 from ..managers.errors import InvalidInput, NotFound, Unavailable
 from ..managers.runner import MASK
+from ..managers.setup import LAN_FIELDS
 from .common import SESSION_COOKIE, access, cell, clear_login_cookies, json_body, session, set_login_cookies
 
 # --- health -----------------------------------------------------------------------------------
@@ -55,6 +56,10 @@ def setup_options() -> Any:
             "timezone": seed["cell"]["timezone"],
             "services": seed["services"],
             "upstream_dns": seed["network"]["upstream_dns"],
+            # The LAN the cell found on its default interface (or the inventory's), and other DHCP
+            # servers that answered there: with one, the seed leaves the dhcp service off.
+            "lan": {key: seed["network"][key] for key in LAN_FIELDS},
+            "lan_dhcp_servers": cell().state.found_dhcp_servers(),
         },
     )
 

@@ -19,24 +19,33 @@ ROOT = Path(__file__).resolve().parents[3]
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-def cell_vars(lab: Lab, ip: str) -> dict:
-    """The cell's LAN is the lab's bridge network; everything else keeps the inventory defaults."""
-    hosts = list(lab.subnet.hosts())
-    return {
-        "pic_lan_interface": "host0",
-        "pic_lan_subnet": str(lab.subnet),
-        "pic_lan_address": ip,
-        "pic_dhcp_range": [str(hosts[99]), str(hosts[199])],
-    }
-
-
 def boot_cell(lab: Lab, workdir: Path, *others: str) -> Cell:
-    """Boots the lab host "cell" (and others) and writes an inventory with `cells` = cell."""
-    info = lab.up("cell")
+    """Boots the lab host "cell" (and others) and writes an inventory with `cells` = cell.
+
+    The inventory lives outside the repository and sets no pic_* variable: the playbooks' own
+    defaults apply, and the cell finds its LAN (the lab's bridge network) on its default interface.
+    """
+    lab.up("cell")
     for name in others:
         lab.up(name)
-    inventory = lab.write_inventory(workdir, {"cells": ["cell"]}, cell_vars(lab, info["ip"]), ROOT)
-    return Cell(lab, inventory)
+    return Cell(lab, lab.write_inventory(workdir, {"cells": ["cell"]}))
+
+
+def state_vars_play(directory: Path, expression: str) -> tuple[Path, Path]:
+    """A playbook that runs playbooks/state.yml, then writes ``expression`` (Jinja, over the pic_*
+    variables it set) as JSON on the controller. Returns (the playbook, the JSON file it writes)."""
+    play, out = directory / "show-state-vars.yml", directory / "state-vars.json"
+    play.write_text(
+        f"- ansible.builtin.import_playbook: {ROOT}/playbooks/state.yml\n"
+        "- hosts: cells\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.copy:\n"
+        f"        dest: {out}\n"
+        "        mode: '0600'\n"
+        f"        content: \"{{{{ {expression} | to_json }}}}\"\n"
+        "      delegate_to: localhost\n"
+        "      become: false\n"
+    )
+    return play, out
 
 
 @dataclass

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 
-from .cell import ROOT, cell_vars
+from .cell import ROOT
 from .lab import Lab, LabError
 
 
@@ -20,7 +20,7 @@ def up(lab: Lab) -> int:
     started = time.monotonic()
     info = lab.up("cell")
     booted = time.monotonic()
-    inv_file = lab.write_inventory(lab.dir / "inventory", {"cells": ["cell"]}, cell_vars(lab, info["ip"]), ROOT)
+    inv_file = lab.write_inventory(lab.dir / "inventory", {"cells": ["cell"]})
     print(f"pic demo: lab host 'cell' at {info['ip']} (booted in {booted - started:.1f} s); converging site.yml")
     res = subprocess.run(["ansible-playbook", "-i", str(inv_file), "site.yml"], cwd=ROOT)
     if res.returncode != 0:

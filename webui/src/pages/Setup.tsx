@@ -6,12 +6,15 @@ import {
   endpoints,
   SERVICE_LABELS,
   type DomainMode,
+  type LanSettings,
   type RunStatus,
   type ServiceName,
+  type SetupOptions,
   type SetupRequest,
 } from '../api'
 import { PasswordStrength } from '../components/PasswordStrength'
 import { RunView } from '../components/RunView'
+import { SetupLan } from '../components/SetupLan'
 import { TimezonePicker } from '../components/TimezonePicker'
 import { buttonPrimary, buttonSecondary, ErrorNote, Field, inputClass, Loading } from '../components/ui'
 import { browserTimeZone, timeZones, validateSetup, type FieldErrors, type SetupForm as SetupFormData } from '../validation'
@@ -87,10 +90,13 @@ export function SetupForm({
   setupCode,
   onStarted,
   onCodeRefused,
+  options,
 }: {
   setupCode: string
   onStarted: (runId: string) => void
   onCodeRefused?: (message: string) => void
+  /** The API's wizard options: with them the form shows the LAN found and starts from its defaults. */
+  options?: SetupOptions | null
 }) {
   const zones = useMemo(() => timeZones(), [])
   const [form, setForm] = useState<SetupFormData>(() => {
@@ -109,6 +115,20 @@ export function SetupForm({
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const [alreadyDone, setAlreadyDone] = useState(false)
+
+  // ---- the LAN found (GET /api/setup/options); DHCP is chosen there ----
+  const [lan, setLan] = useState<LanSettings | null>(null)
+  useEffect(() => {
+    const d = options?.defaults
+    if (!d?.lan) return
+    setLan(d.lan)
+    if (Array.isArray(d.services)) setForm((f) => ({ ...f, services: ALL_SERVICES.filter((s) => d.services.includes(s)) }))
+  }, [options])
+  const changeLan = (next: LanSettings) => {
+    setLan(next)
+    setErrors((e) => ({ ...e, lan_subnet: undefined, lan_address: undefined, dhcp_range: undefined,
+      'dhcp_range[0]': undefined, 'dhcp_range[1]': undefined }))
+  }
 
   const set = <K extends keyof SetupFormData>(k: K, v: SetupFormData[K]) => {
     setForm((f) => ({ ...f, [k]: v }))
@@ -137,6 +157,7 @@ export function SetupForm({
       services: ALL_SERVICES.filter((s) => form.services.includes(s)),
     }
     if (form.domain_mode !== 'internal') req.domain = form.domain.trim().toLowerCase()
+    if (lan) Object.assign(req, lan)
     setBusy(true)
     try {
       const res = await endpoints.setup(req)
@@ -288,7 +309,7 @@ export function SetupForm({
       <fieldset className="rounded-lg border border-slate-200 bg-white p-4" aria-describedby={err('services') ? 'setup-services-error' : undefined}>
         <legend className="px-1 text-lg font-semibold">5. Services</legend>
         <div className="grid gap-2 sm:grid-cols-2">
-          {ALL_SERVICES.map((s) => (
+          {ALL_SERVICES.filter((s) => !(lan && s === 'dhcp')).map((s) => (
             <label key={s} className="flex items-center gap-2">
               <input
                 id={s === ALL_SERVICES[0] ? 'setup-services' : undefined}
@@ -306,6 +327,17 @@ export function SetupForm({
           </p>
         )}
       </fieldset>
+
+      {lan && (
+        <SetupLan
+          lan={lan}
+          onChange={changeLan}
+          dhcp={form.services.includes('dhcp')}
+          onDhcp={(on) => on !== form.services.includes('dhcp') && toggleService('dhcp')}
+          dhcpServers={options?.defaults.lan_dhcp_servers ?? []}
+          errors={errors}
+        />
+      )}
 
       <button type="submit" className={buttonPrimary} disabled={busy}>
         {busy ? 'Starting…' : 'Apply'}
@@ -333,12 +365,15 @@ export function SetupPage() {
   const [error, setError] = useState<unknown>(null)
   const [setupCode, setSetupCode] = useState<string | null>(null)
   const [codeRefused, setCodeRefused] = useState<string | null>(null)
+  const [options, setOptions] = useState<SetupOptions | null>(null)
 
   useEffect(() => {
     endpoints.setupStatus().then(
       (s) => setCompleted(s.completed),
       (e) => setError(e),
     )
+    // Without the options the form still works, from its own defaults and without the LAN section.
+    endpoints.setupOptions().then(setOptions, () => setOptions(null))
   }, [])
 
   const started = (id: string) => {
@@ -404,6 +439,7 @@ export function SetupPage() {
       <SetupForm
         setupCode={setupCode}
         onStarted={started}
+        options={options}
         onCodeRefused={(message) => {
           setCodeRefused(message)
           setSetupCode(null)
