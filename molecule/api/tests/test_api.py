@@ -120,6 +120,15 @@ def test_cli(host):
     res = host.run("PIC_CONFIG=/etc/pic/api.yml /opt/pic/venv/bin/pic status --json")
     assert res.rc == 0, res.stderr
     assert json.loads(res.stdout)["cell"] == "lab"
+    res = host.run("/opt/pic/venv/bin/pic state check")
+    assert res.rc == 0 and "loads" in res.stdout, res.stdout + res.stderr
+
+
+def test_a_headless_cell_has_no_setup_code(host):
+    """Set up by `pic setup` as root: no code was needed, none is left that could open the wizard."""
+    assert not host.file("/etc/pic/setup-code").exists
+    res = host.run("/opt/pic/venv/bin/pic setup-code")
+    assert res.rc == 1 and "already set up" in res.stderr
 
 
 def test_the_api_converges_from_its_copy(host):
