@@ -55,11 +55,19 @@ test-e2e: venv webui ## the whole cell end to end on lab hosts
 	@mkdir -p $(ARTIFACTS)
 	pytest tests/e2e -q --junitxml=$(ARTIFACTS)/junit-e2e.xml
 
-test: ## everything: lint, unit, integration, molecule, e2e; then the totals
-	@rm -f $(ARTIFACTS)/junit-*.xml; rc=0; \
-	for t in lint test-unit test-integration molecule test-e2e; do \
-	  echo "=== make $$t"; $(MAKE) --no-print-directory $$t || { rc=1; echo "=== make $$t FAILED"; }; \
-	done; $(PY) tests/report.py $(ARTIFACTS); exit $$rc
+test: ## everything: lint, unit, integration, molecule, e2e; then each stage's time and the totals
+	@$(call stages,lint test-unit test-integration molecule test-e2e)
+
+# Runs make targets one after the other (each runs even when one before it failed), records each
+# one's wall time in $(ARTIFACTS)/stages.tsv and ends with tests/report.py's summary.
+define stages
+mkdir -p $(ARTIFACTS); rm -f $(ARTIFACTS)/junit-*.xml $(ARTIFACTS)/stages.tsv; rc=0; \
+for t in $(1); do \
+  echo "=== make $$t"; s=$$(date +%s); \
+  if $(MAKE) --no-print-directory $$t; then r=passed; else r=failed; rc=1; echo "=== make $$t FAILED"; fi; \
+  printf '%s\t%s\t%s\n' "$$t" "$$(( $$(date +%s) - s ))" "$$r" >> $(ARTIFACTS)/stages.tsv; \
+done; $(PY) tests/report.py $(ARTIFACTS); exit $$rc
+endef
 
 webui: ## build the web UI (webui/dist)
 	@if [ -f webui/package.json ]; then cd webui && npm ci --no-audit --no-fund && npm run build; fi

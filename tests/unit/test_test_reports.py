@@ -28,3 +28,18 @@ def test_report_counts_an_unreadable_junit_file_as_a_failure(tmp_path):
     assert "unit: 1 passed, 1 failed, 1 skipped" in out
     assert "molecule: unreadable" in out
     assert out.strip().splitlines()[-1] == "total: 1 passed, 2 failed, 1 skipped"
+
+
+def test_report_prints_each_stage_and_each_scenario_time(tmp_path):
+    (tmp_path / "stages.tsv").write_text("lint\t41\tpassed\nmolecule\t900\tfailed\n")
+    (tmp_path / "junit-molecule.xml").write_text(run_molecule.junit_xml(
+        [("ca", True, 61.2, ""), ("mailserver", False, 130.0, "boom")]))
+    out = subprocess.run([sys.executable, str(TESTS / "report.py"), str(tmp_path)],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert "stage lint: 41 s, passed" in out
+    assert "stage molecule: 900 s (15.0 min), failed" in out
+    assert "stages together: 941 s (15.7 min)" in out
+    # The slowest scenario first, a failed one marked.
+    scen = [line.strip() for line in out if line.startswith("  molecule ")]
+    assert scen == ["molecule mailserver: 130 s (2.2 min), failed", "molecule ca: 61 s"]
+    assert out[-1] == "total: 1 passed, 1 failed"
