@@ -31,10 +31,13 @@ def cell_vars(lab: Lab, ip: str) -> dict:
 
 
 def boot_cell(lab: Lab, workdir: Path, *others: str) -> Cell:
-    """Boots the lab host "cell" (and others) and writes an inventory with `cells` = cell."""
+    """Boots the lab host "cell" (and others) and writes an inventory with `cells` = cell.
+
+    The cell is a fresh host (the bare base): its converge proves every role's install path. The
+    others only run clients, so they boot from the provisioned image (their tools already there)."""
     info = lab.up("cell")
     for name in others:
-        lab.up(name)
+        lab.up(name, image="provisioned")
     inventory = lab.write_inventory(workdir, {"cells": ["cell"]}, cell_vars(lab, info["ip"]), ROOT)
     return Cell(lab, inventory)
 
