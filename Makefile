@@ -7,9 +7,11 @@ ARTIFACTS ?= .artifacts
 # Molecule scenarios to run (all by default) and how many side by side.
 SCENARIOS ?= $(sort $(filter-out shared,$(notdir $(wildcard molecule/*))))
 MOLECULE_JOBS ?= 2
+# test-fast runs the scenarios of what changed since this ref's merge base.
+FAST_BASE ?= main
 DEMO_LAB ?= demo
 
-.PHONY: help venv system-deps lint test test-unit test-integration molecule test-e2e webui \
+.PHONY: help venv system-deps lint test test-fast test-unit test-integration molecule molecule-touched test-e2e webui \
         demo demo-down bench lab-clean constraints
 
 help: ## list the targets
@@ -50,6 +52,14 @@ test-integration: venv ## the lab itself and the runner against lab hosts
 molecule: venv ## every role's molecule scenario on lab hosts (SCENARIOS=..., MOLECULE_JOBS=2)
 	@mkdir -p $(ARTIFACTS)
 	$(PY) tests/run_molecule.py --jobs $(MOLECULE_JOBS) --junit $(ARTIFACTS)/junit-molecule.xml $(SCENARIOS)
+
+molecule-touched: venv ## the molecule scenarios a change since main (FAST_BASE) can affect
+	@mkdir -p $(ARTIFACTS)
+	$(PY) tests/run_molecule.py --jobs $(MOLECULE_JOBS) --junit $(ARTIFACTS)/junit-molecule.xml \
+	  --touched-since $(FAST_BASE)
+
+test-fast: ## a developer's loop: lint, unit, the molecule scenarios of what changed since main
+	@$(call stages,lint test-unit molecule-touched)
 
 test-e2e: venv webui ## the whole cell end to end on lab hosts
 	@mkdir -p $(ARTIFACTS)

@@ -1,6 +1,11 @@
 """Runs molecule scenarios side by side, each with its own lab, and records one result per scenario.
 
     python tests/run_molecule.py [--jobs N] [--junit FILE] SCENARIO...
+    python tests/run_molecule.py [--jobs N] [--junit FILE] --touched-since REF
+
+With --touched-since, the scenarios are those a change since REF's merge base (committed or not)
+can affect: a scenario whose own files changed, every scenario that converges a changed role, and
+all of them when a part they share changed (SHARED below).
 
 Each scenario's full output goes to .artifacts/molecule/<scenario>.log; this prints one line per
 scenario as it ends and a closing "N passed, N failed" line. A scenario that fails or is interrupted
@@ -25,6 +30,46 @@ TIMEOUT = int(os.environ.get("PIC_MOLECULE_TIMEOUT", "1500"))
 running: dict[str, subprocess.Popen] = {}
 # Colour codes and other control characters are not allowed in XML; a JUnit file must stay readable.
 NOT_XML = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+# What every scenario depends on: a change here runs them all.
+SHARED = ("molecule/shared/", ".config/molecule/", "tests/lab/", "tests/run_molecule.py", "filter_plugins/",
+          "api/pic_api/core/", "ansible.cfg", "pyproject.toml", "constraints.txt")
+ROLE_LINE = re.compile(r"^\s*-?\s*(?:role|name):\s*['\"]?([a-z_][a-z0-9_]*)['\"]?\s*$", re.M)
+
+
+def all_scenarios() -> list[str]:
+    return sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
+
+
+def roles_of(scenario: str) -> set[str]:
+    """The roles a scenario's converge runs (its `- role: NAME` entries and included roles)."""
+    text = (ROOT / "molecule" / scenario / "converge.yml").read_text()
+    return {m for m in ROLE_LINE.findall(text) if (ROOT / "roles" / m).is_dir()}
+
+
+def touched_scenarios(changed: list[str]) -> list[str]:
+    if any(f.startswith(SHARED) for f in changed):
+        return all_scenarios()
+    roles = {f.split("/")[1] for f in changed if f.startswith("roles/") and f.count("/") >= 2}
+    if any(f.startswith("api/") for f in changed):
+        roles.add("api")  # the api role ships and installs the API's code
+    touched = set()
+    for s in all_scenarios():
+        if any(f.startswith(f"molecule/{s}/") for f in changed) or roles & roles_of(s):
+            touched.add(s)
+    return sorted(touched)
+
+
+def changed_since(ref: str) -> list[str]:
+    """Files changed since REF's merge base with HEAD: commits, the work tree and new files."""
+    git = ["git", "-C", str(ROOT)]
+    base = subprocess.run([*git, "merge-base", ref, "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    diff = subprocess.run([*git, "diff", "--name-only", base], capture_output=True, text=True, check=True)
+    new = subprocess.run([*git, "ls-files", "--others", "--exclude-standard"], capture_output=True, text=True,
+                         check=True)
+    return sorted(set(diff.stdout.split()) | set(new.stdout.split()))
 
 
 def lab_of(scenario: str) -> str:
@@ -68,8 +113,22 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--junit")
-    p.add_argument("scenarios", nargs="+")
+    p.add_argument("--touched-since", metavar="REF", help="the scenarios a change since REF can affect")
+    p.add_argument("--list", action="store_true", help="print the scenarios only, run nothing")
+    p.add_argument("scenarios", nargs="*")
     a = p.parse_args()
+    if a.touched_since:
+        changed = changed_since(a.touched_since)
+        a.scenarios = touched_scenarios(changed)
+        print(f"molecule: {len(changed)} files changed since {a.touched_since}'s merge base; "
+              f"scenarios: {' '.join(a.scenarios) or 'none'}", flush=True)
+    if a.list:
+        print(" ".join(a.scenarios))
+        return 0
+    if not a.scenarios:
+        if a.junit:
+            Path(a.junit).write_text(junit_xml([]))
+        return 0 if a.touched_since else p.error("no scenario named")
     logdir = ROOT / ".artifacts" / "molecule"
     logdir.mkdir(parents=True, exist_ok=True)
 
