@@ -31,9 +31,13 @@ def stage_times(artifacts: Path) -> list[tuple[str, float, str]]:
     return rows
 
 
-def scenario_times(root: ET.Element) -> list[tuple[str, float, bool]]:
-    return [(c.get("name", "?"), float(c.get("time", 0)), c.find("failure") is None)
-            for c in root.iter("testcase")]
+def scenario_times(root: ET.Element) -> list[tuple[str, float, bool, str]]:
+    """Each scenario's name, time, result and the times of its molecule actions."""
+    rows = []
+    for c in root.iter("testcase"):
+        steps = ", ".join(f"{p.get('name')} {float(p.get('value', 0)):.0f}" for p in c.iter("property"))
+        rows.append((c.get("name", "?"), float(c.get("time", 0)), c.find("failure") is None, steps))
+    return rows
 
 
 def main(argv: list[str]) -> int:
@@ -55,8 +59,9 @@ def main(argv: list[str]) -> int:
             continue
         if f.stem == "junit-molecule":
             # Slowest first: the scenario to look at when the molecule stage grows.
-            for name, seconds, ok in sorted(scenario_times(root), key=lambda r: -r[1]):
-                print(f"  molecule {name}: {minutes(seconds)}{'' if ok else ', failed'}")
+            for name, seconds, ok, steps in sorted(scenario_times(root), key=lambda r: -r[1]):
+                print(f"  molecule {name}: {minutes(seconds)}{'' if ok else ', failed'}"
+                      + (f" ({steps})" if steps else ""))
         suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
         counts = {"passed": 0, "failed": 0, "skipped": 0}
         for s in suites:
