@@ -11,17 +11,19 @@ MOLECULE_JOBS ?= 2
 FAST_BASE ?= main
 DEMO_LAB ?= demo
 
-.PHONY: help venv system-deps lint test test-fast test-unit test-integration molecule molecule-touched test-e2e webui \
+.PHONY: help venv system-deps lint test test-fast test-unit test-integration molecule molecule-touched lab-image test-e2e webui \
         demo demo-down bench lab-clean constraints
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+# pip's own chatter (setuptools deprecation notes and the like) goes to a log, shown only on failure.
 $(VENV)/.installed: pyproject.toml constraints.txt
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
-	touch $@
+	@echo "venv: installing the pinned Python dependencies into $(VENV) (a minute or two, once; log: $(VENV)/install.log)"
+	@python3 -m venv $(VENV)
+	@{ $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -c constraints.txt -e '.[dev]'; } \
+	  > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; echo "venv: pip failed; the whole log: $(VENV)/install.log"; exit 1; }
+	@touch $@
 
 venv: $(VENV)/.installed ## create the Python virtualenv with every pinned dependency
 
@@ -59,14 +61,17 @@ molecule-touched: venv ## the molecule scenarios a change since main (FAST_BASE)
 	  --touched-since $(FAST_BASE)
 
 test-fast: ## a developer's loop: lint, unit, the molecule scenarios of what changed since main
-	@$(call stages,lint test-unit molecule-touched)
+	@$(call stages,lint test-unit lab-image molecule-touched)
+
+lab-image: venv ## build the lab's base rootfs and provisioned image now (cached; seconds when warm)
+	pic-lab image
 
 test-e2e: venv webui ## the whole cell end to end on lab hosts
 	@mkdir -p $(ARTIFACTS)
 	pytest tests/e2e -q --junitxml=$(ARTIFACTS)/junit-e2e.xml
 
 test: ## everything: lint, unit, integration, molecule, e2e; then each stage's time and the totals
-	@$(call stages,lint test-unit test-integration molecule test-e2e)
+	@$(call stages,lint test-unit lab-image test-integration molecule test-e2e)
 
 # Runs make targets one after the other (each runs even when one before it failed), records each
 # one's wall time in $(ARTIFACTS)/stages.tsv and ends with tests/report.py's summary.
@@ -82,8 +87,9 @@ endef
 webui: ## build the web UI (webui/dist)
 	@if [ -f webui/package.json ]; then cd webui && npm ci --no-audit --no-fund && npm run build; fi
 
-demo: venv webui ## boot a lab host and converge a whole cell on it; prints the URL
-	$(PY) -m pic_lab.demo up --lab $(DEMO_LAB)
+# The webui role builds the UI itself on this machine (as it does for any controller with Node.js).
+demo: venv ## boot a lab host and converge a whole cell on it, one line per role; prints the URL
+	@$(PY) -m pic_lab.demo up --lab $(DEMO_LAB)
 
 demo-down: venv ## remove the demo cell
 	$(PY) -m pic_lab.demo down --lab $(DEMO_LAB)

@@ -117,6 +117,7 @@ class Lab:
         data["subnet"] = str(self.subnet)
         self._save(data)
         fwd.write_text("1\n")
+        _raise_inotify_limit()
         if not any(self._owns(line) for line in out(["iptables-save"]).splitlines()):
             c = ["-m", "comment", "--comment", self.comment]
             run(["iptables", "-t", "nat", "-A", "POSTROUTING", "-s", str(self.subnet), "!", "-o",
@@ -437,6 +438,23 @@ class Lab:
             info = self.host_info(h)
             rows.append({**info, "running": self.is_running(h)})
         return rows
+
+
+# Every lab host's systemd, journald, udevd, logind and dbus each hold inotify instances, all counted
+# against root on this machine: with Linux's default of 128, about fifteen hosts of labs side by
+# side exhaust it and a daemon in the next host fails with "failed to create inotify: Too many open
+# files" (measured: dnsmasq in a demo cell while two scenarios and two other labs ran).
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_MIN = 8192
+
+
+def _raise_inotify_limit() -> None:
+    """Raises this machine's inotify instance limit to INOTIFY_MIN (never lowers it)."""
+    try:
+        if int(INOTIFY_INSTANCES.read_text()) < INOTIFY_MIN:
+            INOTIFY_INSTANCES.write_text(f"{INOTIFY_MIN}\n")
+    except OSError as e:
+        log(f"cannot raise {INOTIFY_INSTANCES} to {INOTIFY_MIN}: {e}")
 
 
 def _q(s: str) -> str:
