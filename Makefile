@@ -4,9 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 ARTIFACTS ?= .artifacts
-# Molecule scenarios to run (all by default) and how many side by side.
+# Molecule scenarios to run (all by default) and how many side by side (measured: docs/testing.md).
 SCENARIOS ?= $(sort $(filter-out shared,$(notdir $(wildcard molecule/*))))
-MOLECULE_JOBS ?= 2
+MOLECULE_JOBS ?= 3
 # test-fast runs the scenarios of what changed since this ref's merge base.
 FAST_BASE ?= main
 DEMO_LAB ?= demo
@@ -51,7 +51,7 @@ test-integration: venv ## the lab itself and the runner against lab hosts
 	@mkdir -p $(ARTIFACTS)
 	pytest tests/integration -q --junitxml=$(ARTIFACTS)/junit-integration.xml
 
-molecule: venv ## every role's molecule scenario on lab hosts (SCENARIOS=..., MOLECULE_JOBS=2)
+molecule: venv ## every role's molecule scenario on lab hosts (SCENARIOS=..., MOLECULE_JOBS=3)
 	@mkdir -p $(ARTIFACTS)
 	$(PY) tests/run_molecule.py --jobs $(MOLECULE_JOBS) --junit $(ARTIFACTS)/junit-molecule.xml $(SCENARIOS)
 
