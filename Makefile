@@ -4,22 +4,26 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 ARTIFACTS ?= .artifacts
-# Molecule scenarios to run (all by default) and how many side by side.
+# Molecule scenarios to run (all by default) and how many side by side (measured: docs/testing.md).
 SCENARIOS ?= $(sort $(filter-out shared,$(notdir $(wildcard molecule/*))))
-MOLECULE_JOBS ?= 2
+MOLECULE_JOBS ?= 3
+# test-fast runs the scenarios of what changed since this ref's merge base.
+FAST_BASE ?= main
 DEMO_LAB ?= demo
 
-.PHONY: help venv system-deps lint test test-unit test-integration molecule test-e2e webui \
+.PHONY: help venv system-deps lint test test-fast test-unit test-integration molecule molecule-touched lab-image test-e2e webui \
         demo demo-down bench lab-clean constraints
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+# pip's own chatter (setuptools deprecation notes and the like) goes to a log, shown only on failure.
 $(VENV)/.installed: pyproject.toml constraints.txt
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
-	touch $@
+	@echo "venv: installing the pinned Python dependencies into $(VENV) (a minute or two, once; log: $(VENV)/install.log)"
+	@python3 -m venv $(VENV)
+	@{ $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -c constraints.txt -e '.[dev]'; } \
+	  > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; echo "venv: pip failed; the whole log: $(VENV)/install.log"; exit 1; }
+	@touch $@
 
 venv: $(VENV)/.installed ## create the Python virtualenv with every pinned dependency
 
@@ -47,25 +51,45 @@ test-integration: venv ## the lab itself and the runner against lab hosts
 	@mkdir -p $(ARTIFACTS)
 	pytest tests/integration -q --junitxml=$(ARTIFACTS)/junit-integration.xml
 
-molecule: venv ## every role's molecule scenario on lab hosts (SCENARIOS=..., MOLECULE_JOBS=2)
+molecule: venv ## every role's molecule scenario on lab hosts (SCENARIOS=..., MOLECULE_JOBS=3)
 	@mkdir -p $(ARTIFACTS)
 	$(PY) tests/run_molecule.py --jobs $(MOLECULE_JOBS) --junit $(ARTIFACTS)/junit-molecule.xml $(SCENARIOS)
+
+molecule-touched: venv ## the molecule scenarios a change since main (FAST_BASE) can affect
+	@mkdir -p $(ARTIFACTS)
+	$(PY) tests/run_molecule.py --jobs $(MOLECULE_JOBS) --junit $(ARTIFACTS)/junit-molecule.xml \
+	  --touched-since $(FAST_BASE)
+
+test-fast: ## a developer's loop: lint, unit, the molecule scenarios of what changed since main
+	@$(call stages,lint test-unit lab-image molecule-touched)
+
+lab-image: venv ## build the lab's base rootfs and provisioned image now (cached; seconds when warm)
+	pic-lab image
 
 test-e2e: venv webui ## the whole cell end to end on lab hosts
 	@mkdir -p $(ARTIFACTS)
 	pytest tests/e2e -q --junitxml=$(ARTIFACTS)/junit-e2e.xml
 
-test: ## everything: lint, unit, integration, molecule, e2e; then the totals
-	@rm -f $(ARTIFACTS)/junit-*.xml; rc=0; \
-	for t in lint test-unit test-integration molecule test-e2e; do \
-	  echo "=== make $$t"; $(MAKE) --no-print-directory $$t || { rc=1; echo "=== make $$t FAILED"; }; \
-	done; $(PY) tests/report.py $(ARTIFACTS); exit $$rc
+test: ## everything: lint, unit, integration, molecule, e2e; then each stage's time and the totals
+	@$(call stages,lint test-unit lab-image test-integration molecule test-e2e)
+
+# Runs make targets one after the other (each runs even when one before it failed), records each
+# one's wall time in $(ARTIFACTS)/stages.tsv and ends with tests/report.py's summary.
+define stages
+mkdir -p $(ARTIFACTS); rm -f $(ARTIFACTS)/junit-*.xml $(ARTIFACTS)/stages.tsv; rc=0; \
+for t in $(1); do \
+  echo "=== make $$t"; s=$$(date +%s); \
+  if $(MAKE) --no-print-directory $$t; then r=passed; else r=failed; rc=1; echo "=== make $$t FAILED"; fi; \
+  printf '%s\t%s\t%s\n' "$$t" "$$(( $$(date +%s) - s ))" "$$r" >> $(ARTIFACTS)/stages.tsv; \
+done; $(PY) tests/report.py $(ARTIFACTS); exit $$rc
+endef
 
 webui: ## build the web UI (webui/dist)
 	@if [ -f webui/package.json ]; then cd webui && npm ci --no-audit --no-fund && npm run build; fi
 
-demo: venv webui ## boot a lab host and converge a whole cell on it; prints the URL
-	$(PY) -m pic_lab.demo up --lab $(DEMO_LAB)
+# The webui role builds the UI itself on this machine (as it does for any controller with Node.js).
+demo: venv ## boot a lab host and converge a whole cell on it, one line per role; prints the URL
+	@$(PY) -m pic_lab.demo up --lab $(DEMO_LAB)
 
 demo-down: venv ## remove the demo cell
 	$(PY) -m pic_lab.demo down --lab $(DEMO_LAB)

@@ -1,4 +1,13 @@
-"""Adds up the JUnit files of a `make test` run and prints the totals as its closing line."""
+"""The closing summary of a `make test` run: each stage's wall time, each molecule scenario's, and
+the totals of the JUnit files (the last line).
+
+    python tests/report.py [ARTIFACTS_DIR]
+
+Stage times come from ARTIFACTS_DIR/stages.tsv (one "target<TAB>seconds<TAB>passed|failed" line per
+stage, written by the Makefile's `stages` loop), scenario times from junit-molecule.xml.
+"""
+
+from __future__ import annotations
 
 import os
 import sys
@@ -6,28 +15,71 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-totals = {"passed": 0, "failed": 0, "skipped": 0}
-for f in sorted(Path(sys.argv[1] if len(sys.argv) > 1 else ".artifacts").glob("junit-*.xml")):
-    try:
-        root = ET.parse(f).getroot()
-    except ET.ParseError as e:
-        # An unreadable result file is a failure to report, not a reason to lose the other totals.
-        print(f"{f.stem.removeprefix('junit-')}: unreadable ({e}), counted as 1 failed")
-        totals["failed"] += 1
-        continue
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    counts = {"passed": 0, "failed": 0, "skipped": 0}
-    for s in suites:
-        tests, fail = int(s.get("tests", 0)), int(s.get("failures", 0)) + int(s.get("errors", 0))
-        skip = int(s.get("skipped", 0))
-        counts["failed"] += fail
-        counts["skipped"] += skip
-        counts["passed"] += tests - fail - skip
-    print(f"{f.stem.removeprefix('junit-')}: {counts['passed']} passed, {counts['failed']} failed, "
-          f"{counts['skipped']} skipped")
-    for k in totals:
-        totals[k] += counts[k]
-if os.environ.get("PIC_CI_STARTED"):
-    print(f"elapsed: {time.time() - int(os.environ['PIC_CI_STARTED']):.0f} s")
-line = f"{totals['passed']} passed, {totals['failed']} failed"
-print(f"total: {line}" + (f", {totals['skipped']} skipped" if totals["skipped"] else ""))
+
+def minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds:.0f} s ({seconds / 60:.1f} min)"
+
+
+def stage_times(artifacts: Path) -> list[tuple[str, float, str]]:
+    f = artifacts / "stages.tsv"
+    rows = []
+    if f.exists():
+        for line in f.read_text().splitlines():
+            parts = line.split("\t")
+            if len(parts) == 3 and parts[1].isdigit():
+                rows.append((parts[0], float(parts[1]), parts[2]))
+    return rows
+
+
+def scenario_times(root: ET.Element) -> list[tuple[str, float, bool, str]]:
+    """Each scenario's name, time, result and the times of its molecule actions."""
+    rows = []
+    for c in root.iter("testcase"):
+        steps = ", ".join(f"{p.get('name')} {float(p.get('value', 0)):.0f}" for p in c.iter("property"))
+        rows.append((c.get("name", "?"), float(c.get("time", 0)), c.find("failure") is None, steps))
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    artifacts = Path(argv[1] if len(argv) > 1 else ".artifacts")
+    stages = stage_times(artifacts)
+    for name, seconds, result in stages:
+        print(f"stage {name}: {minutes(seconds)}, {result}")
+    if stages:
+        print(f"stages together: {minutes(sum(s for _n, s, _r in stages))}")
+
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    for f in sorted(artifacts.glob("junit-*.xml")):
+        try:
+            root = ET.parse(f).getroot()
+        except ET.ParseError as e:
+            # An unreadable result file is a failure to report, not a reason to lose the other totals.
+            print(f"{f.stem.removeprefix('junit-')}: unreadable ({e}), counted as 1 failed")
+            totals["failed"] += 1
+            continue
+        if f.stem == "junit-molecule":
+            # Slowest first: the scenario to look at when the molecule stage grows.
+            for name, seconds, ok, steps in sorted(scenario_times(root), key=lambda r: -r[1]):
+                print(f"  molecule {name}: {minutes(seconds)}{'' if ok else ', failed'}"
+                      + (f" ({steps})" if steps else ""))
+        suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+        counts = {"passed": 0, "failed": 0, "skipped": 0}
+        for s in suites:
+            tests, fail = int(s.get("tests", 0)), int(s.get("failures", 0)) + int(s.get("errors", 0))
+            skip = int(s.get("skipped", 0))
+            counts["failed"] += fail
+            counts["skipped"] += skip
+            counts["passed"] += tests - fail - skip
+        print(f"{f.stem.removeprefix('junit-')}: {counts['passed']} passed, {counts['failed']} failed, "
+              f"{counts['skipped']} skipped")
+        for k in totals:
+            totals[k] += counts[k]
+    if os.environ.get("PIC_CI_STARTED"):
+        print(f"elapsed: {minutes(time.time() - int(os.environ['PIC_CI_STARTED']))}")
+    line = f"{totals['passed']} passed, {totals['failed']} failed"
+    print(f"total: {line}" + (f", {totals['skipped']} skipped" if totals["skipped"] else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -28,3 +28,59 @@ def test_report_counts_an_unreadable_junit_file_as_a_failure(tmp_path):
     assert "unit: 1 passed, 1 failed, 1 skipped" in out
     assert "molecule: unreadable" in out
     assert out.strip().splitlines()[-1] == "total: 1 passed, 2 failed, 1 skipped"
+
+
+def test_report_prints_each_stage_and_each_scenario_time(tmp_path):
+    (tmp_path / "stages.tsv").write_text("lint\t41\tpassed\nmolecule\t900\tfailed\n")
+    (tmp_path / "junit-molecule.xml").write_text(run_molecule.junit_xml(
+        [("ca", True, 61.2, ""), ("mailserver", False, 130.0, "boom", {"converge": 70.4, "verify": 50.0})]))
+    out = subprocess.run([sys.executable, str(TESTS / "report.py"), str(tmp_path)],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert "stage lint: 41 s, passed" in out
+    assert "stage molecule: 900 s (15.0 min), failed" in out
+    assert "stages together: 941 s (15.7 min)" in out
+    # The slowest scenario first, a failed one marked.
+    scen = [line.strip() for line in out if line.startswith("  molecule ")]
+    assert scen == ["molecule mailserver: 130 s (2.2 min), failed (converge 70, verify 50)", "molecule ca: 61 s"]
+    assert out[-1] == "total: 1 passed, 1 failed"
+
+
+FAKE_MOLECULE = """#!/bin/sh
+echo "INFO     $3 ➜ create: Executing"
+sleep 0.3
+printf '\\033[36mINFO    \\033[0m \\033[32m%s\\033[0m ➜ \\033[33mconverge\\033[0m: Executing\\n' "$3"
+sleep "${FAKE_CONVERGE:-0.6}"
+echo "INFO     $3 ➜ verify: Executing"
+exit "${FAKE_RC:-0}"
+"""
+
+
+def fake_tools(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "molecule").write_text(FAKE_MOLECULE)
+    (bin_dir / "pic-lab").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/pic-lab.calls\n")
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("PIC_LAB", "t")
+
+
+def test_a_scenario_run_times_each_molecule_action_and_tears_its_lab_down(tmp_path, monkeypatch):
+    fake_tools(tmp_path, monkeypatch)
+    name, ok, elapsed, _tail, steps = run_molecule.run("ca", tmp_path)
+    assert (name, ok) == ("ca", True)
+    assert list(steps) == ["create", "converge", "verify"]
+    assert 0.25 < steps["create"] < 1.5 and 0.5 < steps["converge"] < 2 and elapsed >= sum(steps.values())
+    assert (tmp_path / "pic-lab.calls").read_text() == "--lab t-ca down-all\n"
+    assert "verify: Executing" in (tmp_path / "ca.log").read_text()
+
+
+def test_a_scenario_past_its_time_limit_is_stopped_and_fails(tmp_path, monkeypatch):
+    fake_tools(tmp_path, monkeypatch)
+    monkeypatch.setenv("FAKE_CONVERGE", "30")
+    monkeypatch.setattr(run_molecule, "TIMEOUT", 1)
+    _name, ok, elapsed, tail, steps = run_molecule.run("ca", tmp_path)
+    assert not ok and elapsed < 10
+    assert "scenario timed out after 1 s" in tail
+    assert (tmp_path / "pic-lab.calls").read_text() == "--lab t-ca down-all\n"

@@ -24,10 +24,12 @@ def boot_cell(lab: Lab, workdir: Path, *others: str) -> Cell:
 
     The inventory lives outside the repository and sets no pic_* variable: the playbooks' own
     defaults apply, and the cell finds its LAN (the lab's bridge network) on its default interface.
+    The cell is a fresh host (the bare base): its converge proves every role's install path. The
+    others only run clients, so they boot from the provisioned image (their tools already there).
     """
     lab.up("cell")
     for name in others:
-        lab.up(name)
+        lab.up(name, image="provisioned")
     return Cell(lab, lab.write_inventory(workdir, {"cells": ["cell"]}))
 
 

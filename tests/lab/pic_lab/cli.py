@@ -8,7 +8,9 @@
   pic-lab [--lab NAME] ssh HOST [CMD...]
   pic-lab [--lab NAME] inventory [-o FILE] [--group G=H1,H2]
   pic-lab [--lab NAME] status
+  pic-lab [--lab NAME] up HOST --image provisioned   (boot from the image with the roles' packages)
   pic-lab base                           (build the cached base rootfs now)
+  pic-lab image                          (build the cached provisioned image now)
 
 The lab name comes from --lab, else $PIC_LAB, else "pic"; its subnet from --subnet, else
 $PIC_LAB_SUBNET, else one derived from the name (10.213.x.0/24).
@@ -24,6 +26,7 @@ import sys
 import yaml
 
 from . import base
+from . import image as images
 from .lab import Lab, LabError, all_labs
 
 
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     g = up.add_mutually_exclusive_group()
     g.add_argument("--ip", help="static address (one host only)")
     g.add_argument("--dhcp", action="store_true", help="take the address from a DHCP server on the lab")
+    up.add_argument("--image", choices=images.IMAGES, default="base",
+                    help="boot from the bare base rootfs, or from the image with the roles' packages")
     down = sub.add_parser("down", help="power off and remove hosts")
     down.add_argument("hosts", nargs="+")
     da = sub.add_parser("down-all", help="remove every host and the network of the lab")
@@ -56,11 +61,16 @@ def main(argv: list[str] | None = None) -> int:
                      help="an Ansible inventory, or molecule's instance config")
     sub.add_parser("status", help="list the lab's hosts")
     sub.add_parser("base", help="build the base rootfs (cached)")
+    sub.add_parser("image", help="build the provisioned image (cached) and list its packages")
     a = p.parse_args(argv)
 
     try:
         if a.cmd == "base":
             print(base.base_dir())
+            return 0
+        if a.cmd == "image":
+            print(images.lower_dirs("provisioned")[0])
+            print(" ".join(images.role_packages()))
             return 0
         if a.cmd == "down-all" and (a.every_lab or a.matching):
             for name in all_labs():
@@ -72,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             if a.ip and len(a.hosts) > 1:
                 raise LabError("--ip takes one host")
             for h in a.hosts:
-                info = lab.up(h, ip=a.ip, dhcp=a.dhcp)
+                info = lab.up(h, ip=a.ip, dhcp=a.dhcp, image=a.image)
                 print(f"{h} {info['ip']}")
         elif a.cmd == "down":
             for h in a.hosts:

@@ -1,0 +1,83 @@
+"""The provisioned lab image (pic_lab.image): its package list comes from the roles, and its name
+changes whenever that list or the base does."""
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pic_lab import image
+
+ROLES = Path(image.ROOT) / "roles"
+
+
+def tasks_of(node):
+    """Every task in a task file, including those inside blocks."""
+    for task in node or []:
+        yield task
+        for key in ("block", "rescue", "always"):
+            yield from tasks_of(task.get(key))
+
+
+def test_the_image_holds_what_every_role_installs():
+    packages = image.role_packages()
+    # defaults/ (api, caddy, ...) and vars/ (mailserver) alike, wireguard's userspace fallback too.
+    for p in ("python3-venv", "caddy", "dnsmasq", "chrony", "nftables", "postfix", "dovecot-imapd",
+              "radicale", "apache2", "wireguard-tools", "wireguard-go", "bind9-utils"):
+        assert p in packages
+    assert packages == sorted(set(packages))
+
+
+def test_every_apt_task_of_a_role_installs_a_package_variable_of_its_own():
+    """A literal package name in a task would be missing from the image (and a task that installs
+    another role's list would hide a role's own missing package)."""
+    found = 0
+    for f in sorted(ROLES.glob("*/tasks/*.yml")):
+        role = f.parts[-3]
+        for task in tasks_of(yaml.safe_load(f.read_text())):
+            apt = task.get("ansible.builtin.apt")
+            if apt is None or "name" not in apt:
+                continue
+            found += 1
+            assert isinstance(apt["name"], str) and apt["name"].strip().startswith("{{ " + role + "_") \
+                and apt["name"].strip().endswith("packages }}"), f"{f}: {task['name']}: {apt['name']!r}"
+    assert found >= 12
+
+
+def write_role(roles: Path, name: str, defaults: dict) -> None:
+    (roles / name / "defaults").mkdir(parents=True)
+    (roles / name / "defaults" / "main.yml").write_text(yaml.safe_dump(defaults))
+
+
+def test_a_changed_package_list_names_a_new_image(tmp_path):
+    write_role(tmp_path, "mail", {"mail_packages": ["postfix"], "mail_extra_packages": ["swaks"],
+                                  "mail_port": 25, "other_packages": ["not-mine"]})
+    first = image.role_packages(tmp_path)
+    assert first == ["postfix", "swaks"]  # another role's prefix is not this role's list
+    write_role(tmp_path, "web", {"web_packages": ["apache2"]})
+    second = image.role_packages(tmp_path)
+    assert second == ["apache2", "postfix", "swaks"]
+    base = Path("/var/cache/pic-lab/base-aaaa")
+    assert image.recipe_hash(base, first) != image.recipe_hash(base, second)
+    assert image.recipe_hash(base, first) != image.recipe_hash(Path("/x/base-bbbb"), first)
+    assert image.recipe_hash(base, first) == image.recipe_hash(base, list(first))
+
+
+def test_a_package_variable_that_is_not_a_list_of_names_is_refused(tmp_path):
+    write_role(tmp_path, "bad", {"bad_packages": "{{ other }}"})
+    with pytest.raises(ValueError, match="bad_packages must be a list of Debian package names"):
+        image.role_packages(tmp_path)
+
+
+def test_only_units_enabled_by_the_build_are_found(tmp_path):
+    wants = tmp_path / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True)
+    os.symlink("/lib/systemd/system/ssh.service", wants / "ssh.service")
+    os.symlink("/lib/systemd/system/chrony.service", tmp_path / "etc/systemd/system/chronyd.service")
+    assert image._enabled_links(tmp_path) == {"etc/systemd/system/multi-user.target.wants/ssh.service"}
+
+
+def test_an_unknown_image_is_refused():
+    with pytest.raises(ValueError, match="one of base, provisioned"):
+        image.lower_dirs("fat")
