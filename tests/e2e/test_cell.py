@@ -237,7 +237,8 @@ def peer(cell, admin, root_pem):
     assert events[-1]["status"] == "successful", events[-5:]
     client = cell.lab
     setup = ("apt-get update -q && apt-get install -y -q --no-install-recommends wireguard-tools wireguard-go "
-             "curl swaks libnet-ssleay-perl python3")
+             "curl swaks libnet-ssleay-perl python3 "
+             "iptables")  # wg-quick marks a full tunnel's own packets with iptables-restore
     res = client.exec("client", ["bash", "-c", setup])
     assert res.returncode == 0, res.stderr[-2000:]
     config, dns = client_wg_config(body["config"], str(cell.lab.subnet))
@@ -449,9 +450,6 @@ def test_full_route_peer_has_egress_as_soon_as_its_run_ends(cell, admin, peer):
     config, _ = client_wg_config(r.json()["config"], str(cell.lab.subnet))
     assert "AllowedIPs = 0.0.0.0/0" in config, config
     cell.lab.exec("client", ["bash", "-c", "umask 077; cat > /etc/wireguard/wg1.conf"], input=config)
-    # wg-quick marks the tunnel's own packets with iptables-restore when it routes everything.
-    res = cell.lab.exec("client", ["apt-get", "install", "-y", "-q", "--no-install-recommends", "iptables"])
-    assert res.returncode == 0, res.stderr[-2000:]
     try:
         up = cell.lab.exec("client", ["wg-quick", "up", "wg1"])
         assert up.returncode == 0, up.stderr
