@@ -23,38 +23,44 @@ from pic_api.config import Config
 from pic_api.services import Cell
 
 KEY = "PrivateKey = " + "k" * 43 + "="
-PLAYBOOK = f"""\
-- name: Tiny cell
-  hosts: cells
-  gather_facts: false
-  tasks:
-    - name: Say hello
-      ansible.builtin.debug:
-        msg: hello from the agent
-      tags: [common]
-    - name: Print a secret
-      ansible.builtin.debug:
-        msg: "{KEY}"
-      tags: [common]
-    - name: Read the proposed state
-      ansible.builtin.debug:
-        msg: "proposed {{{{ lookup('file', pic_state_file) }}}}"
-      when: pic_state_file is defined
-      tags: [chrony]
-    - name: Fail
-      ansible.builtin.fail:
-        msg: the caddy role fails here
-      tags: [caddy]
-    - name: Wait a while
-      ansible.builtin.wait_for:
-        timeout: 120
-      tags: [radicale]
-"""
+# A tiny site as the agent expects one: roles tagged with their own names (the tags it accepts).
+ROLES = {
+    "common": f"""\
+- name: Say hello
+  ansible.builtin.debug:
+    msg: hello from the agent
+- name: Print a secret
+  ansible.builtin.debug:
+    msg: "{KEY}"
+""",
+    "chrony": """\
+- name: Read the proposed state
+  ansible.builtin.debug:
+    msg: "proposed {{ lookup('file', pic_state_file) }}"
+  when: pic_state_file is defined
+""",
+    "caddy": """\
+- name: Fail
+  ansible.builtin.fail:
+    msg: the caddy role fails here
+""",
+    "radicale": """\
+- name: Wait a while
+  ansible.builtin.wait_for:
+    timeout: 120
+""",
+}
+PLAYBOOK = "- name: Tiny cell\n  hosts: cells\n  gather_facts: false\n  roles:\n" + "".join(
+    f"    - role: {name}\n      tags: [{name}]\n" for name in ROLES
+)
 
 
 @pytest.fixture
 def lab(tmp_path, monkeypatch):
     proj = make_project(tmp_path, PLAYBOOK)
+    for name, tasks in ROLES.items():
+        (proj / "roles" / name / "tasks").mkdir(parents=True)
+        (proj / "roles" / name / "tasks" / "main.yml").write_text(tasks)
     short = Path(tempfile.mkdtemp(prefix="pai-", dir="/tmp"))  # unix socket paths are short
     values = {
         "project_dir": str(proj),
