@@ -9,7 +9,6 @@ Node.js, and :8081 serves it. A second run changes nothing.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 
@@ -17,7 +16,7 @@ import pytest
 import requests
 
 from pic_lab.cell import RECAP, ROOT
-from pic_lab.lab import Lab
+from pic_lab.lab import Lab, throwaway_lab
 
 README_PACKAGES = ["git", "make", "python3-venv"]  # the README's "On the host itself" apt line
 REPO = "/root/pic"
@@ -28,9 +27,7 @@ BOX_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 @pytest.fixture(scope="module")
 def box():
-    lab = Lab(f"{os.environ.get('PIC_LAB') or 'e2e'}-onhost")
-    lab.down_all()
-    try:
+    with throwaway_lab("onhost", "e2e") as lab:
         lab.up("box")
         files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                                capture_output=True, check=True).stdout
@@ -47,8 +44,6 @@ def box():
                        env=BOX_ENV)
         assert apt.returncode == 0, apt.stdout[-2000:] + apt.stderr[-2000:]
         yield lab
-    finally:
-        lab.down_all()
 
 
 def readme_install(lab: Lab) -> tuple[subprocess.CompletedProcess, dict[str, int]]:

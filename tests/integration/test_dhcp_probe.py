@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pic_lab.cell import state_vars_play
-from pic_lab.lab import Lab
+from pic_lab.lab import Lab, throwaway_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = ROOT / "api" / "pic_api" / "core" / "dhcp_probe.py"
@@ -23,14 +23,10 @@ PROBE = ROOT / "api" / "pic_api" / "core" / "dhcp_probe.py"
 
 @pytest.fixture(scope="module")
 def lab():
-    lab = Lab(f"{os.environ.get('PIC_LAB') or 'it'}-dhcpprobe")
-    lab.down_all()
-    try:
+    with throwaway_lab("dhcpprobe", "it") as lab:
         lab.up("cell")
         lab.up("router")
         yield lab
-    finally:
-        lab.down_all()
 
 
 def probe(lab: Lab, *args: str) -> dict:

@@ -561,6 +561,19 @@ def _wait_port(ip: str, port: int, timeout: float) -> None:
     raise LabError(f"{ip}:{port} did not answer within {timeout:.0f} s")
 
 
+@contextlib.contextmanager
+def throwaway_lab(suffix: str, default_prefix: str):
+    """A lab a test owns, named ``$PIC_LAB-<suffix>`` (``<default_prefix>-<suffix>`` without
+    PIC_LAB): removed first (what a killed earlier run left) and again when the test ends, also when
+    it fails."""
+    lab = Lab(f"{os.environ.get('PIC_LAB') or default_prefix}-{suffix}")
+    lab.down_all()
+    try:
+        yield lab
+    finally:
+        lab.down_all()
+
+
 def all_labs() -> list[str]:
     root = state_root()
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
