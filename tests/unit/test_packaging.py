@@ -16,7 +16,8 @@ def project(path: Path) -> dict:
 
 def cell_code() -> str:
     """The API's Python and the api role's files: everything on the cell that uses a dependency."""
-    files = [*(ROOT / "api").rglob("*.py"), *(ROOT / "roles" / "api").rglob("*.j2"), *(ROOT / "roles" / "api").rglob("*.yml")]
+    role = ROOT / "roles" / "api"
+    files = [*(ROOT / "api").rglob("*.py"), *role.rglob("*.j2"), *role.rglob("*.yml")]
     return "\n".join(f.read_text() for f in files)
 
 
