@@ -12,7 +12,7 @@ import ipaddress
 import re
 from typing import Any
 
-from . import addressing
+from . import addressing, backupsettings
 from .validators import (
     ValidationError,
     check_bool,
@@ -68,7 +68,7 @@ DEFAULT_NETWORK: dict[str, Any] = {
     "dns_server": "dnsmasq",
 }
 
-_TOP_KEYS = {"version", "setup_completed", "cell", "network", "services", "peers", "users"}
+_TOP_KEYS = {"version", "setup_completed", "cell", "network", "services", "peers", "users", "backup"}
 _CELL_KEYS = {"name", "domain_mode", "domain", "timezone"}
 _PEER_KEYS = {"name", "public_key", "ip", "route", "created"}
 _USER_KEYS = {"name", "role", "password_hash", "services"}
@@ -118,6 +118,7 @@ def apply_defaults(state: dict[str, Any]) -> dict[str, Any]:
     out.setdefault("services", list(SERVICES))
     out.setdefault("peers", [])
     out.setdefault("users", [])
+    out["backup"] = backupsettings.with_defaults(out.get("backup"))
     for peer in out["peers"] if isinstance(out["peers"], list) else []:
         if isinstance(peer, dict):
             peer.setdefault("route", "split")
@@ -169,6 +170,8 @@ def validate_state(state: Any) -> None:
     _validate_services(c, state.get("services", list(SERVICES)))
     _validate_peers(c, state.get("peers", []), network)
     _validate_users(c, state.get("users", []))
+    for path, message in backupsettings.validate(state.get("backup", {})).items():
+        c.add(path, message)
     if c.fields:
         raise StateError(c.fields)
 
@@ -387,6 +390,7 @@ def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
         "pic_services": list(full["services"]),
         "pic_peers": peers,
         "pic_users": users,
+        **backupsettings.to_vars(full["backup"]),
     }
     # The LAN interface defaults to the host's default route interface in the inventory; only a
     # state that names one overrides it.
