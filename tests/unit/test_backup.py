@@ -290,6 +290,7 @@ def test_a_wrong_passphrase_is_refused_and_changes_nothing(fresh, backed_up):
         assert "wrong passphrase" in info.value.message
     assert tree(fresh.config.root) == before
     assert not fresh.config.passphrase_file.exists() and fresh.unit_active("dovecot")
+    assert list(fresh.config.borg_dir.parent.iterdir()) == []  # no cache, no host key learnt
 
 
 def test_restore_puts_state_and_secrets_back_converges_then_the_data(fresh, backed_up):
@@ -493,7 +494,7 @@ def test_the_agent_restores_with_its_converge_and_never_logs_the_passphrase(agen
     assert old.passphrase() not in caplog.text and "BEGIN OPENSSH" not in caplog.text
     assert '"passphrase": "********"' in caplog.text
     assert bconfig.ssh_key_file.read_text() == KEY  # the key given reaches the same server next time
-    assert list(bconfig.borg_dir.glob("ssh-key-*")) == []  # its temporary copy is gone
+    assert list(bconfig.borg_dir.parent.glob("ssh-key-*")) == []  # its temporary copy is gone
 
 
 def test_a_wrong_passphrase_through_the_agent_names_the_field(agent_cell):

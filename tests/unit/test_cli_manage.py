@@ -258,3 +258,14 @@ def test_uninstall_purge_asks_then_removes_the_data(installed, cli_env, monkeypa
     assert cli.main(["uninstall", "--purge", "--yes"]) == 0
     assert not (root / str(cli_env.state_file).lstrip("/")).exists()
     assert not (root / str(cli_env.state_dir).lstrip("/")).exists()
+
+
+def test_a_cli_command_leaves_the_apis_running_converge_alone(cli_env, answers, capsys):
+    """`pic status` while the API runs a converge: the run is the API's, not interrupted."""
+    assert cli.main(["setup", answers]) == 0
+    run = cli_env.run_dir / "20260101T000000-0123abcd"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"id": run.name, "status": "running", "description": "a change"}))
+    assert cli.main(["status"]) == 0
+    assert json.loads((run / "run.json").read_text())["status"] == "running"
+    assert "running" in capsys.readouterr().out

@@ -407,10 +407,6 @@ class BackupManager:
     ) -> dict[str, Any]:
         """Restore this cell from ``repository`` (the newest archive unless ``archive`` names one)."""
 
-        def step(name: str, message: str) -> None:
-            log.info("restore: %s", message)
-            emit({"event": STEP_EVENT, "step": name, "message": message})
-
         problem = check_repository(repository)
         if problem or not repository:
             raise BackupError("a restore needs a repository", {"repository": problem or "required"})
@@ -421,21 +417,34 @@ class BackupManager:
                 f"this cell has a state already ({self.state_file}): restore onto a fresh cell, or pass --force "
                 "to replace its state, secrets and data with the backup's"
             )
-        step("open", f"opening {repository}")
-        borg = self._borg(repository, passphrase, ssh_key_file)
-        found = self._open(borg)
-        name = self._pick(found, archive)
+        # Until the restore is done, borg works in a private directory: its cache and the backup
+        # server's host key go there, so a refused restore leaves nothing of itself on the cell (the
+        # cell's own known_hosts comes back with the secrets).
         staging = Path(tempfile.mkdtemp(prefix="restore-", dir=self._staging_parent()))
         try:
-            step("check", f"reading the cell state of {name}")
-            state_rel = str(self.state_file.relative_to(self.config.root))
-            borg.run("extract", borg.archive(name), state_rel, cwd=staging)
-            state, migrated = self._archived_state(staging / state_rel)
-            step("state", "putting the state and the secrets back")
-            borg.run("extract", borg.archive(name), *[p.lstrip("/") for p in self.config.state_paths],
-                     cwd=self.config.root)
+            return self._restore(repository, passphrase, archive, ssh_key_file, staging, converge, health, emit)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def _restore(self, repository: str, passphrase: str, archive: str | None, ssh_key_file: Path | None,
+                 staging: Path, converge: Callable[[Emit], str] | None,
+                 health: Callable[[], dict[str, Any]] | None, emit: Emit) -> dict[str, Any]:
+        def step(name: str, message: str) -> None:
+            log.info("restore: %s", message)
+            emit({"event": STEP_EVENT, "step": name, "message": message})
+
+        step("open", f"opening {repository}")
+        borg = Borg(repository, passphrase, staging / "borg", ssh_key_file or self.config.ssh_key_file,
+                    staging / "known_hosts")
+        name = self._pick(self._open(borg), archive)
+        step("check", f"reading the cell state of {name}")
+        state_rel = str(self.state_file.relative_to(self.config.root))
+        (staging / "archived").mkdir()
+        borg.run("extract", borg.archive(name), state_rel, cwd=staging / "archived")
+        state, migrated = self._archived_state(staging / "archived" / state_rel)
+        step("state", "putting the state and the secrets back")
+        borg.run("extract", borg.archive(name), *[p.lstrip("/") for p in self.config.state_paths],
+                 cwd=self.config.root)
         if migrated:
             self._write_state_as_owner(state)
         self._keep_repository_secrets(repository, passphrase, ssh_key_file)
@@ -463,8 +472,10 @@ class BackupManager:
         return {"archive": name, "migrated_from": migrated, "converge": outcome, "health": report}
 
     def _staging_parent(self) -> Path:
-        self.config.borg_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return self.config.borg_dir
+        """Where a restore keeps its private files: beside borg's own directory (the role made it)."""
+        parent = self.config.borg_dir.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        return parent
 
     def _pick(self, found: list[dict[str, Any]], archive: str | None) -> str:
         names = [a["name"] for a in found]
