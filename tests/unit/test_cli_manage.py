@@ -8,6 +8,7 @@ import io
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -269,3 +270,19 @@ def test_a_cli_command_leaves_the_apis_running_converge_alone(cli_env, answers, 
     assert cli.main(["status"]) == 0
     assert json.loads((run / "run.json").read_text())["status"] == "running"
     assert "running" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("target,command", [
+    ("status", "pic status"), ("backup", "pic backup"), ("list-peers", "pic list-peers"),
+    ("show-routes", "pic show-routes"), ("reset-admin-password", "pic reset-admin-password"),
+    ("logs SERVICE=mail", "pic logs mail -n 100"), ("update", "ansible-playbook -i cells.yml site.yml"),
+])
+def test_the_controllers_make_targets_run_the_command_on_every_cell(target, command):
+    """`make <target>` on the controller: the same command on each cell of the inventory, as root."""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(["make", "-n", "--no-print-directory", *target.split(), "INVENTORY=cells.yml"], cwd=root,
+                         capture_output=True, text=True, check=True).stdout
+    line = [x for x in out.splitlines() if command in x]
+    assert line, out
+    if not command.startswith("ansible-playbook"):
+        assert line[0].startswith("ansible cells -i cells.yml --become -m ansible.builtin.command -a")
