@@ -402,8 +402,9 @@ def units_of(name: str | None, dns_server: str = "dnsmasq") -> list[str]:
 def cmd_logs(args: argparse.Namespace) -> int:
     """The journal of a service's units (all of the cell's without a name); --follow keeps reading."""
     dns_server = "dnsmasq"
+    config = _config(args)
     try:
-        dns_server = StateManager(_config(args).state_file, Path("/nonexistent")).load()["network"]["dns_server"]
+        dns_server = StateManager(config.state_file, config.state_dir).load()["network"]["dns_server"]
     except Exception:  # a state that does not load must not keep anyone from its logs
         pass
     argv = ["journalctl", "--no-pager", "-n", str(args.lines)]
@@ -428,7 +429,8 @@ def _section(title: str, argv: list[str]) -> None:
 
 def cmd_show_routes(args: argparse.Namespace) -> int:
     """WireGuard, the routing rules and tables, and where each full-route peer exits."""
-    state = StateManager(_config(args).state_file, Path("/nonexistent")).load()
+    config = _config(args)
+    state = StateManager(config.state_file, config.state_dir).load()
     _section("WireGuard", ["wg", "show"])
     _section("routing rules", ["ip", "rule", "show"])
     _section("main table", ["ip", "route", "show", "table", "main"])

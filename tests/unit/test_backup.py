@@ -239,6 +239,16 @@ def test_a_backup_quiesces_archives_state_secrets_and_data_but_no_config(backed_
     assert [a["name"] for a in backed_up.archives()] == [status["archive"]]
 
 
+def test_the_status_is_readable_by_the_api_group(cell):
+    """`pic status` reads it as the API's user: the file takes its directory's group (root:pic)."""
+    status_dir = cell.config.status_file.parent
+    status_dir.mkdir(parents=True)
+    os.chown(status_dir, -1, 4242)
+    cell.create()
+    info = cell.config.status_file.stat()
+    assert info.st_gid == 4242 and stat.S_IMODE(info.st_mode) == 0o640
+
+
 def test_prune_keeps_the_newest_archive_of_a_day(backed_up, monkeypatch):
     """Three backups on one day: the middle one goes. borg keeps the day's newest and, while there are
     fewer days than keep_daily, the oldest archive too."""

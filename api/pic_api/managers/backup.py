@@ -380,8 +380,11 @@ class BackupManager:
         finally:
             status["finished_at"] = self.clock().isoformat(timespec="seconds")
             try:
-                self.config.status_file.parent.mkdir(parents=True, exist_ok=True)
+                status_dir = self.config.status_file.parent
+                status_dir.mkdir(parents=True, exist_ok=True)
                 write_atomic(self.config.status_file, json.dumps(status, indent=1) + "\n", 0o640)
+                # readable by the directory's group (the API's: `pic status` runs as pic)
+                os.chown(self.config.status_file, -1, status_dir.stat().st_gid)
             except OSError:
                 log.exception("cannot write the backup status to %s", self.config.status_file)
             if status["ok"]:
