@@ -12,7 +12,7 @@ FAST_BASE ?= main
 DEMO_LAB ?= demo
 
 .PHONY: help venv system-deps lint test test-fast test-unit test-integration molecule molecule-touched lab-image test-e2e webui \
-        demo demo-down bench lab-clean constraints
+        demo demo-down bench lab-clean constraints openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ for t in $(1); do \
   printf '%s\t%s\t%s\n' "$$t" "$$(( $$(date +%s) - s ))" "$$r" >> $(ARTIFACTS)/stages.tsv; \
 done; $(PY) tests/report.py $(ARTIFACTS); exit $$rc
 endef
+
+openapi: venv ## write the OpenAPI document and the web UI's types and limits from it (webui/src/generated)
+	$(PY) -m pic_api.web.generate --write webui/src/generated
 
 webui: ## build the web UI (webui/dist)
 	@if [ -f webui/package.json ]; then cd webui && npm ci --no-audit --no-fund && npm run build; fi
