@@ -18,10 +18,10 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 # pip's own chatter (setuptools deprecation notes and the like) goes to a log, shown only on failure.
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml tests/lab/pyproject.toml constraints.txt
 	@echo "venv: installing the pinned Python dependencies into $(VENV) (a minute or two, once; log: $(VENV)/install.log)"
 	@python3 -m venv $(VENV)
-	@{ $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -c constraints.txt -e '.[dev]'; } \
+	@{ $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -c constraints.txt -e '.[dev]' -e 'tests/lab[testing]'; } \
 	  > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; echo "venv: pip failed; the whole log: $(VENV)/install.log"; exit 1; }
 	@touch $@
 
@@ -32,7 +32,7 @@ system-deps: ## install the Debian packages the lab and the tests need (root)
 
 constraints: ## re-pin constraints.txt from a fresh resolve of pyproject.toml
 	rm -rf /tmp/pic-constraints && python3 -m venv /tmp/pic-constraints
-	/tmp/pic-constraints/bin/pip install -q '.[dev]'
+	/tmp/pic-constraints/bin/pip install -q '.[dev]' 'tests/lab[testing]'
 	(echo "# Pinned versions of every Python dependency (pip install -c constraints.txt). Regenerate with 'make constraints'."; \
 	 /tmp/pic-constraints/bin/pip freeze | grep -v '^pic' ) > constraints.txt
 

@@ -22,7 +22,7 @@ def converge():
             ANSIBLE_FILTER_PLUGINS=str(PROJECT / "filter_plugins"),
             ANSIBLE_HOST_KEY_CHECKING="false",
             ANSIBLE_PIPELINING="true",
-            ANSIBLE_SSH_ARGS="-o ControlMaster=no -o ControlPath=none",
+            ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=60s",
             ANSIBLE_INTERPRETER_PYTHON="/usr/bin/python3",
             ANSIBLE_NOCOLOR="1",
         )
