@@ -18,10 +18,12 @@ from .agent.client import AgentClient
 from .agent.protocol import UNITS, AgentError
 from .config import Config
 from .managers import uninstall
+from .managers.ansible_backend import AnsibleRunnerBackend
 from .managers.backup import ENCRYPTION, STEP_EVENT, BackupManager, BackupSettings
 from .managers.errors import ManagerError
+from .managers.events import trim_event
 from .managers.health import SERVICE_CHECKS, HealthMonitor
-from .managers.runner import AnsibleRunnerBackend, Run, new_run_id, trim_event
+from .managers.runs import Run, new_run_id
 from .managers.setupcode import readable_secret
 from .managers.state import StateManager
 from .privileges import drop_to

@@ -21,7 +21,7 @@ import time
 import pytest
 import requests
 
-from pic_lab.cell import Cell, client_wg_config, csrf, follow_run
+from pic_lab.cell import IMAP_READ, Cell, client_wg_config, csrf, follow_run
 from pic_lab.lab import throwaway_lab
 
 PIC = "/opt/pic/venv/bin/pic"
@@ -100,17 +100,6 @@ def handshake(cell: Cell, dns: str, after: float = 0) -> bool:
     return False
 
 
-IMAP_READ = (
-    "import imaplib, ssl, sys, time\n"
-    "ctx = ssl.create_default_context(cafile='/etc/pic-root.pem')\n"
-    "for _ in range(30):\n"
-    "    m = imaplib.IMAP4_SSL('mail.home.cell', 993, ssl_context=ctx)\n"
-    "    m.login('admin@home.cell', sys.argv[1]); m.select('INBOX')\n"
-    "    typ, ids = m.search(None, 'SUBJECT', sys.argv[2])\n"
-    "    if ids[0]:\n"
-    "        print(m.fetch(ids[0].split()[-1], '(RFC822)')[1][0][1].decode()); break\n"
-    "    m.logout(); time.sleep(1)\n"
-)
 SMTP_SEND = (
     "import smtplib, ssl, sys\n"
     "ctx = ssl.create_default_context(cafile='/etc/pic-root.pem')\n"
@@ -202,7 +191,7 @@ def test_show_routes(cell_a, backed_up, peer):
 
 
 def test_logs(cell_a, backed_up):
-    res = run(cell_a, PIC, "logs", "agent", "-n", "200")
+    res = run(cell_a, PIC, "logs", "agent", "-n", "5000")
     assert res.returncode == 0 and '"tags": ["backup"]' in res.stdout, res.stdout[-2000:] + res.stderr  # backup set
     res = run(cell_a, PIC, "logs", "mail", "-n", "20")
     assert res.returncode == 0 and ("dovecot" in res.stdout or "postfix" in res.stdout), res.stdout

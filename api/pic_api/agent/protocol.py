@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..core.backupsettings import check_repository
+from ..core.validators import ValidationError, check_repository
 from ..managers.health import SERVICE_CHECKS
 
 MAX_LINE = 64 * 1024  # bytes of one request line
@@ -94,10 +94,12 @@ def _limit(value: Any) -> int:
 
 
 def _repository(value: Any) -> str:
-    problem = check_repository(value)
-    if problem or not value:
-        raise ValueError(problem or "required")
-    return str(value)
+    if value == "":
+        raise ValueError("required")
+    try:
+        return check_repository(value, "repository")
+    except ValidationError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _passphrase(value: Any) -> str:

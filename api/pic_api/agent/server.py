@@ -24,9 +24,11 @@ from typing import Any
 
 from ..config import Config
 from ..core import roles
+from ..managers.ansible_backend import AnsibleRunnerBackend
 from ..managers.backup import BackupError, BackupManager
+from ..managers.events import trim_event
 from ..managers.health import HealthMonitor
-from ..managers.runner import AnsibleRunnerBackend, Backend, Run, new_run_id, trim_event
+from ..managers.runs import Backend, Run, new_run_id
 from ..managers.state import StateManager
 from . import actions
 from .protocol import MAX_LINE, AgentError, loggable, validate

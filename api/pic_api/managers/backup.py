@@ -35,12 +35,12 @@ import yaml
 
 from ..agent import actions
 from ..config import Config
-from ..core import backupsettings, migrate, schema
-from ..core.backupsettings import check_repository
+from ..core import migrate, schema
+from ..core.validators import ValidationError, check_repository
 from .changes import ChangeManager
-from .errors import InvalidInput, ManagerError
+from .errors import ManagerError, checked
 from .files import file_lock, write_atomic
-from .runner import Run
+from .runs import Run
 from .setupcode import readable_secret
 
 log = logging.getLogger("pic.backup")
@@ -92,9 +92,10 @@ class BackupConfig:
         names = {f.name for f in dataclasses.fields(cls)} - {"root"}
         if not isinstance(data, dict) or set(data) != names:
             raise BackupError(f"{path} is not a backup configuration the backup role wrote")
-        problem = check_repository(data["repository"])
-        if problem:
-            raise BackupError(f"{path}: {problem}", {"repository": problem})
+        try:
+            check_repository(data["repository"], "repository")
+        except ValidationError as exc:
+            raise BackupError(f"{path}: {exc}", {"repository": str(exc)}) from None
         for key in ("passphrase_file", "ssh_key_file", "known_hosts_file", "borg_dir", "status_file", "marker_file"):
             data[key] = Path(data[key])
         return cls(**data, root=Path(root))
@@ -410,9 +411,11 @@ class BackupManager:
     ) -> dict[str, Any]:
         """Restore this cell from ``repository`` (the newest archive unless ``archive`` names one)."""
 
-        problem = check_repository(repository)
-        if problem or not repository:
-            raise BackupError("a restore needs a repository", {"repository": problem or "required"})
+        try:
+            if not check_repository(repository, "repository"):
+                raise ValidationError("required")
+        except ValidationError as exc:
+            raise BackupError("a restore needs a repository", {"repository": str(exc)}) from None
         if not passphrase:
             raise BackupError("a restore needs the repository's passphrase", {"passphrase": "required"})
         if self.is_set_up() and not force:
@@ -536,25 +539,17 @@ class BackupSettings:
         self.changes = changes
 
     def get(self) -> dict[str, Any]:
-        return backupsettings.with_defaults(self.changes.state.load().get("backup"))
+        return self.changes.state.load()["backup"]
 
     @staticmethod
     def change_for(body: Any) -> Callable[[dict[str, Any]], None]:
-        """The state change a request asks for, validated: InvalidInput names every refused field."""
-        if not isinstance(body, dict) or not body:
-            raise InvalidInput("give at least one backup setting", {"": "nothing to change"})
-        errors = backupsettings.validate(body, path="")
-        if errors:
-            raise InvalidInput("invalid backup settings", errors)
-
-        def change(state: dict[str, Any]) -> None:
-            state["backup"] = {**backupsettings.with_defaults(state.get("backup")), **body}
-
-        return change
+        """The state change a request asks for (``schema.BACKUP``): InvalidInput names every refused field."""
+        data = checked(schema.BACKUP, body)
+        return lambda state: schema.BACKUP.patch(state, data)
 
     def update(self, body: Any) -> Run:
         """Save the settings and converge the roles that read them (the backup role)."""
-        run, _ = self.changes.apply(self.change_for(body), "change the backup settings")
+        run, _ = self.changes.apply(self.change_for(body), "change the backup settings", schema.BACKUP)
         return run
 
     def confirm_key(self) -> Run:

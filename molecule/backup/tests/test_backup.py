@@ -3,28 +3,14 @@ that write, an archive holding the state, secrets and data, `borg check`, prune,
 a wrong passphrase refused with nothing changed."""
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
+
+from pic_lab.testing import run_converge
 
 PIC = "/opt/pic/venv/bin/pic"
 REPO = "/srv/backup-disk/pic"
 BORG = "BORG_PASSCOMMAND='cat /etc/pic/backup/passphrase' BORG_BASE_DIR=/var/lib/pic/backup/borg borg"
-
-
-def converge(*extra_vars: str) -> tuple[int, str]:
-    """This scenario's converge again with extra variables; (rc, output)."""
-    env = dict(os.environ)
-    env.setdefault("ANSIBLE_CONFIG", str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"))
-    env["ANSIBLE_ROLES_PATH"] = str(Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "roles")
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")]
-    for v in extra_vars:
-        cmd += ["-e", v]
-    res = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=900)
-    return res.returncode, res.stdout + res.stderr
 
 
 def probe_started(cell) -> int:
@@ -135,9 +121,9 @@ def test_the_key_is_shown_for_saving_and_the_warning_ends_when_confirmed(cell):
 
 
 def test_schedule_off_stops_the_timer_and_on_brings_it_back(cell):
-    rc, out = converge("pic_backup_schedule=off")
-    assert rc == 0, out[-3000:]
+    res = run_converge({"pic_backup_schedule": "off"})
+    assert res.returncode == 0, res.stdout[-3000:]
     assert not cell.service("pic-backup.timer").is_enabled and not cell.service("pic-backup.timer").is_running
-    rc, out = converge()
-    assert rc == 0, out[-3000:]
+    res = run_converge()
+    assert res.returncode == 0, res.stdout[-3000:]
     assert cell.service("pic-backup.timer").is_enabled and cell.service("pic-backup.timer").is_running
