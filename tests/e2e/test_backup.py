@@ -36,7 +36,7 @@ WATCHED = "/etc/pic /var/lib/pic /etc/wireguard /etc/dkimkeys /var/vmail /var/li
 
 @pytest.fixture(scope="module")
 def lab():
-    with throwaway_lab("backup", "e2e") as lab:
+    with throwaway_lab("restore", "e2e") as lab:  # not "backup": the molecule scenario's lab is $PIC_LAB-backup
         yield lab
 
 
