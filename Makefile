@@ -10,9 +10,13 @@ MOLECULE_JOBS ?= 3
 # test-fast runs the scenarios of what changed since this ref's merge base.
 FAST_BASE ?= main
 DEMO_LAB ?= demo
+# The cells the management targets reach (status, backup, ...): the group `cells` of this inventory.
+INVENTORY ?= inventory/hosts.yml
+PIC_ON_CELLS = ansible cells -i $(INVENTORY) --become -m ansible.builtin.command -a
 
 .PHONY: help venv system-deps lint test test-fast test-unit test-ui test-integration molecule molecule-touched lab-image test-e2e webui \
-        demo demo-down bench lab-clean constraints openapi
+        demo demo-down bench lab-clean constraints openapi status logs backup list-peers show-routes reset-admin-password \
+        update
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -107,3 +111,25 @@ bench: venv webui ## measure converge, peer-add and API latency; writes docs/ben
 
 lab-clean: venv ## remove every lab on this machine (hosts, bridges, NAT rules, cgroups)
 	pic-lab down-all --every-lab
+
+# ---- managing the cells of INVENTORY from this controller: each runs `pic <command>` on every cell ----
+status: venv ## setup, state version, services, backups, recent runs of each cell (INVENTORY=...)
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic status"
+
+logs: venv ## the last journal entries of a service on each cell (SERVICE=mail, LOG_LINES=100)
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic logs $(SERVICE) -n $(or $(LOG_LINES),100)"
+
+backup: venv ## back each cell up now (to the repository its backup settings name)
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic backup"
+
+list-peers: venv ## the peers (devices) of each cell
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic list-peers"
+
+show-routes: venv ## wg show, the routing rules and tables and the peers' exits of each cell
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic show-routes"
+
+reset-admin-password: venv ## a new random admin password on each cell, printed
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic reset-admin-password"
+
+update: venv ## after a `git pull` here: converge the cells of INVENTORY with this checkout
+	ansible-playbook -i $(INVENTORY) site.yml
