@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import addressing
-from .validators import TYPES, _ref, check_port, describe_errors, validator_for
+from .validators import TYPES, ValidationError, _ref, check_port, describe_errors, validator_for
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -50,6 +50,14 @@ __all__ = [
     "SETUP_CODE",
     "BACKUP",
     "BACKUP_SCHEDULES",
+    "STORE_SETTINGS",
+    "STORE_INSTALL",
+    "STORE_UPGRADE",
+    "IMAGE_PULL",
+    "check_def",
+    "STORE_RESERVED_HOSTS",
+    "validate_manifest",
+    "validate_index",
     "run_request",
     "validate_state",
     "apply_defaults",
@@ -69,6 +77,11 @@ PIC_NGO_SUFFIX = "pic.ngo"
 MAX_RESOLVERS = 8  # upstream resolvers and NTP servers each
 BACKUP_SCHEDULES = ("hourly", "daily", "weekly", "off")
 BACKUP_KEEP_MAX = 1000
+# The service store (docs/architecture.md "The service store"). Host names an app may not take: the
+# cell's own service names (the dnsmasq and coredns roles publish them; a unit test compares).
+STORE_RESERVED_HOSTS = ("calendar", "files", "mail", "ns", "ntp", "vpn", "www", "api")
+STORE_ZONES = ("lan", "vpn", "wan")
+STORE_MAX_APPS = 500  # manifests in one index
 
 
 def _enum(values: Sequence[str], description: str) -> dict[str, Any]:
@@ -167,6 +180,177 @@ DEFS: dict[str, dict[str, Any]] = {
             "key_confirmed": _ref("KeyConfirmed", "key_confirmed", default=False),
         }
     ),
+    # --- the service store: an app's manifest (from an index) and what the state records of it ---
+    "AppVersion": {
+        "type": "string",
+        "maxLength": 48,
+        "pattern": "^[0-9]{1,6}(\\.[0-9]{1,6}){0,3}([-+][A-Za-z0-9.]{1,32})?$",
+        "description": "a version like 1.2.3 or 2.0-rc1 (numbers separated by dots, then an optional -label)",
+        "example": "1.0.0",
+    },
+    "PullRef": {
+        "type": "string",
+        "maxLength": 300,
+        "pattern": "^[a-z0-9]([a-z0-9.-]{0,252}[a-z0-9])?(:[0-9]{1,5})?/[a-z0-9]([a-z0-9._/-]{0,200}[a-z0-9])?"
+        "(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$",
+        "description": "an image with its registry and a tag or a digest: registry.example.org[:port]/name:tag or "
+        "...@sha256:<64 hex>",
+        "example": "registry.example.org/apps/hello:1.0",
+    },
+    "ContainerName": {
+        "type": "string",
+        "maxLength": 128,
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",
+        "description": "a container's name or id: letters, digits and _ . - (at most 128 characters)",
+        "example": "pic-hello",
+    },
+    "ContainerAction": _enum(("start", "stop", "restart"), "what to do with a container"),
+    "AppName": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}$",
+        "description": "a display name: letters, digits, spaces and . _ + - (at most 64 characters)",
+        "example": "Hello",
+    },
+    "AppText": {
+        "type": "string",
+        "maxLength": 500,
+        "pattern": "^[^\\x00-\\x1f\\x7f<>]*$",
+        "description": "text of at most 500 characters, without control characters or < >",
+    },
+    "ImageRef": {
+        "type": "string",
+        "maxLength": 300,
+        "pattern": "^[a-z0-9]([a-z0-9.-]{0,252}[a-z0-9])?(:[0-9]{1,5})?/[a-z0-9]([a-z0-9._/-]{0,200}[a-z0-9])?"
+        "@sha256:[a-f0-9]{64}$",
+        "description": "an image pinned by digest, with its registry: registry.example.org[:port]/name@sha256:<64 hex>",
+        "example": "registry.example.org/apps/hello@sha256:" + "0" * 64,
+    },
+    "ContainerPath": {
+        "type": "string",
+        "maxLength": 200,
+        "pattern": "^/([A-Za-z0-9._-]+/)*[A-Za-z0-9._-]+$",
+        "description": "an absolute path inside the container, like /data",
+        "example": "/data",
+    },
+    "HttpPath": {
+        "type": "string",
+        "maxLength": 200,
+        "pattern": "^/[A-Za-z0-9._~/-]*$",
+        "description": "an HTTP path starting with /, of letters, digits and . _ ~ / -",
+        "example": "/health",
+    },
+    "RoutePath": {
+        "type": "string",
+        "maxLength": 33,
+        "pattern": "^/[a-z]([a-z0-9-]{0,30}[a-z0-9])?$",
+        "description": "a path prefix of the cell's own site: / and a name (a lower-case letter, then a-z, 0-9, -)",
+        "example": "/hello",
+    },
+    "EnvName": {
+        "type": "string",
+        "maxLength": 64,
+        "pattern": "^[A-Z_][A-Z0-9_]{0,63}$",
+        "description": "an environment variable name: upper-case letters, digits and _",
+    },
+    "EnvValue": {
+        "anyOf": [
+            {"type": "string", "maxLength": 1024, "pattern": "^[^\\x00-\\x1f\\x7f]*$"},
+            _obj({"secret": {"type": "integer", "minimum": 16, "maximum": 128, "title": "secret length"}},
+                 ["secret"]),
+        ],
+        "description": "a value (at most 1024 characters, no control characters), or {secret: N}: N random "
+        "characters made on install and kept with the app's data",
+    },
+    "Zone": _enum(STORE_ZONES, "lan: the LAN; vpn: the WireGuard peers; wan: everything else"),
+    "StoreRoute": _obj(
+        {
+            "host": _ref("Label", "route host"),
+            "path": _ref("RoutePath", "route path"),
+            "port": _ref("Port", "route port"),
+            "login": {"type": "boolean", "title": "login", "default": True,
+                      "description": "the cell's login (its users' passwords) protects the route"},
+        },
+        ["port"],
+        description="how Caddy reaches the app: https://<host>.<domain>/ or https://<domain><path>/ (one of the two), "
+        "proxied to 127.0.0.1:<port>",
+    ),
+    "StoreOpening": _obj(
+        {
+            "port": _ref("Port", "opening port"),
+            "protocol": {"type": "string", "enum": ["tcp", "udp"], "title": "protocol"},
+            "zones": _list_of(_ref("Zone", "zone"), uniqueItems=True, minItems=1, maxItems=3, title="zones"),
+        },
+        ["port", "protocol", "zones"],
+        description="a port of the app the cell's firewall opens in some zones (published on every address)",
+    ),
+    "StoreVolume": _obj(
+        {"name": _ref("Label", "volume name"), "path": _ref("ContainerPath", "volume path")},
+        ["name", "path"],
+    ),
+    "StoreHealth": _obj(
+        {"port": _ref("Port", "health port"), "path": _ref("HttpPath", "health path", default="/")},
+        ["port"],
+        description="an HTTP GET on 127.0.0.1:<port><path> that answers 2xx or 3xx when the app works",
+    ),
+    "AppManifest": _obj(
+        {
+            "id": _ref("Label", "app id"),
+            "name": _ref("AppName", "app name"),
+            "version": _ref("AppVersion", "version"),
+            "description": _ref("AppText", "description", default=""),
+            "image": _ref("ImageRef", "image"),
+            "command": _list_of({"type": "string", "maxLength": 256, "pattern": "^[^\\x00-\\x1f\\x7f]*$"},
+                                maxItems=32, title="command"),
+            "ports": _list_of(_ref("Port", "port"), uniqueItems=True, maxItems=8, title="ports",
+                              description="ports the app listens on, published on 127.0.0.1 with the same number"),
+            "routes": _list_of(_ref("StoreRoute", "route"), maxItems=8, title="routes", default=[]),
+            "firewall": _list_of(_ref("StoreOpening", "opening"), maxItems=8, title="firewall", default=[]),
+            "volumes": _list_of(_ref("StoreVolume", "volume"), maxItems=8, title="volumes", default=[]),
+            "environment": {
+                "type": "object", "title": "environment", "maxProperties": 32, "default": {},
+                "propertyNames": _ref("EnvName"), "additionalProperties": _ref("EnvValue", "environment value"),
+            },
+            "health": _ref("StoreHealth", "health"),
+            "memory": {"type": "integer", "minimum": 16, "maximum": 65536, "title": "memory",
+                       "description": "MiB of memory the app needs (its container's limit)"},
+            "disk": {"type": "integer", "minimum": 1, "maximum": 1048576, "title": "disk",
+                     "description": "MiB of disk its image and data need; an install needs this much free"},
+        },
+        ["id", "name", "version", "image", "ports", "health", "memory", "disk"],
+    ),
+    "AppIndex": _obj(
+        {"apps": _list_of(_ref("AppManifest", "app"), maxItems=STORE_MAX_APPS, title="apps")},
+        ["apps"],
+        description="an index of app manifests; an app may appear once per version",
+    ),
+    "StoreApp": _obj(
+        {
+            "id": _ref("Label", "app id"),
+            "version": _ref("AppVersion", "version"),
+            "routes": _list_of(_ref("StoreRoute", "route"), maxItems=8, title="routes", default=[]),
+            "firewall": _list_of(_ref("StoreOpening", "opening"), maxItems=8, title="firewall", default=[]),
+        },
+        ["id", "version"],
+        description="an installed app: its version and what the cell's roles publish of it (from its manifest)",
+    ),
+    "IndexLocation": {
+        "type": "string",
+        "maxLength": 255,
+        "pattern": "^(|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?|/([A-Za-z0-9._-]+/)*[A-Za-z0-9._-]+)$",
+        "description": "where the index of apps is: an http(s) URL or an absolute path on the cell; empty for the "
+        "index the cell ships",
+        "example": "https://apps.example.org/index.yml",
+    },
+    "StoreEnabled": {"type": "boolean", "description": "the container engine is installed and apps may be installed"},
+    "Store": _obj(
+        {
+            "enabled": _ref("StoreEnabled", "store enabled", default=False),
+            "index": _ref("IndexLocation", "index", default=""),
+            "apps": _list_of(_ref("StoreApp", "app"), maxItems=64, title="apps", default=[]),
+        }
+    ),
     "CellState": _obj(
         {
             "version": {"const": SCHEMA_VERSION, "title": "version"},
@@ -177,6 +361,7 @@ DEFS: dict[str, dict[str, Any]] = {
             "peers": _list_of(_ref("Peer", "peer"), title="peers", default=[]),
             "users": _list_of(_ref("User", "user"), title="users", default=[]),
             "backup": _ref("Backup", "backup", default={}),
+            "store": _ref("Store", "store", default={}),
         },
         ["version", "cell"],
     ),
@@ -316,12 +501,138 @@ def _relations(state: dict[str, Any], fields: dict[str, str]) -> None:
     if ok(*keeps) and not any(state["backup"][k.split(".")[1]] for k in keeps):
         add("backup.keep_daily", "keep at least one backup (keep_daily, keep_weekly or keep_monthly above 0)")
 
+    _store_relations(state["store"], ok, add)
+    peer_names = {p["name"] for p in state["peers"]} if isinstance(state["peers"], list) and ok("peers") else set()
+    for i, app in enumerate(state["store"]["apps"] if ok("store.apps") else []):
+        for j, route in enumerate(app.get("routes", [])):
+            if route.get("host") in peer_names:
+                add(f"store.apps[{i}].routes[{j}].host", f"{route['host']!r} is the name of a peer")
+
     users: dict[str, int] = {}
     for i, user in enumerate(state["users"] if isinstance(state["users"], list) else []):
         if ok(f"users[{i}].name"):
             if user["name"] in users:
                 add(f"users[{i}].name", f"user name {user['name']!r} is already used by users[{users[user['name']]}]")
             users.setdefault(user["name"], i)
+
+
+def _routes_rules(
+    routes: list[dict[str, Any]], where: str, ok: Any, add: Any, hosts: dict[str, str], paths: dict[str, str],
+    ports: list[int] | None = None,
+) -> None:
+    """A route names a host or a path (not both), not one of the cell's own names, not one taken already."""
+    for i, route in enumerate(routes):
+        at = f"{where}[{i}]"
+        if not ok(at):
+            continue
+        if ("host" in route) == ("path" in route):
+            add(at, "a route has a host or a path, one of the two")
+            continue
+        if ports is not None and route["port"] not in ports:
+            add(f"{at}.port", f"route port {route['port']} is not one of the app's ports")
+        key, taken = ("host", hosts) if "host" in route else ("path", paths)
+        value = route[key]
+        if key == "host" and value in STORE_RESERVED_HOSTS:
+            add(f"{at}.host", f"{value!r} is a name of the cell itself")
+        elif value in taken:
+            add(f"{at}.{key}", f"{key} {value!r} is already used by {taken[value]}")
+        else:
+            taken[value] = at
+
+
+def _store_relations(store: dict[str, Any], ok: Any, add: Any) -> None:
+    """Installed apps: unique ids, every route host and path used once, every opening once."""
+    if not isinstance(store, dict) or not ok("store.apps"):
+        return
+    if store["apps"] and ok("store.enabled") and not store["enabled"]:
+        add("store.enabled", "the store cannot be off while apps are installed; remove them first")
+    ids: dict[str, int] = {}
+    hosts: dict[str, str] = {}
+    paths: dict[str, str] = {}
+    openings: dict[tuple[int, str], str] = {}
+    for i, app in enumerate(store["apps"]):
+        at = f"store.apps[{i}]"
+        if app["id"] in ids:
+            add(f"{at}.id", f"app {app['id']!r} is already installed as store.apps[{ids[app['id']]}]")
+        ids.setdefault(app["id"], i)
+        _routes_rules(app.get("routes", []), f"{at}.routes", ok, add, hosts, paths)
+        for j, opening in enumerate(app.get("firewall", [])):
+            key = (opening["port"], opening["protocol"])
+            if key in openings:
+                add(f"{at}.firewall[{j}].port", f"{opening['protocol']} port {opening['port']} is opened by "
+                    f"{openings[key]} already")
+            openings.setdefault(key, f"{at}.firewall[{j}]")
+
+
+_MANIFEST_VALIDATOR = validator_for({"$defs": DEFS, "$ref": "#/$defs/AppManifest"})
+_INDEX_VALIDATOR = validator_for({"$defs": DEFS, "$ref": "#/$defs/AppIndex"})
+
+
+def _manifest_relations(m: dict[str, Any], where: str, fields: dict[str, str]) -> None:
+    refused = set(fields)
+
+    def ok(*paths: str) -> bool:
+        return not any(k == p or k.startswith((p + ".", p + "[")) or p.startswith((k + ".", k + "["))
+                       for p in paths for k in refused)
+
+    def add(path: str, message: str) -> None:
+        fields.setdefault(path, message)
+
+    pre = where + "." if where else ""
+    if not ok(pre + "ports"):
+        return
+    ports = m["ports"]
+    _routes_rules(m.get("routes", []), pre + "routes", ok, add, {}, {}, ports)
+    if ok(pre + "health") and m["health"]["port"] not in ports:
+        add(pre + "health.port", f"health port {m['health']['port']} is not one of the app's ports")
+    for j, opening in enumerate(m.get("firewall", [])):
+        if ok(f"{pre}firewall[{j}]") and opening["port"] not in ports:
+            add(f"{pre}firewall[{j}].port", f"opening port {opening['port']} is not one of the app's ports")
+    for key in ("name", "path"):
+        seen: set[str] = set()
+        for j, volume in enumerate(m.get("volumes", [])):
+            if ok(f"{pre}volumes[{j}]"):
+                if volume[key] in seen:
+                    add(f"{pre}volumes[{j}].{key}", f"volume {key} {volume[key]!r} is used twice")
+                seen.add(volume[key])
+
+
+def validate_manifest(manifest: Any) -> dict[str, Any]:
+    """An app's manifest with its defaults filled in, or :class:`StateError` naming each wrong field."""
+    fields = describe_errors(_MANIFEST_VALIDATOR, manifest)
+    if "" not in fields:
+        _manifest_relations(manifest, "", fields)
+    if fields:
+        raise StateError(fields, "invalid app manifest")
+    out = copy.deepcopy(manifest)
+    _fill(out, DEFS["AppManifest"])
+    return out
+
+
+def validate_index(index: Any) -> list[dict[str, Any]]:
+    """Every manifest of an index, defaults filled in; :class:`StateError` names each wrong field
+    (``apps[2].image``): one bad manifest refuses the index, so what the store shows is what it installs."""
+    fields = describe_errors(_INDEX_VALIDATOR, index)
+    apps = index.get("apps") if isinstance(index, dict) else None
+    if isinstance(apps, list):
+        seen: dict[tuple[str, str], int] = {}
+        for i, m in enumerate(apps):
+            if any(k == f"apps[{i}]" or k.startswith(f"apps[{i}].") for k in fields):
+                continue
+            _manifest_relations(m, f"apps[{i}]", fields)
+            key = (m["id"], m["version"])
+            if key in seen:
+                fields.setdefault(f"apps[{i}].version", f"{m['id']} {m['version']} is listed twice "
+                                  f"(apps[{seen[key]}])")
+            seen.setdefault(key, i)
+    if fields:
+        raise StateError(fields, "invalid app index")
+    out = []
+    for m in apps:
+        full = copy.deepcopy(m)
+        _fill(full, DEFS["AppManifest"])
+        out.append(full)
+    return out
 
 
 # --- requests ------------------------------------------------------------------------------------
@@ -493,7 +804,52 @@ def run_request(roles: tuple[str, ...]) -> Request:
     return Request("RunRequest", "run request", own={"tags": tags, "check": {"type": "boolean"}})
 
 
-REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, LOGIN, PASSWORD_CHANGE, BACKUP)
+STORE_SETTINGS = Request(
+    "StoreSettings",
+    "store settings",
+    {"enabled": "store.enabled", "index": "store.index"},
+    at_least_one=True,
+)
+STORE_INSTALL = Request(
+    "StoreInstall",
+    "app install",
+    own={"app": _ref("Label", "app"), "version": _ref("AppVersion", "version")},
+    required=("app",),
+)
+STORE_UPGRADE = Request("StoreUpgrade", "app upgrade", own={"version": _ref("AppVersion", "version")})
+IMAGE_PULL = Request("ImagePull", "image pull", own={"reference": _ref("PullRef", "image")}, required=("reference",))
+
+REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, LOGIN, PASSWORD_CHANGE, BACKUP, STORE_SETTINGS,
+            STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL)
+
+
+@functools.cache
+def _def_validator(name: str) -> Any:
+    return validator_for({"$defs": DEFS, "$ref": f"#/$defs/{name}"})
+
+
+def check_def(name: str, value: Any, what: str) -> Any:
+    """``value`` when it is a ``DEFS[name]``, else ValidationError with the rule in words."""
+    fields = describe_errors(_def_validator(name), value, what)
+    if fields:
+        raise ValidationError(next(iter(fields.values())))
+    return value
+
+
+def store_vars(store: dict[str, Any], users: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``pic_store_*`` variables of the state's (filled-in) store section. The users' logins go
+    to Caddy only while a route asks for them, so a user's change converges Caddy only then."""
+    apps = store["apps"]
+    routes = [{"app": a["id"], **r} for a in apps for r in a.get("routes", [])]
+    logins = [{"name": u["name"], "password_hash": u["password_hash"]} for u in users if u.get("password_hash")]
+    return {
+        "pic_store_logins": logins if any(r.get("login", True) for r in routes) else [],
+        "pic_store_enabled": bool(store["enabled"]),
+        "pic_store_index": store["index"],
+        "pic_store_routes": routes,
+        "pic_store_hosts": sorted(r["host"] for r in routes if "host" in r),
+        "pic_store_openings": [{"app": a["id"], **o} for a in apps for o in a.get("firewall", [])],
+    }
 
 
 def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
@@ -546,6 +902,9 @@ def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
         "pic_backup_repository": full["backup"]["repository"],
         "pic_backup_schedule": full["backup"]["schedule"],
         "pic_backup_keep": {p: full["backup"][f"keep_{p}"] for p in ("daily", "weekly", "monthly")},
+        # the service store: the engine (store role), and what the installed apps publish: names
+        # (ca, dnsmasq, coredns), routes (caddy) and firewall openings (firewall)
+        **store_vars(full["store"], full["users"]),
     }
     # The LAN interface defaults to the host's default route interface in the inventory; only a
     # state that names one overrides it.
