@@ -52,6 +52,7 @@ class Config:
     agent_work_dir: Path = Path("/run/pic-agent")  # the agent's private run files (tmpfs, 0700)
     backup_config_file: Path = Path("/etc/pic/backup.yml")  # written by the backup role
     backup_unit: str = "pic-backup.service"  # the backup role's unit: one backup, then prune and compact
+    store_config_file: Path = Path("/etc/pic/store.yml")  # written by the store role
     # the checkout `pic update` converges from: the api role sets it when the cell is its own controller
     source_dir: str = ""
 

@@ -184,7 +184,9 @@ def raw_exchange(path, payload: bytes) -> list[dict]:
 
 def test_socket_refuses_what_is_not_one_json_request(server, calls):
     _, path = server
-    assert raw_exchange(path, b"rm -rf /\n") == [{"ok": False, "error": "a request is one line of JSON", "fields": {}}]
+    assert raw_exchange(path, b"rm -rf /\n") == [
+        {"ok": False, "error": "a request is one line of JSON", "fields": {}, "status": 400}
+    ]
     big = raw_exchange(path, b'{"action": "unit_status", "args": {"unit": "' + b"a" * 70000 + b'"}}\n')
     assert big[0]["ok"] is False and "at most" in big[0]["error"]
     (reply,) = raw_exchange(path, b'{"action": "systemctl", "args": {"argv": ["reboot"]}}\n')
@@ -198,7 +200,7 @@ def test_socket_refuses_a_user_that_is_not_allowed(server, calls):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:  # refused before it reads a byte
         s.connect(str(path))
         reply = json.loads(s.makefile().readline())
-    assert reply == {"ok": False, "error": "this user may not use the agent", "fields": {}}
+    assert reply == {"ok": False, "error": "this user may not use the agent", "fields": {}, "status": 400}
     assert calls == []
 
 

@@ -76,7 +76,8 @@ class AgentClient:
                     elif message.get("ok"):
                         return message["result"]
                     else:
-                        raise AgentError(message.get("error", "refused"), message.get("fields"))
+                        raise AgentError(message.get("error", "refused"), message.get("fields"),
+                                         int(message.get("status") or 400))
         finally:
             sock.close()
 

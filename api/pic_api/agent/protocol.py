@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..core.schema import check_def
 from ..core.validators import ValidationError, check_repository
 from ..managers.health import SERVICE_CHECKS
 
@@ -35,12 +36,14 @@ SECRET_ARGS = frozenset({"passphrase", "ssh_key"})
 
 
 class AgentError(Exception):
-    """A request the agent refuses (or could not carry out); nothing was run."""
+    """A request the agent refuses (or could not carry out); nothing was run. ``status`` is the HTTP
+    status the API answers with (404: no such app or container, 409: a conflict; 400 otherwise)."""
 
-    def __init__(self, message: str, fields: dict[str, str] | None = None):
+    def __init__(self, message: str, fields: dict[str, str] | None = None, status: int = 400):
         super().__init__(message)
         self.message = message
         self.fields = dict(fields or {})
+        self.status = status
 
 
 Check = Callable[[Any], Any]  # returns the clean value or raises ValueError with the reason
@@ -122,6 +125,18 @@ def _ssh_key(value: Any) -> str:
     return value if value.endswith("\n") else value + "\n"
 
 
+def _typed(name: str) -> Check:
+    """A check by a type of the state schema (core/schema.py DEFS): the same rule the API applies."""
+
+    def check(value: Any) -> Any:
+        try:
+            return check_def(name, value, "value")
+        except ValidationError as exc:
+            raise ValueError(str(exc).removeprefix("value ")) from None
+
+    return check
+
+
 # action -> (required arguments, optional arguments with their defaults), each with its check
 ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     "converge": ({"run_id": _run_id, "tags": _tags, "check": _bool}, {"preview": (_preview, None)}),
@@ -139,6 +154,19 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
         {"repository": _repository, "passphrase": _passphrase},
         {"archive": (_archive, None), "ssh_key": (_ssh_key, None), "force": (_bool, False)},
     ),
+    # the service store and the container manager (managers/store.py, through the Docker SDK):
+    # apps come from the index the store role configured, by id and version only
+    "store_catalog": ({}, {}),
+    "store_manifest": ({"app": _typed("Label")}, {"version": (_typed("AppVersion"), None)}),
+    "store_install": ({"app": _typed("Label")}, {"version": (_typed("AppVersion"), None)}),
+    "store_upgrade": ({"app": _typed("Label")}, {"version": (_typed("AppVersion"), None)}),
+    "store_remove": ({"app": _typed("Label")}, {"purge": (_bool, False)}),
+    "containers": ({}, {}),
+    "container_action": ({"name": _typed("ContainerName"), "operation": _typed("ContainerAction")}, {}),
+    "container_logs": ({"name": _typed("ContainerName")}, {"lines": (_limit, 200)}),
+    "container_inspect": ({"name": _typed("ContainerName")}, {}),
+    "image_pull": ({"reference": _typed("PullRef")}, {}),
+    "volumes": ({}, {}),
 }
 
 

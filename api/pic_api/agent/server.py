@@ -24,6 +24,7 @@ from typing import Any
 
 from ..config import Config
 from ..core import roles
+from ..managers import store
 from ..managers.ansible_backend import AnsibleRunnerBackend
 from ..managers.backup import BackupError, BackupManager
 from ..managers.events import trim_event
@@ -39,8 +40,11 @@ log = logging.getLogger("pic.agent")
 class Agent:
     """The actions, independent of the socket (the unit tests call ``handle`` directly)."""
 
-    def __init__(self, config: Config, backend: Backend | None = None):
+    def __init__(self, config: Config, backend: Backend | None = None,
+                 store_factory: Callable[[], store.StoreManager] | None = None):
         self.config = config
+        # the store's configuration is read afresh for each action (a converge may have changed it)
+        self.store_factory = store_factory or (lambda: store.StoreManager.for_file(config.store_config_file))
         self.preview_dir = Path(config.run_dir) / ".scratch"
         self.backend = backend or AnsibleRunnerBackend(
             config.project_dir,
@@ -56,6 +60,8 @@ class Agent:
     def handle(self, request: Any, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         action, args = validate(request, self.roles)
         log.info("action %s %s", action, json.dumps(loggable(args), sort_keys=True))
+        if action in store.ACTIONS:
+            return store.perform(self.store_factory, action, args, lambda raw: send({"event": trim_event(raw)}))
         return getattr(self, "do_" + action)(send=send, **args)
 
     # actions ------------------------------------------------------------------------------
@@ -215,7 +221,7 @@ class _Handler(socketserver.StreamRequestHandler):
             send({"ok": True, "result": result})
         except AgentError as exc:
             log.info("refused: %s %s", exc.message, exc.fields)
-            self._try(send, {"ok": False, "error": exc.message, "fields": exc.fields})
+            self._try(send, {"ok": False, "error": exc.message, "fields": exc.fields, "status": exc.status})
         except Exception:
             log.exception("action failed")
             self._try(send, {"ok": False, "error": "the action failed; see the agent's journal"})

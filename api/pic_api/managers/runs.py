@@ -76,6 +76,9 @@ class Run:
         self.finished_at: str | None = None
         self.error: str | None = None
         self.cleanup: list[Path] = []
+        # A run that is more than a converge (a store install: the engine's work, then a converge) has
+        # a job of its own, called like a backend's execute; it may set tags and state_version.
+        self.job: Callable[[Run, Callable[[dict[str, Any]], None], Callable[[], bool]], str] | None = None
         self.events: list[dict[str, Any]] = []
         self.cond = threading.Condition()
         self.cancel_requested = False
@@ -120,6 +123,10 @@ class RunManager:
             raise NotFound(f"no run {run_id!r}")
         return self.run_dir / run_id
 
+    def save(self, run: Run) -> None:
+        """Write a run's record again (a job that changed its tags or state version)."""
+        self._save(run)
+
     def _save(self, run: Run) -> None:
         write_atomic(self._dir(run.id) / "run.json", json.dumps(run.to_dict(), indent=1) + "\n", 0o600)
 
@@ -146,10 +153,12 @@ class RunManager:
         extravars: dict[str, Any] | None = None,
         state_version: int | None = None,
         cleanup: list[Path] | None = None,
+        job: Callable[[Run, Callable[[dict[str, Any]], None], Callable[[], bool]], str] | None = None,
     ) -> Run:
         run_id = new_run_id()
         run = Run(run_id, kind, tags, check, description, extravars, state_version)
         run.cleanup = list(cleanup or [])
+        run.job = job
         self._dir(run_id).mkdir(parents=True, mode=0o700)
         (self._dir(run_id) / "events.jsonl").touch(mode=0o600)
         self._save(run)
@@ -200,7 +209,8 @@ class RunManager:
             return
         # A backend that trims its events itself (the agent) still has them scrubbed once more here.
         trim = scrub if getattr(self.backend, "emits_trimmed", False) else trim_event
-        status = self.backend.execute(run, lambda raw: self._publish(run, trim(raw)), lambda: run.cancel_requested)
+        execute = run.job or self.backend.execute
+        status = execute(run, lambda raw: self._publish(run, trim(raw)), lambda: run.cancel_requested)
         if status not in FINAL:
             status = "failed"
         if run.cancel_requested and status != "successful":
