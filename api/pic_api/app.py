@@ -17,6 +17,7 @@ from .managers.errors import ManagerError
 from .managers.health import HealthMonitor
 from .managers.logsearch import LogSearch
 from .managers.runs import Backend
+from .managers.store_service import Engine
 from .services import Cell
 from .web import BLUEPRINTS, gate
 from .web.openapi import openapi_bp
@@ -31,6 +32,7 @@ def create_app(
     health: HealthMonitor | None = None,
     log_search: LogSearch | None = None,
     start_threads: bool = True,
+    store_engine: Engine | None = None,
 ) -> Flask:
     config = config or Config.load()
     setup_logging(config.log_file, config.log_level, config.log_levels)
@@ -40,7 +42,7 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    pic = Cell(config, backend=backend, health=health, log_search=log_search)
+    pic = Cell(config, backend=backend, health=health, log_search=log_search, store_engine=store_engine)
     app.extensions["pic"] = pic
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)

@@ -20,6 +20,8 @@ from .managers.settings import SettingsManager
 from .managers.setup import SetupManager
 from .managers.setupcode import SetupCode
 from .managers.state import StateManager
+from .managers.store import LocalEngine, StoreManager
+from .managers.store_service import Engine, StoreService
 from .managers.users import UserManager
 
 
@@ -32,6 +34,7 @@ class Cell:
         backend: Backend | None = None,
         health: HealthMonitor | None = None,
         log_search: LogSearch | None = None,
+        store_engine: Engine | None = None,
     ):
         self.config = config
         self.state = StateManager(config.state_file, config.state_dir, config.seed_file)
@@ -65,6 +68,10 @@ class Cell:
         self.peers = PeerManager(self.changes, public_key, config.wg_endpoint)
         self.settings = SettingsManager(self.changes)
         self.backup = BackupSettings(self.changes)
+        # the store's engine: the agent's store actions, or the same in this process (tests, the CLI)
+        if store_engine is None:
+            store_engine = self.agent or LocalEngine(lambda: StoreManager.for_file(config.store_config_file))
+        self.store = StoreService(self.changes, store_engine)
         self.health = health or HealthMonitor(
             lambda: self.state.load()["services"],
             lambda: self.state.load()["network"]["dns_server"],

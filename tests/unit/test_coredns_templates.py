@@ -31,6 +31,7 @@ def render(name: str, **overrides) -> str:
         "coredns_ttl": 300,
         "coredns_hostmaster": f"hostmaster.{ZONE}",
         "coredns_service_names": ["@", "calendar", "files", "mail", "ns", "ntp", "vpn"],
+        "coredns_app_names": [],
         "coredns_peers": [{"name": "phone", "ip": "10.0.0.2"}, {"name": "laptop", "ip": "10.0.0.7"}],
         "coredns_all_records": [
             {"name": "@", "type": "MX", "value": "10 mail"},

@@ -11,6 +11,7 @@ from .services import logs_bp, services_bp
 from .settings import settings_bp
 from .setup import setup_bp
 from .state import state_bp
+from .store import containers_bp, store_bp
 from .users import users_bp
 
 BLUEPRINTS = [
@@ -26,4 +27,6 @@ BLUEPRINTS = [
     services_bp,
     logs_bp,
     ca_bp,
+    store_bp,
+    containers_bp,
 ]

@@ -119,7 +119,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "Run": _obj(
         {
             "id": STR,
-            "kind": {"type": "string", "enum": ["converge", "preview"]},
+            "kind": {"type": "string", "enum": ["converge", "preview", "store"]},
             "status": {"type": "string", "enum": list(RUN_STATUSES)},
             "tags": _list(STR),
             "check": BOOL,
@@ -220,6 +220,62 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "ServicesHealth": _obj({"checked_at": STR, "services": _list(ref("ServiceHealth"))}, ["checked_at", "services"]),
     "LogEntry": _obj({"time": STR, "level": STR, "logger": STR, "unit": STR, "message": STR}),
     "LogResult": _obj({"source": STR, "entries": _list(ref("LogEntry"))}, ["source", "entries"]),
+    "CatalogApp": _obj(
+        {
+            "id": ref("Label"),
+            "name": ref("AppName"),
+            "description": ref("AppText"),
+            "latest": ref("AppVersion"),
+            "versions": _list(ref("AppVersion")),
+            "installed": {"type": ["string", "null"], "description": "the version the engine runs"},
+            "state": {"type": ["string", "null"], "description": "its container's state"},
+            "data": {"type": "boolean", "description": "the app has a data directory (kept by a remove)"},
+            "memory": INT,
+            "disk": INT,
+            "routes": _list(ref("StoreRoute")),
+        },
+        ["id", "name", "description", "latest", "versions", "installed", "state", "data", "memory", "disk",
+         "routes"],
+    ),
+    "StoreOverview": _obj(
+        {
+            "enabled": BOOL,
+            "index": ref("IndexLocation"),
+            "installed": _list(ref("StoreApp")),
+            "apps": _list(ref("CatalogApp")),
+            "error": {"type": ["string", "null"], "description": "why the index or the engine could not be read"},
+        },
+        ["enabled", "index", "installed", "apps", "error"],
+    ),
+    "ContainerPort": _obj(
+        {"container_port": INT, "protocol": STR, "host_ip": STR, "host_port": INT},
+        ["container_port", "protocol", "host_ip", "host_port"],
+    ),
+    "Container": _obj(
+        {
+            "id": STR,
+            "name": STR,
+            "image": STR,
+            "state": STR,
+            "ports": _list(ref("ContainerPort")),
+            "started_at": {"type": ["string", "null"]},
+            "uptime_seconds": {"type": ["integer", "null"]},
+            "app": {"type": ["string", "null"], "description": "the store's app it runs"},
+            "version": {"type": ["string", "null"]},
+        },
+        ["id", "name", "image", "state", "ports", "started_at", "uptime_seconds", "app", "version"],
+    ),
+    "Volume": _obj(
+        {"name": STR, "driver": STR, "path": STR, "app": {"type": ["string", "null"]}, "size_bytes": INT},
+        ["name", "driver", "path", "app", "size_bytes"],
+    ),
+    "Containers": _obj(
+        {"enabled": BOOL, "containers": _list(ref("Container")), "volumes": _list(ref("Volume"))},
+        ["enabled", "containers", "volumes"],
+    ),
+    "ContainerState": _obj({"name": STR, "state": STR}, ["name", "state"]),
+    "ContainerLogs": _obj({"name": STR, "lines": _list(STR)}, ["name", "lines"]),
+    "ContainerInspect": _obj({"name": STR, "inspect": {"type": "object"}}, ["name", "inspect"]),
     "OpenApi": {"type": "object", "description": "this document"},
 }
 

@@ -124,6 +124,119 @@ export type Backup = {
   key_confirmed?: KeyConfirmed
 }
 
+/** a version like 1.2.3 or 2.0-rc1 (numbers separated by dots, then an optional -label) */
+export type AppVersion = string
+
+/** an image with its registry and a tag or a digest: registry.example.org[:port]/name:tag or ...@sha256:<64 hex> */
+export type PullRef = string
+
+/** a container's name or id: letters, digits and _ . - (at most 128 characters) */
+export type ContainerName = string
+
+/** what to do with a container */
+export type ContainerAction = "start" | "stop" | "restart"
+
+/** a display name: letters, digits, spaces and . _ + - (at most 64 characters) */
+export type AppName = string
+
+/** text of at most 500 characters, without control characters or < > */
+export type AppText = string
+
+/** an image pinned by digest, with its registry: registry.example.org[:port]/name@sha256:<64 hex> */
+export type ImageRef = string
+
+/** an absolute path inside the container, like /data */
+export type ContainerPath = string
+
+/** an HTTP path starting with /, of letters, digits and . _ ~ / - */
+export type HttpPath = string
+
+/** a path prefix of the cell's own site: / and a name (a lower-case letter, then a-z, 0-9, -) */
+export type RoutePath = string
+
+/** an environment variable name: upper-case letters, digits and _ */
+export type EnvName = string
+
+/** a value (at most 1024 characters, no control characters), or {secret: N}: N random characters made on install and kept with the app's data */
+export type EnvValue = string | {
+  secret: number
+}
+
+/** lan: the LAN; vpn: the WireGuard peers; wan: everything else */
+export type Zone = "lan" | "vpn" | "wan"
+
+/** how Caddy reaches the app: https://<host>.<domain>/ or https://<domain><path>/ (one of the two), proxied to 127.0.0.1:<port> */
+export type StoreRoute = {
+  host?: Label
+  path?: RoutePath
+  port: Port
+  /** the cell's login (its users' passwords) protects the route */
+  login?: boolean
+}
+
+/** a port of the app the cell's firewall opens in some zones (published on every address) */
+export type StoreOpening = {
+  port: Port
+  protocol: "tcp" | "udp"
+  zones: Zone[]
+}
+
+export type StoreVolume = {
+  name: Label
+  path: ContainerPath
+}
+
+/** an HTTP GET on 127.0.0.1:<port><path> that answers 2xx or 3xx when the app works */
+export type StoreHealth = {
+  port: Port
+  path?: HttpPath
+}
+
+export type AppManifest = {
+  id: Label
+  name: AppName
+  version: AppVersion
+  description?: AppText
+  image: ImageRef
+  command?: string[]
+  /** ports the app listens on, published on 127.0.0.1 with the same number */
+  ports: Port[]
+  routes?: StoreRoute[]
+  firewall?: StoreOpening[]
+  volumes?: StoreVolume[]
+  environment?: Record<string, EnvValue>
+  health: StoreHealth
+  /** MiB of memory the app needs (its container's limit) */
+  memory: number
+  /** MiB of disk its image and data need; an install needs this much free */
+  disk: number
+}
+
+/** an index of app manifests; an app may appear once per version */
+export type AppIndex = {
+  apps: AppManifest[]
+}
+
+/** an installed app: its version and what the cell's roles publish of it (from its manifest) */
+export type StoreApp = {
+  id: Label
+  version: AppVersion
+  routes?: StoreRoute[]
+  firewall?: StoreOpening[]
+}
+
+/** where the index of apps is: an http(s) URL or an absolute path on the cell; empty for the index the cell ships */
+export type IndexLocation = string
+
+/** the container engine is installed and apps may be installed */
+export type StoreEnabled = boolean
+
+export type Store = {
+  enabled?: StoreEnabled
+  index?: IndexLocation
+  apps?: StoreApp[]
+}
+
 export type CellState = {
   version: 1
   setup_completed?: boolean
@@ -133,6 +246,11 @@ export type CellState = {
   peers?: Peer[]
   users?: User[]
   backup?: Backup
+  store?: Store
+}
+
+export type ImagePull = {
+  reference: PullRef
 }
 
 export type Login = {
@@ -153,7 +271,7 @@ export type PeerRequest = {
 
 export type RunRequest = {
   /** roles to converge */
-  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "mailserver" | "radicale" | "webdav" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "webui")[]
+  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "mailserver" | "radicale" | "webdav" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "store" | "webui")[]
   check?: boolean
 }
 
@@ -181,6 +299,20 @@ export type SetupRequest = {
   dhcp_range?: DhcpRange
   admin_password: Password
   setup_code: string
+}
+
+export type StoreInstall = {
+  app: Label
+  version?: AppVersion
+}
+
+export type StoreSettings = {
+  enabled?: StoreEnabled
+  index?: IndexLocation
+}
+
+export type StoreUpgrade = {
+  version?: AppVersion
 }
 
 export type UserRequest = {
@@ -257,7 +389,7 @@ export type PasswordChanged = {
 
 export type Run = {
   id: string
-  kind: "converge" | "preview"
+  kind: "converge" | "preview" | "store"
   status: "pending" | "running" | "successful" | "failed" | "canceled"
   tags: string[]
   check: boolean
@@ -412,6 +544,81 @@ export type LogResult = {
   entries: LogEntry[]
 }
 
+export type CatalogApp = {
+  id: Label
+  name: AppName
+  description: AppText
+  latest: AppVersion
+  versions: AppVersion[]
+  /** the version the engine runs */
+  installed: string | null
+  /** its container's state */
+  state: string | null
+  /** the app has a data directory (kept by a remove) */
+  data: boolean
+  memory: number
+  disk: number
+  routes: StoreRoute[]
+}
+
+export type StoreOverview = {
+  enabled: boolean
+  index: IndexLocation
+  installed: StoreApp[]
+  apps: CatalogApp[]
+  /** why the index or the engine could not be read */
+  error: string | null
+}
+
+export type ContainerPort = {
+  container_port: number
+  protocol: string
+  host_ip: string
+  host_port: number
+}
+
+export type Container = {
+  id: string
+  name: string
+  image: string
+  state: string
+  ports: ContainerPort[]
+  started_at: string | null
+  uptime_seconds: number | null
+  /** the store's app it runs */
+  app: string | null
+  version: string | null
+}
+
+export type Volume = {
+  name: string
+  driver: string
+  path: string
+  app: string | null
+  size_bytes: number
+}
+
+export type Containers = {
+  enabled: boolean
+  containers: Container[]
+  volumes: Volume[]
+}
+
+export type ContainerState = {
+  name: string
+  state: string
+}
+
+export type ContainerLogs = {
+  name: string
+  lines: string[]
+}
+
+export type ContainerInspect = {
+  name: string
+  inspect: Record<string, unknown>
+}
+
 /** this document */
 export type OpenApi = Record<string, unknown>
 
@@ -564,5 +771,77 @@ export const limits = {
     "minimum": 0,
     "maximum": 1000,
     "description": "archives kept by borg prune, 0 to 1000"
+  },
+  "AppVersion": {
+    "pattern": "^[0-9]{1,6}(\\.[0-9]{1,6}){0,3}([-+][A-Za-z0-9.]{1,32})?$",
+    "maxLength": 48,
+    "description": "a version like 1.2.3 or 2.0-rc1 (numbers separated by dots, then an optional -label)"
+  },
+  "PullRef": {
+    "pattern": "^[a-z0-9]([a-z0-9.-]{0,252}[a-z0-9])?(:[0-9]{1,5})?/[a-z0-9]([a-z0-9._/-]{0,200}[a-z0-9])?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$",
+    "maxLength": 300,
+    "description": "an image with its registry and a tag or a digest: registry.example.org[:port]/name:tag or ...@sha256:<64 hex>"
+  },
+  "ContainerName": {
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",
+    "maxLength": 128,
+    "description": "a container's name or id: letters, digits and _ . - (at most 128 characters)"
+  },
+  "ContainerAction": {
+    "enum": [
+      "start",
+      "stop",
+      "restart"
+    ],
+    "description": "what to do with a container"
+  },
+  "AppName": {
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}$",
+    "minLength": 1,
+    "maxLength": 64,
+    "description": "a display name: letters, digits, spaces and . _ + - (at most 64 characters)"
+  },
+  "AppText": {
+    "pattern": "^[^\\x00-\\x1f\\x7f<>]*$",
+    "maxLength": 500,
+    "description": "text of at most 500 characters, without control characters or < >"
+  },
+  "ImageRef": {
+    "pattern": "^[a-z0-9]([a-z0-9.-]{0,252}[a-z0-9])?(:[0-9]{1,5})?/[a-z0-9]([a-z0-9._/-]{0,200}[a-z0-9])?@sha256:[a-f0-9]{64}$",
+    "maxLength": 300,
+    "description": "an image pinned by digest, with its registry: registry.example.org[:port]/name@sha256:<64 hex>"
+  },
+  "ContainerPath": {
+    "pattern": "^/([A-Za-z0-9._-]+/)*[A-Za-z0-9._-]+$",
+    "maxLength": 200,
+    "description": "an absolute path inside the container, like /data"
+  },
+  "HttpPath": {
+    "pattern": "^/[A-Za-z0-9._~/-]*$",
+    "maxLength": 200,
+    "description": "an HTTP path starting with /, of letters, digits and . _ ~ / -"
+  },
+  "RoutePath": {
+    "pattern": "^/[a-z]([a-z0-9-]{0,30}[a-z0-9])?$",
+    "maxLength": 33,
+    "description": "a path prefix of the cell's own site: / and a name (a lower-case letter, then a-z, 0-9, -)"
+  },
+  "EnvName": {
+    "pattern": "^[A-Z_][A-Z0-9_]{0,63}$",
+    "maxLength": 64,
+    "description": "an environment variable name: upper-case letters, digits and _"
+  },
+  "Zone": {
+    "enum": [
+      "lan",
+      "vpn",
+      "wan"
+    ],
+    "description": "lan: the LAN; vpn: the WireGuard peers; wan: everything else"
+  },
+  "IndexLocation": {
+    "pattern": "^(|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?|/([A-Za-z0-9._-]+/)*[A-Za-z0-9._-]+)$",
+    "maxLength": 255,
+    "description": "where the index of apps is: an http(s) URL or an absolute path on the cell; empty for the index the cell ships"
   }
 } as const

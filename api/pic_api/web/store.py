@@ -1,0 +1,103 @@
+"""The service store (its settings, the index, install, upgrade, remove) and the container manager."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from ..core import schema
+from ..core.validators import ValidationError, check_count
+from ..managers.errors import InvalidInput
+from .common import cell, json_body
+from .openapi import doc
+
+store_bp = Blueprint("store", __name__, url_prefix="/api/store")
+APP = {"app": {"$ref": "#/$defs/Label"}}
+FLAG = ("0", "1", "true", "false")
+LOG_LINES_MAX = 5000
+
+
+def _flag(name: str) -> bool:
+    value = request.args.get(name, "0")
+    if value not in FLAG:
+        raise InvalidInput(f"{name} must be 0 or 1", {name: "must be 0 or 1"})
+    return value in ("1", "true")
+
+
+@store_bp.get("")
+@doc("The store: on or off, its index, the apps of the index and the installed ones", "StoreOverview")
+def store_get() -> Any:
+    return jsonify(cell().store.overview())
+
+
+@store_bp.put("")
+@doc("Turn the store on or off or choose its index; converges the store role", "RunId", 202,
+     body=schema.STORE_SETTINGS)
+def store_put() -> Any:
+    return jsonify(run_id=cell().store.update(json_body()).id), 202
+
+
+@store_bp.post("/apps")
+@doc("Install an app of the index (its newest version unless one is given): a run that pulls, starts, waits "
+     "for health, records it and converges its route", "RunId", 202, body=schema.STORE_INSTALL, errors=(404, 409))
+def store_install() -> Any:
+    return jsonify(run_id=cell().store.install(json_body()).id), 202
+
+
+@store_bp.post("/apps/<app>/upgrade")
+@doc("Upgrade an app (its newest version unless one is given); its data is snapshotted first and a version "
+     "that does not come up healthy is rolled back", "RunId", 202, body=schema.STORE_UPGRADE, params=APP,
+     errors=(404, 409))
+def store_upgrade(app: str) -> Any:
+    return jsonify(run_id=cell().store.upgrade(app, json_body()).id), 202
+
+
+@store_bp.delete("/apps/<app>")
+@doc("Remove an app: its container and route; its data stays unless ?purge=1", "RunId", 202, params=APP,
+     query={"purge": {"type": "string", "enum": list(FLAG)}}, errors=(404,))
+def store_remove(app: str) -> Any:
+    return jsonify(run_id=cell().store.remove(app, _flag("purge")).id), 202
+
+
+containers_bp = Blueprint("containers", __name__, url_prefix="/api/containers")
+NAME = {"name": {"$ref": "#/$defs/ContainerName"}}
+
+
+@containers_bp.get("")
+@doc("Every container of the store's engine (state, image, ports, uptime) and its volumes with their sizes",
+     "Containers")
+def containers_list() -> Any:
+    return jsonify(cell().store.containers())
+
+
+@containers_bp.post("/<name>/<action>")
+@doc("Start, stop or restart a container", "ContainerState", params={**NAME, "action": {"$ref":
+     "#/$defs/ContainerAction"}}, errors=(404, 409))
+def containers_action(name: str, action: str) -> Any:
+    return jsonify(cell().store.container_action(name, action))
+
+
+@containers_bp.get("/<name>/logs")
+@doc("A container's last log lines", "ContainerLogs", params=NAME,
+     query={"lines": {"type": "integer", "minimum": 1, "maximum": LOG_LINES_MAX}}, errors=(404, 409))
+def containers_logs(name: str) -> Any:
+    try:
+        lines = check_count(request.args.get("lines", "200"), 1, LOG_LINES_MAX, "lines")
+    except ValidationError as exc:
+        raise InvalidInput(str(exc), {"lines": str(exc)}) from None
+    return jsonify(cell().store.logs(name, lines))
+
+
+@containers_bp.get("/<name>/inspect")
+@doc("The engine's view of a container (environment values masked)", "ContainerInspect", params=NAME,
+     errors=(404, 409))
+def containers_inspect(name: str) -> Any:
+    return jsonify(cell().store.inspect(name))
+
+
+@containers_bp.post("/images")
+@doc("Pull an image (registry/name:tag or @sha256:...): a run with the pull's progress", "RunId", 202,
+     body=schema.IMAGE_PULL, errors=(409,))
+def containers_pull() -> Any:
+    return jsonify(run_id=cell().store.pull(json_body()).id), 202
