@@ -4,7 +4,8 @@ Only the converge is not real: ``ScriptedBackend`` stands where ansible-runner r
 emits ansible-runner's own events for the roles of a run (three tasks each), which the API trims,
 scrubs, stores and streams as it does on a cell. A converge of the wireguard role alone fails at
 starting the service (the run the browser tests show as failed); a check-mode run reports a diff.
-Services are healthy, the CA has a root certificate, the journal is empty.
+Services are healthy, the CA has a root certificate, the journal is empty. The store's engine is
+the unit tests' fake Docker client (tests/unit/fake_docker.py) over their test index of apps.
 
 Prints one JSON line, {"url": ..., "setup_code": ...}, then serves until killed.
     .venv/bin/python tests/ui/serve_api.py [--port 0]
@@ -34,8 +35,12 @@ from pic_api.config import Config
 from pic_api.core import roles
 from pic_api.managers.health import HealthMonitor
 from pic_api.managers.logsearch import LogSearch
+from pic_api.managers.store import LocalEngine, StoreConfig, StoreManager
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: site.yml and roles/
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
+from fake_docker import FakeDocker, fake_host, hello_index  # noqa: E402
+
 TASKS = ("Install packages", "Write configuration", "Enable and start the service")
 HOST = "cell"
 EVENT_DELAY = 0.01  # seconds between two events, so the UI sees a run progress
@@ -156,7 +161,17 @@ def main() -> int:
     skip = set(config.skip_tags.split(","))
     backend = ScriptedBackend([r for r in roles.load(ROOT).order if r not in skip])
     log_search = LogSearch(config.log_file, journal=lambda units, limit: [])
-    app = create_app(config, backend=backend, health=health, log_search=log_search, start_threads=False)
+    index, behaviours = hello_index()
+    (tmp / "index.yml").write_text(json.dumps(index))
+    engine = FakeDocker(behaviours)
+    store = StoreManager(
+        StoreConfig(index=str(tmp / "index.yml"), apps_dir=tmp / "apps", socket="/nonexistent.sock",
+                    health_timeout=5, snapshots_kept=2, limits=True),
+        client=lambda: engine,
+        host=fake_host(engine),
+    )
+    app = create_app(config, backend=backend, health=health, log_search=log_search, start_threads=False,
+                     store_engine=LocalEngine(lambda: store))
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=QuietHandler)
     code = app.extensions["pic"].setup_code.current()
     print(json.dumps({"url": f"http://127.0.0.1:{server.server_port}", "setup_code": code}), flush=True)

@@ -402,6 +402,52 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors(), [])
   })
 
+  // Locally the store's engine is the unit tests' fake over their test index; on a real cell the
+  // driver has installed an app (PIC_UI_STORE_APP, tests/e2e/test_store.py) from its local registry,
+  // or the store is off.
+  const STORE_APP = REAL ? process.env.PIC_UI_STORE_APP : 'hello'
+  test('the service store installs an app and the containers page shows and stops it', async () => {
+    errors = []
+    if (!STORE_APP) {
+      await page.goto(`${baseUrl}/containers`)
+      await page.getByText('The service store is off').waitFor()
+      assert.deepEqual(unexpectedErrors(), [])
+      return
+    }
+    if (!REAL) {
+      await page.goto(`${baseUrl}/store`)
+      await page.getByRole('button', { name: 'Turn the store on' }).click()
+      await page.locator('[data-testid=run-view] h2 + [data-status=successful]').waitFor()
+      await page.getByRole('button', { name: 'Close' }).click()
+      const row = page.locator('tr[data-app=hello]')
+      await row.getByLabel('Version of Hello').selectOption('1.0.0')
+      await row.getByRole('button', { name: 'Install' }).click()
+      await page.getByRole('heading', { name: 'Installing Hello 1.0.0' }).waitFor()
+      await page.locator('[data-testid=run-view] h2 + [data-status=successful]').waitFor()
+      await row.locator('[data-status=running]').waitFor()
+      await row.getByRole('link', { name: /^https:\/\/hello\./ }).waitFor()
+      await shot('store-installed')
+    }
+    if (REAL && process.env.PIC_UI_STORE_LOGIN) {
+      // run on its own (--test-name-pattern) by the store's end-to-end test: log in first
+      await page.goto(`${baseUrl}/login?next=/containers`)
+      await login()
+    }
+    await page.goto(`${baseUrl}/containers`)
+    const container = page.locator(`tr[data-container="pic-${STORE_APP}"]`)
+    await container.locator('[data-status=running]').waitFor()
+    assert.match(await container.textContent(), /127\.0\.0\.1:\d+ → \d+\/tcp/)
+    await page.locator(`tr[data-volume^="pic-${STORE_APP}-"]`).first().waitFor()
+    await container.getByRole('button', { name: 'Stop', exact: true }).click()
+    await container.locator('[data-status=exited]').waitFor()
+    await container.getByRole('button', { name: 'Logs' }).click()
+    await page.getByLabel('Logs').waitFor()
+    await shot('containers-stopped')
+    await container.getByRole('button', { name: 'Start', exact: true }).click()
+    await container.locator('[data-status=running]').waitFor()
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
   const PAGES = [
     ['/', 'Dashboard'],
     ['/peers', 'Peers'],

@@ -10,6 +10,8 @@ import { PeersPage } from './pages/Peers'
 import { RunsPage, RunPage } from './pages/Runs'
 import { SettingsPage } from './pages/Settings'
 import { VaultPage } from './pages/Vault'
+import { StorePage } from './pages/Store'
+import { ContainersPage } from './pages/Containers'
 import { InfoPages } from './pages/Info'
 
 /** Installs router navigation into the api module (428 → /setup, 401 → login, keeping the page). */
@@ -76,6 +78,8 @@ function Protected() {
         <Route path="/runs/:id" element={<RunPage />} />
         <Route path="/settings" element={<SettingsPage />} />
         <Route path="/vault" element={<VaultPage />} />
+        <Route path="/store" element={<StorePage />} />
+        <Route path="/containers" element={<ContainersPage />} />
         <Route path="/*" element={<InfoPages />} />
       </Routes>
     </Layout>

@@ -172,6 +172,10 @@ export type Settings = T.Settings
 export type CellState = T.CellState
 export type ServicesHealth = T.ServicesHealth
 export type LogEntry = T.LogEntry
+export type StoreOverview = T.StoreOverview
+export type CatalogApp = T.CatalogApp
+export type Container = T.Container
+export type Volume = T.Volume
 
 export function userName(me: Me | null | undefined): string | undefined {
   return me?.user.username
@@ -208,4 +212,19 @@ export const endpoints = {
   saveSettings: (body: T.SettingsChange, preview: boolean) =>
     api.put<T.SettingsStarted>(`/api/settings${preview ? '?preview=1' : ''}`, body),
   caRootUrl: '/api/ca/root.pem',
+  // the service store and its containers
+  store: () => api.get<T.StoreOverview>('/api/store'),
+  saveStore: (body: T.StoreSettings) => api.put<T.RunId>('/api/store', body),
+  installApp: (body: T.StoreInstall) => api.post<T.RunId>('/api/store/apps', body),
+  upgradeApp: (app: string, body: T.StoreUpgrade) =>
+    api.post<T.RunId>(`/api/store/apps/${encodeURIComponent(app)}/upgrade`, body),
+  removeApp: (app: string, purge: boolean) =>
+    api.del<T.RunId>(`/api/store/apps/${encodeURIComponent(app)}${purge ? '?purge=1' : ''}`),
+  containers: () => api.get<T.Containers>('/api/containers'),
+  containerAction: (name: string, action: T.ContainerAction) =>
+    api.post<T.ContainerState>(`/api/containers/${encodeURIComponent(name)}/${action}`, {}),
+  containerLogs: (name: string, lines = 200) =>
+    api.get<T.ContainerLogs>(`/api/containers/${encodeURIComponent(name)}/logs?lines=${lines}`),
+  containerInspect: (name: string) => api.get<T.ContainerInspect>(`/api/containers/${encodeURIComponent(name)}/inspect`),
+  pullImage: (reference: string) => api.post<T.RunId>('/api/containers/images', { reference } satisfies T.ImagePull),
 }

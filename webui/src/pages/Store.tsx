@@ -1,0 +1,268 @@
+// The service store: turn it on, choose its index, and install, upgrade, remove or purge apps. Each
+// change is a run (pull, start, health, then the converge that publishes the app's names and
+// routes), shown live with the run view.
+import { useState, type FormEvent } from 'react'
+import { ApiError, endpoints, type CatalogApp, type StoreOverview } from '../api'
+import { limits } from '../generated/api'
+import { RunView } from '../components/RunView'
+import {
+  buttonDanger,
+  buttonPrimary,
+  buttonSecondary,
+  Card,
+  ErrorNote,
+  Field,
+  inputClass,
+  Loading,
+  NotAvailable,
+  PageHeader,
+  StatusBadge,
+  useApi,
+} from '../components/ui'
+
+const INDEX_RE = new RegExp(limits.IndexLocation.pattern)
+
+/** Where an app's routes answer: https://<host>.<domain>/ or https://<domain><path>/. */
+export function routeUrls(app: Pick<CatalogApp, 'routes'>, domain: string | undefined): string[] {
+  if (!domain) return []
+  return app.routes.map((r) => (r.host ? `https://${r.host}.${domain}/` : `https://${domain}${r.path}/`))
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof ApiError) {
+    const fields = Object.entries(e.fields).map(([k, v]) => `${k}: ${v}`)
+    return fields.length ? `${e.message} (${fields.join('; ')})` : e.message
+  }
+  return e instanceof Error ? e.message : String(e)
+}
+
+export function StoreSettingsForm({ overview, onRun }: { overview: StoreOverview; onRun: (id: string, title: string) => void }) {
+  const [index, setIndex] = useState(overview.index)
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+
+  async function send(body: { enabled?: boolean; index?: string }, title: string) {
+    setBusy(true)
+    setError(null)
+    try {
+      const { run_id } = await endpoints.saveStore(body)
+      onRun(run_id, title)
+    } catch (e) {
+      setError(e instanceof ApiError ? (e.fields.index ?? e.fields.enabled ?? e.message) : errorText(e))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  function saveIndex(ev: FormEvent) {
+    ev.preventDefault()
+    const value = index.trim()
+    if (value && !INDEX_RE.test(value)) {
+      setError(`Enter ${limits.IndexLocation.description}.`)
+      return
+    }
+    void send({ index: value }, 'Changing the store’s index')
+  }
+
+  if (!overview.enabled)
+    return (
+      <div>
+        <p className="mb-3">
+          The store runs apps as containers with podman. It is off: turning it on installs the container engine
+          (a converge of the store role).
+        </p>
+        {error && <ErrorNote error={error} />}
+        <button type="button" className={buttonPrimary} disabled={busy} onClick={() => void send({ enabled: true }, 'Turning the store on')}>
+          Turn the store on
+        </button>
+      </div>
+    )
+  return (
+    <form onSubmit={saveIndex} noValidate>
+      <Field id="store-index" label="Index of apps" error={error ?? undefined} hint="An http(s) URL or a path on the cell; empty for the index the cell ships.">
+        <input
+          id="store-index"
+          className={inputClass}
+          value={index}
+          onChange={(e) => setIndex(e.target.value)}
+          aria-invalid={Boolean(error)}
+          placeholder="https://apps.example.org/index.yml"
+        />
+      </Field>
+      <div className="flex flex-wrap gap-2">
+        <button type="submit" className={buttonPrimary} disabled={busy}>
+          Save index
+        </button>
+        <button
+          type="button"
+          className={buttonSecondary}
+          disabled={busy || overview.installed.length > 0}
+          title={overview.installed.length ? 'Remove the apps first' : undefined}
+          onClick={() => void send({ enabled: false }, 'Turning the store off')}
+        >
+          Turn the store off
+        </button>
+      </div>
+    </form>
+  )
+}
+
+export function AppRow({
+  app,
+  domain,
+  onRun,
+}: {
+  app: CatalogApp
+  domain?: string
+  onRun: (id: string, title: string) => void
+}) {
+  const [version, setVersion] = useState(app.latest)
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const [confirmPurge, setConfirmPurge] = useState(false)
+
+  async function act(fn: () => Promise<{ run_id: string }>, title: string) {
+    setBusy(true)
+    setError(null)
+    try {
+      const { run_id } = await fn()
+      onRun(run_id, title)
+    } catch (e) {
+      setError(errorText(e))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const installed = app.installed
+  return (
+    <tr className="border-t border-slate-200 align-top" data-app={app.id}>
+      <td className="py-2 pr-3">
+        <div className="font-semibold">{app.name}</div>
+        <div className="text-sm text-slate-700">{app.description}</div>
+        <div className="text-xs text-slate-600">
+          {app.memory} MiB memory, {app.disk} MiB disk
+        </div>
+        {installed &&
+          routeUrls(app, domain).map((u) => (
+            <a key={u} className="block break-all text-sm text-teal-800 underline" href={u} target="_blank" rel="noreferrer">
+              {u}
+            </a>
+          ))}
+      </td>
+      <td className="py-2 pr-3">
+        {installed ? (
+          <span>
+            {installed} <StatusBadge status={app.state === 'running' ? 'running' : app.state ?? 'unknown'} />
+          </span>
+        ) : (
+          <span className="text-slate-700">available{app.data ? ' (its data is kept)' : ''}</span>
+        )}
+      </td>
+      <td className="py-2 pr-3">
+        <label className="sr-only" htmlFor={`version-${app.id}`}>
+          Version of {app.name}
+        </label>
+        <select id={`version-${app.id}`} className={inputClass} value={version} onChange={(e) => setVersion(e.target.value)}>
+          {app.versions.map((v) => (
+            <option key={v} value={v}>
+              {v}
+              {v === app.latest ? ' (newest)' : ''}
+            </option>
+          ))}
+        </select>
+      </td>
+      <td className="py-2">
+        <div className="flex flex-wrap gap-2">
+          {!installed && (
+            <button type="button" className={buttonPrimary} disabled={busy} onClick={() => void act(() => endpoints.installApp({ app: app.id, version }), `Installing ${app.name} ${version}`)}>
+              Install
+            </button>
+          )}
+          {installed && version !== installed && (
+            <button type="button" className={buttonPrimary} disabled={busy} onClick={() => void act(() => endpoints.upgradeApp(app.id, { version }), `Upgrading ${app.name} to ${version}`)}>
+              {`Change to ${version}`}
+            </button>
+          )}
+          {installed && (
+            <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void act(() => endpoints.removeApp(app.id, false), `Removing ${app.name} (its data kept)`)}>
+              Remove
+            </button>
+          )}
+          {(installed || app.data) &&
+            (confirmPurge ? (
+              <button type="button" className={buttonDanger} disabled={busy} onClick={() => void act(() => endpoints.removeApp(app.id, true), `Purging ${app.name}`)}>
+                Delete {app.name} and its data
+              </button>
+            ) : (
+              <button type="button" className={buttonSecondary} disabled={busy} onClick={() => setConfirmPurge(true)}>
+                Purge…
+              </button>
+            ))}
+        </div>
+        {error && <ErrorNote error={error} />}
+      </td>
+    </tr>
+  )
+}
+
+export function StorePage() {
+  const overview = useApi(endpoints.store)
+  const settings = useApi(endpoints.settings)
+  const [run, setRun] = useState<{ id: string; title: string } | null>(null)
+  const onRun = (id: string, title: string) => setRun({ id, title })
+
+  return (
+    <div className="space-y-4">
+      <PageHeader title="Service Store">
+        Extra apps for the cell, each in its own container, reached through the cell’s HTTPS names. Upgrades keep a
+        snapshot of the app’s data and roll back when the new version does not come up; removing an app keeps its data
+        unless you purge it.
+      </PageHeader>
+      {run && (
+        <Card title={run.title}>
+          <RunView runId={run.id} onFinished={() => overview.reload()} />
+          <button type="button" className={`${buttonSecondary} mt-3`} onClick={() => setRun(null)}>
+            Close
+          </button>
+        </Card>
+      )}
+      {overview.loading && !overview.data ? (
+        <Loading />
+      ) : overview.error ? (
+        <ErrorNote error={overview.error} />
+      ) : overview.data ? (
+        <>
+          <Card title="Store">
+            <StoreSettingsForm key={`${overview.data.enabled}-${overview.data.index}`} overview={overview.data} onRun={onRun} />
+          </Card>
+          {overview.data.enabled && (
+            <Card title="Apps">
+              {overview.data.error && <ErrorNote error={overview.data.error} />}
+              {!overview.data.error && !overview.data.apps.length && <NotAvailable>The index lists no app.</NotAvailable>}
+              {overview.data.apps.length > 0 && (
+                <div className="overflow-x-auto">
+                  <table className="w-full text-left">
+                    <thead>
+                      <tr className="text-sm text-slate-700">
+                        <th className="pr-3">App</th>
+                        <th className="pr-3">Installed</th>
+                        <th className="pr-3">Version</th>
+                        <th>Actions</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {overview.data.apps.map((app) => (
+                        <AppRow key={app.id} app={app} domain={settings.data?.domain} onRun={onRun} />
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              )}
+            </Card>
+          )}
+        </>
+      ) : null}
+    </div>
+  )
+}
