@@ -7,21 +7,7 @@ import { RunView } from './components/RunView'
 import { LoginPage } from './pages/Login'
 import { AddPeerForm, QrImage } from './pages/Peers'
 import { SetupCodeStep, SetupForm } from './pages/Setup'
-
-type Handler = (url: string, init: RequestInit) => { status: number; body: unknown }
-
-function routeFetch(handler: Handler) {
-  const calls: { url: string; init: RequestInit }[] = []
-  vi.stubGlobal(
-    'fetch',
-    vi.fn(async (url: string, init: RequestInit) => {
-      calls.push({ url, init })
-      const { status, body } = handler(url, init)
-      return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
-    }),
-  )
-  return calls
-}
+import { routeFetch } from './test/fetch'
 
 /** A stand-in for the browser's EventSource that the test drives by hand. */
 class FakeEventSource {

@@ -5,21 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setNavigator, type CatalogApp, type Container } from './api'
 import { ContainerRow, formatSize, formatUptime, PullForm } from './pages/Containers'
 import { AppRow, routeUrls, StorePage } from './pages/Store'
-
-type Handler = (url: string, init: RequestInit) => { status: number; body: unknown }
-
-function routeFetch(handler: Handler) {
-  const calls: { url: string; init: RequestInit }[] = []
-  vi.stubGlobal(
-    'fetch',
-    vi.fn(async (url: string, init: RequestInit) => {
-      calls.push({ url, init })
-      const { status, body } = handler(url, init)
-      return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
-    }),
-  )
-  return calls
-}
+import { routeFetch } from './test/fetch'
 
 class SilentEventSource {
   onmessage = null

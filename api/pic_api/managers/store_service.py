@@ -35,6 +35,14 @@ class Engine(Protocol):
 _ERRORS = {404: NotFound, 409: Conflict}
 
 
+def _path_value(type_name: str, value: str, field: str) -> str:
+    """A value from the URL's path, checked by its schema type: a 400 naming ``field``."""
+    try:
+        return schema.check_def(type_name, value, field)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), {field: str(exc)}) from None
+
+
 class StoreService:
     def __init__(self, changes: ChangeManager, engine: Engine | None):
         self.changes = changes
@@ -142,7 +150,7 @@ class StoreService:
 
     def upgrade(self, app_id: str, body: Any) -> Run:
         data = checked(schema.STORE_UPGRADE, body)
-        app_id = self._app_id(app_id)
+        app_id = _path_value("Label", app_id, "app")
         self._require_enabled()
         state = self.changes.state.load()
         current = next((a for a in state["store"]["apps"] if a["id"] == app_id), None)
@@ -164,7 +172,7 @@ class StoreService:
         )
 
     def remove(self, app_id: str, purge: bool) -> Run:
-        app_id = self._app_id(app_id)
+        app_id = _path_value("Label", app_id, "app")
         recorded = any(a["id"] == app_id for a in self._store()["apps"])
         if not recorded and not purge:
             raise NotFound(f"{app_id} is not installed", {"app": "not installed"})
@@ -185,21 +193,8 @@ class StoreService:
             "store", [], description=f"{what} {app_id}" + ("" if purge else " (its data kept)"), job=job
         )
 
-    @staticmethod
-    def _app_id(value: str) -> str:
-        try:
-            return schema.check_def("Label", value, "app")
-        except ValueError as exc:
-            raise InvalidInput(str(exc), {"app": str(exc)}) from None
 
     # the container manager -------------------------------------------------------------------
-    @staticmethod
-    def _name(value: str) -> str:
-        try:
-            return schema.check_def("ContainerName", value, "name")
-        except ValueError as exc:
-            raise InvalidInput(str(exc), {"name": str(exc)}) from None
-
     def containers(self) -> dict[str, Any]:
         if not self._store()["enabled"]:
             return {"enabled": False, "containers": [], "volumes": []}
@@ -210,15 +205,16 @@ class StoreService:
         self._require_enabled()
         if action not in ("start", "stop", "restart"):
             raise NotFound(f"no action {action!r}; one of start, stop, restart", {"action": "not an action"})
-        return self._call("container_action", wait=True, name=self._name(name), operation=action)
+        name = _path_value("ContainerName", name, "name")
+        return self._call("container_action", wait=True, name=name, operation=action)
 
     def logs(self, name: str, lines: int) -> dict[str, Any]:
         self._require_enabled()
-        return self._call("container_logs", name=self._name(name), lines=lines)
+        return self._call("container_logs", name=_path_value("ContainerName", name, "name"), lines=lines)
 
     def inspect(self, name: str) -> dict[str, Any]:
         self._require_enabled()
-        return self._call("container_inspect", name=self._name(name))
+        return self._call("container_inspect", name=_path_value("ContainerName", name, "name"))
 
     def pull(self, body: Any) -> Run:
         data = checked(schema.IMAGE_PULL, body)

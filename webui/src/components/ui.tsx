@@ -144,3 +144,23 @@ export function Field({
     </div>
   )
 }
+
+/** A table of rows with column headings; it scrolls sideways on a narrow screen instead of the page. */
+export function Table({ columns, children, className = '' }: { columns: string[]; children: ReactNode; className?: string }) {
+  return (
+    <div className="overflow-x-auto">
+      <table className={`w-full text-left ${className}`}>
+        <thead>
+          <tr className="text-sm text-slate-700">
+            {columns.map((c, i) => (
+              <th key={c} className={i < columns.length - 1 ? 'pr-3' : undefined}>
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  )
+}

@@ -17,6 +17,7 @@ import {
   NotAvailable,
   PageHeader,
   StatusBadge,
+  Table,
   useApi,
 } from '../components/ui'
 
@@ -187,51 +188,27 @@ export function ContainersPage() {
         <>
           <Card title="Containers">
             {data.data.containers.length ? (
-              <div className="overflow-x-auto">
-                <table className="w-full text-left">
-                  <thead>
-                    <tr className="text-sm text-slate-700">
-                      <th className="pr-3">Name</th>
-                      <th className="pr-3">State</th>
-                      <th className="pr-3">Image</th>
-                      <th className="pr-3">Ports</th>
-                      <th className="pr-3">Up</th>
-                      <th>Actions</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.data.containers.map((c) => (
-                      <ContainerRow key={c.id} container={c} onChanged={data.reload} />
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <Table columns={['Name', 'State', 'Image', 'Ports', 'Up', 'Actions']}>
+                {data.data.containers.map((c) => (
+                  <ContainerRow key={c.id} container={c} onChanged={data.reload} />
+                ))}
+              </Table>
             ) : (
               <p className="text-sm text-slate-700">No container yet: install an app from the Service Store.</p>
             )}
           </Card>
           <Card title="Volumes">
             {data.data.volumes.length ? (
-              <table className="w-full text-left text-sm">
-                <thead>
-                  <tr className="text-slate-700">
-                    <th className="pr-3">Name</th>
-                    <th className="pr-3">App</th>
-                    <th className="pr-3">Where</th>
-                    <th>Size</th>
+              <Table columns={['Name', 'App', 'Where', 'Size']} className="text-sm">
+                {data.data.volumes.map((v) => (
+                  <tr key={v.name} className="border-t border-slate-200" data-volume={v.name}>
+                    <td className="py-1 pr-3">{v.name}</td>
+                    <td className="py-1 pr-3">{v.app ?? '—'}</td>
+                    <td className="break-all py-1 pr-3">{v.path}</td>
+                    <td className="py-1">{formatSize(v.size_bytes)}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {data.data.volumes.map((v) => (
-                    <tr key={v.name} className="border-t border-slate-200" data-volume={v.name}>
-                      <td className="py-1 pr-3">{v.name}</td>
-                      <td className="py-1 pr-3">{v.app ?? '—'}</td>
-                      <td className="break-all py-1 pr-3">{v.path}</td>
-                      <td className="py-1">{formatSize(v.size_bytes)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </Table>
             ) : (
               <p className="text-sm text-slate-700">No volume.</p>
             )}

@@ -17,6 +17,7 @@ import {
   NotAvailable,
   PageHeader,
   StatusBadge,
+  Table,
   useApi,
 } from '../components/ui'
 
@@ -241,23 +242,11 @@ export function StorePage() {
               {overview.data.error && <ErrorNote error={overview.data.error} />}
               {!overview.data.error && !overview.data.apps.length && <NotAvailable>The index lists no app.</NotAvailable>}
               {overview.data.apps.length > 0 && (
-                <div className="overflow-x-auto">
-                  <table className="w-full text-left">
-                    <thead>
-                      <tr className="text-sm text-slate-700">
-                        <th className="pr-3">App</th>
-                        <th className="pr-3">Installed</th>
-                        <th className="pr-3">Version</th>
-                        <th>Actions</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {overview.data.apps.map((app) => (
-                        <AppRow key={app.id} app={app} domain={settings.data?.domain} onRun={onRun} />
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <Table columns={['App', 'Installed', 'Version', 'Actions']}>
+                  {overview.data.apps.map((app) => (
+                    <AppRow key={app.id} app={app} domain={settings.data?.domain} onRun={onRun} />
+                  ))}
+                </Table>
               )}
             </Card>
           )}
