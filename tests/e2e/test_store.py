@@ -18,7 +18,9 @@ a test index pinning them by digest.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,7 @@ from pic_lab.lab import throwaway_lab
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "apps in a box 4 me"  # test data, this lab cell only
 APP_DIR = "/var/lib/pic/store/apps/hello"
+TOKEN = r"[0-9a-f-]{36}\n"  # what the test app writes into its volume on its first start
 IMAGES = ROOT / "molecule" / "store" / "files" / "test-images.sh"
 # What a lab host's podman needs (docs/roles.md "store", store_lab_engine); the registry host builds there.
 LAB_ENGINE = {
@@ -102,11 +105,23 @@ def admin(cell) -> requests.Session:
 
 
 def started(admin, cell, response, status="successful") -> dict:
-    """Follows the run a 202 started; returns its final event."""
+    """Follows the run a 202 started to its end; returns the run."""
     assert response.status_code == 202, response.text
-    final = follow_run(admin, cell.url, response.json()["run_id"])[-1]
-    assert final["status"] == status, final
-    return final
+    return finished(admin, cell, response.json()["run_id"], status)
+
+
+def finished(admin, cell, run_id: str, status="successful") -> dict:
+    """A converge that reloads Caddy ends the event stream Caddy proxies, so a run's end is read from
+    the run itself (as the UI's run view does)."""
+    events = follow_run(admin, cell.url, run_id)
+    deadline = time.monotonic() + 600
+    while True:
+        run_ = admin.get(f"{cell.url}/api/runs/{run_id}", timeout=30).json()
+        if run_["status"] not in ("pending", "running") or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert run_["status"] == status, (run_, events[-5:])
+    return run_
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +136,7 @@ def client(cell, admin):
     """A VPN client of the cell: a peer's config, the tunnel up, the cell's DNS and root CA."""
     r = admin.post(f"{cell.url}/api/peers", json={"name": "laptop"}, headers=csrf(admin), timeout=30)
     assert r.status_code == 201, r.text
-    assert follow_run(admin, cell.url, r.json()["run_id"])[-1]["status"] == "successful"
+    finished(admin, cell, r.json()["run_id"])
     config, dns = client_wg_config(r.json()["config"], str(cell.lab.subnet))
     root = requests.get(f"{cell.url}/api/ca/root.pem", timeout=10).text
     run(cell.lab, "client", "bash", "-c", "umask 077; cat > /etc/wireguard/wg0.conf", input=config)
@@ -150,7 +165,7 @@ def hello(cell, admin, store_on, client):
     """hello 1.0.0 installed; its token (written into its volume on first start) as the VPN client reads it."""
     install(cell, admin, "1.0.0")
     status, token = fetch(cell, "https://hello.home.cell/created")
-    assert status == "200" and len(token) == 36, (status, token)
+    assert status == "200" and re.fullmatch(TOKEN, token), (status, token)
     return token
 
 
@@ -164,7 +179,7 @@ def test_the_index_is_offered_with_every_version(cell, admin, store_on):
 
 def test_the_app_answers_through_caddy_from_the_vpn(cell, hello):
     status, body = fetch(cell, "https://hello.home.cell/")
-    assert (status, body) == ("200", "hello 1.0.0")
+    assert (status, body) == ("200", "hello 1.0.0\n")
     # its path route on the cell's own site asks for the cell's login (the admin's password)
     assert fetch(cell, "https://home.cell/hello/created")[0] == "401"
     assert fetch(cell, "https://home.cell/hello/created", "-u", f"admin:{ADMIN_PASSWORD}") == ("200", hello)
@@ -204,19 +219,24 @@ def test_a_broken_upgrade_rolls_back_with_its_data(cell, admin, hello):
     final = started(admin, cell, r, "failed")
     assert "rolled back to 1.0.0" in final["error"], final
     assert fetch(cell, "https://hello.home.cell/created") == ("200", hello)
-    assert fetch(cell, "https://hello.home.cell/") == ("200", "hello 1.0.0")
+    assert fetch(cell, "https://hello.home.cell/") == ("200", "hello 1.0.0\n")
     assert admin.get(f"{cell.url}/api/state/versions", timeout=30).json()["versions"] == versions
     snapshots = run(cell.lab, "cell", "ls", f"{APP_DIR}/snapshots").stdout.split()
     assert len(snapshots) == 1 and snapshots[0].startswith("1.0.0-")
 
 
-def test_the_containers_page_shows_and_stops_it(cell, hello):
+def test_the_containers_page_shows_and_stops_it(cell, admin, hello):
+    listed = admin.get(f"{cell.url}/api/containers", timeout=60).json()
+    mine = [c for c in listed["containers"] if c["name"] == "pic-hello"]
+    assert mine and mine[0]["state"] == "running" and mine[0]["app"] == "hello", listed
+    assert {"container_port": 8000, "protocol": "tcp", "host_ip": "127.0.0.1", "host_port": 8000} in mine[0]["ports"]
+    assert any(v["name"] == "pic-hello-data" and v["size_bytes"] > 0 for v in listed["volumes"]), listed
     ui = subprocess.run(
         ["node", "--test", "--test-concurrency=1", "--test-reporter=tap",
          "--test-name-pattern=the containers page shows and stops it", "e2e/ui.test.mjs"],
         cwd=ROOT / "webui", capture_output=True, text=True, timeout=900,
         env={**os.environ, "PIC_UI_URL": cell.url, "PIC_ADMIN_PASSWORD": ADMIN_PASSWORD, "PIC_CELL_NAME": "home",
-             "PIC_UI_STORE_APP": "hello", "PIC_UI_STORE_LOGIN": "1"},
+             "PIC_UI_STORE_APP": "hello", "PIC_UI_STORE_LOGIN": "1", "PIC_E2E_TIMEOUT_MS": "60000"},
     )
     assert ui.returncode == 0 and "# pass 1" in ui.stdout, ui.stdout[-6000:] + ui.stderr[-2000:]
     assert fetch(cell, "https://hello.home.cell/created") == ("200", hello)  # started again
@@ -242,4 +262,4 @@ def test_purge_removes_the_data(cell, admin, hello):
     assert run(cell.lab, "cell", "test", "-e", APP_DIR).returncode == 1
     install(cell, admin, "1.1.0")
     status, token = fetch(cell, "https://hello.home.cell/created")
-    assert status == "200" and len(token) == 36 and token != hello
+    assert status == "200" and re.fullmatch(TOKEN, token) and token != hello

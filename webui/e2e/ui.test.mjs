@@ -434,6 +434,10 @@ describe('the running cell', { concurrency: false }, () => {
       await login()
     }
     await page.goto(`${baseUrl}/containers`)
+    await page.waitForLoadState('networkidle')
+    await shot('containers')
+    const h1 = await page.locator('h1').allTextContents()
+    assert.ok(h1.includes('Containers'), `the Containers page at ${page.url()}: ${h1.join(', ')} ${JSON.stringify(errors)}`)
     const container = page.locator(`tr[data-container="pic-${STORE_APP}"]`)
     await container.locator('[data-status=running]').waitFor()
     assert.match(await container.textContent(), /127\.0\.0\.1:\d+ → \d+\/tcp/)
