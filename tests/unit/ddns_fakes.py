@@ -42,7 +42,7 @@ class FakeHttp:
                         else None,
                     }
                 )
-                status, text = fake.answer_for(self.command, parts.path)
+                status, text = fake.answer_for(self.command, parts.path, fake.requests[-1])
                 data = text.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json" if text[:1] in "{[" else "text/plain")
@@ -75,12 +75,20 @@ class FakeHttp:
     def on(self, method: str, prefix: str, *answers: tuple[int, str | dict]) -> None:
         self.script[f"{method} {prefix}"] = [(s, b if isinstance(b, str) else json.dumps(b)) for s, b in answers]
 
-    def answer_for(self, method: str, path: str) -> tuple[int, str]:
+    def on_call(self, method: str, prefix: str, answer: Any) -> None:
+        """Answer with ``answer(request)`` -> (status, body): an answer that depends on the request."""
+        self.script[f"{method} {prefix}"] = [answer]
+
+    def answer_for(self, method: str, path: str, req: dict[str, Any] | None = None) -> tuple[int, str]:
         best = max((k for k in self.script if f"{method} {path}".startswith(k)), key=len, default=None)
         if best is None:
             return 404, "no such fake path"
         answers = self.script[best]
-        return answers.pop(0) if len(answers) > 1 else answers[0]
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if callable(answer):
+            status, body = answer(req or {})
+            return status, body if isinstance(body, str) else json.dumps(body)
+        return answer
 
     def close(self) -> None:
         self.server.shutdown()

@@ -207,5 +207,8 @@ export const endpoints = {
   settings: () => api.get<Settings>('/api/settings'),
   saveSettings: (body: T.SettingsChange, preview: boolean) =>
     api.put<T.SettingsStarted>(`/api/settings${preview ? '?preview=1' : ''}`, body),
+  ddns: () => api.get<T.DdnsView>('/api/ddns'),
+  saveDdns: (body: T.DdnsChange) => api.put<T.SettingsStarted>('/api/ddns', body),
+  peerConfig: (name: string) => api.get<T.PeerConfig>(`/api/peers/${encodeURIComponent(name)}/config`),
   caRootUrl: '/api/ca/root.pem',
 }
