@@ -220,3 +220,30 @@ def test_name_check_needs_an_admin_after_setup(app, admin_ddns, fake):
 
 def test_ddns_needs_an_admin(peer_client):
     assert peer_client.get("/api/ddns").status_code == 403
+
+
+def test_dns01_is_refused_for_an_internal_cell(app, admin_ddns, config):
+    before = config.state_file.read_text()
+    resp = put(admin_ddns, {"acme_challenge": "dns"})
+    assert resp.status_code == 400 and "own CA" in resp.get_json()["fields"]["acme_challenge"]
+    assert config.state_file.read_text() == before
+
+
+def test_the_state_gives_the_roles_their_ddns_and_acme_variables():
+    from pic_api.core import schema
+
+    base = {"version": 1, "cell": {"name": "home"}}
+    names = schema.state_to_vars(base)
+    assert (names["pic_ddns_provider"], names["pic_ddns_hostname"], names["pic_acme_challenge"]) == ("none", "", "http")
+    pic_ngo = schema.state_to_vars({"version": 1, "cell": {"name": "home", "domain_mode": "pic_ngo",
+                                                           "acme_challenge": "dns"}})
+    assert (pic_ngo["pic_ddns_provider"], pic_ngo["pic_ddns_hostname"]) == ("pic_ngo", "home.pic.ngo")
+    assert pic_ngo["pic_acme_challenge"] == "dns"
+    custom = {"version": 1, "cell": {"name": "home", "domain_mode": "custom", "domain": "example.org",
+                                     "acme_challenge": "dns"}, "ddns": {"provider": "noip", "hostname": "h.ddns.net"}}
+    with pytest.raises(schema.StateError) as err:
+        schema.validate_state(custom)
+    assert "DNS-01 needs" in err.value.fields["cell.acme_challenge"]
+    custom["ddns"] = {"provider": "cloudflare", "hostname": "home.example.org"}
+    assert schema.state_to_vars(custom)["pic_acme_challenge"] == "dns"
+    assert schema.public_endpoint(custom) == "home.example.org"

@@ -5,12 +5,15 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setNavigator } from './api'
 import type { DdnsView } from './generated/api'
 import { ConnectivityPage, formToBody, validateForm } from './pages/Connectivity'
+import { routeFetch } from './test/fetch'
 
 const NEEDS = { none: [], pic_ngo: [], cloudflare: ['api_token'], duckdns: ['token'], noip: ['username', 'password'], freedns: ['token'] }
 
 function view(over: Partial<DdnsView> = {}): DdnsView {
   return {
-    settings: { provider: 'none', hostname: '', zone: '', ipv6: true, wireguard_endpoint: '' },
+    settings: { provider: 'none', hostname: '', zone: '', ipv6: true, wireguard_endpoint: '', acme_challenge: 'http' },
+    domain_mode: 'internal',
+    domain: 'home.cell',
     provider: 'none',
     hostname: '',
     endpoint: '192.168.1.2',
@@ -21,19 +24,6 @@ function view(over: Partial<DdnsView> = {}): DdnsView {
   }
 }
 
-type Call = { url: string; init: RequestInit }
-function routeFetch(handler: (url: string, init: RequestInit) => { status: number; body: unknown }) {
-  const calls: Call[] = []
-  vi.stubGlobal(
-    'fetch',
-    vi.fn(async (url: string, init: RequestInit) => {
-      calls.push({ url, init })
-      const { status, body } = handler(url, init)
-      return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
-    }),
-  )
-  return calls
-}
 
 beforeEach(() => setNavigator({ toSetup: vi.fn(), toLogin: vi.fn() }))
 afterEach(() => {
@@ -48,7 +38,7 @@ describe('connectivity page', () => {
         ? {
             status: 200,
             body: view({
-              settings: { provider: 'noip', hostname: 'home.ddns.net', zone: '', ipv6: true, wireguard_endpoint: '' },
+              settings: { provider: 'noip', hostname: 'home.ddns.net', zone: '', ipv6: true, wireguard_endpoint: '', acme_challenge: 'http' },
               provider: 'noip',
               hostname: 'home.ddns.net',
               endpoint: 'home.ddns.net',
@@ -102,11 +92,15 @@ describe('connectivity page', () => {
 })
 
 describe('connectivity form', () => {
-  const base = { provider: 'duckdns' as const, hostname: 'home.duckdns.org', zone: '', ipv6: false, endpoint: '', credentials: {} }
+  const base = { provider: 'duckdns' as const, hostname: 'home.duckdns.org', zone: '', ipv6: false, endpoint: '', acme: 'http' as const, credentials: {} }
   it('keeps a stored secret when the field is left empty', () => {
     expect(formToBody(base, ['token'])).toEqual({ provider: 'duckdns', ipv6: false, wireguard_endpoint: '', hostname: 'home.duckdns.org' })
     expect(validateForm(base, ['token'], { token: true })).toEqual({})
     expect(validateForm(base, ['token'], {})).toEqual({ 'credentials.token': 'Enter the token.' })
+  })
+  it('names the ACME challenge only for a public domain', () => {
+    expect(formToBody({ ...base, acme: 'dns' }, ['token'], false).acme_challenge).toBe('dns')
+    expect(formToBody({ ...base, acme: 'dns' }, ['token'], true)).not.toHaveProperty('acme_challenge')
   })
   it('checks the name and the endpoint', () => {
     expect(validateForm({ ...base, hostname: 'home.example.org' }, ['token'], { token: true }).hostname).toMatch(/duckdns\.org/)

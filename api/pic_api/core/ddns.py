@@ -5,6 +5,8 @@ cell), so the ddns role installs this very file as /usr/local/sbin/pic-ddns and 
 it every 5 minutes (one run, then exit; not a thread of the API):
 
     pic-ddns [--config /etc/pic/ddns.json] [--force]
+    pic-ddns [--config /etc/pic/ddns.json] --acme
+
 
 Each run finds the public IPv4 (and IPv6 where the cell has one) from the configured sources, compares
 them with what the provider last accepted (the status file), and sends an update only when one
@@ -15,6 +17,11 @@ says what happened in the provider's own words; credentials come from a 0600 fil
 in the status, the output or an error message.
 
 The API imports the same classes to check credentials before it saves them (``Provider.verify``).
+
+``--acme`` gets or renews the cell's certificate by ACME DNS-01 with lego (Debian's package: Debian's
+Caddy has no DNS plugins), through the DDNS provider: rfc2136 with the cell's own TSIG key for
+pic_ngo, Cloudflare's or Duck DNS's API with their stored token. A new certificate is copied to the
+files Caddy loads by path, and Caddy is reloaded.
 """
 
 from __future__ import annotations
@@ -571,6 +578,95 @@ def run(config: Mapping[str, Any], force: bool = False, now: dt.datetime | None 
     return status
 
 
+# lego's DNS provider and the environment it reads, per DDNS provider (CNAME delegation of
+# _acme-challenge is how the others would do it; not done yet).
+LEGO_DNS = {"pic_ngo": "rfc2136", "cloudflare": "cloudflare", "duckdns": "duckdns"}
+
+
+def lego_env(config: Mapping[str, Any], credentials: Mapping[str, str]) -> dict[str, str]:
+    provider = config["provider"]
+    if provider == "pic_ngo":
+        p = make_provider(config, credentials)
+        key = p.key()  # type: ignore[attr-defined]
+        host, port = p.server()  # type: ignore[attr-defined]
+        return {
+            "RFC2136_NAMESERVER": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "RFC2136_TSIG_KEY": key["name"],
+            "RFC2136_TSIG_SECRET": key["secret"],
+            "RFC2136_TSIG_ALGORITHM": key["algorithm"] + ".",
+            "RFC2136_TTL": "60",
+            "RFC2136_PROPAGATION_TIMEOUT": "180",
+            "RFC2136_POLLING_INTERVAL": "2",
+        }
+    if provider == "cloudflare":
+        return {"CF_DNS_API_TOKEN": credentials.get("api_token", "")}
+    if provider == "duckdns":
+        return {"DUCKDNS_TOKEN": credentials.get("token", "")}
+    raise ProviderError(f"DNS-01 needs pic_ngo, cloudflare or duckdns, not {provider}", fatal=True)
+
+
+def acme(config: Mapping[str, Any]) -> int:
+    """Get (or renew, ``renew_days`` before it ends) the certificate of ``acme.domains`` with lego by
+    DNS-01, then put it where Caddy loads it and reload Caddy when it changed."""
+    import grp
+    import shutil
+    import subprocess
+
+    a = config["acme"]
+    domains = list(a["domains"])
+    if config.get("provider") == "pic_ngo" and not read_json(config["status_file"], {}).get("registered"):
+        run(config, force=True)  # the key must be registered before it can publish a TXT record
+    creds = credentials_for(config)
+    try:
+        env = {**os.environ, **lego_env(config, creds)}
+    except ProviderError as exc:
+        print(f"pic-ddns: {exc.message}", file=sys.stderr)
+        return 2
+    if a.get("ca_certificates"):
+        env["LEGO_CA_CERTIFICATES"] = a["ca_certificates"]
+    argv = [a.get("lego", "lego"), "--accept-tos", "--email", a["email"], "--path", a["path"],
+            "--dns", LEGO_DNS[config["provider"]], "--key-type", "ec256"]
+    if a.get("server"):
+        argv += ["--server", a["server"]]
+    for resolver in a.get("resolvers") or []:
+        argv += ["--dns.resolvers", resolver]
+    for domain in domains:
+        argv += ["--domains", domain]
+    issued = os.path.join(a["path"], "certificates", domains[0].replace("*", "_"))
+    names_file = os.path.join(a["path"], "domains.json")  # the names the certificate was issued for
+    same_names = read_json(names_file, []) == domains and os.path.exists(issued + ".crt")
+    # a new name (a service switched on) needs a new certificate; otherwise renew when it is due
+    argv += ["renew", "--days", str(a.get("renew_days", 30))] if same_names else ["run"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, check=False)
+    for line in (done.stdout + done.stderr).splitlines():
+        print(scrub(line, {**creds, "secret": env.get("RFC2136_TSIG_SECRET", "")}))
+    if done.returncode != 0:
+        return done.returncode
+    write_json(names_file, domains, 0o600)
+    changed = False
+    group = grp.getgrnam(a["group"]).gr_gid if a.get("group") else 0
+    for src, dest, mode in ((issued + ".crt", a["cert_file"], 0o644), (issued + ".key", a["key_file"], 0o640)):
+        with open(src, "rb") as fh:
+            new = fh.read()
+        try:
+            with open(dest, "rb") as fh:
+                same = fh.read() == new
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            tmp = dest + ".new"
+            shutil.copyfile(src, tmp)
+            os.chown(tmp, 0, group)
+            os.chmod(tmp, mode)
+            os.replace(tmp, dest)
+            changed = True
+    if changed and a.get("reload"):  # e.g. systemctl try-reload-or-restart caddy (not started yet: nothing)
+        subprocess.run(a["reload"], check=False, timeout=60)
+    print(json.dumps({"certificate": a["cert_file"], "domains": domains, "changed": changed}))
+    return 0
+
+
 HOSTNAME_RE = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 
 
@@ -604,6 +700,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="/etc/pic/ddns.json")
     parser.add_argument("--force", action="store_true", help="send an update even when nothing changed")
     parser.add_argument("--check", action="store_true", help="check the configuration only")
+    parser.add_argument("--acme", action="store_true", help="get or renew the certificate by DNS-01 (lego)")
     args = parser.parse_args(argv)
     config = read_json(args.config, {})
     problems = check_config(config) if config else [f"{args.config} is missing or not a JSON object"]
@@ -611,6 +708,11 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"pic-ddns: {args.config}: {problem}", file=sys.stderr)
         return 2 if problems else 0
+    if args.acme:
+        if not config.get("acme"):
+            print(f"pic-ddns: {args.config} has no acme section (the DNS-01 challenge is off)", file=sys.stderr)
+            return 2
+        return acme(config)
     status = run(config, force=args.force)
     line = {k: status.get(k) for k in ("provider", "hostname", "public", "accepted", "last_answer", "last_error",
                                        "blocked", "next_attempt")}

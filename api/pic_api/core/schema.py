@@ -81,6 +81,8 @@ DDNS_CREDENTIALS = {
     "freedns": ("token",),
 }
 DUCKDNS_SUFFIX = ".duckdns.org"
+ACME_CHALLENGES = ("http", "dns")
+DNS01_PROVIDERS = ("pic_ngo", "cloudflare", "duckdns")  # lego's DNS providers the cell can drive
 MAX_RESOLVERS = 8  # upstream resolvers and NTP servers each
 
 
@@ -107,6 +109,11 @@ DEFS: dict[str, dict[str, Any]] = {
     "UserService": _enum(USER_SERVICES, "a service a user may have"),
     "UserServices": _list_of(_ref("UserService", "user service"), uniqueItems=True, maxItems=len(USER_SERVICES)),
     "DomainMode": _enum(DOMAIN_MODES, "internal: <name>.cell; pic_ngo: <name>.pic.ngo; custom: your own domain"),
+    "AcmeChallenge": _enum(
+        ACME_CHALLENGES,
+        "how a public certificate is proven (pic_ngo and custom domains): http (HTTP-01, port 80 reachable "
+        "from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns)",
+    ),
     "Route": _enum(ROUTES, "split: only the cell's networks go through the tunnel; full: everything"),
     "Role": _enum(ROLES, "admin: may change the cell; peer: may use its services"),
     "DnsServer": _enum(DNS_SERVERS, "the DNS server the cell runs"),
@@ -146,6 +153,7 @@ DEFS: dict[str, dict[str, Any]] = {
             "domain_mode": _ref("DomainMode", "domain mode", default="internal"),
             "domain": _ref("Domain", "domain"),
             "timezone": _ref("Timezone", "timezone", default="Etc/UTC"),
+            "acme_challenge": _ref("AcmeChallenge", "ACME challenge", default="http"),
         },
         ["name"],
     ),
@@ -337,6 +345,12 @@ def _relations(state: dict[str, Any], fields: dict[str, str]) -> None:
             ):
                 add("ddns.hostname", f"the name must be in the zone {ddns['zone']}")
 
+    if ok("cell.acme_challenge", "cell.domain_mode", "ddns.provider") and cell["acme_challenge"] == "dns":
+        if cell["domain_mode"] == "internal":
+            add("cell.acme_challenge", "an internal cell has its own CA: no ACME challenge")
+        elif ddns_target(state)[0] not in DNS01_PROVIDERS:
+            add("cell.acme_challenge", f"DNS-01 needs the DDNS provider {', '.join(DNS01_PROVIDERS)}")
+
     net = state["network"]
     p = "network."
     lan = ipaddress.IPv4Network(net["lan_subnet"]) if ok(p + "lan_subnet") else None
@@ -507,6 +521,9 @@ SETTINGS = Request(
         "timezone": "cell.timezone",
         "upstream_dns": "network.upstream_dns",
         "ntp_servers": "network.ntp_servers",
+        # internal <-> custom <-> pic_ngo after setup: a converge of every role that reads them
+        "domain_mode": "cell.domain_mode",
+        "domain": "cell.domain",
     },
     at_least_one=True,
 )
@@ -531,6 +548,7 @@ DDNS = Request(
         "hostname": "ddns.hostname",
         "zone": "ddns.zone",
         "ipv6": "ddns.ipv6",
+        "acme_challenge": "cell.acme_challenge",
     },
     {
         "credentials": _ref("DdnsCredentials", "credentials"),
@@ -618,6 +636,7 @@ def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
     out["pic_ddns_provider"], out["pic_ddns_hostname"] = ddns_target(full)
     out["pic_ddns_zone"] = full["ddns"].get("zone") or ""
     out["pic_ddns_ipv6"] = bool(full["ddns"]["ipv6"])
+    out["pic_acme_challenge"] = cell["acme_challenge"]
     # The LAN interface defaults to the host's default route interface in the inventory; only a
     # state that names one overrides it.
     if isinstance(state.get("network"), dict) and "lan_interface" in state["network"]:

@@ -66,7 +66,10 @@ class DdnsManager:
                 "zone": section.get("zone", ""),
                 "ipv6": section.get("ipv6", True),
                 "wireguard_endpoint": state["network"].get("wireguard_endpoint", ""),
+                "acme_challenge": state["cell"]["acme_challenge"],
             },
+            "domain_mode": state["cell"]["domain_mode"],
+            "domain": state["cell"]["domain"],
             "provider": provider,
             "hostname": hostname,
             "endpoint": self.endpoint(state),
@@ -143,7 +146,7 @@ class DdnsManager:
         target_changed = schema.ddns_target(old) != (provider, hostname) or (old.get("ddns") or {}).get("zone") != zone
         if provider != "none" and (given or target_changed):
             self._verify(provider, hostname, zone, creds)
-        what = "dynamic DNS: " + ", ".join(sorted(k for k in data if k != "credentials") or ["credentials"])
+        what = "connectivity: " + ", ".join(sorted(k for k in data if k != "credentials") or ["credentials"])
         if preview:
             run, _ = self.changes.preview(change, what, schema.DDNS)
             return run

@@ -55,6 +55,9 @@ export type UserServices = UserService[]
 /** internal: <name>.cell; pic_ngo: <name>.pic.ngo; custom: your own domain */
 export type DomainMode = "internal" | "pic_ngo" | "custom"
 
+/** how a public certificate is proven (pic_ngo and custom domains): http (HTTP-01, port 80 reachable from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns) */
+export type AcmeChallenge = "http" | "dns"
+
 /** split: only the cell's networks go through the tunnel; full: everything */
 export type Route = "split" | "full"
 
@@ -97,6 +100,7 @@ export type Cell = {
   domain_mode?: DomainMode
   domain?: Domain
   timezone?: Timezone
+  acme_challenge?: AcmeChallenge
 }
 
 export type Network = {
@@ -144,6 +148,7 @@ export type DdnsChange = {
   hostname?: Domain
   zone?: Domain
   ipv6?: PublishIpv6
+  acme_challenge?: AcmeChallenge
   credentials?: DdnsCredentials
   /** a domain name or an IPv4 address devices dial from outside; empty: the DDNS or custom name */
   wireguard_endpoint?: Host | ""
@@ -176,6 +181,8 @@ export type SettingsChange = {
   timezone?: Timezone
   upstream_dns?: UpstreamDns
   ntp_servers?: NtpServers
+  domain_mode?: DomainMode
+  domain?: Domain
 }
 
 export type SetupCode = {
@@ -380,7 +387,10 @@ export type DdnsView = {
     zone: string
     ipv6: boolean
     wireguard_endpoint: string
+    acme_challenge: AcmeChallenge
   }
+  domain_mode: DomainMode
+  domain: Domain
   provider: DdnsProvider
   /** the name published (pic_ngo: <name>.pic.ngo) */
   hostname: string
@@ -589,6 +599,13 @@ export const limits = {
       "custom"
     ],
     "description": "internal: <name>.cell; pic_ngo: <name>.pic.ngo; custom: your own domain"
+  },
+  "AcmeChallenge": {
+    "enum": [
+      "http",
+      "dns"
+    ],
+    "description": "how a public certificate is proven (pic_ngo and custom domains): http (HTTP-01, port 80 reachable from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns)"
   },
   "Route": {
     "enum": [

@@ -3,7 +3,7 @@
 // configurations for existing devices after that endpoint changed (same keys).
 import { useEffect, useState, type FormEvent } from 'react'
 import { ApiError, endpoints, type Peer, type RunStatus } from '../api'
-import type { DdnsChange, DdnsProvider, DdnsView, PeerConfig } from '../generated/api'
+import type { AcmeChallenge, DdnsChange, DdnsProvider, DdnsView, PeerConfig } from '../generated/api'
 import { limits } from '../generated/api'
 import { RunView } from '../components/RunView'
 import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, PageHeader, useApi } from '../components/ui'
@@ -32,8 +32,11 @@ export interface DdnsForm {
   zone: string
   ipv6: boolean
   endpoint: string
+  acme: AcmeChallenge
   credentials: Record<string, string>
 }
+/** Providers whose TXT records the cell can write for DNS-01 (the API's rule: DNS01_PROVIDERS). */
+const DNS01 = new Set<DdnsProvider>(['pic_ngo', 'cloudflare', 'duckdns'])
 
 export function viewToForm(v: DdnsView): DdnsForm {
   return {
@@ -42,13 +45,15 @@ export function viewToForm(v: DdnsView): DdnsForm {
     zone: v.settings.zone,
     ipv6: v.settings.ipv6,
     endpoint: v.settings.wireguard_endpoint,
+    acme: v.settings.acme_challenge,
     credentials: {},
   }
 }
 
 /** The request: only what the provider uses; an empty secret keeps the stored one. */
-export function formToBody(f: DdnsForm, needs: string[]): DdnsChange {
+export function formToBody(f: DdnsForm, needs: string[], internal = true): DdnsChange {
   const body: DdnsChange = { provider: f.provider, ipv6: f.ipv6, wireguard_endpoint: f.endpoint.trim() }
+  if (!internal) body.acme_challenge = f.acme
   if (f.provider !== 'none' && f.provider !== 'pic_ngo') body.hostname = f.hostname.trim().toLowerCase()
   if (f.provider === 'cloudflare' && f.zone.trim()) body.zone = f.zone.trim().toLowerCase()
   const creds = Object.fromEntries(needs.filter((k) => f.credentials[k]).map((k) => [k, f.credentials[k]]))
@@ -151,7 +156,7 @@ export function DdnsEditor({ view, onSaved }: { view: DdnsView; onSaved: () => v
     if (Object.keys(errs).length) return
     setBusy(true)
     try {
-      const res = await endpoints.saveDdns(formToBody(form, needs))
+      const res = await endpoints.saveDdns(formToBody(form, needs, view.domain_mode === 'internal'))
       setPhase({ kind: 'apply', runId: res.run_id, status: null })
     } catch (e) {
       if (e instanceof ApiError && e.status === 400) setErrors({ ...e.fields })
@@ -236,6 +241,31 @@ export function DdnsEditor({ view, onSaved }: { view: DdnsView; onSaved: () => v
               <input type="checkbox" disabled={locked} checked={form.ipv6} onChange={(e) => set('ipv6', e.target.checked)} />
               Publish the IPv6 address too, where the cell has one
             </label>
+          )}
+          {view.domain_mode !== 'internal' && (
+            <Field
+              id="ddns-acme"
+              label={`Certificates for ${view.domain}`}
+              error={errors.acme_challenge}
+              hint="DNS-01 works behind CGNAT or a closed port 80; it needs pic_ngo, Cloudflare or Duck DNS."
+            >
+              <select
+                id="ddns-acme"
+                className={inputClass}
+                disabled={locked}
+                value={form.acme}
+                onChange={(e) => {
+                  const v = e.target.value as AcmeChallenge
+                  setForm((f) => ({ ...f, acme: v }))
+                  setErrors((x) => ({ ...x, acme_challenge: undefined }))
+                }}
+              >
+                <option value="http">HTTP-01 (port 80 reachable from outside)</option>
+                <option value="dns" disabled={!DNS01.has(form.provider)}>
+                  DNS-01 through the DDNS provider
+                </option>
+              </select>
+            </Field>
           )}
           <Field
             id="ddns-endpoint"
