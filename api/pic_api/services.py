@@ -69,7 +69,7 @@ class Cell:
             config.wg_endpoint,
         )
         self.peers = PeerManager(self.changes, public_key, self.ddns.endpoint)
-        self.settings = SettingsManager(self.changes)
+        self.settings = SettingsManager(self.changes, self.ddns.available)
         self.health = health or HealthMonitor(
             lambda: self.state.load()["services"],
             lambda: self.state.load()["network"]["dns_server"],

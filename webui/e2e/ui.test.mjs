@@ -402,6 +402,33 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors(), [])
   })
 
+  test('settings: a change of domain mode is previewed over the roles that use the domain', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/settings`)
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor()
+    const before = await (await page.request.get(`${baseUrl}/api/settings`)).json()
+    // the wizard above chose a custom domain locally; a real cell stays internal
+    if (before.domain_mode === 'custom') {
+      await page.getByLabel(/^Internal only/).check()
+      assert.equal(await page.getByLabel('Custom domain').count(), 0)
+    } else {
+      await page.getByLabel('My own domain').check()
+      await page.getByRole('button', { name: 'Preview changes' }).click()
+      await page.getByText('Enter the domain.').waitFor()
+      await page.getByLabel('Custom domain').fill('cell.example.org')
+    }
+    await page.getByText('Changing the domain converges every service that uses it; preview it first.').waitFor()
+    await page.getByRole('button', { name: 'Preview changes' }).click()
+    await page.getByText('Preview (check mode, nothing is changed)').waitFor()
+    await page.locator('[data-testid=run-view] h2 + [data-status]:not([data-status=running])').waitFor()
+    const roles = await page.getByTestId('run-roles').textContent()
+    for (const role of ['caddy', 'mailserver', 'ddns']) assert.match(roles, new RegExp(role))
+    const after = await (await page.request.get(`${baseUrl}/api/settings`)).json()
+    assert.deepEqual(after, before, 'a preview saves nothing')
+    await shot('settings-domain-preview')
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
   test('connectivity: bad credentials are refused at their field and change nothing; good ones publish the name', async () => {
     errors = []
     await page.goto(`${baseUrl}/connectivity`)

@@ -13,7 +13,7 @@ from ..managers.errors import InvalidInput
 from .common import cell, json_body, session
 from .gate import access, error
 from .openapi import doc
-from .settings import PREVIEW
+from .settings import PREVIEW_QUERY, preview_flag
 
 ddns_bp = Blueprint("ddns", __name__)
 
@@ -32,13 +32,10 @@ def ddns_get() -> Any:
     "SettingsStarted",
     202,
     body=schema.DDNS,
-    query={"preview": {"type": "string", "enum": list(PREVIEW)}},
+    query=PREVIEW_QUERY,
 )
 def ddns_put() -> Any:
-    preview = request.args.get("preview", "0")
-    if preview not in PREVIEW:
-        raise InvalidInput("preview must be 0 or 1", {"preview": "must be 0 or 1"})
-    is_preview = preview in ("1", "true")
+    is_preview = preview_flag()
     run = cell().ddns.update(json_body(), preview=is_preview)
     return jsonify(run_id=run.id, preview=is_preview), 202
 
