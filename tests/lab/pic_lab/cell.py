@@ -19,15 +19,17 @@ ROOT = Path(__file__).resolve().parents[3]
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-def boot_cell(lab: Lab, workdir: Path, *others: str) -> Cell:
+def boot_cell(lab: Lab, workdir: Path, *others: str, image: str = "provisioned") -> Cell:
     """Boots the lab host "cell" (and others) and writes an inventory with `cells` = cell.
 
     The inventory lives outside the repository and sets no pic_* variable: the playbooks' own
     defaults apply, and the cell finds its LAN (the lab's bridge network) on its default interface.
-    The cell is a fresh host (the bare base): its converge proves every role's install path. The
-    others only run clients, so they boot from the provisioned image (their tools already there).
+    The cell boots from IMAGE: the provisioned image by default (every role's packages unpacked, not
+    configured); tests/e2e/test_install.py is the one that converges a bare host, so every role's
+    install path is still proven there. The others only run clients, so they boot from the
+    provisioned image (their tools already there).
     """
-    lab.up("cell")
+    lab.up("cell", image=image)
     for name in others:
         lab.up(name, image="provisioned")
     return Cell(lab, lab.write_inventory(workdir, {"cells": ["cell"]}))
