@@ -179,7 +179,8 @@ def main() -> int:
         "ipv4_source": provider.url + "/ip4",
         "ipv6": False,
         "accept_private": True,
-        "urls": {"noip": provider.url},
+        # every provider on the loopback: nothing the browser does reaches a public service
+        "urls": {p: provider.url for p in ("pic_ngo", "cloudflare", "duckdns", "noip", "freedns", "freedns_v6")},
         "credentials_file": str(config.ddns_credentials_file),
         "status_file": str(config.ddns_status_file),
         "tsig_key_file": str(tmp / "etc/ddns/tsig.json"),
