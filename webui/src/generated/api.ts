@@ -39,6 +39,9 @@ export type BcryptHash = string
 /** a credential of at most 256 characters, no control characters or line breaks */
 export type Secret = string
 
+/** a borg repository: an absolute path (another disk) or ssh://user@host[:port]/path; empty for none */
+export type Repository = string
+
 /** an ISO 8601 timestamp */
 export type Timestamp = string
 
@@ -132,6 +135,24 @@ export type User = {
   services?: UserServices
 }
 
+/** how often the timer backs up; off: on demand only */
+export type BackupSchedule = "hourly" | "daily" | "weekly" | "off"
+
+/** archives kept by borg prune, 0 to 1000 */
+export type BackupKeep = number
+
+/** the repository's passphrase is saved away from the cell */
+export type KeyConfirmed = boolean
+
+export type Backup = {
+  repository?: Repository
+  schedule?: BackupSchedule
+  keep_daily?: BackupKeep
+  keep_weekly?: BackupKeep
+  keep_monthly?: BackupKeep
+  key_confirmed?: KeyConfirmed
+}
+
 export type CellState = {
   version: 1
   setup_completed?: boolean
@@ -141,6 +162,7 @@ export type CellState = {
   peers?: Peer[]
   users?: User[]
   ddns?: Ddns
+  backup?: Backup
 }
 
 export type DdnsChange = {
@@ -172,7 +194,7 @@ export type PeerRequest = {
 
 export type RunRequest = {
   /** roles to converge */
-  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "mailserver" | "radicale" | "webdav" | "ddns" | "caddy" | "coredns" | "dnsmasq" | "api" | "webui")[]
+  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "mailserver" | "radicale" | "webdav" | "ddns" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "webui")[]
   check?: boolean
 }
 
@@ -561,6 +583,10 @@ export const limits = {
     "maxLength": 256,
     "description": "a credential of at most 256 characters, no control characters or line breaks"
   },
+  "Repository": {
+    "maxLength": 255,
+    "description": "a borg repository: an absolute path (another disk) or ssh://user@host[:port]/path; empty for none"
+  },
   "Timestamp": {
     "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?$",
     "maxLength": 40,
@@ -649,5 +675,19 @@ export const limits = {
   },
   "NtpServers": {
     "maxItems": 8
+  },
+  "BackupSchedule": {
+    "enum": [
+      "hourly",
+      "daily",
+      "weekly",
+      "off"
+    ],
+    "description": "how often the timer backs up; off: on demand only"
+  },
+  "BackupKeep": {
+    "minimum": 0,
+    "maximum": 1000,
+    "description": "archives kept by borg prune, 0 to 1000"
   }
 } as const
