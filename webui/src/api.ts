@@ -207,5 +207,9 @@ export const endpoints = {
   settings: () => api.get<Settings>('/api/settings'),
   saveSettings: (body: T.SettingsChange, preview: boolean) =>
     api.put<T.SettingsStarted>(`/api/settings${preview ? '?preview=1' : ''}`, body),
+  nameAvailable: (name: string) => api.get<T.NameAvailable>(`/api/setup/name-available?name=${encodeURIComponent(name)}`),
+  ddns: () => api.get<T.DdnsView>('/api/ddns'),
+  saveDdns: (body: T.DdnsChange) => api.put<T.SettingsStarted>('/api/ddns', body),
+  peerConfig: (name: string) => api.get<T.PeerConfig>(`/api/peers/${encodeURIComponent(name)}/config`),
   caRootUrl: '/api/ca/root.pem',
 }

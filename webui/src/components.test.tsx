@@ -8,20 +8,7 @@ import { LoginPage } from './pages/Login'
 import { AddPeerForm, QrImage } from './pages/Peers'
 import { SetupCodeStep, SetupForm } from './pages/Setup'
 
-type Handler = (url: string, init: RequestInit) => { status: number; body: unknown }
-
-function routeFetch(handler: Handler) {
-  const calls: { url: string; init: RequestInit }[] = []
-  vi.stubGlobal(
-    'fetch',
-    vi.fn(async (url: string, init: RequestInit) => {
-      calls.push({ url, init })
-      const { status, body } = handler(url, init)
-      return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
-    }),
-  )
-  return calls
-}
+import { routeFetch } from './test/fetch'
 
 /** A stand-in for the browser's EventSource that the test drives by hand. */
 class FakeEventSource {
@@ -193,6 +180,33 @@ describe('setup form', () => {
       admin_password: 'correct-Horse-battery-9',
       services: ['dns', 'dhcp', 'ntp', 'wireguard', 'calendar', 'files'],
     })
+  })
+
+  it('checks a pic_ngo name before the setup runs; a silent service does not block it', async () => {
+    let available: boolean | null = false
+    const calls = routeFetch((url) =>
+      url.startsWith('/api/setup/name-available')
+        ? available === null
+          ? { status: 502, body: { error: 'bad gateway' } }
+          : { status: 200, body: { name: 'home.pic.ngo', available, error: null } }
+        : { status: 202, body: { run_id: 'r3' } },
+    )
+    const onStarted = vi.fn()
+    const user = userEvent.setup()
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={onStarted} />)
+    await user.click(screen.getByLabelText(/PIC dynamic name/))
+    expect(screen.queryByLabelText('Domain')).toBeNull()
+    await fillSetup(user)
+    expect(screen.getByTestId('pic-ngo-name')).toHaveTextContent('home.pic.ngo')
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    expect(await screen.findByText('home.pic.ngo is taken: choose another cell name.')).toBeInTheDocument()
+    expect(calls.map((c) => c.url)).toEqual(['/api/setup/name-available?name=home'])
+    available = null
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r3'))
+    const sent = JSON.parse(calls.find((c) => c.url === '/api/setup')!.init.body as string)
+    expect(sent.domain_mode).toBe('pic_ngo')
+    expect(sent).not.toHaveProperty('domain')
   })
 
   it('filters the time zone list by search', async () => {

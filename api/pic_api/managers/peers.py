@@ -55,10 +55,15 @@ def client_config(
 
 
 class PeerManager:
-    def __init__(self, changes: ChangeManager, cell_public_key: Callable[[], str], wg_endpoint: str = ""):
+    def __init__(
+        self,
+        changes: ChangeManager,
+        cell_public_key: Callable[[], str],
+        endpoint: Callable[[dict[str, Any]], str] = lambda state: state["cell"]["domain"],
+    ):
         self.changes = changes
         self._cell_public_key = cell_public_key
-        self.endpoint = wg_endpoint
+        self.endpoint = endpoint  # the host devices dial, from the state (DdnsManager.endpoint)
 
     def cell_public_key(self) -> str:
         """The cell's WireGuard public key (the agent makes the key pair when it does not exist yet)."""
@@ -103,8 +108,7 @@ class PeerManager:
 
         run, peer = self.changes.apply(change, f"add peer {data['name']}", schema.PEER)
         state = self.changes.state.load()
-        endpoint = self.endpoint or state["cell"]["domain"]
-        config = client_config(peer, state, self.cell_public_key(), endpoint, private)
+        config = client_config(peer, state, self.cell_public_key(), self.endpoint(state), private)
         return {
             "peer": peer,
             "config": config,
@@ -112,6 +116,15 @@ class PeerManager:
             "run_id": run.id,
             "private_key_included": private is not None,
         }
+
+    def config(self, name: str) -> dict[str, Any]:
+        """A peer's configuration as it is now (the cell's current endpoint), for a device that already
+        has its key: the private key line stays a placeholder, no new key is made."""
+        state = self.changes.state.load()
+        peer = self.get(name)
+        endpoint = self.endpoint(state)
+        config = client_config(peer, state, self.cell_public_key(), endpoint, None)
+        return {"peer": peer, "endpoint": endpoint, "config": config, "qr_svg": qr_svg(config)}
 
     def delete(self, name: str) -> Run:
         def change(state: dict[str, Any]) -> None:

@@ -38,6 +38,18 @@ def peers_get(name: str) -> Any:
     return jsonify(peer=cell().peers.get(name))
 
 
+@peers_bp.get("/<name>/config")
+@doc(
+    "The peer's configuration with the cell's current endpoint (after the endpoint changed): the device "
+    "keeps its key, the private key line is a placeholder",
+    "PeerConfig",
+    params=NAME,
+    errors=(404,),
+)
+def peers_config(name: str) -> Any:
+    return jsonify(cell().peers.config(name))
+
+
 @peers_bp.delete("/<name>")
 @doc("Remove a peer", "RunId", 202, params=NAME, errors=(404,))
 def peers_delete(name: str) -> Any:
