@@ -12,7 +12,7 @@ except ImportError:  # not installed: use the copy in this repository
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
-from pic_api.core import addressing, schema, validators, wgkeys, zone  # noqa: E402
+from pic_api.core import addressing, peerhosts, schema, validators, wgkeys, zone  # noqa: E402
 
 
 def pic_state_vars(state):
@@ -34,6 +34,15 @@ def pic_wg_pubkey(private_key):
 
 def pic_wg_valid_key(value):
     return wgkeys.is_valid_key(value)
+
+
+def pic_peer_hosts(peers, zone_name):
+    """The peers' hosts file (``<ip> <name>.<zone>`` lines) the DNS server reads; pic-agent writes
+    the same text when a peer changes."""
+    try:
+        return peerhosts.render(peers, zone_name)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"pic_peer_hosts: {exc}") from exc
 
 
 def pic_zone_serial(previous=None):
@@ -96,6 +105,7 @@ class FilterModule:
             "pic_wg_pubkey": pic_wg_pubkey,
             "pic_wg_valid_key": pic_wg_valid_key,
             "pic_zone_serial": pic_zone_serial,
+            "pic_peer_hosts": pic_peer_hosts,
             "pic_valid_name": pic_valid_name,
             "pic_valid_domain": pic_valid_domain,
             "pic_next_vpn_address": pic_next_vpn_address,

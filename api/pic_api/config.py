@@ -29,6 +29,11 @@ class Config:
     ca_root_file: Path = Path("/etc/pic/ca/root.crt")
     wg_private_key_file: Path = Path("/etc/wireguard/private.key")  # made by the wireguard role
     wg_endpoint: str = ""  # host clients dial; empty: the cell's domain
+    # Where a peer change is applied at once (pic-agent's peer_apply): the running interface, the
+    # hosts file the DNS server reads (its role writes it too) and the firewall's ruleset file.
+    wg_interface: str = "wg0"
+    dns_peers_file: Path = Path("/var/lib/pic-dns/peers.hosts")
+    firewall_config_file: Path = Path("/etc/nftables.conf")
     log_file: Path | None = Path("/var/log/pic/api.log")
     log_level: str = "INFO"
     log_levels: str = ""  # per area: "runner=DEBUG,auth=WARNING"

@@ -59,7 +59,9 @@ class Cell:
             public_key = self.agent.wg_public_key
         else:
             public_key = functools.partial(actions.wg_public_key, config.wg_private_key_file)
-        self.peers = PeerManager(self.changes, public_key, config.wg_endpoint)
+        self.peers = PeerManager(
+            self.changes, public_key, config.wg_endpoint, self.agent.peer_apply if self.agent else None
+        )
         self.settings = SettingsManager(self.changes)
         self.health = health or HealthMonitor(
             lambda: self.state.load()["services"],

@@ -31,9 +31,19 @@ class ChangeManager:
         # nothing a role reads changed: still load and validate the state (tagged 'always')
         return tags or ["always"]
 
-    def apply(self, change: Callable[[dict[str, Any]], Any], description: str) -> tuple[Run, Any]:
-        """Save the changed state as a new version and queue its converge."""
+    def apply(
+        self,
+        change: Callable[[dict[str, Any]], Any],
+        description: str,
+        before_run: Callable[[Any], None] | None = None,
+    ) -> tuple[Run, Any]:
+        """Save the changed state as a new version and queue its converge.
+
+        ``before_run`` is called with the change's result once the state is saved and before the
+        converge is queued (a peer is applied to the running cell there)."""
         old, new, version, result = self.state.update(change)
+        if before_run is not None:
+            before_run(result)
         run = self.runs.submit("converge", self.tags_for(old, new), description=description, state_version=version)
         return run, result
 

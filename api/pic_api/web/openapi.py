@@ -78,6 +78,12 @@ SETUP_CODE = {"type": "string", "maxLength": 64, "example": "ABCD-EFGH-JKLM-NPQR
 SERVICES = {"type": "array", "items": {"type": "string", "enum": list(schema.SERVICES)}, "uniqueItems": True}
 RUN = {"$ref": "#/components/schemas/Run"}
 PEER = {"$ref": "#/components/schemas/Peer"}
+# A peer change applied to the running cell at once (before its converge): ready, and each part's outcome.
+PEER_LIVE = {
+    "ready": {"type": "boolean"},
+    "live": {"type": "object", "additionalProperties": {"type": "string"}},
+    "live_error": {"type": "string"},
+}
 ADMIN_ERR = (401, 403, 428)
 
 
@@ -237,6 +243,7 @@ def build(roles: Sequence[str]) -> dict[str, Any]:
                                 "qr_svg": {"type": "string"},
                                 "run_id": {"type": "string"},
                                 "private_key_included": {"type": "boolean"},
+                                **PEER_LIVE,
                             }
                         )
                     )
@@ -260,8 +267,8 @@ def build(roles: Sequence[str]) -> dict[str, Any]:
                 errors=(404, *ADMIN_ERR),
             ),
             "delete": _op(
-                "Remove a peer",
-                {"202": _json(RUN_ID)},
+                "Remove a peer (from the running cell at once, then durably by its run)",
+                {"202": _json({**RUN_ID, "properties": {**RUN_ID["properties"], **PEER_LIVE}})},
                 params=[_path_param("name", NAME)],
                 errors=(404, *ADMIN_ERR),
             ),

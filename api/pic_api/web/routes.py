@@ -231,7 +231,8 @@ def peers_get(name: str) -> Any:
 
 @peers_bp.delete("/<name>")
 def peers_delete(name: str) -> Any:
-    return jsonify(run_id=cell().peers.delete(name).id), 202
+    run, live = cell().peers.delete(name)
+    return jsonify(run_id=run.id, **live), 202
 
 
 # --- users ------------------------------------------------------------------------------------
