@@ -222,6 +222,9 @@ export interface NewPeerResponse {
   qr_svg: string
   run_id?: string
   private_key_included?: boolean
+  /** Applied to the running cell at once: the device can connect now (its run makes it durable). */
+  ready?: boolean
+  live_error?: string
 }
 
 export interface User {
@@ -293,7 +296,8 @@ export const endpoints = {
   peers: async () => listOf<Peer>(await api.get('/api/peers'), 'peers'),
   addPeer: (body: { name: string; route: 'split' | 'full'; public_key?: string }) =>
     api.post<NewPeerResponse>('/api/peers', body),
-  deletePeer: (name: string) => api.del<{ run_id: string }>(`/api/peers/${encodeURIComponent(name)}`),
+  deletePeer: (name: string) =>
+    api.del<{ run_id: string; ready?: boolean }>(`/api/peers/${encodeURIComponent(name)}`),
   services: () => api.get<unknown>('/api/services'),
   settings: () => api.get<Record<string, unknown>>('/api/settings'),
   saveSettings: (body: Record<string, unknown>, preview: boolean) =>
