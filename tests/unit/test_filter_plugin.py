@@ -114,3 +114,11 @@ def test_peer_hosts_is_the_text_the_agent_writes(filters):
     assert filters["pic_peer_hosts"](peers, "home.cell").endswith("\n10.0.0.2 phone.home.cell\n")
     with pytest.raises(AnsibleFilterError, match="pic_peer_hosts"):
         filters["pic_peer_hosts"]([{"name": "Phone!", "ip": "10.0.0.2"}], "home.cell")
+
+
+def test_not_installed_lists_what_apt_must_install(filters):
+    facts = {"packages": {"nftables": [{"version": "1.0.6"}], "chrony": [{"version": "4.3"}]}}
+    assert filters["pic_not_installed"](["nftables", "chrony"], facts) == []
+    assert filters["pic_not_installed"](["nftables", "dnsmasq"], facts) == ["dnsmasq"]
+    # no package facts (a role run alone): every package, so apt runs as it always did
+    assert filters["pic_not_installed"](["nftables"], {}) == ["nftables"]
