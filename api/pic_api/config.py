@@ -28,6 +28,7 @@ class Config:
     inventory: str = ""  # empty: <project_dir>/inventory/hosts.yml
     ca_root_file: Path = Path("/etc/pic/ca/root.crt")
     wg_private_key_file: Path = Path("/etc/wireguard/private.key")  # made by the wireguard role
+    wg_public_key_file: Path = Path("/etc/pic/wireguard/public.key")  # its public half, as the role publishes it
     wg_endpoint: str = ""  # host clients dial; empty: the cell's domain
     # Where a peer change is applied at once (pic-agent's peer_apply): the running interface, the
     # hosts file the DNS server reads (its role writes it too) and the firewall's ruleset file.

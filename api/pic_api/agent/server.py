@@ -59,7 +59,7 @@ class Agent:
         )
         self._lock = threading.Lock()
         self._current: Run | None = None
-        self.roles = roles.load(config.project_dir).order
+        self.roles = roles.site_roles(Path(config.project_dir))
         self.fastpath = fastpath or FastPath(
             config.wg_interface,
             Path(config.wg_private_key_file),
@@ -204,7 +204,8 @@ class Agent:
         return {"entries": actions.journal(units, limit)}
 
     def do_wg_public_key(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        return {"public_key": actions.wg_public_key(self.config.wg_private_key_file)}
+        key = actions.wg_public_key(self.config.wg_private_key_file, Path(self.config.wg_public_key_file))
+        return {"public_key": key}
 
 
 def _now() -> str:
