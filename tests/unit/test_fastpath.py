@@ -14,7 +14,7 @@ from pic_api.agent.fastpath import FastPath
 from pic_api.agent.protocol import AgentError
 from pic_api.agent.server import Agent
 from pic_api.core import peerhosts, wgkeys
-from pic_api.managers.runner import RunManager
+from pic_api.managers.runs import RunManager
 
 OTHER_KEY = wgkeys.generate_keypair()[1]
 CELL_KEY = wgkeys.generate_keypair()[0]

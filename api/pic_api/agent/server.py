@@ -27,7 +27,9 @@ import yaml
 
 from ..config import Config
 from ..core import roles, schema
-from ..managers.runner import AnsibleRunnerBackend, Backend, Run, trim_event
+from ..managers.ansible_backend import AnsibleRunnerBackend
+from ..managers.events import trim_event
+from ..managers.runs import Backend, Run
 from . import actions
 from .fastpath import FastPath
 from .protocol import MAX_LINE, AgentError, validate

@@ -12,7 +12,7 @@ from ..core import schema
 from ..core.roles import CellRoles
 from .errors import InvalidInput
 from .files import write_atomic
-from .runner import Run, RunManager
+from .runs import Run, RunManager
 from .state import StateManager
 
 
@@ -35,19 +35,26 @@ class ChangeManager:
         self,
         change: Callable[[dict[str, Any]], Any],
         description: str,
+        request: schema.Request | None = None,
         before_run: Callable[[Any], None] | None = None,
     ) -> tuple[Run, Any]:
         """Save the changed state as a new version and queue its converge.
 
+        A refused state names its fields as ``request`` did ('network.upstream_dns[1]' -> 'upstream_dns[1]').
         ``before_run`` is called with the change's result once the state is saved and before the
         converge is queued (a peer is applied to the running cell there)."""
-        old, new, version, result = self.state.update(change)
+        try:
+            old, new, version, result = self.state.update(change)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, request.request_fields(exc.fields) if request else exc.fields) from exc
         if before_run is not None:
             before_run(result)
         run = self.runs.submit("converge", self.tags_for(old, new), description=description, state_version=version)
         return run, result
 
-    def preview(self, change: Callable[[dict[str, Any]], Any], description: str) -> tuple[Run, Any]:
+    def preview(
+        self, change: Callable[[dict[str, Any]], Any], description: str, request: schema.Request | None = None
+    ) -> tuple[Run, Any]:
         """Queue a check-mode run (with diffs) of the changed state, without saving it."""
         old = self.state.load()
         new = copy.deepcopy(old)
@@ -55,7 +62,8 @@ class ChangeManager:
         try:
             schema.validate_state(new)
         except schema.StateError as exc:
-            raise InvalidInput("the change does not give a valid cell state", exc.fields) from exc
+            fields = request.request_fields(exc.fields) if request else exc.fields
+            raise InvalidInput("the change does not give a valid cell state", fields) from exc
         path = self.runs.new_run_path("proposed-state")
         write_atomic(path, yaml.safe_dump(new, sort_keys=False), 0o600)
         run = self.runs.submit(
