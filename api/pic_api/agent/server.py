@@ -26,10 +26,12 @@ from typing import Any
 import yaml
 
 from ..config import Config
-from ..core import roles, schema
+from ..core import roles
+from ..core.validators import ValidationError, check_label
 from ..managers.ansible_backend import AnsibleRunnerBackend
 from ..managers.events import trim_event
 from ..managers.runs import Backend, Run
+from ..managers.state import load_yaml
 from . import actions
 from .fastpath import FastPath
 from .protocol import MAX_LINE, AgentError, validate
@@ -146,13 +148,20 @@ class Agent:
         return message
 
     def _state(self) -> dict[str, Any]:
-        """The cell state on disk, validated (what the next converge reads)."""
+        """The peers and the cell's name of the state on disk (what the next converge reads). Only what
+        the fast path uses is checked here (every peer's name and address again when the hosts file
+        is rendered): the whole schema would cost a second per change with 500 peers."""
         try:
-            state = yaml.safe_load(Path(self.config.state_file).read_text())
-            schema.validate_state(state)
-        except (OSError, yaml.YAMLError, schema.StateError) as exc:
+            state = load_yaml(Path(self.config.state_file).read_text())
+            peers = state["peers"] if isinstance(state, dict) and isinstance(state.get("peers"), list) else None
+            if peers is None or not all(isinstance(p, dict) for p in peers):
+                raise ValueError("no list of peers")
+            check_label(state.get("cell", {}).get("name"), "cell name")
+        except (OSError, yaml.YAMLError, ValueError, ValidationError, AttributeError) as exc:
             raise AgentError(f"the cell state does not load: {str(exc)[:200]}") from None
-        return schema.apply_defaults(state)
+        for p in peers:
+            p.setdefault("route", "split")
+        return state
 
     def do_peer_apply(
         self, op: str, name: str, public_key: str, ip: str, route: str, send: Callable[[dict[str, Any]], None]
