@@ -70,7 +70,9 @@ class Cell:
             config.ddns_status_file,
             config.wg_endpoint,
         )
-        self.peers = PeerManager(self.changes, public_key, self.ddns.endpoint)
+        self.peers = PeerManager(
+            self.changes, public_key, self.ddns.endpoint, self.agent.peer_apply if self.agent else None
+        )
         self.settings = SettingsManager(self.changes, self.ddns.available)
         self.backup = BackupSettings(self.changes)
         self.health = health or HealthMonitor(

@@ -71,6 +71,7 @@ def config(tmp_path):
         project_dir=ROOT,
         ca_root_file=tmp_path / "etc/ca/root.crt",
         wg_private_key_file=tmp_path / "etc/wireguard/private.key",
+        wg_public_key_file=tmp_path / "etc/pic-wireguard/public.key",
         wg_endpoint="vpn.example.org",
         ddns_credentials_file=tmp_path / "etc/ddns-credentials.json",
         ddns_config_file=tmp_path / "etc/ddns.json",

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setNavigator } from './api'
 import { RunView } from './components/RunView'
 import { LoginPage } from './pages/Login'
-import { AddPeerForm, QrImage } from './pages/Peers'
+import { AddPeerForm, NewPeerPanel, QrImage } from './pages/Peers'
 import { SetupCodeStep, SetupForm } from './pages/Setup'
 
 import { routeFetch } from './test/fetch'
@@ -252,6 +252,36 @@ describe('setup form', () => {
     expect(strength).toHaveTextContent('too weak')
     await user.paste('DEF-ghi-42-xyzw-long')
     expect(strength).toHaveTextContent('strong')
+  })
+})
+
+describe('new peer panel', () => {
+  const base = {
+    peer: { name: 'phone', ip: '10.0.0.2', public_key: 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=' },
+    config: '[Interface]',
+    qr_svg: '',
+    run_id: 'r9',
+    private_key_included: true,
+  }
+
+  it('says the device can connect now when the cell applied it at once', () => {
+    render(
+      <MemoryRouter>
+        <NewPeerPanel result={{ ...base, ready: true }} onClose={vi.fn()} />
+      </MemoryRouter>,
+    )
+    expect(screen.getByTestId('peer-ready')).toHaveTextContent('Ready: the device can connect now.')
+    expect(screen.getByText(/making it durable/)).toBeInTheDocument()
+  })
+
+  it('says it can connect when the run ends otherwise', () => {
+    render(
+      <MemoryRouter>
+        <NewPeerPanel result={{ ...base, ready: false, live_error: 'no agent' }} onClose={vi.fn()} />
+      </MemoryRouter>,
+    )
+    expect(screen.queryByTestId('peer-ready')).toBeNull()
+    expect(screen.getByText(/can connect when the cell has applied the change/)).toBeInTheDocument()
   })
 })
 

@@ -205,7 +205,7 @@ class RunManager:
             status = "failed"
         if run.cancel_requested and status != "successful":
             status = "canceled"
-        self._finish(run, status)
+        self._finish(run, status, run.error)  # a backend may say why (e.g. what it put back)
 
     def _finish(self, run: Run, status: str, error: str | None = None) -> None:
         for path in run.cleanup:

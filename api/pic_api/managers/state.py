@@ -21,6 +21,15 @@ log = logging.getLogger("pic.state")
 _VERSION_RE = re.compile(r"^cell-([0-9]+)\.yml$")
 
 
+# libyaml's parser when PyYAML has it: the same data, read six times faster (a state of 500 peers:
+# 0.1 s instead of 0.6 s, on every change).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
+
+
 def _dump(state: dict[str, Any]) -> str:
     return yaml.safe_dump(state, sort_keys=False, default_flow_style=False)
 
@@ -61,7 +70,7 @@ class StateManager:
             key = (st.st_mtime_ns, st.st_size)
             if self._cache and self._cache[0] == key:
                 return copy.deepcopy(self._cache[1])
-            data = yaml.safe_load(self.state_file.read_text()) or {}
+            data = load_yaml(self.state_file.read_text()) or {}
             schema.validate_state(data)
             full = schema.apply_defaults(data)
             self._cache = (key, full)
@@ -153,7 +162,7 @@ class StateManager:
         path = self.versions_dir / f"cell-{number}.yml"
         if not path.is_file():
             raise NotFound(f"state version {number} does not exist")
-        return yaml.safe_load(path.read_text()) or {}
+        return load_yaml(path.read_text()) or {}
 
     def version_problem(self, number: int) -> str | None:
         """Why version ``number`` does not load (or does not exist), or None when it is a valid state."""

@@ -75,6 +75,14 @@ INT = {"type": "integer"}
 BOOL = {"type": "boolean"}
 RUN_STATUSES = ("pending", "running", "successful", "failed", "canceled")
 
+# A peer change applied to the running cell at once, before its converge: whether the device can use
+# it now (ready), each part's outcome (live), or why not (live_error).
+PEER_LIVE = {
+    "ready": {"type": "boolean", "description": "applied to the running cell: it can connect (or is cut off) now"},
+    "live": {"type": "object", "additionalProperties": STR, "description": "wireguard, nat, dns: each part's outcome"},
+    "live_error": {"type": "string", "description": "why it was not applied at once (it is when its run ends)"},
+}
+
 # What the API answers. Requests and the state are the schema's (core/schema.py).
 ANSWERS: dict[str, dict[str, Any]] = {
     "Error": _obj({"error": STR, "fields": {"type": "object", "additionalProperties": STR}}, ["error"]),
@@ -170,6 +178,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ),
     },
     "PeerList": _obj({"peers": _list(ref("Peer"))}, ["peers"]),
+    "PeerRemoved": _obj({"run_id": STR, **PEER_LIVE}, ["run_id", "ready"]),
     "PeerOne": _obj({"peer": ref("Peer")}, ["peer"]),
     "PeerCreated": _obj(
         {
@@ -178,8 +187,9 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "qr_svg": {"type": "string", "description": "the configuration as a QR code (SVG)"},
             "run_id": STR,
             "private_key_included": BOOL,
+            **PEER_LIVE,
         },
-        ["peer", "config", "qr_svg", "run_id", "private_key_included"],
+        ["peer", "config", "qr_svg", "run_id", "private_key_included", "ready"],
     ),
     "PeerConfig": _obj(
         {

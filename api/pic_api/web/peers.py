@@ -51,6 +51,8 @@ def peers_config(name: str) -> Any:
 
 
 @peers_bp.delete("/<name>")
-@doc("Remove a peer", "RunId", 202, params=NAME, errors=(404,))
+@doc("Remove a peer (from the running cell at once, then durably by its run)", "PeerRemoved", 202, params=NAME,
+     errors=(404,))
 def peers_delete(name: str) -> Any:
-    return jsonify(run_id=cell().peers.delete(name).id), 202
+    run, live = cell().peers.delete(name)
+    return jsonify(run_id=run.id, **live), 202

@@ -359,6 +359,16 @@ export type PeerList = {
   peers: Peer[]
 }
 
+export type PeerRemoved = {
+  run_id: string
+  /** applied to the running cell: it can connect (or is cut off) now */
+  ready: boolean
+  /** wireguard, nat, dns: each part's outcome */
+  live?: Record<string, string>
+  /** why it was not applied at once (it is when its run ends) */
+  live_error?: string
+}
+
 export type PeerOne = {
   peer: Peer
 }
@@ -371,6 +381,12 @@ export type PeerCreated = {
   qr_svg: string
   run_id: string
   private_key_included: boolean
+  /** applied to the running cell: it can connect (or is cut off) now */
+  ready: boolean
+  /** wireguard, nat, dns: each part's outcome */
+  live?: Record<string, string>
+  /** why it was not applied at once (it is when its run ends) */
+  live_error?: string
 }
 
 export type PeerConfig = {
