@@ -86,10 +86,10 @@ class CellRoles:
         return [r for r in self.order if self.inputs[r] & changed]
 
     def roles_for_diff(self, old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
-        """The roles whose inputs differ between two states (every role for a first state)."""
+        """The roles whose inputs differ between two valid states (every role for a first state)."""
         if not old:
             return list(self.order)
-        before, after = schema.state_to_vars(old), schema.state_to_vars(new)
+        before, after = schema.valid_state_to_vars(old), schema.valid_state_to_vars(new)
         return self.reading(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 

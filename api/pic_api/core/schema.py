@@ -58,6 +58,7 @@ __all__ = [
     "apply_defaults",
     "default_state",
     "state_to_vars",
+    "valid_state_to_vars",
     "domain_for",
     "ddns_target",
     "public_endpoint",
@@ -626,6 +627,12 @@ def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
     out; so the result can be laid over the inventory defaults with set_fact.
     """
     validate_state(state)
+    return valid_state_to_vars(state)
+
+
+def valid_state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
+    """``state_to_vars`` of a state already validated (the API's, loaded or saved): a state of
+    hundreds of peers is not validated again for each comparison."""
     full = apply_defaults(state)
     cell, net = full["cell"], full["network"]
     peers = [

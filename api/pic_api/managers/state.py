@@ -30,8 +30,11 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
 
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter, likewise
+
+
 def _dump(state: dict[str, Any]) -> str:
-    return yaml.safe_dump(state, sort_keys=False, default_flow_style=False)
+    return yaml.dump(state, Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
 
 
 def _load_problem(what: str, load: Callable[[], Any]) -> str | None:
@@ -188,7 +191,9 @@ class StateManager:
             number = self.current_version() + 1
             write_atomic(self.versions_dir / f"cell-{number}.yml", text, 0o600)
             write_atomic(self.state_file, text, 0o600)
-            self._cache = None
+            # What was just validated and written is what the next load would read back.
+            st = self.state_file.stat()
+            self._cache = ((st.st_mtime_ns, st.st_size), schema.apply_defaults(state))
             for hook in self.on_save:
                 hook(state)
         log.info("cell state version %d written", number)
