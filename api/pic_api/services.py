@@ -53,7 +53,7 @@ class Cell:
             config.session_hours,
             limiter,
             scrypt_n=config.scrypt_n,
-            members=lambda: {u["name"]: u.get("role", "peer") for u in self.state.load()["users"]},
+            members=lambda: {u["name"]: u.get("role", "peer") for u in self.state.section("users")},
         )
         self.state.on_save.append(lambda state: self.auth.prune({u["name"] for u in state.get("users", [])}))
         self.setup_code = SetupCode(config.secrets_dir, limiter)
@@ -76,8 +76,8 @@ class Cell:
         self.settings = SettingsManager(self.changes, self.ddns.available)
         self.backup = BackupSettings(self.changes)
         self.health = health or HealthMonitor(
-            lambda: self.state.load()["services"],
-            lambda: self.state.load()["network"]["dns_server"],
+            lambda: self.state.section("services"),
+            lambda: self.state.section("network")["dns_server"],
             unit_check=self.agent.unit_active if self.agent else None,
             interval=config.health_interval,
         )

@@ -34,10 +34,12 @@ def fake_master():
 
 
 def wait_title(pid: int) -> None:
-    for _ in range(50):  # until bash has exec'd into the titled process
+    deadline = time.monotonic() + 20  # until bash has exec'd into the titled process (slow when loaded)
+    while time.monotonic() < deadline:
         if b"[mux]" in open(f"/proc/{pid}/cmdline", "rb").read():
             return
         time.sleep(0.02)
+    pytest.fail(f"process {pid} never took its title")
 
 
 def test_ssh_args_share_one_connection_per_host_in_the_labs_own_directory(tmp_path):

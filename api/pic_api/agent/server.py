@@ -283,7 +283,7 @@ class Agent:
 
             state = StateManager(self.config.state_file, self.config.state_dir)
             health = HealthMonitor(
-                lambda: state.load()["services"], lambda: state.load()["network"]["dns_server"], interval=0
+                lambda: state.section("services"), lambda: state.section("network")["dns_server"], interval=0
             )
             return backups.restore(
                 repository, passphrase, archive=archive, ssh_key_file=key_file, force=force,

@@ -325,6 +325,9 @@ class AuthManager:
     def get_session(self, token: str | None) -> Session | None:
         if not token:
             return None
+        # Read the state's users before taking this lock, never under it: a state save holds the state
+        # lock and then takes this one (prune), so the other order would deadlock the two.
+        members = self.members() if self.members is not None else None
         with self._lock:
             session = self._sessions.get(token)
             if session and session.expires <= self.clock():
@@ -333,7 +336,7 @@ class AuthManager:
             if session and self._read().get(session.user, {}).get("hash") != session.data.get("pw"):
                 del self._sessions[token]
                 return None
-            if session and self.members is not None and session.user not in self.members():
+            if session and members is not None and session.user not in members:
                 del self._sessions[token]  # the user left the state (deleted, or a rollback)
                 return None
             return session

@@ -540,7 +540,7 @@ class BackupSettings:
         self.changes = changes
 
     def get(self) -> dict[str, Any]:
-        return self.changes.state.load()["backup"]
+        return self.changes.state.section("backup")
 
     @staticmethod
     def change_for(body: Any) -> Callable[[dict[str, Any]], None]:

@@ -97,7 +97,7 @@ class PeerManager:
         return self._cell_public_key()
 
     def list(self) -> list[dict[str, Any]]:
-        return self.changes.state.load()["peers"]
+        return self.changes.state.section("peers")
 
     def get(self, name: str) -> dict[str, Any]:
         for peer in self.list():

@@ -34,7 +34,7 @@ class SettingsManager:
     def update(self, body: Any, preview: bool = False) -> Run:
         """Each changed setting goes to its state path (``schema.SETTINGS``); the state schema decides."""
         data = checked(schema.SETTINGS, body)
-        old = self.changes.state.load()["cell"]
+        old = self.changes.state.section("cell")
         if data.get("domain_mode") == "pic_ngo" and old["domain_mode"] != "pic_ngo" and self.name_available:
             answer = self.name_available(old["name"])
             if answer["available"] is False:  # None: the service did not answer, which blocks nothing

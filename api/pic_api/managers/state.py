@@ -67,17 +67,27 @@ class StateManager:
     def load(self) -> dict[str, Any]:
         """The current state with defaults applied; a not-yet-set-up default when there is none."""
         with self._lock:
-            if not self.exists():
-                return schema.apply_defaults(self.seed())
-            st = self.state_file.stat()
-            key = (st.st_mtime_ns, st.st_size)
-            if self._cache and self._cache[0] == key:
-                return copy.deepcopy(self._cache[1])
-            data = load_yaml(self.state_file.read_text()) or {}
-            schema.validate_state(data)
-            full = schema.apply_defaults(data)
-            self._cache = (key, full)
-            return copy.deepcopy(full)
+            return copy.deepcopy(self._current())
+
+    def section(self, key: str) -> Any:
+        """One part of the current state (``users``, ``services``, ...): a copy of that part only,
+        for readers on every request that need not copy a state of hundreds of peers."""
+        with self._lock:
+            return copy.deepcopy(self._current()[key])
+
+    def _current(self) -> dict[str, Any]:
+        """The current state, validated, from the cache while the file is unchanged; under the lock."""
+        if not self.exists():
+            return schema.apply_defaults(self.seed())
+        st = self.state_file.stat()
+        key = (st.st_mtime_ns, st.st_size)
+        if self._cache and self._cache[0] == key:
+            return self._cache[1]
+        data = load_yaml(self.state_file.read_text()) or {}
+        schema.validate_state(data)
+        full = schema.apply_defaults(data)
+        self._cache = (key, full)
+        return full
 
     def seed(self) -> dict[str, Any]:
         """The state a wizard starts from: schema defaults, overlaid with the inventory's seed file."""
