@@ -81,3 +81,13 @@ def test_the_config_can_force_secure_cookies(config, backend):
     assert resp.status_code == 202
     cookies = {c.split("=", 1)[0]: c for c in resp.headers.getlist("Set-Cookie")}
     assert "; Secure" in cookies["pic_session"]
+
+
+def test_setup_says_where_the_ui_answers_after_its_run(client):
+    """The wizard leads the person there: the cell's name, then its LAN address."""
+    body = {**SETUP, "lan_subnet": "192.168.7.0/24", "lan_address": "192.168.7.2",
+            "dhcp_range": ["192.168.7.100", "192.168.7.200"],
+            "setup_code": client.application.extensions["pic"].setup_code.current()}
+    resp = client.post("/api/setup", json=body)
+    assert resp.status_code == 202, resp.get_json()
+    assert resp.get_json()["https"] == [f"https://{SETUP['cell_name']}.cell/", "https://192.168.7.2/"]

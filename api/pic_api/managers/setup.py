@@ -39,6 +39,15 @@ SETUP_FIELDS = {
 ADMIN = "admin"
 
 
+def https_urls(state: dict[str, Any]) -> list[str]:
+    """Where the UI answers once the setup's converge is done: the cell's name, then its LAN address
+    (the caddy role's sites; after setup :8081 serves only the page that leads there)."""
+    urls = [f"https://{state['cell']['domain']}/"]
+    if state.get("network", {}).get("lan_address"):
+        urls.append(f"https://{state['network']['lan_address']}/")
+    return urls
+
+
 def validate_setup(body: Any) -> dict[str, Any]:
     """Check the wizard's answers; raises InvalidInput naming every refused field."""
     if not isinstance(body, dict):

@@ -124,7 +124,20 @@ def build(roles: Sequence[str]) -> dict[str, Any]:
         "/api/setup": {
             "post": _op(
                 "Apply the wizard: stores the state and the admin login, starts the first converge, logs in",
-                {"202": _json(RUN_ID, "accepted; session and pic_csrf cookies are set")},
+                {
+                    "202": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "run_id": {"type": "string"},
+                                "https": {"type": "array", "items": {"type": "string", "format": "uri"}},
+                            },
+                            "required": ["run_id", "https"],
+                        },
+                        "accepted; session and pic_csrf cookies are set; `https`: where the UI answers once the "
+                        "run is done (the cell's name, its LAN address): after setup :8081 only leads there",
+                    )
+                },
                 security=[],
                 body=_obj(
                     {

@@ -11,7 +11,7 @@ from ..core import schema
 from ..core.validators import ValidationError, check_count
 from ..managers.errors import InvalidInput, NotFound, Unavailable
 from ..managers.runner import MASK
-from ..managers.setup import LAN_FIELDS
+from ..managers.setup import LAN_FIELDS, https_urls
 from .common import SESSION_COOKIE, access, cell, clear_login_cookies, json_body, session, set_login_cookies
 
 # --- health -----------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ def setup_apply() -> Any:
     c = cell()
     run = c.setup.setup(json_body(), remote=request.remote_addr or "")
     sess = c.auth.create_session("admin", "admin")
-    resp = jsonify(run_id=run.id if run else None, user=sess.public())
+    resp = jsonify(run_id=run.id if run else None, user=sess.public(), https=https_urls(c.state.load()))
     resp.status_code = 202
     return set_login_cookies(resp, sess)
 
