@@ -106,6 +106,10 @@ def create_app(
         view = app.view_functions[request.endpoint]
         level = getattr(view, "pic_access", "admin")
         sess = pic.auth.get_session(request.cookies.get(SESSION_COOKIE))
+        if sess is not None and request.is_secure and not sess.secure:
+            # Opened over plain HTTP (the wizard's, before setup): its cookie crossed the network in
+            # the clear, so HTTPS does not take it; the person logs in there, with Secure cookies.
+            sess = None
         g.pic_session = sess
         if level == "public":
             return None

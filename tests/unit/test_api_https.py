@@ -91,3 +91,15 @@ def test_setup_says_where_the_ui_answers_after_its_run(client):
     resp = client.post("/api/setup", json=body)
     assert resp.status_code == 202, resp.get_json()
     assert resp.get_json()["https"] == [f"https://{SETUP['cell_name']}.cell/", "https://192.168.7.2/"]
+
+
+def test_a_session_opened_over_plain_http_is_not_taken_over_https(client):
+    """The wizard's session (its cookie crossed the network in the clear) does not open the UI on
+    HTTPS: there the person logs in again and gets Secure cookies."""
+    code = client.application.extensions["pic"].setup_code.current()
+    assert client.post("/api/setup", json={**SETUP, "setup_code": code}).status_code == 202
+    assert client.get("/api/auth/me").status_code == 200  # plain HTTP: the wizard's own session
+    assert client.get("/api/auth/me", headers=HTTPS).status_code == 401
+    login_cookies(client, HTTPS)
+    me = client.get("/api/auth/me", headers=HTTPS)
+    assert me.status_code == 200 and me.get_json()["user"]["username"] == "admin"

@@ -12,7 +12,16 @@ from ..core.validators import ValidationError, check_count
 from ..managers.errors import InvalidInput, NotFound, Unavailable
 from ..managers.runner import MASK
 from ..managers.setup import LAN_FIELDS, https_urls
-from .common import SESSION_COOKIE, access, cell, clear_login_cookies, json_body, session, set_login_cookies
+from .common import (
+    SESSION_COOKIE,
+    access,
+    cell,
+    clear_login_cookies,
+    cookies_secure,
+    json_body,
+    session,
+    set_login_cookies,
+)
 
 # --- health -----------------------------------------------------------------------------------
 health_bp = Blueprint("health", __name__)
@@ -76,7 +85,7 @@ def setup_check_code() -> Any:
 def setup_apply() -> Any:
     c = cell()
     run = c.setup.setup(json_body(), remote=request.remote_addr or "")
-    sess = c.auth.create_session("admin", "admin")
+    sess = c.auth.create_session("admin", "admin", secure=cookies_secure())
     resp = jsonify(run_id=run.id if run else None, user=sess.public(), https=https_urls(c.state.load()))
     resp.status_code = 202
     return set_login_cookies(resp, sess)
@@ -96,7 +105,7 @@ def login() -> Any:
         raise InvalidInput("username and password are required", fields)
     c = cell()
     role = c.auth.authenticate(body["username"], body["password"], request.remote_addr or "")
-    sess = c.auth.create_session(body["username"], role)
+    sess = c.auth.create_session(body["username"], role, secure=cookies_secure())
     return set_login_cookies(jsonify(user=sess.public()), sess)
 
 
