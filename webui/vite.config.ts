@@ -19,6 +19,10 @@ export default defineConfig({
     proxy: {
       '/api': { target: apiTarget, changeOrigin: false },
       '/health': { target: apiTarget, changeOrigin: false },
+      // Files caddy serves beside the UI on a cell (the root certificate, the HTTPS addresses): the
+      // browser tests' test double API stands in for them.
+      '/ca.crt': { target: apiTarget, changeOrigin: false },
+      '/cell.json': { target: apiTarget, changeOrigin: false },
     },
   },
   test: {

@@ -19,6 +19,9 @@ const ROLE_OF = {
   calendar: 'radicale',
   files: 'webdav',
 }
+const ROOT_PEM = '-----BEGIN CERTIFICATE-----\nTEST DOUBLE\n-----END CERTIFICATE-----\n'
+/** Where a cell's UI answers after setup: its name, then its LAN address (a documentation address here). */
+const httpsOf = (domain) => [`https://${domain}/`, 'https://192.0.2.1/']
 const EVENT_INTERVAL_MS = Number(process.env.FAKE_EVENT_INTERVAL_MS ?? 40)
 
 function json(res, status, body, headers = {}) {
@@ -244,6 +247,15 @@ export function createFakeApi() {
     }
 
     if (path === '/health') return json(res, 200, { status: 'ok', setup_completed: state.setupCompleted, version: 'test-double' })
+    // Files caddy serves on a cell, also on :8081 after setup: the root certificate, the HTTPS addresses.
+    if (path === '/ca.crt' && method === 'GET') {
+      res.writeHead(200, { 'Content-Type': 'application/x-x509-ca-cert' })
+      return res.end(ROOT_PEM)
+    }
+    if (path === '/cell.json' && method === 'GET') {
+      const domain = state.cell?.domain ?? 'mycell.cell'
+      return json(res, 200, { domain, https: httpsOf(domain) })
+    }
     if (!path.startsWith('/api/')) return json(res, 404, { error: 'not found' })
 
     // CSRF double-submit on every state-changing request except /api/auth/* and /api/setup*.
@@ -256,6 +268,20 @@ export function createFakeApi() {
     }
 
     if (path === '/api/setup/status' && method === 'GET') return json(res, 200, { completed: state.setupCompleted })
+    if (path === '/api/setup/options' && method === 'GET') {
+      return json(res, 200, {
+        services: SERVICES,
+        domain_modes: ['internal', 'pic_ngo', 'custom'],
+        defaults: {
+          cell_name: 'mycell',
+          timezone: 'Etc/UTC',
+          services: SERVICES,
+          upstream_dns: [],
+          lan: { lan_interface: 'eth0', lan_subnet: '192.0.2.0/24', lan_address: '192.0.2.1', dhcp_range: ['192.0.2.100', '192.0.2.200'] },
+          lan_dhcp_servers: [],
+        },
+      })
+    }
     if (path === '/api/setup/code' && method === 'POST') {
       if (state.setupCompleted) return json(res, 409, { error: 'the cell is already set up' })
       const refused = codeRefusal(await readBody(req))
@@ -283,7 +309,7 @@ export function createFakeApi() {
       state.users.set('admin', b.admin_password)
       newSession(res, 'admin')
       const run = startRun({ description: 'first setup', roles: rolesFor(b.services) })
-      return json(res, 202, { run_id: run.id, ...userOf('admin') })
+      return json(res, 202, { run_id: run.id, ...userOf('admin'), https: httpsOf(state.cell.domain) })
     }
     if (!state.setupCompleted) return json(res, 428, { error: 'setup required', redirect: '/setup' })
 
@@ -432,7 +458,7 @@ export function createFakeApi() {
     }
     if (path === '/api/ca/root.pem' && method === 'GET') {
       res.writeHead(200, { 'Content-Type': 'application/x-pem-file' })
-      return res.end('-----BEGIN CERTIFICATE-----\nTEST DOUBLE\n-----END CERTIFICATE-----\n')
+      return res.end(ROOT_PEM)
     }
     return json(res, 404, { error: 'not found' })
   })

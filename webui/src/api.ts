@@ -173,6 +173,18 @@ export interface LanSettings {
   dhcp_range: [string, string]
 }
 
+/** POST /api/setup's answer: the first run, and where the UI answers once it is done. */
+export interface SetupStarted {
+  run_id: string
+  https?: string[]
+}
+
+/** /cell.json on :8081 after setup. */
+export interface CellHttps {
+  domain: string
+  https: string[]
+}
+
 export interface SetupOptions {
   services: ServiceName[]
   domain_modes: DomainMode[]
@@ -272,7 +284,22 @@ export const endpoints = {
   setupStatus: () => api.get<{ completed: boolean }>('/api/setup/status'),
   setupOptions: () => api.get<SetupOptions>('/api/setup/options'),
   checkSetupCode: (setup_code: string) => api.post<{ valid: boolean }>('/api/setup/code', { setup_code }),
-  setup: (req: SetupRequest) => api.post<{ run_id: string }>('/api/setup', req),
+  setup: (req: SetupRequest) => api.post<SetupStarted>('/api/setup', req),
+  /** The cell's HTTPS addresses, as caddy serves them on :8081 after setup (no API there then). */
+  cellHttps: () => api.get<CellHttps>('/cell.json'),
+  /**
+   * Whether :8081 has switched to HTTPS only: the setup's own run reloads caddy, and from then on
+   * plain HTTP answers every API path with a redirect to the page that leads to HTTPS (or, from
+   * the WAN, not at all). True once the API no longer answers here.
+   */
+  switchedToHttps: async (): Promise<boolean> => {
+    try {
+      const res = await fetch('/api/setup/status', { redirect: 'manual', cache: 'no-store', credentials: 'include' })
+      return res.type === 'opaqueredirect' || !(res.headers.get('Content-Type') ?? '').includes('json')
+    } catch {
+      return true // the firewall no longer lets this address reach :8081
+    }
+  },
   login: (username: string, password: string) =>
     api.post<Me>('/api/auth/login', { username, password }, { noAuthRedirect: true }),
   logout: () => api.post('/api/auth/logout', {}, { noAuthRedirect: true }),
