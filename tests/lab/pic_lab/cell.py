@@ -79,7 +79,10 @@ class Cell:
         self.lab = lab
         self.inventory = inventory
         self.ip = lab.host_info("cell")["ip"]
+        # The wizard's address (plain HTTP, before setup) and the UI's after setup: HTTPS on the
+        # cell's LAN address (the lab's bridge), whose certificate the cell's root verifies.
         self.url = f"http://{self.ip}:8081"
+        self.https = f"https://{self.ip}"
 
     def converge(self, *args: str, timeout: float = 1800) -> Converge:
         started = time.monotonic()
