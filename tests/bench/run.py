@@ -114,26 +114,30 @@ def cell_figures(lab: Lab, tmp: Path) -> None:
                                               "services": ["dns", "dhcp", "ntp", "wireguard", "mail", "calendar",
                                                            "files"]}, timeout=30)
     r.raise_for_status()
-    follow_run(s, cell.url, r.json()["run_id"])
+    setup_run = r.json()["run_id"]
+    # The run switches :8081 to HTTPS (its caddy reload ends this stream); its end is read over HTTPS.
+    follow_run(s, cell.url, setup_run)
+    s = cell.https_login(ADMIN_PASSWORD, tmp)
+    follow_run(s, cell.https, setup_run)
     record("wizard POST /api/setup -> run finished", f"{time.monotonic() - t:.0f} s",
            "the API's converge of every role")
 
     t = time.monotonic()
-    r = s.put(f"{cell.url}/api/settings", json={"timezone": "Europe/Berlin"}, headers=csrf(s), timeout=30)
+    r = s.put(f"{cell.https}/api/settings", json={"timezone": "Europe/Berlin"}, headers=csrf(s), timeout=30)
     r.raise_for_status()
-    follow_run(s, cell.url, r.json()["run_id"])
+    follow_run(s, cell.https, r.json()["run_id"])
     record("settings change (timezone) -> run finished", f"{time.monotonic() - t:.1f} s",
            "PUT /api/settings, run with the tags of the roles it touches")
 
     cell.exec("bash", "-c", "apt-get install -y -q --no-install-recommends wireguard-tools wireguard-go", host="client")
     t = time.monotonic()
-    r = s.post(f"{cell.url}/api/peers", json={"name": "bench", "route": "split"}, headers=csrf(s), timeout=30)
+    r = s.post(f"{cell.https}/api/peers", json={"name": "bench", "route": "split"}, headers=csrf(s), timeout=30)
     r.raise_for_status()
     body = r.json()
     posted = time.monotonic()
     config, vpn_cell = client_wg_config(body["config"], str(cell.lab.subnet))
     cell.lab.exec("client", ["bash", "-c", "umask 077; cat > /etc/wireguard/wg0.conf"], input=config)
-    events = follow_run(s, cell.url, body["run_id"])
+    events = follow_run(s, cell.https, body["run_id"])
     run_done = time.monotonic()
     cell.exec("wg-quick", "up", "wg0", host="client")
     while time.monotonic() - t < 300:

@@ -94,6 +94,17 @@ class Cell:
     def exec(self, *cmd: str, host: str = "cell") -> subprocess.CompletedProcess:
         return self.lab.exec(host, list(cmd))
 
+    def https_login(self, password: str, workdir: Path) -> requests.Session:
+        """After setup: an admin session over HTTPS on the LAN address that trusts only the cell's
+        root certificate."""
+        root = workdir / "cell-root.pem"
+        root.write_text(self.exec("cat", "/etc/pic/ca/root.crt").stdout)
+        s = requests.Session()
+        s.verify = str(root)
+        r = s.post(f"{self.https}/api/auth/login", json={"username": "admin", "password": password}, timeout=30)
+        r.raise_for_status()
+        return s
+
 
 def follow_run(session: requests.Session, base: str, run_id: str, timeout: float = 1500) -> list[dict]:
     """Reads a run's event stream until the run's final status event; returns every event."""
