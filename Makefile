@@ -11,17 +11,17 @@ MOLECULE_JOBS ?= 3
 FAST_BASE ?= main
 DEMO_LAB ?= demo
 
-.PHONY: help venv system-deps lint test test-fast test-unit test-integration molecule molecule-touched lab-image test-e2e webui \
-        demo demo-down bench lab-clean constraints
+.PHONY: help venv system-deps lint test test-fast test-unit test-ui test-integration molecule molecule-touched lab-image test-e2e webui \
+        demo demo-down bench lab-clean constraints openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 # pip's own chatter (setuptools deprecation notes and the like) goes to a log, shown only on failure.
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml tests/lab/pyproject.toml constraints.txt
 	@echo "venv: installing the pinned Python dependencies into $(VENV) (a minute or two, once; log: $(VENV)/install.log)"
 	@python3 -m venv $(VENV)
-	@{ $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -c constraints.txt -e '.[dev]'; } \
+	@{ $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -c constraints.txt -e '.[dev]' -e 'tests/lab[testing]'; } \
 	  > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; echo "venv: pip failed; the whole log: $(VENV)/install.log"; exit 1; }
 	@touch $@
 
@@ -32,7 +32,7 @@ system-deps: ## install the Debian packages the lab and the tests need (root)
 
 constraints: ## re-pin constraints.txt from a fresh resolve of pyproject.toml
 	rm -rf /tmp/pic-constraints && python3 -m venv /tmp/pic-constraints
-	/tmp/pic-constraints/bin/pip install -q '.[dev]'
+	/tmp/pic-constraints/bin/pip install -q '.[dev]' 'tests/lab[testing]'
 	(echo "# Pinned versions of every Python dependency (pip install -c constraints.txt). Regenerate with 'make constraints'."; \
 	 /tmp/pic-constraints/bin/pip freeze | grep -v '^pic' ) > constraints.txt
 
@@ -46,6 +46,11 @@ test-unit: venv webui ## the fast tests: API, managers, filters, templates; the 
 	@mkdir -p $(ARTIFACTS)
 	pytest tests/unit -q --junitxml=$(ARTIFACTS)/junit-unit.xml
 	cd webui && npx vitest run --reporter=default --reporter=junit --outputFile.junit=$(CURDIR)/$(ARTIFACTS)/junit-webui.xml
+
+test-ui: venv webui ## the web UI in Chromium against the real API on loopback (a scripted converge; about a minute)
+	@mkdir -p $(ARTIFACTS)
+	cd webui && node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+	  --test-reporter=junit --test-reporter-destination=$(CURDIR)/$(ARTIFACTS)/junit-ui.xml e2e/ui.test.mjs
 
 test-integration: venv ## the lab itself and the runner against lab hosts
 	@mkdir -p $(ARTIFACTS)
@@ -61,7 +66,7 @@ molecule-touched: venv ## the molecule scenarios a change since main (FAST_BASE)
 	  --touched-since $(FAST_BASE)
 
 test-fast: ## a developer's loop: lint, unit, the molecule scenarios of what changed since main
-	@$(call stages,lint test-unit lab-image molecule-touched)
+	@$(call stages,lint test-unit test-ui lab-image molecule-touched)
 
 lab-image: venv ## build the lab's base rootfs and provisioned image now (cached; seconds when warm)
 	pic-lab image
@@ -71,7 +76,7 @@ test-e2e: venv webui ## the whole cell end to end on lab hosts
 	pytest tests/e2e -q --junitxml=$(ARTIFACTS)/junit-e2e.xml
 
 test: ## everything: lint, unit, integration, molecule, e2e; then each stage's time and the totals
-	@$(call stages,lint test-unit lab-image test-integration molecule test-e2e)
+	@$(call stages,lint test-unit test-ui lab-image test-integration molecule test-e2e)
 
 # Runs make targets one after the other (each runs even when one before it failed), records each
 # one's wall time in $(ARTIFACTS)/stages.tsv and ends with tests/report.py's summary.
@@ -83,6 +88,9 @@ for t in $(1); do \
   printf '%s\t%s\t%s\n' "$$t" "$$(( $$(date +%s) - s ))" "$$r" >> $(ARTIFACTS)/stages.tsv; \
 done; $(PY) tests/report.py $(ARTIFACTS); exit $$rc
 endef
+
+openapi: venv ## write the OpenAPI document and the web UI's types and limits from it (webui/src/generated)
+	$(PY) -m pic_api.web.generate --write webui/src/generated
 
 webui: ## build the web UI (webui/dist)
 	@if [ -f webui/package.json ]; then cd webui && npm ci --no-audit --no-fund && npm run build; fi

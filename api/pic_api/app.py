@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import hmac
 import ipaddress
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -19,14 +18,12 @@ from .managers.auth import LoginLocked
 from .managers.errors import ManagerError
 from .managers.health import HealthMonitor
 from .managers.logsearch import LogSearch
-from .managers.runner import Backend
+from .managers.runs import Backend
 from .services import Cell
-from .web.common import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from .web import BLUEPRINTS, gate
 from .web.openapi import openapi_bp
-from .web.routes import BLUEPRINTS
 
 log = logging.getLogger("pic.api")
-UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 TRACEBACK_INTERVAL = 60.0  # seconds between two tracebacks of the same fault in the log
 
 
@@ -56,12 +53,6 @@ class LoopbackProxyFix:
         return self.app(environ, start_response)
 
 
-def _error(status: int, message: str, fields: dict[str, str] | None = None, **extra: Any) -> Any:
-    resp = jsonify(error=message, fields=fields or {}, **extra)
-    resp.status_code = status
-    return resp
-
-
 def create_app(
     config: Config | None = None,
     backend: Backend | None = None,
@@ -89,51 +80,18 @@ def create_app(
         if not pic.setup.completed():
             pic.setup_code.current()  # made on first start, so `pic setup-code` and the converge can print it
 
-    @app.before_request
-    def gate() -> Any:
-        path = request.path
-        g.pic_session = None
-        if not path.startswith("/api/"):
-            return None
-        setup_path = path == "/api/setup" or path.startswith("/api/setup/")
-        if path == "/api/openapi.json":
-            return None
-        # raises Unavailable (503) when the state does not load: a damaged file never reopens the wizard
-        if not pic.setup.completed() and not setup_path:
-            return _error(428, "the cell is not set up yet; finish the setup wizard first", redirect="/setup")
-        if request.endpoint is None:  # 404 / 405: let routing raise it
-            return None
-        view = app.view_functions[request.endpoint]
-        level = getattr(view, "pic_access", "admin")
-        sess = pic.auth.get_session(request.cookies.get(SESSION_COOKIE))
-        if sess is not None and request.is_secure and not sess.secure:
-            # Opened over plain HTTP (the wizard's, before setup): its cookie crossed the network in
-            # the clear, so HTTPS does not take it; the person logs in there, with Secure cookies.
-            sess = None
-        g.pic_session = sess
-        if level == "public":
-            return None
-        if sess is None:
-            return _error(401, "log in first")
-        if request.method in UNSAFE and not path.startswith("/api/auth/"):
-            header = request.headers.get(CSRF_HEADER, "")
-            cookie = request.cookies.get(CSRF_COOKIE, "")
-            if not header or not hmac.compare_digest(header, cookie) or not hmac.compare_digest(header, sess.csrf):
-                return _error(403, f"missing or wrong {CSRF_HEADER} header (it must equal the {CSRF_COOKIE} cookie)")
-        if level == "admin" and sess.role != "admin":
-            return _error(403, "this needs an admin account")
-        return None
+    gate.install(app, pic)
 
     @app.errorhandler(ManagerError)
     def manager_error(exc: ManagerError) -> Any:
-        resp = _error(exc.status, exc.message, exc.fields)
+        resp = gate.error(exc.status, exc.message, exc.fields)
         if isinstance(exc, LoginLocked):
             resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
-        resp = _error(exc.code or 500, exc.description or exc.name)
+        resp = gate.error(exc.code or 500, exc.description or exc.name)
         if exc.code == 405 and exc.get_response().headers.get("Allow"):
             resp.headers["Allow"] = exc.get_response().headers["Allow"]
         return resp
@@ -151,7 +109,7 @@ def create_app(
         if allowed:
             more = f" ({suppressed} more like it not logged)" if suppressed else ""
             log.exception("unhandled error on %s %s%s", request.method, request.path, more)
-        return _error(500, "internal error; see the API log")
+        return gate.error(500, "internal error; see the API log")
 
     @app.after_request
     def headers(resp: Any) -> Any:

@@ -6,20 +6,15 @@ import datetime as dt
 import json
 import logging
 import logging.handlers
-import re
 import threading
 import time
 from pathlib import Path
 
+from .core.redact import redact_text
+
 ROOT = "pic"
 MAX_BYTES = 5 * 1024 * 1024
 BACKUPS = 5
-_SECRET_RE = re.compile(r"(?i)(password|secret|private_?key|token)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)")
-
-
-def redact(text: str) -> str:
-    """Mask values that follow a secret-looking key in free text."""
-    return _SECRET_RE.sub(r"\1\2***", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,13 +23,13 @@ class JsonFormatter(logging.Formatter):
             "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": redact_text(record.getMessage()),
         }
         for key in ("run_id", "user", "remote", "path", "status"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
+            entry["exception"] = redact_text(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 

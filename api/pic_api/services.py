@@ -8,12 +8,13 @@ from .agent import actions
 from .agent.client import AgentBackend, AgentClient
 from .config import Config
 from .core import roles
+from .managers.ansible_backend import AnsibleRunnerBackend
 from .managers.auth import AuthManager, RateLimiter
 from .managers.changes import ChangeManager
 from .managers.health import HealthMonitor
 from .managers.logsearch import LogSearch
 from .managers.peers import PeerManager
-from .managers.runner import AnsibleRunnerBackend, Backend, RunManager
+from .managers.runs import Backend, RunManager
 from .managers.settings import SettingsManager
 from .managers.setup import SetupManager
 from .managers.setupcode import SetupCode

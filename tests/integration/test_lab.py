@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pic_lab.lab import CGROUP_ROOTS, Lab, state_root
+from pic_lab.lab import CGROUP_ROOTS, Lab, _gone, ssh_masters, state_root
 
 PREFIX = os.environ.get("PIC_LAB") or "it"
 
@@ -34,6 +34,7 @@ def traces(lab: Lab) -> list[str]:
     found += [f"iptables: {line}" for line in rules.splitlines() if lab.comment in line]
     nft = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     found += [f"nft table: {line}" for line in nft.splitlines() if lab.name in line]
+    found += [f"ssh master: {pid}" for pid in ssh_masters(f"{lab.ssh_control_dir()}/")]
     if lab.dir.exists():
         found.append(f"state: {lab.dir}")
     return found
@@ -74,6 +75,24 @@ def test_ansible_reaches_hosts_and_reboot_works(lab, tmp_path):
     assert new_init and new_init != old_init
     state = lab.exec("r", ["systemctl", "is-system-running", "--wait"]).stdout.strip()
     assert state in ("running", "degraded")
+
+
+def test_tasks_share_one_ssh_connection_per_host_and_down_ends_it(lab, tmp_path):
+    host = lab.up("m")
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(yaml.safe_dump(lab.inventory({"cells": ["m"]})))
+    for _ in range(2):
+        res = subprocess.run(["ansible", "-i", str(inv), "cells", "-m", "ansible.builtin.ping"],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stdout + res.stderr
+    masters = ssh_masters(f"{lab.ssh_control_dir()}/root@{host['ip']}:22")
+    assert len(masters) == 1  # both runs used the same master
+    ssh = subprocess.run(["ssh", *lab.ssh_args(), f"root@{host['ip']}", "true"], timeout=30)
+    assert ssh.returncode == 0
+    assert ssh_masters(f"{lab.ssh_control_dir()}/") == masters  # so did a plain ssh
+    lab.down("m")
+    assert ssh_masters(f"{lab.ssh_control_dir()}/") == []
+    assert _gone(masters[0])  # ended (an orphan's zombie waits for this machine's init to reap it)
 
 
 def test_down_all_after_a_killed_run_leaves_nothing(tmp_path):

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from tiny_project import make_project
 
-from pic_api.managers.runner import AnsibleRunnerBackend, RunManager
+from pic_api.managers.ansible_backend import AnsibleRunnerBackend
+from pic_api.managers.runs import RunManager
 
 PLAYBOOK = """\
 - name: Tiny cell

@@ -16,7 +16,7 @@ from pic_api.agent.client import AgentBackend, AgentClient
 from pic_api.agent.protocol import AgentError
 from pic_api.agent.server import Agent, AgentServer, clear_work_dir
 from pic_api.core import wgkeys
-from pic_api.managers.runner import RunManager
+from pic_api.managers.runs import RunManager
 
 RUN_ID = "20260101T000000-0123abcd"
 

@@ -42,3 +42,21 @@ def test_one_line_per_role_with_its_time_the_total_and_the_failed_role():
 def test_the_roles_come_from_site_yml_in_order():
     roles = progress.site_roles(Path(progress.__file__).resolve().parents[3] / "site.yml")
     assert roles[:3] == ["common", "firewall", "ca"] and roles[-1] == "webui" and len(roles) == len(set(roles))
+
+
+def test_handlers_run_where_a_role_flushes_them_count_as_that_roles_step():
+    out = io.StringIO()
+    p = progress.Progress(["firewall", "mailserver", "radicale"], out=out, started=0.0)
+    lines = [
+        "TASK [firewall : Write the ruleset] ***",
+        "TASK [mailserver : Configure Postfix] ***",
+        "RUNNING HANDLER [firewall : Reload nftables] ***",
+        "RUNNING HANDLER [mailserver : Reload Postfix] ***",
+        "TASK [radicale : Configure Radicale] ***",
+        "PLAY RECAP ***",
+    ]
+    for i, line in enumerate(lines):
+        p.feed(line, now=float(i * 10))
+    shown = out.getvalue().splitlines()
+    assert [line.split()[1] for line in shown] == ["firewall", "mailserver", "radicale"]
+    assert [d for d in p.done] == [("firewall", 10.0), ("mailserver", 30.0), ("radicale", 10.0)]

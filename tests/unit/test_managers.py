@@ -6,11 +6,14 @@ import pytest
 import yaml
 
 from pic_api.config import Config
-from pic_api.logs import JsonFormatter, parse_levels, redact, setup_logging
+from pic_api.core.redact import MASK, scrub
+from pic_api.core.redact import redact_text as redact
+from pic_api.logs import JsonFormatter, parse_levels, setup_logging
 from pic_api.managers import auth as auth_mod
 from pic_api.managers.errors import InvalidInput, NotFound, Unavailable
+from pic_api.managers.events import trim_event
 from pic_api.managers.health import HealthMonitor
-from pic_api.managers.runner import MASK, RunManager, scrub, trim_event
+from pic_api.managers.runs import RunManager
 from pic_api.managers.state import StateManager
 
 GOOD = {"version": 1, "setup_completed": True, "cell": {"name": "home"}}
@@ -217,7 +220,7 @@ def test_logging_json_rotation_and_levels(tmp_path):
     assert lines[0]["logger"] == "pic.runner" and lines[0]["level"] == "DEBUG"
     with pytest.raises(ValueError):
         parse_levels("runner=LOUD")
-    assert redact('password: "abc" secret=xyz') == 'password: "***" secret=***'
+    assert redact('password: "abc" secret=xyz') == f'password: "{MASK}" secret={MASK}'
     record = logging.LogRecord("pic.x", logging.INFO, "", 0, "token=abc", (), None)
     assert "abc" not in JsonFormatter().format(record)
     setup_logging(None)

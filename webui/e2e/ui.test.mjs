@@ -1,13 +1,16 @@
 // Browser tests of the web UI in a real Chromium (playwright-core driving the system's Chromium).
 //
-// Without PIC_UI_URL they start the test double API (fake-api.mjs) and `vite preview` of the built
-// UI proxying to it. With PIC_UI_URL they drive a real cell instead: http://<cell>:8081 for the
-// first run (the wizard; it ends on the cell's HTTPS LAN address), https://<cell> for the rest.
-// Then PIC_ADMIN_PASSWORD is the admin password (the wizard sets it: the cell must be fresh),
-// PIC_SETUP_CODE the cell's one-time setup code (the driver reads it with `pic setup-code`),
-// PIC_UI_CA_FILE the cell's root certificate (Chromium accepts the chains it signs, and only those:
-// --ignore-certificate-errors-spki-list with the root's key), and the failed-run test shows a run
-// the driver made fail (PIC_UI_FAILED_RUN_ID, PIC_UI_FAILED_TASK).
+// Without PIC_UI_URL they start the real management API on loopback over a temporary cell, with a
+// scripted converge in place of ansible-runner (tests/ui/serve_api.py, run by the repository's
+// .venv python or PIC_PYTHON; it also serves the two files caddy serves beside the UI, /ca.crt and
+// /cell.json), and `vite preview` of the built UI proxying to it. With PIC_UI_URL they drive a
+// real cell instead: http://<cell>:8081 for the first run (the wizard; it ends on the cell's HTTPS
+// LAN address), https://<cell> for the rest. Then PIC_ADMIN_PASSWORD is the admin password (the
+// wizard sets it: the cell must be fresh), PIC_SETUP_CODE the cell's one-time setup code (the
+// driver reads it with `pic setup-code`), PIC_UI_CA_FILE the cell's root certificate (Chromium
+// accepts the chains it signs, and only those: --ignore-certificate-errors-spki-list with the
+// root's key), and the failed-run test shows a run the driver made fail (PIC_UI_FAILED_RUN_ID,
+// PIC_UI_FAILED_TASK).
 //
 // Screenshots of every page go to e2e/artifacts/.
 
@@ -19,11 +22,12 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import readline from 'node:readline'
 import { chromium } from 'playwright-core'
-import { createFakeApi } from './fake-api.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const webui = path.dirname(here)
+const repo = path.dirname(webui)
 const artifacts = path.join(here, 'artifacts')
 fs.mkdirSync(artifacts, { recursive: true })
 
@@ -34,11 +38,12 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const TIMEOUT = Number(process.env.PIC_E2E_TIMEOUT_MS ?? (REAL ? 600_000 : 10_000))
 
 let baseUrl = process.env.PIC_UI_URL?.replace(/\/$/, '')
-let fake = null
+let api = null // the local API: {process, url, setup_code}
 let preview = null
 let context = null
 let page = null
 let errors = [] // console errors and uncaught exceptions of the current page
+let requests = [] // the page's requests: {method, path, csrf}
 
 async function waitForHttp(url, ms = 20_000) {
   const end = Date.now() + ms
@@ -54,9 +59,27 @@ async function waitForHttp(url, ms = 20_000) {
   }
 }
 
-async function fakeControl(p, method = 'GET') {
-  const r = await fetch(`${fake.url}${p}`, { method })
-  return r.json()
+/** The local API (tests/ui/serve_api.py): starts it and reads its first line, {url, setup_code}. */
+async function startApi() {
+  const python = process.env.PIC_PYTHON ?? path.join(repo, '.venv', 'bin', 'python')
+  const child = spawn(python, [path.join(repo, 'tests', 'ui', 'serve_api.py')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const first = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`tests/ui/serve_api.py exited with ${code}`)))
+    readline.createInterface({ input: child.stdout }).once('line', resolve)
+  })
+  return { process: child, ...JSON.parse(first) }
+}
+
+/** A request from the logged-in page (its session cookie and CSRF token), as the UI makes them. */
+async function pageRequest(method, p, body) {
+  return page.evaluate(
+    async ([m, url, b]) => {
+      const csrf = document.cookie.split('; ').find((c) => c.startsWith('pic_csrf='))?.slice(9) ?? ''
+      const r = await fetch(url, { method: m, headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify(b) })
+      return r.json()
+    },
+    [method, p, body],
+  )
 }
 
 /** Console errors except the failed-load lines of expected HTTP statuses. */
@@ -86,16 +109,14 @@ async function login(password = ADMIN_PASSWORD) {
 
 before(async () => {
   if (!REAL) {
-    fake = createFakeApi()
-    await new Promise((r) => fake.server.listen(0, '127.0.0.1', r))
-    fake.url = `http://127.0.0.1:${fake.server.address().port}`
+    api = await startApi()
     const port = 20000 + Math.floor(Math.random() * 20000)
     baseUrl = `http://127.0.0.1:${port}`
     if (!fs.existsSync(path.join(webui, 'dist', 'index.html'))) throw new Error('build the UI first: npm run build')
     preview = spawn(
       process.execPath,
       [path.join(webui, 'node_modules', 'vite', 'bin', 'vite.js'), 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
-      { cwd: webui, env: { ...process.env, PIC_API_URL: fake.url }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: webui, env: { ...process.env, PIC_API_URL: api.url }, stdio: ['ignore', 'pipe', 'pipe'] },
     )
     preview.stderr.on('data', (d) => process.stderr.write(d))
     await waitForHttp(`${baseUrl}/health`)
@@ -131,12 +152,16 @@ before(async () => {
     if (m.type() === 'error') errors.push(m.text())
   })
   page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`))
+  page.on('request', (r) => {
+    const url = new URL(r.url())
+    if (url.pathname.startsWith('/api/')) requests.push({ method: r.method(), path: url.pathname, csrf: r.headers()['x-csrf-token'] })
+  })
 })
 
 after(async () => {
   await context?.close()
   if (preview) preview.kill('SIGTERM')
-  if (fake) await new Promise((r) => fake.server.close(r))
+  if (api) api.process.kill('SIGTERM')
 })
 
 // Two suites, so a driver of a real cell can run the first run alone (--test-name-pattern "first
@@ -152,7 +177,7 @@ describe('first run', { concurrency: false }, () => {
     await page.getByRole('heading', { name: 'Set up your Personal Internet Cell' }).waitFor()
 
     // First the one-time setup code, as the person read it on the host (`pic setup-code`).
-    const code = REAL ? process.env.PIC_SETUP_CODE : (await fakeControl('/__fake/setup-code')).setup_code
+    const code = REAL ? process.env.PIC_SETUP_CODE : api.setup_code
     assert.ok(code, 'the driver of a real cell passes PIC_SETUP_CODE (from `pic setup-code` on the cell)')
     await shot('setup-code')
     await page.getByRole('button', { name: 'Continue' }).click()
@@ -194,15 +219,16 @@ describe('first run', { concurrency: false }, () => {
     await page.locator('#setup-timezone').selectOption('Europe/Berlin')
     assert.equal(await page.getByTestId('timezone-selected').textContent(), 'Europe/Berlin')
 
+    await page.getByLabel('Cell name').fill(CELL_NAME)
     if (!REAL) {
-      // A field error from the API's 400 shows at its field.
-      await page.getByLabel('Cell name').fill('taken')
+      // A field error from the API's 400 shows at its field: a custom domain under .cell is the API's rule.
+      await page.getByLabel('Domain', { exact: true }).fill('home.cell')
       await page.getByRole('button', { name: 'Apply' }).click()
-      await page.getByText('this name is reserved').waitFor()
-      assert.equal(await page.getByLabel('Cell name').getAttribute('aria-invalid'), 'true')
+      await page.getByText('a custom domain must not be under .cell').waitFor()
+      assert.equal(await page.getByLabel('Domain', { exact: true }).getAttribute('aria-invalid'), 'true')
+      await page.getByLabel('Domain', { exact: true }).fill('home.example.org')
     }
 
-    await page.getByLabel('Cell name').fill(CELL_NAME)
     await shot('setup-filled')
     await page.getByRole('button', { name: 'Apply' }).click()
 
@@ -241,7 +267,7 @@ describe('first run', { concurrency: false }, () => {
     }
     const targets = await step.getByRole('list', { name: 'HTTPS addresses of the cell' }).getByRole('link').all()
     const hrefs = await Promise.all(targets.map((a) => a.getAttribute('href')))
-    // The cell's name first (the test double's cell took the custom domain; a real one stays internal).
+    // The cell's name first (the local cell took the custom domain; a real one stays internal).
     assert.equal(hrefs[0], REAL ? `https://${CELL_NAME}.cell/` : 'https://home.example.org/')
     if (REAL) {
       // The LAN address: reached without the cell's DNS, its certificate names the address. The
@@ -297,8 +323,7 @@ describe('the running cell', { concurrency: false }, () => {
     errors = []
     await page.goto(`${baseUrl}/peers`)
     await page.getByRole('heading', { name: 'Peers', level: 1 }).waitFor()
-    if (REAL) await context.clearCookies()
-    else await fakeControl('/__fake/expire-sessions', 'POST')
+    await context.clearCookies() // the session ends (as after its expiry or an API restart)
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Runs' }).click()
     await page.waitForURL(/\/login\?next=%2Fruns$/)
     await page.getByText('Your session ended.').waitFor()
@@ -311,6 +336,7 @@ describe('the running cell', { concurrency: false }, () => {
 
   test('add a peer, see its QR code and download its config once, then delete it', async () => {
     errors = []
+    requests = []
     const name = `e2e-${Date.now().toString(36).slice(-5)}`
     await page.goto(`${baseUrl}/peers`)
     await page.getByRole('heading', { name: 'Peers', level: 1 }).waitFor()
@@ -362,14 +388,11 @@ describe('the running cell', { concurrency: false }, () => {
       name,
     )
 
-    if (!REAL) {
-      const st = await fakeControl('/__fake/state')
-      assert.equal(st.csrfRejections, 0)
-      const unsafe = st.requests.filter((r) => ['POST', 'DELETE'].includes(r.method) && r.path.startsWith('/api/peers'))
-      assert.equal(unsafe.length, 2)
-      assert.ok(unsafe.every((r) => r.csrf && r.csrf.length > 0), 'every change carried the CSRF token')
-      assert.ok(!st.peers.includes(name))
-    }
+    const unsafe = requests.filter((r) => ['POST', 'DELETE'].includes(r.method) && r.path.startsWith('/api/peers'))
+    assert.equal(unsafe.length, 2)
+    assert.ok(unsafe.every((r) => r.csrf && r.csrf.length > 0), 'every change carried the CSRF token')
+    const peers = await (await page.request.get(`${baseUrl}/api/peers`)).json()
+    assert.ok(!peers.peers.some((p) => p.name === name), 'the API has no such peer any more')
     assert.deepEqual(unexpectedErrors(), [])
   })
 
@@ -380,11 +403,13 @@ describe('the running cell', { concurrency: false }, () => {
       ? { runId: process.env.PIC_UI_FAILED_RUN_ID, task: process.env.PIC_UI_FAILED_TASK, msg: process.env.PIC_UI_FAILED_MSG,
           host: process.env.PIC_UI_FAILED_HOST }
       : { task: 'wireguard › Enable and start the service', msg: 'Unable to start service wg-quick@wg0', host: 'cell' }
+    // Locally, the scripted converge fails a converge of the wireguard role alone (tests/ui/serve_api.py).
     if (REAL) {
       assert.ok(expected.runId && expected.task && expected.host,
         'PIC_UI_FAILED_RUN_ID, PIC_UI_FAILED_TASK and PIC_UI_FAILED_HOST name a failed run')
     }
-    const run_id = REAL ? expected.runId : (await fakeControl('/__fake/failed-run', 'POST')).run_id
+    if (!REAL) await page.goto(`${baseUrl}/runs`)
+    const run_id = REAL ? expected.runId : (await pageRequest('POST', '/api/runs', { tags: ['wireguard'] })).run_id
     await page.goto(`${baseUrl}/runs/${run_id}`)
     const failures = page.getByTestId('run-failures')
     await failures.waitFor()

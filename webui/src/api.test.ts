@@ -109,10 +109,10 @@ describe('api module', () => {
     expect(err.fields).toEqual({})
   })
 
-  it('accepts lists bare or wrapped', async () => {
+  it('reads the lists the API wraps', async () => {
     mockFetch(200, { runs: [{ id: '1', status: 'running' }] })
     expect(await endpoints.runs()).toEqual([{ id: '1', status: 'running' }])
-    mockFetch(200, [{ name: 'phone' }])
+    mockFetch(200, { peers: [{ name: 'phone' }] })
     expect(await endpoints.peers()).toEqual([{ name: 'phone' }])
   })
 

@@ -139,10 +139,14 @@ export const api = {
 }
 
 // ---- Typed endpoints -------------------------------------------------------------------------
+// The shapes are the API's own: src/generated/api.ts comes from its OpenAPI document (`make openapi`).
 
-export type ServiceName = 'dns' | 'dhcp' | 'ntp' | 'wireguard' | 'mail' | 'calendar' | 'files'
-export const ALL_SERVICES: ServiceName[] = ['dns', 'dhcp', 'ntp', 'wireguard', 'mail', 'calendar', 'files']
-export const SERVICE_LABELS: Record<string, string> = {
+import type * as T from './generated/api'
+import { limits } from './generated/api'
+
+export type ServiceName = T.Service
+export const ALL_SERVICES: readonly ServiceName[] = limits.Service.enum
+export const SERVICE_LABELS: Record<ServiceName, string> = {
   dns: 'DNS',
   dhcp: 'DHCP',
   ntp: 'NTP (time)',
@@ -152,139 +156,38 @@ export const SERVICE_LABELS: Record<string, string> = {
   files: 'Files (WebDAV)',
 }
 
-export type DomainMode = 'internal' | 'pic_ngo' | 'custom'
-
-export interface SetupRequest extends Partial<LanSettings> {
-  /** The one-time code the converge printed (`pic setup-code` on the cell prints it again). */
-  setup_code: string
-  cell_name: string
-  domain_mode: DomainMode
-  domain?: string
-  timezone: string
-  admin_password: string
-  services: ServiceName[]
-}
-
+export type DomainMode = T.DomainMode
+export type SetupRequest = T.SetupRequest
 /** The cell's LAN: what it found on its default interface, as the wizard may change it. */
-export interface LanSettings {
-  lan_interface: string
-  lan_subnet: string
-  lan_address: string
-  dhcp_range: [string, string]
-}
-
-/** POST /api/setup's answer: the first run, and where the UI answers once it is done. */
-export interface SetupStarted {
-  run_id: string
-  https?: string[]
-}
-
-/** /cell.json on :8081 after setup. */
+export type LanSettings = T.Lan
+export type SetupOptions = T.SetupOptions
+export type Run = T.Run
+export type RunStatus = T.Run['status']
+export type RunEvent = T.RunEvent
+/** /cell.json, which caddy serves on :8081 after setup (no API there then). */
 export interface CellHttps {
   domain: string
   https: string[]
 }
-
-export interface SetupOptions {
-  services: ServiceName[]
-  domain_modes: DomainMode[]
-  defaults: {
-    cell_name: string
-    timezone: string
-    services: ServiceName[]
-    upstream_dns: string[]
-    lan: LanSettings
-    /** Other DHCP servers that answered on the LAN: with one, the cell's DHCP starts off. */
-    lan_dhcp_servers: string[]
-  }
-}
-
-export type RunStatus = 'pending' | 'running' | 'successful' | 'failed' | 'canceled'
 export const FINAL_STATUSES: RunStatus[] = ['successful', 'failed', 'canceled']
-
-export interface Run {
-  id: string
-  status: RunStatus
-  kind?: string
-  description?: string
-  created_at?: string
-  started_at?: string
-  finished_at?: string
-  error?: string | null
-  check?: boolean
-  preview?: boolean
-  tags?: string[]
-  created?: string
-  started?: string
-  finished?: string
-  [key: string]: unknown
-}
-
-export interface Peer {
-  name: string
-  ip?: string
-  public_key?: string
-  route?: 'split' | 'full'
-  [key: string]: unknown
-}
-
-export interface NewPeerResponse {
-  peer: Peer
-  config: string
-  qr_svg: string
-  run_id?: string
-  private_key_included?: boolean
-}
-
-export interface User {
-  username?: string
-  name?: string
-  role?: string
-  expires_at?: string
-  [key: string]: unknown
-}
-
-/** The API answers login and "me" with {"user": {...}}; older shapes were bare. */
-export interface Me {
-  user?: User
-  username?: string
-  name?: string
-  role?: string
-  [key: string]: unknown
-}
+export type Peer = T.Peer
+export type NewPeerResponse = T.PeerCreated
+export type Me = T.Me
+export type Settings = T.Settings
+export type CellState = T.CellState
+export type ServicesHealth = T.ServicesHealth
+export type LogEntry = T.LogEntry
 
 export function userName(me: Me | null | undefined): string | undefined {
-  if (!me) return undefined
-  const u = me.user ?? me
-  return u.username ?? u.name
-}
-
-export interface LogEntry {
-  time?: string | number
-  ts?: string
-  level?: string
-  unit?: string
-  logger?: string
-  message?: string
-  [key: string]: unknown
-}
-
-/** Lists may come bare or wrapped ({"runs": [...]}); accept both. */
-export function listOf<T>(data: unknown, key: string): T[] {
-  if (Array.isArray(data)) return data as T[]
-  if (data && typeof data === 'object') {
-    const v = (data as Record<string, unknown>)[key]
-    if (Array.isArray(v)) return v as T[]
-  }
-  return []
+  return me?.user.username
 }
 
 export const endpoints = {
-  health: () => api.get<{ status: string }>('/health'),
-  setupStatus: () => api.get<{ completed: boolean }>('/api/setup/status'),
+  health: () => api.get<T.Health>('/health'),
+  setupStatus: () => api.get<T.SetupStatus>('/api/setup/status'),
   setupOptions: () => api.get<SetupOptions>('/api/setup/options'),
-  checkSetupCode: (setup_code: string) => api.post<{ valid: boolean }>('/api/setup/code', { setup_code }),
-  setup: (req: SetupRequest) => api.post<SetupStarted>('/api/setup', req),
+  checkSetupCode: (setup_code: string) => api.post<T.CodeValid>('/api/setup/code', { setup_code }),
+  setup: (req: SetupRequest) => api.post<T.SetupStarted>('/api/setup', req),
   /** The cell's HTTPS addresses, as caddy serves them on :8081 after setup (no API there then). */
   cellHttps: () => api.get<CellHttps>('/cell.json'),
   /**
@@ -301,29 +204,28 @@ export const endpoints = {
     }
   },
   login: (username: string, password: string) =>
-    api.post<Me>('/api/auth/login', { username, password }, { noAuthRedirect: true }),
-  logout: () => api.post('/api/auth/logout', {}, { noAuthRedirect: true }),
+    api.post<Me>('/api/auth/login', { username, password } satisfies T.Login, { noAuthRedirect: true }),
+  logout: () => api.post<T.LoggedOut>('/api/auth/logout', {}, { noAuthRedirect: true }),
   me: () => api.get<Me>('/api/auth/me', { noAuthRedirect: true }),
-  runs: async () => listOf<Run>(await api.get('/api/runs'), 'runs'),
-  startRun: (body: { tags?: string[]; check?: boolean }) => api.post<{ run_id: string }>('/api/runs', body),
-  cancelRun: (id: string) => api.post(`/api/runs/${encodeURIComponent(id)}/cancel`, {}),
-  state: () => api.get<{ version?: number; state?: Record<string, unknown> }>('/api/state'),
-  users: async () => listOf<{ name: string; role?: string; services?: string[] }>(await api.get('/api/users'), 'users'),
+  runs: async () => (await api.get<T.RunList>('/api/runs')).runs,
+  startRun: (body: T.RunRequest) => api.post<T.RunStarted>('/api/runs', body),
+  cancelRun: (id: string) => api.post<Run>(`/api/runs/${encodeURIComponent(id)}/cancel`, {}),
+  state: () => api.get<T.StateView>('/api/state'),
+  users: async () => (await api.get<T.UserList>('/api/users')).users,
   logs: (params: { source?: string; q?: string; level?: string; limit?: number }) => {
     const qs = new URLSearchParams()
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') qs.set(k, String(v))
     const tail = qs.toString()
-    return api.get<{ source?: string; entries?: LogEntry[] }>(`/api/logs${tail ? `?${tail}` : ''}`)
+    return api.get<T.LogResult>(`/api/logs${tail ? `?${tail}` : ''}`)
   },
   run: (id: string) => api.get<Run>(`/api/runs/${encodeURIComponent(id)}`),
   runEventsUrl: (id: string) => `/api/runs/${encodeURIComponent(id)}/events`,
-  peers: async () => listOf<Peer>(await api.get('/api/peers'), 'peers'),
-  addPeer: (body: { name: string; route: 'split' | 'full'; public_key?: string }) =>
-    api.post<NewPeerResponse>('/api/peers', body),
-  deletePeer: (name: string) => api.del<{ run_id: string }>(`/api/peers/${encodeURIComponent(name)}`),
-  services: () => api.get<unknown>('/api/services'),
-  settings: () => api.get<Record<string, unknown>>('/api/settings'),
-  saveSettings: (body: Record<string, unknown>, preview: boolean) =>
-    api.put<{ run_id?: string; [k: string]: unknown }>(`/api/settings${preview ? '?preview=1' : ''}`, body),
+  peers: async () => (await api.get<T.PeerList>('/api/peers')).peers,
+  addPeer: (body: T.PeerRequest) => api.post<NewPeerResponse>('/api/peers', body),
+  deletePeer: (name: string) => api.del<T.RunId>(`/api/peers/${encodeURIComponent(name)}`),
+  services: () => api.get<ServicesHealth>('/api/services'),
+  settings: () => api.get<Settings>('/api/settings'),
+  saveSettings: (body: T.SettingsChange, preview: boolean) =>
+    api.put<T.SettingsStarted>(`/api/settings${preview ? '?preview=1' : ''}`, body),
   caRootUrl: '/api/ca/root.pem',
 }

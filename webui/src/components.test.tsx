@@ -288,7 +288,7 @@ describe('add peer form', () => {
 describe('run view', () => {
   it('streams events into progress, shows the failure and reports the end', async () => {
     let status = 'running'
-    routeFetch((url) => ({ status: 200, body: url === '/api/runs/9' ? { id: '9', status, roles: ['common', 'wireguard'] } : {} }))
+    routeFetch((url) => ({ status: 200, body: url === '/api/runs/9' ? { id: '9', status, tags: ['common', 'wireguard'] } : {} }))
     const onFinished = vi.fn()
     render(<RunView runId="9" onFinished={onFinished} />)
     const es = FakeEventSource.instances[0]
@@ -309,7 +309,7 @@ describe('run view', () => {
     expect(onFinished).not.toHaveBeenCalled()
 
     status = 'failed'
-    es.emit({ event: 'run_finished', counter: 5, status: 'failed' })
+    es.emit({ event: 'pic_run_status', counter: 5, status: 'failed' })
     await waitFor(() => expect(onFinished).toHaveBeenCalledWith('failed'))
     expect(onFinished).toHaveBeenCalledTimes(1)
     expect(es.closed).toBe(true)
@@ -317,7 +317,7 @@ describe('run view', () => {
   })
 
   it('learns the end from the run resource when no final event comes', async () => {
-    routeFetch(() => ({ status: 200, body: { id: '3', status: 'successful' } }))
+    routeFetch(() => ({ status: 200, body: { id: '3', status: 'successful', tags: [] } }))
     const onFinished = vi.fn()
     render(<RunView runId="3" onFinished={onFinished} />)
     await waitFor(() => expect(onFinished).toHaveBeenCalledWith('successful'))

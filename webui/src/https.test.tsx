@@ -23,7 +23,7 @@ function cellFetch(opts: { switched: () => boolean; runStatus?: () => string }) 
         url === '/api/setup/status'
           ? { completed: true }
           : url.startsWith('/api/runs/')
-            ? { id: 'r1', status: opts.runStatus?.() ?? 'running' }
+            ? { id: 'r1', status: opts.runStatus?.() ?? 'running', tags: [] }
             : url === '/cell.json'
               ? { domain: 'home.cell', https: URLS }
               : {}
@@ -112,7 +112,7 @@ describe('the wizard’s end', () => {
       'fetch',
       vi.fn(async (url: string, init?: RequestInit) => {
         if (url === '/api/setup/status' && init?.redirect === 'manual' && answers++ === 0) throw new TypeError('network')
-        return new Response(JSON.stringify(url.startsWith('/api/runs/') ? { status: 'running' } : { completed: true }),
+        return new Response(JSON.stringify(url.startsWith('/api/runs/') ? { id: 'r1', status: 'running', tags: [] } : { completed: true }),
           { status: 200, headers: { 'Content-Type': 'application/json' } })
       }),
     )

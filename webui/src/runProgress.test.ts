@@ -163,7 +163,7 @@ describe('run progress reducer', () => {
 
   it('takes a final status from a closing event or from the run resource', () => {
     counter = 0
-    const byEvent = play([taskStart('common', 'A'), { event: 'run_finished', counter: ++counter, status: 'canceled' }])
+    const byEvent = play([taskStart('common', 'A'), { event: 'pic_run_status', counter: ++counter, status: 'canceled' }])
     expect(byEvent.status).toBe('canceled')
     expect(byEvent.roles[0].status).toBe('done')
     const byStatus = runProgressReducer(play([taskStart('x', 'A')]), { type: 'status', status: 'failed' })

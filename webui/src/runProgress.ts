@@ -135,8 +135,8 @@ const ITEM_EVENTS: Record<string, TaskStatus> = {
   runner_item_on_failed: 'failed',
   runner_item_on_skipped: 'skipped',
 }
-/** Events the API may add at the end of a stream to say how the run finished. */
-const END_EVENTS = new Set(['pic_run_status', 'run_finished', 'run_end', 'end', 'finished', 'status', 'run_status'])
+/** The API's own event: the run's status (RunEvent in its OpenAPI document); the last one is final. */
+const STATUS_EVENT = 'pic_run_status'
 const FLAT_DETAILS = ['task', 'task_uuid', 'task_action', 'role', 'host', 'play', 'playbook', 'ignore_errors'] as const
 
 /** The API's trimmed (flat) event in ansible-runner's shape; runner events pass through. */
@@ -236,7 +236,7 @@ function applyEvent(state: RunProgress, raw: RunnerEvent): RunProgress {
   const d = ev.event_data ?? {}
 
   // A final status carried by an event (added by the API at the end of the stream).
-  if (typeof ev.status === 'string' && FINAL.includes(ev.status as RunStatus) && (END_EVENTS.has(name) || !name)) {
+  if (typeof ev.status === 'string' && FINAL.includes(ev.status as RunStatus) && name === STATUS_EVENT) {
     return { ...s, status: ev.status as RunStatus, currentTask: null, roles: closeRunningRoles(s.roles, null) }
   }
 

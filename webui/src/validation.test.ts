@@ -20,8 +20,9 @@ describe('setup validation', () => {
 
   it('checks the cell name as a DNS label', () => {
     expect(validateCellName('home-1')).toBeNull()
+    expect(validateCellName('a'.repeat(32))).toBeNull() // the API's limit, from its schema
     expect(validateCellName('')).toMatch(/Enter a name/)
-    for (const bad of ['Home', '1home', 'home_1', 'a'.repeat(32), 'home-', 'ho me', 'home\n']) {
+    for (const bad of ['Home', '1home', 'home_1', 'a'.repeat(33), 'home-', 'ho me', 'home\n']) {
       expect(validateCellName(bad), bad).not.toBeNull()
     }
   })
@@ -42,7 +43,7 @@ describe('setup validation', () => {
   })
 
   it('wants a strong password, confirmed', () => {
-    expect(validateSetup({ ...good, admin_password: 'short', confirm_password: 'short' }, []).admin_password).toMatch(/at least 10/)
+    expect(validateSetup({ ...good, admin_password: 'short', confirm_password: 'short' }, []).admin_password).toMatch(/at least 8/)
     expect(validateSetup({ ...good, admin_password: 'aaaaaaaaaa', confirm_password: 'aaaaaaaaaa' }, []).admin_password).toMatch(/easy/)
     expect(validateSetup({ ...good, confirm_password: 'other' }, []).confirm_password).toMatch(/do not match/)
   })
@@ -85,20 +86,6 @@ describe('time zones', () => {
 })
 
 describe('service health from the API', () => {
-  it('accepts a wrapped list, a bare list and a map', () => {
-    expect(normalizeServices({ services: [{ name: 'dns', healthy: true }, { name: 'mail', healthy: false, detail: 'inactive' }] })).toEqual([
-      { name: 'dns', status: 'healthy', detail: '' },
-      { name: 'mail', status: 'unhealthy', detail: 'inactive' },
-    ])
-    expect(normalizeServices([{ name: 'ntp', status: 'ok' }])[0].status).toBe('healthy')
-    expect(normalizeServices({ dns: 'ok', dhcp: { status: 'failed' }, files: { status: 'starting' } }).map((s) => s.status)).toEqual([
-      'healthy',
-      'unhealthy',
-      'unknown',
-    ])
-    expect(normalizeServices(null)).toEqual([])
-  })
-
   it('reads the API\'s units and ports, and leaves out disabled services', () => {
     const list = normalizeServices({
       checked_at: '2026-11-27T05:00:00Z',
@@ -114,29 +101,26 @@ describe('service health from the API', () => {
     ])
   })
 
-  it('shows only the facts the settings carry', () => {
-    const facts = cellFacts({ cell: { name: 'home', domain: 'home.cell' }, network: { vpn_subnet: '10.0.0.0/24' } })
-    expect(facts).toEqual([
+  it('shows the facts the settings and the state carry', () => {
+    const settings = { cell_name: 'home', domain_mode: 'internal', domain: 'home.cell', services: [], timezone: 'UTC', upstream_dns: [], ntp_servers: [] } as const
+    expect(cellFacts({ ...settings, services: [], upstream_dns: [], ntp_servers: [] }, { version: 1, cell: { name: 'home' }, network: { vpn_subnet: '10.0.0.0/24' } })).toEqual([
       { label: 'Cell name', value: 'home' },
       { label: 'Domain', value: 'home.cell' },
+      { label: 'Domain mode', value: 'internal' },
+      { label: 'Time zone', value: 'UTC' },
       { label: 'VPN subnet', value: '10.0.0.0/24' },
     ])
-    expect(cellFacts({})).toEqual([])
   })
 })
 
 describe('settings form', () => {
-  it('reads nested or flat settings and writes back the same resolver key', () => {
-    const { form, resolverKey } = settingsToForm({ services: ['dns', 'mail'], timezone: 'UTC', network: { upstream_dns: ['192.0.2.1'] } })
+  it('reads the settings and writes back a settings change', () => {
+    const form = settingsToForm({ cell_name: 'home', domain_mode: 'internal', domain: 'home.cell', services: ['dns', 'mail'], timezone: 'UTC', upstream_dns: ['192.0.2.1'], ntp_servers: [] })
     expect(form).toEqual({ services: ['dns', 'mail'], timezone: 'UTC', resolvers: '192.0.2.1' })
-    expect(resolverKey).toBe('upstream_dns')
-    const other = settingsToForm({ services: { dns: true, mail: false }, cell: { timezone: 'Asia/Tokyo' }, upstream_resolvers: ['1.1.1.1'] })
-    expect(other.form.services).toEqual(['dns'])
-    expect(other.form.timezone).toBe('Asia/Tokyo')
-    expect(formToBody({ services: ['mail', 'dns'], timezone: 'UTC', resolvers: '192.0.2.1\n 2001:db8::1, ' }, other.resolverKey)).toEqual({
+    expect(formToBody({ services: ['mail', 'dns'], timezone: 'UTC', resolvers: '192.0.2.1\n 192.0.2.2, ' })).toEqual({
       services: ['dns', 'mail'],
       timezone: 'UTC',
-      upstream_resolvers: ['192.0.2.1', '2001:db8::1'],
+      upstream_dns: ['192.0.2.1', '192.0.2.2'],
     })
   })
 

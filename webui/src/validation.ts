@@ -1,29 +1,34 @@
-// Client-side checks that mirror the API's rules, so most mistakes are caught before a request.
-// The API remains the authority: its 400 {"fields": {...}} are shown the same way.
+// Client-side checks, so most mistakes are caught before a request. The rules are the API's own,
+// taken from its OpenAPI document (src/generated, written by `make openapi` from the state schema);
+// the API remains the authority: its 400 {"fields": {...}} are shown the same way.
 
 import type { DomainMode, ServiceName } from './api'
+import { limits } from './generated/api'
 
-export const CELL_NAME_RE = /^[a-z][a-z0-9-]{0,30}$/
-const LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
-export const PEER_NAME_RE = /^[a-z][a-z0-9-]{0,30}$/
-const WG_KEY_RE = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/
-export const MIN_PASSWORD_LENGTH = 10
+export const NAME_RE = new RegExp(limits.Label.pattern)
+const DOMAIN_RE = new RegExp(limits.Domain.pattern)
+const WG_KEY_RE = new RegExp(limits.WgKey.pattern)
+export const MIN_PASSWORD_LENGTH = limits.Password.minLength
+
+/** A cell, peer or user name: the schema's Label. */
+export function validateName(name: string, empty: string): string | null {
+  if (!name) return empty
+  if (name.length > limits.Label.maxLength) return `Use at most ${limits.Label.maxLength} characters.`
+  if (!NAME_RE.test(name))
+    return `Use lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen (${limits.Label.maxLength} at most).`
+  return null
+}
 
 export function validateCellName(name: string): string | null {
-  if (!name) return 'Enter a name for the cell.'
-  if (!CELL_NAME_RE.test(name))
-    return 'Use 1–31 lowercase letters, digits or hyphens, starting with a letter.'
-  if (name.endsWith('-')) return 'The name cannot end with a hyphen.'
-  return null
+  return validateName(name, 'Enter a name for the cell.')
 }
 
 export function validateDomain(domain: string): string | null {
   const d = domain.trim().toLowerCase().replace(/\.$/, '')
   if (!d) return 'Enter the domain.'
-  if (d.length > 253) return 'The domain is too long.'
-  const labels = d.split('.')
-  if (labels.length < 2) return 'Enter a full domain name, such as home.example.org.'
-  if (!labels.every((l) => LABEL_RE.test(l))) return 'Only letters, digits, hyphens and dots are allowed.'
+  if (d.length > limits.Domain.maxLength) return 'The domain is too long.'
+  if (d.split('.').length < 2) return 'Enter a full domain name, such as home.example.org.'
+  if (!DOMAIN_RE.test(d)) return `Enter ${limits.Domain.description}.`
   return null
 }
 
@@ -94,9 +99,8 @@ export interface PeerForm {
 
 export function validatePeer(f: PeerForm, existing: string[] = []): FieldErrors {
   const e: FieldErrors = {}
-  if (!f.name) e.name = 'Enter a name for the device.'
-  else if (!PEER_NAME_RE.test(f.name) || f.name.endsWith('-'))
-    e.name = 'Use 1–31 lowercase letters, digits or hyphens, starting with a letter.'
+  const name = validateName(f.name, 'Enter a name for the device.')
+  if (name) e.name = name
   else if (existing.includes(f.name)) e.name = 'A peer with this name exists already.'
   if (f.route !== 'split' && f.route !== 'full') e.route = 'Choose a route.'
   const key = f.public_key.trim()

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..managers.runner import Run, RunFailed
+from ..managers.runs import Run, RunFailed
 from .protocol import AgentError, request
 
 log = logging.getLogger("pic.agent.client")

@@ -23,7 +23,9 @@ from typing import Any
 
 from ..config import Config
 from ..core import roles
-from ..managers.runner import AnsibleRunnerBackend, Backend, Run, trim_event
+from ..managers.ansible_backend import AnsibleRunnerBackend
+from ..managers.events import trim_event
+from ..managers.runs import Backend, Run
 from . import actions
 from .protocol import MAX_LINE, AgentError, validate
 

@@ -1,33 +1,31 @@
-"""The cell state schema (see docs/architecture.md): validation, defaults, and the pic_* variables.
+"""The cell state schema (see docs/architecture.md): the one schema that decides what a valid state
+and a valid request are.
 
-``validate_state`` refuses a state with a :class:`StateError` whose ``fields`` maps a dotted path
-(``peers[2].name``) to a message. ``apply_defaults`` fills what a state may leave out, and
+``STATE`` is a JSON Schema (draft 2020-12) built from the field types of ``validators.TYPES``; what
+JSON Schema cannot say (a custom domain is not under .cell, the DHCP pool lies in the LAN, peer
+names are unique, ...) is ``_relations`` below. ``validate_state`` refuses a state with a
+:class:`StateError` whose ``fields`` maps a dotted path (``peers[2].name``) to a message.
+
+A request that changes the state is a :class:`Request`: its fields are state paths, so its schema is
+taken from the state's (the OpenAPI document shows the same), and the handler validates the body
+with it, builds the changed state and validates that, naming a refused field as the request did.
+
+``apply_defaults`` fills what a state may leave out (the schema's ``default`` values), and
 ``state_to_vars`` turns a valid state into the ``pic_*`` variables of playbooks/vars/cell_defaults.yml.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import addressing
-from .validators import (
-    ValidationError,
-    check_bool,
-    check_choice,
-    check_domain,
-    check_host,
-    check_interface,
-    check_ipv4,
-    check_ipv4_cidr,
-    check_label,
-    check_lease_time,
-    check_port,
-    check_timezone,
-    check_wg_key,
-)
+from .validators import TYPES, _ref, check_port, describe_errors, validator_for
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -38,7 +36,19 @@ __all__ = [
     "ROLES",
     "DNS_SERVERS",
     "DEFAULT_NETWORK",
+    "DEFS",
+    "STATE",
     "StateError",
+    "Request",
+    "SETUP",
+    "SETUP_REQUEST",
+    "SETTINGS",
+    "PEER",
+    "USER",
+    "LOGIN",
+    "PASSWORD_CHANGE",
+    "SETUP_CODE",
+    "run_request",
     "validate_state",
     "apply_defaults",
     "default_state",
@@ -54,30 +64,109 @@ ROUTES = ("split", "full")
 ROLES = ("admin", "peer")
 DNS_SERVERS = ("dnsmasq", "coredns")
 PIC_NGO_SUFFIX = "pic.ngo"
+MAX_RESOLVERS = 8  # upstream resolvers and NTP servers each
 
-DEFAULT_NETWORK: dict[str, Any] = {
-    "lan_interface": "eth0",
-    "lan_subnet": "192.168.50.0/24",
-    "lan_address": "192.168.50.1",
-    "dhcp_range": ["192.168.50.100", "192.168.50.200"],
-    "dhcp_lease_time": "12h",
-    "vpn_subnet": "10.0.0.0/24",
-    "wireguard_port": 51820,
-    "upstream_dns": [],
-    "ntp_servers": [],
-    "dns_server": "dnsmasq",
+
+def _enum(values: Sequence[str], description: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values), "description": description}
+
+
+def _obj(props: dict[str, Any], required: Sequence[str] = (), **more: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        out["required"] = list(required)
+    out.update(more)
+    return out
+
+
+def _list_of(item: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"type": "array", "items": item, **more}
+
+
+# The parts of the state. Each field names itself (its title) for the messages and the OpenAPI document.
+DEFS: dict[str, dict[str, Any]] = {
+    "Service": _enum(SERVICES, "a service of the cell"),
+    "Services": _list_of(_ref("Service", "service"), uniqueItems=True, maxItems=len(SERVICES)),
+    "UserService": _enum(USER_SERVICES, "a service a user may have"),
+    "UserServices": _list_of(_ref("UserService", "user service"), uniqueItems=True, maxItems=len(USER_SERVICES)),
+    "DomainMode": _enum(DOMAIN_MODES, "internal: <name>.cell; pic_ngo: <name>.pic.ngo; custom: your own domain"),
+    "Route": _enum(ROUTES, "split: only the cell's networks go through the tunnel; full: everything"),
+    "Role": _enum(ROLES, "admin: may change the cell; peer: may use its services"),
+    "DnsServer": _enum(DNS_SERVERS, "the DNS server the cell runs"),
+    "DhcpRange": {
+        "type": "array",
+        "prefixItems": [_ref("IPv4", "DHCP range start"), _ref("IPv4", "DHCP range end")],
+        "items": False,
+        "minItems": 2,
+        "maxItems": 2,
+        "description": "a list of two addresses [start, end]",
+    },
+    "UpstreamDns": _list_of(_ref("IPv4", "upstream resolver"), maxItems=MAX_RESOLVERS, uniqueItems=True),
+    "NtpServers": _list_of(_ref("Host", "NTP server"), maxItems=MAX_RESOLVERS, uniqueItems=True),
+    "Cell": _obj(
+        {
+            "name": _ref("Label", "cell name"),
+            "domain_mode": _ref("DomainMode", "domain mode", default="internal"),
+            "domain": _ref("Domain", "domain"),
+            "timezone": _ref("Timezone", "timezone", default="Etc/UTC"),
+        },
+        ["name"],
+    ),
+    "Network": _obj(
+        {
+            "lan_interface": _ref("Interface", "LAN interface", default="eth0"),
+            "lan_subnet": _ref("IPv4Cidr", "LAN subnet", default="192.168.50.0/24"),
+            "lan_address": _ref("IPv4", "LAN address", default="192.168.50.1"),
+            "dhcp_range": _ref("DhcpRange", "DHCP range", default=["192.168.50.100", "192.168.50.200"]),
+            "dhcp_lease_time": _ref("LeaseTime", "DHCP lease time", default="12h"),
+            "vpn_subnet": _ref("IPv4Cidr", "VPN subnet", default="10.0.0.0/24"),
+            "wireguard_port": _ref("Port", "WireGuard port", default=51820),
+            "upstream_dns": _ref("UpstreamDns", "upstream resolvers", default=[]),
+            "ntp_servers": _ref("NtpServers", "NTP servers", default=[]),
+            "dns_server": _ref("DnsServer", "DNS server", default="dnsmasq"),
+        }
+    ),
+    "Peer": _obj(
+        {
+            "name": _ref("Label", "peer name"),
+            "public_key": _ref("WgKey", "public key"),
+            "ip": _ref("IPv4", "peer address"),
+            "route": _ref("Route", "route", default="split"),
+            "created": _ref("Timestamp", "created"),
+        },
+        ["name", "public_key", "ip"],
+    ),
+    "User": _obj(
+        {
+            "name": _ref("Label", "user name"),
+            "role": _ref("Role", "role", default="peer"),
+            "password_hash": _ref("BcryptHash", "password_hash"),
+            "services": _ref("UserServices", "services", default=[]),
+        },
+        ["name"],
+    ),
+    "CellState": _obj(
+        {
+            "version": {"const": SCHEMA_VERSION, "title": "version"},
+            "setup_completed": {"type": "boolean", "title": "setup_completed", "default": False},
+            "cell": _ref("Cell", "cell"),
+            "network": _ref("Network", "network", default={}),
+            "services": _ref("Services", "services", default=list(SERVICES)),
+            "peers": _list_of(_ref("Peer", "peer"), title="peers", default=[]),
+            "users": _list_of(_ref("User", "user"), title="users", default=[]),
+        },
+        ["version", "cell"],
+    ),
 }
+STATE: dict[str, Any] = {"$defs": DEFS, "$ref": "#/$defs/CellState"}
+_STATE_VALIDATOR = validator_for(STATE)
+ALL_DEFS: dict[str, dict[str, Any]] = {**TYPES, **DEFS}
 
-_TOP_KEYS = {"version", "setup_completed", "cell", "network", "services", "peers", "users"}
-_CELL_KEYS = {"name", "domain_mode", "domain", "timezone"}
-_PEER_KEYS = {"name", "public_key", "ip", "route", "created"}
-_USER_KEYS = {"name", "role", "password_hash", "services"}
-_BCRYPT_RE = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
-_CREATED_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?$")
+DEFAULT_NETWORK: dict[str, Any] = {k: v["default"] for k, v in DEFS["Network"]["properties"].items()}
 
 
 class StateError(ValueError):
-    """The state was refused. ``fields`` maps a dotted path to the message for that field."""
+    """The state (or a request) was refused. ``fields`` maps a dotted path to the message for that field."""
 
     def __init__(self, fields: dict[str, str], message: str = "invalid cell state"):
         self.fields = dict(fields)
@@ -100,52 +189,32 @@ def default_state(cell_name: str = "mycell") -> dict[str, Any]:
     return apply_defaults({"version": SCHEMA_VERSION, "setup_completed": False, "cell": {"name": cell_name}})
 
 
+def _fill(node: Any, schema: Mapping[str, Any]) -> None:
+    """Set the schema's defaults of the properties ``node`` leaves out, recursively."""
+    while "$ref" in schema and "properties" not in schema:
+        schema = ALL_DEFS[schema["$ref"].rsplit("/", 1)[1]]
+    if isinstance(node, dict) and schema.get("type") == "object":
+        for key, prop in schema.get("properties", {}).items():
+            if key not in node and "default" in prop:
+                node[key] = copy.deepcopy(prop["default"])
+            if key in node:
+                _fill(node[key], prop)
+    elif isinstance(node, list) and isinstance(schema.get("items"), dict):
+        for item in node:
+            _fill(item, schema["items"])
+
+
 def apply_defaults(state: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``state`` with every optional part filled in. Does not validate."""
     out = copy.deepcopy(state) if isinstance(state, dict) else {}
     out.setdefault("version", SCHEMA_VERSION)
-    out.setdefault("setup_completed", False)
-    cell = out.setdefault("cell", {})
-    if isinstance(cell, dict):
-        cell.setdefault("domain_mode", "internal")
-        cell.setdefault("timezone", "Etc/UTC")
-        if "domain" not in cell and isinstance(cell.get("name"), str) and cell["domain_mode"] != "custom":
-            cell["domain"] = domain_for(cell["name"], cell["domain_mode"])
-    network = out.setdefault("network", {})
-    if isinstance(network, dict):
-        for key, value in DEFAULT_NETWORK.items():
-            network.setdefault(key, copy.deepcopy(value))
-    out.setdefault("services", list(SERVICES))
-    out.setdefault("peers", [])
-    out.setdefault("users", [])
-    for peer in out["peers"] if isinstance(out["peers"], list) else []:
-        if isinstance(peer, dict):
-            peer.setdefault("route", "split")
+    out.setdefault("cell", {})
+    _fill(out, DEFS["CellState"])
+    cell = out["cell"]
+    if isinstance(cell, dict) and "domain" not in cell and isinstance(cell.get("name"), str):
+        if cell.get("domain_mode") != "custom":
+            cell["domain"] = domain_for(cell["name"], cell.get("domain_mode", "internal"))
     return out
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.fields: dict[str, str] = {}
-
-    def add(self, path: str, message: str) -> None:
-        self.fields.setdefault(path, message)
-
-    def check(self, path: str, fn: Any, value: Any, *args: Any) -> Any:
-        try:
-            return fn(value, *args)
-        except ValidationError as exc:
-            self.add(path, str(exc))
-            return None
-
-    def unknown(self, path: str, data: dict[str, Any], allowed: set[str]) -> None:
-        for key in data:
-            if key not in allowed:
-                self.add(f"{path}.{key}" if path else str(key), "unknown field")
-
-
-def _is_list_of_str(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def validate_state(state: Any) -> None:
@@ -153,192 +222,245 @@ def validate_state(state: Any) -> None:
 
     Raises :class:`StateError` naming every refused field.
     """
-    c = _Collector()
-    if not isinstance(state, dict):
-        raise StateError({"": "the cell state must be a mapping"})
-    c.unknown("", state, _TOP_KEYS)
-
-    version = state.get("version")
-    if version != SCHEMA_VERSION or isinstance(version, bool):
-        c.add("version", f"version must be {SCHEMA_VERSION}")
-    if "setup_completed" in state:
-        c.check("setup_completed", check_bool, state["setup_completed"], "setup_completed")
-
-    _validate_cell(c, state.get("cell"))
-    network = _validate_network(c, state.get("network", {}))
-    _validate_services(c, state.get("services", list(SERVICES)))
-    _validate_peers(c, state.get("peers", []), network)
-    _validate_users(c, state.get("users", []))
-    if c.fields:
-        raise StateError(c.fields)
+    fields = describe_errors(_STATE_VALIDATOR, state)
+    if "" not in fields:
+        _relations(apply_defaults(state), fields)
+    if fields:
+        raise StateError(fields)
 
 
-def _validate_cell(c: _Collector, cell: Any) -> None:
-    if not isinstance(cell, dict):
-        c.add("cell", "cell must be a mapping with at least a name")
-        return
-    c.unknown("cell", cell, _CELL_KEYS)
-    if "name" not in cell:
-        c.add("cell.name", "cell name is required")
-        name = None
-    else:
-        name = c.check("cell.name", check_label, cell["name"], "cell name")
-    mode = cell.get("domain_mode", "internal")
-    mode = c.check("cell.domain_mode", check_choice, mode, DOMAIN_MODES, "domain mode")
-    domain = cell.get("domain")
-    if domain is not None:
-        domain = c.check("cell.domain", check_domain, domain, "domain")
-    if mode == "custom" and "domain" not in cell:
-        c.add("cell.domain", "a custom domain mode needs a domain")
-    elif mode in ("internal", "pic_ngo") and name and domain and domain != domain_for(name, mode):
-        c.add("cell.domain", f"with domain mode {mode} the domain must be {domain_for(name, mode)}")
-    elif mode == "custom" and domain and (domain.endswith(".cell") or domain.endswith("." + PIC_NGO_SUFFIX)):
-        c.add("cell.domain", "a custom domain must not be under .cell or .pic.ngo")
-    if "timezone" in cell:
-        c.check("cell.timezone", check_timezone, cell["timezone"])
+def _relations(state: dict[str, Any], fields: dict[str, str]) -> None:
+    """The rules between fields, checked where the fields themselves passed the schema."""
+    refused = set(fields)
 
+    def ok(*paths: str) -> bool:
+        for p in paths:
+            for k in refused:
+                if k == p or k.startswith((p + ".", p + "[")) or p.startswith((k + ".", k + "[")):
+                    return False
+        return True
 
-def _validate_network(c: _Collector, network: Any) -> dict[str, Any]:
-    """Validate the network part; returns the merged (defaults + given) values that were valid."""
-    if not isinstance(network, dict):
-        c.add("network", "network must be a mapping")
-        return {}
-    c.unknown("network", network, set(DEFAULT_NETWORK))
-    net = {**DEFAULT_NETWORK, **network}
-    ok: dict[str, Any] = {}
+    def add(path: str, message: str) -> None:
+        fields.setdefault(path, message)
+
+    cell = state["cell"]
+    if ok("cell.domain_mode", "cell.domain"):
+        mode, domain = cell["domain_mode"], cell.get("domain")
+        if mode == "custom" and domain is None:
+            add("cell.domain", "a custom domain mode needs a domain")
+        elif mode == "custom" and domain.endswith((".cell", "." + PIC_NGO_SUFFIX)):
+            add("cell.domain", f"a custom domain must not be under .cell or .{PIC_NGO_SUFFIX}")
+        elif mode != "custom" and ok("cell.name") and domain != domain_for(cell["name"], mode):
+            add("cell.domain", f"with domain mode {mode} the domain must be {domain_for(cell['name'], mode)}")
+
+    net = state["network"]
     p = "network."
-    ok["lan_interface"] = c.check(p + "lan_interface", check_interface, net["lan_interface"], "LAN interface")
-    lan = c.check(p + "lan_subnet", check_ipv4_cidr, net["lan_subnet"], "LAN subnet")
-    vpn = c.check(p + "vpn_subnet", check_ipv4_cidr, net["vpn_subnet"], "VPN subnet")
-    if vpn and ipaddress.IPv4Network(vpn).prefixlen > 29:
-        c.add(p + "vpn_subnet", "VPN subnet must be /29 or larger")
+    lan = ipaddress.IPv4Network(net["lan_subnet"]) if ok(p + "lan_subnet") else None
+    vpn = ipaddress.IPv4Network(net["vpn_subnet"]) if ok(p + "vpn_subnet") else None
+    if vpn and vpn.prefixlen > 29:
+        add(p + "vpn_subnet", "VPN subnet must be /29 or larger")
         vpn = None
-    ok["vpn_subnet"] = vpn
-    lan_addr = c.check(p + "lan_address", check_ipv4, net["lan_address"], "LAN address")
-    if lan and vpn and addressing.overlaps(lan, vpn):
-        c.add(p + "vpn_subnet", f"VPN subnet {vpn} overlaps the LAN subnet {lan}")
-    if lan and lan_addr:
-        lan_net = ipaddress.IPv4Network(lan)
-        a = ipaddress.IPv4Address(lan_addr)
-        if a not in lan_net or a in (lan_net.network_address, lan_net.broadcast_address):
-            c.add(p + "lan_address", f"LAN address must be a host address inside {lan}")
-    rng = net["dhcp_range"]
-    if not (isinstance(rng, list) and len(rng) == 2):
-        c.add(p + "dhcp_range", "DHCP range must be a list of two addresses [start, end]")
-    else:
-        start = c.check(p + "dhcp_range[0]", check_ipv4, rng[0], "DHCP range start")
-        end = c.check(p + "dhcp_range[1]", check_ipv4, rng[1], "DHCP range end")
-        if start and end:
-            s, e = ipaddress.IPv4Address(start), ipaddress.IPv4Address(end)
-            if s > e:
-                c.add(p + "dhcp_range", "DHCP range start must not be after its end")
-            elif lan:
-                lan_net = ipaddress.IPv4Network(lan)
-                hosts = (lan_net.network_address, lan_net.broadcast_address)
-                if s not in lan_net or e not in lan_net or s in hosts or e in hosts:
-                    c.add(p + "dhcp_range", f"DHCP range must lie inside the LAN subnet {lan}")
-                elif lan_addr and s <= ipaddress.IPv4Address(lan_addr) <= e:
-                    c.add(p + "dhcp_range", "DHCP range must not contain the cell's LAN address")
-    c.check(p + "dhcp_lease_time", check_lease_time, net["dhcp_lease_time"], "DHCP lease time")
-    c.check(p + "wireguard_port", check_port, net["wireguard_port"], "WireGuard port")
-    lists = (("upstream_dns", check_ipv4, "upstream resolver"), ("ntp_servers", check_host, "NTP server"))
-    for key, fn, what in lists:
-        value = net[key]
-        if not isinstance(value, list):
-            c.add(p + key, f"{key} must be a list")
-            continue
-        if len(value) > 8:
-            c.add(p + key, f"at most 8 entries in {key}")
-        for i, item in enumerate(value):
-            c.check(f"{p}{key}[{i}]", fn, item, what)
-        if len(set(map(str, value))) != len(value):
-            c.add(p + key, f"{key} has duplicate entries")
-    c.check(p + "dns_server", check_choice, net["dns_server"], DNS_SERVERS, "DNS server")
-    return ok
+    if lan and vpn and lan.overlaps(vpn):
+        add(p + "vpn_subnet", f"VPN subnet {vpn} overlaps the LAN subnet {lan}")
+    lan_addr = ipaddress.IPv4Address(net["lan_address"]) if ok(p + "lan_address") else None
+    if lan and lan_addr and (lan_addr not in lan or lan_addr in (lan.network_address, lan.broadcast_address)):
+        add(p + "lan_address", f"LAN address must be a host address inside {lan}")
+    if ok(p + "dhcp_range"):
+        start, end = (ipaddress.IPv4Address(a) for a in net["dhcp_range"])
+        if start > end:
+            add(p + "dhcp_range", "DHCP range start must not be after its end")
+        elif lan:
+            ends = (lan.network_address, lan.broadcast_address)
+            if start not in lan or end not in lan or start in ends or end in ends:
+                add(p + "dhcp_range", f"DHCP range must lie inside the LAN subnet {lan}")
+            elif lan_addr and start <= lan_addr <= end:
+                add(p + "dhcp_range", "DHCP range must not contain the cell's LAN address")
+
+    seen: dict[str, dict[str, int]] = {"name": {}, "public_key": {}, "ip": {}}
+    words = {"name": "peer name {!r} is", "public_key": "public key is", "ip": "address {} is"}
+    for i, peer in enumerate(state["peers"] if isinstance(state["peers"], list) else []):
+        for key, used in seen.items():
+            where = f"peers[{i}].{key}"
+            if not ok(where):
+                continue
+            value = peer[key]
+            if key == "ip" and vpn and not addressing.usable(value, str(vpn)):
+                add(where, f"peer address must be a host address inside {vpn} other than the cell's")
+            elif value in used:
+                add(where, words[key].format(value) + f" already used by peers[{used[value]}]")
+            used.setdefault(value, i)
+    users: dict[str, int] = {}
+    for i, user in enumerate(state["users"] if isinstance(state["users"], list) else []):
+        if ok(f"users[{i}].name"):
+            if user["name"] in users:
+                add(f"users[{i}].name", f"user name {user['name']!r} is already used by users[{users[user['name']]}]")
+            users.setdefault(user["name"], i)
 
 
-def _validate_services(c: _Collector, services: Any) -> None:
-    if not _is_list_of_str(services):
-        c.add("services", "services must be a list of names")
-        return
-    for i, svc in enumerate(services):
-        if svc not in SERVICES:
-            c.add(f"services[{i}]", f"unknown service {svc!r}; choose from: {', '.join(SERVICES)}")
-    if len(set(services)) != len(services):
-        c.add("services", "services lists a service twice")
+# --- requests ------------------------------------------------------------------------------------
+def _state_node(path: str) -> dict[str, Any]:
+    """The schema of a state path: 'cell.name', 'network.upstream_dns', 'peers[].name'."""
+    node: Any = DEFS["CellState"]
+    for part in path.split("."):
+        is_item = part.endswith("[]")
+        while "$ref" in node:
+            node = ALL_DEFS[node["$ref"].rsplit("/", 1)[1]]
+        node = node["properties"][part.removesuffix("[]")]
+        if is_item:
+            node = node["items"]
+    return copy.deepcopy(node)
 
 
-def _validate_peers(c: _Collector, peers: Any, network: dict[str, Any]) -> None:
-    if not isinstance(peers, list):
-        c.add("peers", "peers must be a list")
-        return
-    names: dict[str, int] = {}
-    ips: dict[str, int] = {}
-    keys: dict[str, int] = {}
-    vpn = network.get("vpn_subnet")
-    for i, peer in enumerate(peers):
-        p = f"peers[{i}]"
-        if not isinstance(peer, dict):
-            c.add(p, "a peer must be a mapping")
-            continue
-        c.unknown(p, peer, _PEER_KEYS)
-        for key in ("name", "public_key", "ip"):
-            if key not in peer:
-                c.add(f"{p}.{key}", f"peer {key} is required")
-        name = c.check(p + ".name", check_label, peer["name"], "peer name") if "name" in peer else None
-        key = c.check(p + ".public_key", check_wg_key, peer["public_key"]) if "public_key" in peer else None
-        ip = c.check(p + ".ip", check_ipv4, peer["ip"], "peer address") if "ip" in peer else None
-        if "route" in peer:
-            c.check(p + ".route", check_choice, peer["route"], ROUTES, "route")
-        created = peer.get("created")
-        if "created" in peer and not (isinstance(created, str) and _CREATED_RE.match(created)):
-            c.add(p + ".created", "created must be an ISO 8601 timestamp")
-        if name:
-            if name in names:
-                c.add(p + ".name", f"peer name {name!r} is already used by peers[{names[name]}]")
-            names.setdefault(name, i)
-        if key:
-            if key in keys:
-                c.add(p + ".public_key", f"public key is already used by peers[{keys[key]}]")
-            keys.setdefault(key, i)
-        if ip:
-            if vpn and not addressing.usable(ip, vpn):
-                c.add(p + ".ip", f"peer address must be a host address inside {vpn} other than the cell's")
-            elif ip in ips:
-                c.add(p + ".ip", f"address {ip} is already used by peers[{ips[ip]}]")
-            ips.setdefault(ip, i)
+@dataclass(frozen=True, eq=False)  # compared (and cached) by identity
+class Request:
+    """A request body: its fields are state paths (``fields``) or its own (``own``, e.g. a password)."""
+
+    name: str  # its schema's name in the OpenAPI document
+    what: str  # "the setup answers", "peer", ...
+    fields: Mapping[str, str] = field(default_factory=dict)
+    own: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    required: Sequence[str] = ()
+    at_least_one: bool = False
+
+    def schema(self) -> dict[str, Any]:
+        """The body's JSON Schema (refers to ``#/$defs/<type>``)."""
+        props = {key: _state_node(path) for key, path in self.fields.items()}
+        for key, node in self.own.items():
+            props[key] = copy.deepcopy(node)
+        for key, node in props.items():
+            node.pop("default", None)  # a request's absent field changes nothing
+            node.setdefault("title", key)
+        return _obj(props, self.required, **({"minProperties": 1} if self.at_least_one else {}))
+
+    def validate(self, body: Any) -> dict[str, Any]:
+        """The body when it fits the schema, else :class:`StateError` naming each refused field."""
+        if not isinstance(body, dict):
+            raise StateError({"body": "expected a JSON object"}, f"invalid {self.what}")
+        fields = _with_lists(describe_errors(_validator(self), body))
+        if fields:
+            raise StateError(fields, f"invalid {self.what}")
+        return body
+
+    def patch(self, state: dict[str, Any], data: Mapping[str, Any]) -> None:
+        """Write each field of ``data`` to its state path (a path into a list, 'peers[].name', is the caller's)."""
+        for key, value in data.items():
+            path = self.fields.get(key)
+            if path and "[]" not in path:
+                *parents, last = path.split(".")
+                node = state
+                for part in parents:
+                    node = node[part]
+                node[last] = copy.deepcopy(value)
+
+    def request_fields(self, state_fields: Mapping[str, str]) -> dict[str, str]:
+        """Errors of the changed state named as this request's fields ('network.lan_subnet' -> 'lan_subnet')."""
+        out: dict[str, str] = {}
+        for path, message in state_fields.items():
+            for key, state_path in self.fields.items():
+                rx = re.escape(state_path).replace(r"\[\]", r"\[[0-9]+\]")
+                m = re.match(f"^{rx}(?=$|[.\\[])", path)
+                if m:
+                    out.setdefault(key + path[m.end() :], message)
+                    break
+            else:
+                out.setdefault(path, message)
+        return _with_lists(out)
 
 
-def _validate_users(c: _Collector, users: Any) -> None:
-    if not isinstance(users, list):
-        c.add("users", "users must be a list")
-        return
-    names: dict[str, int] = {}
-    for i, user in enumerate(users):
-        p = f"users[{i}]"
-        if not isinstance(user, dict):
-            c.add(p, "a user must be a mapping")
-            continue
-        c.unknown(p, user, _USER_KEYS)
-        if "name" not in user:
-            c.add(p + ".name", "user name is required")
-        else:
-            name = c.check(p + ".name", check_label, user["name"], "user name")
-            if name in names:
-                c.add(p + ".name", f"user name {name!r} is already used by users[{names[name]}]")
-            if name:
-                names.setdefault(name, i)
-        c.check(p + ".role", check_choice, user.get("role", "peer"), ROLES, "role")
-        h = user.get("password_hash")
-        if h is not None and not (isinstance(h, str) and _BCRYPT_RE.match(h)):
-            c.add(p + ".password_hash", "password_hash must be a bcrypt hash ($2b$...)")
-        svcs = user.get("services", [])
-        if not _is_list_of_str(svcs):
-            c.add(p + ".services", "services must be a list of names")
-        else:
-            for j, svc in enumerate(svcs):
-                if svc not in USER_SERVICES:
-                    c.add(f"{p}.services[{j}]", f"user services are: {', '.join(USER_SERVICES)}")
+def _with_lists(fields: dict[str, str]) -> dict[str, str]:
+    """A refused entry of a list names the list too ('services[1]' and 'services'): a form shows a list
+    as one field."""
+    out = dict(fields)
+    for path, message in fields.items():
+        m = re.fullmatch(r"([a-z_]+)\[[0-9]+\]", path)
+        if m:
+            out.setdefault(m.group(1), message)
+    return out
+
+
+_VALIDATORS: dict[Request, Any] = {}
+
+
+def _validator(request: Request) -> Any:
+    if request not in _VALIDATORS:
+        _VALIDATORS[request] = validator_for({"$defs": DEFS, **request.schema()})
+    return _VALIDATORS[request]
+
+
+_SETUP_CODE_NODE = {"type": "string", "maxLength": 64, "title": "setup code", "example": "ABCD-EFGH-JKLM-NPQR"}
+SETUP = Request(
+    "SetupAnswers",
+    "setup answers",
+    {
+        "cell_name": "cell.name",
+        "domain_mode": "cell.domain_mode",
+        "domain": "cell.domain",
+        "timezone": "cell.timezone",
+        "services": "services",
+        "upstream_dns": "network.upstream_dns",
+        # The LAN: what the cell found (GET /api/setup/options) unless the person changed it.
+        "lan_interface": "network.lan_interface",
+        "lan_subnet": "network.lan_subnet",
+        "lan_address": "network.lan_address",
+        "dhcp_range": "network.dhcp_range",
+    },
+    {"admin_password": _ref("Password", "admin password")},
+    ("cell_name", "domain_mode", "timezone", "admin_password", "services"),
+)
+SETUP_REQUEST = Request(  # what the wizard sends: the answers and the setup code
+    "SetupRequest",
+    SETUP.what,
+    SETUP.fields,
+    {**SETUP.own, "setup_code": _SETUP_CODE_NODE},
+    ("setup_code", *SETUP.required),
+)
+SETUP_CODE = Request("SetupCode", "setup code", {}, {"setup_code": _SETUP_CODE_NODE}, ("setup_code",))
+SETTINGS = Request(
+    "SettingsChange",
+    "settings",
+    {
+        "services": "services",
+        "timezone": "cell.timezone",
+        "upstream_dns": "network.upstream_dns",
+        "ntp_servers": "network.ntp_servers",
+    },
+    at_least_one=True,
+)
+PEER = Request(
+    "PeerRequest",
+    "peer",
+    {"name": "peers[].name", "route": "peers[].route", "public_key": "peers[].public_key"},
+    required=("name",),
+)
+USER = Request(
+    "UserRequest",
+    "user",
+    {"name": "users[].name", "role": "users[].role", "services": "users[].services"},
+    {"password": _ref("Password", "password")},
+    ("name", "password"),
+)
+LOGIN = Request(
+    "Login",
+    "login",
+    own={"username": {"type": "string"}, "password": {"type": "string"}},
+    required=("username", "password"),
+)
+PASSWORD_CHANGE = Request(
+    "PasswordChange",
+    "password change",
+    own={"current_password": {"type": "string"}, "new_password": _ref("Password", "new password")},
+    required=("current_password", "new_password"),
+)
+
+
+@functools.cache
+def run_request(roles: tuple[str, ...]) -> Request:
+    """A converge request: the tags it may name are the roles of site.yml."""
+    tags = _list_of({"type": "string", "enum": list(roles)}, description="roles to converge")
+    return Request("RunRequest", "run request", own={"tags": tags, "check": {"type": "boolean"}})
+
+
+REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, LOGIN, PASSWORD_CHANGE)
 
 
 def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:

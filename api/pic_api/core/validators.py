@@ -1,22 +1,34 @@
-"""Strict validators for every value that reaches the cell state or a template.
+"""The field types of the cell state and the API, as JSON Schema, and the checks built from them.
 
-Each ``check_*`` function returns the normalised value or raises :class:`ValidationError`
-with a message meant for a person (shown next to the form field). ``error_of`` turns a
-check into "message or None" for callers that collect errors.
+``TYPES`` is the one place a field's rule is written: a JSON Schema (draft 2020-12) fragment per kind
+of value (a DNS label, a domain, an IPv4 address, ...). The state schema (``schema.py``) and every
+request schema refer to these fragments, the OpenAPI document carries them as its component schemas,
+and the web UI takes its types and limits from that document. What JSON Schema cannot say (an
+address parses, a time zone exists on this system, a password fits bcrypt's 72 bytes) is a named
+``format`` whose check lives in ``FORMAT_CHECKS`` below.
+
+Each ``check_*`` function validates one value against its fragment and returns the normalised value
+or raises :class:`ValidationError` with a message meant for a person (shown next to the form field).
+``error_of`` turns a check into "message or None" for callers that collect errors.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import re
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator, FormatChecker
 
 __all__ = [
     "ValidationError",
+    "TYPES",
+    "Strict",
+    "FORMATS",
+    "describe_errors",
     "error_of",
     "check_label",
     "check_name",
@@ -38,17 +50,319 @@ __all__ = [
 
 # Characters that must never reach a shell, a config file or a Jinja template.
 UNSAFE_CHARS = set(";&|$`<>\\\"'{}%#*?![]()~^=,\r\n\t\0")
-
-_LABEL_RE = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
-_DOMAIN_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_IFACE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$")
-_TZ_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$")
-_LEASE_RE = re.compile(r"^(infinite|[1-9][0-9]{0,6}[smhdw]?)$")
-_B64_RE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
+PASSWORD_MAX_BYTES = 72  # bcrypt (the service password hash) reads no more; refused rather than truncated
 
 
 class ValidationError(ValueError):
     """A value was refused; ``str(err)`` is the message for the user."""
+
+
+def _ref(name: str, title: str | None = None, **more: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"$ref": f"#/$defs/{name}"}
+    if title:
+        out["title"] = title
+    out.update(more)
+    return out
+
+
+# Patterns are ECMAScript-compatible (the UI uses them as they are) and always anchored; they are
+# matched whole (``re.fullmatch``), so '$' never lets a trailing newline through.
+# A type's own top node has no title: the field that uses it names it ("cell name", "peer name").
+TYPES: dict[str, dict[str, Any]] = {
+    "Label": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 32,
+        "pattern": "^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$",
+        "description": "a lower-case letter, then a-z, 0-9 or '-' (not at the end); at most 32 characters",
+        "example": "home",
+    },
+    "Domain": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 253,
+        "pattern": "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
+        "description": "a domain name of at least two labels, like example.org: each label 1-63 characters "
+        "of a-z, 0-9 and '-' (not at either end), the last one starting with a letter",
+        "example": "example.org",
+    },
+    "IPv4": {
+        "type": "string",
+        "maxLength": 15,
+        "format": "ipv4",
+        "description": "an IPv4 address like 192.168.1.10",
+        "example": "192.168.1.10",
+    },
+    "IPv4Cidr": {
+        "type": "string",
+        "maxLength": 18,
+        "pattern": "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$",
+        "format": "pic-ipv4-cidr",
+        "description": "an IPv4 network in CIDR notation like 10.0.0.0/24, no host bits set, /8 to /30",
+        "example": "10.0.0.0/24",
+    },
+    "Host": {
+        "anyOf": [_ref("IPv4"), _ref("Domain")],
+        "description": "a domain name or an IPv4 address",
+        "example": "ntp.example.org",
+    },
+    "Port": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 65535,
+        "description": "a port number from 1 to 65535",
+        "example": 51820,
+    },
+    "WgKey": {
+        "type": "string",
+        "minLength": 44,
+        "maxLength": 44,
+        # base64 of exactly 32 bytes: 43 characters (the last one with its low bits clear), then '='
+        "pattern": "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$",
+        "description": "a WireGuard key: 44 characters of base64 ending in '='",
+        "example": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
+    },
+    "Timezone": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",
+        "format": "pic-timezone",
+        "description": "an IANA time zone name like Europe/Berlin",
+        "example": "Europe/Berlin",
+    },
+    "Interface": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 15,
+        "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$",
+        "description": "a network interface name like eth0 (at most 15 characters)",
+        "example": "eth0",
+    },
+    "LeaseTime": {
+        "type": ["string", "integer"],
+        "pattern": "^(infinite|[1-9][0-9]{0,6}[smhdw]?)$",
+        "minimum": 1,
+        "maximum": 9999999,
+        "description": "a duration like 12h, 30m or 'infinite'",
+        "example": "12h",
+    },
+    "Password": {
+        "type": "string",
+        "minLength": 8,
+        "maxLength": PASSWORD_MAX_BYTES,
+        "format": "pic-password",
+        "description": f"at least 8 characters and at most {PASSWORD_MAX_BYTES} bytes, no control characters",
+    },
+    "BcryptHash": {
+        "type": "string",
+        "pattern": "^\\$2[aby]\\$(0[4-9]|[12][0-9]|3[01])\\$[./A-Za-z0-9]{53}$",
+        "description": "a bcrypt hash ($2b$...)",
+    },
+    "Timestamp": {
+        "type": "string",
+        "maxLength": 40,
+        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?$",
+        "description": "an ISO 8601 timestamp",
+        "example": "2025-01-31T12:00:00Z",
+    },
+}
+
+
+# --- what JSON Schema cannot say ---------------------------------------------------------------
+def _ipv4(value: str, what: str) -> None:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ValidationError(f"{what} must be an IPv4 address like 192.168.1.10") from None
+
+
+def _ipv4_cidr(value: str, what: str) -> None:
+    if "/" not in value:
+        raise ValidationError(f"{what} must be in CIDR notation like 10.0.0.0/24")
+    try:
+        net = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        raise ValidationError(f"{what} must be an IPv4 network like 10.0.0.0/24") from None
+    if str(net) != value:
+        raise ValidationError(f"{what} has host bits set; did you mean {net}?")
+    if not 8 <= net.prefixlen <= 30:
+        raise ValidationError(f"{what} prefix length must be between /8 and /30")
+
+
+def _timezone(value: str, what: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValidationError(f"{what} '{value}' is not a known timezone") from None
+
+
+def _password(value: str, what: str) -> None:
+    if len(value.encode("utf-8")) > PASSWORD_MAX_BYTES:
+        raise ValidationError(f"{what} must be at most {PASSWORD_MAX_BYTES} bytes")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationError(f"{what} must not contain control characters or line breaks")
+
+
+FORMAT_CHECKS: dict[str, Callable[[str, str], None]] = {
+    "ipv4": _ipv4,
+    "pic-ipv4-cidr": _ipv4_cidr,
+    "pic-timezone": _timezone,
+    "pic-password": _password,
+}
+FORMATS = FormatChecker(formats=())
+for _name, _fn in FORMAT_CHECKS.items():
+    FORMATS.checks(_name, raises=ValidationError)(lambda v, _fn=_fn: not isinstance(v, str) or _fn(v, "value") is None)
+
+
+# --- the validator: strict types, whole-string patterns ----------------------------------------
+def _is_integer(checker: Any, value: Any) -> bool:
+    # JSON Schema counts 1.0 as an integer and Python counts True as one; neither is a port number
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    if isinstance(instance, str) and not re.fullmatch(pattern, instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+Strict = jsonschema.validators.extend(
+    Draft202012Validator,
+    validators={"pattern": _pattern},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
+def validator_for(schema: Mapping[str, Any]) -> Any:
+    """A strict validator of ``schema`` (which may refer to ``#/$defs/<type>``) with the formats above."""
+    return Strict({**schema, "$defs": {**TYPES, **schema.get("$defs", {})}}, format_checker=FORMATS)
+
+
+# --- errors for people ---------------------------------------------------------------------------
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
+
+
+def path_text(path: Sequence[Any]) -> str:
+    """['peers', 2, 'name'] -> 'peers[2].name'"""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _resolve(root: Mapping[str, Any], ref: str) -> Any:
+    node: Any = root
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def _title(root: Mapping[str, Any], schema_path: Sequence[Any]) -> str | None:
+    """The title nearest to the failing keyword along its schema path (through $refs)."""
+    node: Any = root
+    title = None
+    for key in list(schema_path)[:-1]:
+        if key == "$ref" and isinstance(node, dict):
+            node = _resolve(root, node["$ref"])
+            continue
+        while isinstance(node, dict) and key not in node and "$ref" in node:
+            node = _resolve(root, node["$ref"])
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return title
+        if isinstance(node, dict) and node.get("title"):
+            title = node["title"]
+    return title
+
+
+def _description(root: Mapping[str, Any], schema: Mapping[str, Any]) -> str | None:
+    seen = 0
+    while "description" not in schema and "$ref" in schema and seen < 8:
+        schema, seen = _resolve(root, schema["$ref"]), seen + 1
+    return schema.get("description")
+
+
+def _explain(err: Any, root: Mapping[str, Any], what: str | None = None) -> Iterator[tuple[str, str]]:
+    path = list(err.absolute_path)
+    kw, value, schema, inst = err.validator, err.validator_value, err.schema, err.instance
+    if kw == "required":
+        props = schema.get("properties", {})
+        for name in value:
+            if isinstance(inst, dict) and name not in inst:
+                title = props.get(name, {}).get("title") or name
+                yield path_text([*path, name]), f"{title} is required"
+        return
+    if kw in ("additionalProperties", "unevaluatedProperties"):
+        for name in inst:
+            if name not in schema.get("properties", {}):
+                yield path_text([*path, name]), "unknown field"
+        return
+    what = what or _title(root, err.absolute_schema_path) or (str(path[-1]) if path else "value")
+    if kw == "type":
+        kinds = [value] if isinstance(value, str) else value
+        message = f"{what} must be " + " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
+    elif kw == "enum":
+        message = f"{what} must be one of: {', '.join(map(str, value))} (not {inst!r})"
+    elif kw == "const":
+        message = f"{what} must be {value}"
+    elif kw == "minLength":
+        message = f"{what} must not be empty" if value == 1 else f"{what} must be at least {value} characters"
+    elif kw == "maxLength":
+        message = f"{what} must be at most {value} characters"
+    elif kw == "maxItems":
+        message = f"{what} must have at most {value} entries"
+    elif kw == "minItems":
+        message = f"{what} must have at least {value} entries"
+    elif kw == "uniqueItems":
+        message = f"{what} has duplicate entries"
+    elif kw == "minProperties":
+        message = f"nothing to change: give at least one of {', '.join(schema.get('properties', {}))}"
+    elif kw in ("minimum", "maximum"):
+        message = f"{what} must be a number from {schema.get('minimum')} to {schema.get('maximum')}"
+    elif kw == "format" and value in FORMAT_CHECKS and isinstance(inst, str):
+        try:
+            FORMAT_CHECKS[value](inst, what)
+            message = f"{what} is not valid"
+        except ValidationError as exc:
+            message = str(exc)
+    else:  # pattern, anyOf, ...: the rule in words, as the OpenAPI document and the UI show it
+        rule = _description(root, schema)
+        message = f"{what} must be {rule}" if rule else f"{what} is not valid"
+    yield path_text(path), message
+
+
+def describe_errors(validator: Any, instance: Any, what: str | None = None) -> dict[str, str]:
+    """Every refused field of ``instance``: its path ('peers[2].name') -> the first message for it."""
+    fields: dict[str, str] = {}
+    for err in validator.iter_errors(instance):
+        for path, message in _explain(err, validator.schema, what):
+            fields.setdefault(path, message)
+    return fields
+
+
+def _checker(type_name: str, default_what: str, prepare: Callable[[Any], Any] | None = None) -> Callable[..., Any]:
+    validator = validator_for({"$ref": f"#/$defs/{type_name}"})
+
+    def check(value: Any, what: str = default_what) -> Any:
+        if prepare is not None:
+            value = prepare(value)
+        fields = describe_errors(validator, value, what)
+        if fields:
+            raise ValidationError(next(iter(fields.values())))
+        return value
+
+    check.__name__ = f"check_{type_name.lower()}"
+    check.__doc__ = f"A value of the schema type {type_name}: {TYPES[type_name]['description']}."
+    return check
 
 
 def error_of(check: Callable[..., Any], value: Any, *args: Any) -> str | None:
@@ -60,7 +374,34 @@ def error_of(check: Callable[..., Any], value: Any, *args: Any) -> str | None:
     return None
 
 
-def _text(value: Any, what: str) -> str:
+def _digits_to_int(value: Any) -> Any:
+    return int(value) if isinstance(value, str) and re.fullmatch(r"[0-9]{1,5}", value) else value
+
+
+def _int_to_str(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _no_final_dot(value: Any) -> Any:
+    return value[:-1] if isinstance(value, str) and value.endswith(".") else value
+
+
+check_label = _checker("Label", "name")
+check_name = check_label
+check_domain = _checker("Domain", "domain", _no_final_dot)
+check_ipv4 = _checker("IPv4", "address")
+check_ipv4_cidr = _checker("IPv4Cidr", "subnet")
+check_host = _checker("Host", "host")
+check_port = _checker("Port", "port", _digits_to_int)
+check_wg_key = _checker("WgKey", "public key")
+check_timezone = _checker("Timezone", "timezone")
+check_interface = _checker("Interface", "interface")
+check_lease_time = _checker("LeaseTime", "lease time", _int_to_str)
+check_password = _checker("Password", "password")
+
+
+def check_safe_text(value: Any, what: str = "value", max_length: int = 128) -> str:
+    """Free text safe to place in a config file: no line breaks, no shell/template metacharacters."""
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be a string")
     if value == "":
@@ -69,161 +410,12 @@ def _text(value: Any, what: str) -> str:
         raise ValidationError(f"{what} must not contain line breaks or NUL characters")
     if value != value.strip():
         raise ValidationError(f"{what} must not start or end with spaces")
-    return value
-
-
-def check_label(value: Any, what: str = "name") -> str:
-    """A DNS label as PIC uses it for cells, peers and users: ``[a-z][a-z0-9-]{0,30}``.
-
-    Lower case only, no trailing hyphen, at most 32 characters.
-    """
-    value = _text(value, what)
-    if len(value) > 32:
-        raise ValidationError(f"{what} must be at most 32 characters")
-    if not _LABEL_RE.match(value):
-        raise ValidationError(
-            f"{what} must start with a lower-case letter and contain only a-z, 0-9 and '-' (not at the end)"
-        )
-    return value
-
-
-check_name = check_label
-
-
-def check_domain(value: Any, what: str = "domain") -> str:
-    """A fully qualified domain name: at least two labels, lower case, at most 253 characters."""
-    value = _text(value, what)
-    if value.endswith("."):
-        value = value[:-1]
-    if len(value) > 253:
-        raise ValidationError(f"{what} must be at most 253 characters")
-    labels = value.split(".")
-    if len(labels) < 2:
-        raise ValidationError(f"{what} must have at least two labels, like example.org")
-    for label in labels:
-        if not _DOMAIN_LABEL_RE.match(label):
-            raise ValidationError(
-                f"{what} label '{label}' must be 1-63 characters of a-z, 0-9 and '-' (not at either end)"
-            )
-    if labels[-1].isdigit():
-        raise ValidationError(f"{what} must not end in a numeric label")
-    return value
-
-
-def check_ipv4(value: Any, what: str = "address") -> str:
-    """A dotted-quad IPv4 address (no prefix, no leading zeros)."""
-    value = _text(value, what)
-    try:
-        addr = ipaddress.IPv4Address(value)
-    except ValueError:
-        raise ValidationError(f"{what} must be an IPv4 address like 192.168.1.10") from None
-    return str(addr)
-
-
-def check_ipv4_cidr(value: Any, what: str = "subnet") -> str:
-    """An IPv4 network in CIDR notation with no host bits set, prefix /8 to /30."""
-    value = _text(value, what)
-    if "/" not in value:
-        raise ValidationError(f"{what} must be in CIDR notation like 10.0.0.0/24")
-    try:
-        net = ipaddress.IPv4Network(value, strict=False)
-    except ValueError:
-        raise ValidationError(f"{what} must be an IPv4 network like 10.0.0.0/24") from None
-    if str(net) != value:
-        raise ValidationError(f"{what} has host bits set; did you mean {net}?")
-    if not 8 <= net.prefixlen <= 30:
-        raise ValidationError(f"{what} prefix length must be between /8 and /30")
-    return value
-
-
-def check_host(value: Any, what: str = "host") -> str:
-    """A domain name or an IPv4 address (NTP servers, upstream resolvers by name)."""
-    if isinstance(value, str) and re.fullmatch(r"[0-9.]+", value):
-        return check_ipv4(value, what)
-    try:
-        return check_domain(value, what)
-    except ValidationError:
-        raise ValidationError(f"{what} must be a domain name or an IPv4 address") from None
-
-
-def check_port(value: Any, what: str = "port") -> int:
-    """A TCP/UDP port 1-65535 (an int, or a string of digits)."""
-    if isinstance(value, bool):
-        raise ValidationError(f"{what} must be a number between 1 and 65535")
-    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,5}", value):
-        value = int(value)
-    if not isinstance(value, int) or not 1 <= value <= 65535:
-        raise ValidationError(f"{what} must be a number between 1 and 65535")
-    return value
-
-
-def check_wg_key(value: Any, what: str = "public key") -> str:
-    """A WireGuard key: standard base64 (44 characters) of exactly 32 bytes."""
-    value = _text(value, what)
-    if not _B64_RE.match(value):
-        raise ValidationError(f"{what} must be a WireGuard key: 44 characters of base64 ending in '='")
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationError(f"{what} is not valid base64") from None
-    if len(raw) != 32:
-        raise ValidationError(f"{what} must decode to 32 bytes")
-    return value
-
-
-def check_timezone(value: Any, what: str = "timezone") -> str:
-    """An IANA timezone name known to this system (Europe/Berlin, Etc/UTC, UTC)."""
-    value = _text(value, what)
-    if len(value) > 64 or not _TZ_RE.match(value) or ".." in value:
-        raise ValidationError(f"{what} must be an IANA timezone name like Europe/Berlin")
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValidationError(f"{what} '{value}' is not a known timezone") from None
-    return value
-
-
-def check_safe_text(value: Any, what: str = "value", max_length: int = 128) -> str:
-    """Free text safe to place in a config file: no line breaks, no shell/template metacharacters."""
-    value = _text(value, what)
     if len(value) > max_length:
         raise ValidationError(f"{what} must be at most {max_length} characters")
     bad = sorted({c for c in value if c in UNSAFE_CHARS or ord(c) < 32 or ord(c) == 127})
     if bad:
         shown = " ".join(repr(c) for c in bad)
         raise ValidationError(f"{what} contains characters that are not allowed: {shown}")
-    return value
-
-
-def check_interface(value: Any, what: str = "interface") -> str:
-    """A Linux network interface name (at most 15 characters)."""
-    value = _text(value, what)
-    if not _IFACE_RE.match(value):
-        raise ValidationError(f"{what} must be an interface name like eth0 (at most 15 characters)")
-    return value
-
-
-def check_lease_time(value: Any, what: str = "lease time") -> str:
-    """A dnsmasq lease time: a number with an optional unit (s, m, h, d, w) or 'infinite'."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    value = _text(value, what)
-    if not _LEASE_RE.match(value):
-        raise ValidationError(f"{what} must be a duration like 12h, 30m or 'infinite'")
-    return value
-
-
-def check_password(value: Any, what: str = "password", min_length: int = 8) -> str:
-    """A password: at least ``min_length`` characters, at most 72 bytes, no control characters."""
-    if not isinstance(value, str):
-        raise ValidationError(f"{what} must be a string")
-    if len(value) < min_length:
-        raise ValidationError(f"{what} must be at least {min_length} characters")
-    if len(value.encode("utf-8")) > 72:
-        # bcrypt (the service password hash) reads at most 72 bytes; refuse rather than truncate
-        raise ValidationError(f"{what} must be at most 72 bytes")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValidationError(f"{what} must not contain control characters or line breaks")
     return value
 
 

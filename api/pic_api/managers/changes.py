@@ -12,7 +12,7 @@ from ..core import schema
 from ..core.roles import CellRoles
 from .errors import InvalidInput
 from .files import write_atomic
-from .runner import Run, RunManager
+from .runs import Run, RunManager
 from .state import StateManager
 
 
@@ -31,13 +31,22 @@ class ChangeManager:
         # nothing a role reads changed: still load and validate the state (tagged 'always')
         return tags or ["always"]
 
-    def apply(self, change: Callable[[dict[str, Any]], Any], description: str) -> tuple[Run, Any]:
-        """Save the changed state as a new version and queue its converge."""
-        old, new, version, result = self.state.update(change)
+    def apply(
+        self, change: Callable[[dict[str, Any]], Any], description: str, request: schema.Request | None = None
+    ) -> tuple[Run, Any]:
+        """Save the changed state as a new version and queue its converge.
+
+        A refused state names its fields as ``request`` did ('network.upstream_dns[1]' -> 'upstream_dns[1]')."""
+        try:
+            old, new, version, result = self.state.update(change)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, request.request_fields(exc.fields) if request else exc.fields) from exc
         run = self.runs.submit("converge", self.tags_for(old, new), description=description, state_version=version)
         return run, result
 
-    def preview(self, change: Callable[[dict[str, Any]], Any], description: str) -> tuple[Run, Any]:
+    def preview(
+        self, change: Callable[[dict[str, Any]], Any], description: str, request: schema.Request | None = None
+    ) -> tuple[Run, Any]:
         """Queue a check-mode run (with diffs) of the changed state, without saving it."""
         old = self.state.load()
         new = copy.deepcopy(old)
@@ -45,7 +54,8 @@ class ChangeManager:
         try:
             schema.validate_state(new)
         except schema.StateError as exc:
-            raise InvalidInput("the change does not give a valid cell state", exc.fields) from exc
+            fields = request.request_fields(exc.fields) if request else exc.fields
+            raise InvalidInput("the change does not give a valid cell state", fields) from exc
         path = self.runs.new_run_path("proposed-state")
         write_atomic(path, yaml.safe_dump(new, sort_keys=False), 0o600)
         run = self.runs.submit(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ManagerError(Exception):
     status = 400
@@ -28,3 +30,13 @@ class Unavailable(ManagerError):
     """The cell cannot answer until someone repairs it on the host (a state file that does not load)."""
 
     status = 503
+
+
+def checked(request: Any, body: Any) -> dict[str, Any]:
+    """``body`` when it fits ``request`` (a ``core.schema.Request``), else a 400 naming each refused field."""
+    from ..core.schema import StateError
+
+    try:
+        return request.validate(body)
+    except StateError as exc:
+        raise InvalidInput(exc.message, exc.fields) from None

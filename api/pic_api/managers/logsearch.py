@@ -14,6 +14,7 @@ from .health import SERVICE_CHECKS
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SOURCES = ("api",) + tuple(SERVICE_CHECKS)
+MAX_LIMIT = 1000
 
 
 class LogSearch:
@@ -48,7 +49,7 @@ class LogSearch:
             out["level"] = args["level"].upper()
         if "limit" in args:
             try:
-                out["limit"] = check_count(args["limit"], 1, 1000, "limit")
+                out["limit"] = check_count(args["limit"], 1, MAX_LIMIT, "limit")
             except ValidationError as exc:
                 errors["limit"] = str(exc)
         if errors:

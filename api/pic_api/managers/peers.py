@@ -8,12 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core import addressing, schema, wgkeys
-from ..core.validators import ValidationError, check_label, check_wg_key
 from .changes import ChangeManager
-from .errors import Conflict, InvalidInput, NotFound
-from .runner import Run
-
-PEER_FIELDS = {"name", "route", "public_key"}
+from .errors import Conflict, NotFound, checked
+from .runs import Run
 
 
 def qr_svg(text: str) -> str:
@@ -76,33 +73,8 @@ class PeerManager:
                 return peer
         raise NotFound(f"no peer {name!r}")
 
-    @staticmethod
-    def validate(body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise InvalidInput("the request body must be a JSON object")
-        errors: dict[str, str] = {k: "unknown field" for k in body if k not in PEER_FIELDS}
-        out: dict[str, Any] = {}
-        try:
-            out["name"] = check_label(body.get("name"), "peer name") if "name" in body else None
-            if out["name"] is None:
-                errors["name"] = "name is required"
-        except ValidationError as exc:
-            errors["name"] = str(exc)
-        route = body.get("route", "split")
-        if route not in schema.ROUTES:
-            errors["route"] = f"route must be one of: {', '.join(schema.ROUTES)}"
-        out["route"] = route
-        if body.get("public_key") not in (None, ""):
-            try:
-                out["public_key"] = check_wg_key(body["public_key"])
-            except ValidationError as exc:
-                errors["public_key"] = str(exc)
-        if errors:
-            raise InvalidInput("invalid peer", errors)
-        return out
-
     def add(self, body: Any) -> dict[str, Any]:
-        data = self.validate(body)
+        data = {"route": "split", **checked(schema.PEER, body)}
         private = None
         public = data.get("public_key")
         if not public:
@@ -129,7 +101,7 @@ class PeerManager:
             peers.append(peer)
             return peer
 
-        run, peer = self.changes.apply(change, f"add peer {data['name']}")
+        run, peer = self.changes.apply(change, f"add peer {data['name']}", schema.PEER)
         state = self.changes.state.load()
         endpoint = self.endpoint or state["cell"]["domain"]
         config = client_config(peer, state, self.cell_public_key(), endpoint, private)

@@ -7,11 +7,10 @@ from typing import Any
 import bcrypt
 
 from ..core import schema
-from ..core.validators import ValidationError, check_label, check_password
 from .auth import AuthManager
 from .changes import ChangeManager
-from .errors import Conflict, InvalidInput, NotFound
-from .runner import Run
+from .errors import Conflict, NotFound, checked
+from .runs import Run
 
 
 def service_hash(password: str, rounds: int = 12) -> str:
@@ -28,38 +27,6 @@ def public_user(user: dict[str, Any], accounts: dict[str, str]) -> dict[str, Any
     }
 
 
-def validate_user_input(body: dict[str, Any]) -> dict[str, Any]:
-    errors: dict[str, str] = {}
-    allowed = {"name", "password", "role", "services"}
-    for key in body:
-        if key not in allowed:
-            errors[key] = "unknown field"
-    out: dict[str, Any] = {}
-    for key, fn in (("name", check_label), ("password", check_password)):
-        if key not in body:
-            errors[key] = f"{key} is required"
-            continue
-        try:
-            out[key] = fn(body[key], key)
-        except ValidationError as exc:
-            errors[key] = str(exc)
-    role = body.get("role", "peer")
-    if role not in schema.ROLES:
-        errors["role"] = f"role must be one of: {', '.join(schema.ROLES)}"
-    out["role"] = role
-    services = body.get("services", list(schema.USER_SERVICES))
-    if not (
-        isinstance(services, list)
-        and all(s in schema.USER_SERVICES for s in services)
-        and len(set(services)) == len(services)
-    ):
-        errors["services"] = f"services must be a list of: {', '.join(schema.USER_SERVICES)}"
-    out["services"] = services
-    if errors:
-        raise InvalidInput("invalid user", errors)
-    return out
-
-
 class UserManager:
     def __init__(self, changes: ChangeManager, auth: AuthManager, bcrypt_rounds: int = 12):
         self.changes = changes
@@ -71,7 +38,7 @@ class UserManager:
         return [public_user(u, accounts) for u in self.changes.state.load()["users"]]
 
     def add(self, body: dict[str, Any]) -> tuple[dict[str, Any], Run]:
-        data = validate_user_input(body)
+        data = {"role": "peer", "services": list(schema.USER_SERVICES), **checked(schema.USER, body)}
         if any(u["name"] == data["name"] for u in self.changes.state.load()["users"]):
             raise Conflict(f"user {data['name']!r} exists", {"name": "a user with this name exists"})
         entry = {
@@ -86,7 +53,7 @@ class UserManager:
                 raise Conflict(f"user {entry['name']!r} exists", {"name": "a user with this name exists"})
             state["users"].append(entry)
 
-        run, _ = self.changes.apply(change, f"add user {data['name']}")
+        run, _ = self.changes.apply(change, f"add user {data['name']}", schema.USER)
         self.auth.set_password(data["name"], data["password"], data["role"])
         return public_user(entry, self.auth.accounts()), run
 

@@ -1,1 +1,29 @@
-"""The HTTP layer: one blueprint per area, over the managers."""
+"""The HTTP layer: one module and blueprint per area, over the managers; the access gate in gate.py."""
+
+from __future__ import annotations
+
+from .auth import account_bp, auth_bp
+from .ca import ca_bp
+from .health import health_bp
+from .peers import peers_bp
+from .runs import runs_bp
+from .services import logs_bp, services_bp
+from .settings import settings_bp
+from .setup import setup_bp
+from .state import state_bp
+from .users import users_bp
+
+BLUEPRINTS = [
+    health_bp,
+    setup_bp,
+    auth_bp,
+    account_bp,
+    runs_bp,
+    peers_bp,
+    users_bp,
+    settings_bp,
+    state_bp,
+    services_bp,
+    logs_bp,
+    ca_bp,
+]

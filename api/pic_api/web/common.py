@@ -1,8 +1,7 @@
-"""Helpers shared by the blueprints: access levels, the current cell and session, JSON bodies."""
+"""Helpers shared by the blueprints: the current cell and session, JSON bodies, login cookies."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, g, request
@@ -14,17 +13,6 @@ from ..services import Cell
 SESSION_COOKIE = "pic_session"
 CSRF_COOKIE = "pic_csrf"
 CSRF_HEADER = "X-CSRF-Token"
-
-
-def access(level: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Mark a view: 'public' (no login), 'user' (any logged-in role) or 'admin'. Unmarked views are admin."""
-    assert level in ("public", "user", "admin")
-
-    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
-        view.pic_access = level  # type: ignore[attr-defined]
-        return view
-
-    return mark
 
 
 def cell() -> Cell:

@@ -1,382 +1,333 @@
-"""The OpenAPI 3.0 document of every endpoint (GET /api/openapi.json)."""
+"""The OpenAPI 3.1 document (GET /api/openapi.json), generated from the views and the state schema.
+
+Every path and method comes from the app's URL map; each view says what it is with ``@doc`` (a
+summary, its body as a ``core.schema.Request``, its answer, its own error statuses); its access
+level (``gate.access``) gives the security and the 401/403/428 answers. The component schemas are the
+state schema's types (``validators.TYPES`` and ``schema.DEFS``), the request bodies and the answers
+below, so a field's rule is written once, in the state schema.
+
+``make openapi`` (``python -m pic_api.web.generate``) writes the document and the web UI's types and
+limits from it into webui/src/generated; tests/unit/test_openapi.py fails when those are out of date.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Flask, current_app, jsonify
 
 from ..core import schema
-from .common import access, cell
+from ..core.validators import TYPES
+from .common import cell
+from .gate import UNSAFE, access, is_setup_path, level_of
 
 openapi_bp = Blueprint("openapi", __name__)
 
-NAME = {"type": "string", "pattern": "^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$", "maxLength": 32}
-IPV4 = {"type": "string", "format": "ipv4"}
-ERROR = {"$ref": "#/components/schemas/Error"}
-RUN_ID = {"type": "object", "properties": {"run_id": {"type": "string"}}, "required": ["run_id"]}
-ADMIN = [{"session": [], "csrf": []}]
-USER = [{"session": []}]
 
-
-def _json(schema_: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema_}}}
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "invalid input; `fields` names each refused field",
-        401: "not logged in",
-        403: "missing CSRF token, or not allowed for this role",
-        404: "not found",
-        409: "conflict",
-        428: "the cell is not set up yet",
-        429: "too many failed guesses (password or setup code); Retry-After says when to try again",
-        503: "the cell state does not load; the error names the problem and the repair commands",
-    }
-    return {str(c): _json(ERROR, text[c]) for c in codes}
-
-
-def _op(
+def doc(
     summary: str,
-    responses: dict[str, Any],
-    security: list[Any] | None = None,
-    body: dict[str, Any] | None = None,
-    params: list[dict[str, Any]] | None = None,
-    errors: tuple[int, ...] = (),
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "responses": {**responses, **_errors(*errors)},
-        "security": security if security is not None else ADMIN,
-    }
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    if params:
-        op["parameters"] = params
-    return op
+    answer: str | None = None,
+    status: int = 200,
+    body: schema.Request | str | None = None,
+    query: Mapping[str, dict[str, Any]] | None = None,
+    params: Mapping[str, dict[str, Any]] | None = None,
+    errors: Sequence[int] = (),
+    media: str = "application/json",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Describe a view: ``answer`` names a component schema (or is None for media other than JSON)."""
+
+    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
+        view.pic_doc = {  # type: ignore[attr-defined]
+            "summary": summary,
+            "answer": answer,
+            "status": status,
+            "body": body,
+            "query": dict(query or {}),
+            "params": dict(params or {}),
+            "errors": tuple(errors),
+            "media": media,
+        }
+        return view
+
+    return mark
 
 
-def _path_param(name: str, schema_: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": schema_}
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _query(name: str, schema_: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema_}
-
-
-def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+def _obj(props: dict[str, Any], required: Iterable[str] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": props}
     if required:
-        out["required"] = required
+        out["required"] = list(required)
     return out
 
 
-ANY_OBJ = {"type": "object"}
-SETUP_CODE = {"type": "string", "maxLength": 64, "example": "ABCD-EFGH-JKLM-NPQR"}
-SERVICES = {"type": "array", "items": {"type": "string", "enum": list(schema.SERVICES)}, "uniqueItems": True}
-RUN = {"$ref": "#/components/schemas/Run"}
-PEER = {"$ref": "#/components/schemas/Peer"}
-ADMIN_ERR = (401, 403, 428)
+def _list(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}
 
 
-def build(roles: Sequence[str]) -> dict[str, Any]:
-    """The document; ``roles`` are the tags a run may name (the roles of site.yml)."""
-    run_id_param = _path_param("run_id", {"type": "string"})
-    paths: dict[str, Any] = {
-        "/health": {
-            "get": _op(
-                "Liveness; no login, also before setup",
+STR = {"type": "string"}
+INT = {"type": "integer"}
+BOOL = {"type": "boolean"}
+RUN_STATUSES = ("pending", "running", "successful", "failed", "canceled")
+
+# What the API answers. Requests and the state are the schema's (core/schema.py).
+ANSWERS: dict[str, dict[str, Any]] = {
+    "Error": _obj({"error": STR, "fields": {"type": "object", "additionalProperties": STR}}, ["error"]),
+    "Health": _obj(
+        {"status": STR, "setup_completed": BOOL, "state": {"type": "string", "enum": ["ok", "damaged"]},
+         "version": STR},
+        ["status", "setup_completed", "state", "version"],
+    ),
+    "SetupStatus": _obj({"completed": BOOL}, ["completed"]),
+    "Lan": _obj(
+        {k: ref(v) for k, v in (("lan_interface", "Interface"), ("lan_subnet", "IPv4Cidr"),
+                                ("lan_address", "IPv4"), ("dhcp_range", "DhcpRange"))},
+        ["lan_interface", "lan_subnet", "lan_address", "dhcp_range"],
+    ),
+    "SetupOptions": _obj(
+        {
+            "services": ref("Services"),
+            "domain_modes": _list(ref("DomainMode")),
+            "defaults": _obj(
                 {
-                    "200": _json(
-                        _obj(
-                            {
-                                "status": {"type": "string"},
-                                "setup_completed": {"type": "boolean"},
-                                "state": {"type": "string", "enum": ["ok", "damaged"]},
-                                "version": {"type": "string"},
-                            }
-                        )
-                    )
+                    "cell_name": ref("Label"),
+                    "timezone": ref("Timezone"),
+                    "services": ref("Services"),
+                    "upstream_dns": ref("UpstreamDns"),
+                    "lan": ref("Lan"),
+                    "lan_dhcp_servers": _list(ref("IPv4")),
                 },
-                security=[],
-            )
+                ["cell_name", "timezone", "services", "upstream_dns", "lan", "lan_dhcp_servers"],
+            ),
         },
-        "/api/openapi.json": {"get": _op("This document", {"200": _json(ANY_OBJ)}, security=[])},
-        "/api/setup/status": {
-            "get": _op(
-                "Whether the first-run wizard is done",
-                {"200": _json(_obj({"completed": {"type": "boolean"}}))},
-                security=[],
-            )
+        ["services", "domain_modes", "defaults"],
+    ),
+    "CodeValid": _obj({"valid": BOOL}, ["valid"]),
+    "SessionUser": _obj(
+        {"username": STR, "role": ref("Role"), "expires_at": {"type": "integer", "description": "Unix time"}},
+        ["username", "role", "expires_at"],
+    ),
+    "Me": _obj({"user": ref("SessionUser")}, ["user"]),
+    "SetupStarted": _obj(
+        {
+            "run_id": STR,
+            "user": ref("SessionUser"),
+            "https": {
+                **_list({"type": "string", "format": "uri"}),
+                "description": "where the UI answers once the run is done (the cell's name, then its LAN address): "
+                "after setup :8081 only leads there",
+            },
         },
-        "/api/setup/options": {"get": _op("Choices and defaults for the wizard", {"200": _json(ANY_OBJ)}, security=[])},
-        "/api/setup/code": {
-            "post": _op(
-                "Check the one-time setup code (`pic setup-code` on the cell prints it): the wizard's first step",
-                {"200": _json(_obj({"valid": {"type": "boolean"}}))},
-                security=[],
-                body=_obj({"setup_code": SETUP_CODE}, ["setup_code"]),
-                errors=(400, 403, 409, 429),
-            )
+        ["run_id", "user", "https"],
+    ),
+    "LoggedOut": _obj({"status": STR}, ["status"]),
+    "PasswordChanged": _obj({"status": STR, "run_id": {"type": ["string", "null"]}}, ["status", "run_id"]),
+    "Run": _obj(
+        {
+            "id": STR,
+            "kind": {"type": "string", "enum": ["converge", "preview"]},
+            "status": {"type": "string", "enum": list(RUN_STATUSES)},
+            "tags": _list(STR),
+            "check": BOOL,
+            "description": STR,
+            "state_version": {"type": ["integer", "null"]},
+            "created_at": STR,
+            "started_at": {"type": ["string", "null"]},
+            "finished_at": {"type": ["string", "null"]},
+            "error": {"type": ["string", "null"]},
         },
-        "/api/setup": {
-            "post": _op(
-                "Apply the wizard: stores the state and the admin login, starts the first converge, logs in",
-                {
-                    "202": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "run_id": {"type": "string"},
-                                "https": {"type": "array", "items": {"type": "string", "format": "uri"}},
-                            },
-                            "required": ["run_id", "https"],
-                        },
-                        "accepted; session and pic_csrf cookies are set; `https`: where the UI answers once the "
-                        "run is done (the cell's name, its LAN address): after setup :8081 only leads there",
-                    )
+        ["id", "kind", "status", "tags", "check", "description", "state_version", "created_at", "started_at",
+         "finished_at", "error"],
+    ),
+    "RunList": _obj({"runs": _list(ref("Run"))}, ["runs"]),
+    "RunId": _obj({"run_id": STR}, ["run_id"]),
+    "RunStarted": _obj({"run_id": STR, "run": ref("Run")}, ["run_id", "run"]),
+    "RunEvent": {
+        "description": "One `data:` line of a run's event stream: an ansible-runner event trimmed to what the UI "
+        "shows and scrubbed of secrets, or the API's own `pic_run_status` (status changes; the stream ends "
+        "after the one with a final status).",
+        **_obj(
+            {
+                "seq": {"type": "integer", "description": "0, 1, 2, ... within the run; the SSE id"},
+                "run_id": STR,
+                "event": {"type": "string", "description": "pic_run_status, or an ansible-runner event name"},
+                "created": {"type": ["string", "null"]},
+                "status": {"type": "string", "enum": list(RUN_STATUSES), "description": "pic_run_status only"},
+                "error": {"type": "string", "description": "pic_run_status only: why the run failed"},
+                "counter": {"type": ["integer", "null"]},
+                "stdout": STR,
+                "playbook": STR,
+                "play": STR,
+                "task": STR,
+                "task_action": STR,
+                "role": STR,
+                "host": STR,
+                "changed": BOOL,
+                "failed": BOOL,
+                "msg": {"description": "the failed task's message"},
+                "diff": {"description": "the task's diff (check mode)"},
+                "stats": {
+                    "type": "object",
+                    "description": "playbook_on_stats only: per host counts",
+                    "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}},
                 },
-                security=[],
-                body=_obj(
-                    {
-                        "setup_code": SETUP_CODE,
-                        "cell_name": NAME,
-                        "domain_mode": {"type": "string", "enum": list(schema.DOMAIN_MODES)},
-                        "domain": {"type": "string"},
-                        "timezone": {"type": "string", "example": "Europe/Berlin"},
-                        "admin_password": {"type": "string", "minLength": 8},
-                        "services": SERVICES,
-                        "upstream_dns": {"type": "array", "items": IPV4, "maxItems": 8},
-                        "lan_interface": {"type": "string", "example": "eth0"},
-                        "lan_subnet": {"type": "string", "example": "192.168.1.0/24"},
-                        "lan_address": IPV4,
-                        "dhcp_range": {"type": "array", "items": IPV4, "minItems": 2, "maxItems": 2},
-                    },
-                    ["setup_code", "cell_name", "domain_mode", "timezone", "admin_password", "services"],
-                ),
-                errors=(400, 403, 409, 429),
-            )
+            },
+            ["seq", "run_id", "event"],
+        ),
+    },
+    "PeerList": _obj({"peers": _list(ref("Peer"))}, ["peers"]),
+    "PeerOne": _obj({"peer": ref("Peer")}, ["peer"]),
+    "PeerCreated": _obj(
+        {
+            "peer": ref("Peer"),
+            "config": {"type": "string", "description": "the device's wg-quick configuration"},
+            "qr_svg": {"type": "string", "description": "the configuration as a QR code (SVG)"},
+            "run_id": STR,
+            "private_key_included": BOOL,
         },
-        "/api/auth/login": {
-            "post": _op(
-                "Log in; sets the HttpOnly pic_session cookie and the readable pic_csrf cookie",
-                {"200": _json(_obj({"user": {"$ref": "#/components/schemas/User"}}))},
-                security=[],
-                body=_obj({"username": {"type": "string"}, "password": {"type": "string"}}, ["username", "password"]),
-                errors=(400, 401, 428, 429),
-            )
+        ["peer", "config", "qr_svg", "run_id", "private_key_included"],
+    ),
+    "UserEntry": _obj(
+        {"name": ref("Label"), "role": ref("Role"), "services": ref("UserServices"), "can_login": BOOL},
+        ["name", "role", "services", "can_login"],
+    ),
+    "UserList": _obj({"users": _list(ref("UserEntry"))}, ["users"]),
+    "UserCreated": _obj({"user": ref("UserEntry"), "run_id": STR}, ["user", "run_id"]),
+    "Settings": _obj(
+        {
+            "cell_name": ref("Label"),
+            "domain_mode": ref("DomainMode"),
+            "domain": ref("Domain"),
+            "services": ref("Services"),
+            "timezone": ref("Timezone"),
+            "upstream_dns": ref("UpstreamDns"),
+            "ntp_servers": ref("NtpServers"),
         },
-        "/api/auth/logout": {"post": _op("Log out", {"200": _json(ANY_OBJ)}, security=[], errors=(428,))},
-        "/api/auth/me": {"get": _op("The logged-in user", {"200": _json(ANY_OBJ)}, security=USER, errors=(401, 428))},
-        "/api/account/password": {
-            "post": _op(
-                "Change your own password (API login and service password)",
-                {"200": _json(ANY_OBJ)},
-                security=[{"session": [], "csrf": []}],
-                body=_obj(
-                    {
-                        "current_password": {"type": "string"},
-                        "new_password": {"type": "string", "minLength": 8},
-                    },
-                    ["current_password", "new_password"],
-                ),
-                errors=(400, 401, 403, 428),
-            )
+        ["cell_name", "domain_mode", "domain", "services", "timezone", "upstream_dns", "ntp_servers"],
+    ),
+    "SettingsStarted": _obj({"run_id": STR, "preview": BOOL}, ["run_id", "preview"]),
+    "StateView": _obj(
+        {"version": INT, "state": {**ref("CellState"), "description": "password hashes masked"}},
+        ["version", "state"],
+    ),
+    "StateVersions": _obj({"versions": _list(_obj({"version": INT, "saved_at": STR}, ["version", "saved_at"]))},
+                          ["versions"]),
+    "RollbackStarted": _obj({"run_id": STR, "version": INT}, ["run_id", "version"]),
+    "ServiceHealth": _obj(
+        {
+            "name": ref("Service"),
+            "enabled": BOOL,
+            "status": {"type": "string", "enum": ["ok", "degraded", "down", "disabled"]},
+            "units": _list(_obj({"name": STR, "active": BOOL}, ["name", "active"])),
+            "ports": _list(_obj({"port": INT, "proto": STR, "open": BOOL}, ["port", "proto", "open"])),
         },
-        "/api/runs": {
-            "get": _op(
-                "Recent runs, newest first",
-                {"200": _json(_obj({"runs": {"type": "array", "items": RUN}}))},
-                params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
-                errors=(400, *ADMIN_ERR),
-            ),
-            "post": _op(
-                "Converge the cell (or some roles); check=true is a preview with diffs",
-                {"202": _json(RUN_ID)},
-                body=_obj(
-                    {
-                        "tags": {
-                            "type": "array",
-                            "items": {"type": "string", "enum": list(roles)},
-                        },
-                        "check": {"type": "boolean"},
-                    }
-                ),
-                errors=(400, *ADMIN_ERR),
-            ),
+        ["name", "enabled", "status", "units", "ports"],
+    ),
+    "ServicesHealth": _obj({"checked_at": STR, "services": _list(ref("ServiceHealth"))}, ["checked_at", "services"]),
+    "LogEntry": _obj({"time": STR, "level": STR, "logger": STR, "unit": STR, "message": STR}),
+    "LogResult": _obj({"source": STR, "entries": _list(ref("LogEntry"))}, ["source", "entries"]),
+    "OpenApi": {"type": "object", "description": "this document"},
+}
+
+ERROR_TEXT = {
+    400: "invalid input; `fields` names each refused field",
+    401: "not logged in",
+    403: "missing CSRF token, or not allowed for this role",
+    404: "not found",
+    409: "conflict",
+    428: "the cell is not set up yet",
+    429: "too many failed guesses (password or setup code); Retry-After says when to try again",
+    503: "the cell state does not load; the error names the problem and the repair commands",
+}
+
+
+def _to_components(node: Any) -> Any:
+    """The schema's '#/$defs/X' references as the document's '#/components/schemas/X'."""
+    if isinstance(node, dict):
+        return {
+            k: (v.replace("#/$defs/", "#/components/schemas/") if k == "$ref" else _to_components(v))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_to_components(v) for v in node]
+    return node
+
+
+def _json(schema_: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema_}}}
+
+
+def _operation(path: str, method: str, view: Callable[..., Any], params: list[str], roles: Sequence[str]) -> Any:
+    info = getattr(view, "pic_doc", None)
+    if info is None:
+        raise ValueError(f"{method.upper()} {path} has no @doc")
+    level = level_of(view)
+    body = info["body"]
+    if callable(body) and not isinstance(body, schema.Request):
+        body = body(tuple(roles))
+    codes = set(info["errors"])
+    if path.startswith("/api/") and path != "/api/openapi.json":
+        codes.add(503)
+        if not is_setup_path(path):
+            codes.add(428)
+    if level != "public":
+        codes.add(401)
+        if level == "admin" or method.upper() in UNSAFE:
+            codes.add(403)
+    if body is not None or info["query"]:
+        codes.add(400)
+    media = info["media"]
+    answer = ref(info["answer"]) if info["answer"] else {"type": "string"}
+    op: dict[str, Any] = {
+        "operationId": view.__name__,
+        "summary": info["summary"],
+        "responses": {
+            str(info["status"]): {"description": "OK", "content": {media: {"schema": answer}}},
+            **{str(c): _json(ref("Error"), ERROR_TEXT[c]) for c in sorted(codes)},
         },
-        "/api/runs/{run_id}": {
-            "get": _op("One run", {"200": _json(RUN)}, params=[run_id_param], errors=(404, *ADMIN_ERR))
-        },
-        "/api/runs/{run_id}/cancel": {
-            "post": _op(
-                "Cancel a queued or running run",
-                {"202": _json(RUN)},
-                params=[run_id_param],
-                errors=(404, 409, *ADMIN_ERR),
-            )
-        },
-        "/api/runs/{run_id}/events": {
-            "get": _op(
-                "Server-sent events: one `data: {json}` per event from the start, then live; ends after the "
-                "final pic_run_status event. Resume with Last-Event-ID or ?after=<seq>.",
-                {
-                    "200": {
-                        "description": "text/event-stream",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                    }
-                },
-                params=[run_id_param, _query("after", {"type": "integer", "minimum": 0})],
-                errors=(400, 404, *ADMIN_ERR),
-            )
-        },
-        "/api/peers": {
-            "get": _op(
-                "Peers (devices)",
-                {"200": _json(_obj({"peers": {"type": "array", "items": PEER}}))},
-                errors=ADMIN_ERR,
-            ),
-            "post": _op(
-                "Add a peer; without public_key the cell makes the key pair and returns the private key "
-                "in this response only",
-                {
-                    "201": _json(
-                        _obj(
-                            {
-                                "peer": PEER,
-                                "config": {"type": "string"},
-                                "qr_svg": {"type": "string"},
-                                "run_id": {"type": "string"},
-                                "private_key_included": {"type": "boolean"},
-                            }
-                        )
-                    )
-                },
-                body=_obj(
-                    {
-                        "name": NAME,
-                        "route": {"type": "string", "enum": list(schema.ROUTES)},
-                        "public_key": {"type": "string"},
-                    },
-                    ["name"],
-                ),
-                errors=(400, 409, *ADMIN_ERR),
-            ),
-        },
-        "/api/peers/{name}": {
-            "get": _op(
-                "One peer",
-                {"200": _json(_obj({"peer": PEER}))},
-                params=[_path_param("name", NAME)],
-                errors=(404, *ADMIN_ERR),
-            ),
-            "delete": _op(
-                "Remove a peer",
-                {"202": _json(RUN_ID)},
-                params=[_path_param("name", NAME)],
-                errors=(404, *ADMIN_ERR),
-            ),
-        },
-        "/api/users": {
-            "get": _op("Users", {"200": _json(ANY_OBJ)}, errors=ADMIN_ERR),
-            "post": _op(
-                "Add a user (API login + mail/calendar/files password)",
-                {"201": _json(ANY_OBJ)},
-                body=_obj(
-                    {
-                        "name": NAME,
-                        "password": {"type": "string", "minLength": 8},
-                        "role": {"type": "string", "enum": list(schema.ROLES)},
-                        "services": {
-                            "type": "array",
-                            "items": {"type": "string", "enum": list(schema.USER_SERVICES)},
-                        },
-                    },
-                    ["name", "password"],
-                ),
-                errors=(400, 409, *ADMIN_ERR),
-            ),
-        },
-        "/api/users/{name}": {
-            "delete": _op(
-                "Remove a user",
-                {"202": _json(RUN_ID)},
-                params=[_path_param("name", NAME)],
-                errors=(404, 409, *ADMIN_ERR),
-            )
-        },
-        "/api/settings": {
-            "get": _op("What the wizard set", {"200": _json(ANY_OBJ)}, errors=ADMIN_ERR),
-            "put": _op(
-                "Change settings; ?preview=1 queues a check-mode run with diffs and saves nothing",
-                {"202": _json(RUN_ID)},
-                params=[_query("preview", {"type": "string", "enum": ["0", "1", "true", "false"]})],
-                body=_obj(
-                    {
-                        "services": SERVICES,
-                        "timezone": {"type": "string"},
-                        "upstream_dns": {"type": "array", "items": IPV4, "maxItems": 8},
-                        "ntp_servers": {"type": "array", "items": {"type": "string"}, "maxItems": 8},
-                    }
-                ),
-                errors=(400, *ADMIN_ERR),
-            ),
-        },
-        "/api/state": {
-            "get": _op("The current cell state (password hashes masked)", {"200": _json(ANY_OBJ)}, errors=ADMIN_ERR)
-        },
-        "/api/state/versions": {"get": _op("Every saved state version", {"200": _json(ANY_OBJ)}, errors=ADMIN_ERR)},
-        "/api/state/versions/{number}/rollback": {
-            "post": _op(
-                "Write an old version as the newest and converge it",
-                {"202": _json(RUN_ID)},
-                params=[_path_param("number", {"type": "integer", "minimum": 1})],
-                errors=(400, 404, *ADMIN_ERR),
-            )
-        },
-        "/api/services": {
-            "get": _op(
-                "Health of each service (units and ports)",
-                {"200": _json(ANY_OBJ)},
-                security=USER,
-                errors=(401, 428),
-            )
-        },
-        "/api/logs": {
-            "get": _op(
-                "Search the API log or a service's journal",
-                {"200": _json(ANY_OBJ)},
-                params=[
-                    _query("q", {"type": "string", "maxLength": 200}),
-                    _query("source", {"type": "string"}),
-                    _query("level", {"type": "string"}),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                ],
-                errors=(400, *ADMIN_ERR),
-            )
-        },
-        "/api/ca/root.pem": {
-            "get": _op(
-                "The internal CA's root certificate (no login)",
-                {
-                    "200": {
-                        "description": "PEM",
-                        "content": {"application/x-pem-file": {"schema": {"type": "string"}}},
-                    }
-                },
-                security=[],
-                errors=(404, 428),
-            )
-        },
+        "security": [] if level == "public" else
+        [{"session": [], "csrf": []}] if method.upper() in UNSAFE and not path.startswith("/api/auth/") else
+        [{"session": []}],
     }
-    for path, ops in paths.items():
-        if path.startswith("/api/") and path != "/api/openapi.json":
-            for op in ops.values():
-                op["responses"].update(_errors(503))
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body.name)}}}
+    parameters = [
+        {"name": p, "in": "path", "required": True, "schema": _to_components(info["params"].get(p, STR))}
+        for p in params
+    ]
+    parameters += [
+        {"name": k, "in": "query", "required": False, "schema": _to_components(v)} for k, v in info["query"].items()
+    ]
+    if parameters:
+        op["parameters"] = parameters
+    return op, body
+
+
+def build(app: Flask, roles: Sequence[str]) -> dict[str, Any]:
+    """The document of every /api/* and /health route of ``app``; ``roles`` are the tags a run may name."""
+    paths: dict[str, dict[str, Any]] = {}
+    bodies: dict[str, schema.Request] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not (rule.rule.startswith("/api/") or rule.rule == "/health"):
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        params = re.findall(r"{([a-z_]+)}", path)
+        view = app.view_functions[rule.endpoint]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op, body = _operation(path, method, view, params, roles)
+            paths.setdefault(path, {})[method.lower()] = op
+            if body is not None:
+                bodies[body.name] = body
+    schemas: dict[str, Any] = {**TYPES, **schema.DEFS}
+    schemas.update({name: req.schema() for name, req in sorted(bodies.items())})
+    schemas.update(ANSWERS)
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "PIC management API",
             "version": "1",
@@ -391,48 +342,13 @@ def build(roles: Sequence[str]) -> dict[str, Any]:
                 "session": {"type": "apiKey", "in": "cookie", "name": "pic_session"},
                 "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
             },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "properties": {"error": {"type": "string"}, "fields": {"type": "object"}},
-                    "required": ["error"],
-                },
-                "User": {
-                    "type": "object",
-                    "properties": {
-                        "username": {"type": "string"},
-                        "role": {"type": "string", "enum": list(schema.ROLES)},
-                    },
-                },
-                "Peer": {
-                    "type": "object",
-                    "properties": {
-                        "name": NAME,
-                        "ip": IPV4,
-                        "public_key": {"type": "string"},
-                        "route": {"type": "string"},
-                        "created": {"type": "string"},
-                    },
-                },
-                "Run": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "status": {
-                            "type": "string",
-                            "enum": ["pending", "running", "successful", "failed", "canceled"],
-                        },
-                        "kind": {"type": "string"},
-                        "tags": {"type": "array", "items": {"type": "string"}},
-                        "check": {"type": "boolean"},
-                    },
-                },
-            },
+            "schemas": _to_components(copy.deepcopy(schemas)),
         },
     }
 
 
 @openapi_bp.get("/api/openapi.json")
 @access("public")
+@doc("This document", "OpenApi")
 def openapi() -> object:
-    return jsonify(build(cell().roles.order))
+    return jsonify(build(current_app, cell().roles.order))

@@ -8,14 +8,13 @@ by validation, and the release archive refused when it does not match the pinned
 from __future__ import annotations
 
 import io
-import json
 import os
-import subprocess
 import tarfile
-import tempfile
 from pathlib import Path
 
 import pytest
+
+from pic_lab.testing import run_converge as converge
 
 SCENARIO = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", Path(__file__).resolve().parent.parent))
 ZONE = "home.cell"
@@ -25,18 +24,6 @@ PEERS = [
     {"name": "phone", "public_key": "ID/RkinJa26WlUAU/BWQTq+EY4MdPeLCCZg9RQBAgT4=", "ip": "10.0.0.2"},
     {"name": "laptop", "public_key": "uf5xJAFJWk4Ic6Z0/77LWzibbzm7nNJ7Ihw5HlXnGyM=", "ip": "10.0.0.9"},
 ]
-
-
-def converge(extra: dict) -> subprocess.CompletedProcess:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(extra, f)
-    try:
-        return subprocess.run(
-            ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(SCENARIO / "converge.yml"),
-             "-e", f"@{f.name}"],
-            capture_output=True, text=True, env=os.environ, timeout=600)
-    finally:
-        os.unlink(f.name)
 
 
 def zone_records(cell, view: str) -> set[tuple[str, str, str]]:

@@ -5,11 +5,10 @@ daemon's own checker, leave the live file as it was, and leave the service answe
 (Named so that it runs after test_mailserver.py.)
 """
 
-import json
-import os
-import subprocess
 
 import pytest
+
+from pic_lab.testing import run_converge as converge
 
 CASES = {
     # postfix check refuses a non-numeric size.
@@ -23,29 +22,6 @@ CASES = {
     # opendkim -n refuses an unknown option.
     "opendkim": ({"mailserver_opendkim_options": {"NoSuchOption": "yes"}}, "/etc/opendkim.conf", None),
 }
-
-
-def converge(extra_vars: dict) -> subprocess.CompletedProcess:
-    scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
-    env = dict(os.environ)
-    env["ANSIBLE_ROLES_PATH"] = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "roles")
-    cfg = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "ansible.cfg")
-    if os.path.exists(cfg):
-        env["ANSIBLE_CONFIG"] = cfg
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            os.path.join(scenario, "converge.yml"),
-            "-e",
-            json.dumps(extra_vars),
-        ],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=900,
-    )
 
 
 def answers(lab, ip, port):

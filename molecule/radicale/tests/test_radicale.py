@@ -5,11 +5,11 @@ on the cell (prepare.yml: cell:15232 -> 127.0.0.1:5232).
 """
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from pic_lab.testing import run_converge
 
 HERE = Path(__file__).parent
 PASSWORDS = {"alice": "alice-calendar-pw", "bob": "bob-calendar-pw", "carol": "carol-pw"}
@@ -25,18 +25,6 @@ def caldav(lab, *args):
     res = lab.exec("client", ["/opt/caldav/bin/python", "-", *args], input=script)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
-
-
-def converge(*extra_vars):
-    """Runs this scenario's converge again with extra variables; returns (rc, output)."""
-    env = dict(os.environ)
-    env.setdefault("ANSIBLE_CONFIG", str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"))
-    env["ANSIBLE_ROLES_PATH"] = str(Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "roles")
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(HERE.parent / "converge.yml")]
-    for v in extra_vars:
-        cmd += ["-e", v]
-    res = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True)
-    return res.returncode, res.stdout + res.stderr
 
 
 def test_radicale_runs_on_loopback_only(cell):
@@ -123,7 +111,8 @@ def test_x_script_name_from_the_proxy_is_honoured(client, base):
 
 def test_bad_config_is_refused_and_service_keeps_answering(cell, lab, base):
     before = cell.file("/etc/radicale/config").sha256sum
-    rc, output = converge("radicale_log_level=loud")
+    res = run_converge({"radicale_log_level": "loud"})
+    rc, output = res.returncode, res.stdout + res.stderr
     assert rc != 0, output[-3000:]
     assert "failed to validate" in output, output[-3000:]
     assert cell.file("/etc/radicale/config").sha256sum == before
@@ -132,11 +121,13 @@ def test_bad_config_is_refused_and_service_keeps_answering(cell, lab, base):
 
 
 def test_disabled_role_stops_the_service_then_converges_back(cell, lab, base):
-    rc, output = converge('{"pic_services": []}')
+    res = run_converge({"pic_services": []})
+    rc, output = res.returncode, res.stdout + res.stderr
     assert rc == 0, output
     assert not cell.service("radicale").is_running
     assert not cell.service("radicale").is_enabled
-    rc, output = converge()
+    res = run_converge()
+    rc, output = res.returncode, res.stdout + res.stderr
     assert rc == 0, output
     assert cell.service("radicale").is_running
     assert caldav(lab, "status", base, "alice", PASSWORDS["alice"], "/alice/")["status"] == 207

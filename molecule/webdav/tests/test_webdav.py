@@ -4,11 +4,11 @@ Until Caddy fronts it, the client reaches the loopback-only Apache through a tes
 on the cell (prepare.yml: cell:18080 -> 127.0.0.1:8080).
 """
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from pic_lab.testing import run_converge
 
 HERE = Path(__file__).parent
 PASSWORDS = {"alice": "alice-calendar-pw", "bob": "bob-calendar-pw", "carol": "carol-pw"}
@@ -22,18 +22,6 @@ def base(host_ip):
 
 def curl(client, user, args):
     return client.run(f"curl -s {CODE} -u {user}:{PASSWORDS.get(user, 'wrong')} {args}").stdout
-
-
-def converge(*extra_vars):
-    """Runs this scenario's converge again with extra variables; returns (rc, output)."""
-    env = dict(os.environ)
-    env.setdefault("ANSIBLE_CONFIG", str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"))
-    env["ANSIBLE_ROLES_PATH"] = str(Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "roles")
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(HERE.parent / "converge.yml")]
-    for v in extra_vars:
-        cmd += ["-e", v]
-    res = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True)
-    return res.returncode, res.stdout + res.stderr
 
 
 def test_apache_listens_on_loopback_only(cell):
@@ -119,7 +107,8 @@ def test_destination_behind_an_https_proxy(client, base):
 
 def test_bad_config_is_refused_and_service_keeps_answering(cell, client, base):
     before = cell.file("/etc/apache2/sites-available/pic-webdav.conf").sha256sum
-    rc, output = converge("webdav_log_level=loud")
+    res = run_converge({"webdav_log_level": "loud"})
+    rc, output = res.returncode, res.stdout + res.stderr
     assert rc != 0, output[-3000:]
     assert "failed to validate" in output, output[-3000:]
     assert cell.file("/etc/apache2/sites-available/pic-webdav.conf").sha256sum == before
@@ -128,11 +117,13 @@ def test_bad_config_is_refused_and_service_keeps_answering(cell, client, base):
 
 
 def test_disabled_role_stops_the_service_then_converges_back(cell, client, base):
-    rc, output = converge('{"pic_services": []}')
+    res = run_converge({"pic_services": []})
+    rc, output = res.returncode, res.stdout + res.stderr
     assert rc == 0, output[-3000:]
     assert not cell.service("apache2").is_running
     assert not cell.service("apache2").is_enabled
-    rc, output = converge()
+    res = run_converge()
+    rc, output = res.returncode, res.stdout + res.stderr
     assert rc == 0, output[-3000:]
     assert cell.service("apache2").is_running
     assert curl(client, "alice", f"-X PROPFIND -H 'Depth: 0' {base}alice/") == "207"

@@ -11,12 +11,13 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from pic_lab.testing import run_converge
 
 SCENARIO = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", Path(__file__).resolve().parent.parent))
 CLIENTS = yaml.safe_load((SCENARIO / "vars" / "test-peers.yml").read_text())["wireguard_test_clients"]
@@ -28,19 +29,6 @@ PORT = 51820
 def peer(host: str) -> dict:
     c = CLIENTS[host]
     return {"name": c["peer"], "public_key": c["public_key"], "ip": c["ip"], "route": "split"}
-
-
-def converge(peers: list[dict]) -> subprocess.CompletedProcess:
-    """Re-runs the scenario's converge with ``pic_peers`` replaced, as a change of the state would."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"pic_peers": peers}, f)
-    try:
-        return subprocess.run(
-            ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(SCENARIO / "converge.yml"),
-             "-e", f"@{f.name}"],
-            capture_output=True, text=True, env=os.environ, timeout=600)
-    finally:
-        os.unlink(f.name)
 
 
 def wg_show(cell, what: str) -> dict[str, str]:
@@ -142,7 +130,7 @@ def test_adding_a_peer_does_not_interrupt_the_others(lab, cell, cell_pub, cell_p
     lab.exec("client", ["sh", "-c", background], check=True)
     try:
         time.sleep(2)
-        res = converge([peer("client"), peer("client2")])
+        res = run_converge({"pic_peers": [peer("client"), peer("client2")]})
         assert res.returncode == 0, res.stdout[-3000:]
         assert "Sync the WireGuard peers" in res.stdout
         assert_private_key_not_printed(res, cell_private)
@@ -174,7 +162,7 @@ def test_second_peer_connects(lab, cell, cell_pub, host_ip):
 
 
 def test_removing_a_peer_ends_its_sessions(lab, cell, cell_private):
-    res = converge([peer("client2")])
+    res = run_converge({"pic_peers": [peer("client2")]})
     assert res.returncode == 0, res.stdout[-3000:]
     assert_private_key_not_printed(res, cell_private)
     peers = cell.check_output("wg show wg0 peers").split()
@@ -188,13 +176,13 @@ def test_removing_a_peer_ends_its_sessions(lab, cell, cell_private):
 def test_bad_peer_is_refused_and_the_tunnel_stays(lab, cell, cell_private):
     before = cell.file("/etc/wireguard/wg0.conf").sha256sum
     bad = {"name": "broken", "public_key": "not-a-key", "ip": "10.77.0.9", "route": "split"}
-    res = converge([peer("client2"), bad])
+    res = run_converge({"pic_peers": [peer("client2"), bad]})
     assert res.returncode != 0
     assert "peer broken has an invalid" in res.stdout + res.stderr
     assert_private_key_not_printed(res, cell_private)
     # A second peer claiming a taken address is refused as well.
     dup = {"name": "dup", "public_key": CLIENTS["client"]["public_key"], "ip": CLIENTS["client2"]["ip"]}
-    res = converge([peer("client2"), dup])
+    res = run_converge({"pic_peers": [peer("client2"), dup]})
     assert res.returncode != 0
     assert cell.file("/etc/wireguard/wg0.conf").sha256sum == before
     assert ping(lab, "client2")

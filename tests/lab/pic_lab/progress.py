@@ -54,6 +54,10 @@ class Progress:
             self._fatal = self.current
         elif line.strip() == "...ignoring":
             self._fatal = None
+        elif m and line.startswith("RUNNING HANDLER") and self.current is not None:
+            # Handlers of earlier roles run where a role flushes them: their time is that role's
+            # step, not a second line for a role already shown.
+            self._step(self.current, now)
         elif m:
             self._step(m.group("role") or (BEFORE_ROLES if self.current is None else self.current), now)
         elif line.startswith("PLAY RECAP"):

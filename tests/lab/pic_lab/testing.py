@@ -4,11 +4,16 @@
   hosts    {platform name: testinfra Host} for every host of the scenario
   cell     the host named "cell"; client / lan: hosts of those names, when the scenario has them
   host_ip  {platform name: address on the lab bridge}
+  converge run_converge as a fixture: the scenario's converge again, with extra variables
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +52,29 @@ def client(hosts):
     if "client" not in hosts:
         pytest.fail("this scenario has no platform named 'client'")
     return hosts["client"]
+
+
+def run_converge(extra_vars: dict | None = None, playbook: str = "converge.yml") -> subprocess.CompletedProcess:
+    """Runs a playbook of the scenario (its converge by default) again, as molecule does, with extra
+    variables (a change of the cell state, or a bad value a test wants refused)."""
+    env = dict(os.environ)
+    cfg = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")) / "ansible.cfg"
+    if cfg.is_file():
+        env["ANSIBLE_CONFIG"] = str(cfg)  # molecule's: the lab's shared ssh connections, pipelining
+    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+    env["ANSIBLE_ROLES_PATH"] = str(project / "roles")
+    env["ANSIBLE_FILTER_PLUGINS"] = str(project / "filter_plugins")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+           str(Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / playbook)]
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        if extra_vars:
+            json.dump(extra_vars, f)
+            f.flush()
+            cmd += ["-e", f"@{f.name}"]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def converge():
+    return run_converge

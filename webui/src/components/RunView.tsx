@@ -22,13 +22,9 @@ const TASK_STYLE: Record<TaskStatus, string> = {
   skipped: 'text-slate-600',
 }
 
-/** Roles a run is expected to touch, when the run resource names them. */
+/** Roles a run is expected to touch: its tags ([] for the whole site). */
 function expectedRoles(run: Run): string[] {
-  for (const k of ['roles', 'tags']) {
-    const v = run[k]
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[]
-  }
-  return []
+  return run.tags
 }
 
 export interface RunViewProps {

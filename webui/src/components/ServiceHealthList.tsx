@@ -9,7 +9,7 @@ export function ServiceHealthList({ services }: { services: ServiceHealth[] }) {
       {services.map((s) => (
         <li key={s.name} className="flex items-center justify-between gap-3 py-2">
           <span>
-            <span className="font-medium">{SERVICE_LABELS[s.name] ?? s.name}</span>
+            <span className="font-medium">{SERVICE_LABELS[s.name]}</span>
             {s.detail && s.detail !== s.status && <span className="block text-sm text-slate-700">{s.detail}</span>}
           </span>
           <StatusBadge status={s.status} />

@@ -1,7 +1,7 @@
 import { Link } from 'react-router-dom'
 import { endpoints } from '../api'
 import { cellFacts, normalizeServices } from '../normalize'
-import { Card, ErrorNote, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
+import { Card, ErrorNote, Loading, PageHeader, useApi } from '../components/ui'
 import { ServiceHealthList } from '../components/ServiceHealthList'
 import { RunsTable } from './Runs'
 
@@ -11,7 +11,7 @@ export function DashboardPage() {
   const runs = useApi(endpoints.runs)
   // The full state adds the addresses (LAN, VPN) that the settings do not carry.
   const state = useApi(() => endpoints.state().catch(() => null))
-  const facts = settings.data ? cellFacts({ ...(state.data?.state ?? {}), ...settings.data }) : []
+  const facts = settings.data ? cellFacts(settings.data, state.data?.state) : []
 
   return (
     <div>
@@ -20,19 +20,15 @@ export function DashboardPage() {
         <Card title="Services">
           {services.loading && !services.data ? (
             <Loading />
-          ) : services.unavailable ? (
-            <NotAvailable>Service health is not available from this API yet.</NotAvailable>
           ) : services.error ? (
             <ErrorNote error={services.error} />
           ) : (
-            <ServiceHealthList services={normalizeServices(services.data)} />
+            services.data && <ServiceHealthList services={normalizeServices(services.data)} />
           )}
         </Card>
         <Card title="This cell">
           {settings.loading && !settings.data ? (
             <Loading />
-          ) : settings.unavailable ? (
-            <NotAvailable>The cell's settings are not available from this API yet.</NotAvailable>
           ) : settings.error ? (
             <ErrorNote error={settings.error} />
           ) : facts.length ? (

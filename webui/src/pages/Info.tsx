@@ -2,7 +2,7 @@
 // says plainly what is not yet available.
 import { useState, type FormEvent } from 'react'
 import { Link, Route, Routes } from 'react-router-dom'
-import { endpoints, SERVICE_LABELS, type LogEntry } from '../api'
+import { endpoints, SERVICE_LABELS, type LogEntry, type ServiceName } from '../api'
 import { cellFacts, normalizeServices } from '../normalize'
 import { buttonPrimary, Card, ErrorNote, inputClass, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
 import { ServiceHealthList } from '../components/ServiceHealthList'
@@ -12,9 +12,8 @@ import { RunsTable } from './Runs'
 function ServiceHealth({ only }: { only: string[] }) {
   const services = useApi(endpoints.services)
   if (services.loading && !services.data) return <Loading />
-  if (services.unavailable) return <NotAvailable>Service health is not available from this API yet.</NotAvailable>
   if (services.error) return <ErrorNote error={services.error} />
-  const list = normalizeServices(services.data).filter((s) => only.includes(s.name))
+  const list = (services.data ? normalizeServices(services.data) : []).filter((s) => only.includes(s.name))
   if (!list.length) return <p className="text-sm text-slate-700">Not enabled on this cell. Turn it on in <Link className="text-teal-800 underline" to="/settings">Settings</Link>.</p>
   return <ServiceHealthList services={list} />
 }
@@ -23,9 +22,8 @@ function CellFacts({ only }: { only?: string[] }) {
   const settings = useApi(endpoints.settings)
   const state = useApi(() => endpoints.state().catch(() => null))
   if (settings.loading && !settings.data) return <Loading />
-  if (settings.unavailable) return <NotAvailable>The cell's settings are not available from this API yet.</NotAvailable>
   if (settings.error) return <ErrorNote error={settings.error} />
-  const facts = cellFacts({ ...(state.data?.state ?? {}), ...(settings.data ?? {}) }).filter((f) => !only || only.includes(f.label))
+  const facts = (settings.data ? cellFacts(settings.data, state.data?.state) : []).filter((f) => !only || only.includes(f.label))
   if (!facts.length) return <p className="text-sm text-slate-700">The API reported nothing here.</p>
   return (
     <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">
@@ -123,10 +121,10 @@ const LOG_SOURCES = ['api', 'dns', 'dhcp', 'ntp', 'wireguard', 'mail', 'calendar
 const LOG_LEVELS = ['', 'DEBUG', 'INFO', 'WARNING', 'ERROR']
 
 function logTime(e: LogEntry): string {
-  const v = e.time ?? e.ts ?? e.timestamp ?? e.asctime
-  if (v === undefined || v === null || v === '') return ''
+  const v = e.time
+  if (!v) return ''
   // journald gives microseconds since the epoch as a string of digits.
-  const d = typeof v === 'number' || /^\d{13,}$/.test(String(v)) ? new Date(Number(v) / 1000) : new Date(String(v))
+  const d = /^\d{13,}$/.test(v) ? new Date(Number(v) / 1000) : new Date(v)
   return isNaN(d.getTime()) ? String(v) : d.toLocaleString()
 }
 
@@ -154,7 +152,7 @@ function Logs() {
             <label htmlFor="log-source" className="block text-sm font-medium">Source</label>
             <select id="log-source" className={inputClass} value={source} onChange={(e) => setSource(e.target.value)}>
               {LOG_SOURCES.map((s) => (
-                <option key={s} value={s}>{s === 'api' ? 'management API' : SERVICE_LABELS[s] ?? s}</option>
+                <option key={s} value={s}>{s === 'api' ? 'management API' : SERVICE_LABELS[s as ServiceName] ?? s}</option>
               ))}
             </select>
           </div>
@@ -174,8 +172,6 @@ function Logs() {
         </form>
         {logs.loading && !logs.data ? (
           <Loading />
-        ) : logs.unavailable ? (
-          <NotAvailable>Log search is not available from this API yet.</NotAvailable>
         ) : logs.error ? (
           <ErrorNote error={logs.error} />
         ) : entries.length === 0 ? (
@@ -196,8 +192,8 @@ function Logs() {
                   <tr key={i} className="border-b border-slate-100 align-top">
                     <td className="whitespace-nowrap py-1 pr-3">{logTime(e)}</td>
                     <td className="py-1 pr-3">{e.level ?? ''}</td>
-                    <td className="py-1 pr-3">{String(e.unit ?? e.logger ?? e.name ?? '')}</td>
-                    <td className="break-all py-1 font-mono text-xs">{String(e.message ?? e.msg ?? '')}</td>
+                    <td className="py-1 pr-3">{e.unit ?? e.logger ?? ''}</td>
+                    <td className="break-all py-1 font-mono text-xs">{e.message ?? ''}</td>
                   </tr>
                 ))}
               </tbody>

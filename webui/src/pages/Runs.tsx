@@ -5,17 +5,14 @@ import { RunView } from '../components/RunView'
 import { buttonPrimary, buttonSecondary, Card, ErrorNote, Loading, PageHeader, StatusBadge, useApi } from '../components/ui'
 
 function when(r: Run): string {
-  const v = r.started_at ?? r.created_at ?? r.started ?? r.created
-  if (typeof v !== 'string' && typeof v !== 'number') return ''
-  const d = new Date(typeof v === 'number' ? v * 1000 : v)
-  return isNaN(d.getTime()) ? String(v) : d.toLocaleString()
+  const v = r.started_at ?? r.created_at
+  const d = new Date(v)
+  return isNaN(d.getTime()) ? v : d.toLocaleString()
 }
 
 function kind(r: Run): string {
-  const k = [r.description, r.kind, r.type].find((v) => typeof v === 'string' && v) as string | undefined
-  const isPreview = Boolean(r.check || r.preview || r.kind === 'preview')
-  const text = k ?? 'converge'
-  return isPreview && !/preview/i.test(text) ? `${text} (preview)` : text
+  const text = r.description || r.kind
+  return r.check && !/preview/i.test(text) ? `${text} (preview)` : text
 }
 
 export function RunsTable({ runs }: { runs: Run[] }) {

@@ -1,12 +1,11 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react'
-import { ALL_SERVICES, ApiError, endpoints, SERVICE_LABELS, type RunStatus } from '../api'
-import { pick } from '../normalize'
+import { ALL_SERVICES, ApiError, endpoints, SERVICE_LABELS, type RunStatus, type Settings } from '../api'
+import type { SettingsChange } from '../generated/api'
 import { RunView } from '../components/RunView'
 import { TimezonePicker } from '../components/TimezonePicker'
-import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
+import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, PageHeader, useApi } from '../components/ui'
 import { timeZones } from '../validation'
 
-const RESOLVER_KEYS = ['upstream_dns', 'upstream_resolvers', 'resolvers', 'network.upstream_dns']
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/
 const IPV6 = /^[0-9a-fA-F:]+$/
 
@@ -16,24 +15,9 @@ export interface SettingsForm {
   resolvers: string
 }
 
-/** The editable part of GET /api/settings, whatever its exact nesting. */
-export function settingsToForm(s: Record<string, unknown>): { form: SettingsForm; resolverKey: string } {
-  let services: string[] = []
-  const sv = pick(s, 'services', 'cell.services')
-  if (Array.isArray(sv)) services = sv.map(String)
-  else if (sv && typeof sv === 'object') services = Object.entries(sv).filter(([, on]) => on === true || (on as { enabled?: boolean })?.enabled).map(([k]) => k)
-  const timezone = String(pick(s, 'timezone', 'cell.timezone') ?? '')
-  let resolverKey = 'upstream_dns'
-  let resolvers: string[] = []
-  for (const k of RESOLVER_KEYS) {
-    const v = pick(s, k)
-    if (Array.isArray(v)) {
-      resolverKey = k.replace(/^network\./, '')
-      resolvers = v.map(String)
-      break
-    }
-  }
-  return { form: { services, timezone, resolvers: resolvers.join('\n') }, resolverKey }
+/** The editable part of GET /api/settings. */
+export function settingsToForm(s: Settings): SettingsForm {
+  return { services: [...s.services], timezone: s.timezone, resolvers: s.upstream_dns.join('\n') }
 }
 
 export function validateResolvers(text: string): string | null {
@@ -43,26 +27,26 @@ export function validateResolvers(text: string): string | null {
   return bad ? `"${bad}" is not an IP address.` : null
 }
 
-export function formToBody(f: SettingsForm, resolverKey: string): Record<string, unknown> {
+export function formToBody(f: SettingsForm): SettingsChange {
   return {
     services: ALL_SERVICES.filter((s) => f.services.includes(s)),
     timezone: f.timezone,
-    [resolverKey]: f.resolvers.split(/[\s,]+/).filter(Boolean),
+    upstream_dns: f.resolvers.split(/[\s,]+/).filter(Boolean),
   }
 }
 
 type Phase = { kind: 'edit' } | { kind: 'preview'; runId: string; status: RunStatus | null } | { kind: 'apply'; runId: string; status: RunStatus | null }
 
-function SettingsEditor({ initial }: { initial: Record<string, unknown> }) {
+function SettingsEditor({ initial }: { initial: Settings }) {
   const zones = useMemo(() => timeZones(), [])
   const start = useMemo(() => settingsToForm(initial), [initial])
-  const [form, setForm] = useState<SettingsForm>(start.form)
+  const [form, setForm] = useState<SettingsForm>(start)
   const [errors, setErrors] = useState<Record<string, string | undefined>>({})
   const [error, setError] = useState<string | null>(null)
   const [phase, setPhase] = useState<Phase>({ kind: 'edit' })
   const [busy, setBusy] = useState(false)
 
-  useEffect(() => setForm(start.form), [start])
+  useEffect(() => setForm(start), [start])
 
   const change = <K extends keyof SettingsForm>(k: K, v: SettingsForm[K]) => {
     setForm((f) => ({ ...f, [k]: v }))
@@ -81,7 +65,7 @@ function SettingsEditor({ initial }: { initial: Record<string, unknown> }) {
     if (Object.values(errs).some(Boolean)) return
     setBusy(true)
     try {
-      const res = await endpoints.saveSettings(formToBody(form, start.resolverKey), preview)
+      const res = await endpoints.saveSettings(formToBody(form), preview)
       if (!res?.run_id) {
         setError(preview ? 'The API started no preview run.' : 'Saved; nothing needed to change.')
         return
@@ -90,7 +74,7 @@ function SettingsEditor({ initial }: { initial: Record<string, unknown> }) {
     } catch (e) {
       if (e instanceof ApiError && e.status === 400) {
         const f = { ...e.fields }
-        if (f[start.resolverKey]) f.resolvers = f[start.resolverKey]
+        if (f.upstream_dns) f.resolvers = f.upstream_dns
         setErrors(f)
       }
       setError(e instanceof Error ? e.message : String(e))
@@ -194,8 +178,6 @@ export function SettingsPage() {
       <PageHeader title="Settings">Change what the cell runs. Every change is previewed first, then applied.</PageHeader>
       {settings.loading && !settings.data ? (
         <Loading />
-      ) : settings.unavailable ? (
-        <NotAvailable>Settings are not available from this API yet.</NotAvailable>
       ) : settings.error ? (
         <ErrorNote error={settings.error} />
       ) : settings.data ? (

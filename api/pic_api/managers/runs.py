@@ -1,8 +1,9 @@
-"""Converge runs: ansible-runner on site.yml with the tags of the roles a change touches.
+"""Converge runs: the run model and the queue.
 
 One run at a time; later runs wait in a FIFO queue. Every event is scrubbed of secrets, persisted
 as one JSON line in ``<run_dir>/<id>/events.jsonl`` and fanned out to live subscribers (SSE).
-The backend that really executes a run is injectable, so tests need no host.
+The backend that really executes a run is injectable (``ansible_backend``, the agent's, or a fake
+in tests), so tests need no host.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..core.redact import scrub
 from .errors import Conflict, NotFound
+from .events import trim_event
 from .files import write_atomic
 
 log = logging.getLogger("pic.runner")
@@ -29,55 +32,6 @@ log = logging.getLogger("pic.runner")
 STATUSES = ("pending", "running", "successful", "failed", "canceled")
 FINAL = ("successful", "failed", "canceled")
 _ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$")
-_SECRET_KEY_RE = re.compile(r"(?i)(password|passwd|secret|private|token|_hash$|^hash$|api_key|session_key)")
-_SECRET_VALUE_RES = [
-    re.compile(r"\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}"),  # bcrypt
-    re.compile(r"scrypt\$[0-9]+\$[0-9]+\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+"),
-    re.compile(r"(?i)(PrivateKey\s*=\s*)[A-Za-z0-9+/]{43}="),
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
-]
-MASK = "********"
-
-
-def scrub(value: Any, key: str = "") -> Any:
-    """A copy of ``value`` with secret-looking keys masked and secret-looking strings replaced."""
-    if key and _SECRET_KEY_RE.search(key) and value not in (None, "", [], {}):
-        return MASK
-    if isinstance(value, dict):
-        return {k: scrub(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
-    if isinstance(value, str):
-        for rx in _SECRET_VALUE_RES:
-            value = rx.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, value)
-    return value
-
-
-def trim_event(raw: dict[str, Any]) -> dict[str, Any]:
-    """The part of an ansible-runner event the UI needs, scrubbed of secrets."""
-    data = raw.get("event_data") or {}
-    out: dict[str, Any] = {
-        "event": raw.get("event", "unknown"),
-        "created": raw.get("created"),
-        "counter": raw.get("counter"),
-        "stdout": raw.get("stdout", ""),
-    }
-    for key in ("playbook", "play", "task", "task_action", "role", "host"):
-        if data.get(key):
-            out[key] = data[key]
-    res = data.get("res") if isinstance(data.get("res"), dict) else {}
-    if "changed" in res or "changed" in data:
-        out["changed"] = bool(res.get("changed", data.get("changed")))
-    if out["event"] in ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed"):
-        out["failed"] = True
-        if res.get("msg"):
-            out["msg"] = res["msg"]
-    if res.get("diff"):
-        out["diff"] = res["diff"]
-    if out["event"] == "playbook_on_stats":
-        keys = ("ok", "changed", "failures", "dark", "skipped", "rescued")
-        out["stats"] = {k: data.get(k, {}) for k in keys}
-    return scrub(out)
 
 
 class RunFailed(Exception):
@@ -345,68 +299,3 @@ class RunManager:
             with run.cond:
                 run.cond.wait_for(lambda: run.done, timeout)
         return self.get(run_id)
-
-
-class AnsibleRunnerBackend:
-    """Runs site.yml with ansible-runner (in the agent, as root).
-
-    Its files go to a private directory removed after the run: no raw stdout file (ansible-runner
-    2.4 honours ``suppress_output_file`` only from its settings), no raw event files (the handler
-    returns False); the partial event files ansible's callback writes while a task runs are removed
-    with the directory, and a directory a killed run left behind is removed when the agent starts
-    (``agent.server.clear_work_dir``). Only scrubbed events leave it."""
-
-    def __init__(
-        self,
-        project_dir: Path,
-        playbook: str,
-        inventory: str,
-        skip_tags: str = "",
-        work_dir: Path | None = None,
-    ):
-        self.project_dir = Path(project_dir)
-        self.playbook = playbook
-        self.inventory = inventory
-        self.skip_tags = skip_tags
-        self.work_dir = work_dir
-
-    def execute(self, run: Run, emit: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool]) -> str:
-        import ansible_runner
-
-        if self.work_dir is not None:
-            Path(self.work_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-        private = Path(tempfile.mkdtemp(prefix=f"pic-run-{run.id}-", dir=self.work_dir))
-        try:
-
-            def on_event(event: dict[str, Any]) -> bool:
-                emit(event)
-                return False  # do not write the raw event to the artifacts directory
-
-            cmdline = "--check --diff" if run.check else None
-            kwargs: dict[str, Any] = {
-                "private_data_dir": str(private),
-                "project_dir": str(self.project_dir),
-                "playbook": self.playbook,
-                "inventory": self.inventory,
-                "event_handler": on_event,
-                "cancel_callback": should_cancel,
-                "quiet": True,
-                "suppress_output_file": True,
-                "settings": {"suppress_output_file": True, "suppress_ansible_output": True},
-                "ident": "run",
-                "envvars": {"ANSIBLE_CONFIG": str(self.project_dir / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
-            }
-            if run.tags:
-                kwargs["tags"] = ",".join(run.tags)
-            if self.skip_tags:
-                kwargs["skip_tags"] = self.skip_tags
-            if cmdline:
-                kwargs["cmdline"] = cmdline
-            if run.extravars:
-                kwargs["extravars"] = run.extravars
-            thread, runner = ansible_runner.run_async(**kwargs)
-            thread.join()
-            status = runner.status
-            return {"successful": "successful", "canceled": "canceled"}.get(status, "failed")
-        finally:
-            shutil.rmtree(private, ignore_errors=True)

@@ -1,0 +1,74 @@
+"""Logging in and out, who is logged in, and changing one's own password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from ..core import schema
+from ..managers.errors import checked
+from .common import (
+    SESSION_COOKIE,
+    cell,
+    clear_login_cookies,
+    cookies_secure,
+    json_body,
+    session,
+    set_login_cookies,
+)
+from .gate import access
+from .openapi import doc
+
+auth_bp = Blueprint("auth", __name__, url_prefix="/api/auth")
+
+
+@auth_bp.post("/login")
+@access("public")
+@doc(
+    "Log in; sets the HttpOnly pic_session cookie and the readable pic_csrf cookie",
+    "Me",
+    body=schema.LOGIN,
+    errors=(401, 429),
+)
+def login() -> Any:
+    body = checked(schema.LOGIN, json_body())
+    c = cell()
+    role = c.auth.authenticate(body["username"], body["password"], request.remote_addr or "")
+    sess = c.auth.create_session(body["username"], role, secure=cookies_secure())
+    return set_login_cookies(jsonify(user=sess.public()), sess)
+
+
+@auth_bp.post("/logout")
+@access("public")
+@doc("Log out", "LoggedOut")
+def logout() -> Any:
+    cell().auth.end_session(request.cookies.get(SESSION_COOKIE))
+    return clear_login_cookies(jsonify(status="logged out"))
+
+
+@auth_bp.get("/me")
+@access("user")
+@doc("The logged-in user", "Me")
+def me() -> Any:
+    return jsonify(user=session().public())
+
+
+account_bp = Blueprint("account", __name__, url_prefix="/api/account")
+
+
+@account_bp.post("/password")
+@access("user")
+@doc(
+    "Change your own password (API login and service password)",
+    "PasswordChanged",
+    body=schema.PASSWORD_CHANGE,
+    errors=(429,),
+)
+def change_password() -> Any:
+    body = checked(schema.PASSWORD_CHANGE, json_body())
+    c, sess = cell(), session()
+    remote = request.remote_addr or ""
+    c.auth.change_password(sess.user, body["current_password"], body["new_password"], sess.token, remote)
+    run = c.users.set_service_password(sess.user, body["new_password"])
+    return jsonify(status="password changed", run_id=run.id if run else None)

@@ -1,0 +1,44 @@
+"""Peers: the devices that join the cell over WireGuard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from ..core import schema
+from .common import cell, json_body
+from .openapi import doc
+
+peers_bp = Blueprint("peers", __name__, url_prefix="/api/peers")
+NAME = {"name": {"$ref": "#/$defs/Label"}}
+
+
+@peers_bp.get("")
+@doc("Peers (devices)", "PeerList")
+def peers_list() -> Any:
+    return jsonify(peers=cell().peers.list())
+
+
+@peers_bp.post("")
+@doc(
+    "Add a peer; without public_key the cell makes the key pair and returns the private key in this answer only",
+    "PeerCreated",
+    201,
+    body=schema.PEER,
+    errors=(409,),
+)
+def peers_add() -> Any:
+    return jsonify(cell().peers.add(json_body())), 201
+
+
+@peers_bp.get("/<name>")
+@doc("One peer", "PeerOne", params=NAME, errors=(404,))
+def peers_get(name: str) -> Any:
+    return jsonify(peer=cell().peers.get(name))
+
+
+@peers_bp.delete("/<name>")
+@doc("Remove a peer", "RunId", 202, params=NAME, errors=(404,))
+def peers_delete(name: str) -> Any:
+    return jsonify(run_id=cell().peers.delete(name).id), 202

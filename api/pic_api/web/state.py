@@ -1,0 +1,39 @@
+"""The cell state: the current one (hashes masked), its saved versions, and rolling back to one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from ..core.redact import mask_state
+from .common import cell
+from .openapi import doc
+
+state_bp = Blueprint("state", __name__, url_prefix="/api/state")
+
+
+@state_bp.get("")
+@doc("The current cell state (password hashes masked)", "StateView")
+def state_get() -> Any:
+    c = cell()
+    return jsonify(version=c.state.current_version(), state=mask_state(c.state.load()))
+
+
+@state_bp.get("/versions")
+@doc("Every saved state version", "StateVersions")
+def state_versions() -> Any:
+    return jsonify(versions=cell().state.versions())
+
+
+@state_bp.post("/versions/<int:number>/rollback")
+@doc(
+    "Write an old version as the newest and converge it",
+    "RollbackStarted",
+    202,
+    params={"number": {"type": "integer", "minimum": 1}},
+    errors=(400, 404),
+)
+def state_rollback(number: int) -> Any:
+    run = cell().changes.rollback(number)
+    return jsonify(run_id=run.id, version=run.state_version), 202

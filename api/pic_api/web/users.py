@@ -1,0 +1,33 @@
+"""Users of the cell: the API login and the mail/calendar/files password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from ..core import schema
+from .common import cell, json_body, session
+from .openapi import doc
+from .peers import NAME
+
+users_bp = Blueprint("users", __name__, url_prefix="/api/users")
+
+
+@users_bp.get("")
+@doc("Users", "UserList")
+def users_list() -> Any:
+    return jsonify(users=cell().users.list())
+
+
+@users_bp.post("")
+@doc("Add a user (API login + mail/calendar/files password)", "UserCreated", 201, body=schema.USER, errors=(409,))
+def users_add() -> Any:
+    user, run = cell().users.add(json_body())
+    return jsonify(user=user, run_id=run.id), 201
+
+
+@users_bp.delete("/<name>")
+@doc("Remove a user", "RunId", 202, params=NAME, errors=(404, 409))
+def users_delete(name: str) -> Any:
+    return jsonify(run_id=cell().users.delete(name, session().user).id), 202

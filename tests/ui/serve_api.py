@@ -1,0 +1,197 @@
+"""The real management API for the browser tests: the app factory on loopback, over a temporary cell.
+
+Only the converge is not real: ``ScriptedBackend`` stands where ansible-runner runs site.yml and
+emits ansible-runner's own events for the roles of a run (three tasks each), which the API trims,
+scrubs, stores and streams as it does on a cell. A converge of the wireguard role alone fails at
+starting the service (the run the browser tests show as failed); a check-mode run reports a diff.
+Services are healthy, the CA has a root certificate, the journal is empty. Beside the API it serves
+the two files caddy serves with the UI on a cell, ``/ca.crt`` (the root certificate) and
+``/cell.json`` (the HTTPS addresses, from the state as the caddy role writes them after setup).
+
+Prints one JSON line, {"url": ..., "setup_code": ...}, then serves until killed.
+    .venv/bin/python tests/ui/serve_api.py [--port 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from pic_api.app import create_app
+from pic_api.config import Config
+from pic_api.core import roles
+from pic_api.managers.health import HealthMonitor
+from pic_api.managers.logsearch import LogSearch
+from pic_api.managers.setup import https_urls
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository: site.yml and roles/
+TASKS = ("Install packages", "Write configuration", "Enable and start the service")
+HOST = "cell"
+EVENT_DELAY = 0.01  # seconds between two events, so the UI sees a run progress
+
+
+class ScriptedBackend:
+    """ansible-runner's events for each role of a run, in the order site.yml runs them."""
+
+    def __init__(self, roles: list[str]):
+        self.roles = roles
+
+    def execute(self, run, emit, should_cancel) -> str:
+        counter = 0
+
+        def event(name: str, **data) -> None:
+            nonlocal counter
+            counter += 1
+            created = dt.datetime.now(dt.UTC).isoformat()
+            emit({"event": name, "counter": counter, "created": created, "stdout": "", "event_data": data})
+            time.sleep(EVENT_DELAY)
+
+        fail = run.tags == ["wireguard"] and not run.check
+        play = "Converge the cell"
+        event("playbook_on_start", playbook="site.yml")
+        event("playbook_on_play_start", play=play)
+        ok = changed = failures = 0
+        for role in run.tags or self.roles:
+            for task in TASKS:
+                if should_cancel():
+                    return "canceled"
+                details = {"task": task, "role": role, "play": play, "task_uuid": str(uuid.uuid4())}
+                event("playbook_on_task_start", **details)
+                if fail and task == TASKS[2]:
+                    res = {"changed": False, "msg": "Unable to start service wg-quick@wg0"}
+                    event("runner_on_failed", host=HOST, res=res, **details)
+                    failures += 1
+                    break
+                res = {"changed": task == TASKS[1]}
+                if run.check and res["changed"]:
+                    conf = f"/etc/{role}/{role}.conf"
+                    res["diff"] = [
+                        {
+                            "before_header": conf,
+                            "after_header": conf,
+                            "before": "# managed by PIC\nsetting = old\n",
+                            "after": "# managed by PIC\nsetting = new\n",
+                        }
+                    ]
+                event("runner_on_ok", host=HOST, res=res, **details)
+                ok, changed = ok + 1, changed + res["changed"]
+            if failures:
+                break
+        event(
+            "playbook_on_stats",
+            ok={HOST: ok},
+            changed={HOST: changed},
+            failures={HOST: failures} if failures else {},
+            dark={},
+            skipped={},
+            rescued={},
+        )
+        return "failed" if failures else "successful"
+
+
+def with_caddy_files(app, config: Config):
+    """The WSGI app plus what caddy serves beside the UI: /ca.crt and /cell.json."""
+
+    def serve(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/ca.crt":
+            body = config.ca_root_file.read_bytes()
+            start_response("200 OK", [("Content-Type", "application/x-x509-ca-cert")])
+            return [body]
+        if path == "/cell.json":
+            state = app.extensions["pic"].state.load()
+            body = json.dumps({"domain": state["cell"]["domain"], "https": https_urls(state)}).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
+        return app(environ, start_response)
+
+    return serve
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:  # the API's own log has the requests
+        pass
+
+
+def root_certificate(path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "PIC test root CA")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="pic-ui-api-"))
+    config = Config(
+        state_file=tmp / "etc/cell.yml",
+        state_dir=tmp / "state",
+        secrets_dir=tmp / "etc",
+        seed_file=tmp / "etc/seed.yml",
+        run_dir=tmp / "runs",
+        project_dir=ROOT,
+        ca_root_file=tmp / "etc/ca/root.crt",
+        wg_private_key_file=tmp / "etc/wireguard/private.key",
+        wg_endpoint="vpn.example.org",
+        log_file=tmp / "log/api.log",
+        health_interval=0,
+        bcrypt_rounds=4,
+        scrypt_n=1024,
+        runner="none",
+        proxy_hops=0,
+    )
+    root_certificate(config.ca_root_file)
+    app = None
+
+    def enabled() -> list[str]:
+        return app.extensions["pic"].state.load()["services"]
+
+    health = HealthMonitor(enabled, unit_check=lambda unit: True, port_check=lambda port: True, interval=0)
+    skip = set(config.skip_tags.split(","))
+    backend = ScriptedBackend([r for r in roles.load(ROOT).order if r not in skip])
+    log_search = LogSearch(config.log_file, journal=lambda units, limit: [])
+    app = create_app(config, backend=backend, health=health, log_search=log_search, start_threads=False)
+    server = make_server("127.0.0.1", args.port, with_caddy_files(app, config), threaded=True,
+                         request_handler=QuietHandler)
+    code = app.extensions["pic"].setup_code.current()
+    print(json.dumps({"url": f"http://127.0.0.1:{server.server_port}", "setup_code": code}), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

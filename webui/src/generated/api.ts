@@ -1,0 +1,530 @@
+// Generated from the API's OpenAPI document by `make openapi`; do not edit.
+
+/** a lower-case letter, then a-z, 0-9 or '-' (not at the end); at most 32 characters */
+export type Label = string
+
+/** a domain name of at least two labels, like example.org: each label 1-63 characters of a-z, 0-9 and '-' (not at either end), the last one starting with a letter */
+export type Domain = string
+
+/** an IPv4 address like 192.168.1.10 */
+export type IPv4 = string
+
+/** an IPv4 network in CIDR notation like 10.0.0.0/24, no host bits set, /8 to /30 */
+export type IPv4Cidr = string
+
+/** a domain name or an IPv4 address */
+export type Host = IPv4 | Domain
+
+/** a port number from 1 to 65535 */
+export type Port = number
+
+/** a WireGuard key: 44 characters of base64 ending in '=' */
+export type WgKey = string
+
+/** an IANA time zone name like Europe/Berlin */
+export type Timezone = string
+
+/** a network interface name like eth0 (at most 15 characters) */
+export type Interface = string
+
+/** a duration like 12h, 30m or 'infinite' */
+export type LeaseTime = string | number
+
+/** at least 8 characters and at most 72 bytes, no control characters */
+export type Password = string
+
+/** a bcrypt hash ($2b$...) */
+export type BcryptHash = string
+
+/** an ISO 8601 timestamp */
+export type Timestamp = string
+
+/** a service of the cell */
+export type Service = "dns" | "dhcp" | "ntp" | "wireguard" | "mail" | "calendar" | "files"
+
+export type Services = Service[]
+
+/** a service a user may have */
+export type UserService = "mail" | "calendar" | "files"
+
+export type UserServices = UserService[]
+
+/** internal: <name>.cell; pic_ngo: <name>.pic.ngo; custom: your own domain */
+export type DomainMode = "internal" | "pic_ngo" | "custom"
+
+/** split: only the cell's networks go through the tunnel; full: everything */
+export type Route = "split" | "full"
+
+/** admin: may change the cell; peer: may use its services */
+export type Role = "admin" | "peer"
+
+/** the DNS server the cell runs */
+export type DnsServer = "dnsmasq" | "coredns"
+
+/** a list of two addresses [start, end] */
+export type DhcpRange = [IPv4, IPv4]
+
+export type UpstreamDns = IPv4[]
+
+export type NtpServers = Host[]
+
+export type Cell = {
+  name: Label
+  domain_mode?: DomainMode
+  domain?: Domain
+  timezone?: Timezone
+}
+
+export type Network = {
+  lan_interface?: Interface
+  lan_subnet?: IPv4Cidr
+  lan_address?: IPv4
+  dhcp_range?: DhcpRange
+  dhcp_lease_time?: LeaseTime
+  vpn_subnet?: IPv4Cidr
+  wireguard_port?: Port
+  upstream_dns?: UpstreamDns
+  ntp_servers?: NtpServers
+  dns_server?: DnsServer
+}
+
+export type Peer = {
+  name: Label
+  public_key: WgKey
+  ip: IPv4
+  route?: Route
+  created?: Timestamp
+}
+
+export type User = {
+  name: Label
+  role?: Role
+  password_hash?: BcryptHash
+  services?: UserServices
+}
+
+export type CellState = {
+  version: 1
+  setup_completed?: boolean
+  cell: Cell
+  network?: Network
+  services?: Services
+  peers?: Peer[]
+  users?: User[]
+}
+
+export type Login = {
+  username: string
+  password: string
+}
+
+export type PasswordChange = {
+  current_password: string
+  new_password: Password
+}
+
+export type PeerRequest = {
+  name: Label
+  route?: Route
+  public_key?: WgKey
+}
+
+export type RunRequest = {
+  /** roles to converge */
+  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "mailserver" | "radicale" | "webdav" | "caddy" | "coredns" | "dnsmasq" | "api" | "webui")[]
+  check?: boolean
+}
+
+export type SettingsChange = {
+  services?: Services
+  timezone?: Timezone
+  upstream_dns?: UpstreamDns
+  ntp_servers?: NtpServers
+}
+
+export type SetupCode = {
+  setup_code: string
+}
+
+export type SetupRequest = {
+  cell_name: Label
+  domain_mode: DomainMode
+  domain?: Domain
+  timezone: Timezone
+  services: Services
+  upstream_dns?: UpstreamDns
+  lan_interface?: Interface
+  lan_subnet?: IPv4Cidr
+  lan_address?: IPv4
+  dhcp_range?: DhcpRange
+  admin_password: Password
+  setup_code: string
+}
+
+export type UserRequest = {
+  name: Label
+  role?: Role
+  services?: UserServices
+  password: Password
+}
+
+export type Error = {
+  error: string
+  fields?: Record<string, string>
+}
+
+export type Health = {
+  status: string
+  setup_completed: boolean
+  state: "ok" | "damaged"
+  version: string
+}
+
+export type SetupStatus = {
+  completed: boolean
+}
+
+export type Lan = {
+  lan_interface: Interface
+  lan_subnet: IPv4Cidr
+  lan_address: IPv4
+  dhcp_range: DhcpRange
+}
+
+export type SetupOptions = {
+  services: Services
+  domain_modes: DomainMode[]
+  defaults: {
+    cell_name: Label
+    timezone: Timezone
+    services: Services
+    upstream_dns: UpstreamDns
+    lan: Lan
+    lan_dhcp_servers: IPv4[]
+  }
+}
+
+export type CodeValid = {
+  valid: boolean
+}
+
+export type SessionUser = {
+  username: string
+  role: Role
+  /** Unix time */
+  expires_at: number
+}
+
+export type Me = {
+  user: SessionUser
+}
+
+export type SetupStarted = {
+  run_id: string
+  user: SessionUser
+  /** where the UI answers once the run is done (the cell's name, then its LAN address): after setup :8081 only leads there */
+  https: string[]
+}
+
+export type LoggedOut = {
+  status: string
+}
+
+export type PasswordChanged = {
+  status: string
+  run_id: string | null
+}
+
+export type Run = {
+  id: string
+  kind: "converge" | "preview"
+  status: "pending" | "running" | "successful" | "failed" | "canceled"
+  tags: string[]
+  check: boolean
+  description: string
+  state_version: number | null
+  created_at: string
+  started_at: string | null
+  finished_at: string | null
+  error: string | null
+}
+
+export type RunList = {
+  runs: Run[]
+}
+
+export type RunId = {
+  run_id: string
+}
+
+export type RunStarted = {
+  run_id: string
+  run: Run
+}
+
+/** One `data:` line of a run's event stream: an ansible-runner event trimmed to what the UI shows and scrubbed of secrets, or the API's own `pic_run_status` (status changes; the stream ends after the one with a final status). */
+export type RunEvent = {
+  /** 0, 1, 2, ... within the run; the SSE id */
+  seq: number
+  run_id: string
+  /** pic_run_status, or an ansible-runner event name */
+  event: string
+  created?: string | null
+  /** pic_run_status only */
+  status?: "pending" | "running" | "successful" | "failed" | "canceled"
+  /** pic_run_status only: why the run failed */
+  error?: string
+  counter?: number | null
+  stdout?: string
+  playbook?: string
+  play?: string
+  task?: string
+  task_action?: string
+  role?: string
+  host?: string
+  changed?: boolean
+  failed?: boolean
+  /** the failed task's message */
+  msg?: unknown
+  /** the task's diff (check mode) */
+  diff?: unknown
+  /** playbook_on_stats only: per host counts */
+  stats?: Record<string, Record<string, number>>
+}
+
+export type PeerList = {
+  peers: Peer[]
+}
+
+export type PeerOne = {
+  peer: Peer
+}
+
+export type PeerCreated = {
+  peer: Peer
+  /** the device's wg-quick configuration */
+  config: string
+  /** the configuration as a QR code (SVG) */
+  qr_svg: string
+  run_id: string
+  private_key_included: boolean
+}
+
+export type UserEntry = {
+  name: Label
+  role: Role
+  services: UserServices
+  can_login: boolean
+}
+
+export type UserList = {
+  users: UserEntry[]
+}
+
+export type UserCreated = {
+  user: UserEntry
+  run_id: string
+}
+
+export type Settings = {
+  cell_name: Label
+  domain_mode: DomainMode
+  domain: Domain
+  services: Services
+  timezone: Timezone
+  upstream_dns: UpstreamDns
+  ntp_servers: NtpServers
+}
+
+export type SettingsStarted = {
+  run_id: string
+  preview: boolean
+}
+
+export type StateView = {
+  version: number
+  /** password hashes masked */
+  state: CellState
+}
+
+export type StateVersions = {
+  versions: {
+    version: number
+    saved_at: string
+  }[]
+}
+
+export type RollbackStarted = {
+  run_id: string
+  version: number
+}
+
+export type ServiceHealth = {
+  name: Service
+  enabled: boolean
+  status: "ok" | "degraded" | "down" | "disabled"
+  units: {
+    name: string
+    active: boolean
+  }[]
+  ports: {
+    port: number
+    proto: string
+    open: boolean
+  }[]
+}
+
+export type ServicesHealth = {
+  checked_at: string
+  services: ServiceHealth[]
+}
+
+export type LogEntry = {
+  time?: string
+  level?: string
+  logger?: string
+  unit?: string
+  message?: string
+}
+
+export type LogResult = {
+  source: string
+  entries: LogEntry[]
+}
+
+/** this document */
+export type OpenApi = Record<string, unknown>
+
+/** The rules of each field type, as the API checks them (patterns are ECMAScript). */
+export const limits = {
+  "Label": {
+    "pattern": "^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$",
+    "minLength": 1,
+    "maxLength": 32,
+    "description": "a lower-case letter, then a-z, 0-9 or '-' (not at the end); at most 32 characters"
+  },
+  "Domain": {
+    "pattern": "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
+    "minLength": 1,
+    "maxLength": 253,
+    "description": "a domain name of at least two labels, like example.org: each label 1-63 characters of a-z, 0-9 and '-' (not at either end), the last one starting with a letter"
+  },
+  "IPv4": {
+    "maxLength": 15,
+    "description": "an IPv4 address like 192.168.1.10"
+  },
+  "IPv4Cidr": {
+    "pattern": "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$",
+    "maxLength": 18,
+    "description": "an IPv4 network in CIDR notation like 10.0.0.0/24, no host bits set, /8 to /30"
+  },
+  "Port": {
+    "minimum": 1,
+    "maximum": 65535,
+    "description": "a port number from 1 to 65535"
+  },
+  "WgKey": {
+    "pattern": "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$",
+    "minLength": 44,
+    "maxLength": 44,
+    "description": "a WireGuard key: 44 characters of base64 ending in '='"
+  },
+  "Timezone": {
+    "pattern": "^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",
+    "minLength": 1,
+    "maxLength": 64,
+    "description": "an IANA time zone name like Europe/Berlin"
+  },
+  "Interface": {
+    "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$",
+    "minLength": 1,
+    "maxLength": 15,
+    "description": "a network interface name like eth0 (at most 15 characters)"
+  },
+  "LeaseTime": {
+    "pattern": "^(infinite|[1-9][0-9]{0,6}[smhdw]?)$",
+    "minimum": 1,
+    "maximum": 9999999,
+    "description": "a duration like 12h, 30m or 'infinite'"
+  },
+  "Password": {
+    "minLength": 8,
+    "maxLength": 72,
+    "description": "at least 8 characters and at most 72 bytes, no control characters"
+  },
+  "BcryptHash": {
+    "pattern": "^\\$2[aby]\\$(0[4-9]|[12][0-9]|3[01])\\$[./A-Za-z0-9]{53}$",
+    "description": "a bcrypt hash ($2b$...)"
+  },
+  "Timestamp": {
+    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?$",
+    "maxLength": 40,
+    "description": "an ISO 8601 timestamp"
+  },
+  "Service": {
+    "enum": [
+      "dns",
+      "dhcp",
+      "ntp",
+      "wireguard",
+      "mail",
+      "calendar",
+      "files"
+    ],
+    "description": "a service of the cell"
+  },
+  "Services": {
+    "maxItems": 7
+  },
+  "UserService": {
+    "enum": [
+      "mail",
+      "calendar",
+      "files"
+    ],
+    "description": "a service a user may have"
+  },
+  "UserServices": {
+    "maxItems": 3
+  },
+  "DomainMode": {
+    "enum": [
+      "internal",
+      "pic_ngo",
+      "custom"
+    ],
+    "description": "internal: <name>.cell; pic_ngo: <name>.pic.ngo; custom: your own domain"
+  },
+  "Route": {
+    "enum": [
+      "split",
+      "full"
+    ],
+    "description": "split: only the cell's networks go through the tunnel; full: everything"
+  },
+  "Role": {
+    "enum": [
+      "admin",
+      "peer"
+    ],
+    "description": "admin: may change the cell; peer: may use its services"
+  },
+  "DnsServer": {
+    "enum": [
+      "dnsmasq",
+      "coredns"
+    ],
+    "description": "the DNS server the cell runs"
+  },
+  "DhcpRange": {
+    "minItems": 2,
+    "maxItems": 2,
+    "description": "a list of two addresses [start, end]"
+  },
+  "UpstreamDns": {
+    "maxItems": 8
+  },
+  "NtpServers": {
+    "maxItems": 8
+  }
+} as const
