@@ -277,6 +277,7 @@ describe('first run', { concurrency: false }, () => {
       await step.getByRole('link', { name: `Continue to ${lan}` }).click()
       await page.getByRole('heading', { name: 'Log in to your cell', level: 1 }).waitFor()
       await login()
+      await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor() // the login's answer is in
       const cookies = await context.cookies(lan)
       const session = cookies.find((c) => c.name === 'pic_session')
       assert.ok(session?.secure, `the session cookie over HTTPS is Secure: ${JSON.stringify(session)}`)
