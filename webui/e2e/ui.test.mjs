@@ -101,6 +101,21 @@ async function shot(name) {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true })
 }
 
+/** Opens ``url`` again every few seconds until ``locator`` shows (a page that loads its data once). */
+async function untilShown(url, locator, ms = TIMEOUT) {
+  const end = Date.now() + ms
+  for (;;) {
+    await page.goto(url)
+    await page.waitForLoadState('networkidle')
+    if (await locator.count()) return
+    if (Date.now() > end) {
+      const shown = (await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 800)
+      throw new Error(`${url}: nothing matched ${locator} in ${ms} ms; the page said: ${shown}`)
+    }
+    await new Promise((r) => setTimeout(r, 5000))
+  }
+}
+
 async function login(password = ADMIN_PASSWORD) {
   await page.getByLabel('User name').fill('admin')
   await page.getByLabel('Password', { exact: true }).fill(password)
@@ -283,6 +298,11 @@ describe('first run', { concurrency: false }, () => {
       assert.ok(session?.secure, `the session cookie over HTTPS is Secure: ${JSON.stringify(session)}`)
       assert.ok(cookies.find((c) => c.name === 'pic_csrf')?.secure)
       baseUrl = lan.replace(/\/$/, '')
+      // The run's last steps and its result, on the Runs page there, as the wizard said: it ends
+      // successful. The dashboard then shows the services (their health is checked every 30 s).
+      await untilShown(`${baseUrl}/runs`, page.locator('[data-testid=runs-table] [data-status=successful]'))
+      assert.equal(await page.locator('[data-testid=runs-table] [data-status]').count(), 1) // the setup run alone
+      await untilShown(`${baseUrl}/`, page.getByTestId('service-health'))
     } else {
       await page.goto(`${baseUrl}/`) // stands in for the HTTPS address
     }
