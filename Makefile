@@ -7,12 +7,19 @@ ARTIFACTS ?= .artifacts
 # Molecule scenarios to run (all by default) and how many side by side (measured: docs/testing.md).
 SCENARIOS ?= $(sort $(filter-out shared,$(notdir $(wildcard molecule/*))))
 MOLECULE_JOBS ?= 3
+# End-to-end test files (each with its own lab) run side by side: they spend most of their time
+# waiting on converges and clients, not on the cores (docs/testing.md).
+E2E_JOBS ?= 3
 # test-fast runs the scenarios of what changed since this ref's merge base.
 FAST_BASE ?= main
 DEMO_LAB ?= demo
+# The cells the management targets reach (status, backup, ...): the group `cells` of this inventory.
+INVENTORY ?= inventory/hosts.yml
+PIC_ON_CELLS = ansible cells -i $(INVENTORY) --become -m ansible.builtin.command -a
 
 .PHONY: help venv system-deps lint test test-fast test-unit test-ui test-integration molecule molecule-touched lab-image test-e2e webui \
-        demo demo-down bench lab-clean constraints openapi
+        demo demo-down bench lab-clean constraints openapi status logs backup list-peers show-routes reset-admin-password \
+        update
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -71,9 +78,9 @@ test-fast: ## a developer's loop: lint, unit, the molecule scenarios of what cha
 lab-image: venv ## build the lab's base rootfs and provisioned image now (cached; seconds when warm)
 	pic-lab image
 
-test-e2e: venv webui ## the whole cell end to end on lab hosts
+test-e2e: venv webui ## the whole cell end to end on lab hosts (E2E_JOBS test files side by side)
 	@mkdir -p $(ARTIFACTS)
-	pytest tests/e2e -q --junitxml=$(ARTIFACTS)/junit-e2e.xml
+	pytest tests/e2e -q -n $(E2E_JOBS) --dist loadfile --junitxml=$(ARTIFACTS)/junit-e2e.xml
 
 test: ## everything: lint, unit, integration, molecule, e2e; then each stage's time and the totals
 	@$(call stages,lint test-unit test-ui lab-image test-integration molecule test-e2e)
@@ -107,3 +114,25 @@ bench: venv webui ## measure converge, peer-add and API latency; writes docs/ben
 
 lab-clean: venv ## remove every lab on this machine (hosts, bridges, NAT rules, cgroups)
 	pic-lab down-all --every-lab
+
+# ---- managing the cells of INVENTORY from this controller: each runs `pic <command>` on every cell ----
+status: venv ## setup, state version, services, backups, recent runs of each cell (INVENTORY=...)
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic status"
+
+logs: venv ## the last journal entries of a service on each cell (SERVICE=mail, LOG_LINES=100)
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic logs $(SERVICE) -n $(or $(LOG_LINES),100)"
+
+backup: venv ## back each cell up now (to the repository its backup settings name)
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic backup"
+
+list-peers: venv ## the peers (devices) of each cell
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic list-peers"
+
+show-routes: venv ## wg show, the routing rules and tables and the peers' exits of each cell
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic show-routes"
+
+reset-admin-password: venv ## a new random admin password on each cell, printed
+	$(PIC_ON_CELLS) "/opt/pic/venv/bin/pic reset-admin-password"
+
+update: venv ## after a `git pull` here: converge the cells of INVENTORY with this checkout
+	ansible-playbook -i $(INVENTORY) site.yml

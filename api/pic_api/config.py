@@ -52,6 +52,10 @@ class Config:
     agent_socket: Path = Path("/run/pic/agent.sock")  # 0660 root:<agent_user>
     agent_user: str = "pic"  # the only user besides root that may use the agent
     agent_work_dir: Path = Path("/run/pic-agent")  # the agent's private run files (tmpfs, 0700)
+    backup_config_file: Path = Path("/etc/pic/backup.yml")  # written by the backup role
+    backup_unit: str = "pic-backup.service"  # the backup role's unit: one backup, then prune and compact
+    # the checkout `pic update` converges from: the api role sets it when the cell is its own controller
+    source_dir: str = ""
 
     @property
     def inventory_path(self) -> str:

@@ -10,6 +10,7 @@ from .config import Config
 from .core import roles
 from .managers.ansible_backend import AnsibleRunnerBackend
 from .managers.auth import AuthManager, RateLimiter
+from .managers.backup import BackupSettings
 from .managers.changes import ChangeManager
 from .managers.health import HealthMonitor
 from .managers.logsearch import LogSearch
@@ -40,7 +41,8 @@ class Cell:
             backend = AgentBackend(self.agent, config.run_dir / ".scratch")
         elif backend is None and config.runner == "ansible":
             backend = AnsibleRunnerBackend(config.project_dir, config.playbook, config.inventory_path, config.skip_tags)
-        self.runs = RunManager(config.run_dir, backend)
+        # without a backend (the CLI) this process runs no converge: the API's runs are not its to recover
+        self.runs = RunManager(config.run_dir, backend, recover=backend is not None)
         self.roles = roles.load(config.project_dir)
         self.changes = ChangeManager(self.state, self.runs, self.roles, config.skip_tags.split(","))
         limiter = RateLimiter(config.login_max_failures, config.login_window, config.login_lockout)
@@ -62,6 +64,7 @@ class Cell:
             public_key = functools.partial(actions.wg_public_key, config.wg_private_key_file)
         self.peers = PeerManager(self.changes, public_key, config.wg_endpoint)
         self.settings = SettingsManager(self.changes)
+        self.backup = BackupSettings(self.changes)
         self.health = health or HealthMonitor(
             lambda: self.state.load()["services"],
             lambda: self.state.load()["network"]["dns_server"],

@@ -30,7 +30,7 @@ import time
 import pytest
 import requests
 
-from pic_lab.cell import ROOT, client_wg_config, csrf, follow_run
+from pic_lab.cell import IMAP_READ, ROOT, client_wg_config, csrf, follow_run
 
 ADMIN_PASSWORD = "correct horse battery staple 7"  # test data, this lab cell only
 SERVICES = ["dns", "dhcp", "ntp", "wireguard", "mail", "calendar", "files"]
@@ -411,18 +411,7 @@ def test_mail_sent_on_587_is_read_on_993(cell, peer):
                      "--auth-password", ADMIN_PASSWORD, "--from", "admin@home.cell", "--to", "admin@home.cell",
                      "--header", f"Subject: {subject}", "--body", "through the tunnel", host="client")
     assert sent.returncode == 0, sent.stdout[-3000:] + sent.stderr[-1000:]
-    script = (
-        "import imaplib, ssl, sys, time\n"
-        "ctx = ssl.create_default_context(cafile='/etc/pic-root.pem')\n"
-        "for _ in range(30):\n"
-        "    m = imaplib.IMAP4_SSL('mail.home.cell', 993, ssl_context=ctx)\n"
-        "    m.login('admin@home.cell', sys.argv[1]); m.select('INBOX')\n"
-        "    typ, ids = m.search(None, 'SUBJECT', sys.argv[2])\n"
-        "    if ids[0]:\n"
-        "        print(m.fetch(ids[0].split()[-1], '(RFC822)')[1][0][1].decode()); break\n"
-        "    m.logout(); time.sleep(1)\n"
-    )
-    got = cell.lab.exec("client", ["python3", "-c", script, ADMIN_PASSWORD, subject])
+    got = cell.lab.exec("client", ["python3", "-c", IMAP_READ, ADMIN_PASSWORD, subject])
     assert f"Subject: {subject}" in got.stdout, got.stdout[-2000:] + got.stderr[-2000:]
     assert "DKIM-Signature:" in got.stdout
 

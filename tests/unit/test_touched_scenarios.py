@@ -19,7 +19,8 @@ def test_a_role_change_runs_the_scenarios_that_converge_that_role():
 
 def test_a_scenario_change_runs_that_scenario_and_the_api_runs_the_api_scenario():
     assert run_molecule.touched_scenarios(["molecule/webdav/tests/test_webdav.py", "README.md"]) == ["webdav"]
-    assert run_molecule.touched_scenarios(["api/pic_api/web/routes.py"]) == ["api"]
+    # the api scenario, and backup's, which converges the api role (its `pic` is the backup program)
+    assert run_molecule.touched_scenarios(["api/pic_api/web/routes.py"]) == ["api", "backup"]
 
 
 def test_a_shared_part_runs_every_scenario():

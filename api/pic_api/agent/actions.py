@@ -24,6 +24,15 @@ def unit_active(unit: str) -> bool:
     return out.returncode == 0
 
 
+def start_unit(unit: str) -> bool:
+    """Start a unit without waiting for it to finish (a oneshot such as the backup); True when queued."""
+    try:
+        out = subprocess.run(["systemctl", "start", "--no-block", unit], timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0
+
+
 def journal(units: Iterable[str], limit: int) -> list[dict[str, Any]]:
     """The last entries of some units' journals, each as time, level, unit and message."""
     argv = ["journalctl", "--no-pager", "-o", "json", "-n", str(limit)]

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..core.validators import ValidationError, check_repository
 from ..managers.health import SERVICE_CHECKS
 
 MAX_LINE = 64 * 1024  # bytes of one request line
@@ -23,6 +24,14 @@ UNITS = tuple(
     + ["pic-agent", "pic-api"]
 )
 JOURNAL_MAX = 5000
+ARCHIVE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")  # borg archive names PIC makes and reads
+PASSPHRASE_MAX = 1024
+SSH_KEY_MAX = 16 * 1024
+_SSH_KEY_RE = re.compile(
+    r"^-----BEGIN OPENSSH PRIVATE KEY-----\n([A-Za-z0-9+/=]{1,100}\n){1,200}-----END OPENSSH PRIVATE KEY-----\n?$"
+)
+# Arguments that are secrets: never written to the agent's log (the request is logged without them).
+SECRET_ARGS = frozenset({"passphrase", "ssh_key"})
 
 
 class AgentError(Exception):
@@ -84,6 +93,35 @@ def _limit(value: Any) -> int:
     return value
 
 
+def _repository(value: Any) -> str:
+    if value == "":
+        raise ValueError("required")
+    try:
+        return check_repository(value, "repository")
+    except ValidationError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _passphrase(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= PASSPHRASE_MAX:
+        raise ValueError(f"must be a passphrase of 1 to {PASSPHRASE_MAX} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain line breaks or control characters")
+    return value
+
+
+def _archive(value: Any) -> str:
+    if not isinstance(value, str) or not ARCHIVE_RE.fullmatch(value):
+        raise ValueError("must be an archive name (letters, digits and . _ : + -)")
+    return value
+
+
+def _ssh_key(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > SSH_KEY_MAX or not _SSH_KEY_RE.fullmatch(value):
+        raise ValueError("must be an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY----- ...)")
+    return value if value.endswith("\n") else value + "\n"
+
+
 # action -> (required arguments, optional arguments with their defaults), each with its check
 ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     "converge": ({"run_id": _run_id, "tags": _tags, "check": _bool}, {"preview": (_preview, None)}),
@@ -91,6 +129,16 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     "unit_status": ({"unit": _unit}, {}),
     "unit_journal": ({"units": _units}, {"limit": (_limit, 500)}),
     "wg_public_key": ({}, {}),
+    # backups (managers/backup.py): start the backup unit, read its status, list the archives, show
+    # what must leave the box (passphrase, key export, the ssh key's public half); restore a cell
+    "backup_start": ({}, {}),
+    "backup_status": ({}, {}),
+    "backup_archives": ({}, {}),
+    "backup_key": ({}, {}),
+    "restore": (
+        {"repository": _repository, "passphrase": _passphrase},
+        {"archive": (_archive, None), "ssh_key": (_ssh_key, None), "force": (_bool, False)},
+    ),
 }
 
 
@@ -136,6 +184,11 @@ def validate(request: Any, roles: Sequence[str]) -> tuple[str, dict[str, Any]]:
     if errors:
         raise AgentError(f"invalid arguments for {action}", errors)
     return action, clean
+
+
+def loggable(args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as the agent's log may show them: secrets masked."""
+    return {k: ("********" if k in SECRET_ARGS and v is not None else v) for k, v in args.items()}
 
 
 def request(action: str, **args: Any) -> dict[str, Any]:

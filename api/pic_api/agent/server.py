@@ -16,6 +16,7 @@ import socket
 import socketserver
 import stat
 import struct
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,10 +25,13 @@ from typing import Any
 from ..config import Config
 from ..core import roles
 from ..managers.ansible_backend import AnsibleRunnerBackend
+from ..managers.backup import BackupError, BackupManager
 from ..managers.events import trim_event
-from ..managers.runs import Backend, Run
+from ..managers.health import HealthMonitor
+from ..managers.runs import Backend, Run, new_run_id
+from ..managers.state import StateManager
 from . import actions
-from .protocol import MAX_LINE, AgentError, validate
+from .protocol import MAX_LINE, AgentError, loggable, validate
 
 log = logging.getLogger("pic.agent")
 
@@ -51,7 +55,7 @@ class Agent:
 
     def handle(self, request: Any, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         action, args = validate(request, self.roles)
-        log.info("action %s %s", action, json.dumps(args, sort_keys=True))
+        log.info("action %s %s", action, json.dumps(loggable(args), sort_keys=True))
         return getattr(self, "do_" + action)(send=send, **args)
 
     # actions ------------------------------------------------------------------------------
@@ -105,6 +109,81 @@ class Agent:
 
     def do_wg_public_key(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return {"public_key": actions.wg_public_key(self.config.wg_private_key_file)}
+
+    # backups ------------------------------------------------------------------------------
+    def backups(self) -> BackupManager:
+        """The backup manager over the backup role's configuration, read afresh for each action."""
+        return BackupManager.for_config(self.config)
+
+    def do_backup_start(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Starts the backup unit (the timer's own path), so a backup runs once, logged in its journal."""
+        self._backup_call(lambda b: b._repository())  # refuse with the reason when there is no repository
+        return {"started": actions.start_unit(self.config.backup_unit)}
+
+    def do_backup_status(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return self.backups().status()
+
+    def do_backup_archives(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return {"archives": self._backup_call(lambda b: b.archives())}
+
+    def do_backup_key(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return self._backup_call(lambda b: b.key())
+
+    def _backup_call(self, fn: Callable[[BackupManager], Any]) -> Any:
+        try:
+            return fn(self.backups())
+        except BackupError as exc:
+            raise AgentError(exc.message, exc.fields) from None
+
+    def do_restore(
+        self,
+        repository: str,
+        passphrase: str,
+        archive: str | None,
+        ssh_key: str | None,
+        force: bool,
+        send: Callable[[dict[str, Any]], None],
+    ) -> dict[str, Any]:
+        """Restores the cell from a backup, holding the converge lock the whole time (docs/architecture.md)."""
+        if not self._lock.acquire(blocking=False):
+            raise AgentError("a converge is running; restore when it has finished")
+        key_file = None
+        try:
+            backups = self.backups()
+            if ssh_key is not None:
+                fd, name = tempfile.mkstemp(prefix="ssh-key-", dir=backups._staging_parent())
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(ssh_key)
+                key_file = Path(name)
+
+            def emit(event: dict[str, Any]) -> None:
+                try:
+                    send({"event": event})
+                except OSError:  # the caller went away; the restore goes on (stopping halfway is worse)
+                    pass
+
+            def converge(emit_event: Callable[[dict[str, Any]], None]) -> str:
+                run = Run(new_run_id(), "restore", [], False, "restore from a backup")
+                self._current = run
+                try:
+                    return self.backend.execute(run, lambda raw: emit_event(trim_event(raw)), lambda: False)
+                finally:
+                    self._current = None
+
+            state = StateManager(self.config.state_file, self.config.state_dir)
+            health = HealthMonitor(
+                lambda: state.load()["services"], lambda: state.load()["network"]["dns_server"], interval=0
+            )
+            return backups.restore(
+                repository, passphrase, archive=archive, ssh_key_file=key_file, force=force,
+                converge=converge, health=health.check_once, emit=emit,
+            )
+        except BackupError as exc:
+            raise AgentError(exc.message, exc.fields) from None
+        finally:
+            if key_file is not None:
+                key_file.unlink(missing_ok=True)
+            self._lock.release()
 
 
 def peer_uid(sock: socket.socket) -> int:

@@ -48,6 +48,8 @@ __all__ = [
     "LOGIN",
     "PASSWORD_CHANGE",
     "SETUP_CODE",
+    "BACKUP",
+    "BACKUP_SCHEDULES",
     "run_request",
     "validate_state",
     "apply_defaults",
@@ -65,6 +67,8 @@ ROLES = ("admin", "peer")
 DNS_SERVERS = ("dnsmasq", "coredns")
 PIC_NGO_SUFFIX = "pic.ngo"
 MAX_RESOLVERS = 8  # upstream resolvers and NTP servers each
+BACKUP_SCHEDULES = ("hourly", "daily", "weekly", "off")
+BACKUP_KEEP_MAX = 1000
 
 
 def _enum(values: Sequence[str], description: str) -> dict[str, Any]:
@@ -145,6 +149,24 @@ DEFS: dict[str, dict[str, Any]] = {
         },
         ["name"],
     ),
+    # Where backups go and how often (the backup role, docs/architecture.md "Backup and restore"); the
+    # passphrase and the ssh key are secrets, never here (0600 files in /etc/pic/backup).
+    "BackupSchedule": _enum(BACKUP_SCHEDULES, "how often the timer backs up; off: on demand only"),
+    "BackupKeep": {
+        "type": "integer", "minimum": 0, "maximum": BACKUP_KEEP_MAX,
+        "description": f"archives kept by borg prune, 0 to {BACKUP_KEEP_MAX}",
+    },
+    "KeyConfirmed": {"type": "boolean", "description": "the repository's passphrase is saved away from the cell"},
+    "Backup": _obj(
+        {
+            "repository": _ref("Repository", "backup repository", default=""),
+            "schedule": _ref("BackupSchedule", "backup schedule", default="daily"),
+            "keep_daily": _ref("BackupKeep", "keep_daily", default=7),
+            "keep_weekly": _ref("BackupKeep", "keep_weekly", default=4),
+            "keep_monthly": _ref("BackupKeep", "keep_monthly", default=6),
+            "key_confirmed": _ref("KeyConfirmed", "key_confirmed", default=False),
+        }
+    ),
     "CellState": _obj(
         {
             "version": {"const": SCHEMA_VERSION, "title": "version"},
@@ -154,6 +176,7 @@ DEFS: dict[str, dict[str, Any]] = {
             "services": _ref("Services", "services", default=list(SERVICES)),
             "peers": _list_of(_ref("Peer", "peer"), title="peers", default=[]),
             "users": _list_of(_ref("User", "user"), title="users", default=[]),
+            "backup": _ref("Backup", "backup", default={}),
         },
         ["version", "cell"],
     ),
@@ -289,6 +312,10 @@ def _relations(state: dict[str, Any], fields: dict[str, str]) -> None:
             elif value in used:
                 add(where, words[key].format(value) + f" already used by peers[{used[value]}]")
             used.setdefault(value, i)
+    keeps = [f"backup.keep_{p}" for p in ("daily", "weekly", "monthly")]
+    if ok(*keeps) and not any(state["backup"][k.split(".")[1]] for k in keeps):
+        add("backup.keep_daily", "keep at least one backup (keep_daily, keep_weekly or keep_monthly above 0)")
+
     users: dict[str, int] = {}
     for i, user in enumerate(state["users"] if isinstance(state["users"], list) else []):
         if ok(f"users[{i}].name"):
@@ -445,6 +472,12 @@ LOGIN = Request(
     own={"username": {"type": "string"}, "password": {"type": "string"}},
     required=("username", "password"),
 )
+BACKUP = Request(
+    "BackupSettings",
+    "backup settings",
+    {key: f"backup.{key}" for key in DEFS["Backup"]["properties"]},
+    at_least_one=True,
+)
 PASSWORD_CHANGE = Request(
     "PasswordChange",
     "password change",
@@ -460,7 +493,7 @@ def run_request(roles: tuple[str, ...]) -> Request:
     return Request("RunRequest", "run request", own={"tags": tags, "check": {"type": "boolean"}})
 
 
-REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, LOGIN, PASSWORD_CHANGE)
+REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, LOGIN, PASSWORD_CHANGE, BACKUP)
 
 
 def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
@@ -509,6 +542,10 @@ def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
         "pic_services": list(full["services"]),
         "pic_peers": peers,
         "pic_users": users,
+        # the backup role's inputs (key_confirmed is the UI's warning, no role's)
+        "pic_backup_repository": full["backup"]["repository"],
+        "pic_backup_schedule": full["backup"]["schedule"],
+        "pic_backup_keep": {p: full["backup"][f"keep_{p}"] for p in ("daily", "weekly", "monthly")},
     }
     # The LAN interface defaults to the host's default route interface in the inventory; only a
     # state that names one overrides it.

@@ -46,6 +46,7 @@ __all__ = [
     "check_choice",
     "check_bool",
     "check_count",
+    "check_repository",
 ]
 
 # Characters that must never reach a shell, a config file or a Jinja template.
@@ -159,6 +160,14 @@ TYPES: dict[str, dict[str, Any]] = {
         "pattern": "^\\$2[aby]\\$(0[4-9]|[12][0-9]|3[01])\\$[./A-Za-z0-9]{53}$",
         "description": "a bcrypt hash ($2b$...)",
     },
+    "Repository": {
+        "type": "string",
+        "maxLength": 255,
+        "format": "pic-repository",
+        "description": "a borg repository: an absolute path (another disk) or ssh://user@host[:port]/path; "
+        "empty for none",
+        "example": "ssh://borg@backup.example.org/./pic",
+    },
     "Timestamp": {
         "type": "string",
         "maxLength": 40,
@@ -204,11 +213,58 @@ def _password(value: str, what: str) -> None:
         raise ValidationError(f"{what} must not contain control characters or line breaks")
 
 
+# A local repository: an absolute path of plain characters. A remote one, borg's ssh:// form (a path
+# starting /./ or /~/ is relative to the remote user's home, as borg reads it).
+_LOCAL_REPO_RE = re.compile(r"(/[A-Za-z0-9._+-]+)+/?")
+_SSH_REPO_RE = re.compile(
+    r"ssh://(?P<user>[a-z_][a-z0-9_-]{0,31})@(?P<host>[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])"
+    r"(?::(?P<port>[0-9]{1,5}))?(?P<path>(/[A-Za-z0-9._~+-]+)+/?)"
+)
+_HOST_LABEL_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _repository(value: str, what: str) -> None:
+    if value == "":
+        return
+    if value.startswith("/"):
+        if not _LOCAL_REPO_RE.fullmatch(value):
+            raise ValidationError(f"{what}: a local repository is an absolute path of letters, digits and . _ + - only")
+        if any(part in (".", "..") for part in value.split("/")):
+            raise ValidationError(f"{what}: a local repository path must not contain . or .. parts")
+        return
+    m = _SSH_REPO_RE.fullmatch(value)
+    if not m:
+        raise ValidationError(f"{what} must be an absolute path or ssh://user@host[:port]/path")
+    host = m.group("host")
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ValidationError(f"{what}: its host is not an IPv6 address") from None
+    elif not all(_HOST_LABEL_RE.fullmatch(label) for label in host.rstrip(".").split(".")):
+        raise ValidationError(f"{what}: its host is not a host name or address")
+    if m.group("port") is not None and not 1 <= int(m.group("port")) <= 65535:
+        raise ValidationError(f"{what}: its port must be from 1 to 65535")
+    if ".." in m.group("path").split("/"):
+        raise ValidationError(f"{what}: its path must not contain .. parts")
+
+
+def check_repository(value: Any, what: str = "backup repository") -> str:
+    """A borg repository PIC may hand to borg: "" (none), an absolute path, or ssh://user@host[:port]/path."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string")
+    if len(value) > 255:
+        raise ValidationError(f"{what} must be at most 255 characters")
+    _repository(value, what)
+    return value
+
+
 FORMAT_CHECKS: dict[str, Callable[[str, str], None]] = {
     "ipv4": _ipv4,
     "pic-ipv4-cidr": _ipv4_cidr,
     "pic-timezone": _timezone,
     "pic-password": _password,
+    "pic-repository": _repository,
 }
 FORMATS = FormatChecker(formats=())
 for _name, _fn in FORMAT_CHECKS.items():

@@ -38,6 +38,11 @@ class RunFailed(Exception):
     """A backend could not carry out a run; the message says why (shown as the run's error)."""
 
 
+def new_run_id() -> str:
+    """A run's id: its start time and 8 random hex digits (the agent accepts only this form)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -96,7 +101,9 @@ class Run:
 
 
 class RunManager:
-    def __init__(self, run_dir: Path, backend: Backend | None):
+    def __init__(self, run_dir: Path, backend: Backend | None, recover: bool = True):
+        """``recover``: this process runs the cell's converges (the API), so runs a previous one left
+        unfinished are dead. A process that runs none (the CLI) must leave the API's runs alone."""
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.backend = backend
@@ -104,7 +111,8 @@ class RunManager:
         self._queue: queue.Queue[str] = queue.Queue()
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
-        self._recover()
+        if recover:
+            self._recover()
 
     # persistence ---------------------------------------------------------------------------
     def _dir(self, run_id: str) -> Path:
@@ -139,7 +147,7 @@ class RunManager:
         state_version: int | None = None,
         cleanup: list[Path] | None = None,
     ) -> Run:
-        run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4)
+        run_id = new_run_id()
         run = Run(run_id, kind, tags, check, description, extravars, state_version)
         run.cleanup = list(cleanup or [])
         self._dir(run_id).mkdir(parents=True, mode=0o700)

@@ -30,9 +30,14 @@ class WrongSetupCode(ManagerError):
     status = 403
 
 
+def readable_secret(groups: int, group_length: int) -> str:
+    """A random secret a person reads off a screen and types again: groups of ALPHABET's characters."""
+    chars = "".join(secrets.choice(ALPHABET) for _ in range(groups * group_length))
+    return "-".join(chars[i : i + group_length] for i in range(0, len(chars), group_length))
+
+
 def new_code() -> str:
-    chars = "".join(secrets.choice(ALPHABET) for _ in range(GROUPS * GROUP_LENGTH))
-    return "-".join(chars[i : i + GROUP_LENGTH] for i in range(0, len(chars), GROUP_LENGTH))
+    return readable_secret(GROUPS, GROUP_LENGTH)
 
 
 def normalise(code: str) -> str:

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,15 +20,17 @@ ROOT = Path(__file__).resolve().parents[3]
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-def boot_cell(lab: Lab, workdir: Path, *others: str) -> Cell:
+def boot_cell(lab: Lab, workdir: Path, *others: str, image: str = "provisioned") -> Cell:
     """Boots the lab host "cell" (and others) and writes an inventory with `cells` = cell.
 
     The inventory lives outside the repository and sets no pic_* variable: the playbooks' own
     defaults apply, and the cell finds its LAN (the lab's bridge network) on its default interface.
-    The cell is a fresh host (the bare base): its converge proves every role's install path. The
-    others only run clients, so they boot from the provisioned image (their tools already there).
+    The cell boots from IMAGE: the provisioned image by default (every role's packages unpacked, not
+    configured); tests/e2e/test_install.py is the one that converges a bare host, so every role's
+    install path is still proven there. The others only run clients, so they boot from the
+    provisioned image (their tools already there).
     """
-    lab.up("cell")
+    lab.up("cell", image=image)
     for name in others:
         lab.up(name, image="provisioned")
     return Cell(lab, lab.write_inventory(workdir, {"cells": ["cell"]}))
@@ -94,10 +97,10 @@ class Cell:
     def exec(self, *cmd: str, host: str = "cell") -> subprocess.CompletedProcess:
         return self.lab.exec(host, list(cmd))
 
-    def https_login(self, password: str, workdir: Path) -> requests.Session:
+    def https_login(self, password: str, workdir: Path | None = None) -> requests.Session:
         """After setup: an admin session over HTTPS on the LAN address that trusts only the cell's
-        root certificate."""
-        root = workdir / "cell-root.pem"
+        root certificate (kept in ``workdir``, else in a new temporary directory)."""
+        root = (workdir or Path(tempfile.mkdtemp(prefix="pic-root-"))) / "cell-root.pem"
         root.write_text(self.exec("cat", "/etc/pic/ca/root.crt").stdout)
         s = requests.Session()
         s.verify = str(root)
@@ -141,6 +144,22 @@ def client_wg_config(config: str, lab_lan: str) -> tuple[str, str]:
             line = "AllowedIPs = " + ", ".join(n for n in nets if n != lab_lan)
         lines.append(line)
     return "\n".join(lines) + "\n", dns
+
+
+# Run with python3 on a VPN client host: reads the newest mail with subject argv[2] from the cell's
+# IMAPS (TLS verified against the cell's root CA only) as admin with password argv[1], waiting up to
+# 30 s for its delivery; prints the whole message.
+IMAP_READ = (
+    "import imaplib, ssl, sys, time\n"
+    "ctx = ssl.create_default_context(cafile='/etc/pic-root.pem')\n"
+    "for _ in range(30):\n"
+    "    m = imaplib.IMAP4_SSL('mail.home.cell', 993, ssl_context=ctx)\n"
+    "    m.login('admin@home.cell', sys.argv[1]); m.select('INBOX')\n"
+    "    typ, ids = m.search(None, 'SUBJECT', sys.argv[2])\n"
+    "    if ids[0]:\n"
+    "        print(m.fetch(ids[0].split()[-1], '(RFC822)')[1][0][1].decode()); break\n"
+    "    m.logout(); time.sleep(1)\n"
+)
 
 
 def csrf(session: requests.Session) -> dict[str, str]:

@@ -36,6 +36,9 @@ export type Password = string
 /** a bcrypt hash ($2b$...) */
 export type BcryptHash = string
 
+/** a borg repository: an absolute path (another disk) or ssh://user@host[:port]/path; empty for none */
+export type Repository = string
+
 /** an ISO 8601 timestamp */
 export type Timestamp = string
 
@@ -103,6 +106,24 @@ export type User = {
   services?: UserServices
 }
 
+/** how often the timer backs up; off: on demand only */
+export type BackupSchedule = "hourly" | "daily" | "weekly" | "off"
+
+/** archives kept by borg prune, 0 to 1000 */
+export type BackupKeep = number
+
+/** the repository's passphrase is saved away from the cell */
+export type KeyConfirmed = boolean
+
+export type Backup = {
+  repository?: Repository
+  schedule?: BackupSchedule
+  keep_daily?: BackupKeep
+  keep_weekly?: BackupKeep
+  keep_monthly?: BackupKeep
+  key_confirmed?: KeyConfirmed
+}
+
 export type CellState = {
   version: 1
   setup_completed?: boolean
@@ -111,6 +132,7 @@ export type CellState = {
   services?: Services
   peers?: Peer[]
   users?: User[]
+  backup?: Backup
 }
 
 export type Login = {
@@ -131,7 +153,7 @@ export type PeerRequest = {
 
 export type RunRequest = {
   /** roles to converge */
-  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "mailserver" | "radicale" | "webdav" | "caddy" | "coredns" | "dnsmasq" | "api" | "webui")[]
+  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "mailserver" | "radicale" | "webdav" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "webui")[]
   check?: boolean
 }
 
@@ -456,6 +478,10 @@ export const limits = {
     "pattern": "^\\$2[aby]\\$(0[4-9]|[12][0-9]|3[01])\\$[./A-Za-z0-9]{53}$",
     "description": "a bcrypt hash ($2b$...)"
   },
+  "Repository": {
+    "maxLength": 255,
+    "description": "a borg repository: an absolute path (another disk) or ssh://user@host[:port]/path; empty for none"
+  },
   "Timestamp": {
     "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?$",
     "maxLength": 40,
@@ -526,5 +552,19 @@ export const limits = {
   },
   "NtpServers": {
     "maxItems": 8
+  },
+  "BackupSchedule": {
+    "enum": [
+      "hourly",
+      "daily",
+      "weekly",
+      "off"
+    ],
+    "description": "how often the timer backs up; off: on demand only"
+  },
+  "BackupKeep": {
+    "minimum": 0,
+    "maximum": 1000,
+    "description": "archives kept by borg prune, 0 to 1000"
   }
 } as const
