@@ -172,6 +172,9 @@ def admin(cell, wizard, root_file):
     """An API session of the admin over HTTPS (verified with only the cell's root); it replays the
     setup run's events."""
     s = https_session(root_file)
+    served = cell.lab.netns_exec("client", ["sh", "-c", f"echo | openssl s_client -connect {cell.ip}:443 2>/dev/null"
+                                           " | openssl x509 -noout -subject -issuer -ext subjectAltName"])
+    assert "PIC home root CA" in served.stdout, served.stdout + served.stderr  # the leaf the setup issued
     r = s.post(f"{cell.https}/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=30)
     assert r.status_code == 200, r.text
     assert s.cookies.get("pic_csrf")
