@@ -161,8 +161,10 @@ def root_file(cell, wizard, tmp_path_factory) -> str:
 
 
 def https_session(root_file: str) -> requests.Session:
-    """A client that trusts the cell's root certificate and nothing else."""
+    """A client that trusts the cell's root certificate and nothing else (not REQUESTS_CA_BUNDLE and
+    the like from the environment, which requests would prefer to the session's own)."""
     s = requests.Session()
+    s.trust_env = False
     s.verify = root_file
     return s
 

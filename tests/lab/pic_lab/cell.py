@@ -103,6 +103,7 @@ class Cell:
         root = (workdir or Path(tempfile.mkdtemp(prefix="pic-root-"))) / "cell-root.pem"
         root.write_text(self.exec("cat", "/etc/pic/ca/root.crt").stdout)
         s = requests.Session()
+        s.trust_env = False  # the cell's root alone, not a CA bundle named in the environment
         s.verify = str(root)
         r = s.post(f"{self.https}/api/auth/login", json={"username": "admin", "password": password}, timeout=30)
         r.raise_for_status()
