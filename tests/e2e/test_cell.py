@@ -129,7 +129,9 @@ def browser_suite(cell, suite: str, url: str, ca_file: str, **env: str) -> subpr
     return subprocess.run(
         ["node", "--test", "--test-concurrency=1", f"--test-name-pattern={suite}", "e2e/ui.test.mjs"],
         cwd=ROOT / "webui", capture_output=True, text=True, timeout=2400,
-        env={**os.environ, "PIC_UI_URL": url, "PIC_UI_CA_FILE": ca_file, "PIC_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # NODE_EXTRA_CA_CERTS: the tests' own requests from node (not the browser's) trust the root too.
+        env={**os.environ, "PIC_UI_URL": url, "PIC_UI_CA_FILE": ca_file, "NODE_EXTRA_CA_CERTS": ca_file,
+             "PIC_ADMIN_PASSWORD": ADMIN_PASSWORD,
              "PIC_CELL_NAME": "home", **env},
     )
 
@@ -556,19 +558,25 @@ def test_every_service_is_back_after_a_reboot(cell, admin):
     cell.exec("systemctl", "reboot")
     cell.lab.wait_reboot("cell", old, timeout=180)
 
+    last = {}
+
     def all_healthy():
         try:
             s = https_session(admin.verify)
             r = s.post(f"{cell.https}/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD},
                        timeout=5)
             if r.status_code != 200:
+                last["seen"] = f"login: {r.status_code} {r.text[:200]}"
                 return None
             services = s.get(f"{cell.https}/api/services", timeout=10).json()["services"]
-        except (requests.RequestException, ValueError, KeyError):
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            last["seen"] = repr(exc)[:300]
             return None
         enabled = [x for x in services if x["enabled"]]
+        last["seen"] = [x for x in enabled if x["status"] != "ok"]
         return enabled if enabled and all(x["status"] == "ok" for x in enabled) else None
 
     healthy = wait_for(all_healthy, timeout=240, step=5)
-    assert healthy, "services not all healthy after the reboot"
+    failed = cell.exec("systemctl", "--failed", "--no-legend", "--plain").stdout
+    assert healthy, f"services not all healthy after the reboot: {last.get('seen')}; failed units: {failed}"
     assert {x["name"] for x in healthy} == set(SERVICES)
