@@ -12,6 +12,7 @@ from .managers.ansible_backend import AnsibleRunnerBackend
 from .managers.auth import AuthManager, RateLimiter
 from .managers.backup import BackupSettings
 from .managers.changes import ChangeManager
+from .managers.ddns import DdnsManager
 from .managers.health import HealthMonitor
 from .managers.logsearch import LogSearch
 from .managers.peers import PeerManager
@@ -62,8 +63,17 @@ class Cell:
             public_key = self.agent.wg_public_key
         else:
             public_key = functools.partial(actions.wg_public_key, config.wg_private_key_file)
-        self.peers = PeerManager(self.changes, public_key, config.wg_endpoint)
-        self.settings = SettingsManager(self.changes)
+        self.ddns = DdnsManager(
+            self.changes,
+            config.ddns_credentials_file,
+            config.ddns_config_file,
+            config.ddns_status_file,
+            config.wg_endpoint,
+        )
+        self.peers = PeerManager(
+            self.changes, public_key, self.ddns.endpoint, self.agent.peer_apply if self.agent else None
+        )
+        self.settings = SettingsManager(self.changes, self.ddns.available)
         self.backup = BackupSettings(self.changes)
         self.health = health or HealthMonitor(
             lambda: self.state.load()["services"],

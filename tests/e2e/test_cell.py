@@ -8,15 +8,16 @@
    certificate first): from then on the UI and API answer on HTTPS only (login with Secure cookies,
    HSTS, the LAN address's certificate verified with only the cell's root), :8081 only leads
    there, and the API runs as `pic`; `ansible-playbook site.yml` after it changes nothing.
-3. A peer added through the API: a WireGuard client host completes a handshake, pings the cell, and
-   through the tunnel resolves the cell's names, gets NTP, stores and reads a CalDAV event, puts and
+3. A peer added through the API: right after the answer (before its converge ends) a WireGuard
+   client host completes a handshake and pings the cell within 3 s; then, through the tunnel, it
+   resolves the cell's names, gets NTP, stores and reads a CalDAV event, puts and
    gets a WebDAV file, sends mail on 587 and reads it on 993 (TLS verified against the cell's CA only).
    No secret is written where it should not be. The web UI's browser tests run against this cell.
 4. A LAN host gets a DHCP lease from the cell, resolves the cell's names and gets NTP from it. A
-   full-route peer reaches an address beyond the cell's networks, masqueraded, as soon as its run
-   ends. After users, settings and peers changed through the API, `ansible-playbook site.yml`
-   changes nothing.
-5. The peer is deleted; its handshakes stop.
+   full-route peer reaches an address beyond the cell's networks, masqueraded, within 3 s of the
+   API's answer, and still after its run. After users, settings and peers changed through the API,
+   `ansible-playbook site.yml` changes nothing.
+5. The peer is deleted; within 3 s of the answer the cell has dropped it and no longer answers it.
 6. The cell reboots; every enabled service is back and the API says so.
 """
 
@@ -316,28 +317,58 @@ def root_pem(cell, admin) -> str:
     return r.text
 
 
+READY_WITHIN = 3.0  # seconds from the API's answer to a usable tunnel (or to a deleted peer's end)
+
+
 @pytest.fixture(scope="module")
-def peer(cell, admin, root_pem):
-    """Adds a peer through the API and brings its tunnel up on the client host with wg-quick."""
-    r = admin.post(f"{cell.https}/api/peers", json={"name": PEER, "route": "split"}, headers=csrf(admin),
-                   timeout=30)
-    assert r.status_code == 201, r.text
-    body = r.json()
-    events = follow_run(admin, cell.https, body["run_id"])
-    assert events[-1]["status"] == "successful", events[-5:]
+def client_tools(cell, admin):
     client = cell.lab
     setup = ("apt-get update -q && apt-get install -y -q --no-install-recommends wireguard-tools wireguard-go "
              "curl swaks libnet-ssleay-perl python3 "
              "iptables")  # wg-quick marks a full tunnel's own packets with iptables-restore
     res = client.exec("client", ["bash", "-c", setup])
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def bring_up(cell, body: dict, interface: str) -> str:
+    """The client writes the peer's config and brings the tunnel up with wg-quick; returns the
+    cell's VPN address (its DNS server)."""
     config, dns = client_wg_config(body["config"], str(cell.lab.subnet))
-    client.exec("client", ["bash", "-c", "umask 077; cat > /etc/wireguard/wg0.conf"], input=config)
-    client.exec("client", ["bash", "-c", "cat > /etc/pic-root.pem"], input=root_pem)
-    up = client.exec("client", ["wg-quick", "up", "wg0"])
+    cell.lab.exec("client", ["bash", "-c", f"umask 077; cat > /etc/wireguard/{interface}.conf"], input=config)
+    up = cell.lab.exec("client", ["wg-quick", "up", interface])
     assert up.returncode == 0, up.stderr
+    return dns
+
+
+def handshake_and_ping(cell, interface: str, vpn_cell: str) -> bool:
+    if cell.exec("ping", "-c1", "-W1", "-I", interface, vpn_cell, host="client").returncode != 0:
+        return False
+    shakes = cell.exec("wg", "show", interface, "latest-handshakes", host="client").stdout.split()
+    return len(shakes) == 2 and int(shakes[1]) > 0
+
+
+@pytest.fixture(scope="module")
+def peer(cell, admin, root_pem, client_tools):
+    """Adds a peer through the API; the client brings its tunnel up right after the answer, before
+    the converge ends: it completes a handshake and a ping within READY_WITHIN seconds."""
+    r = admin.post(f"{cell.https}/api/peers", json={"name": PEER, "route": "split"}, headers=csrf(admin),
+                   timeout=30)
+    answered = time.monotonic()
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["ready"] is True, body
+    dns = bring_up(cell, body, "wg0")
+    usable = wait_for(lambda: handshake_and_ping(cell, "wg0", dns), READY_WITHIN, 0.1)
+    took = time.monotonic() - answered
+    assert usable and took < READY_WITHIN, f"the tunnel was not usable {took:.1f} s after the answer"
+    run = admin.get(f"{cell.https}/api/runs/{body['run_id']}", timeout=10).json()
+    print(f"peer usable {took:.2f} s after POST /api/peers answered; its run was {run['status']} then")
+    events = follow_run(admin, cell.https, body["run_id"])
+    assert events[-1]["status"] == "successful", events[-5:]
+    client = cell.lab
+    client.exec("client", ["bash", "-c", "cat > /etc/pic-root.pem"], input=root_pem)
     client.exec("client", ["bash", "-c", f"echo 'nameserver {dns}' > /etc/resolv.conf"])
-    return {**body["peer"], "dns": dns, "private_key": private_key(body["config"])}
+    return {**body["peer"], "dns": dns, "private_key": private_key(body["config"]), "ready_after": took}
 
 
 def private_key(config: str) -> str:
@@ -506,8 +537,9 @@ def test_converge_after_users_settings_and_peers_changed_changes_nothing(cell, a
 FAR = "172.31.255.10"  # an address beyond the cell's networks, held by the LAN host for this test
 
 
-def test_full_route_peer_has_egress_as_soon_as_its_run_ends(cell, admin, peer):
-    """A full-route peer's run converges the firewall too: its traffic leaves masqueraded at once."""
+def test_full_route_peer_has_egress_at_once_and_after_its_run(cell, admin, peer):
+    """A full-route peer's traffic leaves masqueraded within seconds of the API's answer (the agent
+    added it to the firewall's set), and still after its run converged the firewall."""
     lan_ip = cell.lab.host_info("lan")["ip"]
     assert cell.exec("ip", "addr", "add", f"{FAR}/32", "dev", "host0", host="lan").returncode == 0
     assert cell.exec("ip", "route", "add", f"{FAR}/32", "via", lan_ip).returncode == 0
@@ -518,23 +550,28 @@ def test_full_route_peer_has_egress_as_soon_as_its_run_ends(cell, admin, peer):
             f"h.HTTPServer(('{FAR}', 8000), H).serve_forever()\n")
     assert cell.exec("systemd-run", "--unit=far-echo", "python3", "-c", echo, host="lan").returncode == 0
 
+    def egress():
+        seen = cell.exec("curl", "-s", "--max-time", "1", f"http://{FAR}:8000/", host="client")
+        return seen.stdout.strip() if seen.returncode == 0 else None
+
     r = admin.post(f"{cell.https}/api/peers", json={"name": "roamer", "route": "full"}, headers=csrf(admin),
                    timeout=30)
+    answered = time.monotonic()
     assert r.status_code == 201, r.text
+    assert r.json()["ready"] is True and r.json()["live"]["nat"] == "applied", r.json()
     run_id = r.json()["run_id"]
-    events = follow_run(admin, cell.https, run_id)
-    assert events[-1]["status"] == "successful", events[-5:]
-    run = admin.get(f"{cell.https}/api/runs/{run_id}", timeout=10).json()
-    assert "firewall" in run["tags"], run
-    config, _ = client_wg_config(r.json()["config"], str(cell.lab.subnet))
-    assert "AllowedIPs = 0.0.0.0/0" in config, config
-    cell.lab.exec("client", ["bash", "-c", "umask 077; cat > /etc/wireguard/wg1.conf"], input=config)
+    assert "AllowedIPs = 0.0.0.0/0" in r.json()["config"], r.json()["config"]
     try:
-        up = cell.lab.exec("client", ["wg-quick", "up", "wg1"])
-        assert up.returncode == 0, up.stderr
-        seen = cell.exec("curl", "-s", "--max-time", "5", f"http://{FAR}:8000/", host="client")
-        assert seen.returncode == 0, seen.stderr
-        assert seen.stdout.strip() == cell.ip  # masqueraded behind the cell's own address
+        bring_up(cell, r.json(), "wg1")
+        seen = wait_for(egress, READY_WITHIN, 0.1)
+        took = time.monotonic() - answered
+        assert seen == cell.ip and took < READY_WITHIN, (seen, took)  # masqueraded behind the cell's address
+        print(f"full-route peer had egress {took:.2f} s after POST /api/peers answered")
+        events = follow_run(admin, cell.https, run_id)
+        assert events[-1]["status"] == "successful", events[-5:]
+        run = admin.get(f"{cell.https}/api/runs/{run_id}", timeout=10).json()
+        assert "firewall" in run["tags"], run
+        assert egress() == cell.ip  # the converge made it durable, and kept it
     finally:
         cell.lab.exec("client", ["wg-quick", "down", "wg1"])
         cell.exec("systemctl", "stop", "far-echo", host="lan")
@@ -543,8 +580,23 @@ def test_full_route_peer_has_egress_as_soon_as_its_run_ends(cell, admin, peer):
 
 # ---- 5. the peer is deleted ------------------------------------------------------------------------
 def test_deleted_peer_handshakes_stop(cell, admin, peer):
+    """The peer is off the cell's interface within READY_WITHIN seconds of the API's answer (the
+    cell answers neither its handshakes nor its pings), and its run keeps it so."""
+    assert handshake_and_ping(cell, "wg0", peer["dns"])
     r = admin.delete(f"{cell.https}/api/peers/{PEER}", headers=csrf(admin), timeout=30)
+    answered = time.monotonic()
     assert r.status_code == 202, r.text
+    assert r.json()["ready"] is True, r.json()
+
+    def gone():
+        if peer["public_key"] in cell.exec("wg", "show", "wg0", "peers").stdout:
+            return None
+        if cell.exec("ping", "-c1", "-W1", peer["dns"], host="client").returncode == 0:
+            return None
+        return time.monotonic()
+
+    went = wait_for(gone, READY_WITHIN + 1, 0.1)
+    assert went and went - answered < READY_WITHIN, "the deleted peer still had its tunnel"
     events = follow_run(admin, cell.https, r.json()["run_id"])
     assert events[-1]["status"] == "successful", events[-5:]
     assert peer["public_key"] not in cell.exec("wg", "show", "wg0", "peers").stdout

@@ -42,6 +42,7 @@ def render(**overrides) -> str:
         "caddy_acme_ca": "https://acme.example.test/dir",
         "caddy_acme_ca_root": "",
         "caddy_acme_email": "",
+        "caddy_acme_challenge": "http",
     }
     ctx.update(overrides)
     return env.get_template("Caddyfile.j2").render(ctx)

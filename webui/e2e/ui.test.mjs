@@ -480,6 +480,81 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors(), [])
   })
 
+  test('settings: a change of domain mode is previewed over the roles that use the domain', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/settings`)
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor()
+    const before = await (await page.request.get(`${baseUrl}/api/settings`)).json()
+    // the wizard above chose a custom domain locally; a real cell stays internal
+    if (before.domain_mode === 'custom') {
+      await page.getByLabel(/^Internal only/).check()
+      assert.equal(await page.getByLabel('Custom domain').count(), 0)
+    } else {
+      await page.getByLabel('My own domain').check()
+      await page.getByRole('button', { name: 'Preview changes' }).click()
+      await page.getByText('Enter the domain.').waitFor()
+      await page.getByLabel('Custom domain').fill('cell.example.org')
+    }
+    await page.getByText('Changing the domain converges every service that uses it; preview it first.').waitFor()
+    await page.getByRole('button', { name: 'Preview changes' }).click()
+    await page.getByText('Preview (check mode, nothing is changed)').waitFor()
+    await page.locator('[data-testid=run-view] h2 + [data-status]:not([data-status=running])').waitFor()
+    const roles = await page.getByTestId('run-roles').textContent()
+    for (const role of ['caddy', 'mailserver', 'ddns']) assert.match(roles, new RegExp(role))
+    const after = await (await page.request.get(`${baseUrl}/api/settings`)).json()
+    assert.deepEqual(after, before, 'a preview saves nothing')
+    await shot('settings-domain-preview')
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
+  test('connectivity: bad credentials are refused at their field and change nothing; good ones publish the name', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/connectivity`)
+    await page.getByRole('heading', { name: 'Connectivity', level: 1 }).waitFor()
+    await page.getByTestId('ddns-status').waitFor()
+    if (REAL) {
+      // A real cell's providers are public services: the driver checks only what the page reports.
+      assert.match(await page.getByTestId('ddns-status').textContent(), /Devices dial/)
+      assert.deepEqual(unexpectedErrors(), [])
+      return
+    }
+    const before = await (await page.request.get(`${baseUrl}/api/ddns`)).json()
+    await page.getByLabel('Provider').selectOption('noip')
+    await page.getByLabel('Name to publish').fill('home.ddns.net')
+    await page.getByLabel('Username').fill('alice')
+    await page.getByLabel('Password', { exact: true }).fill('wrong-password')
+    await page.getByRole('button', { name: 'Save' }).click()
+    // No-IP's own answer (the stand-in of tests/ui/serve_api.py), at the field it blames
+    await page.locator('#ddns-cred-password-error', { hasText: 'badauth: the username or password is wrong' }).waitFor()
+    assert.equal(await page.getByLabel('Password', { exact: true }).getAttribute('aria-invalid'), 'true')
+    await shot('connectivity-bad-credentials')
+    const after = await (await page.request.get(`${baseUrl}/api/ddns`)).json()
+    assert.deepEqual(after, before, 'a refused change changes nothing')
+
+    await page.getByLabel('Password', { exact: true }).fill('right-password')
+    await page.getByRole('button', { name: 'Save' }).click()
+    await page.locator('[data-testid=run-view] h2 + [data-status=successful]').waitFor()
+    // the updater ran with the new settings: the name is published and devices dial it
+    await page.waitForFunction(() => document.querySelector('[data-testid=ddns-status]')?.textContent?.includes('Accepted by the provider203.0.113.7'))
+    const status = await page.getByTestId('ddns-status').textContent()
+    assert.match(status, /Published namehome\.ddns\.net/)
+    assert.match(status, /Devices dialhome\.ddns\.net/)
+    assert.ok(!(await page.content()).includes('right-password'), 'the password is never shown')
+    await shot('connectivity-published')
+
+    // an existing device gets a configuration naming the new endpoint, with its own key
+    const name = `e2e-${Date.now().toString(36).slice(-5)}`
+    const added = await pageRequest('POST', '/api/peers', { name })
+    await page.reload()
+    await page.getByRole('button', { name: `New configuration for ${name}` }).click()
+    const conf = await page.getByTestId('peer-config').textContent()
+    assert.match(conf, /Endpoint = home\.ddns\.net:51820/)
+    assert.match(conf, /# PrivateKey = /)
+    await pageRequest('DELETE', `/api/peers/${name}`)
+    assert.ok(added.peer.public_key)
+    assert.deepEqual(unexpectedErrors([400]), [])
+  })
+
   const PAGES = [
     ['/', 'Dashboard'],
     ['/peers', 'Peers'],

@@ -9,6 +9,7 @@ import { DashboardPage } from './pages/Dashboard'
 import { PeersPage } from './pages/Peers'
 import { RunsPage, RunPage } from './pages/Runs'
 import { SettingsPage } from './pages/Settings'
+import { ConnectivityPage } from './pages/Connectivity'
 import { VaultPage } from './pages/Vault'
 import { TrustPage } from './pages/Trust'
 import { InfoPages } from './pages/Info'
@@ -76,6 +77,7 @@ function Protected() {
         <Route path="/runs" element={<RunsPage />} />
         <Route path="/runs/:id" element={<RunPage />} />
         <Route path="/settings" element={<SettingsPage />} />
+        <Route path="/connectivity" element={<ConnectivityPage />} />
         <Route path="/vault" element={<VaultPage />} />
         <Route path="/*" element={<InfoPages />} />
       </Routes>

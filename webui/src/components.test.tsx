@@ -5,23 +5,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setNavigator } from './api'
 import { RunView } from './components/RunView'
 import { LoginPage } from './pages/Login'
-import { AddPeerForm, QrImage } from './pages/Peers'
+import { AddPeerForm, NewPeerPanel, QrImage } from './pages/Peers'
 import { SetupCodeStep, SetupForm } from './pages/Setup'
 
-type Handler = (url: string, init: RequestInit) => { status: number; body: unknown }
-
-function routeFetch(handler: Handler) {
-  const calls: { url: string; init: RequestInit }[] = []
-  vi.stubGlobal(
-    'fetch',
-    vi.fn(async (url: string, init: RequestInit) => {
-      calls.push({ url, init })
-      const { status, body } = handler(url, init)
-      return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
-    }),
-  )
-  return calls
-}
+import { routeFetch } from './test/fetch'
 
 /** A stand-in for the browser's EventSource that the test drives by hand. */
 class FakeEventSource {
@@ -195,6 +182,33 @@ describe('setup form', () => {
     })
   })
 
+  it('checks a pic_ngo name before the setup runs; a silent service does not block it', async () => {
+    let available: boolean | null = false
+    const calls = routeFetch((url) =>
+      url.startsWith('/api/setup/name-available')
+        ? available === null
+          ? { status: 502, body: { error: 'bad gateway' } }
+          : { status: 200, body: { name: 'home.pic.ngo', available, error: null } }
+        : { status: 202, body: { run_id: 'r3' } },
+    )
+    const onStarted = vi.fn()
+    const user = userEvent.setup()
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={onStarted} />)
+    await user.click(screen.getByLabelText(/PIC dynamic name/))
+    expect(screen.queryByLabelText('Domain')).toBeNull()
+    await fillSetup(user)
+    expect(screen.getByTestId('pic-ngo-name')).toHaveTextContent('home.pic.ngo')
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    expect(await screen.findByText('home.pic.ngo is taken: choose another cell name.')).toBeInTheDocument()
+    expect(calls.map((c) => c.url)).toEqual(['/api/setup/name-available?name=home'])
+    available = null
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r3'))
+    const sent = JSON.parse(calls.find((c) => c.url === '/api/setup')!.init.body as string)
+    expect(sent.domain_mode).toBe('pic_ngo')
+    expect(sent).not.toHaveProperty('domain')
+  })
+
   it('filters the time zone list by search', async () => {
     routeFetch(() => ({ status: 500, body: {} }))
     const user = userEvent.setup()
@@ -238,6 +252,36 @@ describe('setup form', () => {
     expect(strength).toHaveTextContent('too weak')
     await user.paste('DEF-ghi-42-xyzw-long')
     expect(strength).toHaveTextContent('strong')
+  })
+})
+
+describe('new peer panel', () => {
+  const base = {
+    peer: { name: 'phone', ip: '10.0.0.2', public_key: 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=' },
+    config: '[Interface]',
+    qr_svg: '',
+    run_id: 'r9',
+    private_key_included: true,
+  }
+
+  it('says the device can connect now when the cell applied it at once', () => {
+    render(
+      <MemoryRouter>
+        <NewPeerPanel result={{ ...base, ready: true }} onClose={vi.fn()} />
+      </MemoryRouter>,
+    )
+    expect(screen.getByTestId('peer-ready')).toHaveTextContent('Ready: the device can connect now.')
+    expect(screen.getByText(/making it durable/)).toBeInTheDocument()
+  })
+
+  it('says it can connect when the run ends otherwise', () => {
+    render(
+      <MemoryRouter>
+        <NewPeerPanel result={{ ...base, ready: false, live_error: 'no agent' }} onClose={vi.fn()} />
+      </MemoryRouter>,
+    )
+    expect(screen.queryByTestId('peer-ready')).toBeNull()
+    expect(screen.getByText(/can connect when the cell has applied the change/)).toBeInTheDocument()
   })
 })
 

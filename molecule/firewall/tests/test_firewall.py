@@ -112,6 +112,41 @@ def test_split_peer_reaches_only_the_cell_networks(lab, host_ip):
     assert result == {"tcp:8000": "open: from 10.0.0.3"}
 
 
+def test_a_peer_made_full_route_at_once_has_egress_and_the_converge_agrees(lab, cell, host_ip, converge):
+    """pic-agent adds a full-route peer's address to the live set (the set is there, empty or
+    not): its egress works at once, before the converge that writes the same into the ruleset."""
+    from pic_api.agent.fastpath import NFT_FULL_PEERS, NFT_TABLE
+
+    element = f"{' '.join(NFT_TABLE)} {NFT_FULL_PEERS} {{ 10.0.0.3 }}"
+    assert cell.run(f"nft add element {element}").rc == 0
+    masqueraded = {"tcp:8000": f"open: from {host_ip['cell']}"}
+    assert probe(lab, "cell", host_ip["wan"], ["tcp:8000"], netns="vpnhost", bind="10.0.0.3") == masqueraded
+    try:
+        full = [
+            {"name": "laptop", "ip": "10.0.0.2", "route": "full"},
+            {"name": "phone", "ip": "10.0.0.3", "route": "full"},
+        ]
+        res = converge({"pic_peers": full})
+        assert res.returncode == 0, res.stdout[-3000:]
+        assert probe(lab, "cell", host_ip["wan"], ["tcp:8000"], netns="vpnhost", bind="10.0.0.3") == masqueraded
+    finally:
+        res = converge({})  # phone is a split peer again: the reload takes its element out
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert probe(lab, "cell", host_ip["wan"], ["tcp:8000"], netns="vpnhost", bind="10.0.0.3") == {
+        "tcp:8000": "filtered"
+    }
+
+
+def test_without_full_route_peers_the_set_is_there_and_empty(cell, converge):
+    res = converge({"pic_peers": [{"name": "phone", "ip": "10.0.0.3", "route": "split"}]})
+    try:
+        assert res.returncode == 0, res.stdout[-3000:]
+        listed = cell.run("nft list set inet pic full_peers")
+        assert listed.rc == 0 and "elements" not in listed.stdout, listed.stdout
+    finally:
+        assert converge({}).returncode == 0
+
+
 def test_lan_client_reaches_the_internet_masqueraded(lab, host_ip):
     result = probe(lab, "cell", host_ip["wan"], ["tcp:8000"], netns="lanhost")
     assert result == {"tcp:8000": f"open: from {host_ip['cell']}"}

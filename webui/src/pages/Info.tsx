@@ -239,7 +239,6 @@ export function InfoPages() {
       <Route path="/routing" element={<Routing />} />
       <Route path="/containers" element={<Pending title="Containers" intro="Apps from the service store run as containers." pending="Container management is not yet available." />} />
       <Route path="/cell-network" element={<Pending title="Cell Network" intro="Links between cells." pending="Linking this cell with other cells is not yet available." />} />
-      <Route path="/connectivity" element={<Pending title="Connectivity" intro="How the cell reaches the internet and is reached from it." pending="Dynamic DNS and connectivity checks are not yet available." />} />
       <Route path="/store" element={<Pending title="Service Store" intro="Extra apps for the cell." pending="The service store is not yet available." />} />
       <Route path="/logs" element={<Logs />} />
       <Route path="*" element={<NotFound />} />

@@ -157,10 +157,19 @@ export function SetupForm({
       admin_password: form.admin_password,
       services: ALL_SERVICES.filter((s) => form.services.includes(s)),
     }
-    if (form.domain_mode !== 'internal') req.domain = form.domain.trim().toLowerCase()
+    if (form.domain_mode === 'custom') req.domain = form.domain.trim().toLowerCase()
     if (lan) Object.assign(req, lan)
     setBusy(true)
     try {
+      if (form.domain_mode === 'pic_ngo') {
+        // Asked before the setup runs; a service that does not answer (null) does not block the wizard.
+        const free = await endpoints.nameAvailable(form.cell_name).catch(() => null)
+        if (free?.available === false) {
+          setErrors({ cell_name: `${free.name} is taken: choose another cell name.` })
+          document.getElementById('setup-cell_name')?.focus()
+          return
+        }
+      }
       const res = await endpoints.setup(req)
       onStarted(res.run_id, res.https ?? [])
     } catch (e) {
@@ -234,7 +243,12 @@ export function SetupForm({
           ))}
         </div>
         {err('domain_mode') && <p className="mt-1 text-sm font-medium text-red-800">{err('domain_mode')}</p>}
-        {form.domain_mode !== 'internal' && (
+        {form.domain_mode === 'pic_ngo' && (
+          <p className="mt-2 text-sm text-slate-700" data-testid="pic-ngo-name">
+            The cell will be {form.cell_name || '<name>'}.pic.ngo; the name is checked when you apply.
+          </p>
+        )}
+        {form.domain_mode === 'custom' && (
           <div className="mt-4">
             <Field id="setup-domain" label="Domain" error={err('domain')}>
               <input
