@@ -203,7 +203,7 @@ describe('setup form', () => {
     expect(calls.map((c) => c.url)).toEqual(['/api/setup/name-available?name=home'])
     available = null
     await user.click(screen.getByRole('button', { name: 'Apply' }))
-    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r3'))
+    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r3', []))
     const sent = JSON.parse(calls.find((c) => c.url === '/api/setup')!.init.body as string)
     expect(sent.domain_mode).toBe('pic_ngo')
     expect(sent).not.toHaveProperty('domain')
