@@ -44,8 +44,10 @@ class Config:
     log_level: str = "INFO"
     log_levels: str = ""  # per area: "runner=DEBUG,auth=WARNING"
     health_interval: float = 30.0  # seconds between service checks; 0: no thread
-    proxy_hops: int = 1  # reverse proxies in front (Caddy) trusted for X-Forwarded-For
-    cookie_secure: bool = False  # true when the UI is served over HTTPS only
+    proxy_hops: int = 1  # reverse proxies in front (Caddy, on the loopback) trusted for X-Forwarded-For/-Proto
+    # Login cookies are Secure whenever the request came over HTTPS (X-Forwarded-Proto from Caddy);
+    # true marks them Secure also on plain HTTP (behind a TLS proxy that does not say so).
+    cookie_secure: bool = False
     session_hours: float = 12.0
     login_max_failures: int = 5
     login_window: float = 900.0  # seconds in which failures count

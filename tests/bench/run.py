@@ -281,11 +281,11 @@ def peer_figures(cell, s: requests.Session) -> None:
     ours, raw = [], []
     for i in range(5):
         started = time.monotonic()
-        r = s.post(f"{cell.url}/api/peers", json={"name": f"bench{i}", "route": "split"}, headers=csrf(s),
+        r = s.post(f"{cell.https}/api/peers", json={"name": f"bench{i}", "route": "split"}, headers=csrf(s),
                    timeout=30)
         assert r.status_code == 201 and r.json()["ready"] is True, r.text[:500]
         ours.append(handshake_seconds(cell, r.json()["config"], started))
-        assert run_succeeded(s, cell.url, r.json()["run_id"])
+        assert run_succeeded(s, cell.https, r.json()["run_id"])
         # the floor: a peer set on the running interface by hand, the same client config otherwise
         private, public = wgkeys.generate_keypair()
         config = r.json()["config"].replace(private_key_line(r.json()["config"]), f"PrivateKey = {private}")
@@ -344,7 +344,11 @@ def cell_figures(lab: Lab, tmp: Path) -> None:
                                               "services": ["dns", "dhcp", "ntp", "wireguard", "mail", "calendar",
                                                            "files"]}, timeout=30)
     r.raise_for_status()
-    assert run_succeeded(s, cell.url, r.json()["run_id"])
+    setup_run = r.json()["run_id"]
+    # The run switches :8081 to HTTPS (its caddy reload ends this stream); its end is read over HTTPS.
+    follow_run(s, cell.url, setup_run)
+    s = cell.https_login(ADMIN_PASSWORD, tmp)
+    assert run_succeeded(s, cell.https, setup_run)
     converge_figures(cell, tmp)
     cell.exec("bash", "-c", "apt-get install -y -q --no-install-recommends wireguard-tools wireguard-go", host="client")
     peer_figures(cell, s)

@@ -7,7 +7,9 @@ starting the service (the run the browser tests show as failed); a check-mode ru
 A converge of the ddns role runs the real updater (core/ddns.py) once, as the role's handler does,
 against a local stand-in of No-IP (tests/unit/ddns_fakes.py) that takes the password
 "right-password" and answers badauth to any other, and gives 203.0.113.7 as the public address.
-Services are healthy, the CA has a root certificate, the journal is empty.
+Services are healthy, the CA has a root certificate, the journal is empty. Beside the API it serves
+the two files caddy serves with the UI on a cell, ``/ca.crt`` (the root certificate) and
+``/cell.json`` (the HTTPS addresses, from the state as the caddy role writes them after setup).
 
 Prints one JSON line, {"url": ..., "setup_code": ...}, then serves until killed.
     .venv/bin/python tests/ui/serve_api.py [--port 0]
@@ -37,6 +39,7 @@ from pic_api.config import Config
 from pic_api.core import ddns, roles, schema
 from pic_api.managers.health import HealthMonitor
 from pic_api.managers.logsearch import LogSearch
+from pic_api.managers.setup import https_urls
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: site.yml and roles/
 sys.path.insert(0, str(ROOT / "tests" / "unit"))
@@ -107,6 +110,25 @@ class ScriptedBackend:
         if not failures and not run.check and self.on_ddns and (not run.tags or "ddns" in run.tags):
             self.on_ddns()
         return "failed" if failures else "successful"
+
+
+def with_caddy_files(app, config: Config):
+    """The WSGI app plus what caddy serves beside the UI: /ca.crt and /cell.json."""
+
+    def serve(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/ca.crt":
+            body = config.ca_root_file.read_bytes()
+            start_response("200 OK", [("Content-Type", "application/x-x509-ca-cert")])
+            return [body]
+        if path == "/cell.json":
+            state = app.extensions["pic"].state.load()
+            body = json.dumps({"domain": state["cell"]["domain"], "https": https_urls(state)}).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
+        return app(environ, start_response)
+
+    return serve
 
 
 def noip_stand_in() -> FakeHttp:
@@ -204,7 +226,8 @@ def main() -> int:
     backend = ScriptedBackend([r for r in roles.load(ROOT).order if r not in skip], run_updater)
     log_search = LogSearch(config.log_file, journal=lambda units, limit: [])
     app = create_app(config, backend=backend, health=health, log_search=log_search, start_threads=False)
-    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=QuietHandler)
+    server = make_server("127.0.0.1", args.port, with_caddy_files(app, config), threaded=True,
+                         request_handler=QuietHandler)
     code = app.extensions["pic"].setup_code.current()
     print(json.dumps({"url": f"http://127.0.0.1:{server.server_port}", "setup_code": code}), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

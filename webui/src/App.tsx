@@ -11,6 +11,7 @@ import { RunsPage, RunPage } from './pages/Runs'
 import { SettingsPage } from './pages/Settings'
 import { ConnectivityPage } from './pages/Connectivity'
 import { VaultPage } from './pages/Vault'
+import { TrustPage } from './pages/Trust'
 import { InfoPages } from './pages/Info'
 
 /** Installs router navigation into the api module (428 → /setup, 401 → login, keeping the page). */
@@ -91,6 +92,7 @@ export function App() {
       <Routes>
         <Route path="/setup" element={<SetupPage />} />
         <Route path="/login" element={<LoginPage />} />
+        <Route path="/trust" element={<TrustPage />} />
         <Route path="/dashboard" element={<Navigate to="/" replace />} />
         <Route path="/*" element={<Protected />} />
       </Routes>

@@ -117,7 +117,7 @@ describe('setup form: the LAN found', () => {
     await user.clear(screen.getByLabelText('DHCP pool from'))
     await user.type(screen.getByLabelText('DHCP pool from'), '192.168.1.150')
     await user.click(screen.getByRole('button', { name: 'Apply' }))
-    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r2'))
+    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r2', []))
     const sent = JSON.parse(calls.find((c) => c.url === '/api/setup')!.init.body as string)
     expect(sent.services).toEqual(['dns', 'dhcp', 'ntp', 'wireguard', 'mail', 'calendar', 'files'])
     expect(sent).toMatchObject({ lan_interface: 'enp1s0', lan_subnet: '192.168.1.0/24', lan_address: '192.168.1.37',
@@ -156,7 +156,7 @@ describe('setup form', () => {
   })
 
   it('asks for the domain only when it is not internal, and sends it', async () => {
-    const calls = routeFetch(() => ({ status: 202, body: { run_id: 'r1' } }))
+    const calls = routeFetch(() => ({ status: 202, body: { run_id: 'r1', https: ['https://home.example.org/'] } }))
     const onStarted = vi.fn()
     const user = userEvent.setup()
     render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={onStarted} />)
@@ -169,7 +169,7 @@ describe('setup form', () => {
     await user.selectOptions(screen.getByLabelText('Time zone'), 'Asia/Tokyo')
     await user.click(screen.getByLabelText('Mail'))
     await user.click(screen.getByRole('button', { name: 'Apply' }))
-    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r1'))
+    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r1', ['https://home.example.org/']))
     expect(calls[0].url).toBe('/api/setup')
     expect(JSON.parse(calls[0].init.body as string)).toEqual({
       setup_code: 'ABCD-EFGH-JKLM-NPQR',
@@ -203,7 +203,7 @@ describe('setup form', () => {
     expect(calls.map((c) => c.url)).toEqual(['/api/setup/name-available?name=home'])
     available = null
     await user.click(screen.getByRole('button', { name: 'Apply' }))
-    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r3'))
+    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r3', []))
     const sent = JSON.parse(calls.find((c) => c.url === '/api/setup')!.init.body as string)
     expect(sent.domain_mode).toBe('pic_ngo')
     expect(sent).not.toHaveProperty('domain')

@@ -80,6 +80,7 @@ class Session:
     created: float
     expires: float
     data: dict[str, Any] = field(default_factory=dict)
+    secure: bool = False  # opened over HTTPS (its cookies are Secure)
 
     def public(self) -> dict[str, Any]:
         return {"username": self.user, "role": self.role, "expires_at": int(self.expires)}
@@ -304,7 +305,7 @@ class AuthManager:
                 kept.data["pw"] = self._read()[username]["hash"]
 
     # sessions ------------------------------------------------------------------------------
-    def create_session(self, username: str, role: str) -> Session:
+    def create_session(self, username: str, role: str, secure: bool = False) -> Session:
         now = self.clock()
         session = Session(
             token=secrets.token_urlsafe(32),
@@ -313,6 +314,7 @@ class AuthManager:
             csrf=secrets.token_urlsafe(32),
             created=now,
             expires=now + self.session_seconds,
+            secure=secure,
         )
         # a session lasts only as long as the password it was opened with, even when the password is
         # changed by another process (pic reset-admin-password)

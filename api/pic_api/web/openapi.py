@@ -121,7 +121,18 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ["username", "role", "expires_at"],
     ),
     "Me": _obj({"user": ref("SessionUser")}, ["user"]),
-    "SetupStarted": _obj({"run_id": STR, "user": ref("SessionUser")}, ["run_id", "user"]),
+    "SetupStarted": _obj(
+        {
+            "run_id": STR,
+            "user": ref("SessionUser"),
+            "https": {
+                **_list({"type": "string", "format": "uri"}),
+                "description": "where the UI answers once the run is done (the cell's name, then its LAN address): "
+                "after setup :8081 only leads there",
+            },
+        },
+        ["run_id", "user", "https"],
+    ),
     "LoggedOut": _obj({"status": STR}, ["status"]),
     "PasswordChanged": _obj({"status": STR, "run_id": {"type": ["string", "null"]}}, ["status", "run_id"]),
     "Run": _obj(

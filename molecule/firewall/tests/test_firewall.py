@@ -57,10 +57,26 @@ def test_every_listener_answers_on_the_cell_itself(lab):
 
 def test_wan_sees_only_the_enabled_public_ports(lab, host_ip):
     result = probe(lab, "wan", host_ip["cell"], ALL)
-    assert opened(result) == sorted(["tcp:22", "tcp:80", "tcp:443", "tcp:8081", "udp:51820"]), result
-    # Default deny: the rest is dropped without an answer (mail is off; DNS and NTP are LAN/VPN only).
-    for spec in ["tcp:25", "tcp:587", "tcp:993", "tcp:53", "tcp:3000", "udp:53", "udp:123", "udp:5353"]:
+    assert opened(result) == sorted(["tcp:22", "tcp:80", "tcp:443", "udp:51820"]), result
+    # Default deny: the rest is dropped without an answer (mail is off; DNS and NTP are LAN/VPN only;
+    # after setup the UI's plain-HTTP port is for the LAN and the VPN).
+    for spec in ["tcp:8081", "tcp:25", "tcp:587", "tcp:993", "tcp:53", "tcp:3000", "udp:53", "udp:123", "udp:5353"]:
         assert result[spec] == "filtered", (spec, result)
+
+
+def test_before_setup_the_wizard_port_is_open_to_the_wan(lab, cell, host_ip, converge):
+    """A fresh cell (on a VPS, say) is claimed from wherever its owner is: :8081 is open everywhere
+    until setup; converging the set-up cell again closes it to the WAN."""
+    try:
+        res = converge({"pic_setup_completed": False})
+        assert res.returncode == 0, res.stdout[-3000:]
+        assert probe(lab, "wan", host_ip["cell"], ["tcp:8081"]) == {"tcp:8081": f"open: from {host_ip['wan']}"}
+    finally:
+        res = converge({})
+        assert res.returncode == 0, res.stdout[-3000:]
+    assert probe(lab, "wan", host_ip["cell"], ["tcp:8081"]) == {"tcp:8081": "filtered"}
+    lan = probe(lab, "cell", "192.168.50.1", ["tcp:8081"], netns="lanhost")
+    assert lan == {"tcp:8081": "open: from 192.168.50.10"}
 
 
 def test_lan_client_gets_the_lan_services(lab):

@@ -287,6 +287,8 @@ export type Me = {
 export type SetupStarted = {
   run_id: string
   user: SessionUser
+  /** where the UI answers once the run is done (the cell's name, then its LAN address): after setup :8081 only leads there */
+  https: string[]
 }
 
 export type LoggedOut = {
