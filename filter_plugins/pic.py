@@ -12,7 +12,7 @@ except ImportError:  # not installed: use the copy in this repository
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
-from pic_api.core import addressing, schema, validators, wgkeys, zone  # noqa: E402
+from pic_api.core import addressing, peerhosts, schema, validators, wgkeys, zone  # noqa: E402
 
 
 def pic_state_vars(state):
@@ -34,6 +34,25 @@ def pic_wg_pubkey(private_key):
 
 def pic_wg_valid_key(value):
     return wgkeys.is_valid_key(value)
+
+
+def pic_peer_hosts(peers, zone_name):
+    """The peers' hosts file (``<ip> <name>.<zone>`` lines) the DNS server reads; pic-agent writes
+    the same text when a peer changes."""
+    try:
+        return peerhosts.render(peers, zone_name)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"pic_peer_hosts: {exc}") from exc
+
+
+def pic_not_installed(packages, facts):
+    """The packages of ``packages`` that ``facts`` (ansible_facts) do not list as installed: all of
+    them when no package facts were gathered. site.yml gathers them once before the roles, so a role
+    whose packages are all there skips its apt task (a no-op converge never opens apt's cache); the
+    facts are not refreshed when a role installs packages, which only makes a later role run apt
+    for a package already there. Alone (molecule), a role has no such facts and always runs apt."""
+    installed = (facts or {}).get("packages") or {}
+    return [p for p in packages if p not in installed]
 
 
 def pic_zone_serial(previous=None):
@@ -96,6 +115,8 @@ class FilterModule:
             "pic_wg_pubkey": pic_wg_pubkey,
             "pic_wg_valid_key": pic_wg_valid_key,
             "pic_zone_serial": pic_zone_serial,
+            "pic_peer_hosts": pic_peer_hosts,
+            "pic_not_installed": pic_not_installed,
             "pic_valid_name": pic_valid_name,
             "pic_valid_domain": pic_valid_domain,
             "pic_next_vpn_address": pic_next_vpn_address,

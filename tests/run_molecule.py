@@ -36,8 +36,9 @@ NOT_XML = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 # What every scenario depends on: a change here runs them all.
+# roles/sandbox: included by the roles of several daemons (a unit's sandbox drop-in).
 SHARED = ("molecule/shared/", ".config/molecule/", "tests/lab/", "tests/run_molecule.py", "filter_plugins/",
-          "api/pic_api/core/", "ansible.cfg", "pyproject.toml", "constraints.txt")
+          "api/pic_api/core/", "ansible.cfg", "pyproject.toml", "constraints.txt", "roles/sandbox/")
 ROLE_LINE = re.compile(r"^\s*-?\s*(?:role|name):\s*['\"]?([a-z_][a-z0-9_]*)['\"]?\s*$", re.M)
 
 

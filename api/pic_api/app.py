@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, request
@@ -26,6 +28,32 @@ log = logging.getLogger("pic.api")
 TRACEBACK_INTERVAL = 60.0  # seconds between two tracebacks of the same fault in the log
 
 
+class LoopbackProxyFix:
+    """Believe X-Forwarded-For and X-Forwarded-Proto only from a peer on the loopback: Caddy on the
+    cell, which replaces whatever a client sent in them. From anyone else they are dropped, so no
+    client can claim another address (the login rate limit) or a scheme (the Secure cookies)."""
+
+    HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO")
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], hops: int):
+        self.app = app
+        self.fixed = ProxyFix(app, x_for=hops, x_proto=hops)
+
+    @staticmethod
+    def from_loopback(remote: str) -> bool:
+        try:
+            return ipaddress.ip_address(remote).is_loopback
+        except ValueError:
+            return False
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self.from_loopback(environ.get("REMOTE_ADDR", "")):
+            return self.fixed(environ, start_response)
+        for key in self.HEADERS:
+            environ.pop(key, None)
+        return self.app(environ, start_response)
+
+
 def create_app(
     config: Config | None = None,
     backend: Backend | None = None,
@@ -38,8 +66,9 @@ def create_app(
     setup_logging(config.log_file, config.log_level, config.log_levels)
     app = Flask(__name__)
     if config.proxy_hops > 0:
-        # the client address behind Caddy, for the login rate limit and the logs
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_hops)  # type: ignore[method-assign]
+        # the client's address behind Caddy (the login rate limit, the logs) and whether it came over
+        # HTTPS (the Secure cookies)
+        app.wsgi_app = LoopbackProxyFix(app.wsgi_app, config.proxy_hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
     pic = Cell(config, backend=backend, health=health, log_search=log_search, store_engine=store_engine)

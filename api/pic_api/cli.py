@@ -366,7 +366,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                 return backend.execute(run, lambda raw: emit(trim_event(raw)), lambda: False)
 
         state = StateManager(config.state_file, config.state_dir)
-        health = HealthMonitor(lambda: state.load()["services"], lambda: state.load()["network"]["dns_server"],
+        health = HealthMonitor(lambda: state.section("services"), lambda: state.section("network")["dns_server"],
                                interval=0)
         key_file = Path(args.ssh_key) if args.ssh_key else None
         result = backups.restore(

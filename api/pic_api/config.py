@@ -28,13 +28,26 @@ class Config:
     inventory: str = ""  # empty: <project_dir>/inventory/hosts.yml
     ca_root_file: Path = Path("/etc/pic/ca/root.crt")
     wg_private_key_file: Path = Path("/etc/wireguard/private.key")  # made by the wireguard role
-    wg_endpoint: str = ""  # host clients dial; empty: the cell's domain
+    wg_public_key_file: Path = Path("/etc/pic/wireguard/public.key")  # its public half, as the role publishes it
+    wg_endpoint: str = ""  # host clients dial when the state names no public one (its DDNS or custom name)
+    # Where a peer change is applied at once (pic-agent's peer_apply): the running interface, the
+    # hosts file the DNS server reads (its role writes it too) and the firewall's ruleset file.
+    wg_interface: str = "wg0"
+    dns_peers_file: Path = Path("/var/lib/pic-dns/peers.hosts")
+    firewall_config_file: Path = Path("/etc/nftables.conf")
+    # Dynamic DNS: the providers' credentials (0600, written here), the updater's configuration (the
+    # ddns role writes it: provider URLs, CA bundle, address sources) and its status (read here).
+    ddns_credentials_file: Path = Path("/etc/pic/ddns-credentials.json")
+    ddns_config_file: Path = Path("/etc/pic/ddns.json")
+    ddns_status_file: Path = Path("/var/lib/pic/ddns/status.json")
     log_file: Path | None = Path("/var/log/pic/api.log")
     log_level: str = "INFO"
     log_levels: str = ""  # per area: "runner=DEBUG,auth=WARNING"
     health_interval: float = 30.0  # seconds between service checks; 0: no thread
-    proxy_hops: int = 1  # reverse proxies in front (Caddy) trusted for X-Forwarded-For
-    cookie_secure: bool = False  # true when the UI is served over HTTPS only
+    proxy_hops: int = 1  # reverse proxies in front (Caddy, on the loopback) trusted for X-Forwarded-For/-Proto
+    # Login cookies are Secure whenever the request came over HTTPS (X-Forwarded-Proto from Caddy);
+    # true marks them Secure also on plain HTTP (behind a TLS proxy that does not say so).
+    cookie_secure: bool = False
     session_hours: float = 12.0
     login_max_failures: int = 5
     login_window: float = 900.0  # seconds in which failures count

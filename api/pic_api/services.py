@@ -12,6 +12,7 @@ from .managers.ansible_backend import AnsibleRunnerBackend
 from .managers.auth import AuthManager, RateLimiter
 from .managers.backup import BackupSettings
 from .managers.changes import ChangeManager
+from .managers.ddns import DdnsManager
 from .managers.health import HealthMonitor
 from .managers.logsearch import LogSearch
 from .managers.peers import PeerManager
@@ -55,7 +56,7 @@ class Cell:
             config.session_hours,
             limiter,
             scrypt_n=config.scrypt_n,
-            members=lambda: {u["name"]: u.get("role", "peer") for u in self.state.load()["users"]},
+            members=lambda: {u["name"]: u.get("role", "peer") for u in self.state.section("users")},
         )
         self.state.on_save.append(lambda state: self.auth.prune({u["name"] for u in state.get("users", [])}))
         self.setup_code = SetupCode(config.secrets_dir, limiter)
@@ -65,16 +66,25 @@ class Cell:
             public_key = self.agent.wg_public_key
         else:
             public_key = functools.partial(actions.wg_public_key, config.wg_private_key_file)
-        self.peers = PeerManager(self.changes, public_key, config.wg_endpoint)
-        self.settings = SettingsManager(self.changes)
+        self.ddns = DdnsManager(
+            self.changes,
+            config.ddns_credentials_file,
+            config.ddns_config_file,
+            config.ddns_status_file,
+            config.wg_endpoint,
+        )
+        self.peers = PeerManager(
+            self.changes, public_key, self.ddns.endpoint, self.agent.peer_apply if self.agent else None
+        )
+        self.settings = SettingsManager(self.changes, self.ddns.available)
         self.backup = BackupSettings(self.changes)
         # the store's engine: the agent's store actions, or the same in this process (tests, the CLI)
         if store_engine is None:
             store_engine = self.agent or LocalEngine(lambda: StoreManager.for_file(config.store_config_file))
         self.store = StoreService(self.changes, store_engine)
         self.health = health or HealthMonitor(
-            lambda: self.state.load()["services"],
-            lambda: self.state.load()["network"]["dns_server"],
+            lambda: self.state.section("services"),
+            lambda: self.state.section("network")["dns_server"],
             unit_check=self.agent.unit_active if self.agent else None,
             interval=config.health_interval,
         )

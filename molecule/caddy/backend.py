@@ -1,7 +1,8 @@
-"""A stand-in upstream for caddy's tests: answers every request with its name, method and path.
+"""A stand-in upstream for caddy's tests: answers every request with its name, method and path, the
+Host and X-Forwarded-Proto it was given.
 
 /api/stream sends one server-sent event, waits, then a second: a proxy that buffers shows
-nothing before the wait is over.
+nothing before the wait is over. /api/follow sends an event a second for ten minutes, like a long run.
 """
 
 import sys
@@ -22,9 +23,21 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(6)
             self.wfile.write(b"data: second\n\n")
             return
-        body = f"{NAME} {self.command} {self.path} host={self.headers.get('Host')}\n".encode()
+        if self.path == "/api/follow":  # a run's event stream: an event a second, for ten minutes
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for i in range(600):
+                self.wfile.write(f"data: {i}\n\n".encode())
+                self.wfile.flush()
+                time.sleep(1)
+            return
+        body = (f"{NAME} {self.command} {self.path} host={self.headers.get('Host')} "
+                f"proto={self.headers.get('X-Forwarded-Proto')}\n").encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
+        if self.path == "/api/hsts":  # an upstream's own header: caddy's must replace it
+            self.send_header("Strict-Transport-Security", "max-age=1")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

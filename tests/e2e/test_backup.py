@@ -60,10 +60,8 @@ def cell_a(lab, tmp_path_factory) -> Cell:
 
 
 def login(cell: Cell, password: str = ADMIN_PASSWORD) -> requests.Session:
-    s = requests.Session()
-    r = s.post(f"{cell.url}/api/auth/login", json={"username": "admin", "password": password}, timeout=30)
-    assert r.status_code == 200, r.text
-    return s
+    """The admin over HTTPS (a set-up cell serves no API on :8081), trusting only the cell's root."""
+    return cell.https_login(password)
 
 
 def run(cell: Cell, *cmd: str, host: str = "cell", input: str | None = None):
@@ -80,10 +78,10 @@ def curl(cell: Cell, *args: str, data: str | None = None):
 def peer(cell_a):
     """A peer added through A's API; the client brings the tunnel up with its config, kept unchanged."""
     admin = login(cell_a)
-    r = admin.post(f"{cell_a.url}/api/peers", json={"name": "laptop"}, headers=csrf(admin), timeout=30)
+    r = admin.post(f"{cell_a.https}/api/peers", json={"name": "laptop"}, headers=csrf(admin), timeout=30)
     assert r.status_code == 201, r.text
-    assert follow_run(admin, cell_a.url, r.json()["run_id"])[-1]["status"] == "successful"
-    root_pem = requests.get(f"{cell_a.url}/api/ca/root.pem", timeout=10).text
+    assert follow_run(admin, cell_a.https, r.json()["run_id"])[-1]["status"] == "successful"
+    root_pem = admin.get(f"{cell_a.https}/api/ca/root.pem", timeout=10).text
     config, dns = client_wg_config(r.json()["config"], str(cell_a.lab.subnet))
     run(cell_a, "bash", "-c", "umask 077; cat > /etc/wireguard/wg0.conf", host="client", input=config)
     run(cell_a, "bash", "-c", "cat > /etc/pic-root.pem", host="client", input=root_pem)
@@ -298,9 +296,9 @@ def test_the_same_file_over_webdav(cell_b, restored, peer):
 
 
 def test_the_admin_logs_in_with_the_backups_password(cell_b, restored):
-    assert requests.get(f"{cell_b.url}/api/setup/status", timeout=10).json() == {"completed": True}
     admin = login(cell_b)
-    peers = admin.get(f"{cell_b.url}/api/peers", timeout=10).json()
+    assert admin.get(f"{cell_b.https}/api/setup/status", timeout=10).json() == {"completed": True}
+    peers = admin.get(f"{cell_b.https}/api/peers", timeout=10).json()
     assert [p["name"] for p in (peers["peers"] if isinstance(peers, dict) else peers)] == ["laptop"]
 
 

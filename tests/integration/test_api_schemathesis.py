@@ -4,6 +4,8 @@ Positive cases follow the schema; negative cases break it. Each runs before setu
 setup with an admin session and a valid CSRF token, so the generated data reaches the validators.
 """
 
+import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,8 @@ from pic_api.managers.health import HealthMonitor
 from pic_api.managers.logsearch import LogSearch
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: site.yml and roles/
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
+from ddns_fakes import FakeHttp  # noqa: E402
 
 SETUP = {
     "cell_name": "home",
@@ -34,7 +38,23 @@ class InstantBackend:
         return "successful"
 
 
-def make_app(tmp_path, set_up):
+@pytest.fixture(scope="module")
+def providers():
+    """Every DDNS provider and the address source on the loopback: a change of the dynamic DNS
+    settings is checked here, never with a public service (unknown paths answer 404)."""
+    fake = FakeHttp()
+    fake.on("GET", "/ip4", (200, "203.0.113.7"))
+    yield fake
+    fake.close()
+
+
+def make_app(tmp_path, set_up, providers):
+    (tmp_path / "etc").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "etc/ddns.json").write_text(json.dumps({
+        "ipv4_source": providers.url + "/ip4",
+        "accept_private": True,
+        "urls": {p: providers.url for p in ("pic_ngo", "cloudflare", "duckdns", "noip", "freedns", "freedns_v6")},
+    }))
     config = Config(
         state_file=tmp_path / "etc/cell.yml",
         state_dir=tmp_path / "state",
@@ -50,6 +70,9 @@ def make_app(tmp_path, set_up):
         scrypt_n=1024,
         runner="none",
         login_max_failures=10**6,
+        ddns_config_file=tmp_path / "etc/ddns.json",
+        ddns_credentials_file=tmp_path / "etc/ddns-credentials.json",
+        ddns_status_file=tmp_path / "ddns/status.json",
     )
     health = HealthMonitor(lambda: ["dns"], unit_check=lambda u: True, port_check=lambda p: True, interval=0)
     app = create_app(
@@ -71,8 +94,8 @@ EXAMPLES = 25  # per operation, mode and setup phase
 
 @pytest.mark.parametrize("set_up", [False, True], ids=["before-setup", "admin-after-setup"])
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"])
-def test_no_server_errors(tmp_path, set_up, mode):
-    app = make_app(tmp_path, set_up)
+def test_no_server_errors(tmp_path, set_up, mode, providers):
+    app = make_app(tmp_path, set_up, providers)
     cell = app.extensions["pic"]
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -135,8 +158,8 @@ ODD_NUMBERS = ["²", "٣", "１", "9" * 5000, "-1", "1e3", " 1", "0x10", ""]
 
 
 @pytest.mark.parametrize("set_up", [False, True], ids=["before-setup", "admin-after-setup"])
-def test_malformed_bodies_and_huge_numbers(tmp_path, set_up):
-    app = make_app(tmp_path, set_up)
+def test_malformed_bodies_and_huge_numbers(tmp_path, set_up, providers):
+    app = make_app(tmp_path, set_up, providers)
     cell = app.extensions["pic"]
     client = app.test_client()
     if set_up:

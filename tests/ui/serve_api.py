@@ -4,8 +4,13 @@ Only the converge is not real: ``ScriptedBackend`` stands where ansible-runner r
 emits ansible-runner's own events for the roles of a run (three tasks each), which the API trims,
 scrubs, stores and streams as it does on a cell. A converge of the wireguard role alone fails at
 starting the service (the run the browser tests show as failed); a check-mode run reports a diff.
+A converge of the ddns role runs the real updater (core/ddns.py) once, as the role's handler does,
+against a local stand-in of No-IP (tests/unit/ddns_fakes.py) that takes the password
+"right-password" and answers badauth to any other, and gives 203.0.113.7 as the public address.
 Services are healthy, the CA has a root certificate, the journal is empty. The store's engine is
-the unit tests' fake Docker client (tests/unit/fake_docker.py) over their test index of apps.
+the unit tests' fake Docker client (tests/unit/fake_docker.py) over their test index of apps. Beside
+the API it serves the two files caddy serves with the UI on a cell, ``/ca.crt`` (the root certificate) and
+``/cell.json`` (the HTTPS addresses, from the state as the caddy role writes them after setup).
 
 Prints one JSON line, {"url": ..., "setup_code": ...}, then serves until killed.
     .venv/bin/python tests/ui/serve_api.py [--port 0]
@@ -32,13 +37,15 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from pic_api.app import create_app
 from pic_api.config import Config
-from pic_api.core import roles
+from pic_api.core import ddns, roles, schema
 from pic_api.managers.health import HealthMonitor
 from pic_api.managers.logsearch import LogSearch
+from pic_api.managers.setup import https_urls
 from pic_api.managers.store import LocalEngine, StoreConfig, StoreManager
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: site.yml and roles/
 sys.path.insert(0, str(ROOT / "tests" / "unit"))
+from ddns_fakes import FakeHttp  # noqa: E402
 from fake_docker import FakeDocker, fake_host, hello_index  # noqa: E402
 
 TASKS = ("Install packages", "Write configuration", "Enable and start the service")
@@ -49,8 +56,9 @@ EVENT_DELAY = 0.01  # seconds between two events, so the UI sees a run progress
 class ScriptedBackend:
     """ansible-runner's events for each role of a run, in the order site.yml runs them."""
 
-    def __init__(self, roles: list[str]):
+    def __init__(self, roles: list[str], on_ddns=None):
         self.roles = roles
+        self.on_ddns = on_ddns  # what the ddns role's handler does: one pass of the updater
 
     def execute(self, run, emit, should_cancel) -> str:
         counter = 0
@@ -102,7 +110,42 @@ class ScriptedBackend:
             skipped={},
             rescued={},
         )
+        if not failures and not run.check and self.on_ddns and (not run.tags or "ddns" in run.tags):
+            self.on_ddns()
         return "failed" if failures else "successful"
+
+
+def with_caddy_files(app, config: Config):
+    """The WSGI app plus what caddy serves beside the UI: /ca.crt and /cell.json."""
+
+    def serve(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/ca.crt":
+            body = config.ca_root_file.read_bytes()
+            start_response("200 OK", [("Content-Type", "application/x-x509-ca-cert")])
+            return [body]
+        if path == "/cell.json":
+            state = app.extensions["pic"].state.load()
+            body = json.dumps({"domain": state["cell"]["domain"], "https": https_urls(state)}).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
+        return app(environ, start_response)
+
+    return serve
+
+
+def noip_stand_in() -> FakeHttp:
+    import base64
+
+    fake = FakeHttp()
+    fake.on("GET", "/ip4", (200, "203.0.113.7"))
+
+    def update(req):
+        auth = base64.b64decode(req["headers"].get("authorization", "Basic ").split()[-1] or b"").decode()
+        return (200, f"good {req['query'].get('myip')}") if auth.endswith(":right-password") else (401, "badauth")
+
+    fake.on_call("GET", "/nic/update", update)
+    return fake
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -150,16 +193,40 @@ def main() -> int:
         scrypt_n=1024,
         runner="none",
         proxy_hops=0,
+        ddns_credentials_file=tmp / "etc/ddns-credentials.json",
+        ddns_config_file=tmp / "etc/ddns.json",
+        ddns_status_file=tmp / "ddns/status.json",
     )
     root_certificate(config.ca_root_file)
     app = None
+    provider = noip_stand_in()
+    updater = {
+        "ipv4_source": provider.url + "/ip4",
+        "ipv6": False,
+        "accept_private": True,
+        # every provider on the loopback: nothing the browser does reaches a public service
+        "urls": {p: provider.url for p in ("pic_ngo", "cloudflare", "duckdns", "noip", "freedns", "freedns_v6")},
+        "credentials_file": str(config.ddns_credentials_file),
+        "status_file": str(config.ddns_status_file),
+        "tsig_key_file": str(tmp / "etc/ddns/tsig.json"),
+    }
+    config.ddns_config_file.parent.mkdir(parents=True, exist_ok=True)
+    config.ddns_config_file.write_text(json.dumps(updater))
+
+    def run_updater() -> None:
+        """The ddns role's work: the updater's configuration from the state, then one pass."""
+        names = schema.state_to_vars(app.extensions["pic"].state.load())
+        updater.update(provider=names["pic_ddns_provider"], hostname=names["pic_ddns_hostname"],
+                       zone=names["pic_ddns_zone"])
+        config.ddns_config_file.write_text(json.dumps(updater))
+        ddns.run(updater)
 
     def enabled() -> list[str]:
         return app.extensions["pic"].state.load()["services"]
 
     health = HealthMonitor(enabled, unit_check=lambda unit: True, port_check=lambda port: True, interval=0)
     skip = set(config.skip_tags.split(","))
-    backend = ScriptedBackend([r for r in roles.load(ROOT).order if r not in skip])
+    backend = ScriptedBackend([r for r in roles.load(ROOT).order if r not in skip], run_updater)
     log_search = LogSearch(config.log_file, journal=lambda units, limit: [])
     index, behaviours = hello_index()
     (tmp / "index.yml").write_text(json.dumps(index))
@@ -172,7 +239,8 @@ def main() -> int:
     )
     app = create_app(config, backend=backend, health=health, log_search=log_search, start_threads=False,
                      store_engine=LocalEngine(lambda: store))
-    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=QuietHandler)
+    server = make_server("127.0.0.1", args.port, with_caddy_files(app, config), threaded=True,
+                         request_handler=QuietHandler)
     code = app.extensions["pic"].setup_code.current()
     print(json.dumps({"url": f"http://127.0.0.1:{server.server_port}", "setup_code": code}), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -181,6 +249,7 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        provider.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -4,6 +4,8 @@ import json
 import os
 import socket
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -137,6 +139,36 @@ def test_the_wireguard_key_is_made_once_and_only_its_public_half_leaves(agent, c
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert result == {"public_key": wgkeys.public_key(private)} and private not in json.dumps(result)
     assert agent.handle({"action": "wg_public_key", "args": {}}, print) == result
+
+
+def test_the_public_key_the_wireguard_role_published_is_read_while_current(agent, config, monkeypatch):
+    private, public = wgkeys.generate_keypair()
+    config.wg_private_key_file.parent.mkdir(parents=True)
+    config.wg_private_key_file.write_text(private + "\n")
+    config.wg_public_key_file.parent.mkdir(parents=True)
+    config.wg_public_key_file.write_text(public + "\n")
+    os.utime(config.wg_private_key_file, (1000, 1000))
+    derived = []
+    real = wgkeys.public_key
+    monkeypatch.setattr(wgkeys, "public_key", lambda key: derived.append(1) or real(key))
+    assert agent.handle({"action": "wg_public_key", "args": {}}, print) == {"public_key": public}
+    assert derived == []
+    # a private key newer than what was published (replaced by hand): derived from the key itself
+    other_private, other_public = wgkeys.generate_keypair()
+    config.wg_private_key_file.write_text(other_private + "\n")
+    os.utime(config.wg_public_key_file, (1000, 1000))
+    assert agent.handle({"action": "wg_public_key", "args": {}}, print) == {"public_key": other_public}
+    assert derived == [1]
+
+
+def test_the_idle_agent_loads_neither_jinja_nor_cryptography():
+    """Memory: the agent serves its actions without the two largest imports of the API."""
+    code = (
+        "import sys, pic_api.agent.server as s, pic_api.agent.__main__\n"
+        "print(sorted(m for m in ('jinja2', 'cryptography') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
 def test_preview_must_be_a_plain_file_in_the_scratch_directory(agent, config, backend):

@@ -206,3 +206,37 @@ def test_rate_limit_uses_the_client_address_behind_the_proxy(fresh, app):
     assert fresh.post("/api/auth/login", json=LOGIN, headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 429
     # another client behind the same proxy is not locked out
     assert fresh.post("/api/auth/login", json=LOGIN, headers={"X-Forwarded-For": "198.51.100.8"}).status_code == 200
+
+
+def test_sessions_checked_while_the_state_is_saved_never_deadlock(app, admin):
+    """A request's session check reads the state's users while a change saves the state (which
+    prunes logins under the auth lock): the two locks must never be taken in opposite orders."""
+    import threading
+    import time
+
+    pic = app.extensions["pic"]
+    token = admin.get_cookie("pic_session").value
+    stop = time.monotonic() + 2
+    errors: list[BaseException] = []
+
+    def check_sessions():
+        try:
+            while time.monotonic() < stop:
+                assert pic.auth.get_session(token) is not None
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    def save_states():
+        try:
+            while time.monotonic() < stop:
+                pic.state.update(lambda state: state["cell"].update(timezone="Europe/Paris"))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (check_sessions, save_states, check_sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads), "deadlock: the session check and the state save wait on each other"
+    assert errors == []

@@ -188,6 +188,7 @@ def test_only_the_expected_views_are_public(app):
         "setup.setup_options",
         "setup.setup_apply",
         "setup.setup_check_code",
+        "ddns.name_available",
         "auth.login",
         "auth.logout",
         "ca.ca_root",

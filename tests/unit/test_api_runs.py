@@ -95,6 +95,44 @@ def test_one_run_at_a_time_later_ones_queue(app, admin, backend):
     assert [r["tags"] for r in backend.runs[-2:]] == [[], ["dnsmasq"]]
 
 
+def test_changes_queued_behind_a_run_join_one_converge(app, admin, backend):
+    """A burst of changes while a converge runs: the first queues a converge, the others join it,
+    and it converges the roles of all of them once (it reads the state on disk when it starts)."""
+    backend.gate = threading.Event()
+    backend.started.clear()
+    first = admin.post("/api/runs", json={"tags": ["chrony"]}, headers=csrf(admin)).get_json()["run_id"]
+    assert backend.started.wait(5)
+    queued = [
+        admin.post("/api/peers", json={"name": f"dev{i}", "route": "split"}, headers=csrf(admin)).get_json()["run_id"]
+        for i in range(5)
+    ]
+    assert len(set(queued)) == 1 and queued[0] != first
+    preview = admin.put("/api/settings?preview=1", json={"timezone": "Europe/Paris"}, headers=csrf(admin))
+    assert preview.status_code == 202 and preview.get_json()["preview"] is True
+    assert preview.get_json()["run_id"] not in queued  # a check-mode run of a proposal never joins
+    tz = admin.put("/api/settings", json={"timezone": "Europe/Paris"}, headers=csrf(admin)).get_json()["run_id"]
+    assert tz == queued[0]
+    joined = admin.get(f"/api/runs/{tz}").get_json()
+    assert joined["status"] == "pending" and "add peer dev4" in joined["description"]
+    assert "common" in joined["tags"] and "wireguard" in joined["tags"]
+    backend.gate.set()
+    assert wait_run(app, tz)["status"] == "successful"
+    executed = [r for r in backend.runs if r["id"] == tz]
+    assert len(executed) == 1 and set(executed[0]["tags"]) >= {"common", "wireguard", "firewall"}
+    assert len(admin.get("/api/peers").get_json()["peers"]) == 5
+
+
+def test_a_change_never_joins_a_run_already_running(app, admin, backend):
+    backend.gate = threading.Event()
+    backend.started.clear()
+    first = admin.post("/api/peers", json={"name": "one", "route": "split"}, headers=csrf(admin)).get_json()["run_id"]
+    assert backend.started.wait(5)
+    second = admin.post("/api/peers", json={"name": "two", "route": "split"}, headers=csrf(admin)).get_json()["run_id"]
+    assert second != first
+    backend.gate.set()
+    assert wait_run(app, second)["status"] == "successful"
+
+
 def test_cancel_running_and_pending(app, admin, backend):
     backend.gate = threading.Event()
     backend.started.clear()

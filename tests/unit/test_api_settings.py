@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import yaml
 from conftest import csrf, wait_run
@@ -76,3 +78,45 @@ def test_bad_preview_flag(admin):
 
 def test_put_body_not_object(admin):
     assert admin.put("/api/settings", data="x", headers=csrf(admin)).status_code == 400
+
+
+def test_domain_mode_changes_after_setup(app, admin, config, tmp_path):
+    from ddns_fakes import FakeHttp
+
+    fake = FakeHttp()
+    try:
+        manager = app.extensions["pic"].ddns
+        manager.updater_config = tmp_path / "ddns.json"
+        manager.updater_config.write_text(json.dumps({"urls": {"pic_ngo": fake.url}}))
+        # internal -> custom: the domain is required, then saved; a preview first saves nothing
+        resp = admin.put("/api/settings", json={"domain_mode": "custom"}, headers=csrf(admin))
+        assert resp.status_code == 400 and "domain" in resp.get_json()["fields"]
+        before = config.state_file.read_text()
+        resp = admin.put("/api/settings?preview=1", json={"domain_mode": "custom", "domain": "home.example.org"},
+                         headers=csrf(admin))
+        info = wait_run(app, resp.get_json()["run_id"])
+        assert info["check"] is True and "caddy" in info["tags"] and config.state_file.read_text() == before
+        resp = admin.put("/api/settings", json={"domain_mode": "custom", "domain": "home.example.org"},
+                         headers=csrf(admin))
+        info = wait_run(app, resp.get_json()["run_id"])
+        assert {"caddy", "mailserver", "ddns"} <= set(info["tags"]), info["tags"]
+        assert yaml.safe_load(config.state_file.read_text())["cell"]["domain"] == "home.example.org"
+        # custom -> pic_ngo: the name is asked first; taken refuses, nothing changes
+        fake.on("GET", "/v1/names/home", (200, {"available": False}))
+        before = config.state_file.read_text()
+        resp = admin.put("/api/settings", json={"domain_mode": "pic_ngo"}, headers=csrf(admin))
+        assert resp.status_code == 400 and "home.pic.ngo is taken" in resp.get_json()["fields"]["domain_mode"]
+        assert config.state_file.read_text() == before
+        fake.on("GET", "/v1/names/home", (200, {"available": True}))
+        resp = admin.put("/api/settings", json={"domain_mode": "pic_ngo"}, headers=csrf(admin))
+        wait_run(app, resp.get_json()["run_id"])
+        cell = yaml.safe_load(config.state_file.read_text())["cell"]
+        assert (cell["domain_mode"], cell["domain"]) == ("pic_ngo", "home.pic.ngo")
+        assert admin.get("/api/ddns").get_json()["hostname"] == "home.pic.ngo"
+        # pic_ngo -> internal: back to <name>.cell, and no ACME
+        resp = admin.put("/api/settings", json={"domain_mode": "internal"}, headers=csrf(admin))
+        wait_run(app, resp.get_json()["run_id"])
+        cell = yaml.safe_load(config.state_file.read_text())["cell"]
+        assert (cell["domain_mode"], cell["domain"], cell["acme_challenge"]) == ("internal", "home.cell", "http")
+    finally:
+        fake.close()

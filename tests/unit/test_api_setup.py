@@ -67,6 +67,7 @@ def test_setup_success(app, client, config, backend):
         "domain_mode": "internal",
         "domain": "home.cell",
         "timezone": "Europe/Berlin",
+        "acme_challenge": "http",
     }
     assert state["services"] == SETUP["services"]
     admin = state["users"][0]

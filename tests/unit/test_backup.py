@@ -24,6 +24,7 @@ from pic_api.agent.protocol import AgentError
 from pic_api.agent.server import Agent
 from pic_api.core import migrate, schema
 from pic_api.core.validators import check_repository
+from pic_api.managers import backup
 from pic_api.managers.backup import STEP_EVENT, BackupConfig, BackupError, BackupManager, BackupSettings
 from pic_api.managers.errors import InvalidInput
 
@@ -429,6 +430,7 @@ def agent_cell(tmp_path, config, monkeypatch):
     config.state_file = bconfig.root / "etc/pic/cell.yml"
     config.state_dir = bconfig.root / "var/lib/pic/state"
     monkeypatch.setattr(actions, "unit_active", lambda unit: False)
+    monkeypatch.setattr(backup, "HEALTH_WAIT", 0.1)  # no service runs here: the last report at once
     return Agent(config, FakeBackend()), bconfig
 
 

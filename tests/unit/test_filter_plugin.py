@@ -104,3 +104,21 @@ def test_found_lan_from_the_default_interface(filters):
 
 def test_found_lan_without_a_default_interface_is_the_schema_default(filters):
     assert filters["pic_found_lan"]({})["pic_lan_subnet"] == "192.168.50.0/24"
+
+
+def test_peer_hosts_is_the_text_the_agent_writes(filters):
+    from pic_api.core import peerhosts
+
+    peers = [{"name": "phone", "ip": "10.0.0.2", "public_key": "k", "route": "full"}]
+    assert filters["pic_peer_hosts"](peers, "home.cell") == peerhosts.render(peers, "home.cell")
+    assert filters["pic_peer_hosts"](peers, "home.cell").endswith("\n10.0.0.2 phone.home.cell\n")
+    with pytest.raises(AnsibleFilterError, match="pic_peer_hosts"):
+        filters["pic_peer_hosts"]([{"name": "Phone!", "ip": "10.0.0.2"}], "home.cell")
+
+
+def test_not_installed_lists_what_apt_must_install(filters):
+    facts = {"packages": {"nftables": [{"version": "1.0.6"}], "chrony": [{"version": "4.3"}]}}
+    assert filters["pic_not_installed"](["nftables", "chrony"], facts) == []
+    assert filters["pic_not_installed"](["nftables", "dnsmasq"], facts) == ["dnsmasq"]
+    # no package facts (a role run alone): every package, so apt runs as it always did
+    assert filters["pic_not_installed"](["nftables"], {}) == ["nftables"]

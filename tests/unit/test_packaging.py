@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # The name a runtime dependency is imported by (or, for a program, run by) on the cell.
-USED_AS = {"pyyaml": "yaml", "ansible-runner": "ansible_runner"}
+USED_AS = {"pyyaml": "yaml", "ansible-runner": "ansible_runner", "dnspython": "dns"}
 
 
 def project(path: Path) -> dict:

@@ -24,7 +24,8 @@ def test_a_scenario_change_runs_that_scenario_and_the_api_runs_the_api_scenario(
 
 
 def test_a_shared_part_runs_every_scenario():
-    for f in ("molecule/shared/create.yml", "tests/lab/pic_lab/image.py", "filter_plugins/pic.py"):
+    for f in ("molecule/shared/create.yml", "tests/lab/pic_lab/image.py", "filter_plugins/pic.py",
+              "roles/sandbox/tasks/unit.yml"):
         assert run_molecule.touched_scenarios([f]) == run_molecule.all_scenarios()
     assert len(run_molecule.all_scenarios()) >= 13
 

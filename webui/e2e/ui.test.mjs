@@ -2,17 +2,22 @@
 //
 // Without PIC_UI_URL they start the real management API on loopback over a temporary cell, with a
 // scripted converge in place of ansible-runner (tests/ui/serve_api.py, run by the repository's
-// .venv python or PIC_PYTHON), and `vite preview` of the built UI proxying to it. With
-// PIC_UI_URL=http://<cell>:8081 they drive a real cell instead; then
-// PIC_ADMIN_PASSWORD is the admin password (the wizard sets it: the cell must be fresh),
-// PIC_SETUP_CODE the cell's one-time setup code (the driver reads it with `pic setup-code`), and the
-// failed-run test shows a run the driver made fail (PIC_UI_FAILED_RUN_ID, PIC_UI_FAILED_TASK).
+// .venv python or PIC_PYTHON; it also serves the two files caddy serves beside the UI, /ca.crt and
+// /cell.json), and `vite preview` of the built UI proxying to it. With PIC_UI_URL they drive a
+// real cell instead: http://<cell>:8081 for the first run (the wizard; it ends on the cell's HTTPS
+// LAN address), https://<cell> for the rest. Then PIC_ADMIN_PASSWORD is the admin password (the
+// wizard sets it: the cell must be fresh), PIC_SETUP_CODE the cell's one-time setup code (the
+// driver reads it with `pic setup-code`), PIC_UI_CA_FILE the cell's root certificate (Chromium
+// accepts the chains it signs, and only those: --ignore-certificate-errors-spki-list with the
+// root's key), and the failed-run test shows a run the driver made fail (PIC_UI_FAILED_RUN_ID,
+// PIC_UI_FAILED_TASK).
 //
 // Screenshots of every page go to e2e/artifacts/.
 
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -96,6 +101,21 @@ async function shot(name) {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true })
 }
 
+/** Opens ``url`` again every few seconds until ``locator`` shows (a page that loads its data once). */
+async function untilShown(url, locator, ms = TIMEOUT) {
+  const end = Date.now() + ms
+  for (;;) {
+    await page.goto(url)
+    await page.waitForLoadState('networkidle')
+    if (await locator.count()) return
+    if (Date.now() > end) {
+      const shown = (await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 800)
+      throw new Error(`${url}: nothing matched ${locator} in ${ms} ms; the page said: ${shown}`)
+    }
+    await new Promise((r) => setTimeout(r, 5000))
+  }
+}
+
 async function login(password = ADMIN_PASSWORD) {
   await page.getByLabel('User name').fill('admin')
   await page.getByLabel('Password', { exact: true }).fill(password)
@@ -117,6 +137,14 @@ before(async () => {
     await waitForHttp(`${baseUrl}/health`)
   }
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pic-e2e-chromium-'))
+  // A real cell's HTTPS: Chromium accepts a chain holding the cell's root key, nothing else it does
+  // not already trust (the flag names the SHA-256 of the key, as a browser that installed the root).
+  const trust = []
+  if (process.env.PIC_UI_CA_FILE) {
+    const root = new crypto.X509Certificate(fs.readFileSync(process.env.PIC_UI_CA_FILE))
+    const spki = root.publicKey.export({ type: 'spki', format: 'der' })
+    trust.push(`--ignore-certificate-errors-spki-list=${crypto.createHash('sha256').update(spki).digest('base64')}`)
+  }
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
@@ -130,6 +158,7 @@ before(async () => {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...trust,
     ],
   })
   context.setDefaultTimeout(TIMEOUT)
@@ -153,7 +182,7 @@ after(async () => {
 // Two suites, so a driver of a real cell can run the first run alone (--test-name-pattern "first
 // run"), make a role fail on purpose, then run the rest (--test-name-pattern "the running cell").
 describe('first run', { concurrency: false }, () => {
-  test('the setup wizard validates, shows the API’s field errors, runs and leads to the dashboard', async () => {
+  test('the setup wizard validates, shows the API’s field errors, runs and leads to HTTPS and the dashboard', async () => {
     errors = []
     const status = await (await fetch(`${baseUrl}/api/setup/status`)).json()
     assert.equal(status.completed, false, 'the wizard needs a cell that is not set up yet')
@@ -218,19 +247,65 @@ describe('first run', { concurrency: false }, () => {
     await shot('setup-filled')
     await page.getByRole('button', { name: 'Apply' }).click()
 
-    // The live run view.
+    // The live run view. On a real cell the run reloads caddy, which ends the stream and turns
+    // :8081 into the page that leads to HTTPS: the wizard then shows the HTTPS step on its own.
     const run = page.getByTestId('run-view')
     await run.waitFor()
     await run.getByRole('progressbar').waitFor()
-    await page.getByRole('button', { name: 'Open the dashboard' }).waitFor()
-    assert.equal(await run.locator('[data-status]').first().getAttribute('data-status'), 'successful')
-    assert.equal(await run.getByRole('progressbar').getAttribute('aria-valuenow'), '100')
+    const step = page.getByTestId('https-step')
+    await step.waitFor()
+    if (!REAL) {
+      await page.getByText('Your cell is ready.').waitFor()
+      assert.equal(await run.locator('[data-status]').first().getAttribute('data-status'), 'successful')
+      assert.equal(await run.getByRole('progressbar').getAttribute('aria-valuenow'), '100')
+    } else {
+      await page.getByText(/^(Your cell is ready\.|Your cell has switched to HTTPS\.)$/).waitFor()
+    }
     const roles = await page.getByTestId('run-roles').textContent()
     assert.match(roles, /wireguard/)
     assert.match(roles, /common|dnsmasq/)
     await shot('setup-run-success')
 
-    await page.getByRole('button', { name: 'Open the dashboard' }).click()
+    // The root certificate first, with the steps per platform, then the HTTPS addresses.
+    const download = step.getByRole('link', { name: 'Download root certificate' })
+    assert.equal(await download.getAttribute('href'), '/ca.crt')
+    const [file] = await Promise.all([page.waitForEvent('download'), download.click()])
+    const pem = fs.readFileSync(await file.path(), 'utf8')
+    assert.match(pem, /BEGIN CERTIFICATE/)
+    if (process.env.PIC_UI_CA_FILE) {
+      // The root the driver trusts (saved before setup, which re-issued it with the cell's name): same key.
+      const key = (text) => new crypto.X509Certificate(text).publicKey.export({ type: 'spki', format: 'der' }).toString('base64')
+      assert.equal(key(pem), key(fs.readFileSync(process.env.PIC_UI_CA_FILE)))
+    }
+    for (const platform of ['Android', 'iPhone and iPad', 'macOS', 'Windows', 'Debian and Ubuntu']) {
+      await step.getByRole('heading', { name: platform }).waitFor()
+    }
+    const targets = await step.getByRole('list', { name: 'HTTPS addresses of the cell' }).getByRole('link').all()
+    const hrefs = await Promise.all(targets.map((a) => a.getAttribute('href')))
+    // The cell's name first (the local cell took the custom domain; a real one stays internal).
+    assert.equal(hrefs[0], REAL ? `https://${CELL_NAME}.cell/` : 'https://home.example.org/')
+    if (REAL) {
+      // The LAN address: reached without the cell's DNS, its certificate names the address. The
+      // wizard's session came over plain HTTP, so HTTPS asks for the login again.
+      const lan = `https://${new URL(baseUrl).hostname}/`
+      assert.deepEqual(hrefs, [`https://${CELL_NAME}.cell/`, lan])
+      await step.getByRole('link', { name: `Continue to ${lan}` }).click()
+      await page.getByRole('heading', { name: 'Log in to your cell', level: 1 }).waitFor()
+      await login()
+      await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor() // the login's answer is in
+      const cookies = await context.cookies(lan)
+      const session = cookies.find((c) => c.name === 'pic_session')
+      assert.ok(session?.secure, `the session cookie over HTTPS is Secure: ${JSON.stringify(session)}`)
+      assert.ok(cookies.find((c) => c.name === 'pic_csrf')?.secure)
+      baseUrl = lan.replace(/\/$/, '')
+      // The run's last steps and its result, on the Runs page there, as the wizard said: it ends
+      // successful. The dashboard then shows the services (their health is checked every 30 s).
+      await untilShown(`${baseUrl}/runs`, page.locator('[data-testid=runs-table] [data-status=successful]'))
+      assert.equal(await page.locator('[data-testid=runs-table] [data-status]').count(), 1) // the setup run alone
+      await untilShown(`${baseUrl}/`, page.getByTestId('service-health'))
+    } else {
+      await page.goto(`${baseUrl}/`) // stands in for the HTTPS address
+    }
     await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor()
     await page.getByTestId('service-health').waitFor()
     const health = await page.getByTestId('service-health').textContent()
@@ -239,7 +314,10 @@ describe('first run', { concurrency: false }, () => {
     assert.match(await page.getByTestId('cell-facts').textContent(), new RegExp(CELL_NAME))
     await page.getByTestId('runs-table').waitFor()
     await shot('dashboard')
-    assert.deepEqual(unexpectedErrors([400, 403]), []) // the refused fields and the wrong code
+    // The refused fields and the wrong code; on a real cell also the login HTTPS asked for (401) and
+    // the run's event stream reconnecting to :8081 after the switch, where it meets the HTTPS page.
+    const left = unexpectedErrors(REAL ? [400, 401, 403] : [400, 403])
+    assert.deepEqual(left.filter((e) => !(REAL && /EventSource's response has a MIME type/.test(e))), [])
   })
 })
 
@@ -402,6 +480,81 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors(), [])
   })
 
+  test('settings: a change of domain mode is previewed over the roles that use the domain', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/settings`)
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor()
+    const before = await (await page.request.get(`${baseUrl}/api/settings`)).json()
+    // the wizard above chose a custom domain locally; a real cell stays internal
+    if (before.domain_mode === 'custom') {
+      await page.getByLabel(/^Internal only/).check()
+      assert.equal(await page.getByLabel('Custom domain').count(), 0)
+    } else {
+      await page.getByLabel('My own domain').check()
+      await page.getByRole('button', { name: 'Preview changes' }).click()
+      await page.getByText('Enter the domain.').waitFor()
+      await page.getByLabel('Custom domain').fill('cell.example.org')
+    }
+    await page.getByText('Changing the domain converges every service that uses it; preview it first.').waitFor()
+    await page.getByRole('button', { name: 'Preview changes' }).click()
+    await page.getByText('Preview (check mode, nothing is changed)').waitFor()
+    await page.locator('[data-testid=run-view] h2 + [data-status]:not([data-status=running])').waitFor()
+    const roles = await page.getByTestId('run-roles').textContent()
+    for (const role of ['caddy', 'mailserver', 'ddns']) assert.match(roles, new RegExp(role))
+    const after = await (await page.request.get(`${baseUrl}/api/settings`)).json()
+    assert.deepEqual(after, before, 'a preview saves nothing')
+    await shot('settings-domain-preview')
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
+  test('connectivity: bad credentials are refused at their field and change nothing; good ones publish the name', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/connectivity`)
+    await page.getByRole('heading', { name: 'Connectivity', level: 1 }).waitFor()
+    await page.getByTestId('ddns-status').waitFor()
+    if (REAL) {
+      // A real cell's providers are public services: the driver checks only what the page reports.
+      assert.match(await page.getByTestId('ddns-status').textContent(), /Devices dial/)
+      assert.deepEqual(unexpectedErrors(), [])
+      return
+    }
+    const before = await (await page.request.get(`${baseUrl}/api/ddns`)).json()
+    await page.getByLabel('Provider').selectOption('noip')
+    await page.getByLabel('Name to publish').fill('home.ddns.net')
+    await page.getByLabel('Username').fill('alice')
+    await page.getByLabel('Password', { exact: true }).fill('wrong-password')
+    await page.getByRole('button', { name: 'Save' }).click()
+    // No-IP's own answer (the stand-in of tests/ui/serve_api.py), at the field it blames
+    await page.locator('#ddns-cred-password-error', { hasText: 'badauth: the username or password is wrong' }).waitFor()
+    assert.equal(await page.getByLabel('Password', { exact: true }).getAttribute('aria-invalid'), 'true')
+    await shot('connectivity-bad-credentials')
+    const after = await (await page.request.get(`${baseUrl}/api/ddns`)).json()
+    assert.deepEqual(after, before, 'a refused change changes nothing')
+
+    await page.getByLabel('Password', { exact: true }).fill('right-password')
+    await page.getByRole('button', { name: 'Save' }).click()
+    await page.locator('[data-testid=run-view] h2 + [data-status=successful]').waitFor()
+    // the updater ran with the new settings: the name is published and devices dial it
+    await page.waitForFunction(() => document.querySelector('[data-testid=ddns-status]')?.textContent?.includes('Accepted by the provider203.0.113.7'))
+    const status = await page.getByTestId('ddns-status').textContent()
+    assert.match(status, /Published namehome\.ddns\.net/)
+    assert.match(status, /Devices dialhome\.ddns\.net/)
+    assert.ok(!(await page.content()).includes('right-password'), 'the password is never shown')
+    await shot('connectivity-published')
+
+    // an existing device gets a configuration naming the new endpoint, with its own key
+    const name = `e2e-${Date.now().toString(36).slice(-5)}`
+    const added = await pageRequest('POST', '/api/peers', { name })
+    await page.reload()
+    await page.getByRole('button', { name: `New configuration for ${name}` }).click()
+    const conf = await page.getByTestId('peer-config').textContent()
+    assert.match(conf, /Endpoint = home\.ddns\.net:51820/)
+    assert.match(conf, /# PrivateKey = /)
+    await pageRequest('DELETE', `/api/peers/${name}`)
+    assert.ok(added.peer.public_key)
+    assert.deepEqual(unexpectedErrors([400]), [])
+  })
+
   // Locally the store's engine is the unit tests' fake over their test index; on a real cell the
   // driver has installed an app (PIC_UI_STORE_APP, tests/e2e/test_store.py) from its local registry,
   // or the store is off.
@@ -434,10 +587,7 @@ describe('the running cell', { concurrency: false }, () => {
       await login()
     }
     await page.goto(`${baseUrl}/containers`)
-    await page.waitForLoadState('networkidle')
-    await shot('containers')
-    const h1 = await page.locator('h1').allTextContents()
-    assert.ok(h1.includes('Containers'), `the Containers page at ${page.url()}: ${h1.join(', ')} ${JSON.stringify(errors)}`)
+    await page.getByRole('heading', { name: 'Containers', level: 1 }).waitFor()
     const container = page.locator(`tr[data-container="pic-${STORE_APP}"]`)
     await container.locator('[data-status=running]').waitFor()
     assert.match(await container.textContent(), /127\.0\.0\.1:\d+ → \d+\/tcp/)

@@ -9,7 +9,9 @@ import { DashboardPage } from './pages/Dashboard'
 import { PeersPage } from './pages/Peers'
 import { RunsPage, RunPage } from './pages/Runs'
 import { SettingsPage } from './pages/Settings'
+import { ConnectivityPage } from './pages/Connectivity'
 import { VaultPage } from './pages/Vault'
+import { TrustPage } from './pages/Trust'
 import { StorePage } from './pages/Store'
 import { ContainersPage } from './pages/Containers'
 import { InfoPages } from './pages/Info'
@@ -77,6 +79,7 @@ function Protected() {
         <Route path="/runs" element={<RunsPage />} />
         <Route path="/runs/:id" element={<RunPage />} />
         <Route path="/settings" element={<SettingsPage />} />
+        <Route path="/connectivity" element={<ConnectivityPage />} />
         <Route path="/vault" element={<VaultPage />} />
         <Route path="/store" element={<StorePage />} />
         <Route path="/containers" element={<ContainersPage />} />
@@ -93,6 +96,7 @@ export function App() {
       <Routes>
         <Route path="/setup" element={<SetupPage />} />
         <Route path="/login" element={<LoginPage />} />
+        <Route path="/trust" element={<TrustPage />} />
         <Route path="/dashboard" element={<Navigate to="/" replace />} />
         <Route path="/*" element={<Protected />} />
       </Routes>

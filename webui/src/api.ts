@@ -164,6 +164,11 @@ export type SetupOptions = T.SetupOptions
 export type Run = T.Run
 export type RunStatus = T.Run['status']
 export type RunEvent = T.RunEvent
+/** /cell.json, which caddy serves on :8081 after setup (no API there then). */
+export interface CellHttps {
+  domain: string
+  https: string[]
+}
 export const FINAL_STATUSES: RunStatus[] = ['successful', 'failed', 'canceled']
 export type Peer = T.Peer
 export type NewPeerResponse = T.PeerCreated
@@ -187,6 +192,21 @@ export const endpoints = {
   setupOptions: () => api.get<SetupOptions>('/api/setup/options'),
   checkSetupCode: (setup_code: string) => api.post<T.CodeValid>('/api/setup/code', { setup_code }),
   setup: (req: SetupRequest) => api.post<T.SetupStarted>('/api/setup', req),
+  /** The cell's HTTPS addresses, as caddy serves them on :8081 after setup (no API there then). */
+  cellHttps: () => api.get<CellHttps>('/cell.json'),
+  /**
+   * Whether :8081 has switched to HTTPS only: the setup's own run reloads caddy, and from then on
+   * plain HTTP answers every API path with a redirect to the page that leads to HTTPS (or, from
+   * the WAN, not at all). True once the API no longer answers here.
+   */
+  switchedToHttps: async (): Promise<boolean> => {
+    try {
+      const res = await fetch('/api/setup/status', { redirect: 'manual', cache: 'no-store', credentials: 'include' })
+      return res.type === 'opaqueredirect' || !(res.headers.get('Content-Type') ?? '').includes('json')
+    } catch {
+      return true // the firewall no longer lets this address reach :8081
+    }
+  },
   login: (username: string, password: string) =>
     api.post<Me>('/api/auth/login', { username, password } satisfies T.Login, { noAuthRedirect: true }),
   logout: () => api.post<T.LoggedOut>('/api/auth/logout', {}, { noAuthRedirect: true }),
@@ -206,11 +226,15 @@ export const endpoints = {
   runEventsUrl: (id: string) => `/api/runs/${encodeURIComponent(id)}/events`,
   peers: async () => (await api.get<T.PeerList>('/api/peers')).peers,
   addPeer: (body: T.PeerRequest) => api.post<NewPeerResponse>('/api/peers', body),
-  deletePeer: (name: string) => api.del<T.RunId>(`/api/peers/${encodeURIComponent(name)}`),
+  deletePeer: (name: string) => api.del<T.PeerRemoved>(`/api/peers/${encodeURIComponent(name)}`),
   services: () => api.get<ServicesHealth>('/api/services'),
   settings: () => api.get<Settings>('/api/settings'),
   saveSettings: (body: T.SettingsChange, preview: boolean) =>
     api.put<T.SettingsStarted>(`/api/settings${preview ? '?preview=1' : ''}`, body),
+  nameAvailable: (name: string) => api.get<T.NameAvailable>(`/api/setup/name-available?name=${encodeURIComponent(name)}`),
+  ddns: () => api.get<T.DdnsView>('/api/ddns'),
+  saveDdns: (body: T.DdnsChange) => api.put<T.SettingsStarted>('/api/ddns', body),
+  peerConfig: (name: string) => api.get<T.PeerConfig>(`/api/peers/${encodeURIComponent(name)}/config`),
   caRootUrl: '/api/ca/root.pem',
   // the service store and its containers
   store: () => api.get<T.StoreOverview>('/api/store'),

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setNavigator } from './api'
 import { RunView } from './components/RunView'
 import { LoginPage } from './pages/Login'
-import { AddPeerForm, QrImage } from './pages/Peers'
+import { AddPeerForm, NewPeerPanel, QrImage } from './pages/Peers'
 import { SetupCodeStep, SetupForm } from './pages/Setup'
 import { routeFetch } from './test/fetch'
 
@@ -116,7 +116,7 @@ describe('setup form: the LAN found', () => {
     await user.clear(screen.getByLabelText('DHCP pool from'))
     await user.type(screen.getByLabelText('DHCP pool from'), '192.168.1.150')
     await user.click(screen.getByRole('button', { name: 'Apply' }))
-    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r2'))
+    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r2', []))
     const sent = JSON.parse(calls.find((c) => c.url === '/api/setup')!.init.body as string)
     expect(sent.services).toEqual(['dns', 'dhcp', 'ntp', 'wireguard', 'mail', 'calendar', 'files'])
     expect(sent).toMatchObject({ lan_interface: 'enp1s0', lan_subnet: '192.168.1.0/24', lan_address: '192.168.1.37',
@@ -155,7 +155,7 @@ describe('setup form', () => {
   })
 
   it('asks for the domain only when it is not internal, and sends it', async () => {
-    const calls = routeFetch(() => ({ status: 202, body: { run_id: 'r1' } }))
+    const calls = routeFetch(() => ({ status: 202, body: { run_id: 'r1', https: ['https://home.example.org/'] } }))
     const onStarted = vi.fn()
     const user = userEvent.setup()
     render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={onStarted} />)
@@ -168,7 +168,7 @@ describe('setup form', () => {
     await user.selectOptions(screen.getByLabelText('Time zone'), 'Asia/Tokyo')
     await user.click(screen.getByLabelText('Mail'))
     await user.click(screen.getByRole('button', { name: 'Apply' }))
-    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r1'))
+    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r1', ['https://home.example.org/']))
     expect(calls[0].url).toBe('/api/setup')
     expect(JSON.parse(calls[0].init.body as string)).toEqual({
       setup_code: 'ABCD-EFGH-JKLM-NPQR',
@@ -179,6 +179,33 @@ describe('setup form', () => {
       admin_password: 'correct-Horse-battery-9',
       services: ['dns', 'dhcp', 'ntp', 'wireguard', 'calendar', 'files'],
     })
+  })
+
+  it('checks a pic_ngo name before the setup runs; a silent service does not block it', async () => {
+    let available: boolean | null = false
+    const calls = routeFetch((url) =>
+      url.startsWith('/api/setup/name-available')
+        ? available === null
+          ? { status: 502, body: { error: 'bad gateway' } }
+          : { status: 200, body: { name: 'home.pic.ngo', available, error: null } }
+        : { status: 202, body: { run_id: 'r3' } },
+    )
+    const onStarted = vi.fn()
+    const user = userEvent.setup()
+    render(<SetupForm setupCode="ABCD-EFGH-JKLM-NPQR" onStarted={onStarted} />)
+    await user.click(screen.getByLabelText(/PIC dynamic name/))
+    expect(screen.queryByLabelText('Domain')).toBeNull()
+    await fillSetup(user)
+    expect(screen.getByTestId('pic-ngo-name')).toHaveTextContent('home.pic.ngo')
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    expect(await screen.findByText('home.pic.ngo is taken: choose another cell name.')).toBeInTheDocument()
+    expect(calls.map((c) => c.url)).toEqual(['/api/setup/name-available?name=home'])
+    available = null
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    await waitFor(() => expect(onStarted).toHaveBeenCalledWith('r3', []))
+    const sent = JSON.parse(calls.find((c) => c.url === '/api/setup')!.init.body as string)
+    expect(sent.domain_mode).toBe('pic_ngo')
+    expect(sent).not.toHaveProperty('domain')
   })
 
   it('filters the time zone list by search', async () => {
@@ -224,6 +251,36 @@ describe('setup form', () => {
     expect(strength).toHaveTextContent('too weak')
     await user.paste('DEF-ghi-42-xyzw-long')
     expect(strength).toHaveTextContent('strong')
+  })
+})
+
+describe('new peer panel', () => {
+  const base = {
+    peer: { name: 'phone', ip: '10.0.0.2', public_key: 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=' },
+    config: '[Interface]',
+    qr_svg: '',
+    run_id: 'r9',
+    private_key_included: true,
+  }
+
+  it('says the device can connect now when the cell applied it at once', () => {
+    render(
+      <MemoryRouter>
+        <NewPeerPanel result={{ ...base, ready: true }} onClose={vi.fn()} />
+      </MemoryRouter>,
+    )
+    expect(screen.getByTestId('peer-ready')).toHaveTextContent('Ready: the device can connect now.')
+    expect(screen.getByText(/making it durable/)).toBeInTheDocument()
+  })
+
+  it('says it can connect when the run ends otherwise', () => {
+    render(
+      <MemoryRouter>
+        <NewPeerPanel result={{ ...base, ready: false, live_error: 'no agent' }} onClose={vi.fn()} />
+      </MemoryRouter>,
+    )
+    expect(screen.queryByTestId('peer-ready')).toBeNull()
+    expect(screen.getByText(/can connect when the cell has applied the change/)).toBeInTheDocument()
   })
 })
 

@@ -116,12 +116,19 @@ describe('service health from the API', () => {
 describe('settings form', () => {
   it('reads the settings and writes back a settings change', () => {
     const form = settingsToForm({ cell_name: 'home', domain_mode: 'internal', domain: 'home.cell', services: ['dns', 'mail'], timezone: 'UTC', upstream_dns: ['192.0.2.1'], ntp_servers: [] })
-    expect(form).toEqual({ services: ['dns', 'mail'], timezone: 'UTC', resolvers: '192.0.2.1' })
-    expect(formToBody({ services: ['mail', 'dns'], timezone: 'UTC', resolvers: '192.0.2.1\n 192.0.2.2, ' })).toEqual({
+    expect(form).toEqual({ services: ['dns', 'mail'], timezone: 'UTC', resolvers: '192.0.2.1', domain_mode: 'internal', domain: '' })
+    expect(formToBody({ ...form, services: ['mail', 'dns'], resolvers: '192.0.2.1\n 192.0.2.2, ' })).toEqual({
       services: ['dns', 'mail'],
       timezone: 'UTC',
       upstream_dns: ['192.0.2.1', '192.0.2.2'],
+      domain_mode: 'internal',
     })
+    // a custom domain is sent with its mode; the other modes' domain follows from the name (the API's rule)
+    expect(formToBody({ ...form, domain_mode: 'custom', domain: ' Home.Example.org' })).toMatchObject({
+      domain_mode: 'custom',
+      domain: 'home.example.org',
+    })
+    expect(formToBody({ ...form, domain_mode: 'pic_ngo', domain: 'x.example.org' })).not.toHaveProperty('domain')
   })
 
   it('validates resolvers as IP addresses', () => {

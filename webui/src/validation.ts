@@ -76,7 +76,7 @@ export function validateSetup(f: SetupForm, timezones: string[]): FieldErrors {
   const e: FieldErrors = {}
   const n = validateCellName(f.cell_name)
   if (n) e.cell_name = n
-  if (f.domain_mode !== 'internal') {
+  if (f.domain_mode === 'custom') {
     const d = validateDomain(f.domain)
     if (d) e.domain = d
   }

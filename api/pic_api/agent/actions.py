@@ -62,10 +62,21 @@ def journal(units: Iterable[str], limit: int) -> list[dict[str, Any]]:
     return entries
 
 
-def wg_public_key(key_file: Path) -> str:
-    """The cell's WireGuard public key; the private key (0600) is made when missing and never returned."""
+def wg_public_key(key_file: Path, published: Path | None = None) -> str:
+    """The cell's WireGuard public key; the private key (0600) is made when missing and never returned.
+
+    The wireguard role publishes the public half (``published``); it is read from there when it is
+    no older than the private key, so the key is derived here only before the role ran.
+    """
     key_file = Path(key_file)
     if key_file.is_file():
+        try:
+            if published and published.stat().st_mtime >= key_file.stat().st_mtime:
+                text = published.read_text().strip()
+                if wgkeys.is_valid_key(text):
+                    return text
+        except OSError:
+            pass
         return wgkeys.public_key(key_file.read_text().strip())
     private, public = wgkeys.generate_keypair()
     key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

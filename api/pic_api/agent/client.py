@@ -95,6 +95,11 @@ class AgentClient:
     def wg_public_key(self) -> str:
         return self.call("wg_public_key")["public_key"]
 
+    def peer_apply(self, op: str, peer: dict[str, Any]) -> dict[str, Any]:
+        """Applies a peer the state just gained (op add) or lost (remove) to the running cell."""
+        fields = {k: peer[k] for k in ("name", "public_key", "ip")}
+        return self.call("peer_apply", op=op, route=peer.get("route", "split"), **fields)
+
 
 class AgentBackend:
     """Runs converges through the agent. Its events arrive trimmed and scrubbed by the agent."""
@@ -131,4 +136,6 @@ class AgentBackend:
         except AgentError as exc:
             detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
             raise RunFailed(exc.message + (f" ({detail})" if detail else "")) from None
+        if result.get("restored"):  # the run failed and peers applied at once were taken back
+            run.error = str(result["restored"])
         return str(result.get("status", "failed"))

@@ -8,12 +8,14 @@ JSON lines: zero or more ``{"event": {...}}`` (a converge's scrubbed events), th
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..core import schema, wgkeys
 from ..core.schema import check_def
-from ..core.validators import ValidationError, check_repository
+from ..core.validators import ValidationError, check_label, check_repository
 from ..managers.health import SERVICE_CHECKS
 
 MAX_LINE = 64 * 1024  # bytes of one request line
@@ -96,6 +98,19 @@ def _limit(value: Any) -> int:
     return value
 
 
+def _op(value: Any) -> str:
+    if value not in ("add", "remove"):
+        raise ValueError("must be add or remove")
+    return str(value)
+
+
+def _peer_name(value: Any) -> str:
+    try:
+        return check_label(value, "peer name")
+    except ValidationError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _repository(value: Any) -> str:
     if value == "":
         raise ValueError("required")
@@ -103,6 +118,25 @@ def _repository(value: Any) -> str:
         return check_repository(value, "repository")
     except ValidationError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _wg_key(value: Any) -> str:
+    if not isinstance(value, str) or not wgkeys.is_valid_key(value):
+        raise ValueError("must be a WireGuard public key (44 characters of base64)")
+    return value
+
+
+def _ipv4(value: Any) -> str:
+    try:
+        return str(ipaddress.IPv4Address(value if isinstance(value, str) else ""))
+    except ValueError:
+        raise ValueError("must be an IPv4 address") from None
+
+
+def _route(value: Any) -> str:
+    if value not in schema.ROUTES:
+        raise ValueError(f"must be one of: {', '.join(schema.ROUTES)}")
+    return str(value)
 
 
 def _passphrase(value: Any) -> str:
@@ -144,6 +178,9 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     "unit_status": ({"unit": _unit}, {}),
     "unit_journal": ({"units": _units}, {"limit": (_limit, 500)}),
     "wg_public_key": ({}, {}),
+    # a peer added to or removed from the running cell at once; the agent also checks it against
+    # the cell state on disk (an added peer must be there as given, a removed one gone)
+    "peer_apply": ({"op": _op, "name": _peer_name, "public_key": _wg_key, "ip": _ipv4, "route": _route}, {}),
     # backups (managers/backup.py): start the backup unit, read its status, list the archives, show
     # what must leave the box (passphrase, key export, the ssh key's public half); restore a cell
     "backup_start": ({}, {}),

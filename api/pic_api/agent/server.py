@@ -6,6 +6,7 @@ Only peers whose uid is root's or the API user's (SO_PEERCRED) may speak, on top
 
 from __future__ import annotations
 
+import datetime as dt
 import grp
 import json
 import logging
@@ -19,28 +20,42 @@ import struct
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..config import Config
 from ..core import roles
+from ..core.validators import ValidationError, check_label
 from ..managers import store
 from ..managers.ansible_backend import AnsibleRunnerBackend
 from ..managers.backup import BackupError, BackupManager
 from ..managers.events import trim_event
 from ..managers.health import HealthMonitor
 from ..managers.runs import Backend, Run, new_run_id
-from ..managers.state import StateManager
+from ..managers.state import StateManager, load_yaml
 from . import actions
+from .fastpath import FastPath
 from .protocol import MAX_LINE, AgentError, loggable, validate
 
 log = logging.getLogger("pic.agent")
 
 
+@dataclass
+class Applied:
+    """A peer change applied to the running cell and not yet made durable by a converge."""
+
+    seq: int
+    op: str
+    peer: dict[str, Any]
+
+
 class Agent:
     """The actions, independent of the socket (the unit tests call ``handle`` directly)."""
 
-    def __init__(self, config: Config, backend: Backend | None = None,
+    def __init__(self, config: Config, backend: Backend | None = None, fastpath: FastPath | None = None,
                  store_factory: Callable[[], store.StoreManager] | None = None):
         self.config = config
         # the store's configuration is read afresh for each action (a converge may have changed it)
@@ -55,7 +70,18 @@ class Agent:
         )
         self._lock = threading.Lock()
         self._current: Run | None = None
-        self.roles = roles.load(config.project_dir).order
+        self.roles = roles.site_roles(Path(config.project_dir))
+        self.fastpath = fastpath or FastPath(
+            config.wg_interface,
+            Path(config.wg_private_key_file),
+            Path(config.dns_peers_file),
+            Path(config.firewall_config_file),
+        )
+        # Peer changes applied at once, in order; a converge that ends covers those applied before
+        # it started (it read the state they were saved in).
+        self._applied: list[Applied] = []
+        self._applied_lock = threading.Lock()
+        self._seq = 0
 
     def handle(self, request: Any, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         action, args = validate(request, self.roles)
@@ -81,13 +107,97 @@ class Agent:
                 except OSError:  # the API went away: stop the run rather than run unobserved
                     run.cancel_requested = True
 
+            with self._applied_lock:
+                started = self._seq
             status = self.backend.execute(run, emit, lambda: run.cancel_requested)
             if run.cancel_requested and status != "successful":
                 status = "canceled"
-            return {"status": status}
+            result: dict[str, Any] = {"status": status}
+            if not check and not preview:
+                restored = self._after_converge(started, status == "successful")
+                if restored:
+                    result["restored"] = restored
+                    send({"event": {"event": "pic_peers_restored", "created": _now(), "msg": restored}})
+            return result
         finally:
             self._current = None
             self._lock.release()
+
+    def _after_converge(self, started: int, succeeded: bool) -> str | None:
+        """Settles the peer changes applied at once: those applied before the converge started are
+        now durable, or, when it failed, the running cell is put back to its converged files (and
+        the message says which peers that took back). Changes applied while it ran are applied again,
+        as its handlers may have synced the interface to an older file."""
+        with self._applied_lock:
+            covered = [a for a in self._applied if a.seq <= started]
+            later = [a for a in self._applied if a.seq > started]
+            self._applied = later
+        message = None
+        if covered and not succeeded:
+            try:
+                state = self._state()
+            except AgentError as exc:
+                log.warning("restore after a failed converge: %s", exc.message)
+                state = {"cell": {"name": ""}, "peers": []}
+            parts = self.fastpath.restore(state)
+            log.warning("converge failed: the running VPN restored from the converged files: %s", parts)
+            changes = ", ".join(f"{'added' if a.op == 'add' else 'removed'} peer {a.peer['name']}" for a in covered)
+            message = (
+                f"The converge failed, so what was applied at once ({changes}) was put back to the cell's "
+                "converged configuration; it takes effect when a converge succeeds. "
+                + "; ".join(f"{part}: {what}" for part, what in parts.items())
+            )
+        if later:
+            try:
+                state = self._state()
+            except AgentError:
+                return message
+            for a in later:
+                self.fastpath.apply(a.op, a.peer, state)
+        return message
+
+    def _state(self) -> dict[str, Any]:
+        """The peers and the cell's name of the state on disk (what the next converge reads). Only what
+        the fast path uses is checked here (every peer's name and address again when the hosts file
+        is rendered): the whole schema would cost a second per change with 500 peers."""
+        try:
+            state = load_yaml(Path(self.config.state_file).read_text())
+            peers = state["peers"] if isinstance(state, dict) and isinstance(state.get("peers"), list) else None
+            if peers is None or not all(isinstance(p, dict) for p in peers):
+                raise ValueError("no list of peers")
+            check_label(state.get("cell", {}).get("name"), "cell name")
+        except (OSError, yaml.YAMLError, ValueError, ValidationError, AttributeError) as exc:
+            raise AgentError(f"the cell state does not load: {str(exc)[:200]}") from None
+        for p in peers:
+            p.setdefault("route", "split")
+        return state
+
+    def do_peer_apply(
+        self, op: str, name: str, public_key: str, ip: str, route: str, send: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
+        peer = {"name": name, "public_key": public_key, "ip": ip, "route": route}
+        state = self._state()
+        by_key = {p["public_key"]: p for p in state["peers"]}
+        if op == "add":
+            saved = by_key.get(public_key)
+            if saved is None:
+                raise AgentError("no such peer in the cell state", {"public_key": "not a peer of the cell state"})
+            bad = {k: "differs from the cell state" for k in ("name", "ip", "route") if saved.get(k) != peer[k]}
+            if bad:
+                raise AgentError("the peer differs from the cell state", bad)
+        else:
+            if public_key in by_key:
+                raise AgentError(
+                    "the peer is still in the cell state", {"public_key": "still a peer of the cell state"}
+                )
+            owner = next((p["name"] for p in state["peers"] if p["ip"] == ip), None)
+            if owner:
+                raise AgentError("the address belongs to another peer", {"ip": f"the address of peer {owner}"})
+        with self._applied_lock:
+            self._seq += 1
+            self._applied.append(Applied(self._seq, op, peer))
+            parts = self.fastpath.apply(op, peer, state)
+        return {"parts": parts, "ready": parts["wireguard"] in ("applied", "removed")}
 
     def _preview_file(self, name: str) -> Path:
         """The proposed state the API wrote: a regular file directly in its scratch directory."""
@@ -114,7 +224,8 @@ class Agent:
         return {"entries": actions.journal(units, limit)}
 
     def do_wg_public_key(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        return {"public_key": actions.wg_public_key(self.config.wg_private_key_file)}
+        key = actions.wg_public_key(self.config.wg_private_key_file, Path(self.config.wg_public_key_file))
+        return {"public_key": key}
 
     # backups ------------------------------------------------------------------------------
     def backups(self) -> BackupManager:
@@ -178,7 +289,7 @@ class Agent:
 
             state = StateManager(self.config.state_file, self.config.state_dir)
             health = HealthMonitor(
-                lambda: state.load()["services"], lambda: state.load()["network"]["dns_server"], interval=0
+                lambda: state.section("services"), lambda: state.section("network")["dns_server"], interval=0
             )
             return backups.restore(
                 repository, passphrase, archive=archive, ssh_key_file=key_file, force=force,
@@ -190,6 +301,10 @@ class Agent:
             if key_file is not None:
                 key_file.unlink(missing_ok=True)
             self._lock.release()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def peer_uid(sock: socket.socket) -> int:

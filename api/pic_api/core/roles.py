@@ -15,8 +15,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import jinja2
-import jinja2.nodes
 import yaml
 
 from . import schema
@@ -27,7 +25,12 @@ PREFIX = "pic_"
 # Task keys whose values are bare Jinja expressions, not templates.
 _BARE = frozenset({"when", "that", "changed_when", "failed_when", "until"})
 
-_ENV = jinja2.Environment()
+@functools.cache
+def _env() -> Any:
+    # Imported when first needed: the agent, which needs only site_roles, stays without Jinja.
+    import jinja2
+
+    return jinja2.Environment()
 
 
 def template_variables(text: str) -> set[str]:
@@ -35,7 +38,9 @@ def template_variables(text: str) -> set[str]:
 
     Only parsed, never compiled: Ansible's filters and ours need not be loaded here.
     """
-    return {n.name for n in _ENV.parse(text).find_all(jinja2.nodes.Name) if n.ctx == "load"}
+    import jinja2.nodes
+
+    return {n.name for n in _env().parse(text).find_all(jinja2.nodes.Name) if n.ctx == "load"}
 
 
 def _strings(node: Any, bare: bool = False) -> Iterator[tuple[str, bool]]:
@@ -81,10 +86,10 @@ class CellRoles:
         return [r for r in self.order if self.inputs[r] & changed]
 
     def roles_for_diff(self, old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
-        """The roles whose inputs differ between two states (every role for a first state)."""
+        """The roles whose inputs differ between two valid states (every role for a first state)."""
         if not old:
             return list(self.order)
-        before, after = schema.state_to_vars(old), schema.state_to_vars(new)
+        before, after = schema.valid_state_to_vars(old), schema.valid_state_to_vars(new)
         return self.reading(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 

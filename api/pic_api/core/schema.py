@@ -35,6 +35,8 @@ __all__ = [
     "ROUTES",
     "ROLES",
     "DNS_SERVERS",
+    "DDNS_PROVIDERS",
+    "DDNS_CREDENTIALS",
     "DEFAULT_NETWORK",
     "DEFS",
     "STATE",
@@ -44,6 +46,7 @@ __all__ = [
     "SETUP_REQUEST",
     "SETTINGS",
     "PEER",
+    "DDNS",
     "USER",
     "LOGIN",
     "PASSWORD_CHANGE",
@@ -63,7 +66,10 @@ __all__ = [
     "apply_defaults",
     "default_state",
     "state_to_vars",
+    "valid_state_to_vars",
     "domain_for",
+    "ddns_target",
+    "public_endpoint",
 ]
 
 SCHEMA_VERSION = 1
@@ -74,6 +80,20 @@ ROUTES = ("split", "full")
 ROLES = ("admin", "peer")
 DNS_SERVERS = ("dnsmasq", "coredns")
 PIC_NGO_SUFFIX = "pic.ngo"
+DDNS_PROVIDERS = ("none", "pic_ngo", "cloudflare", "duckdns", "noip", "freedns")
+# The credentials each provider needs (pic_ngo: none, the cell makes its own TSIG key). The updater's
+# provider classes (core/ddns.py) say the same in their `needs`; a unit test holds the two together.
+DDNS_CREDENTIALS = {
+    "none": (),
+    "pic_ngo": (),
+    "cloudflare": ("api_token",),
+    "duckdns": ("token",),
+    "noip": ("username", "password"),
+    "freedns": ("token",),
+}
+DUCKDNS_SUFFIX = ".duckdns.org"
+ACME_CHALLENGES = ("http", "dns")
+DNS01_PROVIDERS = ("pic_ngo", "cloudflare", "duckdns")  # lego's DNS providers the cell can drive
 MAX_RESOLVERS = 8  # upstream resolvers and NTP servers each
 BACKUP_SCHEDULES = ("hourly", "daily", "weekly", "off")
 BACKUP_KEEP_MAX = 1000
@@ -107,9 +127,34 @@ DEFS: dict[str, dict[str, Any]] = {
     "UserService": _enum(USER_SERVICES, "a service a user may have"),
     "UserServices": _list_of(_ref("UserService", "user service"), uniqueItems=True, maxItems=len(USER_SERVICES)),
     "DomainMode": _enum(DOMAIN_MODES, "internal: <name>.cell; pic_ngo: <name>.pic.ngo; custom: your own domain"),
+    "AcmeChallenge": _enum(
+        ACME_CHALLENGES,
+        "how a public certificate is proven (pic_ngo and custom domains): http (HTTP-01, port 80 reachable "
+        "from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns)",
+    ),
     "Route": _enum(ROUTES, "split: only the cell's networks go through the tunnel; full: everything"),
     "Role": _enum(ROLES, "admin: may change the cell; peer: may use its services"),
     "DnsServer": _enum(DNS_SERVERS, "the DNS server the cell runs"),
+    "DdnsProvider": _enum(
+        DDNS_PROVIDERS,
+        "who publishes the cell's public address: none, pic_ngo (<name>.pic.ngo, the pic_ngo domain mode), "
+        "cloudflare, duckdns, noip or freedns",
+    ),
+    "PublishIpv6": {"type": "boolean", "description": "publish the AAAA record too where the cell has a public "
+                    "IPv6 address"},
+    "Ddns": _obj(
+        {
+            "provider": _ref("DdnsProvider", "DDNS provider", default="none"),
+            "hostname": _ref("Domain", "DDNS name"),
+            "zone": _ref("Domain", "Cloudflare zone"),
+            "ipv6": _ref("PublishIpv6", "publish IPv6", default=True),
+        }
+    ),
+    "DdnsCredentials": _obj(
+        {k: _ref("Secret", k) for k in ("username", "password", "token", "api_token")},
+        description="the provider's credentials (No-IP: username and password; Duck DNS and FreeDNS: token; "
+        "Cloudflare: api_token); stored in a 0600 file beside the state, never shown again",
+    ),
     "DhcpRange": {
         "type": "array",
         "prefixItems": [_ref("IPv4", "DHCP range start"), _ref("IPv4", "DHCP range end")],
@@ -126,6 +171,7 @@ DEFS: dict[str, dict[str, Any]] = {
             "domain_mode": _ref("DomainMode", "domain mode", default="internal"),
             "domain": _ref("Domain", "domain"),
             "timezone": _ref("Timezone", "timezone", default="Etc/UTC"),
+            "acme_challenge": _ref("AcmeChallenge", "ACME challenge", default="http"),
         },
         ["name"],
     ),
@@ -141,6 +187,8 @@ DEFS: dict[str, dict[str, Any]] = {
             "upstream_dns": _ref("UpstreamDns", "upstream resolvers", default=[]),
             "ntp_servers": _ref("NtpServers", "NTP servers", default=[]),
             "dns_server": _ref("DnsServer", "DNS server", default="dnsmasq"),
+            # The address devices dial from outside; without it, the DDNS or custom name.
+            "wireguard_endpoint": _ref("Host", "WireGuard endpoint"),
         }
     ),
     "Peer": _obj(
@@ -360,6 +408,7 @@ DEFS: dict[str, dict[str, Any]] = {
             "services": _ref("Services", "services", default=list(SERVICES)),
             "peers": _list_of(_ref("Peer", "peer"), title="peers", default=[]),
             "users": _list_of(_ref("User", "user"), title="users", default=[]),
+            "ddns": _ref("Ddns", "ddns", default={}),
             "backup": _ref("Backup", "backup", default={}),
             "store": _ref("Store", "store", default={}),
         },
@@ -370,7 +419,9 @@ STATE: dict[str, Any] = {"$defs": DEFS, "$ref": "#/$defs/CellState"}
 _STATE_VALIDATOR = validator_for(STATE)
 ALL_DEFS: dict[str, dict[str, Any]] = {**TYPES, **DEFS}
 
-DEFAULT_NETWORK: dict[str, Any] = {k: v["default"] for k, v in DEFS["Network"]["properties"].items()}
+DEFAULT_NETWORK: dict[str, Any] = {
+    k: v["default"] for k, v in DEFS["Network"]["properties"].items() if "default" in v
+}
 
 
 class StateError(ValueError):
@@ -390,6 +441,30 @@ def domain_for(name: str, mode: str, domain: str | None = None) -> str:
     if mode == "pic_ngo":
         return f"{name}.{PIC_NGO_SUFFIX}"
     return domain or ""
+
+
+def ddns_target(state: Mapping[str, Any]) -> tuple[str, str]:
+    """(provider, name) the cell publishes its address with: the pic_ngo domain mode is pic_ngo with
+    <name>.pic.ngo; otherwise the ddns section's provider and name ('none', '' without one)."""
+    cell, ddns = state["cell"], state.get("ddns") or {}
+    if cell.get("domain_mode") == "pic_ngo":
+        return "pic_ngo", domain_for(cell["name"], "pic_ngo")
+    provider = ddns.get("provider", "none")
+    return provider, (ddns.get("hostname") or "") if provider != "none" else ""
+
+
+def public_endpoint(state: Mapping[str, Any]) -> str:
+    """The host devices dial from outside: the address the admin set, else the DDNS name, else a
+    custom domain; '' when the cell has none of these (the API then uses the host's own address)."""
+    endpoint = (state.get("network") or {}).get("wireguard_endpoint")
+    if endpoint:
+        return str(endpoint)
+    provider, name = ddns_target(state)
+    if provider != "none" and name:
+        return name
+    if state["cell"].get("domain_mode") == "custom":
+        return str(state["cell"].get("domain") or "")
+    return ""
 
 
 def default_state(cell_name: str = "mycell") -> dict[str, Any]:
@@ -460,6 +535,30 @@ def _relations(state: dict[str, Any], fields: dict[str, str]) -> None:
             add("cell.domain", f"a custom domain must not be under .cell or .{PIC_NGO_SUFFIX}")
         elif mode != "custom" and ok("cell.name") and domain != domain_for(cell["name"], mode):
             add("cell.domain", f"with domain mode {mode} the domain must be {domain_for(cell['name'], mode)}")
+
+    ddns = state["ddns"]
+    if ok("ddns.provider", "cell.domain_mode"):
+        provider, mode = ddns["provider"], cell["domain_mode"]
+        if provider == "pic_ngo" and mode != "pic_ngo":
+            add("ddns.provider", "pic_ngo publishes <name>.pic.ngo: choose the pic_ngo domain mode for it")
+        elif mode == "pic_ngo" and provider not in ("none", "pic_ngo"):
+            add("ddns.provider", "the pic_ngo domain mode publishes the address through pic_ngo")
+        elif provider not in ("none", "pic_ngo") and ok("ddns.hostname"):
+            name = ddns.get("hostname")
+            if not name:
+                add("ddns.hostname", f"{provider} needs the name to publish")
+            elif provider == "duckdns" and not name.endswith(DUCKDNS_SUFFIX):
+                add("ddns.hostname", f"a Duck DNS name ends in {DUCKDNS_SUFFIX}")
+            elif provider == "cloudflare" and ok("ddns.zone") and ddns.get("zone") and not (
+                name == ddns["zone"] or name.endswith("." + ddns["zone"])
+            ):
+                add("ddns.hostname", f"the name must be in the zone {ddns['zone']}")
+
+    if ok("cell.acme_challenge", "cell.domain_mode", "ddns.provider") and cell["acme_challenge"] == "dns":
+        if cell["domain_mode"] == "internal":
+            add("cell.acme_challenge", "an internal cell has its own CA: no ACME challenge")
+        elif ddns_target(state)[0] not in DNS01_PROVIDERS:
+            add("cell.acme_challenge", f"DNS-01 needs the DDNS provider {', '.join(DNS01_PROVIDERS)}")
 
     net = state["network"]
     p = "network."
@@ -761,6 +860,9 @@ SETTINGS = Request(
         "timezone": "cell.timezone",
         "upstream_dns": "network.upstream_dns",
         "ntp_servers": "network.ntp_servers",
+        # internal <-> custom <-> pic_ngo after setup: a converge of every role that reads them
+        "domain_mode": "cell.domain_mode",
+        "domain": "cell.domain",
     },
     at_least_one=True,
 )
@@ -776,6 +878,28 @@ USER = Request(
     {"name": "users[].name", "role": "users[].role", "services": "users[].services"},
     {"password": _ref("Password", "password")},
     ("name", "password"),
+)
+DDNS = Request(
+    "DdnsChange",
+    "dynamic DNS settings",
+    {
+        "provider": "ddns.provider",
+        "hostname": "ddns.hostname",
+        "zone": "ddns.zone",
+        "ipv6": "ddns.ipv6",
+        "acme_challenge": "cell.acme_challenge",
+    },
+    {
+        "credentials": _ref("DdnsCredentials", "credentials"),
+        # network.wireguard_endpoint, or "" to take it back (devices dial the DDNS or custom name again)
+        "wireguard_endpoint": {
+            "anyOf": [_ref("Host"), {"const": ""}],
+            "title": "WireGuard endpoint",
+            "description": "a domain name or an IPv4 address devices dial from outside; empty: the DDNS or "
+            "custom name",
+        },
+    },
+    at_least_one=True,
 )
 LOGIN = Request(
     "Login",
@@ -819,8 +943,8 @@ STORE_INSTALL = Request(
 STORE_UPGRADE = Request("StoreUpgrade", "app upgrade", own={"version": _ref("AppVersion", "version")})
 IMAGE_PULL = Request("ImagePull", "image pull", own={"reference": _ref("PullRef", "image")}, required=("reference",))
 
-REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, LOGIN, PASSWORD_CHANGE, BACKUP, STORE_SETTINGS,
-            STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL)
+REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, DDNS, LOGIN, PASSWORD_CHANGE, BACKUP,
+            STORE_SETTINGS, STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL)
 
 
 @functools.cache
@@ -859,6 +983,12 @@ def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
     out; so the result can be laid over the inventory defaults with set_fact.
     """
     validate_state(state)
+    return valid_state_to_vars(state)
+
+
+def valid_state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
+    """``state_to_vars`` of a state already validated (the API's, loaded or saved): a state of
+    hundreds of peers is not validated again for each comparison."""
     full = apply_defaults(state)
     cell, net = full["cell"], full["network"]
     peers = [
@@ -906,6 +1036,10 @@ def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
         # (ca, dnsmasq, coredns), routes (caddy) and firewall openings (firewall)
         **store_vars(full["store"], full["users"]),
     }
+    out["pic_ddns_provider"], out["pic_ddns_hostname"] = ddns_target(full)
+    out["pic_ddns_zone"] = full["ddns"].get("zone") or ""
+    out["pic_ddns_ipv6"] = bool(full["ddns"]["ipv6"])
+    out["pic_acme_challenge"] = cell["acme_challenge"]
     # The LAN interface defaults to the host's default route interface in the inventory; only a
     # state that names one overrides it.
     if isinstance(state.get("network"), dict) and "lan_interface" in state["network"]:

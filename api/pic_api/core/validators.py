@@ -160,6 +160,14 @@ TYPES: dict[str, dict[str, Any]] = {
         "pattern": "^\\$2[aby]\\$(0[4-9]|[12][0-9]|3[01])\\$[./A-Za-z0-9]{53}$",
         "description": "a bcrypt hash ($2b$...)",
     },
+    "Secret": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 256,
+        "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
+        "description": "a credential of at most 256 characters, no control characters or line breaks",
+        "writeOnly": True,
+    },
     "Repository": {
         "type": "string",
         "maxLength": 255,

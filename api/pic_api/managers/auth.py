@@ -80,6 +80,7 @@ class Session:
     created: float
     expires: float
     data: dict[str, Any] = field(default_factory=dict)
+    secure: bool = False  # opened over HTTPS (its cookies are Secure)
 
     def public(self) -> dict[str, Any]:
         return {"username": self.user, "role": self.role, "expires_at": int(self.expires)}
@@ -304,7 +305,7 @@ class AuthManager:
                 kept.data["pw"] = self._read()[username]["hash"]
 
     # sessions ------------------------------------------------------------------------------
-    def create_session(self, username: str, role: str) -> Session:
+    def create_session(self, username: str, role: str, secure: bool = False) -> Session:
         now = self.clock()
         session = Session(
             token=secrets.token_urlsafe(32),
@@ -313,6 +314,7 @@ class AuthManager:
             csrf=secrets.token_urlsafe(32),
             created=now,
             expires=now + self.session_seconds,
+            secure=secure,
         )
         # a session lasts only as long as the password it was opened with, even when the password is
         # changed by another process (pic reset-admin-password)
@@ -325,6 +327,9 @@ class AuthManager:
     def get_session(self, token: str | None) -> Session | None:
         if not token:
             return None
+        # Read the state's users before taking this lock, never under it: a state save holds the state
+        # lock and then takes this one (prune), so the other order would deadlock the two.
+        members = self.members() if self.members is not None else None
         with self._lock:
             session = self._sessions.get(token)
             if session and session.expires <= self.clock():
@@ -333,7 +338,7 @@ class AuthManager:
             if session and self._read().get(session.user, {}).get("hash") != session.data.get("pw"):
                 del self._sessions[token]
                 return None
-            if session and self.members is not None and session.user not in self.members():
+            if session and members is not None and session.user not in members:
                 del self._sessions[token]  # the user left the state (deleted, or a rollback)
                 return None
             return session

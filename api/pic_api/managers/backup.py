@@ -50,6 +50,7 @@ STEP_EVENT = "pic_restore_step"
 ENCRYPTION = "repokey-blake2"  # the key lives in the repository, encrypted with the passphrase
 PASSPHRASE_GROUPS, PASSPHRASE_GROUP_LENGTH = 6, 5  # 30 characters of 32: 150 bits, typed by a person
 BORG_TIMEOUT = 6 * 3600
+HEALTH_WAIT = 60.0  # seconds a restore waits for every enabled service to answer
 
 
 class BackupError(ManagerError):
@@ -521,9 +522,9 @@ class BackupManager:
         write_atomic(self.config.marker_file, repository + "\n", 0o644)
 
     @staticmethod
-    def _wait_healthy(health: Callable[[], dict[str, Any]], timeout: float = 60.0) -> dict[str, Any]:
-        """The health report once every enabled service is ok (or the last one after ``timeout``)."""
-        deadline = time.monotonic() + timeout
+    def _wait_healthy(health: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The health report once every enabled service is ok (or the last one after HEALTH_WAIT s)."""
+        deadline = time.monotonic() + HEALTH_WAIT
         while True:
             report = health()
             bad = [s for s in report.get("services", []) if s.get("status") not in ("ok", "disabled")]
@@ -539,7 +540,7 @@ class BackupSettings:
         self.changes = changes
 
     def get(self) -> dict[str, Any]:
-        return self.changes.state.load()["backup"]
+        return self.changes.state.section("backup")
 
     @staticmethod
     def change_for(body: Any) -> Callable[[dict[str, Any]], None]:

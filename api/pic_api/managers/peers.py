@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,12 @@ from ..core import addressing, schema, wgkeys
 from .changes import ChangeManager
 from .errors import Conflict, NotFound, checked
 from .runs import Run
+
+log = logging.getLogger("pic.peers")
+
+# Applies a peer the state just gained ("add") or lost ("remove") to the running cell at once; returns
+# {"ready": bool, "parts": {part: outcome}} (agent.client.AgentClient.peer_apply).
+LiveApply = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 def qr_svg(text: str) -> str:
@@ -55,17 +62,42 @@ def client_config(
 
 
 class PeerManager:
-    def __init__(self, changes: ChangeManager, cell_public_key: Callable[[], str], wg_endpoint: str = ""):
+    """Peers of the cell state. With ``live`` (the agent), a change is applied to the running cell
+    the moment its state is saved, before the converge that makes it durable is queued: the device
+    is ready when the response comes, not when the run ends."""
+
+    def __init__(
+        self,
+        changes: ChangeManager,
+        cell_public_key: Callable[[], str],
+        endpoint: Callable[[dict[str, Any]], str] = lambda state: state["cell"]["domain"],
+        live: LiveApply | None = None,
+    ):
         self.changes = changes
         self._cell_public_key = cell_public_key
-        self.endpoint = wg_endpoint
+        self.endpoint = endpoint  # the host devices dial, from the state (DdnsManager.endpoint)
+        self.live = live
+
+    def _apply_live(self, op: str, peer: dict[str, Any], into: dict[str, Any]) -> None:
+        """Fills ``into`` with the fast path's outcome; never fails the change (its converge follows)."""
+        if self.live is None:
+            into.update(ready=False, live_error="no privileged agent: the change takes effect when its run ends")
+            return
+        try:
+            outcome = self.live(op, peer)
+        except Exception as exc:  # the agent refused or is away: the converge still makes it so
+            message = getattr(exc, "message", None) or str(exc)
+            log.warning("peer %s %s not applied at once: %s", op, peer["name"], message)
+            into.update(ready=False, live_error=f"not applied at once ({message}); it takes effect when its run ends")
+            return
+        into.update(ready=bool(outcome.get("ready")), live=outcome.get("parts", {}))
 
     def cell_public_key(self) -> str:
         """The cell's WireGuard public key (the agent makes the key pair when it does not exist yet)."""
         return self._cell_public_key()
 
     def list(self) -> list[dict[str, Any]]:
-        return self.changes.state.load()["peers"]
+        return self.changes.state.section("peers")
 
     def get(self, name: str) -> dict[str, Any]:
         for peer in self.list():
@@ -101,24 +133,42 @@ class PeerManager:
             peers.append(peer)
             return peer
 
-        run, peer = self.changes.apply(change, f"add peer {data['name']}", schema.PEER)
+        live: dict[str, Any] = {}
+        run, peer = self.changes.apply(
+            change, f"add peer {data['name']}", schema.PEER, before_run=lambda p: self._apply_live("add", p, live)
+        )
         state = self.changes.state.load()
-        endpoint = self.endpoint or state["cell"]["domain"]
-        config = client_config(peer, state, self.cell_public_key(), endpoint, private)
+        config = client_config(peer, state, self.cell_public_key(), self.endpoint(state), private)
         return {
             "peer": peer,
             "config": config,
             "qr_svg": qr_svg(config),
             "run_id": run.id,
             "private_key_included": private is not None,
+            **live,
         }
 
-    def delete(self, name: str) -> Run:
-        def change(state: dict[str, Any]) -> None:
-            before = len(state["peers"])
-            state["peers"] = [p for p in state["peers"] if p["name"] != name]
-            if len(state["peers"]) == before:
-                raise NotFound(f"no peer {name!r}")
+    def config(self, name: str) -> dict[str, Any]:
+        """A peer's configuration as it is now (the cell's current endpoint), for a device that already
+        has its key: the private key line stays a placeholder, no new key is made."""
+        state = self.changes.state.load()
+        peer = self.get(name)
+        endpoint = self.endpoint(state)
+        config = client_config(peer, state, self.cell_public_key(), endpoint, None)
+        return {"peer": peer, "endpoint": endpoint, "config": config, "qr_svg": qr_svg(config)}
 
-        run, _ = self.changes.apply(change, f"delete peer {name}")
-        return run
+    def delete(self, name: str) -> tuple[Run, dict[str, Any]]:
+        """The run making the removal durable, and the outcome of removing the peer at once."""
+
+        def change(state: dict[str, Any]) -> dict[str, Any]:
+            gone = [p for p in state["peers"] if p["name"] == name]
+            if not gone:
+                raise NotFound(f"no peer {name!r}")
+            state["peers"] = [p for p in state["peers"] if p["name"] != name]
+            return gone[0]
+
+        live: dict[str, Any] = {}
+        run, _ = self.changes.apply(
+            change, f"delete peer {name}", before_run=lambda p: self._apply_live("remove", p, live)
+        )
+        return run, live

@@ -155,6 +155,10 @@ class RunManager:
         cleanup: list[Path] | None = None,
         job: Callable[[Run, Callable[[dict[str, Any]], None], Callable[[], bool]], str] | None = None,
     ) -> Run:
+        if kind == "converge" and not check and not extravars and not cleanup:
+            joined = self._join_pending(tags, description, state_version)
+            if joined is not None:
+                return joined
         run_id = new_run_id()
         run = Run(run_id, kind, tags, check, description, extravars, state_version)
         run.cleanup = list(cleanup or [])
@@ -175,6 +179,32 @@ class RunManager:
             ",".join(tags) or "all",
             ", check mode" if check else "",
         )
+        return run
+
+    def _join_pending(self, tags: list[str], description: str, state_version: int | None) -> Run | None:
+        """A converge queued behind another converge that has not started yet joins it: that run reads
+        the state on disk when it starts, so it makes this change too. A burst of changes (500 peers
+        added by a script) then costs one converge after the running one, not one each."""
+        with self._lock:
+            pending = [
+                r for r in self._runs.values()
+                if r.status == "pending" and r.kind == "converge" and not r.check and not r.extravars
+                and not r.cleanup and not r.cancel_requested
+            ]
+            if not pending:
+                return None
+            run = pending[-1]
+            if not run.tags or not tags:
+                run.tags = []  # the whole site
+            else:
+                merged = list(dict.fromkeys(run.tags + tags))
+                run.tags = [t for t in merged if t != "always"] or ["always"]
+            joined = f"{run.description}; {description}"
+            run.description = joined if len(joined) <= 300 else joined[:299] + "…"
+            if state_version is not None:
+                run.state_version = max(run.state_version or 0, state_version)
+            self._save(run)
+        log.info("%s joins the queued run %s (tags %s)", description, run.id, ",".join(run.tags) or "all")
         return run
 
     def new_run_path(self, name: str) -> Path:
@@ -201,7 +231,8 @@ class RunManager:
                 self._finish(run, "failed", "internal error while running; see the API log")
 
     def _execute(self, run: Run) -> None:
-        run.status, run.started_at = "running", _now()
+        with self._lock:  # from here on no change joins it (_join_pending)
+            run.status, run.started_at = "running", _now()
         self._save(run)
         self._publish(run, {"event": "pic_run_status", "status": "running", "created": run.started_at})
         if self.backend is None:
@@ -215,7 +246,7 @@ class RunManager:
             status = "failed"
         if run.cancel_requested and status != "successful":
             status = "canceled"
-        self._finish(run, status)
+        self._finish(run, status, run.error)  # a backend may say why (e.g. what it put back)
 
     def _finish(self, run: Run, status: str, error: str | None = None) -> None:
         for path in run.cleanup:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..core import schema
 from .changes import ChangeManager
-from .errors import checked
+from .errors import InvalidInput, checked
 from .runs import Run
 
 
@@ -23,8 +24,9 @@ def settings_of(state: dict[str, Any]) -> dict[str, Any]:
 
 
 class SettingsManager:
-    def __init__(self, changes: ChangeManager):
+    def __init__(self, changes: ChangeManager, name_available: Callable[[str], dict[str, Any]] | None = None):
         self.changes = changes
+        self.name_available = name_available  # DdnsManager.available: is <name>.pic.ngo free?
 
     def get(self) -> dict[str, Any]:
         return settings_of(self.changes.state.load())
@@ -32,10 +34,21 @@ class SettingsManager:
     def update(self, body: Any, preview: bool = False) -> Run:
         """Each changed setting goes to its state path (``schema.SETTINGS``); the state schema decides."""
         data = checked(schema.SETTINGS, body)
+        old = self.changes.state.section("cell")
+        if data.get("domain_mode") == "pic_ngo" and old["domain_mode"] != "pic_ngo" and self.name_available:
+            answer = self.name_available(old["name"])
+            if answer["available"] is False:  # None: the service did not answer, which blocks nothing
+                message = f"{answer['name']} is taken by another cell"
+                raise InvalidInput(message, {"domain_mode": message})
 
         def change(state: dict[str, Any]) -> None:
             schema.SETTINGS.patch(state, data)
             state["services"] = [s for s in schema.SERVICES if s in state["services"]]
+            cell = state["cell"]
+            if cell["domain_mode"] != "custom":  # the other modes' domain follows from the name
+                cell["domain"] = schema.domain_for(cell["name"], cell["domain_mode"])
+            if cell["domain_mode"] == "internal":
+                cell["acme_challenge"] = "http"  # the cell's own CA: no ACME
 
         what = "change settings: " + ", ".join(sorted(data))
         run, _ = (self.changes.preview if preview else self.changes.apply)(change, what, schema.SETTINGS)

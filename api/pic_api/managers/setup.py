@@ -18,6 +18,15 @@ LAN_FIELDS = ("lan_interface", "lan_subnet", "lan_address", "dhcp_range")
 ADMIN = "admin"
 
 
+def https_urls(state: dict[str, Any]) -> list[str]:
+    """Where the UI answers once the setup's converge is done: the cell's name, then its LAN address
+    (the caddy role's sites; after setup :8081 serves only the page that leads there)."""
+    urls = [f"https://{state['cell']['domain']}/"]
+    if state.get("network", {}).get("lan_address"):
+        urls.append(f"https://{state['network']['lan_address']}/")
+    return urls
+
+
 class SetupManager:
     def __init__(self, changes: ChangeManager, auth: AuthManager, code: SetupCode, bcrypt_rounds: int = 12):
         self.changes = changes

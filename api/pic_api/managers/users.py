@@ -35,11 +35,11 @@ class UserManager:
 
     def list(self) -> list[dict[str, Any]]:
         accounts = self.auth.accounts()
-        return [public_user(u, accounts) for u in self.changes.state.load()["users"]]
+        return [public_user(u, accounts) for u in self.changes.state.section("users")]
 
     def add(self, body: dict[str, Any]) -> tuple[dict[str, Any], Run]:
         data = {"role": "peer", "services": list(schema.USER_SERVICES), **checked(schema.USER, body)}
-        if any(u["name"] == data["name"] for u in self.changes.state.load()["users"]):
+        if any(u["name"] == data["name"] for u in self.changes.state.section("users")):
             raise Conflict(f"user {data['name']!r} exists", {"name": "a user with this name exists"})
         entry = {
             "name": data["name"],
@@ -76,7 +76,7 @@ class UserManager:
 
     def set_service_password(self, name: str, password: str) -> Run | None:
         """Keep the user's service password in step with a changed API password."""
-        if not any(u["name"] == name for u in self.changes.state.load()["users"]):
+        if not any(u["name"] == name for u in self.changes.state.section("users")):
             return None
         h = service_hash(password, self.rounds)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .auth import account_bp, auth_bp
 from .ca import ca_bp
+from .ddns import ddns_bp
 from .health import health_bp
 from .peers import peers_bp
 from .runs import runs_bp
@@ -27,6 +28,7 @@ BLUEPRINTS = [
     services_bp,
     logs_bp,
     ca_bp,
+    ddns_bp,
     store_bp,
     containers_bp,
 ]

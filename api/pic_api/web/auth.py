@@ -8,7 +8,15 @@ from flask import Blueprint, jsonify, request
 
 from ..core import schema
 from ..managers.errors import checked
-from .common import SESSION_COOKIE, cell, clear_login_cookies, json_body, session, set_login_cookies
+from .common import (
+    SESSION_COOKIE,
+    cell,
+    clear_login_cookies,
+    cookies_secure,
+    json_body,
+    session,
+    set_login_cookies,
+)
 from .gate import access
 from .openapi import doc
 
@@ -27,7 +35,7 @@ def login() -> Any:
     body = checked(schema.LOGIN, json_body())
     c = cell()
     role = c.auth.authenticate(body["username"], body["password"], request.remote_addr or "")
-    sess = c.auth.create_session(body["username"], role)
+    sess = c.auth.create_session(body["username"], role, secure=cookies_secure())
     return set_login_cookies(jsonify(user=sess.public()), sess)
 
 

@@ -53,8 +53,14 @@ def json_body() -> dict[str, Any]:
     return body
 
 
+def cookies_secure() -> bool:
+    """Secure cookies for a request that came over HTTPS: the browser then never sends them over
+    plain HTTP. (The wizard's own session, made over plain HTTP on :8081 before setup, cannot be.)"""
+    return cell().config.cookie_secure or request.is_secure
+
+
 def set_login_cookies(response: Any, sess: Session) -> Any:
-    secure = cell().config.cookie_secure
+    secure = cookies_secure()
     max_age = int(sess.expires - sess.created)
     response.set_cookie(
         SESSION_COOKIE, sess.token, max_age=max_age, httponly=True, secure=secure, samesite="Strict", path="/"
@@ -66,6 +72,7 @@ def set_login_cookies(response: Any, sess: Session) -> Any:
 
 
 def clear_login_cookies(response: Any) -> Any:
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    secure = cookies_secure()
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="Strict")
+    response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="Strict")
     return response

@@ -59,6 +59,10 @@ def install(app: Flask, pic: Cell) -> None:
             return None
         level = level_of(app.view_functions[request.endpoint])
         sess = pic.auth.get_session(request.cookies.get(SESSION_COOKIE))
+        if sess is not None and request.is_secure and not sess.secure:
+            # Opened over plain HTTP (the wizard's, before setup): its cookie crossed the network in
+            # the clear, so HTTPS does not take it; the person logs in there, with Secure cookies.
+            sess = None
         g.pic_session = sess
         if level == "public":
             return None

@@ -75,6 +75,14 @@ INT = {"type": "integer"}
 BOOL = {"type": "boolean"}
 RUN_STATUSES = ("pending", "running", "successful", "failed", "canceled")
 
+# A peer change applied to the running cell at once, before its converge: whether the device can use
+# it now (ready), each part's outcome (live), or why not (live_error).
+PEER_LIVE = {
+    "ready": {"type": "boolean", "description": "applied to the running cell: it can connect (or is cut off) now"},
+    "live": {"type": "object", "additionalProperties": STR, "description": "wireguard, nat, dns: each part's outcome"},
+    "live_error": {"type": "string", "description": "why it was not applied at once (it is when its run ends)"},
+}
+
 # What the API answers. Requests and the state are the schema's (core/schema.py).
 ANSWERS: dict[str, dict[str, Any]] = {
     "Error": _obj({"error": STR, "fields": {"type": "object", "additionalProperties": STR}}, ["error"]),
@@ -113,7 +121,18 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ["username", "role", "expires_at"],
     ),
     "Me": _obj({"user": ref("SessionUser")}, ["user"]),
-    "SetupStarted": _obj({"run_id": STR, "user": ref("SessionUser")}, ["run_id", "user"]),
+    "SetupStarted": _obj(
+        {
+            "run_id": STR,
+            "user": ref("SessionUser"),
+            "https": {
+                **_list({"type": "string", "format": "uri"}),
+                "description": "where the UI answers once the run is done (the cell's name, then its LAN address): "
+                "after setup :8081 only leads there",
+            },
+        },
+        ["run_id", "user", "https"],
+    ),
     "LoggedOut": _obj({"status": STR}, ["status"]),
     "PasswordChanged": _obj({"status": STR, "run_id": {"type": ["string", "null"]}}, ["status", "run_id"]),
     "Run": _obj(
@@ -170,6 +189,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ),
     },
     "PeerList": _obj({"peers": _list(ref("Peer"))}, ["peers"]),
+    "PeerRemoved": _obj({"run_id": STR, **PEER_LIVE}, ["run_id", "ready"]),
     "PeerOne": _obj({"peer": ref("Peer")}, ["peer"]),
     "PeerCreated": _obj(
         {
@@ -178,8 +198,76 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "qr_svg": {"type": "string", "description": "the configuration as a QR code (SVG)"},
             "run_id": STR,
             "private_key_included": BOOL,
+            **PEER_LIVE,
         },
-        ["peer", "config", "qr_svg", "run_id", "private_key_included"],
+        ["peer", "config", "qr_svg", "run_id", "private_key_included", "ready"],
+    ),
+    "PeerConfig": _obj(
+        {
+            "peer": ref("Peer"),
+            "endpoint": {"type": "string", "description": "the host the configuration dials"},
+            "config": {"type": "string", "description": "wg-quick configuration; the private key line is a "
+                       "placeholder for the key the device already has"},
+            "qr_svg": STR,
+        },
+        ["peer", "endpoint", "config", "qr_svg"],
+    ),
+    "DdnsStatus": {
+        "description": "What the cell's updater (pic-ddns) last did, in the provider's own words",
+        **_obj(
+            {
+                "provider": STR,
+                "hostname": {"type": ["string", "null"]},
+                "public": {"type": ["object", "null"], "description": "the public addresses last found, by family",
+                           "additionalProperties": STR},
+                "accepted": {"type": ["object", "null"], "description": "the addresses the provider accepted",
+                             "additionalProperties": STR},
+                "last_answer": {"type": ["string", "null"]},
+                "last_success": {"type": ["string", "null"]},
+                "last_error": {"type": ["string", "null"]},
+                "last_error_at": {"type": ["string", "null"]},
+                "checked_at": {"type": ["string", "null"]},
+                "failures": {"type": ["integer", "null"]},
+                "blocked": {"type": ["boolean", "null"], "description": "stopped until the settings or "
+                            "credentials change (the provider said they are wrong)"},
+                "next_attempt": {"type": ["string", "null"], "description": "after an error: not before this"},
+            },
+            ["provider", "hostname", "public", "accepted", "last_answer", "last_success", "last_error",
+             "last_error_at", "checked_at", "failures", "blocked", "next_attempt"],
+        ),
+    },
+    "DdnsView": _obj(
+        {
+            "settings": _obj(
+                {
+                    "provider": ref("DdnsProvider"),
+                    "hostname": STR,
+                    "zone": STR,
+                    "ipv6": BOOL,
+                    "wireguard_endpoint": STR,
+                    "acme_challenge": ref("AcmeChallenge"),
+                },
+                ["provider", "hostname", "zone", "ipv6", "wireguard_endpoint", "acme_challenge"],
+            ),
+            "domain_mode": ref("DomainMode"),
+            "domain": ref("Domain"),
+            "provider": ref("DdnsProvider"),
+            "hostname": {"type": "string", "description": "the name published (pic_ngo: <name>.pic.ngo)"},
+            "endpoint": {"type": "string", "description": "the host devices dial from outside"},
+            "credentials": {
+                "type": "object",
+                "description": "per provider, the credentials stored: true (a secret) or the username",
+                "additionalProperties": {"type": "object", "additionalProperties": {"type": ["boolean", "string"]}},
+            },
+            "needs": {"type": "object", "description": "the credentials each provider needs",
+                      "additionalProperties": _list(STR)},
+            "status": {"anyOf": [ref("DdnsStatus"), {"type": "null"}]},
+        },
+        ["settings", "domain_mode", "domain", "provider", "hostname", "endpoint", "credentials", "needs", "status"],
+    ),
+    "NameAvailable": _obj(
+        {"name": STR, "available": {"type": ["boolean", "null"]}, "error": {"type": ["string", "null"]}},
+        ["name", "available", "error"],
     ),
     "UserEntry": _obj(
         {"name": ref("Label"), "role": ref("Role"), "services": ref("UserServices"), "can_login": BOOL},

@@ -38,7 +38,21 @@ def peers_get(name: str) -> Any:
     return jsonify(peer=cell().peers.get(name))
 
 
+@peers_bp.get("/<name>/config")
+@doc(
+    "The peer's configuration with the cell's current endpoint (after the endpoint changed): the device "
+    "keeps its key, the private key line is a placeholder",
+    "PeerConfig",
+    params=NAME,
+    errors=(404,),
+)
+def peers_config(name: str) -> Any:
+    return jsonify(cell().peers.config(name))
+
+
 @peers_bp.delete("/<name>")
-@doc("Remove a peer", "RunId", 202, params=NAME, errors=(404,))
+@doc("Remove a peer (from the running cell at once, then durably by its run)", "PeerRemoved", 202, params=NAME,
+     errors=(404,))
 def peers_delete(name: str) -> Any:
-    return jsonify(run_id=cell().peers.delete(name).id), 202
+    run, live = cell().peers.delete(name)
+    return jsonify(run_id=run.id, **live), 202

@@ -13,6 +13,15 @@ from .openapi import doc
 
 settings_bp = Blueprint("settings", __name__, url_prefix="/api/settings")
 PREVIEW = ("0", "1", "true", "false")
+PREVIEW_QUERY = {"preview": {"type": "string", "enum": list(PREVIEW)}}
+
+
+def preview_flag() -> bool:
+    """?preview=1: a check-mode run with diffs that saves nothing."""
+    preview = request.args.get("preview", "0")
+    if preview not in PREVIEW:
+        raise InvalidInput("preview must be 0 or 1", {"preview": "must be 0 or 1"})
+    return preview in ("1", "true")
 
 
 @settings_bp.get("")
@@ -27,12 +36,9 @@ def settings_get() -> Any:
     "SettingsStarted",
     202,
     body=schema.SETTINGS,
-    query={"preview": {"type": "string", "enum": list(PREVIEW)}},
+    query=PREVIEW_QUERY,
 )
 def settings_put() -> Any:
-    preview = request.args.get("preview", "0")
-    if preview not in PREVIEW:
-        raise InvalidInput("preview must be 0 or 1", {"preview": "must be 0 or 1"})
-    is_preview = preview in ("1", "true")
+    is_preview = preview_flag()
     run = cell().settings.update(json_body(), preview=is_preview)
     return jsonify(run_id=run.id, preview=is_preview), 202

@@ -39,6 +39,13 @@ def test_leaf_names(cell):
     assert "TLS Web Server Authentication" in eku
 
 
+def test_leaf_names_the_lan_address(cell):
+    text = cell.check_output("openssl x509 -in /etc/pic/tls/cell.crt -noout -ext subjectAltName")
+    assert re.findall(r"IP Address:([^,\s]+)", text) == ["192.168.50.1"]
+    assert "does match" in cell.run("openssl x509 -in /etc/pic/tls/cell.crt -noout -checkip 192.168.50.1").stdout
+    assert "does NOT match" in cell.run("openssl x509 -in /etc/pic/tls/cell.crt -noout -checkip 192.168.50.2").stdout
+
+
 def test_key_modes(cell):
     root_key = cell.file("/etc/pic/ca/private/root.key")
     assert (root_key.user, root_key.group, root_key.mode) == ("root", "root", 0o600)

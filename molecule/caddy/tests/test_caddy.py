@@ -1,4 +1,6 @@
-"""Caddy on the cell, reached from a client host that trusts only the cell's root CA."""
+"""Caddy on a set-up cell, reached from a client host that trusts only the cell's root CA."""
+
+import json
 
 import pytest
 
@@ -46,25 +48,87 @@ def test_caddy_user_reads_the_leaf_key(cell):
     assert "pic-tls" in cell.user("caddy").groups
 
 
-def test_ui_port_serves_the_ui_and_spa_fallback(lab, host_ip, trusting_client):
+def head(lab, args):
+    """Status, Location and the named headers of one request, as curl sees them."""
+    res = curl(lab, ["-o", "/dev/null", "-D", "-", *args])
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def test_caddy_runs_sandboxed(cell):
+    """The drop-in (roles/sandbox) is in force: one capability, a read-only system, no new privileges."""
+    show = cell.check_output("systemctl show -p CapabilityBoundingSet -p ProtectSystem -p NoNewPrivileges caddy")
+    assert "CapabilityBoundingSet=cap_net_bind_service\n" in show + "\n", show
+    assert "ProtectSystem=strict" in show and "NoNewPrivileges=yes" in show
+    pid = cell.check_output("systemctl show -p MainPID --value caddy")
+    status = cell.check_output(f"cat /proc/{pid}/status")
+    assert "NoNewPrivs:\t1" in status
+    exposure = cell.run("systemd-analyze security --no-pager caddy").stdout.splitlines()[-1]
+    assert float(exposure.split(":")[1].split()[0]) < 2.5, exposure
+
+
+def test_ui_port_after_setup_serves_no_api(lab, host_ip, trusting_client):
+    """After setup plain HTTP carries no login and no API: every path leads to the page that offers
+    the root certificate, and nothing reaches the API (the stand-in would answer "api ...")."""
     base = f"http://{host_ip['cell']}:8081"
-    assert "PIC test UI" in curl(lab, [f"{base}/"]).stdout
+    for path in ["/", "/health", "/api/setup/status", "/login", "/peers/phone"]:
+        res = curl(lab, ["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", f"{base}{path}"])
+        assert res.stdout == f"302 {base}/trust", (path, res.stdout)
+    res = curl(lab, ["-X", "POST", "-w", " %{http_code}", f"{base}/api/auth/login"])
+    assert not res.stdout.startswith("api") and res.stdout.endswith(" 302"), res.stdout
+    assert "strict-transport-security" not in head(lab, [f"{base}/"]).lower()
+
+
+def test_ui_port_after_setup_offers_the_root_and_the_https_addresses(lab, host_ip, trusting_client):
+    base = f"http://{host_ip['cell']}:8081"
+    assert "PIC test UI" in curl(lab, [f"{base}/trust"]).stdout  # the UI's page, from its own files
     assert "pic test asset" in curl(lab, [f"{base}/assets/app.js"]).stdout
-    # A client-side route of the SPA gets index.html.
-    assert "PIC test UI" in curl(lab, [f"{base}/peers/phone"]).stdout
-    # The root certificate is offered for download.
-    assert "BEGIN CERTIFICATE" in curl(lab, [f"{base}/ca.crt"]).stdout
+    root = lab.exec("client", ["cat", "/root/root.crt"]).stdout
+    assert curl(lab, [f"{base}/ca.crt"]).stdout == root
+    cell = json.loads(curl(lab, [f"{base}/cell.json"]).stdout)
+    assert cell == {"domain": "home.cell", "https": ["https://home.cell/", f"https://{host_ip['cell']}/"]}
 
 
-def test_ui_port_proxies_health_and_api(lab, host_ip, trusting_client):
-    base = f"http://{host_ip['cell']}:8081"
-    assert curl(lab, [f"{base}/health"]).stdout.startswith("api GET /health")
-    assert curl(lab, ["-X", "POST", f"{base}/api/setup"]).stdout.startswith("api POST /api/setup")
+def test_the_lan_address_serves_the_ui_with_a_verified_certificate(lab, host_ip, trusting_client):
+    """A laptop on the LAN that does not use the cell's DNS: https://<LAN address>/ verifies with
+    only the cell's root (the leaf names the address), and serves the UI and its API."""
+    base = f"https://{host_ip['cell']}"
+    res = curl(lab, ["--cacert", "/root/root.crt", f"{base}/"])
+    assert res.returncode == 0 and "PIC test UI" in res.stdout, res.stderr
+    res = curl(lab, ["--cacert", "/root/root.crt", f"{base}/health"])
+    assert res.stdout.startswith("api GET /health") and f"host={host_ip['cell']}" in res.stdout, res.stdout
+    res = curl(lab, [f"{base}/"])  # without the root: refused
+    assert res.returncode == 60, (res.returncode, res.stderr)
+
+
+def test_the_api_learns_the_scheme_from_caddy_alone(lab, host_ip, trusting_client):
+    """X-Forwarded-Proto is Caddy's: what a client sends in it never reaches the API."""
+    res = curl(lab, ["--cacert", "/root/root.crt", "-H", "X-Forwarded-Proto: http", f"https://{host_ip['cell']}/api/x"])
+    assert res.stdout.startswith("api GET /api/x") and "proto=https" in res.stdout, res.stdout
+
+
+@pytest.mark.parametrize("name", ["home.cell", "calendar.home.cell", "files.home.cell", "mail.home.cell", "LAN"])
+def test_every_https_site_sends_one_hsts_header(lab, host_ip, trusting_client, name):
+    if name == "LAN":
+        args = ["--cacert", "/root/root.crt", f"https://{host_ip['cell']}/api/hsts"]
+    else:
+        args = ["--cacert", "/root/root.crt", "--resolve", f"{name}:443:{host_ip['cell']}", f"https://{name}/api/hsts"]
+    headers = [line.lower() for line in head(lab, args).splitlines()]
+    hsts = [line for line in headers if line.startswith("strict-transport-security:")]
+    # Caddy's, deferred: it replaced the upstream's own "max-age=1".
+    assert hsts == ["strict-transport-security: max-age=31536000"], headers
+
+
+def test_plain_http_on_port_80_goes_to_https(lab, host_ip, trusting_client):
+    for host in ["home.cell", host_ip["cell"]]:
+        res = curl(lab, ["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--resolve",
+                         f"home.cell:80:{host_ip['cell']}", f"http://{host}/peers"])
+        assert res.stdout == f"308 https://{host}/peers", res.stdout
 
 
 def test_sse_streams_through_the_proxy(lab, host_ip, trusting_client):
     # The upstream sends one event, then waits 6 s: within 3 s the client must already have it.
-    res = curl(lab, ["-N", "--max-time", "3", f"http://{host_ip['cell']}:8081/api/stream"])
+    res = https(lab, host_ip, "home.cell", "/api/stream", extra=["-N", "--max-time", "3"])
     assert "data: first" in res.stdout, (res.returncode, res.stdout, res.stderr)
     assert "data: second" not in res.stdout
 

@@ -15,7 +15,8 @@ def test_invalid_directive_is_caught_and_caddy_keeps_serving(lab, host_ip, cell,
     assert cell.file("/etc/caddy/Caddyfile").content_string == before
     assert cell.check_output("systemctl show -p MainPID --value caddy") == pid
     out = lab.exec(
-        "client", ["curl", "-sS", "--max-time", "10", f"http://{host_ip['cell']}:8081/health"]
+        "client",
+        ["curl", "-sS", "--max-time", "10", "--cacert", "/root/root.crt", f"https://{host_ip['cell']}/health"],
     ).stdout
     assert out.startswith("api GET /health")
     res = lab.exec(

@@ -68,6 +68,33 @@ def test_peers_resolve_to_their_vpn_address(lab, host_ip):
     assert answers(lab, host_ip["cell"], f"laptop.{ZONE}") == ["10.0.0.3"]
 
 
+PEERS_FILE = "/var/lib/pic-dns/peers.hosts"
+
+
+def test_a_peer_written_as_the_agent_does_resolves_after_a_reload_not_a_restart(lab, cell, host_ip, converge):
+    """pic-agent writes the peers' hosts file (the same text the role renders) and reloads dnsmasq:
+    the new name answers at once, the process stays, and the converge that follows writes nothing."""
+    from pic_api.core import peerhosts
+
+    pid = cell.run("systemctl show -p MainPID --value dnsmasq").stdout.strip()
+    peers = [{"name": n, "ip": f"10.0.0.{i}"} for i, n in ((2, "phone"), (3, "laptop"), (4, "tablet"))]
+    text = peerhosts.render(peers, ZONE)
+    cell.run(f"printf %s {shlex.quote(text)} > {PEERS_FILE}.new && mv {PEERS_FILE}.new {PEERS_FILE}")
+    assert cell.run("systemctl reload dnsmasq").rc == 0
+    assert answers(lab, host_ip["cell"], f"tablet.{ZONE}") == ["10.0.0.4"]
+    assert cell.run("systemctl show -p MainPID --value dnsmasq").stdout.strip() == pid
+    try:
+        res = converge({"pic_peers": [{**p, "route": "split"} for p in peers]})
+        assert res.returncode == 0, res.stdout[-3000:]
+        assert "changed=0" in res.stdout, res.stdout[-3000:]
+    finally:
+        res = converge({})  # back to two peers: the name goes with a reload
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert answers(lab, host_ip["cell"], f"tablet.{ZONE}") == []
+    assert answers(lab, host_ip["cell"], f"phone.{ZONE}") == ["10.0.0.2"]
+    assert cell.run("systemctl show -p MainPID --value dnsmasq").stdout.strip() == pid
+
+
 def test_unknown_name_in_the_zone_is_not_forwarded(lab, host_ip):
     res = lab.exec("upstream", ["dig", "+time=3", "+tries=1", f"@{host_ip['cell']}", f"nobody.{ZONE}"])
     assert "status: NXDOMAIN" in res.stdout

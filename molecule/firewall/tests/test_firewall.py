@@ -57,10 +57,26 @@ def test_every_listener_answers_on_the_cell_itself(lab):
 
 def test_wan_sees_only_the_enabled_public_ports(lab, host_ip):
     result = probe(lab, "wan", host_ip["cell"], ALL)
-    assert opened(result) == sorted(["tcp:22", "tcp:80", "tcp:443", "tcp:8081", "udp:51820"]), result
-    # Default deny: the rest is dropped without an answer (mail is off; DNS and NTP are LAN/VPN only).
-    for spec in ["tcp:25", "tcp:587", "tcp:993", "tcp:53", "tcp:3000", "udp:53", "udp:123", "udp:5353"]:
+    assert opened(result) == sorted(["tcp:22", "tcp:80", "tcp:443", "udp:51820"]), result
+    # Default deny: the rest is dropped without an answer (mail is off; DNS and NTP are LAN/VPN only;
+    # after setup the UI's plain-HTTP port is for the LAN and the VPN).
+    for spec in ["tcp:8081", "tcp:25", "tcp:587", "tcp:993", "tcp:53", "tcp:3000", "udp:53", "udp:123", "udp:5353"]:
         assert result[spec] == "filtered", (spec, result)
+
+
+def test_before_setup_the_wizard_port_is_open_to_the_wan(lab, cell, host_ip, converge):
+    """A fresh cell (on a VPS, say) is claimed from wherever its owner is: :8081 is open everywhere
+    until setup; converging the set-up cell again closes it to the WAN."""
+    try:
+        res = converge({"pic_setup_completed": False})
+        assert res.returncode == 0, res.stdout[-3000:]
+        assert probe(lab, "wan", host_ip["cell"], ["tcp:8081"]) == {"tcp:8081": f"open: from {host_ip['wan']}"}
+    finally:
+        res = converge({})
+        assert res.returncode == 0, res.stdout[-3000:]
+    assert probe(lab, "wan", host_ip["cell"], ["tcp:8081"]) == {"tcp:8081": "filtered"}
+    lan = probe(lab, "cell", "192.168.50.1", ["tcp:8081"], netns="lanhost")
+    assert lan == {"tcp:8081": "open: from 192.168.50.10"}
 
 
 def test_lan_client_gets_the_lan_services(lab):
@@ -94,6 +110,41 @@ def test_split_peer_reaches_only_the_cell_networks(lab, host_ip):
     # The LAN is one of the cell's networks: reached, and not masqueraded.
     result = probe(lab, "cell", "192.168.50.10", ["tcp:8000"], netns="vpnhost", bind="10.0.0.3")
     assert result == {"tcp:8000": "open: from 10.0.0.3"}
+
+
+def test_a_peer_made_full_route_at_once_has_egress_and_the_converge_agrees(lab, cell, host_ip, converge):
+    """pic-agent adds a full-route peer's address to the live set (the set is there, empty or
+    not): its egress works at once, before the converge that writes the same into the ruleset."""
+    from pic_api.agent.fastpath import NFT_FULL_PEERS, NFT_TABLE
+
+    element = f"{' '.join(NFT_TABLE)} {NFT_FULL_PEERS} {{ 10.0.0.3 }}"
+    assert cell.run(f"nft add element {element}").rc == 0
+    masqueraded = {"tcp:8000": f"open: from {host_ip['cell']}"}
+    assert probe(lab, "cell", host_ip["wan"], ["tcp:8000"], netns="vpnhost", bind="10.0.0.3") == masqueraded
+    try:
+        full = [
+            {"name": "laptop", "ip": "10.0.0.2", "route": "full"},
+            {"name": "phone", "ip": "10.0.0.3", "route": "full"},
+        ]
+        res = converge({"pic_peers": full})
+        assert res.returncode == 0, res.stdout[-3000:]
+        assert probe(lab, "cell", host_ip["wan"], ["tcp:8000"], netns="vpnhost", bind="10.0.0.3") == masqueraded
+    finally:
+        res = converge({})  # phone is a split peer again: the reload takes its element out
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert probe(lab, "cell", host_ip["wan"], ["tcp:8000"], netns="vpnhost", bind="10.0.0.3") == {
+        "tcp:8000": "filtered"
+    }
+
+
+def test_without_full_route_peers_the_set_is_there_and_empty(cell, converge):
+    res = converge({"pic_peers": [{"name": "phone", "ip": "10.0.0.3", "route": "split"}]})
+    try:
+        assert res.returncode == 0, res.stdout[-3000:]
+        listed = cell.run("nft list set inet pic full_peers")
+        assert listed.rc == 0 and "elements" not in listed.stdout, listed.stdout
+    finally:
+        assert converge({}).returncode == 0
 
 
 def test_lan_client_reaches_the_internet_masqueraded(lab, host_ip):

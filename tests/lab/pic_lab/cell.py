@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,10 @@ class Cell:
         self.lab = lab
         self.inventory = inventory
         self.ip = lab.host_info("cell")["ip"]
+        # The wizard's address (plain HTTP, before setup) and the UI's after setup: HTTPS on the
+        # cell's LAN address (the lab's bridge), whose certificate the cell's root verifies.
         self.url = f"http://{self.ip}:8081"
+        self.https = f"https://{self.ip}"
 
     def converge(self, *args: str, timeout: float = 1800) -> Converge:
         started = time.monotonic()
@@ -92,6 +96,18 @@ class Cell:
 
     def exec(self, *cmd: str, host: str = "cell") -> subprocess.CompletedProcess:
         return self.lab.exec(host, list(cmd))
+
+    def https_login(self, password: str, workdir: Path | None = None) -> requests.Session:
+        """After setup: an admin session over HTTPS on the LAN address that trusts only the cell's
+        root certificate (kept in ``workdir``, else in a new temporary directory)."""
+        root = (workdir or Path(tempfile.mkdtemp(prefix="pic-root-"))) / "cell-root.pem"
+        root.write_text(self.exec("cat", "/etc/pic/ca/root.crt").stdout)
+        s = requests.Session()
+        s.trust_env = False  # the cell's root alone, not a CA bundle named in the environment
+        s.verify = str(root)
+        r = s.post(f"{self.https}/api/auth/login", json={"username": "admin", "password": password}, timeout=30)
+        r.raise_for_status()
+        return s
 
 
 def follow_run(session: requests.Session, base: str, run_id: str, timeout: float = 1500) -> list[dict]:

@@ -67,7 +67,8 @@ def ending(lab: Lab, ip: str) -> list[str]:
     names = lab.exec("cell", ["openssl", "x509", "-in", CELL_CERT, "-noout", "-ext", "subjectAltName"])
     dns = re.findall(r"DNS:([^,\s]+)", names.stdout)
     if dns:
-        lines.append(f"HTTPS: https://{dns[0]}/ (the name resolves through the cell's DNS at {ip})")
+        lines.append(f"HTTPS after setup: https://{dns[0]}/ (the name resolves through the cell's DNS at {ip}), "
+                     f"or https://{ip}/; then :8081 only leads there")
     root = lab.exec("cell", ["cat", CA_ROOT])
     if root.returncode == 0 and "BEGIN CERTIFICATE" in root.stdout:
         saved = LOG_DIR / "ca.crt"

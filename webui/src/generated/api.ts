@@ -36,6 +36,9 @@ export type Password = string
 /** a bcrypt hash ($2b$...) */
 export type BcryptHash = string
 
+/** a credential of at most 256 characters, no control characters or line breaks */
+export type Secret = string
+
 /** a borg repository: an absolute path (another disk) or ssh://user@host[:port]/path; empty for none */
 export type Repository = string
 
@@ -55,6 +58,9 @@ export type UserServices = UserService[]
 /** internal: <name>.cell; pic_ngo: <name>.pic.ngo; custom: your own domain */
 export type DomainMode = "internal" | "pic_ngo" | "custom"
 
+/** how a public certificate is proven (pic_ngo and custom domains): http (HTTP-01, port 80 reachable from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns) */
+export type AcmeChallenge = "http" | "dns"
+
 /** split: only the cell's networks go through the tunnel; full: everything */
 export type Route = "split" | "full"
 
@@ -63,6 +69,27 @@ export type Role = "admin" | "peer"
 
 /** the DNS server the cell runs */
 export type DnsServer = "dnsmasq" | "coredns"
+
+/** who publishes the cell's public address: none, pic_ngo (<name>.pic.ngo, the pic_ngo domain mode), cloudflare, duckdns, noip or freedns */
+export type DdnsProvider = "none" | "pic_ngo" | "cloudflare" | "duckdns" | "noip" | "freedns"
+
+/** publish the AAAA record too where the cell has a public IPv6 address */
+export type PublishIpv6 = boolean
+
+export type Ddns = {
+  provider?: DdnsProvider
+  hostname?: Domain
+  zone?: Domain
+  ipv6?: PublishIpv6
+}
+
+/** the provider's credentials (No-IP: username and password; Duck DNS and FreeDNS: token; Cloudflare: api_token); stored in a 0600 file beside the state, never shown again */
+export type DdnsCredentials = {
+  username?: Secret
+  password?: Secret
+  token?: Secret
+  api_token?: Secret
+}
 
 /** a list of two addresses [start, end] */
 export type DhcpRange = [IPv4, IPv4]
@@ -76,6 +103,7 @@ export type Cell = {
   domain_mode?: DomainMode
   domain?: Domain
   timezone?: Timezone
+  acme_challenge?: AcmeChallenge
 }
 
 export type Network = {
@@ -89,6 +117,7 @@ export type Network = {
   upstream_dns?: UpstreamDns
   ntp_servers?: NtpServers
   dns_server?: DnsServer
+  wireguard_endpoint?: Host
 }
 
 export type Peer = {
@@ -245,8 +274,20 @@ export type CellState = {
   services?: Services
   peers?: Peer[]
   users?: User[]
+  ddns?: Ddns
   backup?: Backup
   store?: Store
+}
+
+export type DdnsChange = {
+  provider?: DdnsProvider
+  hostname?: Domain
+  zone?: Domain
+  ipv6?: PublishIpv6
+  acme_challenge?: AcmeChallenge
+  credentials?: DdnsCredentials
+  /** a domain name or an IPv4 address devices dial from outside; empty: the DDNS or custom name */
+  wireguard_endpoint?: Host | ""
 }
 
 export type ImagePull = {
@@ -271,7 +312,7 @@ export type PeerRequest = {
 
 export type RunRequest = {
   /** roles to converge */
-  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "mailserver" | "radicale" | "webdav" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "store" | "webui")[]
+  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "mailserver" | "radicale" | "webdav" | "ddns" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "store" | "webui")[]
   check?: boolean
 }
 
@@ -280,6 +321,8 @@ export type SettingsChange = {
   timezone?: Timezone
   upstream_dns?: UpstreamDns
   ntp_servers?: NtpServers
+  domain_mode?: DomainMode
+  domain?: Domain
 }
 
 export type SetupCode = {
@@ -376,6 +419,8 @@ export type Me = {
 export type SetupStarted = {
   run_id: string
   user: SessionUser
+  /** where the UI answers once the run is done (the cell's name, then its LAN address): after setup :8081 only leads there */
+  https: string[]
 }
 
 export type LoggedOut = {
@@ -448,6 +493,16 @@ export type PeerList = {
   peers: Peer[]
 }
 
+export type PeerRemoved = {
+  run_id: string
+  /** applied to the running cell: it can connect (or is cut off) now */
+  ready: boolean
+  /** wireguard, nat, dns: each part's outcome */
+  live?: Record<string, string>
+  /** why it was not applied at once (it is when its run ends) */
+  live_error?: string
+}
+
 export type PeerOne = {
   peer: Peer
 }
@@ -460,6 +515,70 @@ export type PeerCreated = {
   qr_svg: string
   run_id: string
   private_key_included: boolean
+  /** applied to the running cell: it can connect (or is cut off) now */
+  ready: boolean
+  /** wireguard, nat, dns: each part's outcome */
+  live?: Record<string, string>
+  /** why it was not applied at once (it is when its run ends) */
+  live_error?: string
+}
+
+export type PeerConfig = {
+  peer: Peer
+  /** the host the configuration dials */
+  endpoint: string
+  /** wg-quick configuration; the private key line is a placeholder for the key the device already has */
+  config: string
+  qr_svg: string
+}
+
+/** What the cell's updater (pic-ddns) last did, in the provider's own words */
+export type DdnsStatus = {
+  provider: string
+  hostname: string | null
+  /** the public addresses last found, by family */
+  public: Record<string, string> | null
+  /** the addresses the provider accepted */
+  accepted: Record<string, string> | null
+  last_answer: string | null
+  last_success: string | null
+  last_error: string | null
+  last_error_at: string | null
+  checked_at: string | null
+  failures: number | null
+  /** stopped until the settings or credentials change (the provider said they are wrong) */
+  blocked: boolean | null
+  /** after an error: not before this */
+  next_attempt: string | null
+}
+
+export type DdnsView = {
+  settings: {
+    provider: DdnsProvider
+    hostname: string
+    zone: string
+    ipv6: boolean
+    wireguard_endpoint: string
+    acme_challenge: AcmeChallenge
+  }
+  domain_mode: DomainMode
+  domain: Domain
+  provider: DdnsProvider
+  /** the name published (pic_ngo: <name>.pic.ngo) */
+  hostname: string
+  /** the host devices dial from outside */
+  endpoint: string
+  /** per provider, the credentials stored: true (a secret) or the username */
+  credentials: Record<string, Record<string, boolean | string>>
+  /** the credentials each provider needs */
+  needs: Record<string, string[]>
+  status: DdnsStatus | null
+}
+
+export type NameAvailable = {
+  name: string
+  available: boolean | null
+  error: string | null
 }
 
 export type UserEntry = {
@@ -683,6 +802,12 @@ export const limits = {
     "pattern": "^\\$2[aby]\\$(0[4-9]|[12][0-9]|3[01])\\$[./A-Za-z0-9]{53}$",
     "description": "a bcrypt hash ($2b$...)"
   },
+  "Secret": {
+    "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
+    "minLength": 1,
+    "maxLength": 256,
+    "description": "a credential of at most 256 characters, no control characters or line breaks"
+  },
   "Repository": {
     "maxLength": 255,
     "description": "a borg repository: an absolute path (another disk) or ssh://user@host[:port]/path; empty for none"
@@ -726,6 +851,13 @@ export const limits = {
     ],
     "description": "internal: <name>.cell; pic_ngo: <name>.pic.ngo; custom: your own domain"
   },
+  "AcmeChallenge": {
+    "enum": [
+      "http",
+      "dns"
+    ],
+    "description": "how a public certificate is proven (pic_ngo and custom domains): http (HTTP-01, port 80 reachable from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns)"
+  },
   "Route": {
     "enum": [
       "split",
@@ -746,6 +878,17 @@ export const limits = {
       "coredns"
     ],
     "description": "the DNS server the cell runs"
+  },
+  "DdnsProvider": {
+    "enum": [
+      "none",
+      "pic_ngo",
+      "cloudflare",
+      "duckdns",
+      "noip",
+      "freedns"
+    ],
+    "description": "who publishes the cell's public address: none, pic_ngo (<name>.pic.ngo, the pic_ngo domain mode), cloudflare, duckdns, noip or freedns"
   },
   "DhcpRange": {
     "minItems": 2,

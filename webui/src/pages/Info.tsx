@@ -238,7 +238,6 @@ export function InfoPages() {
       />
       <Route path="/routing" element={<Routing />} />
       <Route path="/cell-network" element={<Pending title="Cell Network" intro="Links between cells." pending="Linking this cell with other cells is not yet available." />} />
-      <Route path="/connectivity" element={<Pending title="Connectivity" intro="How the cell reaches the internet and is reached from it." pending="Dynamic DNS and connectivity checks are not yet available." />} />
       <Route path="/logs" element={<Logs />} />
       <Route path="*" element={<NotFound />} />
     </Routes>

@@ -123,7 +123,7 @@ export function AddPeerForm({ existing, onAdded }: { existing: string[]; onAdded
   )
 }
 
-function NewPeerPanel({ result, onClose }: { result: NewPeerResponse; onClose: () => void }) {
+export function NewPeerPanel({ result, onClose }: { result: NewPeerResponse; onClose: () => void }) {
   const ref = useRef<HTMLHeadingElement>(null)
   useEffect(() => ref.current?.focus(), [])
   const name = result.peer.name
@@ -155,9 +155,16 @@ function NewPeerPanel({ result, onClose }: { result: NewPeerResponse; onClose: (
             <summary className="cursor-pointer text-sm font-medium">Show the configuration text</summary>
             <pre className="mt-2 overflow-x-auto rounded bg-slate-900 p-2 font-mono text-xs text-slate-100">{result.config}</pre>
           </details>
+          {result.ready ? (
+            <p className="font-medium text-teal-900" data-testid="peer-ready">
+              Ready: the device can connect now.
+            </p>
+          ) : null}
           {result.run_id && (
             <p className="text-sm">
-              The cell is applying the change:{' '}
+              {result.ready
+                ? 'The cell is making it durable: '
+                : 'The device can connect when the cell has applied the change: '}
               <Link className="text-teal-800 underline" to={`/runs/${encodeURIComponent(result.run_id)}`}>
                 watch run {result.run_id}
               </Link>
@@ -265,7 +272,10 @@ export function PeersPage() {
     setError(null)
     try {
       const res = await endpoints.deletePeer(confirm)
-      setNotice({ text: `Peer ${confirm} deleted.`, runId: res?.run_id })
+      setNotice({
+        text: res?.ready ? `Peer ${confirm} deleted. It can no longer connect.` : `Peer ${confirm} deleted.`,
+        runId: res?.run_id,
+      })
       setConfirm(null)
       peers.reload()
     } catch (e) {

@@ -1,10 +1,10 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react'
-import { ALL_SERVICES, ApiError, endpoints, SERVICE_LABELS, type RunStatus, type Settings } from '../api'
+import { ALL_SERVICES, ApiError, endpoints, SERVICE_LABELS, type DomainMode, type RunStatus, type Settings } from '../api'
 import type { SettingsChange } from '../generated/api'
 import { RunView } from '../components/RunView'
 import { TimezonePicker } from '../components/TimezonePicker'
 import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, PageHeader, useApi } from '../components/ui'
-import { timeZones } from '../validation'
+import { timeZones, validateDomain } from '../validation'
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/
 const IPV6 = /^[0-9a-fA-F:]+$/
@@ -13,11 +13,25 @@ export interface SettingsForm {
   services: string[]
   timezone: string
   resolvers: string
+  domain_mode: DomainMode
+  domain: string
+}
+
+export const MODE_LABELS: Record<DomainMode, string> = {
+  internal: 'Internal only (<name>.cell, the cell’s own CA)',
+  pic_ngo: 'PIC dynamic name (<name>.pic.ngo, published by the cell)',
+  custom: 'My own domain',
 }
 
 /** The editable part of GET /api/settings. */
 export function settingsToForm(s: Settings): SettingsForm {
-  return { services: [...s.services], timezone: s.timezone, resolvers: s.upstream_dns.join('\n') }
+  return {
+    services: [...s.services],
+    timezone: s.timezone,
+    resolvers: s.upstream_dns.join('\n'),
+    domain_mode: s.domain_mode,
+    domain: s.domain_mode === 'custom' ? s.domain : '',
+  }
 }
 
 export function validateResolvers(text: string): string | null {
@@ -28,11 +42,14 @@ export function validateResolvers(text: string): string | null {
 }
 
 export function formToBody(f: SettingsForm): SettingsChange {
-  return {
+  const body: SettingsChange = {
     services: ALL_SERVICES.filter((s) => f.services.includes(s)),
     timezone: f.timezone,
     upstream_dns: f.resolvers.split(/[\s,]+/).filter(Boolean),
+    domain_mode: f.domain_mode,
   }
+  if (f.domain_mode === 'custom') body.domain = f.domain.trim().toLowerCase()
+  return body
 }
 
 type Phase = { kind: 'edit' } | { kind: 'preview'; runId: string; status: RunStatus | null } | { kind: 'apply'; runId: string; status: RunStatus | null }
@@ -61,6 +78,10 @@ function SettingsEditor({ initial }: { initial: Settings }) {
     if (r) errs.resolvers = r
     if (!form.services.length) errs.services = 'Choose at least one service.'
     if (!form.timezone) errs.timezone = 'Choose a time zone.'
+    if (form.domain_mode === 'custom') {
+      const d = validateDomain(form.domain)
+      if (d) errs.domain = d
+    }
     setErrors(errs)
     if (Object.values(errs).some(Boolean)) return
     setBusy(true)
@@ -121,6 +142,31 @@ function SettingsEditor({ initial }: { initial: Settings }) {
             <TimezonePicker id="settings-timezone" value={form.timezone} zones={zones} error={errors.timezone} onChange={(tz) => change('timezone', tz)} />
             {errors.timezone && <p id="settings-timezone-error" className="mt-1 text-sm font-medium text-red-800">{errors.timezone}</p>}
           </fieldset>
+          <fieldset className="mb-4" disabled={locked}>
+            <legend className="font-medium">Domain</legend>
+            {(Object.keys(MODE_LABELS) as DomainMode[]).map((m) => (
+              <label key={m} className="mt-1 flex items-center gap-2">
+                <input type="radio" name="settings-domain-mode" checked={form.domain_mode === m} onChange={() => change('domain_mode', m)} />
+                {MODE_LABELS[m]}
+              </label>
+            ))}
+            {errors.domain_mode && <p className="mt-1 text-sm font-medium text-red-800">{errors.domain_mode}</p>}
+            {form.domain_mode !== initial.domain_mode && (
+              <p className="mt-1 text-sm text-slate-700">Changing the domain converges every service that uses it; preview it first.</p>
+            )}
+          </fieldset>
+          {form.domain_mode === 'custom' && (
+            <Field id="settings-domain" label="Custom domain" error={errors.domain}>
+              <input
+                id="settings-domain"
+                className={inputClass}
+                disabled={locked}
+                value={form.domain}
+                aria-invalid={errors.domain ? true : undefined}
+                onChange={(e) => change('domain', e.target.value)}
+              />
+            </Field>
+          )}
           <Field id="settings-resolvers" label="Upstream DNS resolvers" error={errors.resolvers} hint="IP addresses, one per line.">
             <textarea
               id="settings-resolvers"

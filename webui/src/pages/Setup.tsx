@@ -15,6 +15,7 @@ import {
 import { PasswordStrength } from '../components/PasswordStrength'
 import { RunView } from '../components/RunView'
 import { SetupLan } from '../components/SetupLan'
+import { HttpsStep } from '../components/TrustRoot'
 import { TimezonePicker } from '../components/TimezonePicker'
 import { buttonPrimary, buttonSecondary, ErrorNote, Field, inputClass, Loading } from '../components/ui'
 import { browserTimeZone, timeZones, validateSetup, type FieldErrors, type SetupForm as SetupFormData } from '../validation'
@@ -93,7 +94,7 @@ export function SetupForm({
   options,
 }: {
   setupCode: string
-  onStarted: (runId: string) => void
+  onStarted: (runId: string, https: string[]) => void
   onCodeRefused?: (message: string) => void
   /** The API's wizard options: with them the form shows the LAN found and starts from its defaults. */
   options?: SetupOptions | null
@@ -156,12 +157,21 @@ export function SetupForm({
       admin_password: form.admin_password,
       services: ALL_SERVICES.filter((s) => form.services.includes(s)),
     }
-    if (form.domain_mode !== 'internal') req.domain = form.domain.trim().toLowerCase()
+    if (form.domain_mode === 'custom') req.domain = form.domain.trim().toLowerCase()
     if (lan) Object.assign(req, lan)
     setBusy(true)
     try {
+      if (form.domain_mode === 'pic_ngo') {
+        // Asked before the setup runs; a service that does not answer (null) does not block the wizard.
+        const free = await endpoints.nameAvailable(form.cell_name).catch(() => null)
+        if (free?.available === false) {
+          setErrors({ cell_name: `${free.name} is taken: choose another cell name.` })
+          document.getElementById('setup-cell_name')?.focus()
+          return
+        }
+      }
       const res = await endpoints.setup(req)
-      onStarted(res.run_id)
+      onStarted(res.run_id, res.https ?? [])
     } catch (e) {
       if (e instanceof ApiError && e.fields.setup_code && onCodeRefused) {
         onCodeRefused(e.fields.setup_code)
@@ -233,7 +243,12 @@ export function SetupForm({
           ))}
         </div>
         {err('domain_mode') && <p className="mt-1 text-sm font-medium text-red-800">{err('domain_mode')}</p>}
-        {form.domain_mode !== 'internal' && (
+        {form.domain_mode === 'pic_ngo' && (
+          <p className="mt-2 text-sm text-slate-700" data-testid="pic-ngo-name">
+            The cell will be {form.cell_name || '<name>'}.pic.ngo; the name is checked when you apply.
+          </p>
+        )}
+        {form.domain_mode === 'custom' && (
           <div className="mt-4">
             <Field id="setup-domain" label="Domain" error={err('domain')}>
               <input
@@ -357,9 +372,52 @@ function AlreadySetUp() {
   )
 }
 
+const SWITCH_POLL_MS = 2000
+
+/**
+ * Whether :8081 has switched to HTTPS while the setup run is watched. The run itself reloads caddy,
+ * which ends the run's event stream; from then on plain HTTP serves no API. Two answers in a row
+ * say so, so one lost request is not taken for the switch.
+ */
+function useHttpsSwitch(active: boolean): boolean {
+  const [switched, setSwitched] = useState(false)
+  useEffect(() => {
+    if (!active || switched) return
+    let stop = false
+    let seen = 0
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const probe = async () => {
+      const now = await endpoints.switchedToHttps()
+      if (stop) return
+      seen = now ? seen + 1 : 0
+      if (seen >= 2) setSwitched(true)
+      else timer = setTimeout(probe, SWITCH_POLL_MS)
+    }
+    timer = setTimeout(probe, SWITCH_POLL_MS)
+    return () => {
+      stop = true
+      if (timer) clearTimeout(timer)
+    }
+  }, [active, switched])
+  return switched
+}
+
+/** Where the UI answers after setup: the setup's answer, or this host over HTTPS. */
+function storedHttps(): string[] {
+  try {
+    const urls = JSON.parse(sessionStorage.getItem('pic_setup_https') ?? '[]')
+    if (Array.isArray(urls) && urls.length && urls.every((u) => typeof u === 'string' && u.startsWith('https://')))
+      return urls
+  } catch {
+    // not JSON: fall through
+  }
+  return [`https://${window.location.hostname}/`]
+}
+
 export function SetupPage() {
   const navigate = useNavigate()
   const [runId, setRunId] = useState<string | null>(() => sessionStorage.getItem('pic_setup_run'))
+  const [https, setHttps] = useState<string[]>(storedHttps)
   const [status, setStatus] = useState<RunStatus | null>(null)
   const [completed, setCompleted] = useState<boolean | null>(null)
   const [error, setError] = useState<unknown>(null)
@@ -376,29 +434,33 @@ export function SetupPage() {
     endpoints.setupOptions().then(setOptions, () => setOptions(null))
   }, [])
 
-  const started = (id: string) => {
+  const started = (id: string, urls: string[]) => {
     sessionStorage.setItem('pic_setup_run', id)
+    sessionStorage.setItem('pic_setup_https', JSON.stringify(urls))
     setRunId(id)
+    setHttps(storedHttps())
   }
+  const finished = status === 'successful' || status === 'failed' || status === 'canceled'
+  const switched = useHttpsSwitch(Boolean(runId) && !finished)
 
   let body
   if (runId) {
     body = (
       <div className="space-y-4">
         <RunView runId={runId} title="Setting up your cell" onFinished={setStatus} />
+        {switched && !finished && (
+          <div className="rounded border border-emerald-300 bg-emerald-50 p-4" role="status">
+            <p className="font-medium text-emerald-900">Your cell has switched to HTTPS.</p>
+            <p className="mt-1 text-emerald-900">
+              The setup run reloaded the cell’s web server: from now on this plain-HTTP address only leads to
+              HTTPS. The run’s last steps and its result are on the Runs page there.
+            </p>
+          </div>
+        )}
         {status === 'successful' && (
-          <div className="rounded border border-emerald-300 bg-emerald-50 p-4">
-            <p className="mb-3 font-medium text-emerald-900">Your cell is ready.</p>
-            <button
-              type="button"
-              className={buttonPrimary}
-              onClick={() => {
-                sessionStorage.removeItem('pic_setup_run')
-                navigate('/', { replace: true })
-              }}
-            >
-              Open the dashboard
-            </button>
+          <div className="rounded border border-emerald-300 bg-emerald-50 p-4" role="status">
+            <p className="font-medium text-emerald-900">Your cell is ready.</p>
+            <p className="mt-1 text-emerald-900">Its web UI now answers on HTTPS only.</p>
           </div>
         )}
         {(status === 'failed' || status === 'canceled') && (
@@ -407,18 +469,21 @@ export function SetupPage() {
               The setup run did not finish. The failed task is shown above; once the cause is fixed, the
               settings page can apply the configuration again.
             </p>
-            <button
-              type="button"
-              className={buttonSecondary}
-              onClick={() => {
-                sessionStorage.removeItem('pic_setup_run')
-                navigate('/', { replace: true })
-              }}
-            >
-              Go to the dashboard
-            </button>
+            {!switched && (
+              <button
+                type="button"
+                className={buttonSecondary}
+                onClick={() => {
+                  sessionStorage.removeItem('pic_setup_run')
+                  navigate('/', { replace: true })
+                }}
+              >
+                Go to the dashboard
+              </button>
+            )}
           </div>
         )}
+        {(switched || status === 'successful') && <HttpsStep urls={https} />}
       </div>
     )
   } else if (error) {

@@ -1,49 +1,6 @@
 import { ApiError, api, endpoints } from '../api'
+import { InstallSteps } from '../components/TrustRoot'
 import { buttonPrimary, Card, ErrorNote, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
-
-const PLATFORMS: { name: string; steps: string[] }[] = [
-  {
-    name: 'Android',
-    steps: [
-      'Download the certificate on the phone.',
-      'Open Settings › Security › Encryption & credentials › Install a certificate › CA certificate.',
-      'Confirm, then choose the downloaded pic-root-ca.pem.',
-    ],
-  },
-  {
-    name: 'iPhone and iPad',
-    steps: [
-      'Download the certificate in Safari and allow the profile download.',
-      'Open Settings › General › VPN & Device Management, choose the profile and tap Install.',
-      'Open Settings › General › About › Certificate Trust Settings and turn on full trust for the cell’s root.',
-    ],
-  },
-  {
-    name: 'macOS',
-    steps: [
-      'Double-click the downloaded file; Keychain Access opens and adds it to the login keychain.',
-      'Open the certificate, expand Trust and set “When using this certificate” to Always Trust.',
-    ],
-  },
-  {
-    name: 'Windows',
-    steps: [
-      'Rename the file to pic-root-ca.crt and double-click it, then choose Install Certificate.',
-      'Choose Local Machine, then “Place all certificates in the following store” › Trusted Root Certification Authorities.',
-    ],
-  },
-  {
-    name: 'Debian and Ubuntu',
-    steps: [
-      'sudo cp pic-root-ca.pem /usr/local/share/ca-certificates/pic-root-ca.crt',
-      'sudo update-ca-certificates',
-    ],
-  },
-  {
-    name: 'Firefox (any system)',
-    steps: ['Open Settings › Privacy & Security › Certificates › View Certificates › Authorities › Import.', 'Choose the file and tick “Trust this CA to identify websites”.'],
-  },
-]
 
 export function VaultPage() {
   // Fetched first so that a missing certificate is said plainly instead of a failed download.
@@ -73,20 +30,7 @@ export function VaultPage() {
         )}
       </Card>
       <Card title="How to install it">
-        <div className="grid gap-4 md:grid-cols-2">
-          {PLATFORMS.map((p) => (
-            <section key={p.name} aria-label={p.name}>
-              <h3 className="font-semibold">{p.name}</h3>
-              <ol className="ml-5 list-decimal text-sm">
-                {p.steps.map((s) => (
-                  <li key={s} className={s.startsWith('sudo') ? 'font-mono' : ''}>
-                    {s}
-                  </li>
-                ))}
-              </ol>
-            </section>
-          ))}
-        </div>
+        <InstallSteps />
       </Card>
     </div>
   )

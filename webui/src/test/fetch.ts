@@ -2,7 +2,7 @@ import { vi } from 'vitest'
 
 export type Handler = (url: string, init: RequestInit) => { status: number; body: unknown }
 
-/** Stubs fetch with a handler of (url, init); returns the calls made, in order. */
+/** Replaces fetch with a handler of (url, init) → {status, body}; returns the calls made. */
 export function routeFetch(handler: Handler) {
   const calls: { url: string; init: RequestInit }[] = []
   vi.stubGlobal(

@@ -1,0 +1,129 @@
+"""The caddy role's Caddyfile rendered with Jinja: what :8081 serves before and after setup, the
+HTTPS site on the LAN address, HSTS on every HTTPS site. (caddy validate checks the syntax in the
+caddy scenario; curl there checks the behaviour.)"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "caddy"
+LAN = "192.168.50.1"
+
+
+def render(**overrides) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROLE / "templates"), trim_blocks=True,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters["to_json"] = json.dumps
+    env.filters["bool"] = lambda v: v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes")
+    ctx = {
+        "ansible_managed": "Managed by PIC",
+        "caddy_setup_completed": True,
+        "caddy_domain_mode": "internal",
+        "caddy_domain": "home.cell",
+        "caddy_cert_stat": {"stat": {"exists": True, "checksum": "0" * 64}},
+        "caddy_lan_address": LAN,
+        "caddy_hsts": "max-age=31536000",
+        "caddy_services": ["calendar", "files", "mail"],
+        "caddy_admin_address": "localhost:2019",
+        "caddy_api_upstream": "127.0.0.1:3000",
+        "caddy_radicale_upstream": "127.0.0.1:5232",
+        "caddy_webdav_upstream": "127.0.0.1:8080",
+        "caddy_webui_root": "/var/www/pic",
+        "caddy_extra_directives": [],
+        "caddy_tls_cert": "/etc/pic/tls/cell.crt",
+        "caddy_tls_key": "/etc/pic/tls/cell.key",
+        "caddy_ui_port": 8081,
+        "caddy_trust_path": "/trust",
+        "caddy_acme_ca": "https://acme.example.test/dir",
+        "caddy_acme_ca_root": "",
+        "caddy_acme_email": "",
+        "caddy_acme_challenge": "http",
+        # the service store's apps: one by name with the cell's login, one at a path of the cell's site
+        "caddy_app_routes": [{"app": "hello", "host": "hello", "port": 8000, "login": True},
+                             {"app": "notes", "path": "/notes", "port": 8001, "login": False}],
+        "caddy_app_logins_file": "/etc/caddy/pic-app-logins",
+    }
+    ctx.update(overrides)
+    return env.get_template("Caddyfile.j2").render(ctx)
+
+
+def sites(text: str) -> dict[str, str]:
+    """The top-level blocks of a Caddyfile by their address (snippets and the global block included)."""
+    out, name, body = {}, None, []
+    for line in text.splitlines():
+        if name is None:
+            m = re.match(r"^(\S.*?) \{$", line)
+            if m:
+                name, body = m.group(1), []
+            elif line == "{":
+                name, body = "global", []
+        elif line == "}":
+            out[name] = "\n".join(body)
+            name = None
+        else:
+            body.append(line)
+    return out
+
+
+def test_before_setup_the_ui_port_carries_the_wizard_and_its_api():
+    ui = sites(render(caddy_setup_completed=False))["http://:8081"]
+    assert "import pic_ui" in ui  # the UI's files and /api/* to the API
+
+
+def test_after_setup_the_ui_port_serves_no_api_and_leads_to_https():
+    ui = sites(render())["http://:8081"]
+    assert "pic_ui" not in ui and "reverse_proxy" not in ui
+    assert "redir * /trust 302" in ui
+    assert "@files path /assets/* /favicon.svg /ca.crt" in ui
+    body = re.search(r"respond `(.*)` 200", ui).group(1)
+    assert json.loads(body) == {"domain": "home.cell", "https": ["https://home.cell/", f"https://{LAN}/"]}
+
+
+def test_the_setup_state_from_the_inventory_is_a_string_too():
+    # An inventory or -e may give "true"/"false" strings: the role takes them as booleans.
+    assert "pic_ui" not in sites(render(caddy_setup_completed="true"))["http://:8081"]
+    assert "import pic_ui" in sites(render(caddy_setup_completed="false"))["http://:8081"]
+
+
+def test_the_lan_address_has_an_https_site_with_the_internal_leaf():
+    site = sites(render())[f"https://{LAN}"]
+    assert "import pic_leaf" in site and "import pic_ui" in site and "import pic_hsts" in site
+    assert "tls /etc/pic/tls/cell.crt /etc/pic/tls/cell.key" in sites(render())["(pic_leaf)"]
+
+
+@pytest.mark.parametrize("setup_completed", [True, False])
+def test_every_https_site_sends_hsts(setup_completed):
+    blocks = sites(render(caddy_setup_completed=setup_completed))
+    https = [name for name in blocks if name not in ("global", "http://:8081") and not name.startswith("(")]
+    assert sorted(https) == sorted(["home.cell", f"https://{LAN}", "calendar.home.cell", "files.home.cell",
+                                    "mail.home.cell", "hello.home.cell"])
+    for name in https:
+        assert "import pic_hsts" in blocks[name], name
+    # Deferred: it replaces whatever an upstream (the API) sent, so a response has exactly one.
+    hsts = blocks["(pic_hsts)"]
+    assert 'Strict-Transport-Security "max-age=31536000"' in hsts and "defer" in hsts
+    assert "pic_hsts" not in blocks["http://:8081"]  # browsers ignore it over plain HTTP anyway
+
+
+def test_acme_mode_keeps_the_lan_site_on_the_internal_leaf():
+    blocks = sites(render(caddy_domain_mode="custom", caddy_domain="home.example.org"))
+    assert "issuer acme" in blocks["(pic_tls)"] and "pic_leaf" not in blocks["(pic_tls)"]
+    assert "import pic_leaf" in blocks[f"https://{LAN}"]
+
+
+def test_without_the_internal_leaf_there_is_no_lan_site():
+    # ACME mode on a host where the ca role has not run: nothing refers to a missing certificate.
+    text = render(caddy_domain_mode="custom", caddy_domain="home.example.org",
+                  caddy_cert_stat={"stat": {"exists": False}})
+    assert f"https://{LAN}" not in sites(text) and "/etc/pic/tls" not in text
+    body = re.search(r"respond `(.*)` 200", text).group(1)
+    assert json.loads(body)["https"] == ["https://home.example.org/"]
+
+
+def test_without_a_lan_address_there_is_no_lan_site():
+    assert not [name for name in sites(render(caddy_lan_address="")) if name.startswith("https://")]
