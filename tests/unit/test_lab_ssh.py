@@ -34,10 +34,13 @@ def fake_master():
 
 
 def wait_title(pid: int) -> None:
-    for _ in range(50):  # until bash has exec'd into the titled process
-        if b"[mux]" in open(f"/proc/{pid}/cmdline", "rb").read():
+    deadline = time.monotonic() + 20  # until bash has exec'd into the titled process (slow when loaded)
+    while time.monotonic() < deadline:
+        # the title as argv[0]: before the exec, bash's own command line names "[mux]" too
+        if open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0].endswith(b" [mux]"):
             return
         time.sleep(0.02)
+    pytest.fail(f"process {pid} never took its title")
 
 
 def test_ssh_args_share_one_connection_per_host_in_the_labs_own_directory(tmp_path):
