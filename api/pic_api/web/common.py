@@ -1,4 +1,5 @@
-"""Helpers shared by the blueprints: the current cell and session, JSON bodies, login cookies."""
+"""Helpers shared by the blueprints: the current cell and session, JSON bodies, 0/1 query flags,
+login cookies."""
 
 from __future__ import annotations
 
@@ -51,6 +52,22 @@ def json_body() -> dict[str, Any]:
     if json_depth(body) > MAX_JSON_DEPTH:
         raise too_deep
     return body
+
+
+FLAG = ("0", "1", "true", "false")  # the values a 0/1 query parameter takes
+
+
+def flag_query(name: str) -> dict[str, Any]:
+    """The OpenAPI query parameter of a 0/1 flag."""
+    return {name: {"type": "string", "enum": list(FLAG)}}
+
+
+def query_flag(name: str) -> bool:
+    """The 0/1 query parameter ``name`` (0 when absent); anything else is a 400 naming it."""
+    value = request.args.get(name, "0")
+    if value not in FLAG:
+        raise InvalidInput(f"{name} must be 0 or 1", {name: "must be 0 or 1"})
+    return value in ("1", "true")
 
 
 def cookies_secure() -> bool:

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from ..core import schema
-from ..managers.errors import InvalidInput
-from .common import cell, json_body
+from .common import cell, flag_query, json_body, query_flag
 from .openapi import doc
 
 settings_bp = Blueprint("settings", __name__, url_prefix="/api/settings")
-PREVIEW = ("0", "1", "true", "false")
-PREVIEW_QUERY = {"preview": {"type": "string", "enum": list(PREVIEW)}}
+PREVIEW_QUERY = flag_query("preview")
 
 
 def preview_flag() -> bool:
     """?preview=1: a check-mode run with diffs that saves nothing."""
-    preview = request.args.get("preview", "0")
-    if preview not in PREVIEW:
-        raise InvalidInput("preview must be 0 or 1", {"preview": "must be 0 or 1"})
-    return preview in ("1", "true")
+    return query_flag("preview")
 
 
 @settings_bp.get("")

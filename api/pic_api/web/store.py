@@ -9,20 +9,12 @@ from flask import Blueprint, jsonify, request
 from ..core import schema
 from ..core.validators import ValidationError, check_count
 from ..managers.errors import InvalidInput
-from .common import cell, json_body
+from .common import cell, flag_query, json_body, query_flag
 from .openapi import doc
 
 store_bp = Blueprint("store", __name__, url_prefix="/api/store")
 APP = {"app": {"$ref": "#/$defs/Label"}}
-FLAG = ("0", "1", "true", "false")
 LOG_LINES_MAX = 5000
-
-
-def _flag(name: str) -> bool:
-    value = request.args.get(name, "0")
-    if value not in FLAG:
-        raise InvalidInput(f"{name} must be 0 or 1", {name: "must be 0 or 1"})
-    return value in ("1", "true")
 
 
 @store_bp.get("")
@@ -55,9 +47,9 @@ def store_upgrade(app: str) -> Any:
 
 @store_bp.delete("/apps/<app>")
 @doc("Remove an app: its container and route; its data stays unless ?purge=1", "RunId", 202, params=APP,
-     query={"purge": {"type": "string", "enum": list(FLAG)}}, errors=(404,))
+     query=flag_query("purge"), errors=(404,))
 def store_remove(app: str) -> Any:
-    return jsonify(run_id=cell().store.remove(app, _flag("purge")).id), 202
+    return jsonify(run_id=cell().store.remove(app, query_flag("purge")).id), 202
 
 
 containers_bp = Blueprint("containers", __name__, url_prefix="/api/containers")
