@@ -97,11 +97,10 @@ def cell(lab, registry, tmp_path_factory) -> Cell:
 
 
 @pytest.fixture(scope="module")
-def admin(cell) -> requests.Session:
-    s = requests.Session()
-    r = s.post(f"{cell.url}/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=30)
-    assert r.status_code == 200, r.text
-    return s
+def admin(cell, tmp_path_factory) -> requests.Session:
+    """The admin over HTTPS (a set-up cell serves no API on :8081), trusting only the cell's root
+    (its file is the session's ``verify``)."""
+    return cell.https_login(ADMIN_PASSWORD, tmp_path_factory.mktemp("root"))
 
 
 def started(admin, cell, response, status="successful") -> dict:
@@ -113,10 +112,10 @@ def started(admin, cell, response, status="successful") -> dict:
 def finished(admin, cell, run_id: str, status="successful") -> dict:
     """A converge that reloads Caddy ends the event stream Caddy proxies, so a run's end is read from
     the run itself (as the UI's run view does)."""
-    events = follow_run(admin, cell.url, run_id)
+    events = follow_run(admin, cell.https, run_id)
     deadline = time.monotonic() + 600
     while True:
-        run_ = admin.get(f"{cell.url}/api/runs/{run_id}", timeout=30).json()
+        run_ = admin.get(f"{cell.https}/api/runs/{run_id}", timeout=30).json()
         if run_["status"] not in ("pending", "running") or time.monotonic() > deadline:
             break
         time.sleep(2)
@@ -127,18 +126,18 @@ def finished(admin, cell, run_id: str, status="successful") -> dict:
 @pytest.fixture(scope="module")
 def store_on(cell, admin, registry):
     body = {"enabled": True, "index": registry["index_url"]}
-    started(admin, cell, admin.put(f"{cell.url}/api/store", json=body, headers=csrf(admin), timeout=30))
+    started(admin, cell, admin.put(f"{cell.https}/api/store", json=body, headers=csrf(admin), timeout=30))
     return True
 
 
 @pytest.fixture(scope="module")
 def client(cell, admin):
     """A VPN client of the cell: a peer's config, the tunnel up, the cell's DNS and root CA."""
-    r = admin.post(f"{cell.url}/api/peers", json={"name": "laptop"}, headers=csrf(admin), timeout=30)
+    r = admin.post(f"{cell.https}/api/peers", json={"name": "laptop"}, headers=csrf(admin), timeout=30)
     assert r.status_code == 201, r.text
     finished(admin, cell, r.json()["run_id"])
     config, dns = client_wg_config(r.json()["config"], str(cell.lab.subnet))
-    root = requests.get(f"{cell.url}/api/ca/root.pem", timeout=10).text
+    root = admin.get(f"{cell.https}/api/ca/root.pem", timeout=10).text
     run(cell.lab, "client", "bash", "-c", "umask 077; cat > /etc/wireguard/wg0.conf", input=config)
     run(cell.lab, "client", "bash", "-c", "cat > /etc/pic-root.pem", input=root)
     up = run(cell.lab, "client", "wg-quick", "up", "wg0")
@@ -157,7 +156,7 @@ def fetch(cell, url: str, *args: str) -> tuple[str, str]:
 
 def install(cell, admin, version: str) -> None:
     body = {"app": "hello", "version": version}
-    started(admin, cell, admin.post(f"{cell.url}/api/store/apps", json=body, headers=csrf(admin), timeout=60))
+    started(admin, cell, admin.post(f"{cell.https}/api/store/apps", json=body, headers=csrf(admin), timeout=60))
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +169,7 @@ def hello(cell, admin, store_on, client):
 
 
 def test_the_index_is_offered_with_every_version(cell, admin, store_on):
-    overview = admin.get(f"{cell.url}/api/store", timeout=30).json()
+    overview = admin.get(f"{cell.https}/api/store", timeout=30).json()
     assert overview["enabled"] is True and overview["error"] is None, overview
     (app,) = overview["apps"]
     assert app["id"] == "hello" and app["versions"] == ["2.0.0", "1.1.0", "1.0.0"]
@@ -208,25 +207,25 @@ def test_app_data_and_secrets_stay_off_the_state(cell, admin, hello):
     secret = yaml.safe_load(run(cell.lab, "cell", "cat", f"{APP_DIR}/secrets.json").stdout)["APP_SECRET"]
     state = run(cell.lab, "cell", "cat", "/etc/pic/cell.yml").stdout
     assert secret not in state and "hello" in state
-    inspect = admin.get(f"{cell.url}/api/containers/pic-hello/inspect", timeout=30).json()["inspect"]
+    inspect = admin.get(f"{cell.https}/api/containers/pic-hello/inspect", timeout=30).json()["inspect"]
     assert secret not in str(inspect) and "APP_SECRET=********" in inspect["Config"]["Env"]
 
 
 def test_a_broken_upgrade_rolls_back_with_its_data(cell, admin, hello):
-    versions = admin.get(f"{cell.url}/api/state/versions", timeout=30).json()["versions"]
-    r = admin.post(f"{cell.url}/api/store/apps/hello/upgrade", json={"version": "2.0.0"}, headers=csrf(admin),
+    versions = admin.get(f"{cell.https}/api/state/versions", timeout=30).json()["versions"]
+    r = admin.post(f"{cell.https}/api/store/apps/hello/upgrade", json={"version": "2.0.0"}, headers=csrf(admin),
                    timeout=60)
     final = started(admin, cell, r, "failed")
     assert "rolled back to 1.0.0" in final["error"], final
     assert fetch(cell, "https://hello.home.cell/created") == ("200", hello)
     assert fetch(cell, "https://hello.home.cell/") == ("200", "hello 1.0.0\n")
-    assert admin.get(f"{cell.url}/api/state/versions", timeout=30).json()["versions"] == versions
+    assert admin.get(f"{cell.https}/api/state/versions", timeout=30).json()["versions"] == versions
     snapshots = run(cell.lab, "cell", "ls", f"{APP_DIR}/snapshots").stdout.split()
     assert len(snapshots) == 1 and snapshots[0].startswith("1.0.0-")
 
 
 def test_the_containers_page_shows_and_stops_it(cell, admin, hello):
-    listed = admin.get(f"{cell.url}/api/containers", timeout=60).json()
+    listed = admin.get(f"{cell.https}/api/containers", timeout=60).json()
     mine = [c for c in listed["containers"] if c["name"] == "pic-hello"]
     assert mine and mine[0]["state"] == "running" and mine[0]["app"] == "hello", listed
     assert {"container_port": 8000, "protocol": "tcp", "host_ip": "127.0.0.1", "host_port": 8000} in mine[0]["ports"]
@@ -235,7 +234,9 @@ def test_the_containers_page_shows_and_stops_it(cell, admin, hello):
         ["node", "--test", "--test-concurrency=1", "--test-reporter=tap",
          "--test-name-pattern=the containers page shows and stops it", "e2e/ui.test.mjs"],
         cwd=ROOT / "webui", capture_output=True, text=True, timeout=900,
-        env={**os.environ, "PIC_UI_URL": cell.url, "PIC_ADMIN_PASSWORD": ADMIN_PASSWORD, "PIC_CELL_NAME": "home",
+        # NODE_EXTRA_CA_CERTS: the browser test's own requests from node trust the cell's root too
+        env={**os.environ, "PIC_UI_URL": cell.https, "PIC_UI_CA_FILE": admin.verify,
+             "NODE_EXTRA_CA_CERTS": admin.verify, "PIC_ADMIN_PASSWORD": ADMIN_PASSWORD, "PIC_CELL_NAME": "home",
              "PIC_UI_STORE_APP": "hello", "PIC_UI_STORE_LOGIN": "1", "PIC_E2E_TIMEOUT_MS": "60000"},
     )
     assert ui.returncode == 0 and "# pass 1" in ui.stdout, ui.stdout[-6000:] + ui.stderr[-2000:]
@@ -243,7 +244,7 @@ def test_the_containers_page_shows_and_stops_it(cell, admin, hello):
 
 
 def test_remove_keeps_the_data_and_a_reinstall_finds_it(cell, admin, hello):
-    started(admin, cell, admin.delete(f"{cell.url}/api/store/apps/hello", headers=csrf(admin), timeout=60))
+    started(admin, cell, admin.delete(f"{cell.https}/api/store/apps/hello", headers=csrf(admin), timeout=60))
     assert run(cell.lab, "cell", "podman", "container", "exists", "pic-hello").returncode == 1
     assert fetch(cell, "https://hello.home.cell/")[0] != "200"
     assert run(cell.lab, "cell", "cat", f"{APP_DIR}/volumes/data/created").stdout == hello
@@ -258,7 +259,7 @@ def test_a_second_converge_with_the_app_changes_nothing(cell, hello):
 
 
 def test_purge_removes_the_data(cell, admin, hello):
-    started(admin, cell, admin.delete(f"{cell.url}/api/store/apps/hello?purge=1", headers=csrf(admin), timeout=60))
+    started(admin, cell, admin.delete(f"{cell.https}/api/store/apps/hello?purge=1", headers=csrf(admin), timeout=60))
     assert run(cell.lab, "cell", "test", "-e", APP_DIR).returncode == 1
     install(cell, admin, "1.1.0")
     status, token = fetch(cell, "https://hello.home.cell/created")
