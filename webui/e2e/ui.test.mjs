@@ -582,11 +582,14 @@ describe('the running cell', { concurrency: false }, () => {
       await shot('store-installed')
     }
     if (REAL && process.env.PIC_UI_STORE_LOGIN) {
-      // run on its own (--test-name-pattern) by the store's end-to-end test: log in first
+      // run on its own (--test-name-pattern) by the store's end-to-end test: log in first, and let
+      // the login finish (it leads on to the page) before anything navigates away from it
       await page.goto(`${baseUrl}/login?next=/containers`)
       await login()
+      await page.waitForURL(/\/containers$/)
+    } else {
+      await page.goto(`${baseUrl}/containers`)
     }
-    await page.goto(`${baseUrl}/containers`)
     await page.getByRole('heading', { name: 'Containers', level: 1 }).waitFor()
     const container = page.locator(`tr[data-container="pic-${STORE_APP}"]`)
     await container.locator('[data-status=running]').waitFor()
