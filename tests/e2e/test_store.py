@@ -247,7 +247,7 @@ def test_remove_keeps_the_data_and_a_reinstall_finds_it(cell, admin, hello):
     started(admin, cell, admin.delete(f"{cell.https}/api/store/apps/hello", headers=csrf(admin), timeout=60))
     assert run(cell.lab, "cell", "podman", "container", "exists", "pic-hello").returncode == 1
     assert fetch(cell, "https://hello.home.cell/")[0] != "200"
-    assert run(cell.lab, "cell", "cat", f"{APP_DIR}/volumes/data/created").stdout == hello
+    assert run(cell.lab, "cell", "cat", f"{APP_DIR}/volumes/data/www/created").stdout == hello
     install(cell, admin, "1.0.0")
     assert fetch(cell, "https://hello.home.cell/created") == ("200", hello)
 
