@@ -71,6 +71,15 @@ def pic_dns_records(records):
         raise AnsibleFilterError(f"pic_dns_records: {exc}") from exc
 
 
+def pic_dns_records_error(records):
+    """Why the records are refused (the first invalid one), or '' (a task's clean failure message)."""
+    try:
+        zone.check_records(records)
+    except ValueError as exc:
+        return str(exc)
+    return ""
+
+
 def pic_valid_name(value):
     return validators.error_of(validators.check_label, value) is None
 
@@ -126,6 +135,7 @@ class FilterModule:
             "pic_peer_hosts": pic_peer_hosts,
             "pic_not_installed": pic_not_installed,
             "pic_dns_records": pic_dns_records,
+            "pic_dns_records_error": pic_dns_records_error,
             "pic_valid_name": pic_valid_name,
             "pic_valid_domain": pic_valid_domain,
             "pic_next_vpn_address": pic_next_vpn_address,
