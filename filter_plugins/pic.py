@@ -63,6 +63,23 @@ def pic_zone_serial(previous=None):
         raise AnsibleFilterError(f"pic_zone_serial: {exc}") from exc
 
 
+def pic_dns_records(records):
+    """The records other roles publish, checked by one rule for both DNS servers (core.zone)."""
+    try:
+        return zone.check_records(records)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"pic_dns_records: {exc}") from exc
+
+
+def pic_dns_records_error(records):
+    """Why the records are refused (the first invalid one), or '' (a task's clean failure message)."""
+    try:
+        zone.check_records(records)
+    except ValueError as exc:
+        return str(exc)
+    return ""
+
+
 def pic_valid_name(value):
     return validators.error_of(validators.check_label, value) is None
 
@@ -117,6 +134,8 @@ class FilterModule:
             "pic_zone_serial": pic_zone_serial,
             "pic_peer_hosts": pic_peer_hosts,
             "pic_not_installed": pic_not_installed,
+            "pic_dns_records": pic_dns_records,
+            "pic_dns_records_error": pic_dns_records_error,
             "pic_valid_name": pic_valid_name,
             "pic_valid_domain": pic_valid_domain,
             "pic_next_vpn_address": pic_next_vpn_address,

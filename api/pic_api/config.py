@@ -74,6 +74,27 @@ class Config:
         return self.inventory or str(self.project_dir / "inventory" / "hosts.yml")
 
     @classmethod
+    def under(cls, root: Path, **overrides: Any) -> Config:
+        """A cell whose files all live below ``root``, none shared with the host's cell: the tests,
+        the browser tests' API and a development API use this one layout."""
+        values: dict[str, Any] = {
+            "state_file": root / "etc/cell.yml",
+            "state_dir": root / "state",
+            "secrets_dir": root / "etc",
+            "seed_file": root / "etc/seed.yml",
+            "run_dir": root / "runs",
+            "ca_root_file": root / "etc/ca/root.crt",
+            "wg_private_key_file": root / "etc/wireguard/private.key",
+            "wg_public_key_file": root / "etc/pic-wireguard/public.key",
+            "dns_peers_file": root / "dns/peers.hosts",
+            "ddns_credentials_file": root / "etc/ddns-credentials.json",
+            "ddns_config_file": root / "etc/ddns.json",
+            "ddns_status_file": root / "ddns/status.json",
+            "log_file": root / "log/api.log",
+        }
+        return cls(**{**values, **overrides})
+
+    @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
         """Defaults < config file (PIC_CONFIG or /etc/pic/api.yml, when present) < PIC_* env < overrides."""
         env = os.environ if env is None else env

@@ -55,24 +55,14 @@ def make_app(tmp_path, set_up, providers):
         "accept_private": True,
         "urls": {p: providers.url for p in ("pic_ngo", "cloudflare", "duckdns", "noip", "freedns", "freedns_v6")},
     }))
-    config = Config(
-        state_file=tmp_path / "etc/cell.yml",
-        state_dir=tmp_path / "state",
-        secrets_dir=tmp_path / "etc",
-        seed_file=tmp_path / "etc/seed.yml",
-        run_dir=tmp_path / "runs",
+    config = Config.under(
+        tmp_path,
         project_dir=ROOT,
-        ca_root_file=tmp_path / "etc/ca/root.crt",
-        wg_private_key_file=tmp_path / "etc/wg.key",
-        log_file=tmp_path / "api.log",
         health_interval=0,
         bcrypt_rounds=4,
         scrypt_n=1024,
         runner="none",
         login_max_failures=10**6,
-        ddns_config_file=tmp_path / "etc/ddns.json",
-        ddns_credentials_file=tmp_path / "etc/ddns-credentials.json",
-        ddns_status_file=tmp_path / "ddns/status.json",
     )
     health = HealthMonitor(lambda: ["dns"], unit_check=lambda u: True, port_check=lambda p: True, interval=0)
     app = create_app(
@@ -195,5 +185,5 @@ def test_malformed_bodies_and_huge_numbers(tmp_path, set_up, providers):
         if set_up and value:
             assert r.status_code == 400, value[:40]
     assert tried > 100 and statuses > 0
-    log = (tmp_path / "api.log").read_text() if (tmp_path / "api.log").exists() else ""
+    log = (tmp_path / "log/api.log").read_text()  # Config.under's log file
     assert "Traceback" not in log

@@ -177,25 +177,15 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pic-ui-api-"))
-    config = Config(
-        state_file=tmp / "etc/cell.yml",
-        state_dir=tmp / "state",
-        secrets_dir=tmp / "etc",
-        seed_file=tmp / "etc/seed.yml",
-        run_dir=tmp / "runs",
+    config = Config.under(
+        tmp,
         project_dir=ROOT,
-        ca_root_file=tmp / "etc/ca/root.crt",
-        wg_private_key_file=tmp / "etc/wireguard/private.key",
         wg_endpoint="vpn.example.org",
-        log_file=tmp / "log/api.log",
         health_interval=0,
         bcrypt_rounds=4,
         scrypt_n=1024,
         runner="none",
         proxy_hops=0,
-        ddns_credentials_file=tmp / "etc/ddns-credentials.json",
-        ddns_config_file=tmp / "etc/ddns.json",
-        ddns_status_file=tmp / "ddns/status.json",
     )
     root_certificate(config.ca_root_file)
     app = None

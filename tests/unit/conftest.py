@@ -62,21 +62,10 @@ class FakeBackend:
 
 @pytest.fixture
 def config(tmp_path):
-    return Config(
-        state_file=tmp_path / "etc/cell.yml",
-        state_dir=tmp_path / "state",
-        secrets_dir=tmp_path / "etc",
-        seed_file=tmp_path / "etc/seed.yml",
-        run_dir=tmp_path / "runs",
+    return Config.under(
+        tmp_path,
         project_dir=ROOT,
-        ca_root_file=tmp_path / "etc/ca/root.crt",
-        wg_private_key_file=tmp_path / "etc/wireguard/private.key",
-        wg_public_key_file=tmp_path / "etc/pic-wireguard/public.key",
         wg_endpoint="vpn.example.org",
-        ddns_credentials_file=tmp_path / "etc/ddns-credentials.json",
-        ddns_config_file=tmp_path / "etc/ddns.json",
-        ddns_status_file=tmp_path / "ddns/status.json",
-        log_file=tmp_path / "log/api.log",
         health_interval=0,
         bcrypt_rounds=4,
         scrypt_n=1024,

@@ -33,7 +33,7 @@ def render(name: str, **overrides) -> str:
         "coredns_service_names": ["@", "calendar", "files", "mail", "ns", "ntp", "vpn"],
         "coredns_app_names": [],
         "coredns_peers": [{"name": "phone", "ip": "10.0.0.2"}, {"name": "laptop", "ip": "10.0.0.7"}],
-        "coredns_all_records": [
+        "shared_dns_records": [
             {"name": "@", "type": "MX", "value": "10 mail"},
             {"name": "mail._domainkey", "type": "TXT", "value": DKIM},
             {"name": "@", "type": "TXT", "value": "v=spf1 mx -all"},
@@ -95,7 +95,7 @@ def test_long_txt_is_split_into_strings_that_join_back(tmp_path):
 
 def test_broken_zone_is_refused_by_the_checker(tmp_path):
     # The role's validate runs the same command: a CNAME beside other data never replaces a zone.
-    bad = render("zone.db.j2", coredns_all_records=[{"name": "mail", "type": "CNAME", "value": "files"}])
+    bad = render("zone.db.j2", shared_dns_records=[{"name": "mail", "type": "CNAME", "value": "files"}])
     assert checkzone(bad, tmp_path).returncode != 0
     bad = render("zone.db.j2", coredns_peers=[{"name": "phone", "ip": "10.0.0.300"}])
     assert checkzone(bad, tmp_path).returncode != 0

@@ -122,3 +122,14 @@ def test_not_installed_lists_what_apt_must_install(filters):
     assert filters["pic_not_installed"](["nftables", "dnsmasq"], facts) == ["dnsmasq"]
     # no package facts (a role run alone): every package, so apt runs as it always did
     assert filters["pic_not_installed"](["nftables"], {}) == ["nftables"]
+
+
+def test_dns_records_one_rule_for_both_dns_roles(filters):
+    good = [{"name": "@", "type": "mx", "value": "10 mail"}]
+    assert filters["pic_dns_records"](good) == [{"name": "@", "type": "MX", "value": "10 mail"}]
+    assert filters["pic_dns_records_error"](good) == ""
+    bad = [*good, {"name": "broken", "type": "BOGUS", "value": "x"}]
+    why = filters["pic_dns_records_error"](bad)
+    assert "invalid record" in why and "BOGUS" in why
+    with pytest.raises(AnsibleFilterError, match="pic_dns_records: invalid record"):
+        filters["pic_dns_records"](bad)

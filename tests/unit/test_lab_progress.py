@@ -60,3 +60,19 @@ def test_handlers_run_where_a_role_flushes_them_count_as_that_roles_step():
     shown = out.getvalue().splitlines()
     assert [line.split()[1] for line in shown] == ["firewall", "mailserver", "radicale"]
     assert [d for d in p.done] == [("firewall", 10.0), ("mailserver", 30.0), ("radicale", 10.0)]
+
+
+def test_a_shared_step_counts_as_the_role_that_imports_it():
+    out = io.StringIO()
+    p = progress.Progress(["caddy", "dnsmasq"], out=out, started=0.0)
+    lines = [
+        "TASK [caddy : Validate the Caddyfile] ***",
+        "TASK [shared : Install caddy] ***",
+        "TASK [sandbox : Sandbox caddy.service] ***",
+        "TASK [dnsmasq : Write the configuration] ***",
+        "PLAY RECAP ***",
+    ]
+    for i, line in enumerate(lines):
+        p.feed(line, now=float(i * 10))
+    assert [line.split()[1] for line in out.getvalue().splitlines()] == ["caddy", "dnsmasq"]
+    assert p.done == [("caddy", 30.0), ("dnsmasq", 10.0)]

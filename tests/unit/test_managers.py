@@ -10,6 +10,7 @@ from pic_api.core.redact import MASK, scrub
 from pic_api.core.redact import redact_text as redact
 from pic_api.logs import JsonFormatter, parse_levels, setup_logging
 from pic_api.managers import auth as auth_mod
+from pic_api.managers.ansible_backend import StepAttribution
 from pic_api.managers.errors import InvalidInput, NotFound, Unavailable
 from pic_api.managers.events import trim_event
 from pic_api.managers.health import HealthMonitor
@@ -101,6 +102,16 @@ def test_scrub_masks_secret_keys_and_values():
     assert scrub("PrivateKey = " + "A" * 43 + "=") == "PrivateKey = " + MASK
     pem = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"
     assert scrub(pem) == MASK
+
+
+def test_a_shared_steps_events_are_shown_as_the_role_that_imports_it():
+    attribute = StepAttribution(("common", "caddy"))
+
+    def role(r):
+        return attribute({"event": "playbook_on_task_start", "event_data": {"role": r, "task": "t"} if r else {}})
+
+    shown = [role(r)["event_data"].get("role") for r in ("shared", "common", "shared", "caddy", "sandbox", None)]
+    assert shown == ["shared", "common", "common", "caddy", "caddy", None]  # before any site role: as it is
 
 
 def test_trim_event_keeps_what_the_ui_needs():

@@ -109,3 +109,13 @@ def test_scope_follows_the_declarations():
     assert fake.roles_for_diff(STATE, state(cell__timezone="Etc/UTC")) == ["a"]
     assert fake.roles_for_diff(STATE, state(peers=[])) == ["c"]
     assert fake.roles_for_diff(STATE, state(cell__name="other", cell__domain="other.cell")) == []
+
+
+@pytest.mark.parametrize("role", sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "defaults").is_dir()))
+def test_every_default_of_a_role_is_declared_in_its_argument_specs(role):
+    """Each role documents and types every variable it takes (meta/argument_specs.yml); an entry
+    point may name more (inputs without a default, like sandbox_unit)."""
+    defaults = set(yaml.safe_load((ROOT / "roles" / role / "defaults/main.yml").read_text()) or {})
+    specs = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())["argument_specs"]
+    declared = {name for entry in specs.values() for name in (entry.get("options") or {})}
+    assert defaults - declared == set()

@@ -125,12 +125,11 @@ def test_versions_order_numerically_and_after_their_prereleases():
                                                                                   "2.0"]
 
 
-def test_the_reserved_hosts_are_the_dns_roles_service_names():
+def test_the_reserved_hosts_are_the_cells_service_names():
     from conftest import ROOT
 
-    for role in ("dnsmasq", "coredns"):
-        names = yaml.safe_load((ROOT / f"roles/{role}/defaults/main.yml").read_text())[f"{role}_service_names"]
-        assert set(names) - {"@"} <= set(schema.STORE_RESERVED_HOSTS), role
+    names = yaml.safe_load((ROOT / "roles/shared/defaults/main.yml").read_text())["shared_service_names"]
+    assert set(names) <= set(schema.STORE_RESERVED_HOSTS)
 
 
 # --- the store manager -----------------------------------------------------------------------------

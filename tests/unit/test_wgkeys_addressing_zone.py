@@ -134,3 +134,50 @@ def test_lan_of_refuses_bad_input():
         addressing.lan_of("192.168.1.300", "255.255.255.0")
     with pytest.raises(addressing.AddressError):
         addressing.lan_of("192.168.1.1", "255.255.255.252")  # no room for a pool
+
+
+# -- records other roles publish (one rule for dnsmasq and CoreDNS: filter pic_dns_records) -------
+
+MAIL_RECORDS = [
+    {"name": "@", "type": "MX", "value": "10 mail"},
+    {"name": "@", "type": "txt", "value": "v=spf1 mx -all"},
+    {"name": "dkim._domainkey", "type": "TXT", "value": "v=DKIM1; k=rsa; p=AAAA"},
+    {"name": "_sip._tcp", "type": "SRV", "value": "10 5 5060 sip.example.org."},
+    {"name": "*.apps", "type": "A", "value": "192.168.50.1"},
+    {"name": "v6", "type": "AAAA", "value": "fd00::1"},
+    {"name": "www", "type": "CNAME", "value": "files"},
+]
+
+
+def test_records_are_normalised():
+    out = zone.check_records(MAIL_RECORDS)
+    assert [r["type"] for r in out] == ["MX", "TXT", "TXT", "SRV", "A", "AAAA", "CNAME"]
+    assert zone.check_records([{"name": "x", "type": "A", "value": "10.0.0.1"}])[0]["value"] == "10.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("record", "why"),
+    [
+        ({"name": "bad name", "type": "A", "value": "192.168.50.7"}, "the name"),
+        ({"name": "x", "type": "TXT", "value": "a\nb IN A 1.2.3.4"}, "line break"),
+        ({"name": "x", "type": "TXT", "value": 'a" IN A 1.2.3.4'}, "double quote"),
+        ({"name": "x", "type": "CAA", "value": '0 issue "ca"'}, "the type"),
+        ({"name": "x", "type": "A", "value": "10.0.0.300"}, "IPv4"),
+        ({"name": "x", "type": "AAAA", "value": "10.0.0.3"}, "IPv6"),
+        ({"name": "x", "type": "MX", "value": "mail"}, "preference"),
+        ({"name": "x", "type": "SRV", "value": "10 5 sip"}, "priority"),
+        ({"name": "x", "type": "CNAME", "value": "a; b"}, "';'"),
+        ({"name": "x", "type": "TXT", "value": ""}, "empty"),
+        ({"name": "x", "type": "A"}, "not a string"),
+        ("x A 10.0.0.1", "mapping"),
+    ],
+)
+def test_a_bad_record_is_refused_naming_it(record, why):
+    with pytest.raises(ValueError, match="invalid record") as exc:
+        zone.check_records([*MAIL_RECORDS, record])
+    assert why in str(exc.value)
+
+
+def test_records_must_be_a_list():
+    with pytest.raises(ValueError, match="a list"):
+        zone.check_records({"name": "x"})

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..core import roles
 from .runs import Run
 
 
@@ -41,9 +42,10 @@ class AnsibleRunnerBackend:
             Path(self.work_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
         private = Path(tempfile.mkdtemp(prefix=f"pic-run-{run.id}-", dir=self.work_dir))
         try:
+            attribute = StepAttribution(roles.site_roles(self.project_dir))
 
             def on_event(event: dict[str, Any]) -> bool:
-                emit(event)
+                emit(attribute(event))
                 return False  # do not write the raw event to the artifacts directory
 
             cmdline = "--check --diff" if run.check else None
@@ -74,3 +76,22 @@ class AnsibleRunnerBackend:
             return {"successful": "successful", "canceled": "canceled"}.get(status, "failed")
         finally:
             shutil.rmtree(private, ignore_errors=True)
+
+
+class StepAttribution:
+    """A run's events in order, each task of a role outside site.yml (the shared steps a role
+    imports: roles/shared, roles/sandbox) shown as a task of the role that imports it, so the UI's
+    progress by role never lists a step as a role of its own."""
+
+    def __init__(self, site_roles: tuple[str, ...]):
+        self.site_roles = frozenset(site_roles)
+        self.current: str | None = None
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        data = event.get("event_data")
+        role = data.get("role") if isinstance(data, dict) else None
+        if role in self.site_roles:
+            self.current = role
+        elif role and self.current:
+            event = {**event, "event_data": {**data, "role": self.current}}
+        return event

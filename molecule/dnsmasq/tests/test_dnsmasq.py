@@ -198,7 +198,7 @@ def test_record_that_would_inject_config_is_refused(lab, cell, host_ip, converge
         res = converge({})
         assert res.returncode != 0
         out = res.stdout + res.stderr
-        assert "Check the extra DNS records" in out and "one-line" in out, out[-3000:]
+        assert "invalid record" in out and "a line break" in out, out[-3000:]  # the rule of pic_dns_records
     finally:
         cell.run("rm -f /etc/pic/dns/records.d/evil.yml")
     assert cell.file("/etc/dnsmasq.d/pic.conf").content_string == before

@@ -59,7 +59,10 @@ class Progress:
             # step, not a second line for a role already shown.
             self._step(self.current, now)
         elif m:
-            self._step(m.group("role") or (BEFORE_ROLES if self.current is None else self.current), now)
+            role = m.group("role")
+            if role and role not in self.roles and self.current in self.roles:
+                role = self.current  # a shared step (roles/shared, roles/sandbox) the current role imports
+            self._step(role or (BEFORE_ROLES if self.current is None else self.current), now)
         elif line.startswith("PLAY RECAP"):
             self._step(None, now)
         else:
