@@ -10,7 +10,7 @@ from .config import Config
 from .core import roles
 from .managers.ansible_backend import AnsibleRunnerBackend
 from .managers.auth import AuthManager, RateLimiter
-from .managers.backup import BackupSettings
+from .managers.backup import BackupOperations, BackupSettings
 from .managers.changes import ChangeManager
 from .managers.ddns import DdnsManager
 from .managers.health import HealthMonitor
@@ -75,6 +75,7 @@ class Cell:
         )
         self.settings = SettingsManager(self.changes, self.ddns.available)
         self.backup = BackupSettings(self.changes)
+        self.backups = BackupOperations(self.agent.call if self.agent else None, self.runs, self.backup)
         self.health = health or HealthMonitor(
             lambda: self.state.section("services"),
             lambda: self.state.section("network")["dns_server"],

@@ -52,6 +52,8 @@ __all__ = [
     "PASSWORD_CHANGE",
     "SETUP_CODE",
     "BACKUP",
+    "BACKUP_RESTORE",
+    "BACKUP_KEY",
     "BACKUP_SCHEDULES",
     "run_request",
     "validate_state",
@@ -602,6 +604,19 @@ BACKUP = Request(
     {key: f"backup.{key}" for key in DEFS["Backup"]["properties"]},
     at_least_one=True,
 )
+BACKUP_RESTORE = Request(  # a restore from the cell's own repository (the archive must be there)
+    "BackupRestore",
+    "restore",
+    own={
+        "archive": _ref("ArchiveName", "archive"),
+        # absent: the whole cell (state, secrets, a converge, every data path); else this one's data
+        "data": _ref("DataPath", "data"),
+    },
+    required=("archive",),
+)
+BACKUP_KEY = Request(  # the passphrase is shown to an admin who typed their password again
+    "BackupKeyRequest", "key export", own={"password": {"type": "string", "maxLength": 1024}}, required=("password",)
+)
 PASSWORD_CHANGE = Request(
     "PasswordChange",
     "password change",
@@ -617,7 +632,8 @@ def run_request(roles: tuple[str, ...]) -> Request:
     return Request("RunRequest", "run request", own={"tags": tags, "check": {"type": "boolean"}})
 
 
-REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, DDNS, LOGIN, PASSWORD_CHANGE, BACKUP)
+REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, DDNS, LOGIN, PASSWORD_CHANGE, BACKUP,
+            BACKUP_RESTORE, BACKUP_KEY)
 
 
 def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
