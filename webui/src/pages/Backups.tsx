@@ -432,8 +432,8 @@ function ArchivesCard({ view, tick }: { view: BackupView; tick: number }) {
                       <RestoreForm archive={a} dataPaths={view.status?.data_paths ?? []} onDone={() => archives.reload()} />
                     )}
                   </td>
-                  <td className="py-2 pr-3">{formatSize(a.original_size)}</td>
-                  <td className="hidden py-2 pr-3 sm:table-cell">{formatSize(a.deduplicated_size)}</td>
+                  <td className="whitespace-nowrap py-2 pr-3">{formatSize(a.original_size)}</td>
+                  <td className="hidden whitespace-nowrap py-2 pr-3 sm:table-cell">{formatSize(a.deduplicated_size)}</td>
                   <td className="py-2">
                     <button type="button" className={buttonSecondary} onClick={() => setOpen(open === a.name ? null : a.name)}>
                       {open === a.name ? 'Close' : 'Restore…'}
