@@ -16,7 +16,9 @@ import yaml
 from conftest import SETUP, FakeBackend, csrf, wait_run
 from test_backup import DATA_FILES, make_config, write_config_file, write_tree
 
+from pic_api.agent import protocol
 from pic_api.agent.client import AgentClient
+from pic_api.agent.protocol import AgentError
 from pic_api.agent.server import Agent, AgentServer
 from pic_api.managers import backup
 
@@ -210,7 +212,38 @@ def test_confirming_the_key_ends_the_warning(app, admin):
     assert admin.get("/api/backup").get_json()["settings"]["key_confirmed"] is True
 
 
-def test_an_agent_refusal_is_a_400_naming_the_field(app, admin, cellb, config, tmp_path):
+def test_without_a_repository_nothing_is_queued_and_the_field_is_named(app, admin, cellb, config, tmp_path):
     write_config_file(make_config(tmp_path / "none", repository=""), config.backup_config_file)
-    resp = admin.get("/api/backup/archives")
+    resp = admin.get("/api/backup/archives")  # the agent's refusal
     assert resp.status_code == 400 and resp.get_json()["fields"] == {"repository": "not set"}
+    runs_before = len(app.extensions["pic"].runs.list())
+    for path, body in (("/api/backup/runs", None), ("/api/backup/check", None),
+                       ("/api/backup/restore", {"archive": "pic-1"})):
+        resp = admin.post(path, json=body, headers=csrf(admin))
+        assert resp.status_code == 400 and resp.get_json()["fields"] == {"repository": "not set"}, path
+    assert len(app.extensions["pic"].runs.list()) == runs_before
+
+
+@pytest.mark.parametrize("args,field,says", [
+    ({}, "archive", "required"),
+    ({"archive": "../x"}, "archive", "archive name"),
+    ({"archive": "pic-1", "data": "/var/../etc"}, "data", "absolute path"),
+    ({"archive": "pic-1", "data": "/var/vmail;reboot"}, "data", "absolute path"),
+    ({"archive": "pic-1", "data": "var/vmail"}, "data", "absolute path"),
+    ({"archive": "pic-1", "repository": "/elsewhere"}, "repository", "unexpected"),
+    ({"archive": "pic-1", "passphrase": "x"}, "passphrase", "unexpected"),
+])
+def test_the_agent_refuses_restore_arguments_outside_its_allow_list(args, field, says):
+    with pytest.raises(AgentError) as info:
+        protocol.validate({"action": "backup_restore", "args": args}, ())
+    assert says in info.value.fields[field], info.value.fields
+
+
+def test_the_agent_restores_only_data_the_backups_hold(app, admin, cellb):
+    agent, root = cellb[3], cellb[2]
+    before = (root / VMAIL).read_text()
+    with pytest.raises(AgentError) as info:
+        agent.handle({"action": "backup_restore", "args": {"archive": "pic-1", "data": "/etc"}},
+                     lambda m: pytest.fail(f"nothing may be sent: {m}"))
+    assert info.value.fields["data"].startswith("one of: ") and str(root / "var/vmail") in info.value.fields["data"]
+    assert (root / VMAIL).read_text() == before

@@ -702,15 +702,23 @@ class BackupOperations:
 
         return job
 
+    def _ready(self) -> dict[str, Any]:
+        """The agent's status, once it says a repository is set (else a 400 naming it): a run is queued
+        only for an agent that answers and has somewhere to write."""
+        status = self._call("backup_status")
+        if not status.get("repository"):
+            raise InvalidInput("no backup repository is set", {"repository": "not set"})
+        return status
+
     def create(self) -> Run:
         """A backup now, in the agent; its steps are the run's events."""
-        self._call("backup_status")  # the agent answers before a run is queued for it
+        self._ready()
         return self.runs.submit("backup", [], description="back the cell up now",
                                 job=self._job("backup_create", {}, lambda run, result: "successful"))
 
     def check(self) -> Run:
         """borg check of the repository; the run fails when the check finds a fault (the run's error says it)."""
-        self._call("backup_status")
+        self._ready()
 
         def outcome(run: Run, result: dict[str, Any]) -> str:
             if not result.get("ok"):
@@ -725,7 +733,7 @@ class BackupOperations:
         """A restore from the cell's repository, checked first (the archive is there, the data path is
         one the backups hold): a bad request is refused before anything is queued."""
         data = checked(schema.BACKUP_RESTORE, body)
-        status = self._call("backup_status")
+        status = self._ready()
         if "data" in data and data["data"] not in status.get("data_paths", []):
             raise InvalidInput("no such data in the backups",
                                {"data": "one of: " + ", ".join(status.get("data_paths", []))})
