@@ -1,11 +1,13 @@
 import { render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
-import { MemoryRouter } from 'react-router-dom'
+import { MemoryRouter, Route, Routes } from 'react-router-dom'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setNavigator } from './api'
 import { BackupKeyBanner, keyUnsaved } from './components/BackupKeyBanner'
 import type { BackupArchive, BackupView } from './generated/api'
-import { BackupsPage, formatSize, initialSteps, stepReducer, validateForm } from './pages/Backups'
+import { initialSteps, stepReducer } from './components/StepRun'
+import { BackupsPage, formatSize, validateForm } from './pages/Backups'
+import { RunPage } from './pages/Runs'
 import { FakeEventSource } from './test/eventSource'
 import { routeFetch } from './test/fetch'
 
@@ -135,6 +137,32 @@ describe('backups page', () => {
     expect(JSON.parse(String(calls.find((c) => c.url === '/api/backup/key')!.init.body))).toEqual({ password: 'my password' })
     await user.click(screen.getByRole('button', { name: 'I saved it away from the cell' }))
     await waitFor(() => expect(calls.some((c) => c.url === '/api/backup/key/confirm')).toBe(true))
+  })
+})
+
+describe('a run page', () => {
+  it('shows a backup run as its steps, a converge as its roles', async () => {
+    const run = (kind: string) => ({ id: 'r9', kind, status: 'running', tags: [], check: false, description: `a ${kind}`,
+      state_version: null, created_at: '2025-01-01T00:00:00Z', started_at: null, finished_at: null, error: null })
+    let kind = 'backup'
+    routeFetch(() => ({ status: 200, body: run(kind) }))
+    const page = () => (
+      <MemoryRouter initialEntries={['/runs/r9']}>
+        <Routes>
+          <Route path="/runs/:id" element={<RunPage />} />
+        </Routes>
+      </MemoryRouter>
+    )
+    const { unmount } = render(page())
+    await screen.findByTestId('step-run')
+    FakeEventSource.instances[0].emit({ seq: 0, run_id: 'r9', event: 'pic_step', step: 'create', message: 'archiving 3 paths' })
+    expect(screen.getByTestId('step-run')).toHaveTextContent('archiving 3 paths')
+    expect(screen.queryByTestId('run-view')).toBeNull()
+    unmount()
+    kind = 'converge'
+    render(page())
+    await screen.findByTestId('run-view')
+    expect(screen.queryByTestId('step-run')).toBeNull()
   })
 })
 
