@@ -247,3 +247,65 @@ def test_the_agent_restores_only_data_the_backups_hold(app, admin, cellb):
                      lambda m: pytest.fail(f"nothing may be sent: {m}"))
     assert info.value.fields["data"].startswith("one of: ") and str(root / "var/vmail") in info.value.fields["data"]
     assert (root / VMAIL).read_text() == before
+
+
+# ---- the wizard's "restore from a backup" ------------------------------------------------------------
+@pytest.fixture
+def dead_disk(app, admin, cellb, config):
+    """Cell A backed up, then its disk gone: the same paths, no state, no login, no backup secrets."""
+    _, bconfig, _, _ = cellb
+    back_up(app, admin)
+    passphrase = bconfig.passphrase_file.read_text().strip()
+    state = yaml.safe_load(config.state_file.read_text())
+    config.state_file.unlink()
+    shutil.rmtree(config.state_dir)
+    for gone in (config.secrets_dir / "api-passwords.json", bconfig.passphrase_file, bconfig.marker_file):
+        gone.unlink(missing_ok=True)
+    fresh = app.test_client()
+    assert fresh.get("/api/setup/status").get_json() == {"completed": False}
+    return fresh, {"repository": bconfig.repository, "passphrase": passphrase}, state
+
+
+def test_the_wizard_restores_a_fresh_cell_and_follows_it_with_its_token(app, dead_disk, config):
+    fresh, given, state = dead_disk
+    code = app.extensions["pic"].setup_code.current()
+    resp = fresh.post("/api/setup/restore", json={**given, "setup_code": "WRONG-CODE"})
+    assert resp.status_code == 403
+    resp = fresh.post("/api/setup/restore", json={**given, "setup_code": code})
+    assert resp.status_code == 202, resp.get_json()
+    run_id, token = resp.get_json()["run_id"], resp.get_json()["token"]
+    assert fresh.get(f"/api/setup/restore/{run_id}/events?token=not-it").status_code == 404
+    assert wait_run(app, run_id)["status"] == "successful"
+    assert fresh.get(f"/api/runs/{run_id}/events").status_code == 401  # only the token opens it
+    stream = fresh.get(f"/api/setup/restore/{run_id}/events?token={token}").get_data(as_text=True)
+    assert '"event": "pic_step"' in stream and '"step": "done"' in stream
+    assert given["passphrase"] not in stream
+    assert given["passphrase"] not in (config.run_dir / run_id / "run.json").read_text()
+    assert yaml.safe_load(config.state_file.read_text()) == state
+    assert fresh.get("/api/setup/status").get_json() == {"completed": True}
+    again = fresh.post("/api/setup/restore", json={**given, "setup_code": code})
+    assert again.status_code == 409  # set up now: no second restore through the wizard
+
+
+def test_a_wrong_passphrase_in_the_wizard_fails_the_run_and_changes_nothing(app, dead_disk, config):
+    fresh, given, _ = dead_disk
+    code = app.extensions["pic"].setup_code.current()
+    resp = fresh.post("/api/setup/restore", json={**given, "passphrase": "not-the-passphrase", "setup_code": code})
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert info["status"] == "failed" and "passphrase: wrong passphrase" in info["error"], info
+    assert not config.state_file.exists()
+    assert fresh.get("/api/setup/status").get_json() == {"completed": False}
+
+
+@pytest.mark.parametrize("body,fields", [
+    ({"repository": "relative", "passphrase": ""}, {"repository", "passphrase"}),
+    ({"repository": "", "passphrase": "two\nlines"}, {"repository", "passphrase"}),
+    ({"repository": "/mnt/b", "passphrase": "x", "ssh_key": "-----BEGIN RSA PRIVATE KEY-----"}, {"ssh_key"}),
+    ({"repository": "/mnt/b", "passphrase": "x", "archive": "../x", "force": True}, {"archive", "force"}),
+])
+def test_a_bad_wizard_restore_is_a_400_naming_the_fields_with_nothing_queued(app, dead_disk, body, fields):
+    fresh = dead_disk[0]
+    runs_before = len(app.extensions["pic"].runs.list())
+    resp = fresh.post("/api/setup/restore", json={**body, "setup_code": app.extensions["pic"].setup_code.current()})
+    assert resp.status_code == 400 and set(resp.get_json()["fields"]) == fields, resp.get_json()
+    assert len(app.extensions["pic"].runs.list()) == runs_before

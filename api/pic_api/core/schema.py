@@ -54,6 +54,7 @@ __all__ = [
     "BACKUP",
     "BACKUP_RESTORE",
     "BACKUP_KEY",
+    "SETUP_RESTORE",
     "BACKUP_SCHEDULES",
     "run_request",
     "validate_state",
@@ -614,6 +615,19 @@ BACKUP_RESTORE = Request(  # a restore from the cell's own repository (the archi
     },
     required=("archive",),
 )
+SETUP_RESTORE = Request(  # the wizard's "restore from a backup": a fresh cell from the old one's repository
+    "SetupRestore",
+    "restore from a backup",
+    own={
+        "setup_code": _SETUP_CODE_NODE,
+        "repository": {"allOf": [_ref("Repository")], "minLength": 1, "title": "repository"},
+        "passphrase": _ref("Secret", "passphrase"),
+        "archive": _ref("ArchiveName", "archive"),
+        "ssh_key": {"type": "string", "maxLength": 16384, "title": "ssh key",
+                    "description": "the old cell's backup ssh key (OpenSSH private key), for an ssh repository"},
+    },
+    required=("setup_code", "repository", "passphrase"),
+)
 BACKUP_KEY = Request(  # the passphrase is shown to an admin who typed their password again
     "BackupKeyRequest", "key export", own={"password": {"type": "string", "maxLength": 1024}}, required=("password",)
 )
@@ -633,7 +647,7 @@ def run_request(roles: tuple[str, ...]) -> Request:
 
 
 REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, DDNS, LOGIN, PASSWORD_CHANGE, BACKUP,
-            BACKUP_RESTORE, BACKUP_KEY)
+            BACKUP_RESTORE, BACKUP_KEY, SETUP_RESTORE)
 
 
 def state_to_vars(state: dict[str, Any]) -> dict[str, Any]:

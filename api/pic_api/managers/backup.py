@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hmac
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -35,7 +37,7 @@ import yaml
 
 from ..agent import actions
 from ..agent.client import AgentUnavailable
-from ..agent.protocol import AgentError
+from ..agent.protocol import AgentError, validate
 from ..config import Config
 from ..core import migrate, schema
 from ..core.validators import ValidationError, check_repository
@@ -660,6 +662,7 @@ class BackupOperations:
         self.call = call
         self.runs = runs
         self.settings = settings
+        self._followers: dict[str, str] = {}  # the wizard's restore runs: run id -> the token that follows it
 
     def _call(self, action: str, **args: Any) -> dict[str, Any]:
         if self.call is None:
@@ -743,3 +746,30 @@ class BackupOperations:
             f"restore the whole cell from {data['archive']}"
         return self.runs.submit("restore", [], description=what,
                                 job=self._job("backup_restore", data, lambda run, result: "successful"))
+
+    def restore_fresh(self, body: Any, check_code: Callable[[dict[str, Any]], None]) -> tuple[Run, str]:
+        """The wizard's "restore from a backup": this cell, not set up, from the old cell's repository,
+        passphrase (and backup ssh key). ``check_code`` is the setup's (409 once set up, 403 for a
+        wrong code). Returns the run and a token that follows it before anyone can log in; the
+        passphrase and the key live in the run's job only, never in its file or events."""
+        data = checked(schema.SETUP_RESTORE, body)
+        check_code(data)
+        if self.call is None:
+            raise Unavailable("a restore needs the privileged agent (pic-agent), which this API does not use")
+        args: dict[str, Any] = {k: data[k] for k in ("repository", "passphrase", "archive", "ssh_key") if k in data}
+        try:  # the agent's own allow-list (the ssh key's form): refused here, before a run is queued
+            validate({"action": "restore", "args": args}, ())
+        except AgentError as exc:
+            raise InvalidInput(exc.message, exc.fields) from None
+        run = self.runs.submit("restore", [], description=f"restore the cell from {data['repository']}",
+                               job=self._job("restore", {**args, "force": False}, lambda run, result: "successful"))
+        token = secrets.token_urlsafe(24)
+        self._followers[run.id] = token
+        log.info("restore from %s queued by the wizard as run %s", data["repository"], run.id)
+        return run, token
+
+    def follows(self, run_id: str, token: str) -> bool:
+        """Whether ``token`` is the one the wizard's restore ``run_id`` was given."""
+        expected = self._followers.get(run_id)
+        return bool(expected) and hmac.compare_digest(expected.encode(), token.encode())
+

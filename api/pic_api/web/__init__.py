@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .auth import account_bp, auth_bp
-from .backup import backup_bp
+from .backup import backup_bp, setup_restore_bp
 from .ca import ca_bp
 from .ddns import ddns_bp
 from .health import health_bp
@@ -30,4 +30,5 @@ BLUEPRINTS = [
     ca_bp,
     ddns_bp,
     backup_bp,
+    setup_restore_bp,
 ]

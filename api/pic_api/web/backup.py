@@ -10,11 +10,15 @@ from flask import Blueprint, jsonify, request
 
 from ..core import schema
 from ..managers.auth import BadCredentials
-from ..managers.errors import InvalidInput, checked
+from ..managers.errors import InvalidInput, NotFound, checked
 from .common import cell, json_body, session
+from .gate import access
 from .openapi import doc
+from .runs import MAX_EVENT_SEQ, event_stream
 
 backup_bp = Blueprint("backup", __name__, url_prefix="/api/backup")
+# Under /api/setup: open before setup, when a fresh cell is restored instead of set up.
+setup_restore_bp = Blueprint("setup_restore", __name__, url_prefix="/api/setup/restore")
 
 
 @backup_bp.get("")
@@ -82,3 +86,28 @@ def backup_key() -> Any:
 def backup_key_confirm() -> Any:
     run = cell().backup.confirm_key()
     return jsonify(run_id=run.id), 202
+
+
+@setup_restore_bp.post("")
+@access("public")
+@doc("The wizard's \"restore from a backup\" on a cell not set up yet (needs the setup code): a run (kind "
+     "restore) of the whole cell from the old cell's repository; a wrong passphrase ends it failed with "
+     "nothing changed. Follow it with the token at /api/setup/restore/{run_id}/events",
+     "RestoreStarted", 202, body=schema.SETUP_RESTORE, errors=(403, 409, 429))
+def setup_restore() -> Any:
+    c = cell()
+    run, token = c.backups.restore_fresh(json_body(), lambda body: c.setup.check_code(body, request.remote_addr or ""))
+    return jsonify(run_id=run.id, token=token, run=run.to_dict()), 202
+
+
+@setup_restore_bp.get("/<run_id>/events")
+@access("public")
+@doc("The wizard's restore run as server-sent events (as /api/runs/{run_id}/events), for the token it was given",
+     "RunEvent", query={"token": {"type": "string"}, "after": {"type": "integer", "minimum": 0,
+                                                               "maximum": MAX_EVENT_SEQ}},
+     errors=(404,), media="text/event-stream")
+def setup_restore_events(run_id: str) -> Any:
+    if not cell().backups.follows(run_id, request.args.get("token", "")):
+        raise NotFound(f"no restore run {run_id!r} for this token")
+    return event_stream(run_id)
+

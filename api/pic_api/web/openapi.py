@@ -156,6 +156,11 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "RunList": _obj({"runs": _list(ref("Run"))}, ["runs"]),
     "RunId": _obj({"run_id": STR}, ["run_id"]),
     "RunStarted": _obj({"run_id": STR, "run": ref("Run")}, ["run_id", "run"]),
+    "RestoreStarted": _obj(
+        {"run_id": STR, "token": {"type": "string", "description": "follows the run (its events) before login"},
+         "run": ref("Run")},
+        ["run_id", "token", "run"],
+    ),
     "RunEvent": {
         "description": "One `data:` line of a run's event stream: an ansible-runner event trimmed to what the UI "
         "shows and scrubbed of secrets, or the API's own `pic_run_status` (status changes; the stream ends "

@@ -250,6 +250,15 @@ export type SetupRequest = {
   setup_code: string
 }
 
+export type SetupRestore = {
+  setup_code: string
+  repository: unknown
+  passphrase: Secret
+  archive?: ArchiveName
+  /** the old cell's backup ssh key (OpenSSH private key), for an ssh repository */
+  ssh_key?: string
+}
+
 export type UserRequest = {
   name: Label
   role?: Role
@@ -348,6 +357,13 @@ export type RunId = {
 
 export type RunStarted = {
   run_id: string
+  run: Run
+}
+
+export type RestoreStarted = {
+  run_id: string
+  /** follows the run (its events) before login */
+  token: string
   run: Run
 }
 
