@@ -240,6 +240,9 @@ export const endpoints = {
   restoreBackup: (body: T.BackupRestore) => api.post<T.RunStarted>('/api/backup/restore', body),
   backupKey: (password: string) => api.post<T.BackupKey>('/api/backup/key', { password } satisfies T.BackupKeyRequest),
   confirmBackupKey: () => api.post<T.RunId>('/api/backup/key/confirm', {}),
+  setupRestore: (body: T.SetupRestore) => api.post<T.RestoreStarted>('/api/setup/restore', body),
+  setupRestoreEventsUrl: (id: string, token: string) =>
+    `/api/setup/restore/${encodeURIComponent(id)}/events?token=${encodeURIComponent(token)}`,
 }
 
 /** Pages that change the backup settings say so; the passphrase banner listens. */

@@ -28,14 +28,25 @@ export function stepReducer(state: StepProgress, ev: Partial<RunEvent>): StepPro
   return state
 }
 
-export function StepRun({ runId, title, onFinished }: { runId: string; title: string; onFinished?: (s: RunStatus) => void }) {
+export function StepRun({
+  runId,
+  title,
+  onFinished,
+  eventsUrl,
+}: {
+  runId: string
+  title: string
+  onFinished?: (s: RunStatus) => void
+  /** Where the events are (the wizard's restore: its own address, with its token). */
+  eventsUrl?: string
+}) {
   const [state, setState] = useState<StepProgress>(initialSteps)
   const done = useRef(onFinished)
   done.current = onFinished
   useEffect(() => {
     setState(initialSteps)
     let finished = false
-    const es = new EventSource(endpoints.runEventsUrl(runId), { withCredentials: true })
+    const es = new EventSource(eventsUrl ?? endpoints.runEventsUrl(runId), { withCredentials: true })
     es.onmessage = (msg) => {
       try {
         const ev = JSON.parse(msg.data) as RunEvent
@@ -53,7 +64,7 @@ export function StepRun({ runId, title, onFinished }: { runId: string; title: st
       if (finished) es.close()
     }
     return () => es.close()
-  }, [runId])
+  }, [runId, eventsUrl])
   return (
     <section aria-label={title} className="mt-3 space-y-2 rounded border border-slate-200 p-3" data-testid="step-run">
       <div className="flex flex-wrap items-center gap-2">
