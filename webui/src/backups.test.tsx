@@ -1,25 +1,16 @@
 import { render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { MemoryRouter, Route, Routes } from 'react-router-dom'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { setNavigator } from './api'
+import { describe, expect, it } from 'vitest'
 import { BackupKeyBanner, keyUnsaved } from './components/BackupKeyBanner'
 import type { BackupArchive, BackupView } from './generated/api'
 import { initialSteps, stepReducer } from './components/StepRun'
 import { BackupsPage, formatSize, validateForm } from './pages/Backups'
 import { RunPage } from './pages/Runs'
-import { FakeEventSource } from './test/eventSource'
+import { FakeEventSource, useFakeEventSource } from './test/eventSource'
 import { routeFetch } from './test/fetch'
 
-beforeEach(() => {
-  setNavigator({ toSetup: vi.fn(), toLogin: vi.fn() })
-  FakeEventSource.instances = []
-  vi.stubGlobal('EventSource', FakeEventSource)
-})
-afterEach(() => {
-  setNavigator(null)
-  vi.unstubAllGlobals()
-})
+useFakeEventSource()
 
 const DATA = ['/var/vmail', '/var/lib/radicale/collections', '/var/lib/pic/files']
 

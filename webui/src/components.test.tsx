@@ -1,25 +1,17 @@
 import { act, render, screen, waitFor } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { MemoryRouter, Route, Routes } from 'react-router-dom'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { setNavigator } from './api'
 import { RunView } from './components/RunView'
 import { LoginPage } from './pages/Login'
 import { AddPeerForm, NewPeerPanel, QrImage } from './pages/Peers'
 import { SetupCodeStep, SetupForm } from './pages/Setup'
 
-import { FakeEventSource } from './test/eventSource'
+import { FakeEventSource, useFakeEventSource } from './test/eventSource'
 import { routeFetch } from './test/fetch'
 
-beforeEach(() => {
-  setNavigator({ toSetup: vi.fn(), toLogin: vi.fn() })
-  FakeEventSource.instances = []
-  vi.stubGlobal('EventSource', FakeEventSource)
-})
-afterEach(() => {
-  setNavigator(null)
-  vi.unstubAllGlobals()
-})
+useFakeEventSource()
 
 /** Typing key by key re-renders the long time zone list each time; pasting is enough here. */
 async function put(user: ReturnType<typeof userEvent.setup>, label: string, text: string) {

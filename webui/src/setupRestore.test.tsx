@@ -1,21 +1,12 @@
 import { render, screen, waitFor } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { MemoryRouter } from 'react-router-dom'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { setNavigator } from './api'
+import { describe, expect, it, vi } from 'vitest'
 import { RestoreFromBackup, restoreBody, validateRestore } from './pages/SetupRestore'
-import { FakeEventSource } from './test/eventSource'
+import { FakeEventSource, useFakeEventSource } from './test/eventSource'
 import { routeFetch } from './test/fetch'
 
-beforeEach(() => {
-  setNavigator({ toSetup: vi.fn(), toLogin: vi.fn() })
-  FakeEventSource.instances = []
-  vi.stubGlobal('EventSource', FakeEventSource)
-})
-afterEach(() => {
-  setNavigator(null)
-  vi.unstubAllGlobals()
-})
+useFakeEventSource()
 
 async function fill(user: ReturnType<typeof userEvent.setup>, repository: string, passphrase: string) {
   await user.type(screen.getByLabelText('Repository'), repository)

@@ -21,6 +21,7 @@ import {
   useApi,
   when,
 } from '../components/ui'
+import { validateRepository } from '../validation'
 import { downloadText } from './Peers'
 
 export const SCHEDULE_LABELS: Record<BackupSchedule, string> = {
@@ -75,9 +76,8 @@ export function viewToForm(v: BackupView): Form {
 /** Client-side checks; the API stays the authority (its 400 names the field the same way). */
 export function validateForm(f: Form): Record<string, string> {
   const errs: Record<string, string> = {}
-  const r = f.repository.trim()
-  if (r && !r.startsWith('/') && !/^ssh:\/\/[^@/\s]+@[^/\s]+\/\S*$/.test(r))
-    errs.repository = 'Enter an absolute path (another disk) or ssh://user@host/path, or leave it empty.'
+  const repository = validateRepository(f.repository, null)
+  if (repository) errs.repository = repository
   const max = limits.BackupKeep.maximum
   for (const k of ['keep_daily', 'keep_weekly', 'keep_monthly'] as const) {
     if (!/^[0-9]{1,4}$/.test(f[k]) || Number(f[k]) > max) errs[k] = `A whole number from 0 to ${max}.`

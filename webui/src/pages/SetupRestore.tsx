@@ -7,6 +7,7 @@ import type { SetupRestore } from '../generated/api'
 import { StepRun } from '../components/StepRun'
 import { HttpsStep } from '../components/TrustRoot'
 import { buttonPrimary, ErrorNote, Field, inputClass } from '../components/ui'
+import { validateRepository } from '../validation'
 
 export interface RestoreForm {
   repository: string
@@ -25,10 +26,9 @@ export function restoreBody(f: RestoreForm, setupCode: string): SetupRestore {
 
 export function validateRestore(f: RestoreForm): Record<string, string> {
   const errs: Record<string, string> = {}
+  const repository = validateRepository(f.repository, 'Enter where the backups are.')
+  if (repository) errs.repository = repository
   const r = f.repository.trim()
-  if (!r) errs.repository = 'Enter where the backups are.'
-  else if (!r.startsWith('/') && !/^ssh:\/\/[^@/\s]+@[^/\s]+\/\S*$/.test(r))
-    errs.repository = 'An absolute path (a disk attached to this host) or ssh://user@host/path.'
   if (!f.passphrase.trim()) errs.passphrase = 'Enter the passphrase you saved.'
   if (r.startsWith('ssh://') && f.ssh_key.trim() && !f.ssh_key.includes('BEGIN OPENSSH PRIVATE KEY'))
     errs.ssh_key = 'Paste the old cell’s key as it was saved (-----BEGIN OPENSSH PRIVATE KEY----- ...).'

@@ -1,4 +1,6 @@
 import { act } from '@testing-library/react'
+import { afterEach, beforeEach, vi } from 'vitest'
+import { setNavigator } from '../api'
 
 /** A stand-in for the browser's EventSource that the test drives by hand. */
 export class FakeEventSource {
@@ -19,4 +21,17 @@ export class FakeEventSource {
   close() {
     this.closed = true
   }
+}
+
+/** Each test of the file: spies for the api module's navigation and a fresh FakeEventSource. */
+export function useFakeEventSource(): void {
+  beforeEach(() => {
+    setNavigator({ toSetup: vi.fn(), toLogin: vi.fn() })
+    FakeEventSource.instances = []
+    vi.stubGlobal('EventSource', FakeEventSource)
+  })
+  afterEach(() => {
+    setNavigator(null)
+    vi.unstubAllGlobals()
+  })
 }
