@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SETUP, FakeBackend, csrf, wait_run
+from conftest import SETUP, FakeBackend, csrf
 from test_backup import DATA_FILES, make_config, write_config_file, write_tree
 
 from pic_api.agent import protocol
@@ -55,6 +55,16 @@ def cellb(app, admin, config, tmp_path, monkeypatch):
     server.shutdown()
     server.server_close()
     shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+BORG_WAIT = 300  # seconds: borg runs far slower than the fake converge on a busy machine
+
+
+def wait_run(app, run_id):
+    """The run once it ended (a backup, check or restore runs the real borg)."""
+    info = app.extensions["pic"].runs.wait(run_id, BORG_WAIT)
+    assert info["status"] in ("successful", "failed", "canceled"), info
+    return info
 
 
 def events(app, run_id):
