@@ -6,6 +6,7 @@ import functools
 
 from .agent import actions
 from .agent.client import AgentBackend, AgentClient
+from .agent.server import local_call
 from .config import Config
 from .core import roles
 from .managers.ansible_backend import AnsibleRunnerBackend
@@ -75,7 +76,10 @@ class Cell:
         )
         self.settings = SettingsManager(self.changes, self.ddns.available)
         self.backup = BackupSettings(self.changes)
-        self.backups = BackupOperations(self.agent.call if self.agent else None, self.runs, self.backup)
+        # without the agent the backup actions run in this process, as the read actions do
+        self.backups = BackupOperations(
+            self.agent.call if self.agent else local_call(config, backend), self.runs, self.backup
+        )
         self.health = health or HealthMonitor(
             lambda: self.state.section("services"),
             lambda: self.state.section("network")["dns_server"],

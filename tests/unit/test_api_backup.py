@@ -83,7 +83,8 @@ def back_up(app, client):
 def test_the_settings_are_read_and_changed_through_the_state(app, admin):
     got = admin.get("/api/backup").get_json()
     assert got["settings"]["repository"] == "" and got["settings"]["schedule"] == "daily"
-    assert got["status"] is None and "agent" in got["status_error"]  # no agent here: said, not a 500
+    # the backup role never ran here: said, not a 500
+    assert got["status"] is None and "no backup configuration" in got["status_error"]
     before = app.extensions["pic"].state.load()
     resp = admin.put("/api/backup", json={"repository": "relative/path", "keep_daily": -1, "extra": 1},
                      headers=csrf(admin))
@@ -98,10 +99,14 @@ def test_the_settings_are_read_and_changed_through_the_state(app, admin):
     assert settings["repository"] == "/mnt/disk2/pic" and settings["schedule"] == "weekly"
 
 
-def test_without_the_agent_a_backup_is_refused_with_503(admin):
-    resp = admin.post("/api/backup/runs", headers=csrf(admin))
-    assert resp.status_code == 503 and "agent" in resp.get_json()["error"]
-    assert admin.get("/api/backup/archives").status_code == 503
+def test_before_the_backup_role_ran_a_backup_is_a_409_saying_so(app, admin):
+    """No agent here: its actions run in the API's process (agent/server.py local_call), and find no
+    backup configuration."""
+    runs_before = len(app.extensions["pic"].runs.list())
+    for resp in (admin.post("/api/backup/runs", headers=csrf(admin)), admin.get("/api/backup/archives"),
+                 admin.post("/api/backup/key", json={"password": SETUP["admin_password"]}, headers=csrf(admin))):
+        assert resp.status_code == 409 and "converge the backup role" in resp.get_json()["error"]
+    assert len(app.extensions["pic"].runs.list()) == runs_before
 
 
 def test_admin_only_and_csrf(app, admin, peer_client):

@@ -232,7 +232,7 @@ class Agent:
         return {"started": actions.start_unit(self.config.backup_unit)}
 
     def do_backup_status(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        return self.backups().status()
+        return self._backup_call(lambda b: b.status())  # no configuration yet: said, as a refusal
 
     def do_backup_archives(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return {"archives": self._backup_call(lambda b: b.archives_detail())}
@@ -327,6 +327,26 @@ class Agent:
             if key_file is not None:
                 key_file.unlink(missing_ok=True)
             self._lock.release()
+
+
+def local_call(config: Config, backend: Backend | None) -> Callable[..., dict[str, Any]]:
+    """The agent's actions called in this process, as ``AgentClient.call`` calls them over the socket:
+    where no agent runs (the unit tests, an API with ``runner`` none or ansible), as the read actions
+    do (agent/actions.py). The agent is made at the first call."""
+    made: list[Agent] = []
+
+    def call(action: str, on_event: Callable[[dict[str, Any]], None] | None = None,
+             idle: Callable[[], None] | None = None, **args: Any) -> dict[str, Any]:
+        if not made:
+            made.append(Agent(config, backend))
+
+        def send(message: dict[str, Any]) -> None:
+            if "event" in message and on_event is not None:
+                on_event(message["event"])
+
+        return made[0].handle({"action": action, "args": args}, send)
+
+    return call
 
 
 def _now() -> str:

@@ -42,7 +42,7 @@ from ..config import Config
 from ..core import migrate, schema
 from ..core.validators import ValidationError, check_repository
 from .changes import ChangeManager
-from .errors import Failed, InvalidInput, ManagerError, Unavailable, checked
+from .errors import Conflict, InvalidInput, ManagerError, Unavailable, checked
 from .files import file_lock, write_atomic
 from .runs import Emit as RunEmit
 from .runs import Run, RunFailed, RunManager
@@ -671,10 +671,10 @@ class BackupOperations:
             return self.call(action, **args)
         except AgentUnavailable as exc:
             raise Unavailable(exc.message) from None
-        except AgentError as exc:
+        except AgentError as exc:  # refused (a field named), or borg could not (its own words)
             if exc.fields:
                 raise InvalidInput(exc.message, exc.fields) from None
-            raise Failed(exc.message) from None
+            raise Conflict(exc.message) from None
 
     def view(self) -> dict[str, Any]:
         """The settings (the state's), and what the cell does: repository, last backup, last check."""

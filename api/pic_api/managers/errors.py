@@ -40,9 +40,3 @@ def checked(request: Any, body: Any) -> dict[str, Any]:
         return request.validate(body)
     except StateError as exc:
         raise InvalidInput(exc.message, exc.fields) from None
-
-
-class Failed(ManagerError):
-    """What the API asked the privileged agent for failed there (borg could not reach a repository, ...)."""
-
-    status = 502

@@ -37,14 +37,14 @@ def backup_put() -> Any:
 
 
 @backup_bp.get("/archives")
-@doc("The archives in the repository, oldest first, with their time and sizes", "BackupArchives", errors=(502,))
+@doc("The archives in the repository, oldest first, with their time and sizes", "BackupArchives", errors=(409,))
 def backup_archives() -> Any:
     return jsonify(archives=cell().backups.archives())
 
 
 @backup_bp.post("/runs")
 @doc("Back the cell up now: a run (kind backup) whose pic_step events say what it does", "RunStarted", 202,
-     errors=(502,))
+     errors=(409,))
 def backup_create() -> Any:
     run = cell().backups.create()
     return jsonify(run_id=run.id, run=run.to_dict()), 202
@@ -52,7 +52,7 @@ def backup_create() -> Any:
 
 @backup_bp.post("/check")
 @doc("borg check of the repository and its archives: a run (kind check); its outcome is the status's check",
-     "RunStarted", 202, errors=(502,))
+     "RunStarted", 202, errors=(409,))
 def backup_check() -> Any:
     run = cell().backups.check()
     return jsonify(run_id=run.id, run=run.to_dict()), 202
@@ -61,7 +61,7 @@ def backup_check() -> Any:
 @backup_bp.post("/restore")
 @doc("Restore from an archive of the cell's repository: the whole cell (state, secrets, a converge, the "
      "data), or with data one service's data, its services stopped meanwhile. A run (kind restore)",
-     "RunStarted", 202, body=schema.BACKUP_RESTORE, errors=(502,))
+     "RunStarted", 202, body=schema.BACKUP_RESTORE, errors=(409,))
 def backup_restore() -> Any:
     run = cell().backups.restore(json_body())
     return jsonify(run_id=run.id, run=run.to_dict()), 202
@@ -70,7 +70,7 @@ def backup_restore() -> Any:
 @backup_bp.post("/key")
 @doc("The passphrase, borg's key export and the ssh public key, for an admin who types their password "
      "again; never logged, never stored in the state or a run", "BackupKey", body=schema.BACKUP_KEY,
-     errors=(429, 502))
+     errors=(409, 429))
 def backup_key() -> Any:
     body = checked(schema.BACKUP_KEY, json_body())
     c, sess = cell(), session()

@@ -384,10 +384,9 @@ ERROR_TEXT = {
     401: "not logged in",
     403: "missing CSRF token, or not allowed for this role",
     404: "not found",
-    409: "conflict",
+    409: "conflict (for backups: borg could not do it now, in its own words)",
     428: "the cell is not set up yet",
     429: "too many failed guesses (password or setup code); Retry-After says when to try again",
-    502: "the privileged agent could not do it (borg's own message)",
     503: "the cell state does not load; the error names the problem and the repair commands",
 }
 
