@@ -11,6 +11,7 @@ import { RunsPage, RunPage } from './pages/Runs'
 import { SettingsPage } from './pages/Settings'
 import { ConnectivityPage } from './pages/Connectivity'
 import { VaultPage } from './pages/Vault'
+import { BackupsPage } from './pages/Backups'
 import { TrustPage } from './pages/Trust'
 import { InfoPages } from './pages/Info'
 
@@ -79,6 +80,7 @@ function Protected() {
         <Route path="/settings" element={<SettingsPage />} />
         <Route path="/connectivity" element={<ConnectivityPage />} />
         <Route path="/vault" element={<VaultPage />} />
+        <Route path="/backups" element={<BackupsPage />} />
         <Route path="/*" element={<InfoPages />} />
       </Routes>
     </Layout>
