@@ -4,8 +4,9 @@ serves the same devices, mail, calendar and files with nothing changed on their 
 1. Cell A (site.yml on a lab host, set up headless from the inventory) gets a peer; its VPN client
    sends a mail, stores a CalDAV event and a WebDAV file through the tunnel.
 2. `pic backup set` points A at a borg repository on a second lab host over ssh (a restricted
-   `borg serve` key); `pic backup` writes an archive. The management commands run on A: status,
-   list-peers, show-routes, logs, update, reset-admin-password, uninstall (which keeps the data).
+   `borg serve` key); `pic backup` writes an archive, and the API a second (a run with steps). The
+   management commands run on A: status, list-peers, show-routes, logs, update, reset-admin-password,
+   uninstall (which keeps the data).
 3. A is gone. A fresh host with A's address gets site.yml (not set up). `pic restore` with a wrong
    passphrase is refused and changes nothing; with the right one (and A's backup ssh key) it brings
    the cell back.
@@ -176,6 +177,24 @@ def test_a_backup_goes_to_the_repository_over_ssh(cell_a, backed_up, repository)
     assert run(cell_a, "test", "-d", f"{STORE_DIR}/home/data", host="store").returncode == 0
 
 
+def test_the_api_backs_up_now_and_lists_the_archives(cell_a, backed_up):
+    """What the Backups page does: a backup now is a run whose steps stream (borg in the agent, over
+    ssh), then the archives with their sizes and the last backup in the status."""
+    admin = login(cell_a)
+    r = admin.post(f"{cell_a.https}/api/backup/runs", headers=csrf(admin), timeout=30)
+    assert r.status_code == 202 and r.json()["run"]["kind"] == "backup", r.text
+    events = follow_run(admin, cell_a.https, r.json()["run_id"])
+    assert events[-1]["status"] == "successful", events[-6:]
+    steps = [e["step"] for e in events if e["event"] == "pic_step"]
+    assert "create" in steps and "prune" in steps and steps[-1] == "done", steps
+    archives = admin.get(f"{cell_a.https}/api/backup/archives", timeout=120).json()["archives"]
+    assert len(archives) == 2 and all(a["original_size"] > 0 and a["nfiles"] > 0 for a in archives), archives
+    view = admin.get(f"{cell_a.https}/api/backup", timeout=30).json()
+    assert view["settings"]["repository"] == view["status"]["repository"]
+    assert view["status"]["last"]["archive"] == archives[-1]["name"]
+    assert view["settings"]["key_confirmed"] is False  # the UI's banner shows
+
+
 def test_status_shows_the_backup_and_the_unsaved_key(cell_a, backed_up):
     out = run(cell_a, PIC, "status").stdout
     assert "Backups: last pic-" in out and "NOT confirmed saved" in out and "1 peer(s)" in out
@@ -306,4 +325,5 @@ def test_the_new_host_goes_on_backing_up_to_the_same_repository(cell_b, restored
     backup = run(cell_b, PIC, "backup")
     assert backup.returncode == 0, backup.stdout + backup.stderr
     listed = run(cell_b, PIC, "backup", "list", "--json")
+    # prune keeps the day's newest (B's) and, with fewer days than keep_daily, the oldest (A's first)
     assert listed.returncode == 0 and listed.stdout.count('"name"') == 2, listed.stdout

@@ -7,12 +7,17 @@ starting the service (the run the browser tests show as failed); a check-mode ru
 A converge of the ddns role runs the real updater (core/ddns.py) once, as the role's handler does,
 against a local stand-in of No-IP (tests/unit/ddns_fakes.py) that takes the password
 "right-password" and answers badauth to any other, and gives 203.0.113.7 as the public address.
-Services are healthy, the CA has a root certificate, the journal is empty. The store's engine is
-the unit tests' fake Docker client (tests/unit/fake_docker.py) over their test index of apps. Beside
-the API it serves the two files caddy serves with the UI on a cell, ``/ca.crt`` (the root certificate) and
+A converge of the backup role writes the backup configuration from the state, as the role does; the
+backups themselves are real: the agent (AgentServer on a unix socket in the temporary directory, the
+API's AgentClient) runs borg on a local repository holding the cell's state and a small data tree
+(mail, collections, files), with no unit to pause. The store's engine is the unit tests' fake Docker
+client (tests/unit/fake_docker.py) over their test index of apps. Services are healthy, the CA has a
+root certificate, the journal is empty. Beside the API it serves
+the two files caddy serves with the UI on a cell, ``/ca.crt`` (the root certificate) and
 ``/cell.json`` (the HTTPS addresses, from the state as the caddy role writes them after setup).
 
-Prints one JSON line, {"url": ..., "setup_code": ...}, then serves until killed.
+Prints one JSON line, {"url": ..., "setup_code": ..., "backup_repository": <a path for a repository>},
+then serves until killed.
     .venv/bin/python tests/ui/serve_api.py [--port 0]
 """
 
@@ -21,10 +26,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -35,6 +42,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from pic_api.agent.client import AgentClient
+from pic_api.agent.server import Agent, AgentServer
 from pic_api.app import create_app
 from pic_api.config import Config
 from pic_api.core import ddns, roles, schema
@@ -56,9 +65,10 @@ EVENT_DELAY = 0.01  # seconds between two events, so the UI sees a run progress
 class ScriptedBackend:
     """ansible-runner's events for each role of a run, in the order site.yml runs them."""
 
-    def __init__(self, roles: list[str], on_ddns=None):
+    def __init__(self, roles: list[str], on_ddns=None, on_backup=None):
         self.roles = roles
         self.on_ddns = on_ddns  # what the ddns role's handler does: one pass of the updater
+        self.on_backup = on_backup  # what the backup role writes: its configuration from the state
 
     def execute(self, run, emit, should_cancel) -> str:
         counter = 0
@@ -112,6 +122,8 @@ class ScriptedBackend:
         )
         if not failures and not run.check and self.on_ddns and (not run.tags or "ddns" in run.tags):
             self.on_ddns()
+        if not failures and not run.check and self.on_backup and (not run.tags or "backup" in run.tags):
+            self.on_backup()
         return "failed" if failures else "successful"
 
 
@@ -187,6 +199,7 @@ def main() -> int:
         runner="none",
         proxy_hops=0,
     )
+    config.backup_config_file = tmp / "etc/backup.yml"
     root_certificate(config.ca_root_file)
     app = None
     provider = noip_stand_in()
@@ -214,9 +227,37 @@ def main() -> int:
     def enabled() -> list[str]:
         return app.extensions["pic"].state.load()["services"]
 
+    data = tmp / "data"
+    for rel, text in {"var/vmail/home.cell/admin/Maildir/cur/1.eml": "Subject: kept\n\nhello\n",
+                      "var/lib/radicale/collections/collection-root/admin/e1.ics": "BEGIN:VCALENDAR\nEND:VCALENDAR\n",
+                      "var/lib/pic/files/admin/notes.txt": "kept safe\n"}.items():
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_text(text)
+
+    def write_backup_config() -> None:
+        """The backup role's configuration file (roles/backup/templates/backup.yml.j2) from the state."""
+        state = app.extensions["pic"].state.load() if config.state_file.exists() else {}
+        settings = schema.apply_defaults(state)["backup"] if state else {"repository": ""}
+        config.backup_config_file.write_text(json.dumps({
+            "repository": settings["repository"],
+            "passphrase_file": str(tmp / "etc/backup/passphrase"),
+            "ssh_key_file": str(tmp / "etc/backup/ssh_key"),
+            "known_hosts_file": str(tmp / "etc/backup/known_hosts"),
+            "borg_dir": str(tmp / "backup/borg"),
+            "status_file": str(tmp / "backup/status.json"),
+            "marker_file": str(tmp / "backup/repository"),
+            "prefix": "pic",
+            "compression": "lz4",
+            "keep": {p: settings.get(f"keep_{p}", 1) for p in ("daily", "weekly", "monthly")},
+            "state_paths": [str(config.state_file), str(config.state_dir)],
+            "data_paths": [str(data / p) for p in ("var/vmail", "var/lib/radicale/collections", "var/lib/pic/files")],
+            "exclude": [],
+            "quiesce_units": [],
+        }))
+
     health = HealthMonitor(enabled, unit_check=lambda unit: True, port_check=lambda port: True, interval=0)
     skip = set(config.skip_tags.split(","))
-    backend = ScriptedBackend([r for r in roles.load(ROOT).order if r not in skip], run_updater)
+    backend = ScriptedBackend([r for r in roles.load(ROOT).order if r not in skip], run_updater, write_backup_config)
     log_search = LogSearch(config.log_file, journal=lambda units, limit: [])
     index, behaviours = hello_index()
     (tmp / "index.yml").write_text(json.dumps(index))
@@ -229,10 +270,15 @@ def main() -> int:
     )
     app = create_app(config, backend=backend, health=health, log_search=log_search, start_threads=False,
                      store_engine=LocalEngine(lambda: store))
+    write_backup_config()
+    agent_server = AgentServer(tmp / "agent.sock", Agent(config, backend), {0, os.geteuid()})
+    threading.Thread(target=agent_server.serve_forever, daemon=True).start()
+    app.extensions["pic"].backups.call = AgentClient(tmp / "agent.sock").call
     server = make_server("127.0.0.1", args.port, with_caddy_files(app, config), threaded=True,
                          request_handler=QuietHandler)
     code = app.extensions["pic"].setup_code.current()
-    print(json.dumps({"url": f"http://127.0.0.1:{server.server_port}", "setup_code": code}), flush=True)
+    print(json.dumps({"url": f"http://127.0.0.1:{server.server_port}", "setup_code": code,
+                      "backup_repository": str(tmp / "backup-disk/repo")}), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.serve_forever()
@@ -240,6 +286,7 @@ def main() -> int:
         pass
     finally:
         provider.close()
+        agent_server.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -189,6 +189,9 @@ def test_only_the_expected_views_are_public(app):
         "setup.setup_apply",
         "setup.setup_check_code",
         "ddns.name_available",
+        # the wizard's restore from a backup: the setup code to start it, the run's token to follow it
+        "setup_restore.setup_restore",
+        "setup_restore.setup_restore_events",
         "auth.login",
         "auth.logout",
         "ca.ca_root",

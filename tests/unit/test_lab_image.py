@@ -74,12 +74,15 @@ def test_a_package_variable_that_is_not_a_list_of_names_is_refused(tmp_path):
         image.role_packages(tmp_path)
 
 
-def test_only_units_enabled_by_the_build_are_found(tmp_path):
-    wants = tmp_path / "etc/systemd/system/multi-user.target.wants"
-    wants.mkdir(parents=True)
-    os.symlink("/lib/systemd/system/ssh.service", wants / "ssh.service")
-    os.symlink("/lib/systemd/system/chrony.service", tmp_path / "etc/systemd/system/chronyd.service")
-    assert image._enabled_links(tmp_path) == {"etc/systemd/system/multi-user.target.wants/ssh.service"}
+def test_what_enable_makes_is_found_wants_and_aliases_but_not_masks(tmp_path):
+    etc = tmp_path / "etc/systemd/system"
+    (etc / "multi-user.target.wants").mkdir(parents=True)
+    os.symlink("/lib/systemd/system/ssh.service", etc / "multi-user.target.wants/ssh.service")
+    os.symlink("/lib/systemd/system/chrony.service", etc / "chronyd.service")  # chrony's Alias=
+    os.symlink("/dev/null", etc / "apt-daily.timer")  # masked by the base: not the build's to undo
+    (etc / "chrony.service.d").mkdir()
+    assert image._enabled_links(tmp_path) == {"etc/systemd/system/multi-user.target.wants/ssh.service",
+                                              "etc/systemd/system/chronyd.service"}
 
 
 def test_an_unknown_image_is_refused():

@@ -11,6 +11,7 @@ import { RunsPage, RunPage } from './pages/Runs'
 import { SettingsPage } from './pages/Settings'
 import { ConnectivityPage } from './pages/Connectivity'
 import { VaultPage } from './pages/Vault'
+import { BackupsPage } from './pages/Backups'
 import { TrustPage } from './pages/Trust'
 import { StorePage } from './pages/Store'
 import { ContainersPage } from './pages/Containers'
@@ -83,6 +84,7 @@ function Protected() {
         <Route path="/vault" element={<VaultPage />} />
         <Route path="/store" element={<StorePage />} />
         <Route path="/containers" element={<ContainersPage />} />
+        <Route path="/backups" element={<BackupsPage />} />
         <Route path="/*" element={<InfoPages />} />
       </Routes>
     </Layout>

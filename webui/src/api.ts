@@ -251,4 +251,21 @@ export const endpoints = {
     api.get<T.ContainerLogs>(`/api/containers/${encodeURIComponent(name)}/logs?lines=${lines}`),
   containerInspect: (name: string) => api.get<T.ContainerInspect>(`/api/containers/${encodeURIComponent(name)}/inspect`),
   pullImage: (reference: string) => api.post<T.RunId>('/api/containers/images', { reference } satisfies T.ImagePull),
+  backup: () => api.get<T.BackupView>('/api/backup'),
+  saveBackup: (body: T.BackupSettings) => api.put<T.RunId>('/api/backup', body),
+  backupArchives: async () => (await api.get<T.BackupArchives>('/api/backup/archives')).archives,
+  backupNow: () => api.post<T.RunStarted>('/api/backup/runs', {}),
+  checkBackups: () => api.post<T.RunStarted>('/api/backup/check', {}),
+  restoreBackup: (body: T.BackupRestore) => api.post<T.RunStarted>('/api/backup/restore', body),
+  backupKey: (password: string) => api.post<T.BackupKey>('/api/backup/key', { password } satisfies T.BackupKeyRequest),
+  confirmBackupKey: () => api.post<T.RunId>('/api/backup/key/confirm', {}),
+  setupRestore: (body: T.SetupRestore) => api.post<T.RestoreStarted>('/api/setup/restore', body),
+  setupRestoreEventsUrl: (id: string, token: string) =>
+    `/api/setup/restore/${encodeURIComponent(id)}/events?token=${encodeURIComponent(token)}`,
+}
+
+/** Pages that change the backup settings say so; the passphrase banner listens. */
+export const BACKUP_CHANGED = 'pic-backup-changed'
+export function notifyBackupChanged(): void {
+  window.dispatchEvent(new Event(BACKUP_CHANGED))
 }

@@ -1,44 +1,17 @@
 import { act, render, screen, waitFor } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { MemoryRouter, Route, Routes } from 'react-router-dom'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { setNavigator } from './api'
 import { RunView } from './components/RunView'
 import { LoginPage } from './pages/Login'
 import { AddPeerForm, NewPeerPanel, QrImage } from './pages/Peers'
 import { SetupCodeStep, SetupForm } from './pages/Setup'
+
+import { FakeEventSource, useFakeEventSource } from './test/eventSource'
 import { routeFetch } from './test/fetch'
 
-/** A stand-in for the browser's EventSource that the test drives by hand. */
-class FakeEventSource {
-  static instances: FakeEventSource[] = []
-  url: string
-  withCredentials: boolean
-  closed = false
-  onmessage: ((m: { data: string }) => void) | null = null
-  onerror: (() => void) | null = null
-  constructor(url: string, init?: { withCredentials?: boolean }) {
-    this.url = url
-    this.withCredentials = Boolean(init?.withCredentials)
-    FakeEventSource.instances.push(this)
-  }
-  emit(data: unknown) {
-    act(() => this.onmessage?.({ data: JSON.stringify(data) }))
-  }
-  close() {
-    this.closed = true
-  }
-}
-
-beforeEach(() => {
-  setNavigator({ toSetup: vi.fn(), toLogin: vi.fn() })
-  FakeEventSource.instances = []
-  vi.stubGlobal('EventSource', FakeEventSource)
-})
-afterEach(() => {
-  setNavigator(null)
-  vi.unstubAllGlobals()
-})
+useFakeEventSource()
 
 /** Typing key by key re-renders the long time zone list each time; pasting is enough here. */
 async function put(user: ReturnType<typeof userEvent.setup>, label: string, text: string) {

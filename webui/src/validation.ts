@@ -122,3 +122,13 @@ export function browserTimeZone(): string {
     return 'UTC'
   }
 }
+
+/** A borg repository: an absolute path (another disk) or ssh://user@host[:port]/path; the API checks the rest. */
+export function validateRepository(repository: string, empty: string | null): string | null {
+  const r = repository.trim()
+  if (!r) return empty
+  if (!r.startsWith('/') && !/^ssh:\/\/[^@/\s]+@[^/\s]+\/\S*$/.test(r))
+    return 'Enter an absolute path (a disk) or ssh://user@host/path.'
+  return null
+}
+

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..core import schema, wgkeys
 from ..core.schema import check_def
-from ..core.validators import ValidationError, check_label, check_repository
+from ..core.validators import ValidationError, check_archive_name, check_data_path, check_label, check_repository
 from ..managers.health import SERVICE_CHECKS
 
 MAX_LINE = 64 * 1024  # bytes of one request line
@@ -27,7 +27,6 @@ UNITS = tuple(
     + ["pic-agent", "pic-api"]
 )
 JOURNAL_MAX = 5000
-ARCHIVE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")  # borg archive names PIC makes and reads
 PASSPHRASE_MAX = 1024
 SSH_KEY_MAX = 16 * 1024
 _SSH_KEY_RE = re.compile(
@@ -148,9 +147,18 @@ def _passphrase(value: Any) -> str:
 
 
 def _archive(value: Any) -> str:
-    if not isinstance(value, str) or not ARCHIVE_RE.fullmatch(value):
-        raise ValueError("must be an archive name (letters, digits and . _ : + -)")
-    return value
+    try:
+        return check_archive_name(value, "archive")
+    except ValidationError:
+        raise ValueError("must be an archive name (letters, digits and . _ : + -)") from None
+
+
+def _data_path(value: Any) -> str:
+    """The shape of a data path; which ones the backups hold is the backup configuration's to say."""
+    try:
+        return check_data_path(value, "data")
+    except ValidationError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _ssh_key(value: Any) -> str:
@@ -187,6 +195,11 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     "backup_status": ({}, {}),
     "backup_archives": ({}, {}),
     "backup_key": ({}, {}),
+    # the API's runs: a backup now and borg check in the agent (their steps streamed as events), and
+    # a restore from this cell's own repository of the whole cell or of one data path
+    "backup_create": ({}, {}),
+    "backup_check": ({}, {}),
+    "backup_restore": ({"archive": _archive}, {"data": (_data_path, None)}),
     "restore": (
         {"repository": _repository, "passphrase": _passphrase},
         {"archive": (_archive, None), "ssh_key": (_ssh_key, None), "force": (_bool, False)},

@@ -238,13 +238,49 @@ class Agent:
         return {"started": actions.start_unit(self.config.backup_unit)}
 
     def do_backup_status(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        return self.backups().status()
+        return self._backup_call(lambda b: b.status())  # no configuration yet: said, as a refusal
 
     def do_backup_archives(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        return {"archives": self._backup_call(lambda b: b.archives())}
+        return {"archives": self._backup_call(lambda b: b.archives_detail())}
 
     def do_backup_key(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return self._backup_call(lambda b: b.key())
+
+    @staticmethod
+    def _emitter(send: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+        """Events to the caller; when it went away the work goes on (stopping halfway is worse)."""
+
+        def emit(event: dict[str, Any]) -> None:
+            try:
+                send({"event": event})
+            except OSError:
+                pass
+
+        return emit
+
+    def do_backup_create(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """One backup now, here, its steps streamed (the API's run of it); the unit's lock excludes the timer's."""
+        return self._backup_call(lambda b: b.create(emit=self._emitter(send)))
+
+    def do_backup_check(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """borg check; its outcome is kept for backup_status (a failed check is an outcome, not a refusal)."""
+        return self._backup_call(lambda b: b.check_recorded(emit=self._emitter(send)))
+
+    def do_backup_restore(
+        self, archive: str, data: str | None, send: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
+        """From this cell's own repository: one data path, or the whole cell (its state, secrets, a
+        converge, the data), holding the converge lock as ``restore`` does."""
+        if data is not None:
+            if not self._lock.acquire(blocking=False):
+                raise AgentError("a converge is running; restore when it has finished")
+            try:
+                return self._backup_call(lambda b: b.restore_data(archive, data, emit=self._emitter(send)))
+            finally:
+                self._lock.release()
+        passphrase = self._backup_call(lambda b: b.passphrase())
+        return self.do_restore(self._backup_call(lambda b: b._repository()), passphrase, archive, None, True,
+                               send=send)
 
     def _backup_call(self, fn: Callable[[BackupManager], Any]) -> Any:
         try:
@@ -273,11 +309,7 @@ class Agent:
                     fh.write(ssh_key)
                 key_file = Path(name)
 
-            def emit(event: dict[str, Any]) -> None:
-                try:
-                    send({"event": event})
-                except OSError:  # the caller went away; the restore goes on (stopping halfway is worse)
-                    pass
+            emit = self._emitter(send)
 
             def converge(emit_event: Callable[[dict[str, Any]], None]) -> str:
                 run = Run(new_run_id(), "restore", [], False, "restore from a backup")
@@ -301,6 +333,26 @@ class Agent:
             if key_file is not None:
                 key_file.unlink(missing_ok=True)
             self._lock.release()
+
+
+def local_call(config: Config, backend: Backend | None) -> Callable[..., dict[str, Any]]:
+    """The agent's actions called in this process, as ``AgentClient.call`` calls them over the socket:
+    where no agent runs (the unit tests, an API with ``runner`` none or ansible), as the read actions
+    do (agent/actions.py). The agent is made at the first call."""
+    made: list[Agent] = []
+
+    def call(action: str, on_event: Callable[[dict[str, Any]], None] | None = None,
+             idle: Callable[[], None] | None = None, **args: Any) -> dict[str, Any]:
+        if not made:
+            made.append(Agent(config, backend))
+
+        def send(message: dict[str, Any]) -> None:
+            if "event" in message and on_event is not None:
+                on_event(message["event"])
+
+        return made[0].handle({"action": action, "args": args}, send)
+
+    return call
 
 
 def _now() -> str:

@@ -52,6 +52,9 @@ __all__ = [
     "PASSWORD_CHANGE",
     "SETUP_CODE",
     "BACKUP",
+    "BACKUP_RESTORE",
+    "BACKUP_KEY",
+    "SETUP_RESTORE",
     "BACKUP_SCHEDULES",
     "STORE_SETTINGS",
     "STORE_INSTALL",
@@ -913,6 +916,32 @@ BACKUP = Request(
     {key: f"backup.{key}" for key in DEFS["Backup"]["properties"]},
     at_least_one=True,
 )
+BACKUP_RESTORE = Request(  # a restore from the cell's own repository (the archive must be there)
+    "BackupRestore",
+    "restore",
+    own={
+        "archive": _ref("ArchiveName", "archive"),
+        # absent: the whole cell (state, secrets, a converge, every data path); else this one's data
+        "data": _ref("DataPath", "data"),
+    },
+    required=("archive",),
+)
+SETUP_RESTORE = Request(  # the wizard's "restore from a backup": a fresh cell from the old one's repository
+    "SetupRestore",
+    "restore from a backup",
+    own={
+        "setup_code": _SETUP_CODE_NODE,
+        "repository": {"allOf": [_ref("Repository")], "minLength": 1, "title": "repository"},
+        "passphrase": _ref("Secret", "passphrase"),
+        "archive": _ref("ArchiveName", "archive"),
+        "ssh_key": {"type": "string", "maxLength": 16384, "title": "ssh key",
+                    "description": "the old cell's backup ssh key (OpenSSH private key), for an ssh repository"},
+    },
+    required=("setup_code", "repository", "passphrase"),
+)
+BACKUP_KEY = Request(  # the passphrase is shown to an admin who typed their password again
+    "BackupKeyRequest", "key export", own={"password": {"type": "string", "maxLength": 1024}}, required=("password",)
+)
 PASSWORD_CHANGE = Request(
     "PasswordChange",
     "password change",
@@ -944,7 +973,7 @@ STORE_UPGRADE = Request("StoreUpgrade", "app upgrade", own={"version": _ref("App
 IMAGE_PULL = Request("ImagePull", "image pull", own={"reference": _ref("PullRef", "image")}, required=("reference",))
 
 REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, DDNS, LOGIN, PASSWORD_CHANGE, BACKUP,
-            STORE_SETTINGS, STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL)
+            BACKUP_RESTORE, BACKUP_KEY, SETUP_RESTORE, STORE_SETTINGS, STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL)
 
 
 @functools.cache

@@ -176,6 +176,20 @@ TYPES: dict[str, dict[str, Any]] = {
         "empty for none",
         "example": "ssh://borg@backup.example.org/./pic",
     },
+    "ArchiveName": {
+        "type": "string",
+        "maxLength": 128,
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$",
+        "description": "a borg archive name: a letter or digit, then letters, digits and . _ : + -",
+        "example": "pic-2025-01-31T03:30:00",
+    },
+    "DataPath": {
+        "type": "string",
+        "maxLength": 255,
+        "pattern": "^(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}){1,16}$",
+        "description": "an absolute path of data the backups hold (one service's), such as /var/vmail",
+        "example": "/var/vmail",
+    },
     "Timestamp": {
         "type": "string",
         "maxLength": 40,
@@ -462,6 +476,8 @@ check_timezone = _checker("Timezone", "timezone")
 check_interface = _checker("Interface", "interface")
 check_lease_time = _checker("LeaseTime", "lease time", _int_to_str)
 check_password = _checker("Password", "password")
+check_archive_name = _checker("ArchiveName", "archive")
+check_data_path = _checker("DataPath", "data")
 
 
 def check_safe_text(value: Any, what: str = "value", max_length: int = 128) -> str:

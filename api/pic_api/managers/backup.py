@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hmac
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -34,19 +36,22 @@ from typing import Any
 import yaml
 
 from ..agent import actions
+from ..agent.client import AgentUnavailable
+from ..agent.protocol import AgentError, validate
 from ..config import Config
 from ..core import migrate, schema
 from ..core.validators import ValidationError, check_repository
 from .changes import ChangeManager
-from .errors import ManagerError, checked
+from .errors import Conflict, InvalidInput, ManagerError, Unavailable, checked
 from .files import file_lock, write_atomic
-from .runs import Run
+from .runs import Emit as RunEmit
+from .runs import Run, RunFailed, RunManager
 from .setupcode import readable_secret
 
 log = logging.getLogger("pic.backup")
 
 Emit = Callable[[dict[str, Any]], None]
-STEP_EVENT = "pic_restore_step"
+STEP_EVENT = "pic_step"  # one step of a backup, a check or a restore: {"step": ..., "message": ...}
 ENCRYPTION = "repokey-blake2"  # the key lives in the repository, encrypted with the passphrase
 PASSPHRASE_GROUPS, PASSPHRASE_GROUP_LENGTH = 6, 5  # 30 characters of 32: 150 bits, typed by a person
 BORG_TIMEOUT = 6 * 3600
@@ -148,11 +153,13 @@ class Borg:
         env["BORG_RSH"] = " ".join(ssh)
         return env
 
-    def run(self, command: str, *args: str, cwd: Path | None = None, timeout: float = BORG_TIMEOUT) -> str:
+    def run(self, command: str, *args: str, cwd: Path | None = None, timeout: float = BORG_TIMEOUT,
+            warning_ok: bool = True) -> str:
         """borg's standard output; BackupError with borg's own error message (and id) when it fails.
 
         Exit 1 is a warning (a file changed while it was read, a pattern that matched nothing): the
-        command did its work, so it counts as done.
+        command did its work, so it counts as done, unless ``warning_ok`` is false (borg check says
+        "errors found" with exit 1).
         """
         self.base_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         argv = ["borg", "--log-json", command, *args]
@@ -165,9 +172,9 @@ class Borg:
             raise BackupError("borg is not installed: converge the backup role (ansible-playbook site.yml)") from None
         except subprocess.TimeoutExpired:
             raise BackupError(f"borg {command} did not finish in {timeout:.0f} s") from None
-        if res.returncode <= 1:
+        if res.returncode == 0 or (res.returncode == 1 and warning_ok):
             return res.stdout
-        kind, messages = "", []
+        kind, messages, errors = "", [], []
         for line in res.stderr.splitlines():
             try:
                 entry = json.loads(line)
@@ -176,10 +183,16 @@ class Borg:
                     messages.append(line.strip())
                 continue
             if isinstance(entry, dict) and entry.get("type") == "log_message":
-                if entry.get("levelname") in ("ERROR", "CRITICAL", "WARNING"):
-                    messages.append(str(entry.get("message", "")).strip())
+                text = str(entry.get("message", "")).strip()
+                if entry.get("levelname") in ("ERROR", "CRITICAL") and text:
+                    errors.append(text)
+                if entry.get("levelname") in ("ERROR", "CRITICAL", "WARNING") and text:
+                    messages.append(text)
                 kind = entry.get("msgid") or kind
-        message = "; ".join(m for m in messages if m) or f"borg {command} failed (exit {res.returncode})"
+        # borg check warns once per damaged chunk; its errors say what matters
+        message = "; ".join(errors if errors and len(messages) > 5 else messages) or \
+            f"borg {command} failed (exit {res.returncode})"
+        message = message if len(message) <= 2000 else message[:1999] + "…"
         raise BackupError(message, kind=kind)
 
     def archive(self, name: str) -> str:
@@ -301,9 +314,48 @@ class BackupManager:
     def archives(self) -> list[dict[str, Any]]:
         return self._open(self._borg())
 
+    def archives_detail(self) -> list[dict[str, Any]]:
+        """The archives, oldest first, each with its time and sizes (borg info of every archive)."""
+        borg = self._borg()
+        found = self._open(borg)
+        if not found:
+            return []
+        try:
+            info = json.loads(borg.run("info", "--json", "--glob-archives", "*", borg.repository))
+        except ValueError:
+            raise BackupError(f"borg info gave no JSON for {borg.repository}") from None
+        stats = {a.get("name"): a.get("stats") or {} for a in info.get("archives", [])}
+        keys = ("original_size", "compressed_size", "deduplicated_size", "nfiles")
+        return [{**a, **{k: stats.get(a["name"], {}).get(k) for k in keys}} for a in found]
+
     def check(self) -> None:
         """borg check: the repository's segments and every archive's metadata."""
-        self._borg().run("check", self._repository())
+        self._borg().run("check", self._repository(), warning_ok=False)
+
+    @property
+    def check_file(self) -> Path:
+        """The last check's outcome, beside the last backup's (the API reads it through the agent)."""
+        return self.config.status_file.with_name("check.json")
+
+    def check_recorded(self, emit: Emit = lambda event: None) -> dict[str, Any]:
+        """borg check, its outcome (ok, error, when) kept in ``check_file``; a failed check is an outcome."""
+        started = self.clock().isoformat(timespec="seconds")
+        result: dict[str, Any] = {"started_at": started, "ok": False}
+        try:
+            emit({"event": STEP_EVENT, "step": "check", "message": f"checking {self._repository()} and its archives"})
+            self.check()
+            result["ok"] = True
+        except BackupError as exc:
+            result["error"] = exc.message
+        result["finished_at"] = self.clock().isoformat(timespec="seconds")
+        result["repository"] = self.config.repository
+        try:
+            write_atomic(self.check_file, json.dumps(result, indent=1) + "\n", 0o644)
+        except OSError:
+            log.exception("cannot write the check's outcome to %s", self.check_file)
+        emit({"event": STEP_EVENT, "step": "done",
+              "message": "the repository and its archives are consistent" if result["ok"] else result["error"]})
+        return result
 
     def key(self) -> dict[str, Any]:
         """What must leave the box: the passphrase, borg's key export, the ssh key's public half."""
@@ -322,7 +374,12 @@ class BackupManager:
             last = json.loads(self.config.status_file.read_text())
         except (OSError, ValueError):
             last = None
-        return {"repository": self.config.repository, "initialised": self.initialised(), "last": last}
+        try:
+            check = json.loads(self.check_file.read_text())
+        except (OSError, ValueError):
+            check = None
+        return {"repository": self.config.repository, "initialised": self.initialised(), "last": last,
+                "check": check, "data_paths": list(self.config.data_paths)}
 
     # a backup --------------------------------------------------------------------------------
     def _existing(self, paths: Iterable[str]) -> list[str]:
@@ -347,18 +404,28 @@ class BackupManager:
         for unit in reversed(stopped):
             self.unit_control("start", unit)
 
-    def create(self) -> dict[str, Any]:
-        """One backup: quiesce, borg create, start again, prune, compact; the outcome in the status file."""
+    def create(self, emit: Emit = lambda event: None) -> dict[str, Any]:
+        """One backup: quiesce, borg create, start again, prune, compact; the outcome in the status file.
+
+        ``emit`` hears each step (the API's run of a backup streams them to the UI)."""
+
+        def step(name: str, message: str) -> None:
+            emit({"event": STEP_EVENT, "step": name, "message": message})
+
         started = self.clock()
         status: dict[str, Any] = {"started_at": started.isoformat(timespec="seconds"), "ok": False}
         try:
+            step("lock", "waiting for any other backup of this cell to finish")
             with file_lock(self.config.borg_dir / "backup.lock"):
+                step("open", f"opening {self._repository()}")
                 self.init()
                 borg = self._borg()
                 name = f"{self.config.prefix}-{started:%Y-%m-%dT%H:%M:%S}"
                 paths = self._existing([*self.config.state_paths, *self.config.data_paths])
                 excludes = [a for pattern in self.config.exclude for a in ("--exclude", pattern)]
                 stopped = self._quiesce()
+                step("create", f"archiving {len(paths)} paths as {name}"
+                     + (f", {', '.join(stopped)} paused" if stopped else ""))
                 t0 = time.monotonic()
                 try:
                     out = borg.run(
@@ -370,11 +437,14 @@ class BackupManager:
                 status["quiesced_seconds"] = round(time.monotonic() - t0, 1)
                 status["quiesced"] = stopped
                 keep = [a for k, n in self.config.keep.items() if n for a in (f"--keep-{k}", str(n))]
+                step("prune", "pruning old archives (" + ", ".join(f"{k} {n}" for k, n in self.config.keep.items())
+                     + ") and compacting the repository")
                 borg.run("prune", "--glob-archives", f"{self.config.prefix}-*", *keep, borg.repository)
                 borg.run("compact", borg.repository)
             stats = (json.loads(out).get("archive") or {}).get("stats", {}) if out.strip() else {}
             status.update(ok=True, archive=name, repository=borg.repository, paths=paths,
                           original_size=stats.get("original_size"), deduplicated_size=stats.get("deduplicated_size"))
+            step("done", f"backed up as {name}")
             return status
         except BackupError as exc:
             status["error"] = exc.message
@@ -478,6 +548,28 @@ class BackupManager:
         step("done", f"restored {name}")
         return {"archive": name, "migrated_from": migrated, "converge": outcome, "health": report}
 
+    def restore_data(self, archive: str, path: str, emit: Emit = lambda event: None) -> dict[str, Any]:
+        """Put one data path (one service's: mail, calendars or files) back from an archive of this
+        cell's repository, its writers stopped; files made since stay, files in the archive are its."""
+        if path not in self.config.data_paths:
+            raise BackupError(f"{path} is not data the backups hold",
+                              {"data": "one of: " + ", ".join(self.config.data_paths)})
+        borg = self._borg()
+        emit({"event": STEP_EVENT, "step": "open", "message": f"opening {borg.repository}"})
+        name = self._pick(self._open(borg, "this cell's passphrase"), archive)
+        stopped = [u for u in self.config.quiesce_units if self.unit_active(u)]
+        emit({"event": STEP_EVENT, "step": "data", "message": f"putting {path} back from {name}"
+              + (f", {', '.join(stopped)} stopped" if stopped else "")})
+        for unit in stopped:
+            self.unit_control("stop", unit)
+        try:
+            borg.run("extract", borg.archive(name), path.lstrip("/"), cwd=self.config.root)
+        finally:
+            self._resume(stopped)
+        emit({"event": STEP_EVENT, "step": "done", "message": f"restored {path} from {name}"})
+        log.info("restore: %s put back from %s", path, name)
+        return {"archive": name, "data": path}
+
     def _staging_parent(self) -> Path:
         """Where a restore keeps its private files: beside borg's own directory (the role made it)."""
         parent = self.config.borg_dir.parent
@@ -556,3 +648,128 @@ class BackupSettings:
     def confirm_key(self) -> Run:
         """The admin says the passphrase is saved away from the cell: the warning ends (no role reads it)."""
         return self.update({"key_confirmed": True})
+
+
+AgentCall = Callable[..., dict[str, Any]]  # AgentClient.call: (action, on_event=, idle=, **args) -> result
+
+
+class BackupOperations:
+    """The API's side of the agent's backup actions (user pic, no borg): what the backups hold, the key
+    to save, and the runs of a backup, a check and a restore, queued with the converges (one at a
+    time) and followed like them. ``call`` is the agent client's; None where no agent runs."""
+
+    def __init__(self, call: AgentCall | None, runs: RunManager, settings: BackupSettings):
+        self.call = call
+        self.runs = runs
+        self.settings = settings
+        self._followers: dict[str, str] = {}  # the wizard's restore runs: run id -> the token that follows it
+
+    def _call(self, action: str, **args: Any) -> dict[str, Any]:
+        if self.call is None:
+            raise Unavailable("backups need the privileged agent (pic-agent), which this API does not use")
+        try:
+            return self.call(action, **args)
+        except AgentUnavailable as exc:
+            raise Unavailable(exc.message) from None
+        except AgentError as exc:  # refused (a field named), or borg could not (its own words)
+            if exc.fields:
+                raise InvalidInput(exc.message, exc.fields) from None
+            raise Conflict(exc.message) from None
+
+    def view(self) -> dict[str, Any]:
+        """The settings (the state's), and what the cell does: repository, last backup, last check."""
+        out: dict[str, Any] = {"settings": self.settings.get(), "status": None, "status_error": None}
+        try:
+            out["status"] = self._call("backup_status")
+        except ManagerError as exc:  # the page still shows the settings, and why the rest is missing
+            out["status_error"] = exc.message
+        return out
+
+    def archives(self) -> list[dict[str, Any]]:
+        return self._call("backup_archives")["archives"]
+
+    def key(self) -> dict[str, Any]:
+        return self._call("backup_key")
+
+    def _job(self, action: str, args: dict[str, Any], outcome: Callable[[Run, dict[str, Any]], str]) -> Any:
+        def job(run: Run, emit: RunEmit, should_cancel: Callable[[], bool]) -> str:
+            if self.call is None:
+                raise RunFailed("backups need the privileged agent (pic-agent)")
+            try:
+                # no cancel: a backup or restore stopped halfway is worse than one that ends
+                result = self.call(action, on_event=emit, idle=lambda: None, **args)
+            except AgentError as exc:
+                detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+                raise RunFailed(exc.message + (f" ({detail})" if detail else "")) from None
+            return outcome(run, result)
+
+        return job
+
+    def _ready(self) -> dict[str, Any]:
+        """The agent's status, once it says a repository is set (else a 400 naming it): a run is queued
+        only for an agent that answers and has somewhere to write."""
+        status = self._call("backup_status")
+        if not status.get("repository"):
+            raise InvalidInput("no backup repository is set", {"repository": "not set"})
+        return status
+
+    def create(self) -> Run:
+        """A backup now, in the agent; its steps are the run's events."""
+        self._ready()
+        return self.runs.submit("backup", [], description="back the cell up now",
+                                job=self._job("backup_create", {}, lambda run, result: "successful"))
+
+    def check(self) -> Run:
+        """borg check of the repository; the run fails when the check finds a fault (the run's error says it)."""
+        self._ready()
+
+        def outcome(run: Run, result: dict[str, Any]) -> str:
+            if not result.get("ok"):
+                run.error = str(result.get("error") or "borg check failed")
+                return "failed"
+            return "successful"
+
+        return self.runs.submit("check", [], description="check the backup repository",
+                                job=self._job("backup_check", {}, outcome))
+
+    def restore(self, body: Any) -> Run:
+        """A restore from the cell's repository, checked first (the archive is there, the data path is
+        one the backups hold): a bad request is refused before anything is queued."""
+        data = checked(schema.BACKUP_RESTORE, body)
+        status = self._ready()
+        if "data" in data and data["data"] not in status.get("data_paths", []):
+            raise InvalidInput("no such data in the backups",
+                               {"data": "one of: " + ", ".join(status.get("data_paths", []))})
+        if data["archive"] not in {a["name"] for a in self.archives()}:
+            raise InvalidInput(f"no archive {data['archive']!r} in the repository", {"archive": "no such archive"})
+        what = f"restore {data['data']} from {data['archive']}" if "data" in data else \
+            f"restore the whole cell from {data['archive']}"
+        return self.runs.submit("restore", [], description=what,
+                                job=self._job("backup_restore", data, lambda run, result: "successful"))
+
+    def restore_fresh(self, body: Any, check_code: Callable[[dict[str, Any]], None]) -> tuple[Run, str]:
+        """The wizard's "restore from a backup": this cell, not set up, from the old cell's repository,
+        passphrase (and backup ssh key). ``check_code`` is the setup's (409 once set up, 403 for a
+        wrong code). Returns the run and a token that follows it before anyone can log in; the
+        passphrase and the key live in the run's job only, never in its file or events."""
+        data = checked(schema.SETUP_RESTORE, body)
+        check_code(data)
+        if self.call is None:
+            raise Unavailable("a restore needs the privileged agent (pic-agent), which this API does not use")
+        args: dict[str, Any] = {k: data[k] for k in ("repository", "passphrase", "archive", "ssh_key") if k in data}
+        try:  # the agent's own allow-list (the ssh key's form): refused here, before a run is queued
+            validate({"action": "restore", "args": args}, ())
+        except AgentError as exc:
+            raise InvalidInput(exc.message, exc.fields) from None
+        run = self.runs.submit("restore", [], description=f"restore the cell from {data['repository']}",
+                               job=self._job("restore", {**args, "force": False}, lambda run, result: "successful"))
+        token = secrets.token_urlsafe(24)
+        self._followers[run.id] = token
+        log.info("restore from %s queued by the wizard as run %s", data["repository"], run.id)
+        return run, token
+
+    def follows(self, run_id: str, token: str) -> bool:
+        """Whether ``token`` is the one the wizard's restore ``run_id`` was given."""
+        expected = self._followers.get(run_id)
+        return bool(expected) and hmac.compare_digest(expected.encode(), token.encode())
+

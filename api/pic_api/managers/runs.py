@@ -52,6 +52,12 @@ class Backend(Protocol):
         """Run ``run``; call ``emit`` for each raw event; return the final status (one of FINAL)."""
 
 
+Emit = Callable[[dict[str, Any]], None]
+# A run that is not a converge (a backup, a check, a restore): it does its work through the agent
+# itself, in the same queue, and returns its final status (one of FINAL) or raises RunFailed.
+Job = Callable[["Run", Emit, Callable[[], bool]], str]
+
+
 class Run:
     def __init__(
         self,
@@ -76,12 +82,10 @@ class Run:
         self.finished_at: str | None = None
         self.error: str | None = None
         self.cleanup: list[Path] = []
-        # A run that is more than a converge (a store install: the engine's work, then a converge) has
-        # a job of its own, called like a backend's execute; it may set tags and state_version.
-        self.job: Callable[[Run, Callable[[dict[str, Any]], None], Callable[[], bool]], str] | None = None
         self.events: list[dict[str, Any]] = []
         self.cond = threading.Condition()
         self.cancel_requested = False
+        self.job: Job | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -153,9 +157,10 @@ class RunManager:
         extravars: dict[str, Any] | None = None,
         state_version: int | None = None,
         cleanup: list[Path] | None = None,
-        job: Callable[[Run, Callable[[dict[str, Any]], None], Callable[[], bool]], str] | None = None,
+        job: Job | None = None,
     ) -> Run:
-        if kind == "converge" and not check and not extravars and not cleanup:
+        """Queue a run: a converge (or preview) by the backend, or ``job``'s work (``kind`` says which)."""
+        if kind == "converge" and job is None and not check and not extravars and not cleanup:
             joined = self._join_pending(tags, description, state_version)
             if joined is not None:
                 return joined
@@ -173,10 +178,10 @@ class RunManager:
                 self._worker.start()
         self._queue.put(run_id)
         log.info(
-            "run %s queued: %s (tags %s%s)",
+            "run %s queued: %s (%s%s)",
             run_id,
             description,
-            ",".join(tags) or "all",
+            f"tags {','.join(tags) or 'all'}" if job is None else kind,
             ", check mode" if check else "",
         )
         return run
@@ -235,18 +240,26 @@ class RunManager:
             run.status, run.started_at = "running", _now()
         self._save(run)
         self._publish(run, {"event": "pic_run_status", "status": "running", "created": run.started_at})
-        if self.backend is None:
+        if run.job is not None:  # its events come from the agent, trimmed there: scrubbed once more here
+            status = run.job(run, lambda raw: self._publish(run, scrub(raw)), lambda: run.cancel_requested)
+        elif self.backend is None:
             self._finish(run, "failed", "no runner is configured")
             return
-        # A backend that trims its events itself (the agent) still has them scrubbed once more here.
-        trim = scrub if getattr(self.backend, "emits_trimmed", False) else trim_event
-        execute = run.job or self.backend.execute
-        status = execute(run, lambda raw: self._publish(run, trim(raw)), lambda: run.cancel_requested)
+        else:
+            status = self.converge_in(run, lambda event: self._publish(run, event), lambda: run.cancel_requested)
         if status not in FINAL:
             status = "failed"
         if run.cancel_requested and status != "successful":
             status = "canceled"
         self._finish(run, status, run.error)  # a backend may say why (e.g. what it put back)
+
+    def converge_in(self, run: Run, emit: Emit, should_cancel: Callable[[], bool]) -> str:
+        """The backend's converge for ``run`` (a run of its own, or a step of a job such as a store
+        install): its events trimmed, unless the backend (the agent) trims them itself, and scrubbed."""
+        if self.backend is None:
+            raise RunFailed("no runner is configured")
+        trim = scrub if getattr(self.backend, "emits_trimmed", False) else trim_event
+        return self.backend.execute(run, lambda raw: emit(trim(raw)), should_cancel)
 
     def _finish(self, run: Run, status: str, error: str | None = None) -> None:
         for path in run.cleanup:

@@ -46,6 +46,7 @@ import yaml
 from ..core import schema
 from ..core.redact import scrub
 from .errors import Conflict, ManagerError, NotFound
+from .events import trim_event
 from .files import write_atomic
 
 log = logging.getLogger("pic.store")
@@ -738,4 +739,6 @@ class LocalEngine:
         action, clean = validate(request(action, **args), ())
         if action not in ACTIONS:
             raise ValueError(f"{action} is not a store action")
-        return perform(self.factory, action, clean, on_event or (lambda event: None))
+        # its steps' events trimmed here as the agent trims them before they cross its socket
+        emit = on_event or (lambda event: None)
+        return perform(self.factory, action, clean, lambda raw: emit(trim_event(raw)))

@@ -122,10 +122,7 @@ class StoreService:
         old, new, version, _ = self.changes.state.update(change)
         run.tags, run.state_version = self.changes.tags_for(old, new), version
         self.changes.runs.save(run)
-        backend = self.changes.runs.backend
-        if backend is None:
-            raise RunFailed("no runner is configured")
-        return backend.execute(run, emit, should_cancel)
+        return self.changes.runs.converge_in(run, emit, should_cancel)
 
     def install(self, body: Any) -> Run:
         data = checked(schema.STORE_INSTALL, body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .auth import account_bp, auth_bp
+from .backup import backup_bp, setup_restore_bp
 from .ca import ca_bp
 from .ddns import ddns_bp
 from .health import health_bp
@@ -31,4 +32,6 @@ BLUEPRINTS = [
     ddns_bp,
     store_bp,
     containers_bp,
+    backup_bp,
+    setup_restore_bp,
 ]

@@ -74,6 +74,8 @@ STR = {"type": "string"}
 INT = {"type": "integer"}
 BOOL = {"type": "boolean"}
 RUN_STATUSES = ("pending", "running", "successful", "failed", "canceled")
+# backup, check, restore: the runs of managers/backup.py; store: the store's (install, upgrade, remove)
+RUN_KINDS = ("converge", "preview", "backup", "check", "restore", "store")
 
 # A peer change applied to the running cell at once, before its converge: whether the device can use
 # it now (ready), each part's outcome (live), or why not (live_error).
@@ -138,7 +140,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "Run": _obj(
         {
             "id": STR,
-            "kind": {"type": "string", "enum": ["converge", "preview", "store"]},
+            "kind": {"type": "string", "enum": list(RUN_KINDS)},
             "status": {"type": "string", "enum": list(RUN_STATUSES)},
             "tags": _list(STR),
             "check": BOOL,
@@ -155,6 +157,11 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "RunList": _obj({"runs": _list(ref("Run"))}, ["runs"]),
     "RunId": _obj({"run_id": STR}, ["run_id"]),
     "RunStarted": _obj({"run_id": STR, "run": ref("Run")}, ["run_id", "run"]),
+    "RestoreStarted": _obj(
+        {"run_id": STR, "token": {"type": "string", "description": "follows the run (its events) before login"},
+         "run": ref("Run")},
+        ["run_id", "token", "run"],
+    ),
     "RunEvent": {
         "description": "One `data:` line of a run's event stream: an ansible-runner event trimmed to what the UI "
         "shows and scrubbed of secrets, or the API's own `pic_run_status` (status changes; the stream ends "
@@ -163,7 +170,11 @@ ANSWERS: dict[str, dict[str, Any]] = {
             {
                 "seq": {"type": "integer", "description": "0, 1, 2, ... within the run; the SSE id"},
                 "run_id": STR,
-                "event": {"type": "string", "description": "pic_run_status, or an ansible-runner event name"},
+                "event": {"type": "string", "description": "pic_run_status, pic_step (a step of a backup, check "
+                          "or restore), or an ansible-runner event name"},
+                "step": {"type": "string", "description": "pic_step only: open, create, prune, check, state, "
+                         "converge, data, health, done, ..."},
+                "message": {"type": "string", "description": "pic_step only: what the step does"},
                 "created": {"type": ["string", "null"]},
                 "status": {"type": "string", "enum": list(RUN_STATUSES), "description": "pic_run_status only"},
                 "error": {"type": "string", "description": "pic_run_status only: why the run failed"},
@@ -364,6 +375,64 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "ContainerState": _obj({"name": STR, "state": STR}, ["name", "state"]),
     "ContainerLogs": _obj({"name": STR, "lines": _list(STR)}, ["name", "lines"]),
     "ContainerInspect": _obj({"name": STR, "inspect": {"type": "object"}}, ["name", "inspect"]),
+    "BackupResult": {
+        "description": "The outcome of the last backup or check (the agent's status files); null before the first",
+        **_obj(
+            {
+                "ok": BOOL,
+                "started_at": STR,
+                "finished_at": STR,
+                "error": STR,
+                "archive": STR,
+                "repository": STR,
+                "original_size": {"type": ["integer", "null"]},
+                "deduplicated_size": {"type": ["integer", "null"]},
+                "quiesced": _list(STR),
+                "quiesced_seconds": {"type": "number"},
+            },
+            ["ok", "started_at"],
+        ),
+    },
+    "BackupStatus": _obj(
+        {
+            "repository": STR,
+            "initialised": {"type": "boolean", "description": "the repository exists and this cell's passphrase "
+                            "opens it"},
+            "last": {"anyOf": [ref("BackupResult"), {"type": "null"}]},
+            "check": {"anyOf": [ref("BackupResult"), {"type": "null"}]},
+            "data_paths": {**_list(ref("DataPath")), "description": "the data a restore may put back alone"},
+        },
+        ["repository", "initialised", "last", "check", "data_paths"],
+    ),
+    "BackupView": _obj(
+        {
+            "settings": ref("Backup"),
+            "status": {"anyOf": [ref("BackupStatus"), {"type": "null"}]},
+            "status_error": {"type": ["string", "null"], "description": "why the agent could not say"},
+        },
+        ["settings", "status", "status_error"],
+    ),
+    "BackupArchive": _obj(
+        {
+            "name": ref("ArchiveName"),
+            "time": STR,
+            "original_size": {"type": ["integer", "null"], "description": "bytes backed up"},
+            "compressed_size": {"type": ["integer", "null"]},
+            "deduplicated_size": {"type": ["integer", "null"], "description": "bytes only this archive stores"},
+            "nfiles": {"type": ["integer", "null"]},
+        },
+        ["name", "time", "original_size", "compressed_size", "deduplicated_size", "nfiles"],
+    ),
+    "BackupArchives": _obj({"archives": _list(ref("BackupArchive"))}, ["archives"]),
+    "BackupKey": _obj(
+        {
+            "repository": STR,
+            "passphrase": {"type": "string", "description": "opens the repository: keep it away from the cell"},
+            "key_export": {"type": "string", "description": "borg key export, for a repository whose key is damaged"},
+            "ssh_public_key": {"type": "string", "description": "what a backup server authorises"},
+        },
+        ["repository", "passphrase", "key_export", "ssh_public_key"],
+    ),
     "OpenApi": {"type": "object", "description": "this document"},
 }
 
@@ -372,7 +441,7 @@ ERROR_TEXT = {
     401: "not logged in",
     403: "missing CSRF token, or not allowed for this role",
     404: "not found",
-    409: "conflict",
+    409: "conflict (for backups: borg could not do it now, in its own words)",
     428: "the cell is not set up yet",
     429: "too many failed guesses (password or setup code); Retry-After says when to try again",
     503: "the cell state does not load; the error names the problem and the repair commands",

@@ -73,6 +73,11 @@ def runs_cancel(run_id: str) -> Any:
     media="text/event-stream",
 )
 def runs_events(run_id: str) -> Any:
+    return event_stream(run_id)
+
+
+def event_stream(run_id: str) -> Any:
+    """A run's events as server-sent events, from Last-Event-ID (or ?after) on, then live."""
     start = 0
     last = request.headers.get("Last-Event-ID") or request.args.get("after")
     if last is not None:

@@ -34,7 +34,7 @@ from .util import file_lock, log, run
 ROOT = Path(__file__).resolve().parents[3]
 IMAGES = ("base", "provisioned")
 # Bump when the build below changes in a way the hash of its inputs cannot see.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"  # 2: a unit's alias links are removed too
 KEEP_IMAGES = 3
 PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
@@ -159,10 +159,15 @@ def _install(root: Path, packages: list[str]) -> None:
 
 
 def _enabled_links(root: Path) -> set[str]:
-    """Unit symlinks in /etc/systemd/system's .wants/.requires folders (what `enable` creates)."""
+    """What `systemctl enable` creates: unit symlinks in /etc/systemd/system's .wants/.requires
+    folders, and the unit's aliases there (chronyd.service -> chrony.service). An alias left behind
+    makes `systemctl is-enabled` say "enabled" with no .wants link, so a role's `enabled: true`
+    changes nothing and the service does not start at the next boot. Masks (links to /dev/null) are
+    not what enable makes."""
     etc = root / "etc/systemd/system"
-    return {str(p.relative_to(root)) for p in etc.glob("*.*/*")
-            if p.is_symlink() and p.parent.suffix in (".wants", ".requires")}
+    wants = {p for p in etc.glob("*.*/*") if p.is_symlink() and p.parent.suffix in (".wants", ".requires")}
+    aliases = {p for p in etc.glob("*.*") if p.is_symlink() and os.readlink(p) != "/dev/null"}
+    return {str(p.relative_to(root)) for p in wants | aliases}
 
 
 def _remove(path: Path) -> None:

@@ -1,6 +1,7 @@
 import { useState, type ReactNode } from 'react'
 import { NavLink, useNavigate } from 'react-router-dom'
 import { endpoints, userName, type Me } from '../api'
+import { BackupKeyBanner } from './BackupKeyBanner'
 
 export const NAV: { to: string; label: string }[] = [
   { to: '/', label: 'Dashboard' },
@@ -15,6 +16,7 @@ export const NAV: { to: string; label: string }[] = [
   { to: '/containers', label: 'Containers' },
   { to: '/cell-network', label: 'Cell Network' },
   { to: '/connectivity', label: 'Connectivity' },
+  { to: '/backups', label: 'Backups' },
   { to: '/store', label: 'Service Store' },
   { to: '/runs', label: 'Runs' },
   { to: '/logs', label: 'Logs' },
@@ -85,6 +87,7 @@ export function Layout({ me, children }: { me: Me | null; children: ReactNode })
         </div>
       </nav>
       <main id="main" className="mx-auto w-full max-w-5xl flex-1 p-4 md:p-8">
+        {me?.user.role === 'admin' && <BackupKeyBanner />}
         {children}
       </main>
     </div>

@@ -164,3 +164,10 @@ export function Table({ columns, children, className = '' }: { columns: string[]
     </div>
   )
 }
+
+/** An ISO time as the reader's locale writes it; "never" for none. */
+export function when(iso: string | null | undefined): string {
+  if (!iso) return 'never'
+  const t = new Date(iso)
+  return Number.isNaN(t.getTime()) ? iso : t.toLocaleString()
+}

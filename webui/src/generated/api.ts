@@ -42,6 +42,12 @@ export type Secret = string
 /** a borg repository: an absolute path (another disk) or ssh://user@host[:port]/path; empty for none */
 export type Repository = string
 
+/** a borg archive name: a letter or digit, then letters, digits and . _ : + - */
+export type ArchiveName = string
+
+/** an absolute path of data the backups hold (one service's), such as /var/vmail */
+export type DataPath = string
+
 /** an ISO 8601 timestamp */
 export type Timestamp = string
 
@@ -279,6 +285,24 @@ export type CellState = {
   store?: Store
 }
 
+export type BackupKeyRequest = {
+  password: string
+}
+
+export type BackupRestore = {
+  archive: ArchiveName
+  data?: DataPath
+}
+
+export type BackupSettings = {
+  repository?: Repository
+  schedule?: BackupSchedule
+  keep_daily?: BackupKeep
+  keep_weekly?: BackupKeep
+  keep_monthly?: BackupKeep
+  key_confirmed?: KeyConfirmed
+}
+
 export type DdnsChange = {
   provider?: DdnsProvider
   hostname?: Domain
@@ -342,6 +366,15 @@ export type SetupRequest = {
   dhcp_range?: DhcpRange
   admin_password: Password
   setup_code: string
+}
+
+export type SetupRestore = {
+  setup_code: string
+  repository: unknown
+  passphrase: Secret
+  archive?: ArchiveName
+  /** the old cell's backup ssh key (OpenSSH private key), for an ssh repository */
+  ssh_key?: string
 }
 
 export type StoreInstall = {
@@ -434,7 +467,7 @@ export type PasswordChanged = {
 
 export type Run = {
   id: string
-  kind: "converge" | "preview" | "store"
+  kind: "converge" | "preview" | "backup" | "check" | "restore" | "store"
   status: "pending" | "running" | "successful" | "failed" | "canceled"
   tags: string[]
   check: boolean
@@ -459,13 +492,24 @@ export type RunStarted = {
   run: Run
 }
 
+export type RestoreStarted = {
+  run_id: string
+  /** follows the run (its events) before login */
+  token: string
+  run: Run
+}
+
 /** One `data:` line of a run's event stream: an ansible-runner event trimmed to what the UI shows and scrubbed of secrets, or the API's own `pic_run_status` (status changes; the stream ends after the one with a final status). */
 export type RunEvent = {
   /** 0, 1, 2, ... within the run; the SSE id */
   seq: number
   run_id: string
-  /** pic_run_status, or an ansible-runner event name */
+  /** pic_run_status, pic_step (a step of a backup, check or restore), or an ansible-runner event name */
   event: string
+  /** pic_step only: open, create, prune, check, state, converge, data, health, done, ... */
+  step?: string
+  /** pic_step only: what the step does */
+  message?: string
   created?: string | null
   /** pic_run_status only */
   status?: "pending" | "running" | "successful" | "failed" | "canceled"
@@ -738,6 +782,62 @@ export type ContainerInspect = {
   inspect: Record<string, unknown>
 }
 
+/** The outcome of the last backup or check (the agent's status files); null before the first */
+export type BackupResult = {
+  ok: boolean
+  started_at: string
+  finished_at?: string
+  error?: string
+  archive?: string
+  repository?: string
+  original_size?: number | null
+  deduplicated_size?: number | null
+  quiesced?: string[]
+  quiesced_seconds?: number
+}
+
+export type BackupStatus = {
+  repository: string
+  /** the repository exists and this cell's passphrase opens it */
+  initialised: boolean
+  last: BackupResult | null
+  check: BackupResult | null
+  /** the data a restore may put back alone */
+  data_paths: DataPath[]
+}
+
+export type BackupView = {
+  settings: Backup
+  status: BackupStatus | null
+  /** why the agent could not say */
+  status_error: string | null
+}
+
+export type BackupArchive = {
+  name: ArchiveName
+  time: string
+  /** bytes backed up */
+  original_size: number | null
+  compressed_size: number | null
+  /** bytes only this archive stores */
+  deduplicated_size: number | null
+  nfiles: number | null
+}
+
+export type BackupArchives = {
+  archives: BackupArchive[]
+}
+
+export type BackupKey = {
+  repository: string
+  /** opens the repository: keep it away from the cell */
+  passphrase: string
+  /** borg key export, for a repository whose key is damaged */
+  key_export: string
+  /** what a backup server authorises */
+  ssh_public_key: string
+}
+
 /** this document */
 export type OpenApi = Record<string, unknown>
 
@@ -811,6 +911,16 @@ export const limits = {
   "Repository": {
     "maxLength": 255,
     "description": "a borg repository: an absolute path (another disk) or ssh://user@host[:port]/path; empty for none"
+  },
+  "ArchiveName": {
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$",
+    "maxLength": 128,
+    "description": "a borg archive name: a letter or digit, then letters, digits and . _ : + -"
+  },
+  "DataPath": {
+    "pattern": "^(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}){1,16}$",
+    "maxLength": 255,
+    "description": "an absolute path of data the backups hold (one service's), such as /var/vmail"
   },
   "Timestamp": {
     "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?$",

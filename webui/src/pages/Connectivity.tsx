@@ -6,7 +6,7 @@ import { ApiError, endpoints, type Peer, type RunStatus } from '../api'
 import type { AcmeChallenge, DdnsChange, DdnsProvider, DdnsView, PeerConfig } from '../generated/api'
 import { limits } from '../generated/api'
 import { RunView } from '../components/RunView'
-import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, PageHeader, useApi } from '../components/ui'
+import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, PageHeader, useApi, when } from '../components/ui'
 import { validateDomain } from '../validation'
 import { downloadText, QrImage } from './Peers'
 
@@ -76,12 +76,6 @@ export function validateForm(f: DdnsForm, needs: string[], stored: Record<string
   if (f.endpoint.trim() && validateDomain(f.endpoint) && !/^\d{1,3}(\.\d{1,3}){3}$/.test(f.endpoint.trim()))
     errs.wireguard_endpoint = 'Enter a domain name or an IPv4 address, or leave it empty.'
   return errs
-}
-
-function when(iso: string | null | undefined): string {
-  if (!iso) return 'never'
-  const t = new Date(iso)
-  return Number.isNaN(t.getTime()) ? iso : t.toLocaleString()
 }
 
 export function DdnsStatusCard({ view }: { view: DdnsView }) {

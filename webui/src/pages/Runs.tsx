@@ -2,6 +2,7 @@ import { useState } from 'react'
 import { Link, useNavigate, useParams } from 'react-router-dom'
 import { endpoints, type Run } from '../api'
 import { RunView } from '../components/RunView'
+import { StepRun } from '../components/StepRun'
 import { buttonPrimary, buttonSecondary, Card, ErrorNote, Loading, PageHeader, StatusBadge, useApi } from '../components/ui'
 
 function when(r: Run): string {
@@ -88,8 +89,13 @@ export function RunsPage() {
   )
 }
 
+/** Runs that are not converges: their events are steps (a backup, a check, a restore). */
+const STEP_KINDS: Run['kind'][] = ['backup', 'check', 'restore']
+
 export function RunPage() {
   const { id = '' } = useParams()
+  const run = useApi(() => endpoints.run(id), [id])
+  const steps = run.data && STEP_KINDS.includes(run.data.kind)
   return (
     <div>
       <PageHeader title={`Run ${id}`}>
@@ -98,7 +104,13 @@ export function RunPage() {
         </Link>
       </PageHeader>
       <Card>
-        <RunView runId={id} title="Progress" />
+        {run.loading && !run.data ? (
+          <Loading />
+        ) : steps && run.data ? (
+          <StepRun runId={id} title={run.data.description} />
+        ) : (
+          <RunView runId={id} title="Progress" />
+        )}
       </Card>
     </div>
   )

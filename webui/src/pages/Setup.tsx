@@ -16,6 +16,7 @@ import { PasswordStrength } from '../components/PasswordStrength'
 import { RunView } from '../components/RunView'
 import { SetupLan } from '../components/SetupLan'
 import { HttpsStep } from '../components/TrustRoot'
+import { RestoreFromBackup } from './SetupRestore'
 import { TimezonePicker } from '../components/TimezonePicker'
 import { buttonPrimary, buttonSecondary, ErrorNote, Field, inputClass, Loading } from '../components/ui'
 import { browserTimeZone, timeZones, validateSetup, type FieldErrors, type SetupForm as SetupFormData } from '../validation'
@@ -424,6 +425,7 @@ export function SetupPage() {
   const [setupCode, setSetupCode] = useState<string | null>(null)
   const [codeRefused, setCodeRefused] = useState<string | null>(null)
   const [options, setOptions] = useState<SetupOptions | null>(null)
+  const [restoring, setRestoring] = useState(false)
 
   useEffect(() => {
     endpoints.setupStatus().then(
@@ -500,16 +502,21 @@ export function SetupPage() {
       </>
     )
   } else {
+    const refused = (message: string) => {
+      setCodeRefused(message)
+      setSetupCode(null)
+    }
     body = (
-      <SetupForm
-        setupCode={setupCode}
-        onStarted={started}
-        options={options}
-        onCodeRefused={(message) => {
-          setCodeRefused(message)
-          setSetupCode(null)
-        }}
-      />
+      <>
+        <button type="button" className={`${buttonSecondary} mb-4`} onClick={() => setRestoring((r) => !r)}>
+          {restoring ? 'Set up a new cell instead' : 'Restore from a backup instead'}
+        </button>
+        {restoring ? (
+          <RestoreFromBackup setupCode={setupCode} onCodeRefused={refused} />
+        ) : (
+          <SetupForm setupCode={setupCode} onStarted={started} options={options} onCodeRefused={refused} />
+        )}
+      </>
     )
   }
 
@@ -520,7 +527,9 @@ export function SetupPage() {
         <p className="mb-6 text-slate-700">
           {setupCode === null
             ? 'First, the one-time setup code that this cell printed when it was installed.'
-            : 'Choose a name, how the cell is reached, its time zone, the administrator password and the services to run. Apply starts the installation and shows it live.'}
+            : restoring
+              ? 'Bring back a cell whose backups you have: the repository and the passphrase you saved. Its settings, keys, devices, mail, calendars and files come back.'
+              : 'Choose a name, how the cell is reached, its time zone, the administrator password and the services to run. Apply starts the installation and shows it live.'}
         </p>
       )}
       {body}
