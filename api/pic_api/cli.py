@@ -75,7 +75,7 @@ def cmd_reset_admin_password(args: argparse.Namespace) -> int:
     if generated:
         print(f"New password of {args.username}: {password}")
     print(f"Password of {args.username} changed; its open sessions have ended.")
-    print("Its mail/calendar/files password is unchanged: change it in the web UI (Account).")
+    print("Its mail/calendar/files password is unchanged: change it on the web UI's Account page (/account).")
     return 0
 
 

@@ -71,7 +71,8 @@ def test_setup_success(app, client, config, backend):
     }
     assert state["services"] == SETUP["services"]
     admin = state["users"][0]
-    assert admin["name"] == "admin" and admin["role"] == "admin" and admin["services"] == ["calendar"]
+    assert admin["name"] == "admin" and admin["role"] == "admin"
+    assert admin["services"] == ["calendar", "vpn"]  # wireguard gives vpn
     assert bcrypt.checkpw(SETUP["admin_password"].encode(), admin["password_hash"].encode())
     # the API login is a separate scrypt hash in a 0600 file; never the password itself
     pw_file = config.secrets_dir / "api-passwords.json"

@@ -31,6 +31,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SERVICES",
     "USER_SERVICES",
+    "USER_SERVICE_NEEDS",
     "DOMAIN_MODES",
     "ROUTES",
     "ROLES",
@@ -48,6 +49,8 @@ __all__ = [
     "PEER",
     "DDNS",
     "USER",
+    "USER_CHANGE",
+    "USER_PASSWORD",
     "LOGIN",
     "PASSWORD_CHANGE",
     "SETUP_CODE",
@@ -77,7 +80,9 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 SERVICES = ("dns", "dhcp", "ntp", "wireguard", "mail", "calendar", "files")
-USER_SERVICES = ("mail", "calendar", "files")
+# What a person may use, and the cell service each one needs (vpn: WireGuard devices of their own).
+USER_SERVICE_NEEDS = {"mail": "mail", "calendar": "calendar", "files": "files", "vpn": "wireguard"}
+USER_SERVICES = tuple(USER_SERVICE_NEEDS)
 DOMAIN_MODES = ("internal", "pic_ngo", "custom")
 ROUTES = ("split", "full")
 ROLES = ("admin", "peer")
@@ -136,7 +141,8 @@ DEFS: dict[str, dict[str, Any]] = {
         "from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns)",
     ),
     "Route": _enum(ROUTES, "split: only the cell's networks go through the tunnel; full: everything"),
-    "Role": _enum(ROLES, "admin: may change the cell; peer: may use its services"),
+    "Role": _enum(ROLES, "admin: may change the cell; peer: a member, who may use the services given and change "
+                  "only their own account"),
     "DnsServer": _enum(DNS_SERVERS, "the DNS server the cell runs"),
     "DdnsProvider": _enum(
         DDNS_PROVIDERS,
@@ -881,6 +887,15 @@ USER = Request(
     {"name": "users[].name", "role": "users[].role", "services": "users[].services"},
     {"password": _ref("Password", "password")},
     ("name", "password"),
+)
+USER_CHANGE = Request(
+    "UserChange",
+    "user change",
+    {"role": "users[].role", "services": "users[].services"},
+    at_least_one=True,
+)
+USER_PASSWORD = Request(
+    "UserPassword", "password", own={"password": _ref("Password", "password")}, required=("password",)
 )
 DDNS = Request(
     "DdnsChange",

@@ -81,9 +81,23 @@ class Session:
     expires: float
     data: dict[str, Any] = field(default_factory=dict)
     secure: bool = False  # opened over HTTPS (its cookies are Secure)
+    # what the Account page shows of it: never the token, which is the login itself
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
+    remote: str = ""
+    agent: str = ""
 
     def public(self) -> dict[str, Any]:
         return {"username": self.user, "role": self.role, "expires_at": int(self.expires)}
+
+    def listed(self, current: bool) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created_at": int(self.created),
+            "expires_at": int(self.expires),
+            "remote": self.remote,
+            "agent": self.agent,
+            "current": current,
+        }
 
 
 class RateLimiter:
@@ -261,6 +275,15 @@ class AuthManager:
                 log.info("logins removed with their users: %s", ", ".join(gone))
             return gone
 
+    def set_role(self, username: str, role: str) -> None:
+        """A new role for an existing login; its sessions end, so the next login carries the new role."""
+        with self._lock:
+            users = self._read()
+            if username in users:
+                users[username]["role"] = role
+                self._write(users)
+            self.drop_sessions(username)
+
     def delete_account(self, username: str) -> None:
         with self._lock:
             users = self._read()
@@ -305,7 +328,9 @@ class AuthManager:
                 kept.data["pw"] = self._read()[username]["hash"]
 
     # sessions ------------------------------------------------------------------------------
-    def create_session(self, username: str, role: str, secure: bool = False) -> Session:
+    def create_session(
+        self, username: str, role: str, secure: bool = False, remote: str = "", agent: str = ""
+    ) -> Session:
         now = self.clock()
         session = Session(
             token=secrets.token_urlsafe(32),
@@ -315,6 +340,8 @@ class AuthManager:
             created=now,
             expires=now + self.session_seconds,
             secure=secure,
+            remote=remote,
+            agent=agent[:200],
         )
         # a session lasts only as long as the password it was opened with, even when the password is
         # changed by another process (pic reset-admin-password)
@@ -347,6 +374,25 @@ class AuthManager:
         with self._lock:
             self._sessions.pop(token or "", None)
 
-    def drop_sessions(self, username: str, keep: str | None = None) -> None:
+    def sessions_of(self, current: Session) -> list[dict[str, Any]]:
+        """The open sessions of ``current``'s user, newest first, ``current`` marked."""
+        now = self.clock()
         with self._lock:
+            mine = [s for s in self._sessions.values() if s.user == current.user and s.expires > now]
+        mine.sort(key=lambda s: s.created, reverse=True)
+        return [s.listed(s.token == current.token) for s in mine]
+
+    def end_session_of(self, username: str, session_id: str) -> None:
+        """End one session of ``username`` by its id (another person's id is not found)."""
+        with self._lock:
+            token = next((t for t, s in self._sessions.items() if s.user == username and s.id == session_id), None)
+            if token is None:
+                raise NotFound(f"no session {session_id!r} of yours")
+            del self._sessions[token]
+
+    def drop_sessions(self, username: str, keep: str | None = None) -> int:
+        """End every session of ``username`` but ``keep``; how many ended."""
+        with self._lock:
+            before = len(self._sessions)
             self._sessions = {t: s for t, s in self._sessions.items() if s.user != username or t == keep}
+            return before - len(self._sessions)

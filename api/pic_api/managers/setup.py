@@ -53,7 +53,7 @@ class SetupManager:
             if mode != "custom":
                 state["cell"]["domain"] = schema.domain_for(data["cell_name"], mode)
         state["services"] = [s for s in schema.SERVICES if s in data["services"]]
-        user_services = [s for s in schema.USER_SERVICES if s in data["services"]]
+        user_services = [s for s, needs in schema.USER_SERVICE_NEEDS.items() if needs in data["services"]]
         state["users"] = [u for u in state.get("users", []) if u.get("name") != ADMIN]
         state["users"].insert(
             0,

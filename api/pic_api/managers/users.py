@@ -57,6 +57,43 @@ class UserManager:
         self.auth.set_password(data["name"], data["password"], data["role"])
         return public_user(entry, self.auth.accounts()), run
 
+    def _existing(self, name: str) -> dict[str, Any]:
+        user = next((u for u in self.changes.state.section("users") if u["name"] == name), None)
+        if user is None:
+            raise NotFound(f"no user {name!r}")
+        return user
+
+    def change(self, name: str, body: dict[str, Any], current_user: str) -> tuple[dict[str, Any], Run]:
+        """A new role or set of services for ``name``; one's own role stays (no admin demotes themselves
+        out of the cell)."""
+        data = checked(schema.USER_CHANGE, body)
+        before = self._existing(name)
+        if name == current_user and data.get("role", before.get("role")) != before.get("role"):
+            raise Conflict("you cannot change your own role", {"role": "another admin changes it"})
+
+        def change(state: dict[str, Any]) -> None:
+            user = next((u for u in state["users"] if u["name"] == name), None)
+            if user is None:
+                raise NotFound(f"no user {name!r}")
+            user.update(data)
+
+        run, _ = self.changes.apply(change, f"change user {name}", schema.USER_CHANGE)
+        if "role" in data and data["role"] != before.get("role"):
+            self.auth.set_role(name, data["role"])
+        return public_user(self._existing(name), self.auth.accounts()), run
+
+    def reset_password(self, name: str, body: dict[str, Any], current_user: str) -> Run:
+        """An admin sets a new password for ``name`` (API login and service password); their sessions end."""
+        data = checked(schema.USER_PASSWORD, body)
+        if name == current_user:
+            raise Conflict("change your own password on your Account page (it asks for the current one)")
+        user = self._existing(name)
+        run = self.set_service_password(name, data["password"])
+        assert run is not None  # the user exists
+        self.auth.set_password(name, data["password"], user.get("role", "peer"))
+        self.auth.drop_sessions(name)
+        return run
+
     def delete(self, name: str, current_user: str) -> Run:
         if name == current_user:
             raise Conflict("you cannot delete your own account")
@@ -87,3 +124,28 @@ class UserManager:
 
         run, _ = self.changes.apply(change, f"change the password of {name}")
         return run
+
+    def client_settings(self, name: str) -> dict[str, Any]:
+        """What a person's clients need for each service they may use and the cell runs: the
+        addresses, ports and security a mail, calendar or files app asks for (the roles' own: IMAPS
+        on 993, submission on 587 with STARTTLS, Radicale and WebDAV behind Caddy at /<user>/)."""
+        state = self.changes.state.load()
+        user = next((u for u in state["users"] if u["name"] == name), None)
+        domain = state["cell"].get("domain") or schema.domain_for(state["cell"]["name"], state["cell"]["domain_mode"])
+        running = set(state.get("services", []))
+        mine = [s for s in (user or {}).get("services", []) if schema.USER_SERVICE_NEEDS[s] in running]
+        out: dict[str, Any] = {"username": name, "domain": domain, "services": mine}
+        if "mail" in mine:
+            host = f"mail.{domain}"
+            out["mail"] = {
+                "address": f"{name}@{domain}",
+                "login": name,
+                "imap": {"host": host, "port": 993, "security": "SSL/TLS"},
+                "smtp": {"host": host, "port": 587, "security": "STARTTLS"},
+            }
+        if "calendar" in mine:
+            url = f"https://calendar.{domain}/{name}/"
+            out["calendar"] = {"caldav_url": url, "carddav_url": url, "login": name}
+        if "files" in mine:
+            out["files"] = {"webdav_url": f"https://files.{domain}/{name}/", "login": name}
+        return out

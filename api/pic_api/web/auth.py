@@ -35,7 +35,10 @@ def login() -> Any:
     body = checked(schema.LOGIN, json_body())
     c = cell()
     role = c.auth.authenticate(body["username"], body["password"], request.remote_addr or "")
-    sess = c.auth.create_session(body["username"], role, secure=cookies_secure())
+    sess = c.auth.create_session(
+        body["username"], role, secure=cookies_secure(), remote=request.remote_addr or "",
+        agent=request.headers.get("User-Agent", ""),
+    )
     return set_login_cookies(jsonify(user=sess.public()), sess)
 
 
@@ -72,3 +75,34 @@ def change_password() -> Any:
     c.auth.change_password(sess.user, body["current_password"], body["new_password"], sess.token, remote)
     run = c.users.set_service_password(sess.user, body["new_password"])
     return jsonify(status="password changed", run_id=run.id if run else None)
+
+
+@account_bp.get("/sessions")
+@access("user")
+@doc("Your open sessions (where and when you logged in), this one marked current", "AccountSessions")
+def sessions_list() -> Any:
+    return jsonify(sessions=cell().auth.sessions_of(session()))
+
+
+@account_bp.delete("/sessions/<session_id>")
+@access("user")
+@doc("End one of your sessions (ending this one logs you out)", "SessionsEnded", errors=(404,),
+     params={"session_id": {"type": "string"}})
+def sessions_end(session_id: str) -> Any:
+    cell().auth.end_session_of(session().user, session_id)
+    return jsonify(ended=1)
+
+
+@account_bp.delete("/sessions")
+@access("user")
+@doc("End every session of yours but this one", "SessionsEnded")
+def sessions_end_others() -> Any:
+    sess = session()
+    return jsonify(ended=cell().auth.drop_sessions(sess.user, keep=sess.token))
+
+
+@account_bp.get("/services")
+@access("user")
+@doc("What your mail, calendar and files clients need, for the services you may use", "ClientSettings")
+def client_settings() -> Any:
+    return jsonify(cell().users.client_settings(session().user))

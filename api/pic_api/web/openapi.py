@@ -286,6 +286,46 @@ ANSWERS: dict[str, dict[str, Any]] = {
     ),
     "UserList": _obj({"users": _list(ref("UserEntry"))}, ["users"]),
     "UserCreated": _obj({"user": ref("UserEntry"), "run_id": STR}, ["user", "run_id"]),
+    "UserChanged": _obj({"user": ref("UserEntry"), "run_id": STR}, ["user", "run_id"]),
+    "PasswordReset": _obj({"status": STR, "run_id": STR}, ["status", "run_id"]),
+    "AccountSession": _obj(
+        {
+            "id": STR,
+            "created_at": {"type": "integer", "description": "Unix time"},
+            "expires_at": {"type": "integer", "description": "Unix time"},
+            "remote": {"type": "string", "description": "the address it logged in from"},
+            "agent": {"type": "string", "description": "the browser's User-Agent at login"},
+            "current": {"type": "boolean", "description": "the session of this request"},
+        },
+        ["id", "created_at", "expires_at", "remote", "agent", "current"],
+    ),
+    "AccountSessions": _obj({"sessions": _list(ref("AccountSession"))}, ["sessions"]),
+    "SessionsEnded": _obj({"ended": INT}, ["ended"]),
+    "ClientSettings": _obj(
+        {
+            "username": STR,
+            "domain": STR,
+            "services": ref("UserServices"),
+            "mail": _obj(
+                {
+                    "address": STR,
+                    "login": STR,
+                    "imap": ref("ClientServer"),
+                    "smtp": ref("ClientServer"),
+                },
+                ["address", "login", "imap", "smtp"],
+            ),
+            "calendar": _obj(
+                {"caldav_url": STR, "carddav_url": STR, "login": STR}, ["caldav_url", "carddav_url", "login"]
+            ),
+            "files": _obj({"webdav_url": STR, "login": STR}, ["webdav_url", "login"]),
+        },
+        ["username", "domain", "services"],
+    ),
+    "ClientServer": _obj(
+        {"host": STR, "port": INT, "security": {"type": "string", "enum": ["SSL/TLS", "STARTTLS"]}},
+        ["host", "port", "security"],
+    ),
     "Settings": _obj(
         {
             "cell_name": ref("Label"),
@@ -488,6 +528,7 @@ def _operation(path: str, method: str, view: Callable[..., Any], params: list[st
     op: dict[str, Any] = {
         "operationId": view.__name__,
         "summary": info["summary"],
+        "x-access": level,  # gate.access: public, user (any logged-in role) or admin
         "responses": {
             str(info["status"]): {"description": "OK", "content": {media: {"schema": answer}}},
             **{str(c): _json(ref("Error"), ERROR_TEXT[c]) for c in sorted(codes)},

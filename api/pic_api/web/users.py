@@ -27,6 +27,22 @@ def users_add() -> Any:
     return jsonify(user=user, run_id=run.id), 201
 
 
+@users_bp.patch("/<name>")
+@doc("Change a user's role or services (not your own role)", "UserChanged", params=NAME, body=schema.USER_CHANGE,
+     errors=(404, 409))
+def users_change(name: str) -> Any:
+    user, run = cell().users.change(name, json_body(), session().user)
+    return jsonify(user=user, run_id=run.id)
+
+
+@users_bp.post("/<name>/password")
+@doc("Set a new password for a user (API login and service password); their sessions end", "PasswordReset",
+     params=NAME, body=schema.USER_PASSWORD, errors=(404, 409))
+def users_password(name: str) -> Any:
+    run = cell().users.reset_password(name, json_body(), session().user)
+    return jsonify(status="password set", run_id=run.id)
+
+
 @users_bp.delete("/<name>")
 @doc("Remove a user", "RunId", 202, params=NAME, errors=(404, 409))
 def users_delete(name: str) -> Any:

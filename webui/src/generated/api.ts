@@ -57,7 +57,7 @@ export type Service = "dns" | "dhcp" | "ntp" | "wireguard" | "mail" | "calendar"
 export type Services = Service[]
 
 /** a service a user may have */
-export type UserService = "mail" | "calendar" | "files"
+export type UserService = "mail" | "calendar" | "files" | "vpn"
 
 export type UserServices = UserService[]
 
@@ -70,7 +70,7 @@ export type AcmeChallenge = "http" | "dns"
 /** split: only the cell's networks go through the tunnel; full: everything */
 export type Route = "split" | "full"
 
-/** admin: may change the cell; peer: may use its services */
+/** admin: may change the cell; peer: a member, who may use the services given and change only their own account */
 export type Role = "admin" | "peer"
 
 /** the DNS server the cell runs */
@@ -391,6 +391,15 @@ export type StoreUpgrade = {
   version?: AppVersion
 }
 
+export type UserChange = {
+  role?: Role
+  services?: UserServices
+}
+
+export type UserPassword = {
+  password: Password
+}
+
 export type UserRequest = {
   name: Label
   role?: Role
@@ -639,6 +648,65 @@ export type UserList = {
 export type UserCreated = {
   user: UserEntry
   run_id: string
+}
+
+export type UserChanged = {
+  user: UserEntry
+  run_id: string
+}
+
+export type PasswordReset = {
+  status: string
+  run_id: string
+}
+
+export type AccountSession = {
+  id: string
+  /** Unix time */
+  created_at: number
+  /** Unix time */
+  expires_at: number
+  /** the address it logged in from */
+  remote: string
+  /** the browser's User-Agent at login */
+  agent: string
+  /** the session of this request */
+  current: boolean
+}
+
+export type AccountSessions = {
+  sessions: AccountSession[]
+}
+
+export type SessionsEnded = {
+  ended: number
+}
+
+export type ClientSettings = {
+  username: string
+  domain: string
+  services: UserServices
+  mail?: {
+    address: string
+    login: string
+    imap: ClientServer
+    smtp: ClientServer
+  }
+  calendar?: {
+    caldav_url: string
+    carddav_url: string
+    login: string
+  }
+  files?: {
+    webdav_url: string
+    login: string
+  }
+}
+
+export type ClientServer = {
+  host: string
+  port: number
+  security: "SSL/TLS" | "STARTTLS"
 }
 
 export type Settings = {
@@ -946,12 +1014,13 @@ export const limits = {
     "enum": [
       "mail",
       "calendar",
-      "files"
+      "files",
+      "vpn"
     ],
     "description": "a service a user may have"
   },
   "UserServices": {
-    "maxItems": 3
+    "maxItems": 4
   },
   "DomainMode": {
     "enum": [
@@ -980,7 +1049,7 @@ export const limits = {
       "admin",
       "peer"
     ],
-    "description": "admin: may change the cell; peer: may use its services"
+    "description": "admin: may change the cell; peer: a member, who may use the services given and change only their own account"
   },
   "DnsServer": {
     "enum": [
