@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useState } from 'react'
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom'
-import { ApiError, endpoints, loginPath, setNavigator, type Me } from './api'
-import { Layout } from './components/Layout'
+import { ApiError, endpoints, loginPath, setNavigator, userName, type Me } from './api'
+import { isAdmin, Layout } from './components/Layout'
 import { Loading } from './components/ui'
 import { SetupPage } from './pages/Setup'
 import { LoginPage } from './pages/Login'
@@ -16,6 +16,9 @@ import { TrustPage } from './pages/Trust'
 import { StorePage } from './pages/Store'
 import { ContainersPage } from './pages/Containers'
 import { InfoPages } from './pages/Info'
+import { UsersPage } from './pages/Users'
+import { AccountPage } from './pages/Account'
+import { MyServicesPage } from './pages/MyServices'
 
 /** Installs router navigation into the api module (428 → /setup, 401 → login, keeping the page). */
 function ApiNavigation() {
@@ -72,10 +75,26 @@ function Protected() {
   }, [])
 
   if (!checked) return <Loading what="Checking your session" />
+  const who = userName(me)
+  if (me && !isAdmin(me)) {
+    // A member's pages only: every other address leads to their services.
+    return (
+      <Layout me={me}>
+        <Routes>
+          <Route path="/account" element={<AccountPage me={who} />} />
+          <Route path="/my-services" element={<MyServicesPage />} />
+          <Route path="/*" element={<Navigate to="/my-services" replace />} />
+        </Routes>
+      </Layout>
+    )
+  }
   return (
     <Layout me={me}>
       <Routes>
         <Route path="/" element={<DashboardPage />} />
+        <Route path="/users" element={<UsersPage me={who} />} />
+        <Route path="/account" element={<AccountPage me={who} />} />
+        <Route path="/my-services" element={<MyServicesPage />} />
         <Route path="/peers" element={<PeersPage />} />
         <Route path="/runs" element={<RunsPage />} />
         <Route path="/runs/:id" element={<RunPage />} />

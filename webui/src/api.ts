@@ -156,6 +156,21 @@ export const SERVICE_LABELS: Record<ServiceName, string> = {
   files: 'Files (WebDAV)',
 }
 
+export type UserService = T.UserService
+export const USER_SERVICES: readonly UserService[] = limits.UserService.enum
+export const USER_SERVICE_LABELS: Record<UserService, string> = {
+  mail: 'Mail',
+  calendar: 'Calendar & contacts',
+  files: 'Files',
+  vpn: 'VPN (devices)',
+}
+export type Role = T.Role
+/** The API's role "peer" is a member: one who uses the services given and changes only their own account. */
+export const ROLE_LABELS: Record<Role, string> = { admin: 'Admin', peer: 'Member' }
+export type UserEntry = T.UserEntry
+export type AccountSession = T.AccountSession
+export type ClientSettings = T.ClientSettings
+
 export type DomainMode = T.DomainMode
 export type SetupRequest = T.SetupRequest
 /** The cell's LAN: what it found on its default interface, as the wizard may change it. */
@@ -216,6 +231,16 @@ export const endpoints = {
   cancelRun: (id: string) => api.post<Run>(`/api/runs/${encodeURIComponent(id)}/cancel`, {}),
   state: () => api.get<T.StateView>('/api/state'),
   users: async () => (await api.get<T.UserList>('/api/users')).users,
+  addUser: (body: T.UserRequest) => api.post<T.UserCreated>('/api/users', body),
+  changeUser: (name: string, body: T.UserChange) => api.patch<T.UserChanged>(`/api/users/${encodeURIComponent(name)}`, body),
+  resetPassword: (name: string, password: string) =>
+    api.post<T.PasswordReset>(`/api/users/${encodeURIComponent(name)}/password`, { password } satisfies T.UserPassword),
+  deleteUser: (name: string) => api.del<T.RunId>(`/api/users/${encodeURIComponent(name)}`),
+  changePassword: (body: T.PasswordChange) => api.post<T.PasswordChanged>('/api/account/password', body),
+  sessions: async () => (await api.get<T.AccountSessions>('/api/account/sessions')).sessions,
+  endSession: (id: string) => api.del<T.SessionsEnded>(`/api/account/sessions/${encodeURIComponent(id)}`),
+  endOtherSessions: () => api.del<T.SessionsEnded>('/api/account/sessions'),
+  clientSettings: () => api.get<T.ClientSettings>('/api/account/services'),
   logs: (params: { source?: string; q?: string; level?: string; limit?: number }) => {
     const qs = new URLSearchParams()
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') qs.set(k, String(v))

@@ -60,6 +60,13 @@ export function passwordStrength(pw: string): Strength {
   return { score, label, hints }
 }
 
+/** A new password (the admin's, a person's): the schema's least length, and not too easy to guess. */
+export function validatePassword(pw: string): string | null {
+  if (pw.length < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters.`
+  if (passwordStrength(pw).score < 2) return 'This password is too easy to guess.'
+  return null
+}
+
 export interface SetupForm {
   cell_name: string
   domain_mode: DomainMode
@@ -82,10 +89,8 @@ export function validateSetup(f: SetupForm, timezones: string[]): FieldErrors {
   }
   if (!f.timezone) e.timezone = 'Choose a time zone.'
   else if (timezones.length && !timezones.includes(f.timezone)) e.timezone = 'Choose a time zone from the list.'
-  if (f.admin_password.length < MIN_PASSWORD_LENGTH)
-    e.admin_password = `Use at least ${MIN_PASSWORD_LENGTH} characters.`
-  else if (passwordStrength(f.admin_password).score < 2)
-    e.admin_password = 'This password is too easy to guess.'
+  const pw = validatePassword(f.admin_password)
+  if (pw) e.admin_password = pw
   if (f.confirm_password !== f.admin_password) e.confirm_password = 'The passwords do not match.'
   if (!f.services.length) e.services = 'Choose at least one service.'
   return e

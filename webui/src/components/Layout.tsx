@@ -3,25 +3,39 @@ import { NavLink, useNavigate } from 'react-router-dom'
 import { endpoints, userName, type Me } from '../api'
 import { BackupKeyBanner } from './BackupKeyBanner'
 
-export const NAV: { to: string; label: string }[] = [
-  { to: '/', label: 'Dashboard' },
-  { to: '/peers', label: 'Peers' },
-  { to: '/network-services', label: 'Network Services' },
-  { to: '/wireguard', label: 'WireGuard' },
-  { to: '/email', label: 'Email' },
-  { to: '/calendar', label: 'Calendar' },
-  { to: '/files', label: 'Files' },
-  { to: '/routing', label: 'Routing' },
-  { to: '/vault', label: 'Vault' },
-  { to: '/containers', label: 'Containers' },
-  { to: '/cell-network', label: 'Cell Network' },
-  { to: '/connectivity', label: 'Connectivity' },
-  { to: '/backups', label: 'Backups' },
-  { to: '/store', label: 'Service Store' },
-  { to: '/runs', label: 'Runs' },
-  { to: '/logs', label: 'Logs' },
-  { to: '/settings', label: 'Settings' },
+/** The pages of the menu; a member (role peer) sees only those not marked admin, which the API
+ * also lets them use. */
+export const NAV: { to: string; label: string; admin?: boolean }[] = [
+  { to: '/', label: 'Dashboard', admin: true },
+  { to: '/users', label: 'Users', admin: true },
+  { to: '/peers', label: 'Peers', admin: true },
+  { to: '/network-services', label: 'Network Services', admin: true },
+  { to: '/wireguard', label: 'WireGuard', admin: true },
+  { to: '/email', label: 'Email', admin: true },
+  { to: '/calendar', label: 'Calendar', admin: true },
+  { to: '/files', label: 'Files', admin: true },
+  { to: '/routing', label: 'Routing', admin: true },
+  { to: '/vault', label: 'Vault', admin: true },
+  { to: '/containers', label: 'Containers', admin: true },
+  { to: '/cell-network', label: 'Cell Network', admin: true },
+  { to: '/connectivity', label: 'Connectivity', admin: true },
+  { to: '/backups', label: 'Backups', admin: true },
+  { to: '/store', label: 'Service Store', admin: true },
+  { to: '/runs', label: 'Runs', admin: true },
+  { to: '/logs', label: 'Logs', admin: true },
+  { to: '/settings', label: 'Settings', admin: true },
+  { to: '/my-services', label: 'My services' },
+  { to: '/account', label: 'Account' },
 ]
+
+export function isAdmin(me: Me | null | undefined): boolean {
+  return me?.user.role === 'admin'
+}
+
+/** The menu of ``me``: everything for an admin, a member's own pages for a member. */
+export function navFor(me: Me | null | undefined) {
+  return NAV.filter((n) => !n.admin || isAdmin(me))
+}
 
 export function Layout({ me, children }: { me: Me | null; children: ReactNode }) {
   const [open, setOpen] = useState(false)
@@ -60,7 +74,7 @@ export function Layout({ me, children }: { me: Me | null; children: ReactNode })
       >
         <div className="hidden px-4 py-4 text-lg font-bold md:block">PIC</div>
         <ul className="pb-2">
-          {NAV.map((n) => (
+          {navFor(me).map((n) => (
             <li key={n.to}>
               <NavLink
                 to={n.to}
@@ -87,7 +101,7 @@ export function Layout({ me, children }: { me: Me | null; children: ReactNode })
         </div>
       </nav>
       <main id="main" className="mx-auto w-full max-w-5xl flex-1 p-4 md:p-8">
-        {me?.user.role === 'admin' && <BackupKeyBanner />}
+        {isAdmin(me) && <BackupKeyBanner />}
         {children}
       </main>
     </div>

@@ -2,7 +2,6 @@ import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { Link } from 'react-router-dom'
 import { ApiError, endpoints, type NewPeerResponse, type Peer } from '../api'
 import {
-  buttonDanger,
   buttonPrimary,
   buttonSecondary,
   Card,
@@ -13,6 +12,7 @@ import {
   PageHeader,
   useApi,
 } from '../components/ui'
+import { ConfirmDialog, RunNotice } from '../components/Confirm'
 import { validatePeer, type FieldErrors, type PeerForm } from '../validation'
 
 /** The QR code as the API drew it, shown as an image so no script in the SVG can run. */
@@ -180,39 +180,6 @@ export function NewPeerPanel({ result, onClose }: { result: NewPeerResponse; onC
   )
 }
 
-function ConfirmDelete({ name, onCancel, onConfirm, busy }: { name: string; onCancel: () => void; onConfirm: () => void; busy: boolean }) {
-  const cancelRef = useRef<HTMLButtonElement>(null)
-  useEffect(() => {
-    cancelRef.current?.focus()
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') onCancel()
-    }
-    window.addEventListener('keydown', onKey)
-    return () => window.removeEventListener('keydown', onKey)
-  }, [onCancel])
-  return (
-    <div className="fixed inset-0 z-40 flex items-center justify-center bg-black/40 p-4">
-      <div role="alertdialog" aria-modal="true" aria-labelledby="confirm-title" aria-describedby="confirm-desc" className="w-full max-w-md rounded-lg bg-white p-5 shadow-lg">
-        <h2 id="confirm-title" className="text-lg font-semibold">
-          Delete peer {name}?
-        </h2>
-        <p id="confirm-desc" className="mt-2 text-slate-800">
-          The device will no longer be able to connect to the cell. This cannot be undone; to connect it again
-          you will add it as a new peer.
-        </p>
-        <div className="mt-4 flex justify-end gap-2">
-          <button ref={cancelRef} type="button" className={buttonSecondary} onClick={onCancel}>
-            Cancel
-          </button>
-          <button type="button" className={buttonDanger} onClick={onConfirm} disabled={busy}>
-            {busy ? 'Deleting…' : `Delete ${name}`}
-          </button>
-        </div>
-      </div>
-    </div>
-  )
-}
-
 export function PeerTable({ peers, onDelete }: { peers: Peer[]; onDelete?: (name: string) => void }) {
   if (!peers.length) return <p className="text-sm text-slate-700">No peers yet.</p>
   return (
@@ -290,16 +257,7 @@ export function PeersPage() {
     <div className="space-y-4">
       <PageHeader title="Peers">Devices that connect to the cell over WireGuard.</PageHeader>
       {added && <NewPeerPanel result={added} onClose={() => setAdded(null)} />}
-      {notice && (
-        <p role="status" className="rounded border border-emerald-300 bg-emerald-50 p-2 text-sm text-emerald-900">
-          {notice.text}{' '}
-          {notice.runId && (
-            <Link className="underline" to={`/runs/${encodeURIComponent(notice.runId)}`}>
-              Watch run {notice.runId}
-            </Link>
-          )}
-        </p>
-      )}
+      {notice && <RunNotice text={notice.text} runId={notice.runId} />}
       <ErrorNote error={error} />
       <div className="grid grid-cols-1 gap-4 xl:grid-cols-2">
         <Card title="Peers">
@@ -322,7 +280,18 @@ export function PeersPage() {
           />
         </Card>
       </div>
-      {confirm && <ConfirmDelete name={confirm} busy={deleting} onCancel={() => setConfirm(null)} onConfirm={doDelete} />}
+      {confirm && (
+        <ConfirmDialog
+          title={`Delete peer ${confirm}?`}
+          confirmLabel={`Delete ${confirm}`}
+          busy={deleting}
+          onCancel={() => setConfirm(null)}
+          onConfirm={doDelete}
+        >
+          The device will no longer be able to connect to the cell. This cannot be undone; to connect it again
+          you will add it as a new peer.
+        </ConfirmDialog>
+      )}
     </div>
   )
 }

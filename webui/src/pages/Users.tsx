@@ -1,0 +1,321 @@
+import { useState, type FormEvent } from 'react'
+import {
+  ApiError,
+  endpoints,
+  ROLE_LABELS,
+  USER_SERVICE_LABELS,
+  USER_SERVICES,
+  type Role,
+  type UserEntry,
+  type UserService,
+} from '../api'
+import { ConfirmDialog, RunNotice } from '../components/Confirm'
+import { PasswordStrength } from '../components/PasswordStrength'
+import {
+  buttonPrimary,
+  buttonSecondary,
+  Card,
+  ErrorNote,
+  Field,
+  inputClass,
+  Loading,
+  PageHeader,
+  useApi,
+} from '../components/ui'
+import { validateName, validatePassword, type FieldErrors } from '../validation'
+
+type Notice = { text: string; runId?: string | null }
+
+/** The services a person may use, as checkboxes (the API's list, in its order). */
+export function ServiceChoice({
+  id,
+  value,
+  onChange,
+  error,
+}: {
+  id: string
+  value: UserService[]
+  onChange: (v: UserService[]) => void
+  error?: string
+}) {
+  const toggle = (s: UserService, on: boolean) =>
+    onChange(USER_SERVICES.filter((x) => (x === s ? on : value.includes(x))))
+  return (
+    <fieldset className="mb-4" aria-describedby={error ? `${id}-error` : undefined}>
+      <legend className="font-medium">Services they may use</legend>
+      <div className="mt-1 flex flex-wrap gap-x-4 gap-y-1">
+        {USER_SERVICES.map((s) => (
+          <label key={s} className="inline-flex items-center gap-2">
+            <input type="checkbox" checked={value.includes(s)} onChange={(e) => toggle(s, e.target.checked)} />
+            {USER_SERVICE_LABELS[s]}
+          </label>
+        ))}
+      </div>
+      {error && (
+        <p id={`${id}-error`} className="mt-1 text-sm font-medium text-red-800">
+          {error}
+        </p>
+      )}
+    </fieldset>
+  )
+}
+
+function RoleSelect({ id, value, onChange, disabled }: { id: string; value: Role; onChange: (r: Role) => void; disabled?: boolean }) {
+  return (
+    <select id={id} className={inputClass} value={value} disabled={disabled} onChange={(e) => onChange(e.target.value as Role)}>
+      {(Object.keys(ROLE_LABELS) as Role[]).map((r) => (
+        <option key={r} value={r}>
+          {ROLE_LABELS[r]}
+        </option>
+      ))}
+    </select>
+  )
+}
+
+/** The API's 400/409 answer as field errors and a message; anything else as a message. */
+function refused(e: unknown, setErrors: (f: FieldErrors) => void, setMessage: (m: string) => void) {
+  if (e instanceof ApiError && (e.status === 400 || e.status === 409)) setErrors(e.fields)
+  setMessage(e instanceof Error ? e.message : String(e))
+}
+
+export function AddUserForm({ existing, onAdded }: { existing: string[]; onAdded: (n: Notice) => void }) {
+  const empty = { name: '', password: '', role: 'peer' as Role, services: [...USER_SERVICES] }
+  const [form, setForm] = useState(empty)
+  const [errors, setErrors] = useState<FieldErrors>({})
+  const [formError, setFormError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+
+  const submit = async (ev: FormEvent) => {
+    ev.preventDefault()
+    setFormError(null)
+    const errs: FieldErrors = {
+      name: validateName(form.name, 'Give the person a user name.') ??
+        (existing.includes(form.name) ? 'A person with this name exists.' : undefined),
+      password: validatePassword(form.password) ?? undefined,
+    }
+    setErrors(errs)
+    if (Object.values(errs).some(Boolean)) return
+    setBusy(true)
+    try {
+      const res = await endpoints.addUser(form)
+      setForm(empty)
+      onAdded({ text: `${res.user.name} added.`, runId: res.run_id })
+    } catch (e) {
+      refused(e, setErrors, setFormError)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <form onSubmit={submit} noValidate aria-label="Add a person">
+      {formError && (
+        <div className="mb-3">
+          <ErrorNote error={formError} />
+        </div>
+      )}
+      <Field id="user-name" label="User name" error={errors.name} hint="Their login, and the first part of their mail address.">
+        <input
+          id="user-name"
+          className={inputClass}
+          value={form.name}
+          autoCapitalize="none"
+          autoComplete="off"
+          aria-invalid={Boolean(errors.name)}
+          onChange={(e) => setForm({ ...form, name: e.target.value })}
+        />
+      </Field>
+      <Field id="user-password" label="Password" error={errors.password} hint="Tell it to them; they can change it on their Account page.">
+        <input
+          id="user-password"
+          type="password"
+          className={inputClass}
+          value={form.password}
+          autoComplete="new-password"
+          aria-invalid={Boolean(errors.password)}
+          onChange={(e) => setForm({ ...form, password: e.target.value })}
+        />
+        <PasswordStrength password={form.password} id="user-password-strength" />
+      </Field>
+      <Field id="user-role" label="Role" error={errors.role} hint="A member uses their services; an admin also changes the cell.">
+        <RoleSelect id="user-role" value={form.role} onChange={(role) => setForm({ ...form, role })} />
+      </Field>
+      <ServiceChoice id="user-services" value={form.services} error={errors.services} onChange={(services) => setForm({ ...form, services })} />
+      <button type="submit" className={buttonPrimary} disabled={busy}>
+        {busy ? 'Adding…' : 'Add person'}
+      </button>
+    </form>
+  )
+}
+
+function EditUser({ user, self, onDone, onDelete }: { user: UserEntry; self: boolean; onDone: (n: Notice) => void; onDelete: () => void }) {
+  const [role, setRole] = useState<Role>(user.role)
+  const [services, setServices] = useState<UserService[]>(user.services)
+  const [password, setPassword] = useState('')
+  const [errors, setErrors] = useState<FieldErrors>({})
+  const [message, setMessage] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const id = `user-${user.name}`
+  const changed = role !== user.role || services.join() !== user.services.join()
+
+  const act = async (what: () => Promise<Notice>) => {
+    setBusy(true)
+    setErrors({})
+    setMessage(null)
+    try {
+      onDone(await what())
+    } catch (e) {
+      refused(e, setErrors, setMessage)
+    } finally {
+      setBusy(false)
+    }
+  }
+  const save = (ev: FormEvent) => {
+    ev.preventDefault()
+    void act(async () => {
+      const body = { ...(role !== user.role ? { role } : {}), ...(services.join() !== user.services.join() ? { services } : {}) }
+      const res = await endpoints.changeUser(user.name, body)
+      return { text: `${user.name} changed.`, runId: res.run_id }
+    })
+  }
+  const reset = (ev: FormEvent) => {
+    ev.preventDefault()
+    const bad = validatePassword(password)
+    if (bad) {
+      setErrors({ password: bad })
+      return
+    }
+    void act(async () => {
+      const res = await endpoints.resetPassword(user.name, password)
+      setPassword('')
+      return { text: `New password set for ${user.name}; their sessions have ended.`, runId: res.run_id }
+    })
+  }
+
+  return (
+    <div className="mt-3 space-y-4 border-t border-slate-200 pt-3">
+      {message && <ErrorNote error={message} />}
+      <form onSubmit={save} noValidate aria-label={`Role and services of ${user.name}`}>
+        <Field id={`${id}-role`} label="Role" error={errors.role} hint={self ? 'Another admin changes your role.' : undefined}>
+          <RoleSelect id={`${id}-role`} value={role} onChange={setRole} disabled={self} />
+        </Field>
+        <ServiceChoice id={`${id}-services`} value={services} onChange={setServices} error={errors.services} />
+        <button type="submit" className={buttonPrimary} disabled={busy || !changed}>
+          Save
+        </button>
+      </form>
+      {self ? (
+        <p className="text-sm text-slate-700">Your own password and sessions are on your Account page.</p>
+      ) : (
+        <>
+          <form onSubmit={reset} noValidate aria-label={`New password for ${user.name}`}>
+            <Field id={`${id}-password`} label={`New password for ${user.name}`} error={errors.password}>
+              <input
+                id={`${id}-password`}
+                type="password"
+                className={inputClass}
+                value={password}
+                autoComplete="new-password"
+                aria-invalid={Boolean(errors.password)}
+                onChange={(e) => setPassword(e.target.value)}
+              />
+            </Field>
+            <button type="submit" className={buttonSecondary} disabled={busy}>
+              Set password
+            </button>
+          </form>
+          <button type="button" className={buttonSecondary} onClick={onDelete}>
+            Delete {user.name}
+          </button>
+        </>
+      )}
+    </div>
+  )
+}
+
+export function UsersPage({ me }: { me?: string }) {
+  const users = useApi(endpoints.users)
+  const [open, setOpen] = useState<string | null>(null)
+  const [confirm, setConfirm] = useState<string | null>(null)
+  const [deleting, setDeleting] = useState(false)
+  const [notice, setNotice] = useState<Notice | null>(null)
+  const [error, setError] = useState<unknown>(null)
+
+  const done = (n: Notice) => {
+    setNotice(n)
+    users.reload()
+  }
+  const doDelete = async () => {
+    if (!confirm) return
+    setDeleting(true)
+    setError(null)
+    try {
+      const res = await endpoints.deleteUser(confirm)
+      done({ text: `${confirm} deleted.`, runId: res.run_id })
+      setOpen(null)
+    } catch (e) {
+      setError(e)
+    } finally {
+      setConfirm(null)
+      setDeleting(false)
+    }
+  }
+
+  return (
+    <div className="space-y-4">
+      <PageHeader title="Users">The people of the cell: their logins, roles and the services they may use.</PageHeader>
+      {notice && <RunNotice text={notice.text} runId={notice.runId} />}
+      <ErrorNote error={error} />
+      <div className="grid grid-cols-1 gap-4 xl:grid-cols-2">
+        <Card title="People">
+          {users.loading && !users.data ? (
+            <Loading />
+          ) : users.error ? (
+            <ErrorNote error={users.error} />
+          ) : (
+            <ul className="divide-y divide-slate-200">
+              {(users.data ?? []).map((u) => (
+                <li key={u.name} className="py-3" data-testid={`user-${u.name}`}>
+                  <div className="flex flex-wrap items-center justify-between gap-2">
+                    <div className="min-w-0">
+                      <span className="font-semibold">{u.name}</span>{' '}
+                      <span className="rounded bg-slate-100 px-2 py-0.5 text-xs font-semibold text-slate-800">{ROLE_LABELS[u.role]}</span>
+                      <div className="text-sm text-slate-700">
+                        {u.services.length ? u.services.map((s) => USER_SERVICE_LABELS[s]).join(', ') : 'no services'}
+                      </div>
+                    </div>
+                    <button
+                      type="button"
+                      className={buttonSecondary}
+                      aria-expanded={open === u.name}
+                      onClick={() => setOpen(open === u.name ? null : u.name)}
+                    >
+                      {open === u.name ? 'Close' : `Edit ${u.name}`}
+                    </button>
+                  </div>
+                  {open === u.name && (
+                    <EditUser key={u.role + u.services.join()} user={u} self={u.name === me} onDone={done} onDelete={() => setConfirm(u.name)} />
+                  )}
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+        <Card title="Add a person">
+          <AddUserForm existing={(users.data ?? []).map((u) => u.name)} onAdded={done} />
+        </Card>
+      </div>
+      {confirm && (
+        <ConfirmDialog
+          title={`Delete ${confirm}?`}
+          confirmLabel={`Delete ${confirm}`}
+          busy={deleting}
+          onCancel={() => setConfirm(null)}
+          onConfirm={doDelete}
+        >
+          They can no longer log in to the web UI, nor to their mail, calendar and files. This cannot be undone.
+        </ConfirmDialog>
+      )}
+    </div>
+  )
+}
