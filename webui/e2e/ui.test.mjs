@@ -102,6 +102,16 @@ async function shot(name) {
 }
 
 /** Opens ``url`` again every few seconds until ``locator`` shows (a page that loads its data once). */
+/** Fails naming the outermost elements that stick out when page ``p`` is wider than the window. */
+async function assertFits(p, label) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  const wide = overflow <= 1 ? [] : await page.evaluate(() =>
+    [...document.querySelectorAll('body *')]
+      .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+      .filter((el) => !(el.parentElement?.getBoundingClientRect().right > window.innerWidth + 1))
+      .map((el) => `${el.tagName.toLowerCase()}.${el.className} in ${el.parentElement?.className} (${getComputedStyle(el.parentElement).overflowX})`.slice(0, 160)))
+  assert.ok(overflow <= 1, `${p} fits the ${label} width (overflow ${overflow}px): ${wide.join(' | ')}`)
+}
 async function untilShown(url, locator, ms = TIMEOUT) {
   const end = Date.now() + ms
   for (;;) {
@@ -116,8 +126,8 @@ async function untilShown(url, locator, ms = TIMEOUT) {
   }
 }
 
-async function login(password = ADMIN_PASSWORD) {
-  await page.getByLabel('User name').fill('admin')
+async function login(password = ADMIN_PASSWORD, username = 'admin') {
+  await page.getByLabel('User name').fill(username)
   await page.getByLabel('Password', { exact: true }).fill(password)
   await page.getByRole('button', { name: 'Log in' }).click()
 }
@@ -626,6 +636,9 @@ describe('the running cell', { concurrency: false }, () => {
     ['/runs', 'Runs'],
     ['/logs', 'Logs'],
     ['/settings', 'Settings'],
+    ['/users', 'Users'],
+    ['/account', 'Account'],
+    ['/my-services', 'My services'],
   ]
 
   for (const [width, label] of [
@@ -642,14 +655,7 @@ describe('the running cell', { concurrency: false }, () => {
           // Wait for the page's requests to settle, then check it shows no loading placeholder.
           await page.waitForLoadState('networkidle')
           await page.waitForFunction(() => !document.querySelector('[role=status]')?.textContent?.startsWith('Loading'))
-          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-          // On failure, name the outermost elements that stick out, so the fix is obvious.
-          const wide = overflow <= 1 ? [] : await page.evaluate(() =>
-            [...document.querySelectorAll('body *')]
-              .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
-              .filter((el) => !(el.parentElement?.getBoundingClientRect().right > window.innerWidth + 1))
-              .map((el) => `${el.tagName.toLowerCase()}.${el.className} in ${el.parentElement?.className} (${getComputedStyle(el.parentElement).overflowX})`.slice(0, 160)))
-          assert.ok(overflow <= 1, `${p} fits the ${label} width (overflow ${overflow}px): ${wide.join(' | ')}`)
+          await assertFits(p, label)
           await shot(`page-${label}${p === '/' ? '-dashboard' : p.replaceAll('/', '-')}`)
           assert.deepEqual(await pageErrors(p), [], `console errors on ${p}`)
         }
@@ -758,5 +764,105 @@ describe('the running cell', { concurrency: false }, () => {
       await page.getByRole('heading', { name: platform }).waitFor()
     }
     assert.deepEqual(unexpectedErrors(), [])
+  })
+
+  test('people: the admin adds a member and sets their services and password; the member sees only their pages, ends a session and changes their password', async () => {
+    errors = []
+    const name = 'carol'
+    await page.goto(`${baseUrl}/users`)
+    await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor()
+    const add = page.getByRole('form', { name: 'Add a person' })
+    await add.getByLabel('User name').fill(name)
+    await add.getByLabel('Password', { exact: true }).fill('carol-First-pw-1')
+    await add.getByLabel('Files').uncheck()
+    await add.getByRole('button', { name: 'Add person' }).click()
+    await page.getByText(`${name} added.`).waitFor()
+    const row = page.getByTestId(`user-${name}`)
+    await row.waitFor()
+    assert.match(await row.textContent(), /Member/)
+    assert.equal(await row.getByTestId('user-services').textContent(), 'Mail, Calendar & contacts, VPN (devices)')
+
+    // the services change; a password the API refuses (over 72 bytes) shows at its field, a good one is set
+    await row.getByRole('button', { name: `Edit ${name}` }).click()
+    await row.getByLabel('VPN (devices)').uncheck()
+    await row.getByRole('button', { name: 'Save' }).click()
+    await page.getByText(`${name} changed.`).waitFor()
+    await page.waitForFunction((n) => document.querySelector(`[data-testid=user-${n}] [data-testid=user-services]`)?.textContent === 'Mail, Calendar & contacts', name)
+    const password = row.getByLabel(`New password for ${name}`)
+    await password.fill('a-Long-password-'.repeat(5))
+    await row.getByRole('button', { name: 'Set password' }).click()
+    await row.getByText(/at most 72/).waitFor()
+    await password.fill('carol-Second-pw-2')
+    await row.getByRole('button', { name: 'Set password' }).click()
+    await page.getByText(`New password set for ${name}; their sessions have ended.`).waitFor()
+    await shot('users')
+
+    // the member logs in with the password the admin set and sees only their own pages
+    await page.getByRole('button', { name: 'Log out' }).first().click()
+    await page.waitForURL(/\/login$/)
+    await login('carol-First-pw-1', name)
+    await page.getByText('Wrong user name or password.').waitFor()
+    await login('carol-Second-pw-2', name)
+    await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()
+    const nav = page.getByRole('navigation', { name: 'Main' })
+    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My services', 'Account'])
+    const mine = await pageRequest('GET', '/api/account/services')
+    assert.deepEqual(mine.services.filter((s) => ['files', 'vpn'].includes(s)), [])
+    for (const url of [mine.calendar?.caldav_url, mine.mail?.imap.host].filter(Boolean)) await page.getByText(url).first().waitFor()
+    assert.match((await pageRequest('GET', '/api/users')).error, /admin/)
+    await page.goto(`${baseUrl}/settings`) // an admin page leads a member to their services
+    await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()
+    await page.setViewportSize({ width: 390, height: 844 })
+    try {
+      await page.waitForLoadState('networkidle')
+      await assertFits('/my-services', 'phone (member)')
+      await shot('my-services-phone')
+      // a second session of the member's (another device) is listed, and ended from here
+      await page.evaluate(async ([u, pw]) => {
+        await fetch('/api/auth/login', { method: 'POST', credentials: 'omit', headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ username: u, password: pw }) })
+      }, [name, 'carol-Second-pw-2'])
+      await page.goto(`${baseUrl}/account`)
+      await page.getByRole('heading', { name: 'Account', level: 1 }).waitFor()
+      const sessions = page.getByTestId('account-session')
+      await sessions.nth(1).waitFor()
+      assert.equal(await sessions.count(), 2)
+      await assertFits('/account', 'phone (member)')
+      await shot('account-phone')
+      await sessions.filter({ hasText: 'Another session' }).getByRole('button', { name: 'End' }).click()
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=account-session]').length === 1)
+      assert.match(await sessions.first().textContent(), /This session/)
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 })
+    }
+
+    // the member's own password: the current one is checked, then it changes (web UI and services)
+    const change = page.getByRole('form', { name: 'Change your password' })
+    await change.getByLabel('Current password').fill('not-my-password-3')
+    await change.getByLabel('New password', { exact: true }).fill('carol-Third-pw-3')
+    await change.getByLabel('New password again').fill('carol-Third-pw-3')
+    await change.getByRole('button', { name: 'Change password' }).click()
+    await change.getByText('wrong password').waitFor()
+    await change.getByLabel('Current password').fill('carol-Second-pw-2')
+    await change.getByRole('button', { name: 'Change password' }).click()
+    await change.getByText(/Password changed/).waitFor()
+    await page.getByRole('button', { name: 'Log out' }).first().click()
+    await page.waitForURL(/\/login$/)
+    await login('carol-Third-pw-3', name)
+    await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()
+
+    // back as the admin, who deletes the member
+    await page.getByRole('button', { name: 'Log out' }).first().click()
+    await page.waitForURL(/\/login$/)
+    await login()
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor()
+    await page.goto(`${baseUrl}/users`)
+    await row.getByRole('button', { name: `Edit ${name}` }).click()
+    await row.getByRole('button', { name: `Delete ${name}` }).click()
+    await page.getByRole('alertdialog').getByRole('button', { name: `Delete ${name}` }).click()
+    await page.getByText(`${name} deleted.`).waitFor()
+    await row.waitFor({ state: 'detached' })
+    // the refused password, the wrong ones and the member's call of an admin endpoint are the only failed loads
+    assert.deepEqual(unexpectedErrors([400, 401, 403]), [])
   })
 })

@@ -94,7 +94,7 @@ describe('the Users page', () => {
     expect(patch.url).toBe('/api/users/bob')
     expect(body(patch.init)).toEqual({ services: ['calendar', 'files', 'vpn'] })
 
-    const pw = screen.getByRole('form', { name: 'New password for bob' })
+    const pw = screen.getByRole('form', { name: 'Set a password for bob' })
     await user.type(within(pw).getByLabelText('New password for bob'), 'refused-by-the-API-9')
     await user.click(within(pw).getByRole('button', { name: 'Set password' }))
     expect(await within(pw).findByText('too long')).toBeInTheDocument()

@@ -208,7 +208,7 @@ function EditUser({ user, self, onDone, onDelete }: { user: UserEntry; self: boo
         <p className="text-sm text-slate-700">Your own password and sessions are on your Account page.</p>
       ) : (
         <>
-          <form onSubmit={reset} noValidate aria-label={`New password for ${user.name}`}>
+          <form onSubmit={reset} noValidate aria-label={`Set a password for ${user.name}`}>
             <Field id={`${id}-password`} label={`New password for ${user.name}`} error={errors.password}>
               <input
                 id={`${id}-password`}
@@ -280,7 +280,7 @@ export function UsersPage({ me }: { me?: string }) {
                     <div className="min-w-0">
                       <span className="font-semibold">{u.name}</span>{' '}
                       <span className="rounded bg-slate-100 px-2 py-0.5 text-xs font-semibold text-slate-800">{ROLE_LABELS[u.role]}</span>
-                      <div className="text-sm text-slate-700">
+                      <div className="text-sm text-slate-700" data-testid="user-services">
                         {u.services.length ? u.services.map((s) => USER_SERVICE_LABELS[s]).join(', ') : 'no services'}
                       </div>
                     </div>
