@@ -75,6 +75,20 @@ export const ROOT_CERT_FILE = '/ca.crt'
  * to install it, then the addresses (the cell's name, its LAN address for a device that does not
  * use the cell's DNS). Shown at the wizard's end and on the page :8081 leads to after setup.
  */
+/** The root certificate's download (from ``href``) and the steps to install it. */
+export function RootDownload({ href, primary = false }: { href: string; primary?: boolean }) {
+  return (
+    <>
+      <a className={primary ? buttonPrimary : buttonSecondary} href={href} download="pic-root-ca.pem">
+        Download root certificate
+      </a>
+      <div className="mt-4">
+        <InstallSteps />
+      </div>
+    </>
+  )
+}
+
 export function HttpsStep({ urls }: { urls: string[] }) {
   return (
     <div className="space-y-4" data-testid="https-step">
@@ -84,12 +98,7 @@ export function HttpsStep({ urls }: { urls: string[] }) {
           device once, and the browser trusts the cell without warnings. Only the public certificate is downloaded;
           its private key never leaves the cell.
         </p>
-        <a className={buttonPrimary} href={ROOT_CERT_FILE} download="pic-root-ca.pem">
-          Download root certificate
-        </a>
-        <div className="mt-4">
-          <InstallSteps />
-        </div>
+        <RootDownload href={ROOT_CERT_FILE} primary />
       </Card>
       <Card title="2. Continue on HTTPS">
         <p className="mb-3">

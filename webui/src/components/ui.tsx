@@ -54,6 +54,16 @@ export function ErrorNote({ error }: { error: unknown }) {
   )
 }
 
+/** A form's error above its fields (nothing without one). */
+export function FormError({ error }: { error: unknown }) {
+  if (!error) return null
+  return (
+    <div className="mb-3">
+      <ErrorNote error={error} />
+    </div>
+  )
+}
+
 export function NotAvailable({ children }: { children: ReactNode }) {
   return (
     <p className="rounded border border-slate-300 bg-slate-100 p-3 text-sm text-slate-800" data-testid="not-available">
@@ -78,6 +88,12 @@ export const buttonDanger =
   'inline-flex items-center justify-center rounded bg-red-700 px-4 py-2 font-medium text-white hover:bg-red-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 focus-visible:ring-offset-2 disabled:bg-slate-400'
 export const inputClass =
   'mt-1 block w-full rounded border border-slate-400 bg-white px-3 py-2 text-slate-900 focus:border-teal-600 focus:outline-none focus:ring-2 focus:ring-teal-500 aria-[invalid=true]:border-red-600'
+
+/** A form's refusal by the API: a 400/409's fields at their inputs, and its message (or any error's). */
+export function showRefusal(e: unknown, setErrors: (f: Record<string, string>) => void, setMessage: (m: string) => void) {
+  if (e instanceof ApiError && (e.status === 400 || e.status === 409)) setErrors(e.fields)
+  setMessage(e instanceof Error ? e.message : String(e))
+}
 
 /** Loads one API resource; `reload` fetches it again. 404 and 501 count as "not available". */
 export function useApi<T>(load: () => Promise<T>, deps: unknown[] = []) {

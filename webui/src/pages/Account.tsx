@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from 'react'
 import { useNavigate } from 'react-router-dom'
-import { ApiError, endpoints, type AccountSession } from '../api'
+import { endpoints, type AccountSession } from '../api'
 import { PasswordStrength } from '../components/PasswordStrength'
-import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, PageHeader, useApi } from '../components/ui'
+import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, FormError, inputClass, Loading, PageHeader, showRefusal, useApi } from '../components/ui'
 import { validatePassword, type FieldErrors } from '../validation'
 
 export function ChangePasswordForm() {
@@ -34,8 +34,7 @@ export function ChangePasswordForm() {
       setForm(empty)
       setDone(true)
     } catch (e) {
-      if (e instanceof ApiError && e.status === 400) setErrors(e.fields)
-      setMessage(e instanceof Error ? e.message : String(e))
+      showRefusal(e, setErrors, setMessage)
     } finally {
       setBusy(false)
     }
@@ -58,11 +57,7 @@ export function ChangePasswordForm() {
 
   return (
     <form onSubmit={submit} noValidate aria-label="Change your password">
-      {message && (
-        <div className="mb-3">
-          <ErrorNote error={message} />
-        </div>
-      )}
+      <FormError error={message} />
       {done && (
         <p role="status" className="mb-3 rounded border border-emerald-300 bg-emerald-50 p-2 text-sm text-emerald-900">
           Password changed, for the web UI and for your mail, calendar and files. Your other sessions have ended.

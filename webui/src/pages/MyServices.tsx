@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react'
 import { endpoints, USER_SERVICE_LABELS, type ClientSettings } from '../api'
-import { InstallSteps } from '../components/TrustRoot'
-import { buttonSecondary, Card, ErrorNote, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
+import { RootDownload } from '../components/TrustRoot'
+import { Card, ErrorNote, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
 
 /** One setting a client app asks for, its value selectable as it must be typed. */
 function Setting({ label, children }: { label: string; children: ReactNode }) {
@@ -79,12 +79,7 @@ export function MyServicesPage() {
         <p className="mb-3 text-sm">
           Your apps trust the cell's addresses once its root certificate is installed on the device.
         </p>
-        <a className={buttonSecondary} href={endpoints.caRootUrl} download="pic-root-ca.pem">
-          Download root certificate
-        </a>
-        <div className="mt-4">
-          <InstallSteps />
-        </div>
+        <RootDownload href={endpoints.caRootUrl} />
       </Card>
     </div>
   )

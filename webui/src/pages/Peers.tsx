@@ -1,15 +1,17 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { Link } from 'react-router-dom'
-import { ApiError, endpoints, type NewPeerResponse, type Peer } from '../api'
+import { endpoints, type NewPeerResponse, type Peer } from '../api'
 import {
   buttonPrimary,
   buttonSecondary,
   Card,
   ErrorNote,
+  FormError,
   Field,
   inputClass,
   Loading,
   PageHeader,
+  showRefusal,
   useApi,
 } from '../components/ui'
 import { ConfirmDialog, RunNotice } from '../components/Confirm'
@@ -55,10 +57,7 @@ export function AddPeerForm({ existing, onAdded }: { existing: string[]; onAdded
       setForm({ name: '', route: 'split', public_key: '' })
       onAdded(res)
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 400 || e.status === 409)) {
-        setErrors(e.fields)
-        setFormError(e.message)
-      } else setFormError(e instanceof Error ? e.message : String(e))
+      showRefusal(e, setErrors, setFormError)
     } finally {
       setBusy(false)
     }
@@ -66,11 +65,7 @@ export function AddPeerForm({ existing, onAdded }: { existing: string[]; onAdded
 
   return (
     <form onSubmit={submit} noValidate aria-label="Add a peer">
-      {formError && (
-        <div className="mb-3">
-          <ErrorNote error={formError} />
-        </div>
-      )}
+      <FormError error={formError} />
       <Field id="peer-name" label="Device name" error={errors.name} hint="For example phone or laptop; it becomes the device's name in the cell.">
         <input
           id="peer-name"

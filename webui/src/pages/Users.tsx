@@ -1,6 +1,5 @@
 import { useState, type FormEvent } from 'react'
 import {
-  ApiError,
   endpoints,
   ROLE_LABELS,
   USER_SERVICE_LABELS,
@@ -16,10 +15,12 @@ import {
   buttonSecondary,
   Card,
   ErrorNote,
+  FormError,
   Field,
   inputClass,
   Loading,
   PageHeader,
+  showRefusal,
   useApi,
 } from '../components/ui'
 import { validateName, validatePassword, type FieldErrors } from '../validation'
@@ -72,12 +73,6 @@ function RoleSelect({ id, value, onChange, disabled }: { id: string; value: Role
   )
 }
 
-/** The API's 400/409 answer as field errors and a message; anything else as a message. */
-function refused(e: unknown, setErrors: (f: FieldErrors) => void, setMessage: (m: string) => void) {
-  if (e instanceof ApiError && (e.status === 400 || e.status === 409)) setErrors(e.fields)
-  setMessage(e instanceof Error ? e.message : String(e))
-}
-
 export function AddUserForm({ existing, onAdded }: { existing: string[]; onAdded: (n: Notice) => void }) {
   const empty = { name: '', password: '', role: 'peer' as Role, services: [...USER_SERVICES] }
   const [form, setForm] = useState(empty)
@@ -101,7 +96,7 @@ export function AddUserForm({ existing, onAdded }: { existing: string[]; onAdded
       setForm(empty)
       onAdded({ text: `${res.user.name} added.`, runId: res.run_id })
     } catch (e) {
-      refused(e, setErrors, setFormError)
+      showRefusal(e, setErrors, setFormError)
     } finally {
       setBusy(false)
     }
@@ -109,11 +104,7 @@ export function AddUserForm({ existing, onAdded }: { existing: string[]; onAdded
 
   return (
     <form onSubmit={submit} noValidate aria-label="Add a person">
-      {formError && (
-        <div className="mb-3">
-          <ErrorNote error={formError} />
-        </div>
-      )}
+      <FormError error={formError} />
       <Field id="user-name" label="User name" error={errors.name} hint="Their login, and the first part of their mail address.">
         <input
           id="user-name"
@@ -165,7 +156,7 @@ function EditUser({ user, self, onDone, onDelete }: { user: UserEntry; self: boo
     try {
       onDone(await what())
     } catch (e) {
-      refused(e, setErrors, setMessage)
+      showRefusal(e, setErrors, setMessage)
     } finally {
       setBusy(false)
     }
