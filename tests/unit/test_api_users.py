@@ -133,6 +133,20 @@ def test_sessions_are_listed_and_ended(app, admin):
     assert len(admin.get("/api/account/sessions").get_json()["sessions"]) == 1
 
 
+def test_a_session_says_where_and_with_what_it_logged_in(app, admin):
+    phone = app.test_client()
+    resp = phone.post(
+        "/api/auth/login", json=ADMIN_LOGIN, headers={"User-Agent": "Phone Browser 1.0"},
+        environ_base={"REMOTE_ADDR": "10.0.0.7"},
+    )
+    assert resp.status_code == 200
+    listed = admin.get("/api/account/sessions").get_json()["sessions"]
+    other = next(s for s in listed if not s["current"])
+    assert (other["remote"], other["agent"]) == ("10.0.0.7", "Phone Browser 1.0")
+    # the wizard's session (the admin fixture's) is listed too, with the test client's address
+    assert next(s for s in listed if s["current"])["remote"] == "127.0.0.1"
+
+
 def test_another_persons_session_is_not_found(app, admin, peer_client):
     bobs = peer_client.get("/api/account/sessions").get_json()["sessions"]
     assert len(bobs) == 1

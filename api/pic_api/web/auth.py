@@ -12,8 +12,8 @@ from .common import (
     SESSION_COOKIE,
     cell,
     clear_login_cookies,
-    cookies_secure,
     json_body,
+    open_session,
     session,
     set_login_cookies,
 )
@@ -35,10 +35,7 @@ def login() -> Any:
     body = checked(schema.LOGIN, json_body())
     c = cell()
     role = c.auth.authenticate(body["username"], body["password"], request.remote_addr or "")
-    sess = c.auth.create_session(
-        body["username"], role, secure=cookies_secure(), remote=request.remote_addr or "",
-        agent=request.headers.get("User-Agent", ""),
-    )
+    sess = open_session(body["username"], role)
     return set_login_cookies(jsonify(user=sess.public()), sess)
 
 

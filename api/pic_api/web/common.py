@@ -76,6 +76,15 @@ def cookies_secure() -> bool:
     return cell().config.cookie_secure or request.is_secure
 
 
+def open_session(username: str, role: str) -> Session:
+    """A session for this request: Secure as it came, with the address and browser it came from (the
+    Account page lists them)."""
+    return cell().auth.create_session(
+        username, role, secure=cookies_secure(), remote=request.remote_addr or "",
+        agent=request.headers.get("User-Agent", ""),
+    )
+
+
 def set_login_cookies(response: Any, sess: Session) -> Any:
     secure = cookies_secure()
     max_age = int(sess.expires - sess.created)

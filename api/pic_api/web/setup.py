@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from ..core import schema
 from ..managers.setup import LAN_FIELDS, https_urls
-from .common import cell, cookies_secure, json_body, set_login_cookies
+from .common import cell, json_body, open_session, set_login_cookies
 from .gate import access
 from .openapi import doc
 
@@ -69,7 +69,7 @@ def setup_check_code() -> Any:
 def setup_apply() -> Any:
     c = cell()
     run = c.setup.setup(json_body(), remote=request.remote_addr or "")
-    sess = c.auth.create_session("admin", "admin", secure=cookies_secure())
+    sess = open_session("admin", "admin")
     resp = jsonify(run_id=run.id if run else None, user=sess.public(), https=https_urls(c.state.load()))
     resp.status_code = 202
     return set_login_cookies(resp, sess)
