@@ -148,11 +148,13 @@ class Borg:
         env["BORG_RSH"] = " ".join(ssh)
         return env
 
-    def run(self, command: str, *args: str, cwd: Path | None = None, timeout: float = BORG_TIMEOUT) -> str:
+    def run(self, command: str, *args: str, cwd: Path | None = None, timeout: float = BORG_TIMEOUT,
+            warning_ok: bool = True) -> str:
         """borg's standard output; BackupError with borg's own error message (and id) when it fails.
 
         Exit 1 is a warning (a file changed while it was read, a pattern that matched nothing): the
-        command did its work, so it counts as done.
+        command did its work, so it counts as done, unless ``warning_ok`` is false (borg check says
+        "errors found" with exit 1).
         """
         self.base_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         argv = ["borg", "--log-json", command, *args]
@@ -165,7 +167,7 @@ class Borg:
             raise BackupError("borg is not installed: converge the backup role (ansible-playbook site.yml)") from None
         except subprocess.TimeoutExpired:
             raise BackupError(f"borg {command} did not finish in {timeout:.0f} s") from None
-        if res.returncode <= 1:
+        if res.returncode == 0 or (res.returncode == 1 and warning_ok):
             return res.stdout
         kind, messages = "", []
         for line in res.stderr.splitlines():
@@ -303,7 +305,7 @@ class BackupManager:
 
     def check(self) -> None:
         """borg check: the repository's segments and every archive's metadata."""
-        self._borg().run("check", self._repository())
+        self._borg().run("check", self._repository(), warning_ok=False)
 
     def key(self) -> dict[str, Any]:
         """What must leave the box: the passphrase, borg's key export, the ssh key's public half."""
