@@ -117,8 +117,11 @@ def test_admin_only_and_csrf(app, admin, peer_client):
     assert admin.post("/api/backup/key", json={"password": SETUP["admin_password"]}).status_code == 403
 
 
-def test_a_backup_now_is_a_run_with_steps_and_lists_with_sizes(app, admin, cellb):
+def test_a_backup_now_is_a_run_with_steps_and_lists_with_sizes(app, admin, cellb, caplog):
+    caplog.set_level("INFO", logger="pic.agent")
     run_id = back_up(app, admin)
+    # the agent's journal names the API's run it did, as for a converge
+    assert any(f'"run_id": "{run_id}"' in r.getMessage() for r in caplog.records if "backup_create" in r.getMessage())
     steps = [e["step"] for e in events(app, run_id) if e["event"] == backup.STEP_EVENT]
     assert steps[0] == "lock" and "create" in steps and "prune" in steps and steps[-1] == "done"
     archives = admin.get("/api/backup/archives").get_json()["archives"]

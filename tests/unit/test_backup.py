@@ -284,6 +284,20 @@ def test_a_failed_backup_says_why_and_restarts_the_services(backed_up, units):
     assert units.running == {"dovecot", "apache2"}
 
 
+def test_a_damaged_repository_fails_its_check(backed_up):
+    backed_up.check()
+    # borg check answers a damaged segment with "errors found" and exit 1, which elsewhere is a warning
+    segments = sorted((p for p in (Path(backed_up.config.repository) / "data").rglob("*") if p.is_file()),
+                      key=lambda p: p.stat().st_size)
+    segment = segments[-1]
+    data = bytearray(segment.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
+    segment.write_bytes(bytes(data))
+    with pytest.raises(BackupError):
+        backed_up.check()
+
+
 def test_the_key_to_save_elsewhere(backed_up):
     backed_up.config.ssh_key_file.with_name("ssh_key.pub").write_text("ssh-ed25519 AAAA pic-backup\n")
     key = backed_up.key()

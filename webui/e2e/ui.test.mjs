@@ -688,7 +688,10 @@ describe('the running cell', { concurrency: false }, () => {
     assert.match(await backup.textContent(), /archiving \d+ paths as pic-/)
     assert.match(await backup.textContent(), /backed up as pic-/)
     const rows = page.getByTestId('archives').locator('tbody tr')
-    await rows.first().waitFor()
+    // the archives are read again when the backup ends; on failure, say what the page shows instead
+    await rows.first().waitFor({ timeout: 60_000 }).catch(async (err) => {
+      throw new Error(`no archive listed: ${await page.locator('main').textContent()}`, { cause: err })
+    })
     assert.equal(await rows.count(), 1)
     assert.match(await rows.first().textContent(), /pic-.*\d+(\.\d+)? (B|kB|MB)/)
 

@@ -78,6 +78,26 @@ describe('backups page', () => {
     await waitFor(() => expect(screen.getByRole('button', { name: 'Back up now' })).toBeEnabled())
   })
 
+  it('reads the archives again when a backup ends', async () => {
+    let archives: BackupArchive[] = []
+    api(view(), (url, init) =>
+      url === '/api/backup/runs' && init.method === 'POST'
+        ? { status: 202, body: { run_id: 'r1', run: {} } }
+        : url === '/api/backup/archives'
+          ? { status: 200, body: { archives } }
+          : null,
+    )
+    const user = userEvent.setup()
+    render(<MemoryRouter><BackupsPage /></MemoryRouter>)
+    expect(await screen.findByText('No backup yet.')).toBeInTheDocument()
+    await user.click(screen.getByRole('button', { name: 'Back up now' }))
+    await waitFor(() => expect(FakeEventSource.instances.length).toBe(1))
+    archives = [ARCHIVES[1]]
+    FakeEventSource.instances[0].emit({ seq: 1, run_id: 'r1', event: 'pic_run_status', status: 'successful' })
+    const rows = within(await screen.findByTestId('archives')).getAllByRole('row').slice(1)
+    expect(rows.map((r) => r.getAttribute('data-archive'))).toEqual(['pic-2025-01-31T03:30:00'])
+  })
+
   it('restores one service’s data only after the confirmation', async () => {
     const calls = api(view(), (url) =>
       url === '/api/backup/restore' ? { status: 202, body: { run_id: 'r2', run: {} } } : null,

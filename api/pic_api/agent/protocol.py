@@ -196,13 +196,15 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     "backup_archives": ({}, {}),
     "backup_key": ({}, {}),
     # the API's runs: a backup now and borg check in the agent (their steps streamed as events), and
-    # a restore from this cell's own repository of the whole cell or of one data path
-    "backup_create": ({}, {}),
-    "backup_check": ({}, {}),
-    "backup_restore": ({"archive": _archive}, {"data": (_data_path, None)}),
+    # a restore from this cell's own repository of the whole cell or of one data path; run_id is the
+    # API's run, logged so the agent's journal names the run it did
+    "backup_create": ({}, {"run_id": (_run_id, None)}),
+    "backup_check": ({}, {"run_id": (_run_id, None)}),
+    "backup_restore": ({"archive": _archive}, {"data": (_data_path, None), "run_id": (_run_id, None)}),
     "restore": (
         {"repository": _repository, "passphrase": _passphrase},
-        {"archive": (_archive, None), "ssh_key": (_ssh_key, None), "force": (_bool, False)},
+        {"archive": (_archive, None), "ssh_key": (_ssh_key, None), "force": (_bool, False),
+         "run_id": (_run_id, None)},
     ),
     # the service store and the container manager (managers/store.py, through the Docker SDK):
     # apps come from the index the store role configured, by id and version only

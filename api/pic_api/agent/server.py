@@ -258,16 +258,16 @@ class Agent:
 
         return emit
 
-    def do_backup_create(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    def do_backup_create(self, run_id: str | None, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """One backup now, here, its steps streamed (the API's run of it); the unit's lock excludes the timer's."""
         return self._backup_call(lambda b: b.create(emit=self._emitter(send)))
 
-    def do_backup_check(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    def do_backup_check(self, run_id: str | None, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """borg check; its outcome is kept for backup_status (a failed check is an outcome, not a refusal)."""
         return self._backup_call(lambda b: b.check_recorded(emit=self._emitter(send)))
 
     def do_backup_restore(
-        self, archive: str, data: str | None, send: Callable[[dict[str, Any]], None]
+        self, archive: str, data: str | None, run_id: str | None, send: Callable[[dict[str, Any]], None]
     ) -> dict[str, Any]:
         """From this cell's own repository: one data path, or the whole cell (its state, secrets, a
         converge, the data), holding the converge lock as ``restore`` does."""
@@ -280,7 +280,7 @@ class Agent:
                 self._lock.release()
         passphrase = self._backup_call(lambda b: b.passphrase())
         return self.do_restore(self._backup_call(lambda b: b._repository()), passphrase, archive, None, True,
-                               send=send)
+                               run_id, send=send)
 
     def _backup_call(self, fn: Callable[[BackupManager], Any]) -> Any:
         try:
@@ -295,6 +295,7 @@ class Agent:
         archive: str | None,
         ssh_key: str | None,
         force: bool,
+        run_id: str | None,
         send: Callable[[dict[str, Any]], None],
     ) -> dict[str, Any]:
         """Restores the cell from a backup, holding the converge lock the whole time (docs/architecture.md)."""

@@ -697,7 +697,7 @@ class BackupOperations:
                 raise RunFailed("backups need the privileged agent (pic-agent)")
             try:
                 # no cancel: a backup or restore stopped halfway is worse than one that ends
-                result = self.call(action, on_event=emit, idle=lambda: None, **args)
+                result = self.call(action, on_event=emit, idle=lambda: None, run_id=run.id, **args)
             except AgentError as exc:
                 detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
                 raise RunFailed(exc.message + (f" ({detail})" if detail else "")) from None

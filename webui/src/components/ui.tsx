@@ -101,8 +101,10 @@ export function useApi<T>(load: () => Promise<T>, deps: unknown[] = []) {
   const [error, setError] = useState<unknown>(null)
   const [loading, setLoading] = useState(true)
   const [tick, setTick] = useState(0)
+  // A new function whenever deps change (useCallback(load, deps) would hand back the same module-level
+  // function, such as an endpoint, and nothing would load again).
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const stableLoad = useCallback(load, deps)
+  const stableLoad = useCallback(() => load(), deps)
   useEffect(() => {
     let live = true
     setLoading(true)
