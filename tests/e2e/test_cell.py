@@ -574,6 +574,20 @@ def test_full_route_peer_has_egress_at_once_and_after_its_run(cell, admin, peer)
         run = admin.get(f"{cell.https}/api/runs/{run_id}", timeout=10).json()
         assert "firewall" in run["tags"], run
         assert egress() == cell.ip  # the converge made it durable, and kept it
+
+        # The route changes and the keys stay (PATCH): split ends its egress at once, full brings it
+        # back, and the device's tunnel (the same key, never re-added) carries it again.
+        key = r.json()["peer"]["public_key"]
+        for route, nat, expect in (("split", "removed", None), ("full", "applied", cell.ip)):
+            r = admin.patch(f"{cell.https}/api/peers/roamer", json={"route": route}, headers=csrf(admin), timeout=30)
+            assert r.status_code == 200, r.text
+            assert r.json()["ready"] is True and r.json()["live"]["nat"] == nat, r.json()
+            assert r.json()["peer"]["public_key"] == key
+            seen = wait_for(lambda e=expect: egress() == e or None, READY_WITHIN + 2, 0.1)
+            assert seen, f"route {route}: egress is {egress()!r}, not {expect!r}"
+            events = follow_run(admin, cell.https, r.json()["run_id"])
+            assert events[-1]["status"] == "successful", events[-5:]
+            assert egress() == expect, f"after the converge of route {route}"
     finally:
         cell.lab.exec("client", ["wg-quick", "down", "wg1"])
         cell.exec("systemctl", "stop", "far-echo", host="lan")

@@ -192,6 +192,19 @@ def test_removing_a_peer_removes_it_its_nat_element_and_its_name(agent, config, 
     assert "phone" not in fastpath.hosts_file.read_text() and "laptop.home.cell" in fastpath.hosts_file.read_text()
 
 
+def test_a_changed_peer_keeps_its_session_and_gets_its_new_route_and_name(agent, config, host, fastpath):
+    """A peer renamed and moved from full to split route (PATCH /api/peers): the same key is set again
+    (never removed, so its session goes on), its NAT element goes, its name is the new one."""
+    write_state(config, state(("tablet", PEER_KEY, "10.0.0.2", "split"), LAPTOP))
+    host.nat_members.add("10.0.0.2")
+    result = apply(agent, **peer_args(("tablet", PEER_KEY, "10.0.0.2", "split")))
+    assert result == {"ready": True, "parts": {"wireguard": "applied", "nat": "removed", "dns": "applied"}}
+    assert not any(a[:3] == ["wg", "set", "wg0"] and a[-1] == "remove" for a in host.argvs())
+    assert ["nft", "delete", "element", "inet", "pic", "full_peers", "{", "10.0.0.2", "}"] in host.argvs()
+    names = fastpath.hosts_file.read_text()
+    assert "10.0.0.2 tablet.home.cell\n" in names and "phone" not in names
+
+
 def test_a_split_peer_gets_no_nat_element(agent, config, host):
     write_state(config, state(LAPTOP))
     assert apply(agent, **peer_args(LAPTOP))["parts"]["nat"] == "not needed"
@@ -360,6 +373,37 @@ def test_a_deleted_peer_is_removed_at_once(app, admin, live):
     assert body["ready"] is True and body["run_id"]
     call = live[-1]
     assert call["op"] == "remove" and call["peer"]["route"] == "full" and call["saved"] == []
+
+
+def test_a_changed_peer_is_applied_at_once_with_its_keys_and_address(app, admin, live):
+    added = admin.post("/api/peers", json={"name": "phone", "public_key": PEER_KEY}, headers=csrf(admin)).get_json()
+    resp = admin.patch("/api/peers/phone", json={"name": "tablet", "route": "full"}, headers=csrf(admin))
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["ready"] is True and body["run_id"]
+    assert body["peer"] == {**added["peer"], "name": "tablet", "route": "full"}  # same key, address, created
+    assert "AllowedIPs = 0.0.0.0/0" in body["config"] and "\n# PrivateKey = (the private key that stays" in body["config"]
+    assert body["qr_svg"].lstrip().startswith("<?xml")
+    call = live[-1]
+    assert call["op"] == "add" and call["peer"]["name"] == "tablet" and call["saved"] == ["tablet"]
+    assert {"firewall", "wireguard"} <= set(wait_run(app, body["run_id"])["tags"])
+    assert [p["name"] for p in admin.get("/api/peers").get_json()["peers"]] == ["tablet"]
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [({}, "body"), ({"route": "half"}, "route"), ({"name": "Bad Name"}, "name"), ({"public_key": PEER_KEY}, "public_key"),
+     ({"ip": "10.0.0.9"}, "ip"), ({"name": "other"}, "name")],
+)
+def test_a_bad_peer_change_is_refused_naming_the_field_and_changes_nothing(app, admin, config, live, body, field):
+    admin.post("/api/peers", json={"name": "phone"}, headers=csrf(admin))
+    admin.post("/api/peers", json={"name": "other"}, headers=csrf(admin))
+    before, calls = config.state_file.read_text(), len(live)
+    resp = admin.patch("/api/peers/phone", json=body, headers=csrf(admin))
+    assert resp.status_code in (400, 409), resp.get_json()
+    assert field in resp.get_json().get("fields", {}) or (field == "body" and resp.status_code == 400), resp.get_json()
+    assert config.state_file.read_text() == before and len(live) == calls
+    assert admin.patch("/api/peers/ghost", json={"route": "full"}, headers=csrf(admin)).status_code == 404
 
 
 def test_without_an_agent_the_response_says_when_the_peer_is_ready(admin):

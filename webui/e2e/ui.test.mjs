@@ -405,6 +405,23 @@ describe('the running cell', { concurrency: false }, () => {
     assert.equal(await page.getByTestId('peer-qr').count(), 0, 'the config is gone once closed')
     const table = page.getByTestId('peers-table')
     await table.getByRole('cell', { name, exact: true }).waitFor()
+    const before = (await (await page.request.get(`${baseUrl}/api/peers/${name}`)).json()).peer
+
+    // Back to split tunnel with the same keys: the new configuration has the cell's networks only
+    // and no private key line (the device keeps its own).
+    await page.getByRole('button', { name: `Change ${name}` }).click()
+    const change = page.getByRole('form', { name: `Change peer ${name}` })
+    await change.getByLabel(/Split tunnel/).check()
+    await change.getByRole('button', { name: 'Save' }).click()
+    const changed = page.getByTestId('peer-changed')
+    await changed.waitFor()
+    assert.doesNotMatch(await changed.textContent(), /AllowedIPs = 0\.0\.0\.0\/0/)
+    assert.match(await changed.textContent(), /AllowedIPs = 10\./)
+    assert.match(await changed.textContent(), /# PrivateKey = \(the private key that stays/)
+    await shot('peer-changed')
+    await changed.getByRole('button', { name: 'Close' }).click()
+    const after = (await (await page.request.get(`${baseUrl}/api/peers/${name}`)).json()).peer
+    assert.deepEqual(after, { ...before, route: 'split' }, 'the same keys and address, the new route')
 
     // Delete asks first; Cancel keeps the peer.
     await page.getByRole('button', { name: `Delete ${name}` }).click()
@@ -422,8 +439,8 @@ describe('the running cell', { concurrency: false }, () => {
       name,
     )
 
-    const unsafe = requests.filter((r) => ['POST', 'DELETE'].includes(r.method) && r.path.startsWith('/api/peers'))
-    assert.equal(unsafe.length, 2)
+    const unsafe = requests.filter((r) => ['POST', 'PATCH', 'DELETE'].includes(r.method) && r.path.startsWith('/api/peers'))
+    assert.equal(unsafe.length, 3)
     assert.ok(unsafe.every((r) => r.csrf && r.csrf.length > 0), 'every change carried the CSRF token')
     const peers = await (await page.request.get(`${baseUrl}/api/peers`)).json()
     assert.ok(!peers.peers.some((p) => p.name === name), 'the API has no such peer any more')

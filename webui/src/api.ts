@@ -187,6 +187,7 @@ export interface CellHttps {
 export const FINAL_STATUSES: RunStatus[] = ['successful', 'failed', 'canceled']
 export type Peer = T.Peer
 export type NewPeerResponse = T.PeerCreated
+export type PeerChanged = T.PeerChanged
 export type Me = T.Me
 export type Settings = T.Settings
 export type CellState = T.CellState
@@ -251,6 +252,7 @@ export const endpoints = {
   runEventsUrl: (id: string) => `/api/runs/${encodeURIComponent(id)}/events`,
   peers: async () => (await api.get<T.PeerList>('/api/peers')).peers,
   addPeer: (body: T.PeerRequest) => api.post<NewPeerResponse>('/api/peers', body),
+  changePeer: (name: string, body: T.PeerChange) => api.patch<T.PeerChanged>(`/api/peers/${encodeURIComponent(name)}`, body),
   deletePeer: (name: string) => api.del<T.PeerRemoved>(`/api/peers/${encodeURIComponent(name)}`),
   services: () => api.get<ServicesHealth>('/api/services'),
   settings: () => api.get<Settings>('/api/settings'),

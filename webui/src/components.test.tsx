@@ -1,11 +1,11 @@
-import { act, render, screen, waitFor } from '@testing-library/react'
+import { act, render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { MemoryRouter, Route, Routes } from 'react-router-dom'
 import { describe, expect, it, vi } from 'vitest'
-import { setNavigator } from './api'
+import { setNavigator, type Peer } from './api'
 import { RunView } from './components/RunView'
 import { LoginPage } from './pages/Login'
-import { AddPeerForm, NewPeerPanel, QrImage } from './pages/Peers'
+import { AddPeerForm, ChangePeerForm, NewPeerPanel, PeersPage, QrImage } from './pages/Peers'
 import { SetupCodeStep, SetupForm } from './pages/Setup'
 
 import { FakeEventSource, useFakeEventSource } from './test/eventSource'
@@ -378,5 +378,50 @@ describe('login page', () => {
     await user.click(screen.getByRole('button', { name: 'Log in' }))
     expect(await screen.findByText('Wrong user name or password.')).toBeInTheDocument()
     expect(toLogin).not.toHaveBeenCalled()
+  })
+})
+
+describe('change a peer', () => {
+  const phone: Peer = { name: 'phone', ip: '10.0.0.2', route: 'split', public_key: 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=', created: 'x' }
+
+  it('sends only what changed, and shows the new configuration when the route changed', async () => {
+    let peers = [phone]
+    const calls = routeFetch((url, init) => {
+      if (url === '/api/peers/phone' && init.method === 'PATCH') {
+        peers = [{ ...phone, route: 'full' }]
+        return { status: 200, body: { peer: peers[0], config: '[Interface]\nAllowedIPs = 0.0.0.0/0', qr_svg: '<svg/>', run_id: 'r9', ready: true } }
+      }
+      if (url === '/api/peers') return { status: 200, body: { peers } }
+      return { status: 404, body: {} }
+    })
+    const user = userEvent.setup()
+    render(<MemoryRouter><PeersPage /></MemoryRouter>)
+    await user.click(await screen.findByRole('button', { name: 'Change phone' }))
+    const form = screen.getByRole('form', { name: 'Change peer phone' })
+    await user.click(within(form).getByLabelText(/Full tunnel/))
+    await user.click(within(form).getByRole('button', { name: 'Save' }))
+    const panel = await screen.findByTestId('peer-changed')
+    const patch = calls.find((c) => c.init.method === 'PATCH')!
+    expect(JSON.parse(patch.init.body as string)).toEqual({ route: 'full' })
+    expect(panel).toHaveTextContent('Applied: the device goes on with its keys.')
+    expect(panel).toHaveTextContent('AllowedIPs = 0.0.0.0/0')
+    expect(within(panel).getByRole('link', { name: 'watch run r9' })).toBeInTheDocument()
+  })
+
+  it('refuses a name another peer has before sending, and shows the API refusal at its field', async () => {
+    const calls = routeFetch(() => ({ status: 400, body: { error: 'invalid peer change', fields: { name: 'reserved name' } } }))
+    const user = userEvent.setup()
+    render(<ChangePeerForm peer={phone} existing={['phone', 'laptop']} onChanged={vi.fn()} onCancel={vi.fn()} />)
+    const name = screen.getByLabelText('Device name')
+    await user.clear(name)
+    await user.type(name, 'laptop')
+    await user.click(screen.getByRole('button', { name: 'Save' }))
+    expect(screen.getByText('A peer with this name exists already.')).toBeInTheDocument()
+    expect(calls).toHaveLength(0)
+    await user.clear(name)
+    await user.type(name, 'tablet')
+    await user.click(screen.getByRole('button', { name: 'Save' }))
+    expect(await screen.findByText('reserved name')).toBeInTheDocument()
+    expect(JSON.parse(calls[0].init.body as string)).toEqual({ name: 'tablet' })
   })
 })

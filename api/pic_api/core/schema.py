@@ -47,6 +47,7 @@ __all__ = [
     "SETUP_REQUEST",
     "SETTINGS",
     "PEER",
+    "PEER_CHANGE",
     "DDNS",
     "USER",
     "USER_CHANGE",
@@ -880,6 +881,10 @@ PEER = Request(
     "peer",
     {"name": "peers[].name", "route": "peers[].route", "public_key": "peers[].public_key"},
     required=("name",),
+)
+# A device's name or route changed; its keys and address stay.
+PEER_CHANGE = Request(
+    "PeerChange", "peer change", {"name": "peers[].name", "route": "peers[].route"}, at_least_one=True
 )
 USER = Request(
     "UserRequest",

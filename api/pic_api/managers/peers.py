@@ -148,6 +148,32 @@ class PeerManager:
             **live,
         }
 
+    def change(self, name: str, body: Any) -> dict[str, Any]:
+        """A new name or route for a peer, with the same keys and address: applied to the running cell
+        at once as an add of the changed peer (wg set of the same key is a no-op for its session; NAT
+        follows the route; the names are written again), then converged."""
+        data = checked(schema.PEER_CHANGE, body)
+
+        def change(state: dict[str, Any]) -> dict[str, Any]:
+            peer = next((p for p in state["peers"] if p["name"] == name), None)
+            if peer is None:
+                raise NotFound(f"no peer {name!r}")
+            new_name = data.get("name", name)
+            if new_name != name and any(p["name"] == new_name for p in state["peers"]):
+                raise Conflict(f"peer {new_name!r} exists", {"name": "a peer with this name exists"})
+            peer.update(data)
+            return dict(peer)
+
+        live: dict[str, Any] = {}
+        what = ", ".join(f"{k} {v}" for k, v in data.items())
+        run, peer = self.changes.apply(
+            change, f"change peer {name}: {what}", schema.PEER_CHANGE,
+            before_run=lambda p: self._apply_live("add", p, live),
+        )
+        state = self.changes.state.load()
+        config = client_config(peer, state, self.cell_public_key(), self.endpoint(state), None)
+        return {"peer": peer, "config": config, "qr_svg": qr_svg(config), "run_id": run.id, **live}
+
     def config(self, name: str) -> dict[str, Any]:
         """A peer's configuration as it is now (the cell's current endpoint), for a device that already
         has its key: the private key line stays a placeholder, no new key is made."""

@@ -213,6 +213,17 @@ ANSWERS: dict[str, dict[str, Any]] = {
         },
         ["peer", "config", "qr_svg", "run_id", "private_key_included", "ready"],
     ),
+    "PeerChanged": _obj(
+        {
+            "peer": ref("Peer"),
+            "config": {"type": "string", "description": "the device's configuration now (a route change changes "
+                       "its AllowedIPs); the private key line is a placeholder for the key it has"},
+            "qr_svg": STR,
+            "run_id": STR,
+            **PEER_LIVE,
+        },
+        ["peer", "config", "qr_svg", "run_id", "ready"],
+    ),
     "PeerConfig": _obj(
         {
             "peer": ref("Peer"),

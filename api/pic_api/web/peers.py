@@ -50,6 +50,14 @@ def peers_config(name: str) -> Any:
     return jsonify(cell().peers.config(name))
 
 
+@peers_bp.patch("/<name>")
+@doc("Rename a peer or change its route; its keys and address stay, so the device's tunnel goes on (a new "
+     "route changes its AllowedIPs: the answer has the configuration to load)", "PeerChanged", params=NAME,
+     body=schema.PEER_CHANGE, errors=(404, 409))
+def peers_change(name: str) -> Any:
+    return jsonify(cell().peers.change(name, json_body()))
+
+
 @peers_bp.delete("/<name>")
 @doc("Remove a peer (from the running cell at once, then durably by its run)", "PeerRemoved", 202, params=NAME,
      errors=(404,))

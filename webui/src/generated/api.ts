@@ -328,6 +328,11 @@ export type PasswordChange = {
   new_password: Password
 }
 
+export type PeerChange = {
+  name?: Label
+  route?: Route
+}
+
 export type PeerRequest = {
   name: Label
   route?: Route
@@ -568,6 +573,20 @@ export type PeerCreated = {
   qr_svg: string
   run_id: string
   private_key_included: boolean
+  /** applied to the running cell: it can connect (or is cut off) now */
+  ready: boolean
+  /** wireguard, nat, dns: each part's outcome */
+  live?: Record<string, string>
+  /** why it was not applied at once (it is when its run ends) */
+  live_error?: string
+}
+
+export type PeerChanged = {
+  peer: Peer
+  /** the device's configuration now (a route change changes its AllowedIPs); the private key line is a placeholder for the key it has */
+  config: string
+  qr_svg: string
+  run_id: string
   /** applied to the running cell: it can connect (or is cut off) now */
   ready: boolean
   /** wireguard, nat, dns: each part's outcome */

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { Link } from 'react-router-dom'
-import { endpoints, type NewPeerResponse, type Peer } from '../api'
+import { endpoints, type NewPeerResponse, type Peer, type PeerChanged } from '../api'
 import {
   buttonPrimary,
   buttonSecondary,
@@ -32,6 +32,29 @@ export function downloadText(filename: string, text: string) {
   a.click()
   a.remove()
   setTimeout(() => URL.revokeObjectURL(url), 1000)
+}
+
+type Route = PeerForm['route']
+
+/** Split or full tunnel, as the add and the change forms ask it. */
+function RouteChoice({ name, value, onChange }: { name: string; value: Route; onChange: (r: Route) => void }) {
+  return (
+    <fieldset className="mb-4">
+      <legend className="font-medium">Route</legend>
+      <label className="mt-1 flex items-start gap-2">
+        <input type="radio" name={name} className="mt-1.5" checked={value === 'split'} onChange={() => onChange('split')} />
+        <span>
+          Split tunnel <span className="block text-sm text-slate-700">Only the cell's own addresses go through the VPN.</span>
+        </span>
+      </label>
+      <label className="mt-1 flex items-start gap-2">
+        <input type="radio" name={name} className="mt-1.5" checked={value === 'full'} onChange={() => onChange('full')} />
+        <span>
+          Full tunnel <span className="block text-sm text-slate-700">All the device's traffic goes through the cell.</span>
+        </span>
+      </label>
+    </fieldset>
+  )
 }
 
 export function AddPeerForm({ existing, onAdded }: { existing: string[]; onAdded: (r: NewPeerResponse) => void }) {
@@ -79,21 +102,7 @@ export function AddPeerForm({ existing, onAdded }: { existing: string[]; onAdded
           onChange={(e) => set('name', e.target.value.trim())}
         />
       </Field>
-      <fieldset className="mb-4">
-        <legend className="font-medium">Route</legend>
-        <label className="mt-1 flex items-start gap-2">
-          <input type="radio" name="peer-route" className="mt-1.5" checked={form.route === 'split'} onChange={() => set('route', 'split')} />
-          <span>
-            Split tunnel <span className="block text-sm text-slate-700">Only the cell's own addresses go through the VPN.</span>
-          </span>
-        </label>
-        <label className="mt-1 flex items-start gap-2">
-          <input type="radio" name="peer-route" className="mt-1.5" checked={form.route === 'full'} onChange={() => set('route', 'full')} />
-          <span>
-            Full tunnel <span className="block text-sm text-slate-700">All the device's traffic goes through the cell.</span>
-          </span>
-        </label>
-      </fieldset>
+      <RouteChoice name="peer-route" value={form.route} onChange={(r) => set('route', r)} />
       <Field
         id="peer-public_key"
         label="Public key (optional)"
@@ -175,7 +184,15 @@ export function NewPeerPanel({ result, onClose }: { result: NewPeerResponse; onC
   )
 }
 
-export function PeerTable({ peers, onDelete }: { peers: Peer[]; onDelete?: (name: string) => void }) {
+export function PeerTable({
+  peers,
+  onDelete,
+  onEdit,
+}: {
+  peers: Peer[]
+  onDelete?: (name: string) => void
+  onEdit?: (name: string) => void
+}) {
   if (!peers.length) return <p className="text-sm text-slate-700">No peers yet.</p>
   return (
     // relative: the table's visually hidden (absolutely placed) labels scroll with it instead of
@@ -206,7 +223,12 @@ export function PeerTable({ peers, onDelete }: { peers: Peer[]; onDelete?: (name
                 <span className="block max-w-[6rem] truncate sm:max-w-[12rem]">{p.public_key ?? ''}</span>
               </td>
               {onDelete && (
-                <td className="py-2 text-right">
+                <td className="whitespace-nowrap py-2 text-right">
+                  {onEdit && (
+                    <button type="button" className="rounded px-2 py-1 text-teal-800 underline hover:bg-teal-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-teal-500" onClick={() => onEdit(p.name)}>
+                      Change<span className="sr-only"> {p.name}</span>
+                    </button>
+                  )}
                   <button type="button" className="rounded px-2 py-1 text-red-800 underline hover:bg-red-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500" onClick={() => onDelete(p.name)}>
                     Delete<span className="sr-only"> {p.name}</span>
                   </button>
@@ -220,10 +242,117 @@ export function PeerTable({ peers, onDelete }: { peers: Peer[]; onDelete?: (name
   )
 }
 
+/** A device's new name or route; its keys and address stay, so it keeps its tunnel. */
+export function ChangePeerForm({
+  peer,
+  existing,
+  onChanged,
+  onCancel,
+}: {
+  peer: Peer
+  existing: string[]
+  onChanged: (r: PeerChanged, routeChanged: boolean) => void
+  onCancel: () => void
+}) {
+  const [form, setForm] = useState<PeerForm>({ name: peer.name, route: peer.route ?? 'split', public_key: '' })
+  const [errors, setErrors] = useState<FieldErrors>({})
+  const [formError, setFormError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const submit = async (ev: FormEvent) => {
+    ev.preventDefault()
+    setFormError(null)
+    const errs = validatePeer(form, existing.filter((n) => n !== peer.name))
+    setErrors(errs)
+    if (Object.values(errs).some(Boolean)) return
+    const body = {
+      ...(form.name !== peer.name ? { name: form.name } : {}),
+      ...(form.route !== peer.route ? { route: form.route } : {}),
+    }
+    if (!Object.keys(body).length) return onCancel()
+    setBusy(true)
+    try {
+      onChanged(await endpoints.changePeer(peer.name, body), 'route' in body)
+    } catch (e) {
+      showRefusal(e, setErrors, setFormError)
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <form onSubmit={submit} noValidate aria-label={`Change peer ${peer.name}`}>
+      <FormError error={formError} />
+      <Field id="change-peer-name" label="Device name" error={errors.name}>
+        <input
+          id="change-peer-name"
+          className={inputClass}
+          value={form.name}
+          autoCapitalize="none"
+          autoComplete="off"
+          spellCheck={false}
+          aria-invalid={errors.name ? true : undefined}
+          onChange={(e) => {
+            setForm((f) => ({ ...f, name: e.target.value.trim() }))
+            setErrors((x) => ({ ...x, name: undefined }))
+          }}
+        />
+      </Field>
+      <RouteChoice name="change-peer-route" value={form.route} onChange={(route) => setForm((f) => ({ ...f, route }))} />
+      <p className="mb-3 text-sm text-slate-700">The device keeps its keys and its address in the cell.</p>
+      <div className="flex flex-wrap gap-2">
+        <button type="submit" className={buttonPrimary} disabled={busy}>
+          {busy ? 'Saving…' : 'Save'}
+        </button>
+        <button type="button" className={buttonSecondary} onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  )
+}
+
+/** After a change: ready or not, and for a new route the configuration the device loads (its own key stays). */
+function ChangedPeerPanel({ result, routeChanged, onClose }: { result: PeerChanged; routeChanged: boolean; onClose: () => void }) {
+  const name = result.peer.name
+  return (
+    <Card title={`Peer ${name} changed`}>
+      <div className="space-y-3" data-testid="peer-changed">
+        <p>
+          {result.ready ? 'Applied: the device goes on with its keys.' : 'The change takes effect when its run ends.'}{' '}
+          <Link className="text-teal-800 underline" to={`/runs/${encodeURIComponent(result.run_id)}`}>
+            watch run {result.run_id}
+          </Link>
+        </p>
+        {routeChanged && (
+          <>
+            <p>
+              The route changed: load this configuration on the device. It has no private key line; the device keeps
+              its own, to be filled in where the file says.
+            </p>
+            <div className="flex flex-col gap-4 sm:flex-row">
+              <QrImage svg={result.qr_svg} label={`QR code of the WireGuard configuration for ${name}`} />
+              <div className="min-w-0 flex-1 space-y-3">
+                <button type="button" className={buttonPrimary} onClick={() => downloadText(`${name}.conf`, result.config)}>
+                  Download {name}.conf
+                </button>
+                <pre className="overflow-x-auto rounded bg-slate-900 p-2 font-mono text-xs text-slate-100">{result.config}</pre>
+              </div>
+            </div>
+          </>
+        )}
+        <button type="button" className={buttonSecondary} onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </Card>
+  )
+}
+
 export function PeersPage() {
   const peers = useApi(endpoints.peers)
   const [added, setAdded] = useState<NewPeerResponse | null>(null)
   const [confirm, setConfirm] = useState<string | null>(null)
+  const [editing, setEditing] = useState<string | null>(null)
+  const [changed, setChanged] = useState<{ result: PeerChanged; routeChanged: boolean } | null>(null)
   const [deleting, setDeleting] = useState(false)
   const [notice, setNotice] = useState<{ text: string; runId?: string } | null>(null)
   const [error, setError] = useState<unknown>(null)
@@ -252,6 +381,7 @@ export function PeersPage() {
     <div className="space-y-4">
       <PageHeader title="Peers">Devices that connect to the cell over WireGuard.</PageHeader>
       {added && <NewPeerPanel result={added} onClose={() => setAdded(null)} />}
+      {changed && <ChangedPeerPanel {...changed} onClose={() => setChanged(null)} />}
       {notice && <RunNotice text={notice.text} runId={notice.runId} />}
       <ErrorNote error={error} />
       <div className="grid grid-cols-1 gap-4 xl:grid-cols-2">
@@ -261,9 +391,25 @@ export function PeersPage() {
           ) : peers.error ? (
             <ErrorNote error={peers.error} />
           ) : (
-            <PeerTable peers={peers.data ?? []} onDelete={setConfirm} />
+            <PeerTable peers={peers.data ?? []} onDelete={setConfirm} onEdit={setEditing} />
           )}
         </Card>
+        {editing && (peers.data ?? []).some((p) => p.name === editing) && (
+          <Card title={`Change ${editing}`}>
+            <ChangePeerForm
+              key={editing}
+              peer={(peers.data ?? []).find((p) => p.name === editing)!}
+              existing={(peers.data ?? []).map((p) => p.name)}
+              onCancel={() => setEditing(null)}
+              onChanged={(result, routeChanged) => {
+                setEditing(null)
+                setNotice(null)
+                setChanged({ result, routeChanged })
+                peers.reload()
+              }}
+            />
+          </Card>
+        )}
         <Card title="Add a peer">
           <AddPeerForm
             existing={(peers.data ?? []).map((p) => p.name)}
