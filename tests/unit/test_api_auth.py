@@ -107,8 +107,6 @@ def test_unauthenticated_is_401(fresh, method, path):
 @pytest.mark.parametrize(
     "method,path",
     [
-        ("get", "/api/peers"),
-        ("post", "/api/peers"),
         ("get", "/api/runs"),
         ("get", "/api/settings"),
         ("put", "/api/settings"),
@@ -117,7 +115,6 @@ def test_unauthenticated_is_401(fresh, method, path):
         ("post", "/api/users"),
         ("get", "/api/state"),
         ("post", "/api/runs"),
-        ("delete", "/api/peers/phone"),
     ],
 )
 def test_peer_role_is_403_on_admin_endpoints(peer_client, method, path):

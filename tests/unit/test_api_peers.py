@@ -137,3 +137,59 @@ def test_cell_key_reused(admin, config):
     key = [line for line in first.splitlines() if line.startswith("PublicKey")]
     assert key and key == [line for line in second.splitlines() if line.startswith("PublicKey")]
     assert oct(config.wg_private_key_file.stat().st_mode & 0o777) == "0o600"
+
+
+# -- Devices belong to people ------------------------------------------------------------------------
+def allow_vpn(app, admin, services=("vpn",)):
+    resp = admin.patch("/api/users/bob", json={"services": list(services)}, headers=csrf(admin))
+    assert resp.status_code == 200, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+
+
+def test_a_member_adds_their_own_device_and_sees_only_theirs(app, admin, peer_client, config):
+    assert add(admin, name="router").status_code == 201  # the admins' device
+    allow_vpn(app, admin, ["mail"])
+    resp = add(peer_client, name="bobphone")
+    assert resp.status_code == 403 and "VPN" in resp.get_json()["error"]  # not allowed the VPN yet
+    allow_vpn(app, admin)
+    resp = add(peer_client, name="bobphone")
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert body["peer"]["owner"] == "bob" and body["private_key_included"] is True
+    assert [p["name"] for p in peer_client.get("/api/peers").get_json()["peers"]] == ["bobphone"]
+    assert {p["name"] for p in admin.get("/api/peers").get_json()["peers"]} == {"router", "bobphone"}
+    # another's device does not exist for a member: not read, changed, shown or deleted
+    for method, path in (("get", "/api/peers/router"), ("get", "/api/peers/router/config"),
+                         ("patch", "/api/peers/router"), ("delete", "/api/peers/router")):
+        r = getattr(peer_client, method)(path, json={"route": "full"}, headers=csrf(peer_client))
+        assert r.status_code == 404, (method, path, r.get_json())
+    # their own: the route changes with the same keys, and it is removed
+    r = peer_client.patch("/api/peers/bobphone", json={"route": "full"}, headers=csrf(peer_client))
+    assert r.status_code == 200 and r.get_json()["peer"]["owner"] == "bob"
+    assert peer_client.delete("/api/peers/bobphone", headers=csrf(peer_client)).status_code == 202
+
+
+def test_a_member_cannot_give_a_device_to_someone_else(app, admin, peer_client, config):
+    allow_vpn(app, admin)
+    before = config.state_file.read_text()
+    resp = add(peer_client, name="gift", owner="admin")
+    assert resp.status_code == 400 and "owner" in resp.get_json()["fields"]
+    assert config.state_file.read_text() == before
+    add(peer_client, name="mine")
+    resp = peer_client.patch("/api/peers/mine", json={"owner": "admin"}, headers=csrf(peer_client))
+    assert resp.status_code == 400 and "owner" in resp.get_json()["fields"]
+
+
+def test_an_admin_gives_devices_to_people_who_exist_and_a_person_with_devices_stays(app, admin, peer_client, config):
+    resp = add(admin, name="ghostphone", owner="ghost")
+    assert resp.status_code == 400 and resp.get_json()["fields"] == {"owner": "not a user of the cell"}
+    assert add(admin, name="bobtab", owner="bob").status_code == 201
+    assert [p["name"] for p in peer_client.get("/api/peers").get_json()["peers"]] == ["bobtab"]
+    assert add(admin, name="spare").status_code == 201
+    r = admin.patch("/api/peers/spare", json={"owner": "bob"}, headers=csrf(admin))
+    assert r.status_code == 200 and r.get_json()["peer"]["owner"] == "bob"
+    # bob's devices would outlive him: deleting him is refused, naming them
+    before = config.state_file.read_text()
+    resp = admin.delete("/api/users/bob", headers=csrf(admin))
+    assert resp.status_code == 409 and "bobtab, spare" in resp.get_json()["error"]
+    assert config.state_file.read_text() == before

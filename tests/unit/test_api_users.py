@@ -201,6 +201,13 @@ MEMBER_MAY = {
     ("delete", "/api/account/sessions/{session_id}"),
     ("get", "/api/account/services"),
     ("get", "/api/services"),
+    # devices: a member's own (test_api_peers.py)
+    ("get", "/api/peers"),
+    ("post", "/api/peers"),
+    ("get", "/api/peers/{name}"),
+    ("patch", "/api/peers/{name}"),
+    ("delete", "/api/peers/{name}"),
+    ("get", "/api/peers/{name}/config"),
 }
 
 

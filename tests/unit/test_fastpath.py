@@ -382,7 +382,8 @@ def test_a_changed_peer_is_applied_at_once_with_its_keys_and_address(app, admin,
     body = resp.get_json()
     assert body["ready"] is True and body["run_id"]
     assert body["peer"] == {**added["peer"], "name": "tablet", "route": "full"}  # same key, address, created
-    assert "AllowedIPs = 0.0.0.0/0" in body["config"] and "\n# PrivateKey = (the private key that stays" in body["config"]
+    assert "AllowedIPs = 0.0.0.0/0" in body["config"]
+    assert "\n# PrivateKey = (the private key that stays" in body["config"]
     assert body["qr_svg"].lstrip().startswith("<?xml")
     call = live[-1]
     assert call["op"] == "add" and call["peer"]["name"] == "tablet" and call["saved"] == ["tablet"]
@@ -392,8 +393,8 @@ def test_a_changed_peer_is_applied_at_once_with_its_keys_and_address(app, admin,
 
 @pytest.mark.parametrize(
     "body,field",
-    [({}, "body"), ({"route": "half"}, "route"), ({"name": "Bad Name"}, "name"), ({"public_key": PEER_KEY}, "public_key"),
-     ({"ip": "10.0.0.9"}, "ip"), ({"name": "other"}, "name")],
+    [({}, "body"), ({"route": "half"}, "route"), ({"name": "Bad Name"}, "name"),
+     ({"public_key": PEER_KEY}, "public_key"), ({"ip": "10.0.0.9"}, "ip"), ({"name": "other"}, "name")],
 )
 def test_a_bad_peer_change_is_refused_naming_the_field_and_changes_nothing(app, admin, config, live, body, field):
     admin.post("/api/peers", json={"name": "phone"}, headers=csrf(admin))

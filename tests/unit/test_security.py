@@ -154,7 +154,7 @@ def test_role_comes_from_the_state(app, admin, peer_client):
     cell.auth.set_password("bob", "bobs password", "admin")  # the file says admin, the state says peer
     bob = app.test_client()
     assert login(bob, "bob", "bobs password").get_json()["user"]["role"] == "peer"
-    assert bob.get("/api/peers").status_code == 403
+    assert bob.get("/api/users").status_code == 403  # an admin endpoint: bob is a member
 
 
 # --- fault 5: no unauthenticated 500 ------------------------------------------------------------

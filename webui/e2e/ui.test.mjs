@@ -825,10 +825,18 @@ describe('the running cell', { concurrency: false }, () => {
     await login('carol-Second-pw-2', name)
     await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()
     const nav = page.getByRole('navigation', { name: 'Main' })
-    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My services', 'Account'])
+    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My devices', 'My services', 'Account'])
     const mine = await pageRequest('GET', '/api/account/services')
     assert.deepEqual(mine.services.filter((s) => ['files', 'vpn'].includes(s)), [])
     for (const url of [mine.calendar?.caldav_url, mine.mail?.imap.host].filter(Boolean)) await page.getByText(url).first().waitFor()
+    // their devices: none of the admins' are shown, and without the VPN among their services the API
+    // refuses to add one, in words the page shows
+    await nav.getByRole('link', { name: 'My devices' }).click()
+    await page.getByRole('heading', { name: 'Peers', level: 1 }).waitFor()
+    await page.getByText('No peers yet.').waitFor()
+    await page.getByLabel('Device name').fill('carolphone')
+    await page.getByRole('button', { name: 'Add peer' }).click()
+    await page.getByText(/may not use the VPN/).waitFor()
     assert.match((await pageRequest('GET', '/api/users')).error, /admin/)
     await page.goto(`${baseUrl}/settings`) // an admin page leads a member to their services
     await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()

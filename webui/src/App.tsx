@@ -83,6 +83,7 @@ function Protected() {
         <Routes>
           <Route path="/account" element={<AccountPage me={who} />} />
           <Route path="/my-services" element={<MyServicesPage />} />
+          <Route path="/peers" element={<PeersPage />} />
           <Route path="/*" element={<Navigate to="/my-services" replace />} />
         </Routes>
       </Layout>

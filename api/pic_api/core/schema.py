@@ -208,6 +208,8 @@ DEFS: dict[str, dict[str, Any]] = {
             "ip": _ref("IPv4", "peer address"),
             "route": _ref("Route", "route", default="split"),
             "created": _ref("Timestamp", "created"),
+            # the person whose device it is (a user's name); none: the admins' (no role reads it)
+            "owner": _ref("Label", "owner"),
         },
         ["name", "public_key", "ip"],
     ),
@@ -879,12 +881,13 @@ SETTINGS = Request(
 PEER = Request(
     "PeerRequest",
     "peer",
-    {"name": "peers[].name", "route": "peers[].route", "public_key": "peers[].public_key"},
+    {"name": "peers[].name", "route": "peers[].route", "public_key": "peers[].public_key", "owner": "peers[].owner"},
     required=("name",),
 )
 # A device's name or route changed; its keys and address stay.
 PEER_CHANGE = Request(
-    "PeerChange", "peer change", {"name": "peers[].name", "route": "peers[].route"}, at_least_one=True
+    "PeerChange", "peer change", {"name": "peers[].name", "route": "peers[].route", "owner": "peers[].owner"},
+    at_least_one=True,
 )
 USER = Request(
     "UserRequest",

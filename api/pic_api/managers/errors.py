@@ -26,6 +26,12 @@ class Conflict(ManagerError):
     status = 409
 
 
+class Forbidden(ManagerError):
+    """Logged in, but this account may not do it (a member without the service it needs)."""
+
+    status = 403
+
+
 class Unavailable(ManagerError):
     """The cell cannot answer until someone repairs it on the host (a state file that does not load)."""
 

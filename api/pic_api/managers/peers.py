@@ -6,11 +6,12 @@ import datetime as dt
 import io
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..core import addressing, schema, wgkeys
 from .changes import ChangeManager
-from .errors import Conflict, NotFound, checked
+from .errors import Conflict, Forbidden, InvalidInput, NotFound, checked
 from .runs import Run
 
 log = logging.getLogger("pic.peers")
@@ -61,6 +62,31 @@ def client_config(
     )
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks: an admin sees and changes every device, a member only their own (``owner``)."""
+
+    user: str
+    admin: bool
+
+
+def _sees(viewer: Viewer | None, peer: dict[str, Any]) -> bool:
+    return viewer is None or viewer.admin or peer.get("owner") == viewer.user
+
+
+def _check_owner(state: dict[str, Any], data: dict[str, Any], viewer: Viewer | None) -> None:
+    """A member's device is theirs (and needs the VPN among their services); an admin may give one
+    to any person of the cell."""
+    users = {u["name"]: u for u in state["users"]}
+    if viewer is not None and not viewer.admin:
+        if data.get("owner", viewer.user) != viewer.user:
+            raise InvalidInput("a member's devices are their own", {"owner": "only your own name"})
+        if "vpn" not in users.get(viewer.user, {}).get("services", []):
+            raise Forbidden("your account may not use the VPN; an admin can allow it")
+    elif "owner" in data and data["owner"] not in users:
+        raise InvalidInput(f"no user {data['owner']!r}", {"owner": "not a user of the cell"})
+
+
 class PeerManager:
     """Peers of the cell state. With ``live`` (the agent), a change is applied to the running cell
     the moment its state is saved, before the converge that makes it durable is queued: the device
@@ -96,17 +122,19 @@ class PeerManager:
         """The cell's WireGuard public key (the agent makes the key pair when it does not exist yet)."""
         return self._cell_public_key()
 
-    def list(self) -> list[dict[str, Any]]:
-        return self.changes.state.section("peers")
+    def list(self, viewer: Viewer | None = None) -> list[dict[str, Any]]:
+        return [p for p in self.changes.state.section("peers") if _sees(viewer, p)]
 
-    def get(self, name: str) -> dict[str, Any]:
-        for peer in self.list():
+    def get(self, name: str, viewer: Viewer | None = None) -> dict[str, Any]:
+        for peer in self.list(viewer):
             if peer["name"] == name:
                 return peer
         raise NotFound(f"no peer {name!r}")
 
-    def add(self, body: Any) -> dict[str, Any]:
+    def add(self, body: Any, viewer: Viewer | None = None) -> dict[str, Any]:
         data = {"route": "split", **checked(schema.PEER, body)}
+        if viewer is not None and not viewer.admin:
+            data.setdefault("owner", viewer.user)
         private = None
         public = data.get("public_key")
         if not public:
@@ -114,6 +142,7 @@ class PeerManager:
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
         def change(state: dict[str, Any]) -> dict[str, Any]:
+            _check_owner(state, data, viewer)
             peers = state["peers"]
             if any(p["name"] == data["name"] for p in peers):
                 raise Conflict(f"peer {data['name']!r} exists", {"name": "a peer with this name exists"})
@@ -129,6 +158,7 @@ class PeerManager:
                 "ip": ip,
                 "route": data["route"],
                 "created": created,
+                **({"owner": data["owner"]} if data.get("owner") else {}),
             }
             peers.append(peer)
             return peer
@@ -148,16 +178,18 @@ class PeerManager:
             **live,
         }
 
-    def change(self, name: str, body: Any) -> dict[str, Any]:
+    def change(self, name: str, body: Any, viewer: Viewer | None = None) -> dict[str, Any]:
         """A new name or route for a peer, with the same keys and address: applied to the running cell
         at once as an add of the changed peer (wg set of the same key is a no-op for its session; NAT
         follows the route; the names are written again), then converged."""
         data = checked(schema.PEER_CHANGE, body)
 
         def change(state: dict[str, Any]) -> dict[str, Any]:
-            peer = next((p for p in state["peers"] if p["name"] == name), None)
+            peer = next((p for p in state["peers"] if p["name"] == name and _sees(viewer, p)), None)
             if peer is None:
                 raise NotFound(f"no peer {name!r}")
+            if "owner" in data:
+                _check_owner(state, data, viewer)
             new_name = data.get("name", name)
             if new_name != name and any(p["name"] == new_name for p in state["peers"]):
                 raise Conflict(f"peer {new_name!r} exists", {"name": "a peer with this name exists"})
@@ -174,20 +206,20 @@ class PeerManager:
         config = client_config(peer, state, self.cell_public_key(), self.endpoint(state), None)
         return {"peer": peer, "config": config, "qr_svg": qr_svg(config), "run_id": run.id, **live}
 
-    def config(self, name: str) -> dict[str, Any]:
+    def config(self, name: str, viewer: Viewer | None = None) -> dict[str, Any]:
         """A peer's configuration as it is now (the cell's current endpoint), for a device that already
         has its key: the private key line stays a placeholder, no new key is made."""
         state = self.changes.state.load()
-        peer = self.get(name)
+        peer = self.get(name, viewer)
         endpoint = self.endpoint(state)
         config = client_config(peer, state, self.cell_public_key(), endpoint, None)
         return {"peer": peer, "endpoint": endpoint, "config": config, "qr_svg": qr_svg(config)}
 
-    def delete(self, name: str) -> tuple[Run, dict[str, Any]]:
+    def delete(self, name: str, viewer: Viewer | None = None) -> tuple[Run, dict[str, Any]]:
         """The run making the removal durable, and the outcome of removing the peer at once."""
 
         def change(state: dict[str, Any]) -> dict[str, Any]:
-            gone = [p for p in state["peers"] if p["name"] == name]
+            gone = [p for p in state["peers"] if p["name"] == name and _sees(viewer, p)]
             if not gone:
                 raise NotFound(f"no peer {name!r}")
             state["peers"] = [p for p in state["peers"] if p["name"] != name]

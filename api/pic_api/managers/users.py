@@ -99,6 +99,10 @@ class UserManager:
             raise Conflict("you cannot delete your own account")
 
         def change(state: dict[str, Any]) -> None:
+            owned = sorted(p["name"] for p in state["peers"] if p.get("owner") == name)
+            if owned:  # their devices would stay on the VPN with nobody to answer for them
+                raise Conflict(f"{name} still has devices: {', '.join(owned)}; delete them or give them to "
+                               "someone else first", {"name": "has devices"})
             before = len(state["users"])
             state["users"] = [u for u in state["users"] if u["name"] != name]
             if len(state["users"]) == before:

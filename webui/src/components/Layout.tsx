@@ -4,11 +4,11 @@ import { endpoints, userName, type Me } from '../api'
 import { BackupKeyBanner } from './BackupKeyBanner'
 
 /** The pages of the menu; a member (role peer) sees only those not marked admin, which the API
- * also lets them use. */
-export const NAV: { to: string; label: string; admin?: boolean }[] = [
+ * also lets them use (under their member label: the Peers page shows a member their own devices). */
+export const NAV: { to: string; label: string; admin?: boolean; member?: string }[] = [
   { to: '/', label: 'Dashboard', admin: true },
   { to: '/users', label: 'Users', admin: true },
-  { to: '/peers', label: 'Peers', admin: true },
+  { to: '/peers', label: 'Peers', member: 'My devices' },
   { to: '/network-services', label: 'Network Services', admin: true },
   { to: '/wireguard', label: 'WireGuard', admin: true },
   { to: '/email', label: 'Email', admin: true },
@@ -34,7 +34,8 @@ export function isAdmin(me: Me | null | undefined): boolean {
 
 /** The menu of ``me``: everything for an admin, a member's own pages for a member. */
 export function navFor(me: Me | null | undefined) {
-  return NAV.filter((n) => !n.admin || isAdmin(me))
+  if (isAdmin(me)) return NAV
+  return NAV.filter((n) => !n.admin).map((n) => ({ ...n, label: n.member ?? n.label }))
 }
 
 export function Layout({ me, children }: { me: Me | null; children: ReactNode }) {

@@ -132,6 +132,7 @@ export type Peer = {
   ip: IPv4
   route?: Route
   created?: Timestamp
+  owner?: Label
 }
 
 export type User = {
@@ -331,12 +332,14 @@ export type PasswordChange = {
 export type PeerChange = {
   name?: Label
   route?: Route
+  owner?: Label
 }
 
 export type PeerRequest = {
   name: Label
   route?: Route
   public_key?: WgKey
+  owner?: Label
 }
 
 export type RunRequest = {
