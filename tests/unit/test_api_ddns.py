@@ -9,7 +9,7 @@ import stat
 import pytest
 import yaml
 from conftest import PEER_KEY, csrf, wait_run
-from ddns_fakes import FakeHttp
+from ddns_fakes import FakeDns, FakeHttp
 
 V4 = "203.0.113.7"
 
@@ -253,8 +253,22 @@ def test_the_state_gives_the_roles_their_ddns_and_acme_variables():
 
 # --- DNS-01 by CNAME delegation of _acme-challenge (providers without a TXT API) --------------------
 SECRET = base64.b64encode(b"k" * 32).decode()
-DELEGATION = {"server": "ns.example.net", "zone": "acme.example.net", "key_name": "cell-acme",
+# refused before the server is asked (a local address all the same: tests ask no public DNS)
+DELEGATION = {"server": "127.0.0.1", "port": 9, "zone": "acme.example.net", "key_name": "cell-acme",
               "algorithm": "hmac-sha512"}
+
+
+@pytest.fixture
+def key_server():
+    """The delegation's DNS server: knows the key cell-acme. with SECRET."""
+    f = FakeDns({"cell-acme.": SECRET})
+    yield f
+    f.close()
+
+
+def delegation_at(server, **more):
+    host, port = server.address.split(":")
+    return {**DELEGATION, "server": host, "port": int(port), **more}
 
 
 @pytest.fixture
@@ -271,20 +285,25 @@ def custom_noip(app, admin_ddns, fake):
     return admin_ddns
 
 
-def test_a_delegation_lets_noip_answer_dns01_and_its_secret_stays_in_the_0600_file(app, custom_noip, config):
-    resp = put(custom_noip, {"acme_challenge": "dns", "acme_delegation": DELEGATION,
+def test_a_delegation_lets_noip_answer_dns01_and_its_secret_stays_in_the_0600_file(app, custom_noip, config,
+                                                                                   key_server):
+    delegation = delegation_at(key_server)
+    resp = put(custom_noip, {"acme_challenge": "dns", "acme_delegation": delegation,
                              "acme_delegation_secret": SECRET})
     assert resp.status_code == 202, resp.get_json()
     info = wait_run(app, resp.get_json()["run_id"])
     assert "ddns" in info["tags"]
     state = state_of(config)
-    assert state["ddns"]["acme_delegation"] == DELEGATION and state["cell"]["acme_challenge"] == "dns"
+    assert state["ddns"]["acme_delegation"] == delegation and state["cell"]["acme_challenge"] == "dns"
+    # the server was asked, with the key, whether it serves the zone
+    (query,) = key_server.updates
+    assert query.keyname.to_text() == "cell-acme." and query.question[0].to_text() == "acme.example.net. IN SOA"
     creds = config.ddns_credentials_file
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
     assert json.loads(creds.read_text())["acme_delegation"] == {"tsig_secret": SECRET}
     assert json.loads(creds.read_text())["noip"]["password"] == "right-password"  # the provider's are kept
     view = custom_noip.get("/api/ddns").get_json()
-    assert view["settings"]["acme_delegation"] == DELEGATION
+    assert view["settings"]["acme_delegation"] == delegation
     assert view["credentials"]["acme_delegation"] == {"tsig_secret": True}
     # the records the owner creates, one per name on the certificate (the cell runs calendar)
     assert view["acme_names"] == ["home.example.org", "calendar.home.example.org"]
@@ -294,7 +313,7 @@ def test_a_delegation_lets_noip_answer_dns01_and_its_secret_stays_in_the_0600_fi
          "target": "calendar.home.example.org.acme.example.net."},
     ]
     # the roles get the delegation, never the secret
-    assert schema_vars(state)["pic_acme_delegation"] == DELEGATION
+    assert schema_vars(state)["pic_acme_delegation"] == delegation
     for text in [p.read_text() for p in config.state_dir.iterdir()] + [config.state_file.read_text(),
                                                                          json.dumps(view)]:
         assert SECRET not in text
@@ -302,7 +321,7 @@ def test_a_delegation_lets_noip_answer_dns01_and_its_secret_stays_in_the_0600_fi
         if path.is_file():
             assert SECRET not in path.read_text(errors="replace")
     # a new zone alone keeps the stored secret; taking the delegation back (with DNS-01) removes it
-    resp = put(custom_noip, {"acme_delegation": {**DELEGATION, "zone": "other.example.net"}})
+    resp = put(custom_noip, {"acme_delegation": {**delegation, "zone": "other.example.net"}})
     assert resp.status_code == 202, resp.get_json()
     wait_run(app, resp.get_json()["run_id"])
     assert json.loads(creds.read_text())["acme_delegation"] == {"tsig_secret": SECRET}
@@ -346,3 +365,17 @@ def test_bad_delegations_are_a_400_naming_the_field_and_change_nothing(custom_no
     assert field in resp.get_json()["fields"], resp.get_json()
     assert config.state_file.read_text() == before and len(backend.runs) == runs
     assert config.ddns_credentials_file.read_text() == creds
+
+
+def test_a_key_the_server_refuses_is_a_400_and_changes_nothing(app, custom_noip, config, backend, key_server):
+    before, runs = config.state_file.read_text(), len(backend.runs)
+    creds = config.ddns_credentials_file.read_text()
+    wrong = base64.b64encode(b"w" * 32).decode()
+    resp = put(custom_noip, {"acme_challenge": "dns", "acme_delegation": delegation_at(key_server),
+                             "acme_delegation_secret": wrong})
+    assert resp.status_code == 400, resp.get_json()
+    assert "refused the key" in resp.get_json()["fields"]["acme_delegation_secret"]
+    assert key_server.refused  # it was asked, and said no
+    assert config.state_file.read_text() == before and len(backend.runs) == runs
+    assert config.ddns_credentials_file.read_text() == creds
+    assert wrong not in json.dumps(resp.get_json())

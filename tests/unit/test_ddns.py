@@ -521,3 +521,22 @@ def test_the_cname_the_owner_creates_names_a_target_per_name():
                           "target": "home.example.org.acme.example.net."}
     # one target per name: lego's rfc2136 provider replaces the TXT set at the name it updates
     assert len({r["target"] for r in records}) == len(names)
+
+
+def test_the_delegations_key_is_checked_with_a_signed_query(tmp_path):
+    server = FakeDns({"cell-acme.": TSIG_SECRET})
+    try:
+        host, port = server.address.split(":")
+        delegation = {"server": host, "port": int(port), "zone": "acme.example.net", "key_name": "cell-acme",
+                      "algorithm": "hmac-sha256"}
+        assert "knows the key cell-acme." in ddns.verify_delegation(delegation, TSIG_SECRET, timeout=5)
+        (query,) = server.updates
+        assert query.question[0].to_text() == "acme.example.net. IN SOA" and query.keyname.to_text() == "cell-acme."
+        with pytest.raises(ddns.ProviderError) as err:
+            ddns.verify_delegation(delegation, base64.b64encode(b"x" * 32).decode(), timeout=5)
+        assert err.value.fatal and err.value.field == "acme_delegation_secret"
+    finally:
+        server.close()
+    with pytest.raises(ddns.ProviderError) as err:  # nobody answers: not the key's fault
+        ddns.verify_delegation(delegation, TSIG_SECRET, timeout=2)
+    assert not err.value.fatal

@@ -376,25 +376,30 @@ class PicNgo(Provider):
 
     def server(self) -> tuple[str, int]:
         """The DNS server's address and port (a name is resolved here: dnspython takes addresses)."""
-        import socket
-
         server = self.extra.get("server") or "ns." + self.zone
         host, _, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "53")
-        try:
-            ipaddress.ip_address(host.strip("[]"))
-            return host.strip("[]"), int(port or 53)
-        except ValueError:
-            pass
-        try:
-            return socket.getaddrinfo(host, int(port or 53), proto=socket.IPPROTO_TCP)[0][4][0], int(port or 53)
-        except OSError as exc:
-            raise ProviderError(f"could not resolve the DNS server {host}: {exc}") from None
+        return server_address(host, int(port or 53))
 
     def verify(self, addresses: Mapping[str, str]) -> str:
         """Whether the name is free (asked before a cell takes it; a registered name is not)."""
         if not self.available():
             raise ProviderError(f"{self.hostname} is taken by another cell", fatal=True, field="cell_name")
         return f"{self.hostname} is available"
+
+
+def server_address(host: str, port: int) -> tuple[str, int]:
+    """A DNS server's address and port (a name is resolved here: dnspython takes addresses)."""
+    import socket
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host.strip("[]"), port
+    except ValueError:
+        pass
+    try:
+        return socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)[0][4][0], port
+    except OSError as exc:
+        raise ProviderError(f"could not resolve the DNS server {host}: {exc}") from None
 
 
 PROVIDERS: dict[str, type[Provider]] = {p.name: p for p in (PicNgo, Cloudflare, DuckDns, NoIp, FreeDns)}
@@ -607,6 +612,43 @@ def acme_cname(name: str, zone: str) -> dict[str, str]:
 def _nameserver(server: str, port: int | str = 53) -> str:
     host = str(server).strip("[]")
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def verify_delegation(delegation: Mapping[str, Any], secret: str, timeout: float = 10.0) -> str:
+    """Ask the delegation's server for its zone's SOA, signed with the key: a server that does not
+    know the key (BADKEY), or whose secret differs (BADSIG), or that does not serve the zone
+    (REFUSED, NOTAUTH) makes a fatal error naming that setting; one that does not answer does not
+    (lego's next run says whether it works). Nothing is changed on the server."""
+    import dns.exception
+    import dns.message
+    import dns.query
+    import dns.rcode
+    import dns.tsig
+    import dns.tsigkeyring
+
+    key_name = str(delegation["key_name"]).rstrip(".") + "."
+    zone = str(delegation["zone"]).rstrip(".") + "."
+    host, port = server_address(str(delegation["server"]), int(delegation.get("port", 53)))
+    try:
+        keyring = dns.tsigkeyring.from_text({key_name: secret})
+    except (ValueError, dns.exception.DNSException):
+        raise ProviderError("the TSIG secret is not base64", fatal=True, field="acme_delegation_secret") from None
+    query = dns.message.make_query(zone, "SOA")
+    query.use_tsig(keyring, keyname=key_name, algorithm=delegation.get("algorithm", "hmac-sha256"))
+    try:
+        answer = dns.query.tcp(query, host, port=port, timeout=timeout)
+    except dns.tsig.PeerBadKey:
+        raise ProviderError(f"the DNS server does not know the key {key_name}", fatal=True,
+                            field="acme_delegation.key_name") from None
+    except dns.tsig.PeerError as exc:  # BADSIG (another secret or algorithm), BADTIME (the clock)
+        raise ProviderError(f"the DNS server refused the key: {exc.__doc__ or type(exc).__name__}",
+                            fatal=not isinstance(exc, dns.tsig.PeerBadTime), field="acme_delegation_secret") from None
+    except (dns.exception.DNSException, OSError) as exc:
+        raise ProviderError(f"could not reach the DNS server {host}: {exc}") from None
+    if answer.rcode() in (dns.rcode.REFUSED, dns.rcode.NOTAUTH):
+        raise ProviderError(f"the DNS server answered {dns.rcode.to_text(answer.rcode())} for {zone}", fatal=True,
+                            field="acme_delegation.zone")
+    return f"the DNS server knows the key {key_name}"
 
 
 def lego_dns(config: Mapping[str, Any]) -> str:

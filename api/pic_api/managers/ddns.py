@@ -120,6 +120,16 @@ class DdnsManager:
                 field = "provider"  # this request does not name the cell; the wizard's check does
             raise InvalidInput(f"{provider} refused: {message}", {field: message}) from None
 
+    def _verify_delegation(self, delegation: Mapping[str, Any], secret: str) -> None:
+        """Ask the delegation's DNS server whether it knows the key; 400 when it says no."""
+        try:
+            ddns.verify_delegation(delegation, secret, float(self._config().get("timeout", 10)))
+        except ddns.ProviderError as exc:
+            if not exc.fatal:
+                return  # unreachable: lego's run says why, and the page shows the converge
+            raise InvalidInput(f"the delegation's DNS server refused: {exc.message}",
+                               {exc.field or "acme_delegation": exc.message}) from None
+
     def update(self, body: Any, preview: bool = False) -> Run:
         data = checked(schema.DDNS, body)
         given = dict(data.get("credentials") or {})
@@ -163,6 +173,9 @@ class DdnsManager:
         if delegation and not (secret or stored.get(ddns.DELEGATED, {}).get("tsig_secret")):
             raise InvalidInput("the CNAME delegation needs its TSIG secret",
                                {"acme_delegation_secret": "required for the CNAME delegation"})
+        old_delegation = (old.get("ddns") or {}).get("acme_delegation") or {}
+        if delegation and (secret or delegation != old_delegation):
+            self._verify_delegation(delegation, secret or stored[ddns.DELEGATED]["tsig_secret"])
         zone = (proposed.get("ddns") or {}).get("zone")
         target_changed = schema.ddns_target(old) != (provider, hostname) or (old.get("ddns") or {}).get("zone") != zone
         if provider != "none" and (given or target_changed):
