@@ -48,6 +48,13 @@ def test_role_reads_only_declared_cell_variables(role):
     assert undeclared_inputs(ROOT / "roles" / role, CELL.inputs[role]) == {}
 
 
+def test_the_shared_role_reads_no_cell_variable():
+    """What shared's files read would be every importing role's input, declared nowhere: a role's
+    converge scope would miss it (a store app's name in DNS read through shared did)."""
+    assert roles.declared_inputs(ROOT / "roles" / "shared") == set()
+    assert undeclared_inputs(ROOT / "roles" / "shared", frozenset()) == {}
+
+
 def test_an_undeclared_read_is_found(tmp_path):
     (tmp_path / "defaults").mkdir()
     (tmp_path / "defaults/main.yml").write_text('x_subnet: "{{ pic_lan_subnet }}"\n')
