@@ -12,7 +12,7 @@ except ImportError:  # not installed: use the copy in this repository
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
-from pic_api.core import addressing, peerhosts, schema, validators, wgkeys, zone  # noqa: E402
+from pic_api.core import addressing, ddns, peerhosts, schema, validators, wgkeys, zone  # noqa: E402
 
 
 def pic_state_vars(state):
@@ -125,6 +125,11 @@ def pic_found_lan(default_ipv4):
     return {f"pic_{key}": value for key, value in found.items()}
 
 
+def pic_acme_names(domain, services=()):
+    """The names on the cell's DNS-01 certificate: the domain and those of its services under it."""
+    return ddns.acme_names(domain, services)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -142,4 +147,5 @@ class FilterModule:
             "pic_cell_vpn_address": pic_cell_vpn_address,
             "pic_subnets_overlap": pic_subnets_overlap,
             "pic_found_lan": pic_found_lan,
+            "pic_acme_names": pic_acme_names,
         }

@@ -2,13 +2,14 @@
 a 0600 file (never in state, runs or answers), the updater's status, the public endpoint in device
 configs, the wizard's pic_ngo name check."""
 
+import base64
 import json
 import stat
 
 import pytest
 import yaml
 from conftest import PEER_KEY, csrf, wait_run
-from ddns_fakes import FakeHttp
+from ddns_fakes import FakeDns, FakeHttp
 
 V4 = "203.0.113.7"
 
@@ -75,7 +76,8 @@ def test_good_credentials_are_saved_0600_and_never_shown(app, admin_ddns, config
     assert resp.status_code == 202, resp.get_json()
     info = wait_run(app, resp.get_json()["run_id"])
     assert "ddns" in info["tags"]
-    assert state_of(config)["ddns"] == {"provider": "noip", "hostname": "home.ddns.net", "ipv6": True}
+    assert state_of(config)["ddns"] == {"provider": "noip", "hostname": "home.ddns.net", "ipv6": True,
+                                       "acme_delegation": {}}
     creds = config.ddns_credentials_file
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
     assert json.loads(creds.read_text()) == {"noip": {"username": "alice", "password": "right-password"}}
@@ -247,3 +249,133 @@ def test_the_state_gives_the_roles_their_ddns_and_acme_variables():
     custom["ddns"] = {"provider": "cloudflare", "hostname": "home.example.org"}
     assert schema.state_to_vars(custom)["pic_acme_challenge"] == "dns"
     assert schema.public_endpoint(custom) == "home.example.org"
+
+
+# --- DNS-01 by CNAME delegation of _acme-challenge (providers without a TXT API) --------------------
+SECRET = base64.b64encode(b"k" * 32).decode()
+# refused before the server is asked (a local address all the same: tests ask no public DNS)
+DELEGATION = {"server": "127.0.0.1", "port": 9, "zone": "acme.example.net", "key_name": "cell-acme",
+              "algorithm": "hmac-sha512"}
+
+
+@pytest.fixture
+def key_server():
+    """The delegation's DNS server: knows the key cell-acme. with SECRET."""
+    f = FakeDns({"cell-acme.": SECRET})
+    yield f
+    f.close()
+
+
+def delegation_at(server, **more):
+    host, port = server.address.split(":")
+    return {**DELEGATION, "server": host, "port": int(port), **more}
+
+
+@pytest.fixture
+def custom_noip(app, admin_ddns, fake):
+    """A cell with its own domain published by No-IP (no TXT API of its own)."""
+    fake.on("GET", "/nic/update", (200, f"good {V4}"))
+    resp = admin_ddns.put("/api/settings", json={"domain_mode": "custom", "domain": "home.example.org"},
+                          headers=csrf(admin_ddns))
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    resp = put(admin_ddns, {"provider": "noip", "hostname": "home.example.org",
+                            "credentials": {"username": "alice", "password": "right-password"}})
+    wait_run(app, resp.get_json()["run_id"])
+    return admin_ddns
+
+
+def test_a_delegation_lets_noip_answer_dns01_and_its_secret_stays_in_the_0600_file(app, custom_noip, config,
+                                                                                   key_server):
+    delegation = delegation_at(key_server)
+    resp = put(custom_noip, {"acme_challenge": "dns", "acme_delegation": delegation,
+                             "acme_delegation_secret": SECRET})
+    assert resp.status_code == 202, resp.get_json()
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert "ddns" in info["tags"]
+    state = state_of(config)
+    assert state["ddns"]["acme_delegation"] == delegation and state["cell"]["acme_challenge"] == "dns"
+    # the server was asked, with the key, whether it serves the zone
+    (query,) = key_server.updates
+    assert query.keyname.to_text() == "cell-acme." and query.question[0].to_text() == "acme.example.net. IN SOA"
+    creds = config.ddns_credentials_file
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    assert json.loads(creds.read_text())["acme_delegation"] == {"tsig_secret": SECRET}
+    assert json.loads(creds.read_text())["noip"]["password"] == "right-password"  # the provider's are kept
+    view = custom_noip.get("/api/ddns").get_json()
+    assert view["settings"]["acme_delegation"] == delegation
+    assert view["credentials"]["acme_delegation"] == {"tsig_secret": True}
+    # the records the owner creates, one per name on the certificate (the cell runs calendar)
+    assert view["acme_names"] == ["home.example.org", "calendar.home.example.org"]
+    assert view["acme_cnames"] == [
+        {"name": "_acme-challenge.home.example.org.", "type": "CNAME", "target": "home.example.org.acme.example.net."},
+        {"name": "_acme-challenge.calendar.home.example.org.", "type": "CNAME",
+         "target": "calendar.home.example.org.acme.example.net."},
+    ]
+    # the roles get the delegation, never the secret
+    assert schema_vars(state)["pic_acme_delegation"] == delegation
+    for text in [p.read_text() for p in config.state_dir.iterdir()] + [config.state_file.read_text(),
+                                                                         json.dumps(view)]:
+        assert SECRET not in text
+    for path in config.run_dir.rglob("*"):
+        if path.is_file():
+            assert SECRET not in path.read_text(errors="replace")
+    # a new zone alone keeps the stored secret; taking the delegation back (with DNS-01) removes it
+    resp = put(custom_noip, {"acme_delegation": {**delegation, "zone": "other.example.net"}})
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    assert json.loads(creds.read_text())["acme_delegation"] == {"tsig_secret": SECRET}
+    resp = put(custom_noip, {"acme_challenge": "http", "acme_delegation": {}})
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    assert "acme_delegation" not in json.loads(creds.read_text())
+    assert custom_noip.get("/api/ddns").get_json()["acme_cnames"] == []
+
+
+def schema_vars(state):
+    from pic_api.core import schema
+
+    return schema.state_to_vars(state)
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"acme_challenge": "dns"}, "acme_challenge"),  # noip without a delegation
+        ({"acme_challenge": "dns", "acme_delegation": DELEGATION}, "acme_delegation_secret"),
+        ({"acme_delegation": {**DELEGATION, "key_name": "bad key"}, "acme_delegation_secret": SECRET},
+         "acme_delegation.key_name"),
+        ({"acme_delegation": {**DELEGATION, "algorithm": "hmac-md5"}, "acme_delegation_secret": SECRET},
+         "acme_delegation.algorithm"),
+        ({"acme_delegation": {**DELEGATION, "server": "ns example"}, "acme_delegation_secret": SECRET},
+         "acme_delegation.server"),
+        ({"acme_delegation": {**DELEGATION, "port": 0}, "acme_delegation_secret": SECRET}, "acme_delegation.port"),
+        ({"acme_delegation": {"server": "ns.example.net", "key_name": "k"}, "acme_delegation_secret": SECRET},
+         "acme_delegation.zone"),
+        ({"acme_delegation": {**DELEGATION, "secret": SECRET}}, "acme_delegation.secret"),
+        ({"acme_delegation": DELEGATION, "acme_delegation_secret": "not base64!"}, "acme_delegation_secret"),
+        ({"acme_delegation_secret": SECRET}, "acme_delegation_secret"),  # a secret without a delegation
+    ],
+)
+def test_bad_delegations_are_a_400_naming_the_field_and_change_nothing(custom_noip, config, backend, body, field):
+    before, runs = config.state_file.read_text(), len(backend.runs)
+    creds = config.ddns_credentials_file.read_text()
+    resp = put(custom_noip, body)
+    assert resp.status_code == 400, resp.get_json()
+    assert field in resp.get_json()["fields"], resp.get_json()
+    assert config.state_file.read_text() == before and len(backend.runs) == runs
+    assert config.ddns_credentials_file.read_text() == creds
+
+
+def test_a_key_the_server_refuses_is_a_400_and_changes_nothing(app, custom_noip, config, backend, key_server):
+    before, runs = config.state_file.read_text(), len(backend.runs)
+    creds = config.ddns_credentials_file.read_text()
+    wrong = base64.b64encode(b"w" * 32).decode()
+    resp = put(custom_noip, {"acme_challenge": "dns", "acme_delegation": delegation_at(key_server),
+                             "acme_delegation_secret": wrong})
+    assert resp.status_code == 400, resp.get_json()
+    assert "refused the key" in resp.get_json()["fields"]["acme_delegation_secret"]
+    assert key_server.refused  # it was asked, and said no
+    assert config.state_file.read_text() == before and len(backend.runs) == runs
+    assert config.ddns_credentials_file.read_text() == creds
+    assert wrong not in json.dumps(resp.get_json())

@@ -5,6 +5,7 @@ stop on bad credentials, no secret in the status or the output)."""
 import base64
 import datetime as dt
 import json
+import os
 
 import pytest
 from ddns_fakes import FakeDns, FakeHttp
@@ -395,3 +396,147 @@ def test_the_schema_and_the_updater_name_the_same_providers_and_credentials():
     assert {name: cls.needs for name, cls in ddns.PROVIDERS.items()} == {
         k: v for k, v in schema.DDNS_CREDENTIALS.items() if k != "none"}
     assert ddns.PIC_NGO_ZONE == schema.PIC_NGO_SUFFIX
+
+
+# --- DNS-01: what the program gives lego -----------------------------------------------------------
+FAKE_LEGO = """#!/usr/bin/env python3
+# Stands in for lego: records its arguments and environment, prints the TSIG secret as lego's debug
+# output might, and leaves a certificate where lego leaves one.
+import json, os, sys
+args = sys.argv[1:]
+path = args[args.index("--path") + 1]
+domain = args[args.index("--domains") + 1]
+with open(os.environ["FAKE_LEGO_LOG"], "a") as fh:
+    fh.write(json.dumps({"argv": args, "env": {k: v for k, v in os.environ.items()
+                                                if k.startswith(("RFC2136_", "LEGO_"))}}) + "\\n")
+print("solving with", os.environ.get("RFC2136_TSIG_SECRET", ""))
+os.makedirs(os.path.join(path, "certificates"), exist_ok=True)
+for ext in ("crt", "key"):
+    with open(os.path.join(path, "certificates", domain + "." + ext), "w") as fh:
+        fh.write(ext + " of " + domain + "\\n")
+"""
+TSIG_SECRET = base64.b64encode(b"delegated-key-secret-32-bytes!!!").decode()
+
+
+@pytest.fixture
+def delegated(tmp_path, monkeypatch):
+    """A No-IP cell (no TXT API) whose names delegate _acme-challenge into acme.example.net."""
+    lego = tmp_path / "lego"
+    lego.write_text(FAKE_LEGO)
+    lego.chmod(0o755)
+    monkeypatch.setenv("FAKE_LEGO_LOG", str(tmp_path / "lego.log"))
+    creds = tmp_path / "credentials.json"
+    creds.write_text(json.dumps({"noip": {"username": "alice", "password": "pw-123"},
+                                 "acme_delegation": {"tsig_secret": TSIG_SECRET}}))
+    return {
+        "provider": "noip", "hostname": "home.example.org", "ipv4_source": "http://127.0.0.1:9/ip4",
+        "credentials_file": str(creds), "status_file": str(tmp_path / "status.json"),
+        "acme": {
+            "lego": str(lego), "domains": ["home.example.org", "calendar.home.example.org"],
+            "email": "admin@home.example.org", "path": str(tmp_path / "acme"), "server": "https://ca.test/dir",
+            "resolvers": ["192.0.2.53:53"], "renew_days": 30, "cert_file": str(tmp_path / "tls/acme.crt"),
+            "key_file": str(tmp_path / "tls/acme.key"), "group": "", "reload": [],
+            "delegation": {"server": "192.0.2.53", "port": 5353, "zone": "acme.example.net",
+                           "key_name": "cell-acme", "algorithm": "hmac-sha512"},
+        },
+    }
+
+
+def lego_calls(tmp_path):
+    return [json.loads(line) for line in (tmp_path / "lego.log").read_text().splitlines()]
+
+
+def test_a_delegation_runs_legos_rfc2136_provider_following_the_cname(delegated, tmp_path, capsys, monkeypatch):
+    for name in [k for k in os.environ if k.startswith(("RFC2136_", "LEGO_"))]:
+        monkeypatch.delenv(name)
+    assert ddns.main(["--check", "--config", write_config(tmp_path, delegated)]) == 0
+    assert ddns.acme(delegated) == 0
+    (call,) = lego_calls(tmp_path)
+    argv = call["argv"]
+    assert argv[argv.index("--dns") + 1] == "rfc2136"
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--domains"] == ["home.example.org",
+                                                                                 "calendar.home.example.org"]
+    assert argv[argv.index("--dns.resolvers") + 1] == "192.0.2.53:53" and argv[-1] == "run"
+    assert call["env"] == {
+        "RFC2136_NAMESERVER": "192.0.2.53:5353",
+        "RFC2136_TSIG_KEY": "cell-acme.",
+        "RFC2136_TSIG_SECRET": TSIG_SECRET,
+        "RFC2136_TSIG_ALGORITHM": "hmac-sha512.",
+        "RFC2136_TTL": "60",
+        "RFC2136_PROPAGATION_TIMEOUT": "180",
+        "RFC2136_POLLING_INTERVAL": "2",
+        "LEGO_DISABLE_CNAME_SUPPORT": "false",  # lego follows _acme-challenge's CNAME
+    }
+    out = capsys.readouterr().out
+    assert TSIG_SECRET not in out and "solving with ***" in out  # lego's output is scrubbed
+    assert json.loads(out.strip().splitlines()[-1])["changed"] is True
+    assert (tmp_path / "tls/acme.crt").read_text() == "crt of home.example.org\n"
+    # the next run renews only when due, with the same names
+    assert ddns.acme(delegated) == 0
+    assert lego_calls(tmp_path)[-1]["argv"][-3:] == ["renew", "--days", "30"]
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["changed"] is False
+
+
+def write_config(tmp_path, config):
+    path = tmp_path / "ddns.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_without_a_delegation_noip_and_freedns_cannot_answer_dns01(delegated, tmp_path, capsys):
+    for provider in ("noip", "freedns"):
+        config = {**delegated, "provider": provider, "acme": {**delegated["acme"], "delegation": {}}}
+        assert ddns.main(["--check", "--config", write_config(tmp_path, config)]) == 2
+        assert "needs a delegation" in capsys.readouterr().err
+        assert ddns.acme(config) == 2
+        assert "CNAME delegation" in capsys.readouterr().err
+    assert not (tmp_path / "lego.log").exists()  # lego never ran
+
+
+def test_a_delegation_without_its_secret_does_not_run_lego(delegated, tmp_path, capsys):
+    (tmp_path / "credentials.json").write_text(json.dumps({"noip": {"username": "a", "password": "b"}}))
+    assert ddns.acme(delegated) == 2
+    assert "no TSIG secret" in capsys.readouterr().err
+    assert not (tmp_path / "lego.log").exists()
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"server": "bad server"}, "acme.delegation.server"),
+    ({"port": 70000}, "acme.delegation.port"),
+    ({"zone": "nodots"}, "acme.delegation.zone"),
+    ({"key_name": "bad key"}, "acme.delegation.key_name"),
+    ({"algorithm": "hmac-md5"}, "acme.delegation.algorithm"),
+])
+def test_check_refuses_a_bad_delegation(delegated, tmp_path, capsys, change, words):
+    config = {**delegated, "acme": {**delegated["acme"], "delegation": {**delegated["acme"]["delegation"], **change}}}
+    assert ddns.main(["--check", "--config", write_config(tmp_path, config)]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_the_cname_the_owner_creates_names_a_target_per_name():
+    names = ddns.acme_names("home.example.org", ["dns", "mail", "calendar"])
+    assert names == ["home.example.org", "calendar.home.example.org", "mail.home.example.org"]
+    records = [ddns.acme_cname(n, "acme.example.net.") for n in names]
+    assert records[0] == {"name": "_acme-challenge.home.example.org.", "type": "CNAME",
+                          "target": "home.example.org.acme.example.net."}
+    # one target per name: lego's rfc2136 provider replaces the TXT set at the name it updates
+    assert len({r["target"] for r in records}) == len(names)
+
+
+def test_the_delegations_key_is_checked_with_a_signed_query(tmp_path):
+    server = FakeDns({"cell-acme.": TSIG_SECRET})
+    try:
+        host, port = server.address.split(":")
+        delegation = {"server": host, "port": int(port), "zone": "acme.example.net", "key_name": "cell-acme",
+                      "algorithm": "hmac-sha256"}
+        assert "knows the key cell-acme." in ddns.verify_delegation(delegation, TSIG_SECRET, timeout=5)
+        (query,) = server.updates
+        assert query.question[0].to_text() == "acme.example.net. IN SOA" and query.keyname.to_text() == "cell-acme."
+        with pytest.raises(ddns.ProviderError) as err:
+            ddns.verify_delegation(delegation, base64.b64encode(b"x" * 32).decode(), timeout=5)
+        assert err.value.fatal and err.value.field == "acme_delegation_secret"
+    finally:
+        server.close()
+    with pytest.raises(ddns.ProviderError) as err:  # nobody answers: not the key's fault
+        ddns.verify_delegation(delegation, TSIG_SECRET, timeout=2)
+    assert not err.value.fatal

@@ -20,8 +20,10 @@ The API imports the same classes to check credentials before it saves them (``Pr
 
 ``--acme`` gets or renews the cell's certificate by ACME DNS-01 with lego (Debian's package: Debian's
 Caddy has no DNS plugins), through the DDNS provider: rfc2136 with the cell's own TSIG key for
-pic_ngo, Cloudflare's or Duck DNS's API with their stored token. A new certificate is copied to the
-files Caddy loads by path, and Caddy is reloaded.
+pic_ngo, Cloudflare's or Duck DNS's API with their stored token; or, for any provider (No-IP and
+FreeDNS have no TXT API), through a CNAME delegation of ``_acme-challenge`` into a zone the cell may
+update by RFC 2136 with a TSIG key (``acme.delegation``; its secret in the credentials file). A new
+certificate is copied to the files Caddy loads by path, and Caddy is reloaded.
 """
 
 from __future__ import annotations
@@ -374,25 +376,30 @@ class PicNgo(Provider):
 
     def server(self) -> tuple[str, int]:
         """The DNS server's address and port (a name is resolved here: dnspython takes addresses)."""
-        import socket
-
         server = self.extra.get("server") or "ns." + self.zone
         host, _, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "53")
-        try:
-            ipaddress.ip_address(host.strip("[]"))
-            return host.strip("[]"), int(port or 53)
-        except ValueError:
-            pass
-        try:
-            return socket.getaddrinfo(host, int(port or 53), proto=socket.IPPROTO_TCP)[0][4][0], int(port or 53)
-        except OSError as exc:
-            raise ProviderError(f"could not resolve the DNS server {host}: {exc}") from None
+        return server_address(host, int(port or 53))
 
     def verify(self, addresses: Mapping[str, str]) -> str:
         """Whether the name is free (asked before a cell takes it; a registered name is not)."""
         if not self.available():
             raise ProviderError(f"{self.hostname} is taken by another cell", fatal=True, field="cell_name")
         return f"{self.hostname} is available"
+
+
+def server_address(host: str, port: int) -> tuple[str, int]:
+    """A DNS server's address and port (a name is resolved here: dnspython takes addresses)."""
+    import socket
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host.strip("[]"), port
+    except ValueError:
+        pass
+    try:
+        return socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)[0][4][0], port
+    except OSError as exc:
+        raise ProviderError(f"could not resolve the DNS server {host}: {exc}") from None
 
 
 PROVIDERS: dict[str, type[Provider]] = {p.name: p for p in (PicNgo, Cloudflare, DuckDns, NoIp, FreeDns)}
@@ -578,31 +585,132 @@ def run(config: Mapping[str, Any], force: bool = False, now: dt.datetime | None 
     return status
 
 
-# lego's DNS provider and the environment it reads, per DDNS provider (CNAME delegation of
-# _acme-challenge is how the others would do it; not done yet).
+# lego's DNS provider per DDNS provider. Any provider (noip and freedns, which have no TXT API, too)
+# may instead answer by CNAME delegation: the owner of the name points _acme-challenge.<name> at
+# <name>.<delegation zone> once, and lego (which follows that CNAME, Debian's 4.9 by default)
+# publishes the TXT record there by RFC 2136 with the delegation's TSIG key.
 LEGO_DNS = {"pic_ngo": "rfc2136", "cloudflare": "cloudflare", "duckdns": "duckdns"}
+DELEGATED = "acme_delegation"  # its section of the credentials file ({"tsig_secret": ...})
+TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha512", "hmac-sha384", "hmac-sha224", "hmac-sha1")
+# The names on the certificate: the domain and these under it for the services the cell runs (the
+# names Caddy serves).
+ACME_SUBDOMAINS = ("calendar", "files", "mail")
+
+
+def acme_names(domain: str, services: Any = ()) -> list[str]:
+    return [domain] + [f"{s}.{domain}" for s in ACME_SUBDOMAINS if s in (services or ())]
+
+
+def acme_cname(name: str, zone: str) -> dict[str, str]:
+    """The record the owner of ``name`` creates once to delegate its DNS-01 challenge into ``zone``.
+    One target per name: lego's rfc2136 provider replaces the TXT set at the name it updates, so
+    names sharing a target would undo each other's challenge."""
+    return {"name": f"_acme-challenge.{name}.", "type": "CNAME",
+            "target": f"{name}.{zone.rstrip('.')}.".lower()}
+
+
+def _nameserver(server: str, port: int | str = 53) -> str:
+    host = str(server).strip("[]")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def verify_delegation(delegation: Mapping[str, Any], secret: str, timeout: float = 10.0) -> str:
+    """Ask the delegation's server for its zone's SOA, signed with the key: a server that does not
+    know the key (BADKEY), or whose secret differs (BADSIG), or that does not serve the zone
+    (REFUSED, NOTAUTH) makes a fatal error naming that setting; one that does not answer does not
+    (lego's next run says whether it works). Nothing is changed on the server."""
+    import dns.exception
+    import dns.message
+    import dns.query
+    import dns.rcode
+    import dns.tsig
+    import dns.tsigkeyring
+
+    key_name = str(delegation["key_name"]).rstrip(".") + "."
+    zone = str(delegation["zone"]).rstrip(".") + "."
+    host, port = server_address(str(delegation["server"]), int(delegation.get("port", 53)))
+    try:
+        keyring = dns.tsigkeyring.from_text({key_name: secret})
+    except (ValueError, dns.exception.DNSException):
+        raise ProviderError("the TSIG secret is not base64", fatal=True, field="acme_delegation_secret") from None
+    query = dns.message.make_query(zone, "SOA")
+    query.use_tsig(keyring, keyname=key_name, algorithm=delegation.get("algorithm", "hmac-sha256"))
+    try:
+        answer = dns.query.tcp(query, host, port=port, timeout=timeout)
+    except dns.tsig.PeerBadKey:
+        raise ProviderError(f"the DNS server does not know the key {key_name}", fatal=True,
+                            field="acme_delegation.key_name") from None
+    except dns.tsig.PeerError as exc:  # BADSIG (another secret or algorithm), BADTIME (the clock)
+        raise ProviderError(f"the DNS server refused the key: {exc.__doc__ or type(exc).__name__}",
+                            fatal=not isinstance(exc, dns.tsig.PeerBadTime), field="acme_delegation_secret") from None
+    except (dns.exception.DNSException, OSError) as exc:
+        raise ProviderError(f"could not reach the DNS server {host}: {exc}") from None
+    if answer.rcode() in (dns.rcode.REFUSED, dns.rcode.NOTAUTH):
+        raise ProviderError(f"the DNS server answered {dns.rcode.to_text(answer.rcode())} for {zone}", fatal=True,
+                            field="acme_delegation.zone")
+    return f"the DNS server knows the key {key_name}"
+
+
+def lego_dns(config: Mapping[str, Any]) -> str:
+    """The lego DNS provider of this configuration (rfc2136 for a delegation)."""
+    if (config.get("acme") or {}).get("delegation"):
+        return "rfc2136"
+    provider = config["provider"]
+    if provider not in LEGO_DNS:
+        raise ProviderError(f"DNS-01 with {provider} needs a CNAME delegation of _acme-challenge "
+                            "(pic_ngo, cloudflare and duckdns can answer it themselves)", fatal=True)
+    return LEGO_DNS[provider]
+
+
+RFC2136_TIMING = {"RFC2136_TTL": "60", "RFC2136_PROPAGATION_TIMEOUT": "180", "RFC2136_POLLING_INTERVAL": "2"}
 
 
 def lego_env(config: Mapping[str, Any], credentials: Mapping[str, str]) -> dict[str, str]:
-    provider = config["provider"]
-    if provider == "pic_ngo":
+    """The environment lego reads for the DNS provider ``lego_dns`` names (secrets included: it goes
+    to lego's process only, never to a file or a log)."""
+    delegation = (config.get("acme") or {}).get("delegation")
+    if delegation:
+        secret = read_json(config.get("credentials_file"), {}).get(DELEGATED, {}).get("tsig_secret")
+        if not isinstance(secret, str) or not secret:
+            raise ProviderError("the CNAME delegation has no TSIG secret (stored by the API)", fatal=True)
+        return {
+            "RFC2136_NAMESERVER": _nameserver(delegation["server"], delegation.get("port", 53)),
+            "RFC2136_TSIG_KEY": delegation["key_name"].rstrip(".") + ".",
+            "RFC2136_TSIG_SECRET": secret,
+            "RFC2136_TSIG_ALGORITHM": delegation.get("algorithm", "hmac-sha256") + ".",
+            **RFC2136_TIMING,
+            # lego follows _acme-challenge's CNAME unless this says otherwise: say it never does
+            "LEGO_DISABLE_CNAME_SUPPORT": "false",
+        }
+    dns_provider = lego_dns(config)
+    if dns_provider == "rfc2136":  # pic_ngo, with the cell's own key
         p = make_provider(config, credentials)
         key = p.key()  # type: ignore[attr-defined]
         host, port = p.server()  # type: ignore[attr-defined]
         return {
-            "RFC2136_NAMESERVER": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "RFC2136_NAMESERVER": _nameserver(host, port),
             "RFC2136_TSIG_KEY": key["name"],
             "RFC2136_TSIG_SECRET": key["secret"],
             "RFC2136_TSIG_ALGORITHM": key["algorithm"] + ".",
-            "RFC2136_TTL": "60",
-            "RFC2136_PROPAGATION_TIMEOUT": "180",
-            "RFC2136_POLLING_INTERVAL": "2",
+            **RFC2136_TIMING,
         }
-    if provider == "cloudflare":
+    if dns_provider == "cloudflare":
         return {"CF_DNS_API_TOKEN": credentials.get("api_token", "")}
-    if provider == "duckdns":
-        return {"DUCKDNS_TOKEN": credentials.get("token", "")}
-    raise ProviderError(f"DNS-01 needs pic_ngo, cloudflare or duckdns, not {provider}", fatal=True)
+    return {"DUCKDNS_TOKEN": credentials.get("token", "")}
+
+
+def lego_argv(config: Mapping[str, Any], renew: bool) -> list[str]:
+    """lego's command line: ``run`` for a first certificate or new names, ``renew`` when it is due."""
+    a = config["acme"]
+    argv = [a.get("lego", "lego"), "--accept-tos", "--email", a["email"], "--path", a["path"],
+            "--dns", lego_dns(config), "--key-type", "ec256"]
+    if a.get("server"):
+        argv += ["--server", a["server"]]
+    for resolver in a.get("resolvers") or []:
+        argv += ["--dns.resolvers", resolver]
+    for domain in a["domains"]:
+        argv += ["--domains", domain]
+    return argv + (["renew", "--days", str(a.get("renew_days", 30))] if renew else ["run"])
 
 
 def acme(config: Mapping[str, Any]) -> int:
@@ -614,29 +722,21 @@ def acme(config: Mapping[str, Any]) -> int:
 
     a = config["acme"]
     domains = list(a["domains"])
-    if config.get("provider") == "pic_ngo" and not read_json(config["status_file"], {}).get("registered"):
+    if (config.get("provider") == "pic_ngo" and not a.get("delegation")
+            and not read_json(config["status_file"], {}).get("registered")):
         run(config, force=True)  # the key must be registered before it can publish a TXT record
     creds = credentials_for(config)
     try:
         env = {**os.environ, **lego_env(config, creds)}
+        issued = os.path.join(a["path"], "certificates", domains[0].replace("*", "_"))
+        names_file = os.path.join(a["path"], "domains.json")  # the names the certificate was issued for
+        # a new name (a service switched on) needs a new certificate; otherwise renew when it is due
+        argv = lego_argv(config, renew=read_json(names_file, []) == domains and os.path.exists(issued + ".crt"))
     except ProviderError as exc:
         print(f"pic-ddns: {exc.message}", file=sys.stderr)
         return 2
     if a.get("ca_certificates"):
         env["LEGO_CA_CERTIFICATES"] = a["ca_certificates"]
-    argv = [a.get("lego", "lego"), "--accept-tos", "--email", a["email"], "--path", a["path"],
-            "--dns", LEGO_DNS[config["provider"]], "--key-type", "ec256"]
-    if a.get("server"):
-        argv += ["--server", a["server"]]
-    for resolver in a.get("resolvers") or []:
-        argv += ["--dns.resolvers", resolver]
-    for domain in domains:
-        argv += ["--domains", domain]
-    issued = os.path.join(a["path"], "certificates", domains[0].replace("*", "_"))
-    names_file = os.path.join(a["path"], "domains.json")  # the names the certificate was issued for
-    same_names = read_json(names_file, []) == domains and os.path.exists(issued + ".crt")
-    # a new name (a service switched on) needs a new certificate; otherwise renew when it is due
-    argv += ["renew", "--days", str(a.get("renew_days", 30))] if same_names else ["run"]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, check=False)
     for line in (done.stdout + done.stderr).splitlines():
         print(scrub(line, {**creds, "secret": env.get("RFC2136_TSIG_SECRET", "")}))
@@ -668,6 +768,8 @@ def acme(config: Mapping[str, Any]) -> int:
 
 
 HOSTNAME_RE = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+# A TSIG key's name: one label or more (BIND's tsig-keygen names like "cell-acme" are common).
+KEY_NAME_RE = r"^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$"
 
 
 def check_config(config: Any) -> list[str]:
@@ -692,6 +794,39 @@ def check_config(config: Any) -> list[str]:
     for key in ("status_file", "credentials_file", *(("tsig_key_file",) if provider == "pic_ngo" else ())):
         if not str(config.get(key) or "").startswith("/"):
             problems.append(f"{key} must be an absolute path")
+    acme_section = config.get("acme")
+    if isinstance(acme_section, dict):
+        delegation = acme_section.get("delegation")
+        if delegation:
+            problems += [f"acme.delegation.{p}" for p in check_delegation(delegation)]
+        elif provider not in LEGO_DNS:
+            problems.append(f"acme: DNS-01 with {provider} needs a delegation (acme.delegation)")
+    return problems
+
+
+def check_delegation(delegation: Any) -> list[str]:
+    """What is wrong with a CNAME delegation of _acme-challenge (``{server, port, zone, key_name,
+    algorithm}``)."""
+    import re
+
+    if not isinstance(delegation, dict):
+        return ["must be a JSON object"]
+    problems = []
+    server = str(delegation.get("server") or "")
+    try:
+        ipaddress.ip_address(server.strip("[]"))
+    except ValueError:
+        if not re.fullmatch(HOSTNAME_RE, server):
+            problems.append("server: must be a host name or an IP address")
+    port = delegation.get("port", 53)
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        problems.append("port: must be a port number from 1 to 65535")
+    if not re.fullmatch(HOSTNAME_RE, str(delegation.get("zone") or "").rstrip(".")):
+        problems.append("zone: must be a domain name like acme.example.org")
+    if not re.fullmatch(KEY_NAME_RE, str(delegation.get("key_name") or "")):
+        problems.append("key_name: must be a key name like cell-acme or home.example.org")
+    if delegation.get("algorithm", "hmac-sha256") not in TSIG_ALGORITHMS:
+        problems.append(f"algorithm: must be one of {', '.join(TSIG_ALGORITHMS)}")
     return problems
 
 

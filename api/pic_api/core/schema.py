@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import addressing
+from . import ddns as ddns_program
 from .validators import TYPES, ValidationError, _ref, check_port, describe_errors, validator_for
 
 __all__ = [
@@ -102,7 +103,8 @@ DDNS_CREDENTIALS = {
 }
 DUCKDNS_SUFFIX = ".duckdns.org"
 ACME_CHALLENGES = ("http", "dns")
-DNS01_PROVIDERS = ("pic_ngo", "cloudflare", "duckdns")  # lego's DNS providers the cell can drive
+# The DDNS providers lego can publish a DNS-01 challenge through (any other needs a CNAME delegation)
+DNS01_PROVIDERS = tuple(ddns_program.LEGO_DNS)
 MAX_RESOLVERS = 8  # upstream resolvers and NTP servers each
 BACKUP_SCHEDULES = ("hourly", "daily", "weekly", "off")
 BACKUP_KEEP_MAX = 1000
@@ -139,7 +141,8 @@ DEFS: dict[str, dict[str, Any]] = {
     "AcmeChallenge": _enum(
         ACME_CHALLENGES,
         "how a public certificate is proven (pic_ngo and custom domains): http (HTTP-01, port 80 reachable "
-        "from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns)",
+        "from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns; any provider "
+        "with a CNAME delegation of _acme-challenge)",
     ),
     "Route": _enum(ROUTES, "split: only the cell's networks go through the tunnel; full: everything"),
     "Role": _enum(ROLES, "admin: may change the cell; peer: a member, who may use the services given and change "
@@ -152,12 +155,45 @@ DEFS: dict[str, dict[str, Any]] = {
     ),
     "PublishIpv6": {"type": "boolean", "description": "publish the AAAA record too where the cell has a public "
                     "IPv6 address"},
+    "TsigAlgorithm": _enum(ddns_program.TSIG_ALGORITHMS, "the TSIG key's algorithm (hmac-sha256 when left out)"),
+    "TsigKeyName": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 253,
+        "pattern": ddns_program.KEY_NAME_RE,
+        "description": "a TSIG key's name as the DNS server knows it, like cell-acme or home.example.org",
+        "example": "cell-acme",
+    },
+    "TsigSecret": {
+        "type": "string",
+        "minLength": 16,
+        "maxLength": 256,
+        "pattern": "^[A-Za-z0-9+/]+={0,2}$",
+        "description": "the TSIG key's secret, base64 (the secret line of tsig-keygen's output); stored in a 0600 "
+        "file beside the state, never shown again",
+        "writeOnly": True,
+    },
+    # The CNAME delegation of _acme-challenge: the owner of each name on the certificate creates
+    # _acme-challenge.<name>. CNAME <name>.<zone>. once; lego publishes the challenge there by RFC 2136.
+    "AcmeDelegation": _obj(
+        {
+            "server": _ref("Host", "delegation server"),
+            "port": _ref("Port", "delegation port"),
+            "zone": _ref("Domain", "delegation zone"),
+            "key_name": _ref("TsigKeyName", "TSIG key name"),
+            "algorithm": _ref("TsigAlgorithm", "TSIG algorithm"),
+        },
+        description="DNS-01 through a zone the cell may update by RFC 2136 with a TSIG key, for a DDNS provider "
+        "without a TXT API (noip, freedns): server (and port, 53 when left out), the zone the _acme-challenge "
+        "CNAMEs point under, the key's name and algorithm; {} for none",
+    ),
     "Ddns": _obj(
         {
             "provider": _ref("DdnsProvider", "DDNS provider", default="none"),
             "hostname": _ref("Domain", "DDNS name"),
             "zone": _ref("Domain", "Cloudflare zone"),
             "ipv6": _ref("PublishIpv6", "publish IPv6", default=True),
+            "acme_delegation": _ref("AcmeDelegation", "CNAME delegation", default={}),
         }
     ),
     "DdnsCredentials": _obj(
@@ -566,11 +602,19 @@ def _relations(state: dict[str, Any], fields: dict[str, str]) -> None:
             ):
                 add("ddns.hostname", f"the name must be in the zone {ddns['zone']}")
 
-    if ok("cell.acme_challenge", "cell.domain_mode", "ddns.provider") and cell["acme_challenge"] == "dns":
+    delegation = ddns.get("acme_delegation") or {}
+    if ok("ddns.acme_delegation") and delegation:
+        for key in ("server", "zone", "key_name"):
+            if key not in delegation:
+                add(f"ddns.acme_delegation.{key}", f"a CNAME delegation needs its {key}")
+    if ok("cell.acme_challenge", "cell.domain_mode", "ddns.provider", "ddns.acme_delegation") and (
+        cell["acme_challenge"] == "dns"
+    ):
         if cell["domain_mode"] == "internal":
             add("cell.acme_challenge", "an internal cell has its own CA: no ACME challenge")
-        elif ddns_target(state)[0] not in DNS01_PROVIDERS:
-            add("cell.acme_challenge", f"DNS-01 needs the DDNS provider {', '.join(DNS01_PROVIDERS)}")
+        elif ddns_target(state)[0] not in DNS01_PROVIDERS and not delegation:
+            add("cell.acme_challenge", f"DNS-01 needs the DDNS provider {', '.join(DNS01_PROVIDERS)}, or a CNAME "
+                "delegation of _acme-challenge (acme_delegation) for the others")
 
     net = state["network"]
     p = "network."
@@ -914,9 +958,12 @@ DDNS = Request(
         "zone": "ddns.zone",
         "ipv6": "ddns.ipv6",
         "acme_challenge": "cell.acme_challenge",
+        "acme_delegation": "ddns.acme_delegation",
     },
     {
         "credentials": _ref("DdnsCredentials", "credentials"),
+        # the delegation's TSIG secret: to the credentials file, never the state
+        "acme_delegation_secret": _ref("TsigSecret", "TSIG secret"),
         # network.wireguard_endpoint, or "" to take it back (devices dial the DDNS or custom name again)
         "wireguard_endpoint": {
             "anyOf": [_ref("Host"), {"const": ""}],
@@ -1092,6 +1139,7 @@ def valid_state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
     out["pic_ddns_zone"] = full["ddns"].get("zone") or ""
     out["pic_ddns_ipv6"] = bool(full["ddns"]["ipv6"])
     out["pic_acme_challenge"] = cell["acme_challenge"]
+    out["pic_acme_delegation"] = dict(full["ddns"]["acme_delegation"])
     # The LAN interface defaults to the host's default route interface in the inventory; only a
     # state that names one overrides it.
     if isinstance(state.get("network"), dict) and "lan_interface" in state["network"]:

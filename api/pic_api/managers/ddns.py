@@ -67,6 +67,7 @@ class DdnsManager:
                 "ipv6": section.get("ipv6", True),
                 "wireguard_endpoint": state["network"].get("wireguard_endpoint", ""),
                 "acme_challenge": state["cell"]["acme_challenge"],
+                "acme_delegation": dict(section.get("acme_delegation") or {}),
             },
             "domain_mode": state["cell"]["domain_mode"],
             "domain": state["cell"]["domain"],
@@ -80,6 +81,18 @@ class DdnsManager:
             },
             "needs": {p: list(fields) for p, fields in schema.DDNS_CREDENTIALS.items()},
             "status": status,
+            **self.acme(state),
+        }
+
+    @staticmethod
+    def acme(state: Mapping[str, Any]) -> dict[str, Any]:
+        """The names on the DNS-01 certificate and, with a CNAME delegation, the records the owner of
+        those names must create once (one per name, as lego follows them)."""
+        delegation = (state.get("ddns") or {}).get("acme_delegation") or {}
+        names = ddns.acme_names(state["cell"]["domain"], state.get("services") or ())
+        return {
+            "acme_names": names,
+            "acme_cnames": [ddns.acme_cname(n, delegation["zone"]) for n in names] if delegation.get("zone") else [],
         }
 
     # --- changing ------------------------------------------------------------------------------
@@ -107,9 +120,20 @@ class DdnsManager:
                 field = "provider"  # this request does not name the cell; the wizard's check does
             raise InvalidInput(f"{provider} refused: {message}", {field: message}) from None
 
+    def _verify_delegation(self, delegation: Mapping[str, Any], secret: str) -> None:
+        """Ask the delegation's DNS server whether it knows the key; 400 when it says no."""
+        try:
+            ddns.verify_delegation(delegation, secret, float(self._config().get("timeout", 10)))
+        except ddns.ProviderError as exc:
+            if not exc.fatal:
+                return  # unreachable: lego's run says why, and the page shows the converge
+            raise InvalidInput(f"the delegation's DNS server refused: {exc.message}",
+                               {exc.field or "acme_delegation": exc.message}) from None
+
     def update(self, body: Any, preview: bool = False) -> Run:
         data = checked(schema.DDNS, body)
         given = dict(data.get("credentials") or {})
+        secret = data.get("acme_delegation_secret")
 
         def change(state: dict[str, Any]) -> None:
             state.setdefault("ddns", {})
@@ -142,23 +166,42 @@ class DdnsManager:
         if missing:
             fields = {f"credentials.{k}": f"required for {provider}" for k in missing}
             raise InvalidInput(f"{provider} needs {', '.join(missing)}", fields)
+        delegation = (proposed.get("ddns") or {}).get("acme_delegation") or {}
+        if secret and not delegation:
+            raise InvalidInput("a TSIG secret needs a CNAME delegation",
+                               {"acme_delegation_secret": "only used with a CNAME delegation (acme_delegation)"})
+        if delegation and not (secret or stored.get(ddns.DELEGATED, {}).get("tsig_secret")):
+            raise InvalidInput("the CNAME delegation needs its TSIG secret",
+                               {"acme_delegation_secret": "required for the CNAME delegation"})
+        old_delegation = (old.get("ddns") or {}).get("acme_delegation") or {}
+        if delegation and (secret or delegation != old_delegation):
+            self._verify_delegation(delegation, secret or stored[ddns.DELEGATED]["tsig_secret"])
         zone = (proposed.get("ddns") or {}).get("zone")
         target_changed = schema.ddns_target(old) != (provider, hostname) or (old.get("ddns") or {}).get("zone") != zone
         if provider != "none" and (given or target_changed):
             self._verify(provider, hostname, zone, creds)
-        what = "connectivity: " + ", ".join(sorted(k for k in data if k != "credentials") or ["credentials"])
+        secrets = ("credentials", "acme_delegation_secret")
+        what = "connectivity: " + ", ".join(sorted(k for k in data if k not in secrets) or ["credentials"])
         if preview:
             run, _ = self.changes.preview(change, what, schema.DDNS)
             return run
         if given:
             self._save_credentials(provider, creds)
+        if secret:
+            self._save_credentials(ddns.DELEGATED, {"tsig_secret": secret})
+        elif not delegation and ddns.DELEGATED in stored:
+            self._save_credentials(ddns.DELEGATED, None)  # the delegation is gone: so is its key
         run, _ = self.changes.apply(change, what, schema.DDNS)
         return run
 
-    def _save_credentials(self, provider: str, creds: Mapping[str, str]) -> None:
+    def _save_credentials(self, section: str, creds: Mapping[str, str] | None) -> None:
+        """Replace (None: remove) a section of the credentials file: a provider's, or the delegation's."""
         with file_lock(self.credentials_file.with_name(self.credentials_file.name + ".lock")):
             data = self._credentials()
-            data[provider] = dict(creds)
+            if creds is None:
+                data.pop(section, None)
+            else:
+                data[section] = dict(creds)
             write_atomic(self.credentials_file, json.dumps(data, indent=2, sort_keys=True) + "\n", 0o600)
 
     def available(self, label: str) -> dict[str, Any]:

@@ -64,7 +64,7 @@ export type UserServices = UserService[]
 /** internal: <name>.cell; pic_ngo: <name>.pic.ngo; custom: your own domain */
 export type DomainMode = "internal" | "pic_ngo" | "custom"
 
-/** how a public certificate is proven (pic_ngo and custom domains): http (HTTP-01, port 80 reachable from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns) */
+/** how a public certificate is proven (pic_ngo and custom domains): http (HTTP-01, port 80 reachable from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns; any provider with a CNAME delegation of _acme-challenge) */
 export type AcmeChallenge = "http" | "dns"
 
 /** split: only the cell's networks go through the tunnel; full: everything */
@@ -82,11 +82,30 @@ export type DdnsProvider = "none" | "pic_ngo" | "cloudflare" | "duckdns" | "noip
 /** publish the AAAA record too where the cell has a public IPv6 address */
 export type PublishIpv6 = boolean
 
+/** the TSIG key's algorithm (hmac-sha256 when left out) */
+export type TsigAlgorithm = "hmac-sha256" | "hmac-sha512" | "hmac-sha384" | "hmac-sha224" | "hmac-sha1"
+
+/** a TSIG key's name as the DNS server knows it, like cell-acme or home.example.org */
+export type TsigKeyName = string
+
+/** the TSIG key's secret, base64 (the secret line of tsig-keygen's output); stored in a 0600 file beside the state, never shown again */
+export type TsigSecret = string
+
+/** DNS-01 through a zone the cell may update by RFC 2136 with a TSIG key, for a DDNS provider without a TXT API (noip, freedns): server (and port, 53 when left out), the zone the _acme-challenge CNAMEs point under, the key's name and algorithm; {} for none */
+export type AcmeDelegation = {
+  server?: Host
+  port?: Port
+  zone?: Domain
+  key_name?: TsigKeyName
+  algorithm?: TsigAlgorithm
+}
+
 export type Ddns = {
   provider?: DdnsProvider
   hostname?: Domain
   zone?: Domain
   ipv6?: PublishIpv6
+  acme_delegation?: AcmeDelegation
 }
 
 /** the provider's credentials (No-IP: username and password; Duck DNS and FreeDNS: token; Cloudflare: api_token); stored in a 0600 file beside the state, never shown again */
@@ -310,7 +329,9 @@ export type DdnsChange = {
   zone?: Domain
   ipv6?: PublishIpv6
   acme_challenge?: AcmeChallenge
+  acme_delegation?: AcmeDelegation
   credentials?: DdnsCredentials
+  acme_delegation_secret?: TsigSecret
   /** a domain name or an IPv4 address devices dial from outside; empty: the DDNS or custom name */
   wireguard_endpoint?: Host | ""
 }
@@ -635,6 +656,7 @@ export type DdnsView = {
     ipv6: boolean
     wireguard_endpoint: string
     acme_challenge: AcmeChallenge
+    acme_delegation: AcmeDelegation
   }
   domain_mode: DomainMode
   domain: Domain
@@ -648,6 +670,18 @@ export type DdnsView = {
   /** the credentials each provider needs */
   needs: Record<string, string[]>
   status: DdnsStatus | null
+  /** the names on the DNS-01 certificate */
+  acme_names: string[]
+  /** with a CNAME delegation: the records the owner of the names creates once */
+  acme_cnames: AcmeCname[]
+}
+
+export type AcmeCname = {
+  /** _acme-challenge.<name>. (absolute) */
+  name: string
+  type: "CNAME"
+  /** <name>.<delegation zone>. (absolute) */
+  target: string
 }
 
 export type NameAvailable = {
@@ -1057,7 +1091,7 @@ export const limits = {
       "http",
       "dns"
     ],
-    "description": "how a public certificate is proven (pic_ngo and custom domains): http (HTTP-01, port 80 reachable from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns)"
+    "description": "how a public certificate is proven (pic_ngo and custom domains): http (HTTP-01, port 80 reachable from outside) or dns (DNS-01 through the DDNS provider: pic_ngo, cloudflare or duckdns; any provider with a CNAME delegation of _acme-challenge)"
   },
   "Route": {
     "enum": [
@@ -1090,6 +1124,28 @@ export const limits = {
       "freedns"
     ],
     "description": "who publishes the cell's public address: none, pic_ngo (<name>.pic.ngo, the pic_ngo domain mode), cloudflare, duckdns, noip or freedns"
+  },
+  "TsigAlgorithm": {
+    "enum": [
+      "hmac-sha256",
+      "hmac-sha512",
+      "hmac-sha384",
+      "hmac-sha224",
+      "hmac-sha1"
+    ],
+    "description": "the TSIG key's algorithm (hmac-sha256 when left out)"
+  },
+  "TsigKeyName": {
+    "pattern": "^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\\.?$",
+    "minLength": 1,
+    "maxLength": 253,
+    "description": "a TSIG key's name as the DNS server knows it, like cell-acme or home.example.org"
+  },
+  "TsigSecret": {
+    "pattern": "^[A-Za-z0-9+/]+={0,2}$",
+    "minLength": 16,
+    "maxLength": 256,
+    "description": "the TSIG key's secret, base64 (the secret line of tsig-keygen's output); stored in a 0600 file beside the state, never shown again"
   },
   "DhcpRange": {
     "minItems": 2,

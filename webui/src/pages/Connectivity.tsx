@@ -1,9 +1,11 @@
 // Connectivity: how the cell is reached from outside. Dynamic DNS (provider, name, credentials and
-// what the cell's updater last did, in the provider's own words), the endpoint devices dial, and new
-// configurations for existing devices after that endpoint changed (same keys).
+// what the cell's updater last did, in the provider's own words), how its certificates are proven
+// (HTTP-01, DNS-01 through the provider, or through a CNAME delegation of _acme-challenge, with the
+// records the owner creates), the endpoint devices dial, and new configurations for existing devices
+// after that endpoint changed (same keys).
 import { useEffect, useState, type FormEvent } from 'react'
 import { ApiError, endpoints, type Peer, type RunStatus } from '../api'
-import type { AcmeChallenge, DdnsChange, DdnsProvider, DdnsView, PeerConfig } from '../generated/api'
+import type { AcmeChallenge, AcmeCname, DdnsChange, DdnsProvider, DdnsView, PeerConfig, TsigAlgorithm } from '../generated/api'
 import { limits } from '../generated/api'
 import { RunView } from '../components/RunView'
 import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, PageHeader, useApi, when } from '../components/ui'
@@ -34,8 +36,14 @@ export interface DdnsForm {
   endpoint: string
   acme: AcmeChallenge
   credentials: Record<string, string>
+  /** DNS-01 through a CNAME delegation of _acme-challenge into a zone updated by RFC 2136 */
+  delegate: boolean
+  delegation: { server: string; port: string; zone: string; key_name: string; algorithm: TsigAlgorithm }
+  /** the delegation's TSIG secret; empty keeps the stored one */
+  tsigSecret: string
 }
-/** Providers whose TXT records the cell can write for DNS-01 (the API's rule: DNS01_PROVIDERS). */
+/** Providers whose TXT records the cell can write for DNS-01 (the API's rule: DNS01_PROVIDERS); the
+ * others answer it through a CNAME delegation. */
 const DNS01 = new Set<DdnsProvider>(['pic_ngo', 'cloudflare', 'duckdns'])
 
 export function viewToForm(v: DdnsView): DdnsForm {
@@ -47,13 +55,40 @@ export function viewToForm(v: DdnsView): DdnsForm {
     endpoint: v.settings.wireguard_endpoint,
     acme: v.settings.acme_challenge,
     credentials: {},
+    delegate: Boolean(v.settings.acme_delegation?.zone),
+    delegation: {
+      server: v.settings.acme_delegation?.server ?? '',
+      port: String(v.settings.acme_delegation?.port ?? ''),
+      zone: v.settings.acme_delegation?.zone ?? '',
+      key_name: v.settings.acme_delegation?.key_name ?? '',
+      algorithm: v.settings.acme_delegation?.algorithm ?? 'hmac-sha256',
+    },
+    tsigSecret: '',
   }
+}
+
+/** The records as zone-file lines, to copy into the owner's DNS. */
+export function cnameLines(records: AcmeCname[]): string {
+  return records.map((r) => `${r.name} ${r.type} ${r.target}`).join('\n')
 }
 
 /** The request: only what the provider uses; an empty secret keeps the stored one. */
 export function formToBody(f: DdnsForm, needs: string[], internal = true): DdnsChange {
   const body: DdnsChange = { provider: f.provider, ipv6: f.ipv6, wireguard_endpoint: f.endpoint.trim() }
-  if (!internal) body.acme_challenge = f.acme
+  if (!internal) {
+    body.acme_challenge = f.acme
+    const d = f.delegation
+    body.acme_delegation = f.delegate
+      ? {
+          server: d.server.trim().toLowerCase(),
+          zone: d.zone.trim().toLowerCase().replace(/\.$/, ''),
+          key_name: d.key_name.trim(),
+          algorithm: d.algorithm,
+          ...(d.port.trim() ? { port: Number(d.port.trim()) } : {}),
+        }
+      : {}
+    if (f.delegate && f.tsigSecret.trim()) body.acme_delegation_secret = f.tsigSecret.trim()
+  }
   if (f.provider !== 'none' && f.provider !== 'pic_ngo') body.hostname = f.hostname.trim().toLowerCase()
   if (f.provider === 'cloudflare' && f.zone.trim()) body.zone = f.zone.trim().toLowerCase()
   const creds = Object.fromEntries(needs.filter((k) => f.credentials[k]).map((k) => [k, f.credentials[k]]))
@@ -62,8 +97,31 @@ export function formToBody(f: DdnsForm, needs: string[], internal = true): DdnsC
 }
 
 /** Client-side checks; the API (and the provider it asks) stays the authority. */
-export function validateForm(f: DdnsForm, needs: string[], stored: Record<string, unknown>): Record<string, string> {
+export function validateForm(
+  f: DdnsForm,
+  needs: string[],
+  stored: Record<string, unknown>,
+  storedSecret = false,
+): Record<string, string> {
   const errs: Record<string, string> = {}
+  if (f.delegate) {
+    const d = f.delegation
+    const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(d.server.trim())
+    if (!d.server.trim() || (!ipv4 && validateDomain(d.server))) errs['acme_delegation.server'] = 'Enter the DNS server’s name or IPv4 address.'
+    const port = d.port.trim()
+    if (port && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535))
+      errs['acme_delegation.port'] = 'Enter a port from 1 to 65535, or leave it empty for 53.'
+
+    const zone = validateDomain(d.zone.trim().replace(/\.$/, ''))
+    if (zone) errs['acme_delegation.zone'] = zone
+    if (!/^[A-Za-z0-9]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?\.?$/.test(d.key_name.trim()))
+      errs['acme_delegation.key_name'] = 'Enter the TSIG key’s name, such as cell-acme.'
+    if (!f.tsigSecret.trim() && !storedSecret) errs.acme_delegation_secret = 'Enter the TSIG key’s secret.'
+    else if (f.tsigSecret.trim() && !/^[A-Za-z0-9+/]{16,}={0,2}$/.test(f.tsigSecret.trim()))
+      errs.acme_delegation_secret = 'The secret is base64, as in the secret line of tsig-keygen’s output.'
+  } else if (f.acme === 'dns' && !DNS01.has(f.provider)) {
+    errs.acme_challenge = 'This provider cannot publish the challenge itself: use a CNAME delegation.'
+  }
   if (f.provider !== 'none' && f.provider !== 'pic_ngo') {
     const d = validateDomain(f.hostname)
     if (d) errs.hostname = d
@@ -120,6 +178,122 @@ export function DdnsStatusCard({ view }: { view: DdnsView }) {
   )
 }
 
+const ALGORITHMS: readonly TsigAlgorithm[] = limits.TsigAlgorithm.enum
+
+function DelegationFields(props: {
+  form: DdnsForm
+  errors: Record<string, string | undefined>
+  locked: boolean
+  storedSecret: boolean
+  onToggle: (on: boolean) => void
+  onChange: (k: keyof DdnsForm['delegation'], v: string) => void
+  onSecret: (v: string) => void
+}) {
+  const { form, errors, locked, storedSecret, onToggle, onChange } = props
+  const d = form.delegation
+  const text = (k: 'server' | 'port' | 'zone' | 'key_name', label: string, hint?: string) => (
+    <Field id={`ddns-delegation-${k}`} label={label} error={errors[`acme_delegation.${k}`]} hint={hint}>
+      <input
+        id={`ddns-delegation-${k}`}
+        className={inputClass}
+        disabled={locked}
+        value={d[k]}
+        inputMode={k === 'port' ? 'numeric' : undefined}
+        aria-invalid={errors[`acme_delegation.${k}`] ? true : undefined}
+        onChange={(e) => onChange(k, e.target.value)}
+      />
+    </Field>
+  )
+  return (
+    <fieldset className="mb-4 rounded border border-slate-200 p-3">
+      <label className="flex items-center gap-2">
+        <input type="checkbox" disabled={locked} checked={form.delegate} onChange={(e) => onToggle(e.target.checked)} />
+        Answer DNS-01 through a CNAME delegation of _acme-challenge
+      </label>
+      <p className="mt-1 text-sm text-slate-700">
+        For a provider without a TXT record API (No-IP, FreeDNS): the challenge goes to a zone the cell may change with a
+        TSIG key (RFC 2136), such as your own BIND server’s; you point each name’s _acme-challenge there once.
+      </p>
+      {errors.acme_delegation && <p className="mt-1 text-sm text-red-700">{errors.acme_delegation}</p>}
+      {form.delegate && (
+        <div className="mt-3">
+          {text('server', 'DNS server', 'Its name or IPv4 address; it takes signed RFC 2136 updates.')}
+          {text('port', 'Port (optional)', 'Empty: 53.')}
+          {text('zone', 'Zone the CNAMEs point into', 'Such as acme.example.net: the cell publishes <name>.<zone> TXT there.')}
+          {text('key_name', 'TSIG key name')}
+          <Field id="ddns-delegation-algorithm" label="TSIG algorithm" error={errors['acme_delegation.algorithm']}>
+            <select
+              id="ddns-delegation-algorithm"
+              className={inputClass}
+              disabled={locked}
+              value={d.algorithm}
+              onChange={(e) => onChange('algorithm', e.target.value)}
+            >
+              {ALGORITHMS.map((a) => (
+                <option key={a} value={a}>
+                  {a}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field
+            id="ddns-delegation-secret"
+            label="TSIG secret"
+            error={errors.acme_delegation_secret}
+            hint={storedSecret ? 'Stored. Leave empty to keep it.' : 'Base64, the secret line of tsig-keygen’s output.'}
+          >
+            <input
+              id="ddns-delegation-secret"
+              type="password"
+              autoComplete="off"
+              className={inputClass}
+              disabled={locked}
+              value={form.tsigSecret}
+              aria-invalid={errors.acme_delegation_secret ? true : undefined}
+              onChange={(e) => props.onSecret(e.target.value)}
+            />
+          </Field>
+        </div>
+      )}
+    </fieldset>
+  )
+}
+
+/** The records the owner of the names creates once, from the saved delegation (the API's list). */
+export function DelegationRecords({ view }: { view: DdnsView }) {
+  const [copied, setCopied] = useState<string | null>(null)
+  if (!view.acme_cnames?.length) return null
+  const lines = cnameLines(view.acme_cnames)
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(lines)
+      setCopied('Copied.')
+    } catch {
+      setCopied('Select the records and copy them.')
+    }
+  }
+  return (
+    <Card title="CNAME records to create">
+      <p className="mb-2 text-sm text-slate-700">
+        Create these in the DNS of {view.domain}, once, then choose DNS-01. A certificate authority asks each name’s
+        _acme-challenge for the proof; the CNAME sends it to the delegated zone, where the cell publishes it (one target
+        per name, so the names never overwrite each other’s proof).
+      </p>
+      <pre className="overflow-x-auto rounded bg-slate-100 p-2 text-xs" data-testid="acme-cnames">
+        {lines}
+      </pre>
+      <button type="button" className={`${buttonSecondary} mt-2`} onClick={() => void copy()}>
+        Copy the records
+      </button>
+      {copied && (
+        <span className="ml-2 text-sm" role="status">
+          {copied}
+        </span>
+      )}
+    </Card>
+  )
+}
+
 type Phase = { kind: 'edit' } | { kind: 'apply'; runId: string; status: RunStatus | null }
 
 export function DdnsEditor({ view, onSaved }: { view: DdnsView; onSaved: () => void }) {
@@ -133,6 +307,11 @@ export function DdnsEditor({ view, onSaved }: { view: DdnsView; onSaved: () => v
   const needs = view.needs[form.provider] ?? []
   const stored = view.credentials[form.provider] ?? {}
   const picNgoMode = view.provider === 'pic_ngo'
+  const storedSecret = Boolean(view.credentials.acme_delegation?.tsig_secret)
+  const setDelegation = (k: keyof DdnsForm['delegation'], v: string) => {
+    setForm((f) => ({ ...f, delegation: { ...f.delegation, [k]: v } }))
+    setErrors((e) => ({ ...e, [`acme_delegation.${k}`]: undefined, acme_delegation: undefined }))
+  }
   const set = <K extends keyof DdnsForm>(k: K, v: DdnsForm[K]) => {
     setForm((f) => ({ ...f, [k]: v }))
     setErrors((e) => ({ ...e, [k === 'endpoint' ? 'wireguard_endpoint' : k]: undefined }))
@@ -145,7 +324,7 @@ export function DdnsEditor({ view, onSaved }: { view: DdnsView; onSaved: () => v
   const submit = async (ev: FormEvent) => {
     ev.preventDefault()
     setError(null)
-    const errs = validateForm(form, needs, stored)
+    const errs = validateForm(form, needs, stored, storedSecret)
     setErrors(errs)
     if (Object.keys(errs).length) return
     setBusy(true)
@@ -241,7 +420,7 @@ export function DdnsEditor({ view, onSaved }: { view: DdnsView; onSaved: () => v
               id="ddns-acme"
               label={`Certificates for ${view.domain}`}
               error={errors.acme_challenge}
-              hint="DNS-01 works behind CGNAT or a closed port 80; it needs pic_ngo, Cloudflare or Duck DNS."
+              hint="DNS-01 works behind CGNAT or a closed port 80; pic_ngo, Cloudflare and Duck DNS publish the challenge themselves, any other provider through a CNAME delegation."
             >
               <select
                 id="ddns-acme"
@@ -255,11 +434,28 @@ export function DdnsEditor({ view, onSaved }: { view: DdnsView; onSaved: () => v
                 }}
               >
                 <option value="http">HTTP-01 (port 80 reachable from outside)</option>
-                <option value="dns" disabled={!DNS01.has(form.provider)}>
-                  DNS-01 through the DDNS provider
+                <option value="dns" disabled={!DNS01.has(form.provider) && !form.delegate}>
+                  {form.delegate ? 'DNS-01 through the CNAME delegation' : 'DNS-01 through the DDNS provider'}
                 </option>
               </select>
             </Field>
+          )}
+          {view.domain_mode !== 'internal' && (
+            <DelegationFields
+              form={form}
+              errors={errors}
+              locked={locked}
+              storedSecret={storedSecret}
+              onToggle={(on) => {
+                setForm((f) => ({ ...f, delegate: on }))
+                setErrors((e) => ({ ...e, acme_challenge: undefined }))
+              }}
+              onChange={setDelegation}
+              onSecret={(v) => {
+                setForm((f) => ({ ...f, tsigSecret: v }))
+                setErrors((e) => ({ ...e, acme_delegation_secret: undefined }))
+              }}
+            />
           )}
           <Field
             id="ddns-endpoint"
@@ -360,6 +556,7 @@ export function ConnectivityPage() {
         <>
           <DdnsStatusCard view={view.data} />
           <DdnsEditor view={view.data} onSaved={view.reload} />
+          <DelegationRecords view={view.data} />
           <DeviceConfigs endpoint={view.data.endpoint} />
         </>
       ) : null}
