@@ -441,3 +441,33 @@ def test_store_endpoints_need_an_admin(store_app, api):
     other = store_app.test_client()
     assert other.get("/api/store").status_code == 401
     assert api.post("/api/store/apps", json={"app": "hello"}).status_code == 403  # no CSRF token
+
+
+def test_a_container_that_refuses_removal_for_a_moment_is_removed(store, engine, monkeypatch):
+    """podman refuses to remove a container in its short "stopped" state (a broken app that just
+    exited): the removal is tried again; one that keeps refusing is an error in the engine's words."""
+    import docker.errors
+
+    from pic_api.managers import store as store_module
+
+    monkeypatch.setattr(store_module.time, "sleep", lambda s: None)
+    store.install("hello", "1.0.0")
+    container = engine.container_objects["pic-hello"]
+    real, refusals = container.remove, []
+
+    def remove(force=False):
+        if len(refusals) < 2:
+            refusals.append(force)
+            raise docker.errors.APIError("container state improper: stopped")
+        real(force=force)
+
+    container.remove = remove
+    store.remove("hello")
+    assert refusals == [True, True] and "pic-hello" not in engine.container_objects
+
+    store.install("hello", "1.0.0")
+    engine.container_objects["pic-hello"].remove = lambda force=False: (_ for _ in ()).throw(
+        docker.errors.APIError("container state improper: stopped"))
+    monkeypatch.setattr(store_module, "REMOVE_WAIT", 0)
+    with pytest.raises(StoreError, match="state improper"):
+        store.remove("hello")
