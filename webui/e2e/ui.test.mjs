@@ -702,8 +702,11 @@ describe('the running cell', { concurrency: false }, () => {
     await page.getByRole('button', { name: 'Check the repository' }).click()
     const check = page.getByTestId('step-run').filter({ hasText: 'Checking the repository' })
     await check.locator('[data-status=successful]').waitFor({ timeout: TIMEOUT })
-    await page.getByTestId('backup-status').getByText('Last check').waitFor()
-    assert.equal(await page.getByTestId('backup-status').locator('[data-status=ok]').count(), 2)
+    // the status is read again when the check ends: wait for its answer (the last backup's and the
+    // check's outcomes both ok), not just for the label, which was there before the check
+    const oks = page.getByTestId('backup-status').locator('[data-status=ok]')
+    await oks.nth(1).waitFor()
+    assert.equal(await oks.count(), 2)
     await shot('backups')
 
     await page.getByLabel('Your password, to show it').fill('not my password')
