@@ -454,3 +454,31 @@ def test_the_docker_sdk_is_loaded_only_when_the_store_talks_to_its_engine():
             "assert 'docker' in sys.modules")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
+def test_a_container_that_refuses_removal_for_a_moment_is_removed(store, engine, monkeypatch):
+    """podman refuses to remove a container in its short "stopped" state (a broken app that just
+    exited): the removal is tried again; one that keeps refusing is an error in the engine's words."""
+    import docker.errors
+
+    from pic_api.managers import store as store_module
+
+    monkeypatch.setattr(store_module.time, "sleep", lambda s: None)
+    store.install("hello", "1.0.0")
+    container = engine.container_objects["pic-hello"]
+    real, refusals = container.remove, []
+
+    def remove(force=False):
+        if len(refusals) < 2:
+            refusals.append(force)
+            raise docker.errors.APIError("container state improper: stopped")
+        real(force=force)
+
+    container.remove = remove
+    store.remove("hello")
+    assert refusals == [True, True] and "pic-hello" not in engine.container_objects
+
+    store.install("hello", "1.0.0")
+    engine.container_objects["pic-hello"].remove = lambda force=False: (_ for _ in ()).throw(
+        docker.errors.APIError("container state improper: stopped"))
+    monkeypatch.setattr(store_module, "REMOVE_WAIT", 0)
+    with pytest.raises(StoreError, match="state improper"):
+        store.remove("hello")

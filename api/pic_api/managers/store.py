@@ -69,6 +69,7 @@ LABEL_VERSION = "pic.version"
 INDEX_MAX_BYTES = 1024 * 1024
 SECRET_ALPHABET = string.ascii_letters + string.digits
 MASK = "********"
+REMOVE_WAIT = 20  # seconds a container in a passing state may refuse its removal
 
 
 class StoreError(ManagerError):
@@ -489,9 +490,20 @@ class StoreManager:
         return f"; its last output: {scrub(text)[-400:]}" if text else ""
 
     def _remove_container(self, name: str) -> None:
-        container = self._find(name)
-        if container is not None:
-            self._engine(lambda c: container.remove(force=True))
+        """Removes an app's container. One that has just exited (a broken app's, during a rollback) can
+        be in podman's short "stopped" state, in which a forced remove is refused ("container state
+        improper"): tried again, found anew each time, for up to REMOVE_WAIT seconds."""
+        deadline = time.monotonic() + REMOVE_WAIT
+        while (container := self._find(name)) is not None:
+            try:
+                self._engine(lambda c: container.remove(force=True))
+                return
+            except NotFound:
+                return
+            except StoreError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
         write_atomic(self.app_dir(manifest["id"]) / "manifest.json", json.dumps(manifest, indent=1) + "\n", 0o600)
@@ -599,7 +611,7 @@ class StoreManager:
             raise NotFound(f"{app_id} is not installed", {"app": "not installed"})
         if container is not None:
             with steps.step(f"Stop and delete the container of {app_id}"):
-                self._engine(lambda c: container.remove(force=True))
+                self._remove_container(self.container_name(app_id))
         with steps.step(f"Delete the engine's volumes of {app_id}"):
             for volume in self._engine(lambda c: c.volumes.list(filters={"label": f"{LABEL_APP}={app_id}"})):
                 self._engine(lambda c, volume=volume: volume.remove(force=True))
