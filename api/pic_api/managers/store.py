@@ -39,8 +39,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import docker
-import docker.errors
 import yaml
 
 from ..core import schema
@@ -50,6 +48,20 @@ from .events import trim_event
 from .files import write_atomic
 
 log = logging.getLogger("pic.store")
+
+
+class _Docker:
+    """The Docker SDK, imported when the store first talks to its engine: it adds about 12 MiB to
+    each process that loads it (the API and the agent), and the store is off by default."""
+
+    def __getattr__(self, name: str) -> Any:
+        import docker
+        import docker.errors
+
+        return getattr(docker, name)
+
+
+docker = _Docker()
 
 Emit = Callable[[dict[str, Any]], None]
 LABEL_APP = "pic.app"
