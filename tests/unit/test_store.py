@@ -482,16 +482,3 @@ def test_a_container_that_refuses_removal_for_a_moment_is_removed(store, engine,
     monkeypatch.setattr(store_module, "REMOVE_WAIT", 0)
     with pytest.raises(StoreError, match="state improper"):
         store.remove("hello")
-
-
-def test_the_docker_sdk_is_loaded_only_when_the_store_talks_to_its_engine():
-    """The API and the agent start without it (about 12 MiB each; the store is off by default)."""
-    import subprocess
-    import sys
-
-    code = ("import sys, pic_api.app, pic_api.agent.server, pic_api.services; "
-            "assert 'docker' not in sys.modules, 'loaded at start'; "
-            "from pic_api.managers import store; store.docker.errors.NotFound; "
-            "assert 'docker' in sys.modules")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0, res.stderr
