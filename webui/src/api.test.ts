@@ -63,6 +63,39 @@ describe('api module', () => {
     expect(calls[0].init.credentials).toBe('include')
   })
 
+  it('tries a read again after a network error, and never a write', async () => {
+    vi.useFakeTimers()
+    try {
+      let calls = 0
+      vi.stubGlobal('fetch', vi.fn(async () => {
+        calls += 1
+        if (calls < 3) throw new TypeError('Failed to fetch')
+        return new Response(JSON.stringify({ ok: true }), { status: 200, headers: { 'Content-Type': 'application/json' } })
+      }))
+      const read = api.get<{ ok: boolean }>('/api/backups/archives')
+      await vi.runAllTimersAsync()
+      expect(await read).toEqual({ ok: true })
+      expect(calls).toBe(3)
+
+      calls = 0
+      vi.stubGlobal('fetch', vi.fn(async () => {
+        calls += 1
+        throw new TypeError('Failed to fetch')
+      }))
+      await expect(api.post('/api/backups/run', {})).rejects.toThrow('Failed to fetch')
+      expect(calls).toBe(1)
+
+      calls = 0
+      const gone = api.get('/api/peers')
+      const failed = expect(gone).rejects.toThrow('Failed to fetch')
+      await vi.runAllTimersAsync()
+      await failed
+      expect(calls).toBe(4) // the first try and three more
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('sends JSON bodies with a JSON content type', async () => {
     const calls = mockFetch(201, { peer: { name: 'a' } })
     const res = await api.post<{ peer: { name: string } }>('/api/peers', { name: 'a', route: 'split' })

@@ -6,10 +6,29 @@
 // - 428 (setup not done) sends the user to /setup; 401 (no or expired session) sends the user to the
 //   login page, remembering the page they were on so login can return them there.
 // - Other errors are thrown as ApiError with the API's {"error", "fields"} body.
+// - A read (GET, HEAD) that fails on the network (a phone changing networks, a link that dropped
+//   for a moment) is tried again a few times before its error shows; a write never is, as it may
+//   have reached the cell.
 
 export const CSRF_COOKIE = 'pic_csrf'
 export const CSRF_HEADER = 'X-CSRF-Token'
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+/** Waits before each further try of a read that failed on the network (ms). */
+export const READ_RETRY_DELAYS = [250, 1000, 2500]
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** fetch, tried again after a network error (fetch's TypeError) when the request is a read. */
+async function fetchRetrying(path: string, init: RequestInit, retries: readonly number[]): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(path, init)
+    } catch (err) {
+      if (!(err instanceof TypeError) || attempt >= retries.length) throw err
+      await sleep(retries[attempt])
+    }
+  }
+}
 
 export class ApiError extends Error {
   status: number
@@ -91,12 +110,14 @@ export async function request<T = unknown>(path: string, opts: RequestOptions = 
     const token = readCookie(CSRF_COOKIE)
     if (token) headers[CSRF_HEADER] = token
   }
-  const res = await fetch(path, {
+  const init: RequestInit = {
     method,
     headers,
     credentials: 'include',
     body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-  })
+  }
+  const safe = method === 'GET' || method === 'HEAD'
+  const res = await fetchRetrying(path, init, safe ? READ_RETRY_DELAYS : [])
 
   if (res.ok) {
     if (res.status === 204) return undefined as T
