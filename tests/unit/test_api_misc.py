@@ -90,6 +90,8 @@ def test_users_crud(app, admin, config):
         "role": "peer",
         "services": ["mail"],
         "can_login": True,
+        "mail_aliases": [],
+        "mail_catch_all": False,
     }
     wait_run(app, resp.get_json()["run_id"])
     state = yaml.safe_load(config.state_file.read_text())

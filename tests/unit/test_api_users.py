@@ -246,3 +246,92 @@ def test_what_a_member_may_call_is_what_the_document_says(peer_client):
         if op["x-access"] != "admin" and not p.startswith("/api/setup")
     }
     assert open_to_members == MEMBER_MAY
+
+
+# -- Mail addresses: aliases and the catch-all ------------------------------------------------------
+
+
+def add_user(app, admin, name, services):
+    resp = admin.post("/api/users", json={"name": name, "password": f"{name}s password", "services": services},
+                      headers=csrf(admin))
+    assert resp.status_code == 201, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+
+
+def test_aliases_and_the_catch_all_reach_the_state_the_list_and_the_mail_role(app, admin, peer_client):
+    resp = admin.patch("/api/users/bob", json={"mail_aliases": ["robert", "info.desk"], "mail_catch_all": True},
+                       headers=csrf(admin))
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["user"]["mail_aliases"] == ["robert", "info.desk"]
+    wait_run(app, resp.get_json()["run_id"])
+    assert state_user(app, "bob")["mail_aliases"] == ["robert", "info.desk"]
+    assert users(admin)["bob"]["mail_catch_all"] is True
+    assert users(admin)["admin"]["mail_aliases"] == [] and users(admin)["admin"]["mail_catch_all"] is False
+    from pic_api.core import schema
+
+    bob = next(u for u in schema.state_to_vars(app.extensions["pic"].state.load())["pic_users"] if u["name"] == "bob")
+    assert bob["mail_aliases"] == ["robert", "info.desk"] and bob["mail_catch_all"] is True
+    # taking them away again
+    resp = admin.patch("/api/users/bob", json={"mail_aliases": [], "mail_catch_all": False}, headers=csrf(admin))
+    assert resp.status_code == 200 and state_user(app, "bob")["mail_aliases"] == []
+
+
+@pytest.mark.parametrize(
+    "who,body,field,says",
+    [
+        ("bob", {"mail_aliases": ["Info Desk"]}, "mail_aliases[0]", "before the @"),
+        ("bob", {"mail_aliases": ["info..desk"]}, "mail_aliases[0]", "before the @"),
+        ("bob", {"mail_aliases": ["info", "info"]}, "mail_aliases", ""),
+        ("bob", {"mail_aliases": ["admin"]}, "mail_aliases[0]", "the address of the user admin"),
+        ("bob", {"mail_aliases": ["bob"]}, "mail_aliases[0]", "the address of the user bob"),
+        ("bob", {"mail_aliases": ["postmaster"]}, "mail_aliases[0]", "kept for the postmaster"),
+        ("bob", {"mail_aliases": ["sales"]}, "mail_aliases[0]", "already an alias of carol"),
+        ("bob", {"mail_catch_all": True}, "mail_catch_all", "already goes to carol"),
+        ("bob", {"mail_catch_all": "yes"}, "mail_catch_all", ""),
+        ("admin", {"mail_aliases": ["boss"]}, "mail_aliases", "has no mailbox"),
+        ("admin", {"mail_catch_all": True}, "mail_catch_all", "has no mailbox"),
+        ("carol", {"services": ["calendar"]}, "mail_aliases", "has no mailbox"),
+    ],
+)
+def test_a_bad_mail_address_is_400_naming_the_field_and_changes_nothing(app, admin, peer_client, who, body,
+                                                                        field, says):
+    add_user(app, admin, "carol", ["mail"])
+    resp = admin.patch("/api/users/carol", json={"mail_aliases": ["sales"], "mail_catch_all": True},
+                       headers=csrf(admin))
+    assert resp.status_code == 200, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    before = state_version(app)
+    resp = admin.patch(f"/api/users/{who}", json=body, headers=csrf(admin))
+    assert resp.status_code == 400, resp.get_json()
+    assert says in resp.get_json()["fields"].get(field, ""), resp.get_json()
+    assert state_version(app) == before
+
+
+def test_a_new_user_may_come_with_aliases(app, admin):
+    resp = admin.post("/api/users", json={"name": "dave", "password": "daves password", "services": ["mail"],
+                                          "mail_aliases": ["d"]}, headers=csrf(admin))
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["user"]["mail_aliases"] == ["d"]
+    resp = admin.post("/api/users", json={"name": "erin", "password": "erins password", "services": ["mail"],
+                                          "mail_aliases": ["d"]}, headers=csrf(admin))
+    assert resp.status_code == 400 and "already an alias of dave" in resp.get_json()["fields"]["mail_aliases[0]"]
+
+
+def test_the_role_addresses_are_the_mail_roles():
+    import yaml
+    from conftest import ROOT
+
+    from pic_api.core import schema
+
+    defaults = yaml.safe_load((ROOT / "roles/mailserver/defaults/main.yml").read_text())
+    assert tuple(defaults["mailserver_role_addresses"]) == schema.MAIL_ROLE_ADDRESSES
+
+
+def test_a_new_user_named_like_an_alias_is_refused_at_the_name(app, admin):
+    resp = admin.post("/api/users", json={"name": "dave", "password": "daves password", "services": ["mail"],
+                                          "mail_aliases": ["sales"]}, headers=csrf(admin))
+    assert resp.status_code == 201, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    resp = admin.post("/api/users", json={"name": "sales", "password": "sales password"}, headers=csrf(admin))
+    assert resp.status_code == 400
+    assert resp.get_json()["fields"]["name"] == "'sales' is an alias of dave", resp.get_json()

@@ -811,6 +811,14 @@ describe('the running cell', { concurrency: false }, () => {
     await row.getByRole('button', { name: 'Save' }).click()
     await page.getByText(`${name} changed.`).waitFor()
     await page.waitForFunction((n) => document.querySelector(`[data-testid=user-${n}] [data-testid=user-services]`)?.textContent === 'Mail, Calendar & contacts', name)
+    // another address of hers: one kept for the postmaster is refused at the field, her own is saved
+    const aliases = row.getByLabel('Other mail addresses')
+    await aliases.fill('postmaster')
+    await row.getByRole('button', { name: 'Save' }).click()
+    await row.getByText("'postmaster' is kept for the postmaster").waitFor()
+    await aliases.fill('carol.office')
+    await row.getByRole('button', { name: 'Save' }).click()
+    await row.getByTestId('user-mail').filter({ hasText: 'Also: carol.office' }).waitFor()
     const password = row.getByLabel(`New password for ${name}`)
     await password.fill('a-Long-password-'.repeat(5))
     await row.getByRole('button', { name: 'Set password' }).click()
@@ -832,6 +840,10 @@ describe('the running cell', { concurrency: false }, () => {
     const mine = await pageRequest('GET', '/api/account/services')
     assert.deepEqual(mine.services.filter((s) => ['files', 'vpn'].includes(s)), [])
     for (const url of [mine.calendar?.caldav_url, mine.mail?.imap.host].filter(Boolean)) await page.getByText(url).first().waitFor()
+    if (mine.mail) {
+      assert.deepEqual(mine.mail.aliases, [`carol.office@${mine.domain}`])
+      await page.getByText(`carol.office@${mine.domain}`).waitFor()
+    }
     // their devices: none of the admins' are shown, and without the VPN among their services the API
     // refuses to add one, in words the page shows
     await nav.getByRole('link', { name: 'My devices' }).click()

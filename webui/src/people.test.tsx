@@ -39,8 +39,8 @@ describe('the menu', () => {
 
 const USERS = {
   users: [
-    { name: 'admin', role: 'admin', services: ['calendar', 'vpn'], can_login: true },
-    { name: 'bob', role: 'peer', services: ['mail', 'calendar', 'files', 'vpn'], can_login: true },
+    { name: 'admin', role: 'admin', services: ['calendar', 'vpn'], can_login: true, mail_aliases: [], mail_catch_all: false },
+    { name: 'bob', role: 'peer', services: ['mail', 'calendar', 'files', 'vpn'], can_login: true, mail_aliases: [], mail_catch_all: false },
   ],
 }
 
@@ -86,7 +86,7 @@ describe('the Users page', () => {
     const user = userEvent.setup()
     page(<UsersPage me="admin" />)
     await user.click(await screen.findByRole('button', { name: 'Edit bob' }))
-    const edit = screen.getByRole('form', { name: 'Role and services of bob' })
+    const edit = screen.getByRole('form', { name: 'Role, services and addresses of bob' })
     await user.click(within(edit).getByLabelText('Mail'))
     await user.click(within(edit).getByRole('button', { name: 'Save' }))
     expect(await screen.findByText('bob changed.')).toBeInTheDocument()
@@ -113,12 +113,65 @@ describe('the Users page', () => {
     expect(calls.some((c) => c.init.method === 'DELETE' && c.url === '/api/users/bob')).toBe(true)
   })
 
+  it('gives a person more mail addresses and the catch-all, checking them first and showing the API’s refusal', async () => {
+    const calls = routeFetch((_url, init) => {
+      if (init.method === 'PATCH' && body(init).mail_aliases?.includes('sales'))
+        return { status: 400, body: { error: 'refused', fields: { 'mail_aliases[1]': "'sales' is already an alias of carol", mail_aliases: "'sales' is already an alias of carol" } } }
+      if (init.method === 'PATCH') return { status: 200, body: { user: { ...USERS.users[1], ...body(init) }, run_id: 'r5' } }
+      return { status: 200, body: USERS }
+    })
+    const user = userEvent.setup()
+    page(<UsersPage me="admin" />)
+    await user.click(await screen.findByRole('button', { name: 'Edit bob' }))
+    const edit = screen.getByRole('form', { name: 'Role, services and addresses of bob' })
+    const aliases = within(edit).getByLabelText('Other mail addresses')
+    await user.type(aliases, 'info, not an address!')
+    await user.click(within(edit).getByRole('button', { name: 'Save' }))
+    expect(await within(edit).findByText(/address! is not the part of an address before the @/)).toBeInTheDocument()
+    expect(calls.filter((c) => c.init.method === 'PATCH')).toHaveLength(0)
+
+    await user.clear(aliases)
+    await user.type(aliases, 'Info, sales')
+    await user.click(within(edit).getByRole('button', { name: 'Save' }))
+    expect(await within(edit).findByText("'sales' is already an alias of carol")).toBeInTheDocument()
+
+    await user.clear(aliases)
+    await user.type(aliases, 'info robert')
+    await user.click(within(edit).getByLabelText(/Catch-all/))
+    await user.click(within(edit).getByRole('button', { name: 'Save' }))
+    expect(await screen.findByText('bob changed.')).toBeInTheDocument()
+    const patches = calls.filter((c) => c.init.method === 'PATCH').map((c) => body(c.init))
+    expect(patches).toEqual([{ mail_aliases: ['info', 'sales'] }, { mail_aliases: ['info', 'robert'], mail_catch_all: true }])
+  })
+
+  it('takes a person’s addresses away with their mailbox, and lists the addresses', async () => {
+    const withAliases = { ...USERS.users[1], mail_aliases: ['info'], mail_catch_all: true }
+    const calls = routeFetch((_url, init) => {
+      if (init.method === 'PATCH') return { status: 200, body: { user: { ...withAliases, ...body(init) }, run_id: 'r6' } }
+      return { status: 200, body: { users: [USERS.users[0], withAliases] } }
+    })
+    const user = userEvent.setup()
+    page(<UsersPage me="admin" />)
+    expect((await screen.findByTestId('user-bob')).textContent).toContain('Also: info · catch-all')
+    await user.click(screen.getByRole('button', { name: 'Edit bob' }))
+    const edit = screen.getByRole('form', { name: 'Role, services and addresses of bob' })
+    await user.click(within(edit).getByLabelText('Mail'))
+    expect(within(edit).queryByLabelText('Other mail addresses')).toBeNull()
+    await user.click(within(edit).getByRole('button', { name: 'Save' }))
+    expect(await screen.findByText('bob changed.')).toBeInTheDocument()
+    expect(body(calls.find((c) => c.init.method === 'PATCH')!.init)).toEqual({
+      services: ['calendar', 'files', 'vpn'],
+      mail_aliases: [],
+      mail_catch_all: false,
+    })
+  })
+
   it('does not offer an admin their own role, password reset or deletion', async () => {
     routeFetch(() => ({ status: 200, body: USERS }))
     const user = userEvent.setup()
     page(<UsersPage me="admin" />)
     await user.click(await screen.findByRole('button', { name: 'Edit admin' }))
-    expect(within(screen.getByRole('form', { name: 'Role and services of admin' })).getByLabelText('Role')).toBeDisabled()
+    expect(within(screen.getByRole('form', { name: 'Role, services and addresses of admin' })).getByLabelText('Role')).toBeDisabled()
     expect(screen.queryByRole('button', { name: 'Delete admin' })).toBeNull()
     expect(screen.queryByRole('button', { name: 'Set password' })).toBeNull()
   })
@@ -197,6 +250,8 @@ describe('the My services page', () => {
         services: ['mail', 'calendar'],
         mail: {
           address: 'bob@home.cell',
+          aliases: ['info@home.cell', 'robert@home.cell'],
+          catch_all: false,
           login: 'bob',
           imap: { host: 'mail.home.cell', port: 993, security: 'SSL/TLS' },
           smtp: { host: 'mail.home.cell', port: 587, security: 'STARTTLS' },
@@ -207,6 +262,8 @@ describe('the My services page', () => {
     page(<MyServicesPage />)
     expect(await screen.findByText('mail.home.cell, port 993, SSL/TLS')).toBeInTheDocument()
     expect(screen.getByText('mail.home.cell, port 587, STARTTLS')).toBeInTheDocument()
+    expect(screen.getByText('info@home.cell, robert@home.cell')).toBeInTheDocument()
+    expect(screen.queryByText('Catch-all')).toBeNull()
     expect(screen.getAllByText('https://calendar.home.cell/bob/')).toHaveLength(2)
     expect(screen.queryByText('WebDAV')).toBeNull()
     expect(screen.getByRole('link', { name: 'Download root certificate' })).toHaveAttribute('href', '/api/ca/root.pem')

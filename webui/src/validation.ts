@@ -19,6 +19,21 @@ export function validateName(name: string, empty: string): string | null {
   return null
 }
 
+const MAIL_LOCAL_RE = new RegExp(limits.MailLocalPart.pattern)
+
+/** "sales, info.desk" as the list of a person's mail aliases (commas or spaces between them). */
+export function parseAliases(text: string): string[] {
+  return text.split(/[\s,]+/).map((a) => a.trim().toLowerCase()).filter(Boolean)
+}
+
+/** The first alias that is no valid address part, said as the field's error. */
+export function validateAliases(aliases: string[]): string | null {
+  const bad = aliases.find((a) => a.length > limits.MailLocalPart.maxLength || !MAIL_LOCAL_RE.test(a))
+  if (bad !== undefined) return `${bad} is not ${limits.MailLocalPart.description}.`
+  if (new Set(aliases).size !== aliases.length) return 'Each alias once.'
+  return null
+}
+
 export function validateCellName(name: string): string | null {
   return validateName(name, 'Enter a name for the cell.')
 }

@@ -35,6 +35,7 @@ __all__ = [
     "USER_SERVICE_NEEDS",
     "DOMAIN_MODES",
     "ROUTES",
+    "MAIL_ROLE_ADDRESSES",
     "ROLES",
     "DNS_SERVERS",
     "DDNS_PROVIDERS",
@@ -87,6 +88,10 @@ USER_SERVICE_NEEDS = {"mail": "mail", "calendar": "calendar", "files": "files", 
 USER_SERVICES = tuple(USER_SERVICE_NEEDS)
 DOMAIN_MODES = ("internal", "pic_ngo", "custom")
 ROUTES = ("split", "full")
+# Addresses the mail role keeps for the postmaster (roles/mailserver/defaults; a unit test compares):
+# nobody may take them as an alias.
+MAIL_ROLE_ADDRESSES = ("postmaster", "abuse", "dmarc")
+MAX_MAIL_ALIASES = 20  # a person's extra addresses
 ROLES = ("admin", "peer")
 DNS_SERVERS = ("dnsmasq", "coredns")
 PIC_NGO_SUFFIX = "pic.ngo"
@@ -255,9 +260,22 @@ DEFS: dict[str, dict[str, Any]] = {
             "role": _ref("Role", "role", default="peer"),
             "password_hash": _ref("BcryptHash", "password_hash"),
             "services": _ref("UserServices", "services", default=[]),
+            # more addresses delivered to this person's mailbox, which they may also send from
+            "mail_aliases": _ref("MailAliases", "mail aliases", default=[]),
+            # mail to any address of the domain that nobody has lands in this person's mailbox
+            "mail_catch_all": _ref("MailCatchAll", "catch-all", default=False),
         },
         ["name"],
     ),
+    "MailAliases": _list_of(
+        _ref("MailLocalPart", "mail alias"), uniqueItems=True, maxItems=MAX_MAIL_ALIASES,
+        description="more addresses (the part before the @) delivered to this person's mailbox, which they may "
+        "send from too",
+    ),
+    "MailCatchAll": {
+        "type": "boolean",
+        "description": "mail to an address of the domain that nobody has goes to this person (one person at most)",
+    },
     # Where backups go and how often (the backup role, docs/architecture.md "Backup and restore"); the
     # passphrase and the ssh key are secrets, never here (0600 files in /etc/pic/backup).
     "BackupSchedule": _enum(BACKUP_SCHEDULES, "how often the timer backs up; off: on demand only"),
@@ -669,6 +687,43 @@ def _relations(state: dict[str, Any], fields: dict[str, str]) -> None:
             if user["name"] in users:
                 add(f"users[{i}].name", f"user name {user['name']!r} is already used by users[{users[user['name']]}]")
             users.setdefault(user["name"], i)
+    if ok("users"):
+        _mail_address_rules(state["users"], users, ok, add)
+
+
+def _mail_address_rules(users: list[dict[str, Any]], names: dict[str, int], ok: Any, add: Any) -> None:
+    """Each address belongs to one person: an alias is nobody's name, no role address and nobody else's
+    alias; aliases and the catch-all need the mail service; one catch-all at most. A clash between two
+    people is said at both, so a form shows it for the person it changes."""
+    taken: dict[str, tuple[str, str]] = {}
+    catch_all: tuple[str, str] | None = None
+    for i, user in enumerate(users):
+        has_mail = "mail" in user.get("services", [])
+        aliases, where = user.get("mail_aliases", []), f"users[{i}].mail_aliases"
+        if aliases and not has_mail and ok(where, f"users[{i}].services"):
+            add(where, f"{user['name']} has no mailbox: give them the mail service for their aliases")
+        for j, alias in enumerate(aliases if ok(where) else []):
+            at = f"{where}[{j}]"
+            if alias in names:
+                add(at, f"{alias!r} is the address of the user {alias}")
+                add(f"users[{names[alias]}].name", f"{alias!r} is an alias of {user['name']}")
+            elif alias in MAIL_ROLE_ADDRESSES:
+                add(at, f"{alias!r} is kept for the postmaster")
+            elif alias in taken:
+                owner, owner_at = taken[alias]
+                add(at, f"{alias!r} is already an alias of {owner}")
+                add(owner_at, f"{alias!r} is already an alias of {user['name']}")
+            else:
+                taken[alias] = (user["name"], at)
+        where = f"users[{i}].mail_catch_all"
+        if user.get("mail_catch_all") and ok(where):
+            if not has_mail:
+                add(where, f"{user['name']} has no mailbox: give them the mail service to receive the catch-all")
+            elif catch_all is not None:
+                add(where, f"the catch-all already goes to {catch_all[0]}")
+                add(catch_all[1], f"the catch-all already goes to {user['name']}")
+            else:
+                catch_all = (user["name"], where)
 
 
 def _routes_rules(
@@ -845,13 +900,17 @@ class Request:
                     node = node[part]
                 node[last] = copy.deepcopy(value)
 
-    def request_fields(self, state_fields: Mapping[str, str]) -> dict[str, str]:
-        """Errors of the changed state named as this request's fields ('network.lan_subnet' -> 'lan_subnet')."""
+    def request_fields(self, state_fields: Mapping[str, str], entry: str | None = None) -> dict[str, str]:
+        """Errors of the changed state named as this request's fields ('network.lan_subnet' -> 'lan_subnet').
+        With ``entry`` ('users[2]', the list entry the request changes) only that entry's errors take
+        the request's names; another entry's keep their state path."""
         out: dict[str, str] = {}
         for path, message in state_fields.items():
             for key, state_path in self.fields.items():
                 rx = re.escape(state_path).replace(r"\[\]", r"\[[0-9]+\]")
                 m = re.match(f"^{rx}(?=$|[.\\[])", path)
+                if m and entry is not None and "[]" in state_path and not path.startswith(entry + "."):
+                    continue
                 if m:
                     out.setdefault(key + path[m.end() :], message)
                     break
@@ -936,14 +995,16 @@ PEER_CHANGE = Request(
 USER = Request(
     "UserRequest",
     "user",
-    {"name": "users[].name", "role": "users[].role", "services": "users[].services"},
+    {"name": "users[].name", "role": "users[].role", "services": "users[].services",
+     "mail_aliases": "users[].mail_aliases", "mail_catch_all": "users[].mail_catch_all"},
     {"password": _ref("Password", "password")},
     ("name", "password"),
 )
 USER_CHANGE = Request(
     "UserChange",
     "user change",
-    {"role": "users[].role", "services": "users[].services"},
+    {"role": "users[].role", "services": "users[].services",
+     "mail_aliases": "users[].mail_aliases", "mail_catch_all": "users[].mail_catch_all"},
     at_least_one=True,
 )
 USER_PASSWORD = Request(
@@ -1105,6 +1166,8 @@ def valid_state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
             "role": u.get("role", "peer"),
             "password_hash": u.get("password_hash", ""),
             "services": list(u.get("services", [])),
+            "mail_aliases": list(u.get("mail_aliases", [])),
+            "mail_catch_all": bool(u.get("mail_catch_all", False)),
         }
         for u in full["users"]
     ]

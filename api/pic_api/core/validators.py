@@ -78,6 +78,14 @@ TYPES: dict[str, dict[str, Any]] = {
         "description": "a lower-case letter, then a-z, 0-9 or '-' (not at the end); at most 32 characters",
         "example": "home",
     },
+    "MailLocalPart": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[a-z0-9]+([._-][a-z0-9]+)*$",
+        "description": "the part of an address before the @: a-z and 0-9, single '.', '_' or '-' between them",
+        "example": "info",
+    },
     "Domain": {
         "type": "string",
         "minLength": 1,

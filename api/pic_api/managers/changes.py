@@ -37,16 +37,19 @@ class ChangeManager:
         description: str,
         request: schema.Request | None = None,
         before_run: Callable[[Any], None] | None = None,
+        entry: str | None = None,
     ) -> tuple[Run, Any]:
         """Save the changed state as a new version and queue its converge.
 
-        A refused state names its fields as ``request`` did ('network.upstream_dns[1]' -> 'upstream_dns[1]').
+        A refused state names its fields as ``request`` did ('network.upstream_dns[1]' -> 'upstream_dns[1]');
+        with ``entry`` ('users[2]') only that list entry's errors are the request's.
         ``before_run`` is called with the change's result once the state is saved and before the
         converge is queued (a peer is applied to the running cell there)."""
         try:
             old, new, version, result = self.state.update(change)
         except InvalidInput as exc:
-            raise InvalidInput(exc.message, request.request_fields(exc.fields) if request else exc.fields) from exc
+            fields = request.request_fields(exc.fields, entry) if request else exc.fields
+            raise InvalidInput(exc.message, fields) from exc
         if before_run is not None:
             before_run(result)
         run = self.runs.submit("converge", self.tags_for(old, new), description=description, state_version=version)

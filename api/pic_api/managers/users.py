@@ -24,6 +24,8 @@ def public_user(user: dict[str, Any], accounts: dict[str, str]) -> dict[str, Any
         "role": user.get("role", "peer"),
         "services": user.get("services", []),
         "can_login": user["name"] in accounts,
+        "mail_aliases": user.get("mail_aliases", []),
+        "mail_catch_all": user.get("mail_catch_all", False),
     }
 
 
@@ -46,6 +48,8 @@ class UserManager:
             "role": data["role"],
             "password_hash": service_hash(data["password"], self.rounds),
             "services": data["services"],
+            "mail_aliases": data.get("mail_aliases", []),
+            "mail_catch_all": data.get("mail_catch_all", False),
         }
 
         def change(state: dict[str, Any]) -> None:
@@ -53,7 +57,8 @@ class UserManager:
                 raise Conflict(f"user {entry['name']!r} exists", {"name": "a user with this name exists"})
             state["users"].append(entry)
 
-        run, _ = self.changes.apply(change, f"add user {data['name']}", schema.USER)
+        last = f"users[{len(self.changes.state.section('users'))}]"  # where it is appended
+        run, _ = self.changes.apply(change, f"add user {data['name']}", schema.USER, entry=last)
         self.auth.set_password(data["name"], data["password"], data["role"])
         return public_user(entry, self.auth.accounts()), run
 
@@ -64,7 +69,7 @@ class UserManager:
         return user
 
     def change(self, name: str, body: dict[str, Any], current_user: str) -> tuple[dict[str, Any], Run]:
-        """A new role or set of services for ``name``; one's own role stays (no admin demotes themselves
+        """A new role, set of services or mail addresses for ``name``; one's own role stays (no admin demotes themselves
         out of the cell)."""
         data = checked(schema.USER_CHANGE, body)
         before = self._existing(name)
@@ -77,7 +82,8 @@ class UserManager:
                 raise NotFound(f"no user {name!r}")
             user.update(data)
 
-        run, _ = self.changes.apply(change, f"change user {name}", schema.USER_CHANGE)
+        at = next(i for i, u in enumerate(self.changes.state.section("users")) if u["name"] == name)
+        run, _ = self.changes.apply(change, f"change user {name}", schema.USER_CHANGE, entry=f"users[{at}]")
         if "role" in data and data["role"] != before.get("role"):
             self.auth.set_role(name, data["role"])
         return public_user(self._existing(name), self.auth.accounts()), run
@@ -143,6 +149,8 @@ class UserManager:
             host = f"mail.{domain}"
             out["mail"] = {
                 "address": f"{name}@{domain}",
+                "aliases": [f"{a}@{domain}" for a in user.get("mail_aliases", [])],
+                "catch_all": bool(user.get("mail_catch_all")),
                 "login": name,
                 "imap": {"host": host, "port": 993, "security": "SSL/TLS"},
                 "smtp": {"host": host, "port": 587, "security": "STARTTLS"},

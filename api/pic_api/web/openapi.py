@@ -307,8 +307,9 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ["name", "available", "error"],
     ),
     "UserEntry": _obj(
-        {"name": ref("Label"), "role": ref("Role"), "services": ref("UserServices"), "can_login": BOOL},
-        ["name", "role", "services", "can_login"],
+        {"name": ref("Label"), "role": ref("Role"), "services": ref("UserServices"), "can_login": BOOL,
+         "mail_aliases": ref("MailAliases"), "mail_catch_all": ref("MailCatchAll")},
+        ["name", "role", "services", "can_login", "mail_aliases", "mail_catch_all"],
     ),
     "UserList": _obj({"users": _list(ref("UserEntry"))}, ["users"]),
     "UserCreated": _obj({"user": ref("UserEntry"), "run_id": STR}, ["user", "run_id"]),
@@ -335,11 +336,13 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "mail": _obj(
                 {
                     "address": STR,
+                    "aliases": {"type": "array", "items": STR, "description": "more addresses, same mailbox"},
+                    "catch_all": {"type": "boolean", "description": "unknown addresses of the domain land here"},
                     "login": STR,
                     "imap": ref("ClientServer"),
                     "smtp": ref("ClientServer"),
                 },
-                ["address", "login", "imap", "smtp"],
+                ["address", "aliases", "catch_all", "login", "imap", "smtp"],
             ),
             "calendar": _obj(
                 {"caldav_url": STR, "carddav_url": STR, "login": STR}, ["caldav_url", "carddav_url", "login"]

@@ -28,8 +28,8 @@ def users_add() -> Any:
 
 
 @users_bp.patch("/<name>")
-@doc("Change a user's role or services (not your own role)", "UserChanged", params=NAME, body=schema.USER_CHANGE,
-     errors=(404, 409))
+@doc("Change a user's role, services or mail addresses (not your own role)", "UserChanged", params=NAME,
+     body=schema.USER_CHANGE, errors=(404, 409))
 def users_change(name: str) -> Any:
     user, run = cell().users.change(name, json_body(), session().user)
     return jsonify(user=user, run_id=run.id)

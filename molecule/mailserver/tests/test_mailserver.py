@@ -353,3 +353,27 @@ def test_submission_relays_for_authenticated_users_only(lab, cell_ip, client_tru
     )
     assert res.returncode == 0, res.stdout
     assert "250 2.1.5 Ok" in res.stdout
+
+
+def test_an_alias_delivers_to_its_person(lab, cell_ip, client_trusts_cell_root):
+    token = "pic-" + uuid.uuid4().hex[:12]
+    res = swaks(lab, "--to", f"robert@{DOMAIN}", "--from", "someone@example.org", "--server", f"{cell_ip}:25",
+                "--header", f"Subject: {token}")
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = imap_fetch(lab, cell_ip, client_trusts_cell_root, "bob", PASSWORDS["bob"], token)
+    assert got["message"] and f"Subject: {token}" in got["message"]
+    assert f"To: robert@{DOMAIN}" in got["message"]
+
+
+def test_a_person_sends_from_their_alias_and_nobody_else_does(lab, cell_ip, client_trusts_cell_root):
+    token = "pic-" + uuid.uuid4().hex[:12]
+    res = submit(lab, cell_ip, client_trusts_cell_root, "bob", PASSWORDS["bob"], f"alice@{DOMAIN}", token,
+                 sender=f"info@{DOMAIN}")
+    assert res.returncode == 0, res.stdout
+    got = imap_fetch(lab, cell_ip, client_trusts_cell_root, "alice", PASSWORDS["alice"], token)
+    assert got["message"] and f"From: info@{DOMAIN}" in got["message"]
+
+    res = submit(lab, cell_ip, client_trusts_cell_root, "alice", PASSWORDS["alice"], f"bob@{DOMAIN}", "not hers",
+                 sender=f"info@{DOMAIN}")
+    assert res.returncode != 0
+    assert refused(res.stdout, "553") and "not owned by user" in res.stdout

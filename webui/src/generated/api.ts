@@ -3,6 +3,9 @@
 /** a lower-case letter, then a-z, 0-9 or '-' (not at the end); at most 32 characters */
 export type Label = string
 
+/** the part of an address before the @: a-z and 0-9, single '.', '_' or '-' between them */
+export type MailLocalPart = string
+
 /** a domain name of at least two labels, like example.org: each label 1-63 characters of a-z, 0-9 and '-' (not at either end), the last one starting with a letter */
 export type Domain = string
 
@@ -159,7 +162,15 @@ export type User = {
   role?: Role
   password_hash?: BcryptHash
   services?: UserServices
+  mail_aliases?: MailAliases
+  mail_catch_all?: MailCatchAll
 }
+
+/** more addresses (the part before the @) delivered to this person's mailbox, which they may send from too */
+export type MailAliases = MailLocalPart[]
+
+/** mail to an address of the domain that nobody has goes to this person (one person at most) */
+export type MailCatchAll = boolean
 
 /** how often the timer backs up; off: on demand only */
 export type BackupSchedule = "hourly" | "daily" | "weekly" | "off"
@@ -423,6 +434,8 @@ export type StoreUpgrade = {
 export type UserChange = {
   role?: Role
   services?: UserServices
+  mail_aliases?: MailAliases
+  mail_catch_all?: MailCatchAll
 }
 
 export type UserPassword = {
@@ -433,6 +446,8 @@ export type UserRequest = {
   name: Label
   role?: Role
   services?: UserServices
+  mail_aliases?: MailAliases
+  mail_catch_all?: MailCatchAll
   password: Password
 }
 
@@ -695,6 +710,8 @@ export type UserEntry = {
   role: Role
   services: UserServices
   can_login: boolean
+  mail_aliases: MailAliases
+  mail_catch_all: MailCatchAll
 }
 
 export type UserList = {
@@ -744,6 +761,10 @@ export type ClientSettings = {
   services: UserServices
   mail?: {
     address: string
+    /** more addresses, same mailbox */
+    aliases: string[]
+    /** unknown addresses of the domain land here */
+    catch_all: boolean
     login: string
     imap: ClientServer
     smtp: ClientServer
@@ -973,6 +994,12 @@ export const limits = {
     "maxLength": 32,
     "description": "a lower-case letter, then a-z, 0-9 or '-' (not at the end); at most 32 characters"
   },
+  "MailLocalPart": {
+    "pattern": "^[a-z0-9]+([._-][a-z0-9]+)*$",
+    "minLength": 1,
+    "maxLength": 64,
+    "description": "the part of an address before the @: a-z and 0-9, single '.', '_' or '-' between them"
+  },
   "Domain": {
     "pattern": "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
     "minLength": 1,
@@ -1157,6 +1184,10 @@ export const limits = {
   },
   "NtpServers": {
     "maxItems": 8
+  },
+  "MailAliases": {
+    "maxItems": 20,
+    "description": "more addresses (the part before the @) delivered to this person's mailbox, which they may send from too"
   },
   "BackupSchedule": {
     "enum": [

@@ -17,6 +17,8 @@ function MailSettings({ mail }: { mail: NonNullable<ClientSettings['mail']> }) {
   return (
     <dl>
       <Setting label="Address">{mail.address}</Setting>
+      {mail.aliases.length > 0 && <Setting label="Also your addresses">{mail.aliases.join(', ')}</Setting>}
+      {mail.catch_all && <Setting label="Catch-all">mail to addresses nobody has comes to you too</Setting>}
       <Setting label="User name">{mail.login}</Setting>
       <Setting label="Incoming (IMAP)">
         {mail.imap.host}, port {mail.imap.port}, {mail.imap.security}

@@ -23,7 +23,7 @@ import {
   showRefusal,
   useApi,
 } from '../components/ui'
-import { validateName, validatePassword, type FieldErrors } from '../validation'
+import { parseAliases, validateAliases, validateName, validatePassword, type FieldErrors } from '../validation'
 
 type Notice = { text: string; runId?: string | null }
 
@@ -146,8 +146,16 @@ function EditUser({ user, self, onDone, onDelete }: { user: UserEntry; self: boo
   const [errors, setErrors] = useState<FieldErrors>({})
   const [message, setMessage] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  const [aliasText, setAliasText] = useState(user.mail_aliases.join(', '))
+  const [catchAll, setCatchAll] = useState(user.mail_catch_all)
   const id = `user-${user.name}`
-  const changed = role !== user.role || services.join() !== user.services.join()
+  const hasMail = services.includes('mail')
+  // without a mailbox a person has no addresses: taking mail away takes them away too
+  const aliases = hasMail ? parseAliases(aliasText) : []
+  const catchAllNow = hasMail && catchAll
+  const aliasesChanged = aliases.join() !== user.mail_aliases.join()
+  const changed =
+    role !== user.role || services.join() !== user.services.join() || aliasesChanged || catchAllNow !== user.mail_catch_all
 
   const act = async (what: () => Promise<Notice>) => {
     setBusy(true)
@@ -163,8 +171,18 @@ function EditUser({ user, self, onDone, onDelete }: { user: UserEntry; self: boo
   }
   const save = (ev: FormEvent) => {
     ev.preventDefault()
+    const bad = validateAliases(aliases)
+    if (bad) {
+      setErrors({ mail_aliases: bad })
+      return
+    }
     void act(async () => {
-      const body = { ...(role !== user.role ? { role } : {}), ...(services.join() !== user.services.join() ? { services } : {}) }
+      const body = {
+        ...(role !== user.role ? { role } : {}),
+        ...(services.join() !== user.services.join() ? { services } : {}),
+        ...(aliasesChanged ? { mail_aliases: aliases } : {}),
+        ...(catchAllNow !== user.mail_catch_all ? { mail_catch_all: catchAllNow } : {}),
+      }
       const res = await endpoints.changeUser(user.name, body)
       return { text: `${user.name} changed.`, runId: res.run_id }
     })
@@ -186,11 +204,37 @@ function EditUser({ user, self, onDone, onDelete }: { user: UserEntry; self: boo
   return (
     <div className="mt-3 space-y-4 border-t border-slate-200 pt-3">
       {message && <ErrorNote error={message} />}
-      <form onSubmit={save} noValidate aria-label={`Role and services of ${user.name}`}>
+      <form onSubmit={save} noValidate aria-label={`Role, services and addresses of ${user.name}`}>
         <Field id={`${id}-role`} label="Role" error={errors.role} hint={self ? 'Another admin changes your role.' : undefined}>
           <RoleSelect id={`${id}-role`} value={role} onChange={setRole} disabled={self} />
         </Field>
         <ServiceChoice id={`${id}-services`} value={services} onChange={setServices} error={errors.services} />
+        {hasMail && (
+          <>
+            <Field
+              id={`${id}-aliases`}
+              label="Other mail addresses"
+              error={errors.mail_aliases}
+              hint={`The part before the @, separated by commas: mail to them lands in ${user.name}'s mailbox, and ${user.name} may send from them.`}
+            >
+              <input
+                id={`${id}-aliases`}
+                className={inputClass}
+                value={aliasText}
+                placeholder="info, sales"
+                aria-invalid={Boolean(errors.mail_aliases)}
+                onChange={(e) => setAliasText(e.target.value)}
+              />
+            </Field>
+            <div className="mb-4">
+              <label className="inline-flex items-center gap-2">
+                <input type="checkbox" checked={catchAll} onChange={(e) => setCatchAll(e.target.checked)} />
+                Catch-all: mail to an address nobody has lands here
+              </label>
+              {errors.mail_catch_all && <p className="mt-1 text-sm font-medium text-red-800">{errors.mail_catch_all}</p>}
+            </div>
+          </>
+        )}
         <button type="submit" className={buttonPrimary} disabled={busy || !changed}>
           Save
         </button>
@@ -274,6 +318,13 @@ export function UsersPage({ me }: { me?: string }) {
                       <div className="text-sm text-slate-700" data-testid="user-services">
                         {u.services.length ? u.services.map((s) => USER_SERVICE_LABELS[s]).join(', ') : 'no services'}
                       </div>
+                      {(u.mail_aliases.length > 0 || u.mail_catch_all) && (
+                        <div className="text-sm break-words text-slate-700" data-testid="user-mail">
+                          {u.mail_aliases.length > 0 && `Also: ${u.mail_aliases.join(', ')}`}
+                          {u.mail_aliases.length > 0 && u.mail_catch_all && ' · '}
+                          {u.mail_catch_all && 'catch-all'}
+                        </div>
+                      )}
                     </div>
                     <button
                       type="button"
@@ -285,7 +336,7 @@ export function UsersPage({ me }: { me?: string }) {
                     </button>
                   </div>
                   {open === u.name && (
-                    <EditUser key={u.role + u.services.join()} user={u} self={u.name === me} onDone={done} onDelete={() => setConfirm(u.name)} />
+                    <EditUser key={[u.role, u.services, u.mail_aliases, u.mail_catch_all].join('|')} user={u} self={u.name === me} onDone={done} onDelete={() => setConfirm(u.name)} />
                   )}
                 </li>
               ))}
