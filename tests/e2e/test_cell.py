@@ -549,7 +549,8 @@ FAR = "172.31.255.10"  # an address beyond the cell's networks, held by the LAN 
 
 def test_full_route_peer_has_egress_at_once_and_after_its_run(cell, admin, peer):
     """A full-route peer's traffic leaves masqueraded within seconds of the API's answer (the agent
-    added it to the firewall's set), and still after its run converged the firewall."""
+    added it to the firewall's set), and still after its run converged the firewall; a route change
+    keeps its keys, and new keys end the old configuration's traffic at once."""
     lan_ip = cell.lab.host_info("lan")["ip"]
     assert cell.exec("ip", "addr", "add", f"{FAR}/32", "dev", "host0", host="lan").returncode == 0
     assert cell.exec("ip", "route", "add", f"{FAR}/32", "via", lan_ip).returncode == 0
@@ -596,6 +597,23 @@ def test_full_route_peer_has_egress_at_once_and_after_its_run(cell, admin, peer)
             events = follow_run(admin, cell.https, r.json()["run_id"])
             assert events[-1]["status"] == "successful", events[-5:]
             assert egress() == expect, f"after the converge of route {route}"
+
+        # New keys (a lost device): the old configuration carries nothing from the answer on, the
+        # new one carries the device's traffic with the same address, and the run takes the old key
+        # off the cell's interface.
+        r = admin.post(f"{cell.https}/api/peers/roamer/keys", json={}, headers=csrf(admin), timeout=30)
+        assert r.status_code == 200, r.text
+        new_key = r.json()["peer"]["public_key"]
+        assert r.json()["ready"] is True and new_key != key and r.json()["private_key_included"] is True, r.json()
+        assert wait_for(lambda: egress() is None, READY_WITHIN, 0.1), "the old keys still carry traffic"
+        cell.lab.exec("client", ["wg-quick", "down", "wg1"])
+        bring_up(cell, r.json(), "wg1")
+        assert wait_for(egress, READY_WITHIN, 0.1) == cell.ip, "the new keys carry no traffic"
+        events = follow_run(admin, cell.https, r.json()["run_id"])
+        assert events[-1]["status"] == "successful", events[-5:]
+        on_cell = cell.exec("wg", "show", "wg0", "peers").stdout.split()
+        assert new_key in on_cell and key not in on_cell, on_cell
+        assert egress() == cell.ip
     finally:
         cell.lab.exec("client", ["wg-quick", "down", "wg1"])
         cell.exec("systemctl", "stop", "far-echo", host="lan")

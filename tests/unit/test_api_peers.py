@@ -159,13 +159,16 @@ def test_a_member_adds_their_own_device_and_sees_only_theirs(app, admin, peer_cl
     assert [p["name"] for p in peer_client.get("/api/peers").get_json()["peers"]] == ["bobphone"]
     assert {p["name"] for p in admin.get("/api/peers").get_json()["peers"]} == {"router", "bobphone"}
     # another's device does not exist for a member: not read, changed, shown or deleted
-    for method, path in (("get", "/api/peers/router"), ("get", "/api/peers/router/config"),
-                         ("patch", "/api/peers/router"), ("delete", "/api/peers/router")):
-        r = getattr(peer_client, method)(path, json={"route": "full"}, headers=csrf(peer_client))
+    for method, path, body in (("get", "/api/peers/router", None), ("get", "/api/peers/router/config", None),
+                               ("patch", "/api/peers/router", {"route": "full"}),
+                               ("post", "/api/peers/router/keys", {}), ("delete", "/api/peers/router", None)):
+        r = getattr(peer_client, method)(path, json=body, headers=csrf(peer_client))
         assert r.status_code == 404, (method, path, r.get_json())
     # their own: the route changes with the same keys, and it is removed
     r = peer_client.patch("/api/peers/bobphone", json={"route": "full"}, headers=csrf(peer_client))
     assert r.status_code == 200 and r.get_json()["peer"]["owner"] == "bob"
+    r = peer_client.post("/api/peers/bobphone/keys", json={}, headers=csrf(peer_client))
+    assert r.status_code == 200 and r.get_json()["private_key_included"] is True
     assert peer_client.delete("/api/peers/bobphone", headers=csrf(peer_client)).status_code == 202
 
 

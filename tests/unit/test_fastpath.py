@@ -391,6 +391,38 @@ def test_a_changed_peer_is_applied_at_once_with_its_keys_and_address(app, admin,
     assert [p["name"] for p in admin.get("/api/peers").get_json()["peers"]] == ["tablet"]
 
 
+def test_new_keys_keep_the_device_and_take_its_address_off_the_old_key_at_once(app, admin, config, live):
+    added = admin.post("/api/peers", json={"name": "phone", "route": "full"}, headers=csrf(admin)).get_json()
+    old_private = next(ln.split(" = ", 1)[1] for ln in added["config"].splitlines() if ln.startswith("PrivateKey"))
+    resp = admin.post("/api/peers/phone/keys", json={}, headers=csrf(admin))
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    new_key = body["peer"]["public_key"]
+    assert new_key != added["peer"]["public_key"] and wgkeys.is_valid_key(new_key)
+    assert body["peer"] == {**added["peer"], "public_key": new_key}  # same name, address, route, created
+    private = next(ln.split(" = ", 1)[1] for ln in body["config"].splitlines() if ln.startswith("PrivateKey"))
+    assert wgkeys.public_key(private) == new_key and private != old_private
+    assert body["private_key_included"] is True and body["ready"] is True
+    # the agent adds the new key (WireGuard moves the address to it) once the state has it
+    call = live[-1]
+    assert call["op"] == "add" and call["peer"]["public_key"] == new_key and call["saved"] == ["phone"]
+    assert {"wireguard"} <= set(wait_run(app, body["run_id"])["tags"])
+    kept = [config.state_file, *config.state_dir.iterdir(), *config.run_dir.rglob("*")]
+    assert not any(private in p.read_text(errors="replace") for p in kept if p.is_file())
+
+    # the device's own public key: no private key in the answer; a key in use is 409; bad is 400
+    resp = admin.post("/api/peers/phone/keys", json={"public_key": PEER_KEY}, headers=csrf(admin))
+    assert resp.status_code == 200 and resp.get_json()["private_key_included"] is False
+    assert "\n# PrivateKey = (the private key that stays" in resp.get_json()["config"]
+    before, calls = config.state_file.read_text(), len(live)
+    for body, status, field in (({"public_key": PEER_KEY}, 409, "public_key"), ({"public_key": "x"}, 400, "public_key"),
+                                ({"name": "tablet"}, 400, "name")):
+        resp = admin.post("/api/peers/phone/keys", json=body, headers=csrf(admin))
+        assert resp.status_code == status and field in resp.get_json()["fields"], resp.get_json()
+    assert admin.post("/api/peers/ghost/keys", json={}, headers=csrf(admin)).status_code == 404
+    assert config.state_file.read_text() == before and len(live) == calls
+
+
 @pytest.mark.parametrize(
     "body,field",
     [({}, "body"), ({"route": "half"}, "route"), ({"name": "Bad Name"}, "name"),

@@ -274,6 +274,8 @@ export const endpoints = {
   peers: async () => (await api.get<T.PeerList>('/api/peers')).peers,
   addPeer: (body: T.PeerRequest) => api.post<NewPeerResponse>('/api/peers', body),
   changePeer: (name: string, body: T.PeerChange) => api.patch<T.PeerChanged>(`/api/peers/${encodeURIComponent(name)}`, body),
+  rekeyPeer: (name: string, body: T.PeerKeys = {}) =>
+    api.post<NewPeerResponse>(`/api/peers/${encodeURIComponent(name)}/keys`, body),
   deletePeer: (name: string) => api.del<T.PeerRemoved>(`/api/peers/${encodeURIComponent(name)}`),
   services: () => api.get<ServicesHealth>('/api/services'),
   settings: () => api.get<Settings>('/api/settings'),

@@ -408,6 +408,29 @@ describe('change a peer', () => {
     expect(within(panel).getByRole('link', { name: 'watch run r9' })).toBeInTheDocument()
   })
 
+  it('makes new keys after a confirmation and shows the new configuration once', async () => {
+    const fresh = { ...phone, public_key: 'bmV3LWtleS1mb3ItdGhlLXBob25lLW9mLXRoZS1jZWw=' }
+    const calls = routeFetch((url, init) => {
+      if (url === '/api/peers/phone/keys' && init.method === 'POST')
+        return { status: 200, body: { peer: fresh, config: '[Interface]\nPrivateKey = new', qr_svg: '<svg/>', run_id: 'r10', ready: true, private_key_included: true } }
+      if (url === '/api/peers') return { status: 200, body: { peers: [phone] } }
+      return { status: 404, body: {} }
+    })
+    const user = userEvent.setup()
+    render(<MemoryRouter><PeersPage /></MemoryRouter>)
+    await user.click(await screen.findByRole('button', { name: 'Change phone' }))
+    await user.click(screen.getByRole('button', { name: 'New keys for phone…' }))
+    const dialog = screen.getByRole('alertdialog')
+    expect(dialog).toHaveTextContent('stops working at once')
+    expect(calls.some((c) => c.init.method === 'POST')).toBe(false)
+    await user.click(within(dialog).getByRole('button', { name: 'Make new keys' }))
+    expect(await screen.findByText('New keys for phone')).toBeInTheDocument()
+    expect(screen.getByTestId('one-time-warning')).toHaveTextContent('It contains the device\'s private key')
+    expect(screen.getByTestId('peer-ready')).toBeInTheDocument()
+    const post = calls.find((c) => c.init.method === 'POST')!
+    expect(JSON.parse(post.init.body as string)).toEqual({})
+  })
+
   it('refuses a name another peer has before sending, and shows the API refusal at its field', async () => {
     const calls = routeFetch(() => ({ status: 400, body: { error: 'invalid peer change', fields: { name: 'reserved name' } } }))
     const user = userEvent.setup()

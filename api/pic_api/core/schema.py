@@ -50,6 +50,7 @@ __all__ = [
     "SETTINGS",
     "PEER",
     "PEER_CHANGE",
+    "PEER_KEYS",
     "DDNS",
     "USER",
     "USER_CHANGE",
@@ -992,6 +993,8 @@ PEER_CHANGE = Request(
     "PeerChange", "peer change", {"name": "peers[].name", "route": "peers[].route", "owner": "peers[].owner"},
     at_least_one=True,
 )
+# New keys for a device (the old configuration stops working); without public_key the cell makes them.
+PEER_KEYS = Request("PeerKeys", "new keys", {"public_key": "peers[].public_key"})
 USER = Request(
     "UserRequest",
     "user",

@@ -206,6 +206,42 @@ class PeerManager:
         config = client_config(peer, state, self.cell_public_key(), self.endpoint(state), None)
         return {"peer": peer, "config": config, "qr_svg": qr_svg(config), "run_id": run.id, **live}
 
+    def rekey(self, name: str, body: Any, viewer: Viewer | None = None) -> dict[str, Any]:
+        """New keys for a device that was lost or whose configuration leaked: the same name, address and
+        route with another public key (the cell's own pair unless the device sent its public key). The
+        fast path adds the new key at once, which takes the address off the old key (WireGuard routes
+        an address to one peer only), so the old configuration carries nothing from then on; the run
+        then writes the interface without the old key."""
+        data = checked(schema.PEER_KEYS, body or {})
+        private, public = None, data.get("public_key")
+        if not public:
+            private, public = wgkeys.generate_keypair()
+
+        def change(state: dict[str, Any]) -> dict[str, Any]:
+            peer = next((p for p in state["peers"] if p["name"] == name and _sees(viewer, p)), None)
+            if peer is None:
+                raise NotFound(f"no peer {name!r}")
+            if any(p["public_key"] == public for p in state["peers"]):
+                raise Conflict("this public key belongs to a peer already", {"public_key": "already in use"})
+            peer["public_key"] = public
+            return dict(peer)
+
+        live: dict[str, Any] = {}
+        run, peer = self.changes.apply(
+            change, f"new keys for peer {name}", schema.PEER_KEYS,
+            before_run=lambda p: self._apply_live("add", p, live),
+        )
+        state = self.changes.state.load()
+        config = client_config(peer, state, self.cell_public_key(), self.endpoint(state), private)
+        return {
+            "peer": peer,
+            "config": config,
+            "qr_svg": qr_svg(config),
+            "run_id": run.id,
+            "private_key_included": private is not None,
+            **live,
+        }
+
     def config(self, name: str, viewer: Viewer | None = None) -> dict[str, Any]:
         """A peer's configuration as it is now (the cell's current endpoint), for a device that already
         has its key: the private key line stays a placeholder, no new key is made."""

@@ -72,6 +72,15 @@ def peers_change(name: str) -> Any:
     return jsonify(cell().peers.change(name, json_body(), viewer()))
 
 
+@peers_bp.post("/<name>/keys")
+@access("user")
+@doc("New keys for a peer (a lost device, a leaked configuration): its name, address and route stay, its old "
+     "configuration stops carrying traffic at once. Without public_key the cell makes the key pair and returns "
+     "the private key in this answer only", "PeerCreated", params=NAME, body=schema.PEER_KEYS, errors=(404, 409))
+def peers_rekey(name: str) -> Any:
+    return jsonify(cell().peers.rekey(name, json_body(), viewer()))
+
+
 @peers_bp.delete("/<name>")
 @access("user")
 @doc("Remove a peer (from the running cell at once, then durably by its run)", "PeerRemoved", 202, params=NAME,

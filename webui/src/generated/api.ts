@@ -367,6 +367,10 @@ export type PeerChange = {
   owner?: Label
 }
 
+export type PeerKeys = {
+  public_key?: WgKey
+}
+
 export type PeerRequest = {
   name: Label
   route?: Route

@@ -127,12 +127,12 @@ export function AddPeerForm({ existing, onAdded }: { existing: string[]; onAdded
   )
 }
 
-export function NewPeerPanel({ result, onClose }: { result: NewPeerResponse; onClose: () => void }) {
+export function NewPeerPanel({ result, onClose, title }: { result: NewPeerResponse; onClose: () => void; title?: string }) {
   const ref = useRef<HTMLHeadingElement>(null)
   useEffect(() => ref.current?.focus(), [])
   const name = result.peer.name
   return (
-    <Card title={`Peer ${name} added`}>
+    <Card title={title ?? `Peer ${name} added`}>
       <h3 ref={ref} tabIndex={-1} className="sr-only">
         Configuration for {name}
       </h3>
@@ -349,8 +349,9 @@ function ChangedPeerPanel({ result, routeChanged, onClose }: { result: PeerChang
 
 export function PeersPage() {
   const peers = useApi(endpoints.peers)
-  const [added, setAdded] = useState<NewPeerResponse | null>(null)
+  const [added, setAdded] = useState<{ result: NewPeerResponse; title?: string } | null>(null)
   const [confirm, setConfirm] = useState<string | null>(null)
+  const [rekey, setRekey] = useState<string | null>(null)
   const [editing, setEditing] = useState<string | null>(null)
   const [changed, setChanged] = useState<{ result: PeerChanged; routeChanged: boolean } | null>(null)
   const [deleting, setDeleting] = useState(false)
@@ -377,10 +378,28 @@ export function PeersPage() {
     }
   }
 
+  const doRekey = async () => {
+    if (!rekey) return
+    setDeleting(true)
+    setError(null)
+    try {
+      const result = await endpoints.rekeyPeer(rekey)
+      setEditing(null)
+      setNotice(null)
+      setAdded({ result, title: `New keys for ${rekey}` })
+      peers.reload()
+    } catch (e) {
+      setError(e)
+    } finally {
+      setRekey(null)
+      setDeleting(false)
+    }
+  }
+
   return (
     <div className="space-y-4">
       <PageHeader title="Peers">Devices that connect to the cell over WireGuard.</PageHeader>
-      {added && <NewPeerPanel result={added} onClose={() => setAdded(null)} />}
+      {added && <NewPeerPanel result={added.result} title={added.title} onClose={() => setAdded(null)} />}
       {changed && <ChangedPeerPanel {...changed} onClose={() => setChanged(null)} />}
       {notice && <RunNotice text={notice.text} runId={notice.runId} />}
       <ErrorNote error={error} />
@@ -408,6 +427,14 @@ export function PeersPage() {
                 peers.reload()
               }}
             />
+            <div className="mt-4 border-t border-slate-200 pt-3">
+              <p className="mb-2 text-sm text-slate-700">
+                Lost the device, or its configuration got out? New keys make its current configuration useless at once.
+              </p>
+              <button type="button" className={buttonSecondary} onClick={() => setRekey(editing)}>
+                New keys for {editing}…
+              </button>
+            </div>
           </Card>
         )}
         <Card title="Add a peer">
@@ -415,12 +442,24 @@ export function PeersPage() {
             existing={(peers.data ?? []).map((p) => p.name)}
             onAdded={(r) => {
               setNotice(null)
-              setAdded(r)
+              setAdded({ result: r })
               peers.reload()
             }}
           />
         </Card>
       </div>
+      {rekey && (
+        <ConfirmDialog
+          title={`New keys for ${rekey}?`}
+          confirmLabel="Make new keys"
+          busy={deleting}
+          onCancel={() => setRekey(null)}
+          onConfirm={doRekey}
+        >
+          The configuration {rekey} has now stops working at once. It keeps its name and address; load the new
+          configuration shown next on the device (or on its replacement).
+        </ConfirmDialog>
+      )}
       {confirm && (
         <ConfirmDialog
           title={`Delete peer ${confirm}?`}
