@@ -454,6 +454,67 @@ def test_mail_sent_on_587_is_read_on_993(cell, peer):
     assert "DKIM-Signature:" in got.stdout
 
 
+MEMBER, MEMBER_PASSWORD = "dana", "dana's own password 9"  # test data, this lab cell only
+
+
+def test_a_member_brings_up_their_device_and_uses_the_settings_shown(cell, admin, peer):
+    """A member (the API's role peer) whom the admin gave mail, calendar and the VPN: logs in, adds
+    their own device, brings its tunnel up (the admin's laptop tunnel is down meanwhile, as both route
+    the cell's networks), and with the settings their My services page shows stores and reads an
+    event in their calendar and reads mail sent to their alias in their mailbox."""
+    r = admin.post(f"{cell.https}/api/users", json={"name": MEMBER, "password": MEMBER_PASSWORD,
+                   "services": ["mail", "calendar", "vpn"], "mail_aliases": ["dana.office"]},
+                   headers=csrf(admin), timeout=30)
+    assert r.status_code == 201, r.text
+    assert follow_run(admin, cell.https, r.json()["run_id"])[-1]["status"] == "successful"
+    member = requests.Session()
+    member.verify = admin.verify
+    assert member.post(f"{cell.https}/api/auth/login", json={"username": MEMBER, "password": MEMBER_PASSWORD},
+                       timeout=30).status_code == 200
+    shown = member.get(f"{cell.https}/api/account/services", timeout=10).json()
+    assert shown["mail"]["aliases"] == ["dana.office@home.cell"], shown
+    assert member.get(f"{cell.https}/api/peers", timeout=10).json()["peers"] == []  # not the admin's laptop
+    r = member.post(f"{cell.https}/api/peers", json={"name": "danaphone"}, headers=csrf(member), timeout=30)
+    assert r.status_code == 201 and r.json()["peer"]["owner"] == MEMBER, r.text
+    device = r.json()
+    assert cell.lab.exec("client", ["wg-quick", "down", "wg0"]).returncode == 0
+    try:
+        dns = bring_up(cell, device, "wg2")
+        assert wait_for(lambda: handshake_and_ping(cell, "wg2", dns), 30, 0.5), "the member's tunnel is not up"
+        login = ["-u", f"{shown['calendar']['login']}:{MEMBER_PASSWORD}"]
+        base = shown["calendar"]["caldav_url"] + "mine/"
+        made = cell.lab.exec("client", ["curl", "-sS", "--cacert", "/etc/pic-root.pem", *login, "-o", "/dev/null",
+                                        "-w", "%{http_code}", "-X", "MKCALENDAR", base])
+        assert made.stdout == "201", made.stdout + made.stderr
+        event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PIC e2e//EN\r\nBEGIN:VEVENT\r\nUID:member-1\r\n"
+                 "DTSTAMP:20260101T000000Z\r\nDTSTART:20260103T100000Z\r\nSUMMARY:Member e2e\r\nEND:VEVENT\r\n"
+                 "END:VCALENDAR\r\n")
+        put = cell.lab.exec("client", ["curl", "-sS", "--cacert", "/etc/pic-root.pem", *login, "-o", "/dev/null",
+                                       "-w", "%{http_code}", "-H", "Content-Type: text/calendar", "-X", "PUT",
+                                       "--data-binary", "@-", base + "member-1.ics"], input=event)
+        assert put.stdout in ("201", "204"), put.stdout + put.stderr
+        got = cell.lab.exec("client", ["curl", "-sS", "--cacert", "/etc/pic-root.pem", *login, base + "member-1.ics"])
+        assert "SUMMARY:Member e2e" in got.stdout, got.stdout + got.stderr
+        # another's calendar stays closed to them
+        theirs = cell.lab.exec("client", ["curl", "-sS", "--cacert", "/etc/pic-root.pem", *login, "-o", "/dev/null",
+                                          "-w", "%{http_code}", "https://calendar.home.cell/admin/e2e/"])
+        assert theirs.stdout in ("403", "401", "404"), theirs.stdout
+
+        subject = f"member-{time.time():.0f}"
+        sent = cell.exec("swaks", "--server", shown["mail"]["smtp"]["host"], "--port", "587", "--tls",
+                         "--tls-verify", "--tls-ca-path", "/etc/pic-root.pem", "--auth", "PLAIN", "--auth-user",
+                         "admin@home.cell", "--auth-password", ADMIN_PASSWORD, "--from", "admin@home.cell",
+                         "--to", "dana.office@home.cell", "--header", f"Subject: {subject}", host="client")
+        assert sent.returncode == 0, sent.stdout[-3000:]
+        got = cell.lab.exec("client", ["python3", "-c", IMAP_READ, MEMBER_PASSWORD, subject,
+                                       shown["mail"]["address"], shown["mail"]["imap"]["host"]])
+        assert f"Subject: {subject}" in got.stdout and "To: dana.office@home.cell" in got.stdout, got.stderr[-2000:]
+    finally:
+        cell.lab.exec("client", ["wg-quick", "down", "wg2"])
+        cell.lab.exec("client", ["wg-quick", "up", "wg0"])
+        assert wait_for(lambda: handshake_and_ping(cell, "wg0", peer["dns"]), 30, 0.5), "the laptop is back"
+
+
 def test_no_secret_in_state_runs_or_logs(cell, admin, peer):
     """The admin password, the peer's private key (shown once, in the POST's response) and the CA's
     private key appear in no state file, run record, event or log line on the cell."""

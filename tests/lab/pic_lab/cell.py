@@ -148,14 +148,15 @@ def client_wg_config(config: str, lab_lan: str) -> tuple[str, str]:
 
 
 # Run with python3 on a VPN client host: reads the newest mail with subject argv[2] from the cell's
-# IMAPS (TLS verified against the cell's root CA only) as admin with password argv[1], waiting up to
-# 30 s for its delivery; prints the whole message.
+# IMAPS (TLS verified against the cell's root CA only) as admin (or the login argv[3], at the host
+# argv[4]) with password argv[1], waiting up to 30 s for its delivery; prints the whole message.
 IMAP_READ = (
     "import imaplib, ssl, sys, time\n"
     "ctx = ssl.create_default_context(cafile='/etc/pic-root.pem')\n"
+    "login, host = (sys.argv[3:5] + ['admin@home.cell', 'mail.home.cell'][len(sys.argv[3:5]):])\n"
     "for _ in range(30):\n"
-    "    m = imaplib.IMAP4_SSL('mail.home.cell', 993, ssl_context=ctx)\n"
-    "    m.login('admin@home.cell', sys.argv[1]); m.select('INBOX')\n"
+    "    m = imaplib.IMAP4_SSL(host, 993, ssl_context=ctx)\n"
+    "    m.login(login, sys.argv[1]); m.select('INBOX')\n"
     "    typ, ids = m.search(None, 'SUBJECT', sys.argv[2])\n"
     "    if ids[0]:\n"
     "        print(m.fetch(ids[0].split()[-1], '(RFC822)')[1][0][1].decode()); break\n"
