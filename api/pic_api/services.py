@@ -12,6 +12,7 @@ from .core import roles
 from .managers.ansible_backend import AnsibleRunnerBackend
 from .managers.auth import AuthManager, RateLimiter
 from .managers.backup import BackupOperations, BackupSettings
+from .managers.certs import Certificates
 from .managers.changes import ChangeManager
 from .managers.ddns import DdnsManager
 from .managers.health import HealthMonitor
@@ -83,10 +84,10 @@ class Cell:
         if store_engine is None:
             store_engine = self.agent or LocalEngine(lambda: StoreManager.for_file(config.store_config_file))
         self.store = StoreService(self.changes, store_engine)
-        # without the agent the backup actions run in this process, as the read actions do
-        self.backups = BackupOperations(
-            self.agent.call if self.agent else local_call(config, backend), self.runs, self.backup
-        )
+        # without the agent the backup and CA actions run in this process, as the read actions do
+        agent_call = self.agent.call if self.agent else local_call(config, backend)
+        self.backups = BackupOperations(agent_call, self.runs, self.backup)
+        self.certificates = Certificates(self.changes, config.ca_root_file, agent_call)
         self.health = health or HealthMonitor(
             lambda: self.state.section("services"),
             lambda: self.state.section("network")["dns_server"],

@@ -515,6 +515,42 @@ def test_a_member_brings_up_their_device_and_uses_the_settings_shown(cell, admin
         assert wait_for(lambda: handshake_and_ping(cell, "wg0", peer["dns"]), 30, 0.5), "the laptop is back"
 
 
+def test_a_certificate_the_vault_issues_verifies_until_it_is_revoked(cell, admin, root_file, tmp_path):
+    """The agent issues a certificate from the cell's root for a name; openssl accepts it against the
+    root and the CRL the cell publishes; once revoked (its run has the ca role sign the CRL again)
+    openssl refuses it with that CRL."""
+    r = admin.post(f"{cell.https}/api/ca/certificates", json={"name": "printer.home.cell", "days": 30},
+                   headers=csrf(admin), timeout=30)
+    assert r.status_code == 201, r.text
+    made = r.json()
+    cert = tmp_path / "printer.pem"
+    cert.write_text(made["certificate_pem"])
+    assert made["key_pem"].startswith("-----BEGIN PRIVATE KEY-----")
+    kept = made["certificate"]["serial"].replace(":", "") + ".pem"
+    assert kept in cell.exec("ls", "/etc/pic/ca/issued").stdout.split()  # beside the cell's own leaf
+
+    def verify() -> subprocess.CompletedProcess:
+        crl = requests.get(f"{cell.https}/api/ca/crl.pem", verify=admin.verify, timeout=10)
+        assert crl.status_code == 200 and "BEGIN X509 CRL" in crl.text
+        (tmp_path / "crl.pem").write_text(crl.text)
+        return subprocess.run(["openssl", "verify", "-crl_check", "-CRLfile", str(tmp_path / "crl.pem"), "-CAfile",
+                               root_file, str(cert)], capture_output=True, text=True)
+
+    ok = verify()
+    assert ok.returncode == 0 and ": OK" in ok.stdout, ok.stdout + ok.stderr
+    r = admin.post(f"{cell.https}/api/ca/certificates/{made['certificate']['serial']}/revoke", headers=csrf(admin),
+                   timeout=30)
+    assert r.status_code == 202, r.text
+    assert follow_run(admin, cell.https, r.json()["run_id"])[-1]["status"] == "successful"
+    refused = verify()
+    assert refused.returncode != 0 and "certificate revoked" in refused.stdout + refused.stderr, refused.stdout
+    listed = admin.get(f"{cell.https}/api/ca/certificates", timeout=10).json()["certificates"]
+    assert [c["revoked"] for c in listed] == [True]
+    # the key is the answer's alone: not on the cell
+    body = made["key_pem"].splitlines()[1]
+    assert cell.exec("grep", "-rlF", body, "/etc/pic", "/var/lib/pic").stdout == ""
+
+
 def test_no_secret_in_state_runs_or_logs(cell, admin, peer):
     """The admin password, the peer's private key (shown once, in the POST's response) and the CA's
     private key appear in no state file, run record, event or log line on the cell."""

@@ -197,6 +197,7 @@ def test_only_the_expected_views_are_public(app):
         "auth.login",
         "auth.logout",
         "ca.ca_root",
+        "ca.ca_crl",
         "openapi.openapi",
     }
 

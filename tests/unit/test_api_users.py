@@ -192,6 +192,7 @@ MEMBER_MAY = {
     ("get", "/health"),
     ("get", "/api/openapi.json"),
     ("get", "/api/ca/root.pem"),
+    ("get", "/api/ca/crl.pem"),
     ("post", "/api/auth/login"),
     ("post", "/api/auth/logout"),
     ("get", "/api/auth/me"),
@@ -208,6 +209,7 @@ MEMBER_MAY = {
     ("patch", "/api/peers/{name}"),
     ("delete", "/api/peers/{name}"),
     ("get", "/api/peers/{name}/config"),
+    ("post", "/api/peers/{name}/keys"),
 }
 
 

@@ -207,6 +207,8 @@ export interface CellHttps {
 }
 export const FINAL_STATUSES: RunStatus[] = ['successful', 'failed', 'canceled']
 export type Peer = T.Peer
+export type Certificate = T.Certificate
+export type CertificateIssued = T.CertificateIssued
 export type NewPeerResponse = T.PeerCreated
 export type PeerChanged = T.PeerChanged
 export type Me = T.Me
@@ -286,6 +288,11 @@ export const endpoints = {
   saveDdns: (body: T.DdnsChange) => api.put<T.SettingsStarted>('/api/ddns', body),
   peerConfig: (name: string) => api.get<T.PeerConfig>(`/api/peers/${encodeURIComponent(name)}/config`),
   caRootUrl: '/api/ca/root.pem',
+  caCrlUrl: '/api/ca/crl.pem',
+  certificates: async () => (await api.get<T.CertificateList>('/api/ca/certificates')).certificates,
+  issueCertificate: (body: T.CertificateRequest) => api.post<T.CertificateIssued>('/api/ca/certificates', body),
+  revokeCertificate: (serial: string) =>
+    api.post<T.CertificateRevoked>(`/api/ca/certificates/${encodeURIComponent(serial)}/revoke`),
   // the service store and its containers
   store: () => api.get<T.StoreOverview>('/api/store'),
   saveStore: (body: T.StoreSettings) => api.put<T.RunId>('/api/store', body),

@@ -219,6 +219,9 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     "container_inspect": ({"name": _typed("ContainerName")}, {}),
     "image_pull": ({"reference": _typed("PullRef")}, {}),
     "volumes": ({}, {}),
+    # a certificate from the cell's CA (managers/certs.py): the agent alone reads the root key; the
+    # new key is in the answer only
+    "ca_issue": ({"name": _typed("CertName")}, {"days": (_typed("CertDays"), 365)}),
 }
 
 

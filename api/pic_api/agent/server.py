@@ -227,6 +227,16 @@ class Agent:
         key = actions.wg_public_key(self.config.wg_private_key_file, Path(self.config.wg_public_key_file))
         return {"public_key": key}
 
+    def do_ca_issue(self, name: str, days: int, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        from ..managers import certs  # cryptography: loaded when a certificate is first issued, not at start
+
+        try:
+            made = certs.issue(self.config.ca_root_file, name, days)
+        except certs.CertError as exc:
+            raise AgentError(str(exc), status=409) from None
+        log.info("issued certificate %s for %s", made["serial"], name)  # its key is in the answer only
+        return made
+
     # backups ------------------------------------------------------------------------------
     def backups(self) -> BackupManager:
         """The backup manager over the backup role's configuration, read afresh for each action."""

@@ -51,6 +51,7 @@ __all__ = [
     "PEER",
     "PEER_CHANGE",
     "PEER_KEYS",
+    "CERTIFICATE",
     "DDNS",
     "USER",
     "USER_CHANGE",
@@ -285,6 +286,11 @@ DEFS: dict[str, dict[str, Any]] = {
         "description": f"archives kept by borg prune, 0 to {BACKUP_KEEP_MAX}",
     },
     "KeyConfirmed": {"type": "boolean", "description": "the repository's passphrase is saved away from the cell"},
+    # The certificates the cell's CA issued that it revoked (the ca role's CRL); issuing is no state.
+    "Ca": _obj({"revoked": _list_of(_ref("CertSerial", "revoked serial"), uniqueItems=True, maxItems=10000,
+                                    title="revoked", default=[])}),
+    "CertDays": {"type": "integer", "minimum": 1, "maximum": 825,
+                 "description": "how many days the certificate is valid, 1 to 825 (never past the root's end)"},
     "Backup": _obj(
         {
             "repository": _ref("Repository", "backup repository", default=""),
@@ -478,6 +484,7 @@ DEFS: dict[str, dict[str, Any]] = {
             "ddns": _ref("Ddns", "ddns", default={}),
             "backup": _ref("Backup", "backup", default={}),
             "store": _ref("Store", "store", default={}),
+            "ca": _ref("Ca", "ca", default={}),
         },
         ["version", "cell"],
     ),
@@ -995,6 +1002,11 @@ PEER_CHANGE = Request(
 )
 # New keys for a device (the old configuration stops working); without public_key the cell makes them.
 PEER_KEYS = Request("PeerKeys", "new keys", {"public_key": "peers[].public_key"})
+# A certificate from the cell's CA for a name someone gives (managers/certs.py); issued by the agent.
+CERTIFICATE = Request(
+    "CertificateRequest", "certificate",
+    own={"name": _ref("CertName", "name"), "days": _ref("CertDays", "days")}, required=("name",),
+)
 USER = Request(
     "UserRequest",
     "user",
@@ -1201,6 +1213,7 @@ def valid_state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
         # (ca, dnsmasq, coredns), routes (caddy) and firewall openings (firewall)
         **store_vars(full["store"], full["users"]),
     }
+    out["pic_ca_revoked"] = list(full["ca"]["revoked"])
     out["pic_ddns_provider"], out["pic_ddns_hostname"] = ddns_target(full)
     out["pic_ddns_zone"] = full["ddns"].get("zone") or ""
     out["pic_ddns_ipv6"] = bool(full["ddns"]["ipv6"])

@@ -86,6 +86,22 @@ TYPES: dict[str, dict[str, Any]] = {
         "description": "the part of an address before the @: a-z and 0-9, single '.', '_' or '-' between them",
         "example": "info",
     },
+    "CertName": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 253,
+        "pattern": "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+        "description": "a DNS name, one label or more (printer, nas.home.cell): a-z, 0-9 and '-' (not at either end)",
+        "example": "printer.home.cell",
+    },
+    "CertSerial": {
+        "type": "string",
+        "minLength": 2,
+        "maxLength": 62,
+        "pattern": "^[0-9A-F]{2}(:[0-9A-F]{2}){0,20}$",
+        "description": "a certificate's serial number as hex octets (0A:1B:...)",
+        "example": "4F:0A:9C",
+    },
     "Domain": {
         "type": "string",
         "minLength": 1,

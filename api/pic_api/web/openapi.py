@@ -156,6 +156,21 @@ ANSWERS: dict[str, dict[str, Any]] = {
     ),
     "RunList": _obj({"runs": _list(ref("Run"))}, ["runs"]),
     "RunId": _obj({"run_id": STR}, ["run_id"]),
+    "Certificate": _obj(
+        {"serial": ref("CertSerial"), "name": STR, "not_before": STR, "not_after": STR, "revoked": BOOL},
+        ["serial", "name", "not_before", "not_after", "revoked"],
+    ),
+    "CertificateList": _obj({"certificates": _list(ref("Certificate"))}, ["certificates"]),
+    "CertificateIssued": _obj(
+        {
+            "certificate": ref("Certificate"),
+            "certificate_pem": {"type": "string", "description": "the certificate (PEM)"},
+            "key_pem": {"type": "string", "description": "its private key (PEM), in this answer only: the cell "
+                        "keeps no copy"},
+        },
+        ["certificate", "certificate_pem", "key_pem"],
+    ),
+    "CertificateRevoked": _obj({"certificate": ref("Certificate"), "run_id": STR}, ["certificate", "run_id"]),
     "RunStarted": _obj({"run_id": STR, "run": ref("Run")}, ["run_id", "run"]),
     "RestoreStarted": _obj(
         {"run_id": STR, "token": {"type": "string", "description": "follows the run (its events) before login"},

@@ -6,6 +6,12 @@ export type Label = string
 /** the part of an address before the @: a-z and 0-9, single '.', '_' or '-' between them */
 export type MailLocalPart = string
 
+/** a DNS name, one label or more (printer, nas.home.cell): a-z, 0-9 and '-' (not at either end) */
+export type CertName = string
+
+/** a certificate's serial number as hex octets (0A:1B:...) */
+export type CertSerial = string
+
 /** a domain name of at least two labels, like example.org: each label 1-63 characters of a-z, 0-9 and '-' (not at either end), the last one starting with a letter */
 export type Domain = string
 
@@ -181,6 +187,13 @@ export type BackupKeep = number
 /** the repository's passphrase is saved away from the cell */
 export type KeyConfirmed = boolean
 
+export type Ca = {
+  revoked?: CertSerial[]
+}
+
+/** how many days the certificate is valid, 1 to 825 (never past the root's end) */
+export type CertDays = number
+
 export type Backup = {
   repository?: Repository
   schedule?: BackupSchedule
@@ -314,6 +327,7 @@ export type CellState = {
   ddns?: Ddns
   backup?: Backup
   store?: Store
+  ca?: Ca
 }
 
 export type BackupKeyRequest = {
@@ -332,6 +346,11 @@ export type BackupSettings = {
   keep_weekly?: BackupKeep
   keep_monthly?: BackupKeep
   key_confirmed?: KeyConfirmed
+}
+
+export type CertificateRequest = {
+  name: CertName
+  days?: CertDays
 }
 
 export type DdnsChange = {
@@ -541,6 +560,31 @@ export type RunList = {
 }
 
 export type RunId = {
+  run_id: string
+}
+
+export type Certificate = {
+  serial: CertSerial
+  name: string
+  not_before: string
+  not_after: string
+  revoked: boolean
+}
+
+export type CertificateList = {
+  certificates: Certificate[]
+}
+
+export type CertificateIssued = {
+  certificate: Certificate
+  /** the certificate (PEM) */
+  certificate_pem: string
+  /** its private key (PEM), in this answer only: the cell keeps no copy */
+  key_pem: string
+}
+
+export type CertificateRevoked = {
+  certificate: Certificate
   run_id: string
 }
 
@@ -1004,6 +1048,18 @@ export const limits = {
     "maxLength": 64,
     "description": "the part of an address before the @: a-z and 0-9, single '.', '_' or '-' between them"
   },
+  "CertName": {
+    "pattern": "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+    "minLength": 1,
+    "maxLength": 253,
+    "description": "a DNS name, one label or more (printer, nas.home.cell): a-z, 0-9 and '-' (not at either end)"
+  },
+  "CertSerial": {
+    "pattern": "^[0-9A-F]{2}(:[0-9A-F]{2}){0,20}$",
+    "minLength": 2,
+    "maxLength": 62,
+    "description": "a certificate's serial number as hex octets (0A:1B:...)"
+  },
   "Domain": {
     "pattern": "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
     "minLength": 1,
@@ -1206,6 +1262,11 @@ export const limits = {
     "minimum": 0,
     "maximum": 1000,
     "description": "archives kept by borg prune, 0 to 1000"
+  },
+  "CertDays": {
+    "minimum": 1,
+    "maximum": 825,
+    "description": "how many days the certificate is valid, 1 to 825 (never past the root's end)"
   },
   "AppVersion": {
     "pattern": "^[0-9]{1,6}(\\.[0-9]{1,6}){0,3}([-+][A-Za-z0-9.]{1,32})?$",

@@ -1,4 +1,5 @@
 import { ApiError, api, endpoints } from '../api'
+import { Certificates } from '../components/Certificates'
 import { InstallSteps } from '../components/TrustRoot'
 import { buttonPrimary, Card, ErrorNote, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
 
@@ -32,6 +33,11 @@ export function VaultPage() {
       <Card title="How to install it">
         <InstallSteps />
       </Card>
+      {!missing && (
+        <Card title="Certificates for your devices">
+          <Certificates />
+        </Card>
+      )}
     </div>
   )
 }
