@@ -180,8 +180,12 @@ def root_certificate(path: Path) -> None:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / "private").mkdir(parents=True, exist_ok=True)
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    # the key where the ca role keeps it: the Vault page issues certificates from it
+    (path.parent / "private" / "root.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
 
 
 def main() -> int:

@@ -789,6 +789,30 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors(), [])
   })
 
+  test('the vault issues a certificate, shows its key once, and revokes it', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/vault`)
+    const form = page.getByRole('form', { name: 'Issue a certificate' })
+    await form.getByLabel('Name').fill('scanner.home.cell')
+    await form.getByLabel('Valid for (days)').fill('30')
+    await form.getByRole('button', { name: 'Issue certificate' }).click()
+    const panel = page.getByTestId('certificate-issued')
+    await panel.waitFor()
+    const [download] = await Promise.all([page.waitForEvent('download'),
+      panel.getByRole('button', { name: 'Download scanner.home.cell.key.pem' }).click()])
+    assert.match(fs.readFileSync(await download.path(), 'utf8'), /BEGIN PRIVATE KEY/)
+    await panel.getByRole('button', { name: /I have saved them/ }).click()
+    await panel.waitFor({ state: 'detached' })
+    const row = page.getByTestId('certificates').locator('tr', { hasText: 'scanner.home.cell' })
+    assert.match(await row.textContent(), /valid/)
+    await row.getByRole('button', { name: 'Revoke scanner.home.cell' }).click()
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Revoke' }).click()
+    await page.getByText(/is revoked; the cell publishes its revocation list again/).waitFor()
+    await row.getByText('revoked').waitFor()
+    await shot('vault-certificates')
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
   test('people: the admin adds a member and sets their services and password; the member sees only their pages, ends a session and changes their password', async () => {
     errors = []
     const name = 'carol'

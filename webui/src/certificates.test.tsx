@@ -15,7 +15,7 @@ describe('the Vault’s certificates', () => {
   it('issues one after checking the form, shows its key once, and shows the API’s refusal at its field', async () => {
     let listed = [NAS]
     const made = { ...NAS, serial: '7A:01', name: 'printer.home.cell' }
-    const calls = routeFetch((url, init) => {
+    const calls = routeFetch((_url, init) => {
       if (init.method === 'POST' && body(init).name === 'taken.home.cell')
         return { status: 400, body: { error: 'invalid certificate', fields: { name: 'refused by the API' } } }
       if (init.method === 'POST') {
@@ -56,7 +56,7 @@ describe('the Vault’s certificates', () => {
 
   it('revokes one after a confirmation', async () => {
     let listed = [NAS]
-    const calls = routeFetch((url, init) => {
+    const calls = routeFetch((url) => {
       if (url === '/api/ca/certificates/4F%3A0A/revoke') {
         listed = [{ ...NAS, revoked: true }]
         return { status: 202, body: { certificate: listed[0], run_id: 'r7' } }
