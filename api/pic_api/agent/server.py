@@ -227,6 +227,9 @@ class Agent:
         key = actions.wg_public_key(self.config.wg_private_key_file, Path(self.config.wg_public_key_file))
         return {"public_key": key}
 
+    def do_dhcp_leases(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return {"leases": actions.dhcp_leases(Path(self.config.dhcp_leases_file))}
+
     # backups ------------------------------------------------------------------------------
     def backups(self) -> BackupManager:
         """The backup manager over the backup role's configuration, read afresh for each action."""
