@@ -49,7 +49,8 @@ def test_records_and_reservations_reach_the_roles_variables():
 @pytest.mark.parametrize(
     "records,field,words",
     [
-        ([{"name": "bad name", "type": "A", "value": "192.0.2.1"}], "network.dns_records[0].name", "relative to the cell"),
+        ([{"name": "bad name", "type": "A", "value": "192.0.2.1"}], "network.dns_records[0].name",
+         "relative to the cell"),
         ([{"name": "x", "type": "NS", "value": "ns1"}], "network.dns_records[0].type", ""),
         ([{"name": "x", "type": "A", "value": "300.1.1.1"}], "network.dns_records[0].value", "IPv4"),
         ([{"name": "x", "type": "AAAA", "value": "192.0.2.1"}], "network.dns_records[0].value", "IPv6"),
