@@ -530,23 +530,6 @@ def test_lan_host_gets_ntp_from_the_cell(cell, admin):
     assert res.returncode == 0 and "System clock wrong by" in res.stderr + res.stdout, res.stdout + res.stderr
 
 
-def lan_addresses(cell) -> list[str]:
-    out = cell.lab.exec("lan", ["ip", "-4", "-o", "addr", "show", "host0"]).stdout
-    return [part.split("/")[0] for part in out.split() if "/" in part and part[0].isdigit()]
-
-
-def renew_until(cell, ok) -> list[str]:
-    """Has the LAN host renew its lease until its addresses satisfy ``ok``; returns them."""
-
-    def attempt():
-        cell.lab.exec("lan", ["networkctl", "renew", "host0"])
-        time.sleep(3)
-        have = lan_addresses(cell)
-        return have if ok(have) else None
-
-    return wait_for(attempt, timeout=90) or lan_addresses(cell)
-
-
 def test_network_services_record_and_reservation_through_the_api(cell, admin):
     """The Network Services API on the running cell: a custom A record the admin adds resolves at the
     cell's DNS from the LAN host; a reservation for the LAN host's MAC gives it that address when it
@@ -577,7 +560,7 @@ def test_network_services_record_and_reservation_through_the_api(cell, admin):
     changed(admin.post(f"{base}/api/dhcp/reservations", json={"name": "lan-box", "mac": mac, "ip": reserved},
                        headers=headers, timeout=30))
     try:
-        have = renew_until(cell, lambda addrs: reserved in addrs)
+        have = cell.lab.dhcp_renew_until("lan", lambda addrs: reserved in addrs)
         assert reserved in have, have
         answer = cell.lab.netns_exec("lan", ["dig", "+short", f"@{cell.ip}", "lan-box.home.cell"]).stdout.split()
         assert answer == [reserved], answer
@@ -588,7 +571,7 @@ def test_network_services_record_and_reservation_through_the_api(cell, admin):
         changed(admin.delete(f"{base}/api/dns/records/{record['id']}", headers=headers, timeout=30))
     assert cell.lab.netns_exec("lan", ["dig", "+short", f"@{cell.ip}", "printer.home.cell"]).stdout.split() == []
     # back in the pool at its next renewal
-    have = renew_until(cell, lambda addrs: addrs and reserved not in addrs)
+    have = cell.lab.dhcp_renew_until("lan", lambda addrs: addrs and reserved not in addrs)
     assert have and reserved not in have, have
 
 

@@ -252,7 +252,8 @@ def test_a_reservation_gives_the_lan_client_its_address_when_it_renews(lab, cell
         conf = cell.file("/etc/dnsmasq.d/pic.conf").content_string
         assert f"dhcp-host={mac},{reserved},reserved" in conf
         assert cell.run("dnsmasq --test -C /etc/dnsmasq.d/pic.conf").rc == 0
-        assert _renewed_to(lab, reserved), lab.exec("lan", ["ip", "-4", "addr", "show", "host0"]).stdout
+        have = lab.dhcp_renew_until("lan", lambda addrs: reserved in addrs)
+        assert reserved in have, have
         assert answers(lab, host_ip["cell"], f"reserved.{ZONE}") == [reserved]
         res = lab.exec("lan", ["python3", "-c", RESOLVE, f"printer.{ZONE}", host_ip["cell"]])
         assert res.stdout.split() == ["192.0.2.50"], res.stderr
@@ -260,17 +261,6 @@ def test_a_reservation_gives_the_lan_client_its_address_when_it_renews(lab, cell
         res = converge({})
         assert res.returncode == 0, res.stdout[-3000:]
     assert f"dhcp-host={mac}" not in cell.file("/etc/dnsmasq.d/pic.conf").content_string
-    assert _renewed_to(lab, None, not_this=reserved)
+    have = lab.dhcp_renew_until("lan", lambda addrs: addrs and reserved not in addrs)
+    assert have and reserved not in have, have
 
-
-def _renewed_to(lab, address, not_this=None, timeout=60):
-    """Renew the LAN client's lease until its address is ``address`` (or, with None, is not ``not_this``)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        lab.exec("lan", ["networkctl", "renew", "host0"])
-        time.sleep(3)
-        out = lab.exec("lan", ["ip", "-4", "-o", "addr", "show", "host0"]).stdout
-        have = [part.split("/")[0] for part in out.split() if "/" in part and part[0].isdigit()]
-        if (address in have) if address else (have and not_this not in have):
-            return True
-    return False
