@@ -35,6 +35,8 @@ class Config:
     wg_interface: str = "wg0"
     dns_peers_file: Path = Path("/var/lib/pic-dns/peers.hosts")
     firewall_config_file: Path = Path("/etc/nftables.conf")
+    # dnsmasq's leases (the Network Services page lists them; pic-agent reads them as root)
+    dhcp_leases_file: Path = Path("/var/lib/misc/dnsmasq.leases")
     # Dynamic DNS: the providers' credentials (0600, written here), the updater's configuration (the
     # ddns role writes it: provider URLs, CA bundle, address sources) and its status (read here).
     ddns_credentials_file: Path = Path("/etc/pic/ddns-credentials.json")
@@ -87,6 +89,7 @@ class Config:
             "wg_private_key_file": root / "etc/wireguard/private.key",
             "wg_public_key_file": root / "etc/pic-wireguard/public.key",
             "dns_peers_file": root / "dns/peers.hosts",
+            "dhcp_leases_file": root / "dhcp/dnsmasq.leases",
             "ddns_credentials_file": root / "etc/ddns-credentials.json",
             "ddns_config_file": root / "etc/ddns.json",
             "ddns_status_file": root / "ddns/status.json",

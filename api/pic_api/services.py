@@ -17,6 +17,7 @@ from .managers.changes import ChangeManager
 from .managers.ddns import DdnsManager
 from .managers.health import HealthMonitor
 from .managers.logsearch import LogSearch
+from .managers.netsvc import NetworkServicesManager
 from .managers.peers import PeerManager
 from .managers.runs import Backend, RunManager
 from .managers.settings import SettingsManager
@@ -79,6 +80,11 @@ class Cell:
             self.changes, public_key, self.ddns.endpoint, self.agent.peer_apply if self.agent else None
         )
         self.settings = SettingsManager(self.changes, self.ddns.available)
+        # dnsmasq's lease file is root's to read: through the agent, or here without one
+        self.netsvc = NetworkServicesManager(
+            self.changes,
+            self.agent.dhcp_leases if self.agent else functools.partial(actions.dhcp_leases, config.dhcp_leases_file),
+        )
         self.backup = BackupSettings(self.changes)
         # the store's engine: the agent's store actions, or the same in this process (tests, the CLI)
         if store_engine is None:

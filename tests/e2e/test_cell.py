@@ -627,6 +627,51 @@ def test_lan_host_gets_ntp_from_the_cell(cell, admin):
     assert res.returncode == 0 and "System clock wrong by" in res.stderr + res.stdout, res.stdout + res.stderr
 
 
+def test_network_services_record_and_reservation_through_the_api(cell, admin):
+    """The Network Services API on the running cell: a custom A record the admin adds resolves at the
+    cell's DNS from the LAN host; a reservation for the LAN host's MAC gives it that address when it
+    renews its lease, and its name resolves to it; both are taken back the same way."""
+    lan = cell.lab.up("lan", dhcp=True)
+    base, headers = cell.https, csrf(admin)
+
+    def changed(r: requests.Response) -> None:
+        assert r.status_code == 202, r.text
+        assert follow_run(admin, base, r.json()["run_id"])[-1]["status"] == "successful"
+
+    r = admin.post(f"{base}/api/dns/records", json={"name": "mail", "type": "A", "value": "192.0.2.50"},
+                   headers=headers, timeout=30)
+    assert r.status_code == 400 and "name of the cell itself" in r.json()["fields"]["name"], r.text
+    r = admin.post(f"{base}/api/dns/records", json={"name": "printer", "type": "A", "value": "192.0.2.50"},
+                   headers=headers, timeout=30)
+    changed(r)
+    record = r.json()["record"]
+    answer = cell.lab.netns_exec("lan", ["dig", "+short", f"@{cell.ip}", "printer.home.cell"]).stdout.split()
+    assert answer == ["192.0.2.50"], answer
+
+    dhcp = admin.get(f"{base}/api/dhcp", timeout=30).json()
+    mac = cell.lab.exec("lan", ["cat", "/sys/class/net/host0/address"], check=True).stdout.strip()
+    assert any(lease["mac"] == mac and lease["ip"] == lan["ip"] for lease in dhcp["leases"]), dhcp
+    subnet = ipaddress.ip_network(dhcp["lan_subnet"])
+    taken = {lease["ip"] for lease in dhcp["leases"]} | {dhcp["lan_address"]}
+    reserved = next(str(a) for a in reversed(list(subnet.hosts())) if str(a) not in taken)
+    changed(admin.post(f"{base}/api/dhcp/reservations", json={"name": "lan-box", "mac": mac, "ip": reserved},
+                       headers=headers, timeout=30))
+    try:
+        have = cell.lab.dhcp_renew_until("lan", lambda addrs: reserved in addrs)
+        assert reserved in have, have
+        answer = cell.lab.netns_exec("lan", ["dig", "+short", f"@{cell.ip}", "lan-box.home.cell"]).stdout.split()
+        assert answer == [reserved], answer
+        listed = admin.get(f"{base}/api/dhcp", timeout=30).json()
+        assert any(lease["mac"] == mac and lease["ip"] == reserved and lease["reserved"] for lease in listed["leases"])
+    finally:
+        changed(admin.delete(f"{base}/api/dhcp/reservations/{mac}", headers=headers, timeout=30))
+        changed(admin.delete(f"{base}/api/dns/records/{record['id']}", headers=headers, timeout=30))
+    assert cell.lab.netns_exec("lan", ["dig", "+short", f"@{cell.ip}", "printer.home.cell"]).stdout.split() == []
+    # back in the pool at its next renewal
+    have = cell.lab.dhcp_renew_until("lan", lambda addrs: addrs and reserved not in addrs)
+    assert have and reserved not in have, have
+
+
 def test_converge_after_users_settings_and_peers_changed_changes_nothing(cell, admin, peer):
     """A user added and a setting changed through the API (the peer is there already), each run
     waited for; then the controller's converge has nothing left to do."""

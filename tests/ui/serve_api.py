@@ -11,8 +11,8 @@ A converge of the backup role writes the backup configuration from the state, as
 backups themselves are real: the agent (AgentServer on a unix socket in the temporary directory, the
 API's AgentClient) runs borg on a local repository holding the cell's state and a small data tree
 (mail, collections, files), with no unit to pause. The store's engine is the unit tests' fake Docker
-client (tests/unit/fake_docker.py) over their test index of apps. Services are healthy, the CA has a
-root certificate, the journal is empty. Beside the API it serves
+client (tests/unit/fake_docker.py) over their test index of apps. Services are healthy, one device
+holds a DHCP lease, the CA has a root certificate, the journal is empty. Beside the API it serves
 the two files caddy serves with the UI on a cell, ``/ca.crt`` (the root certificate) and
 ``/cell.json`` (the HTTPS addresses, from the state as the caddy role writes them after setup).
 
@@ -219,6 +219,10 @@ def main() -> int:
     }
     config.ddns_config_file.parent.mkdir(parents=True, exist_ok=True)
     config.ddns_config_file.write_text(json.dumps(updater))
+    # dnsmasq's lease file as it writes it: one device holds a lease (the Network Services page lists
+    # it and reserves its address; its address is not in the LAN the wizard finds, so the API refuses it)
+    config.dhcp_leases_file.parent.mkdir(parents=True, exist_ok=True)
+    config.dhcp_leases_file.write_text(f"{int(time.time()) + 43200} 52:54:00:e2:e2:01 192.0.2.10 printer *\n")
 
     def run_updater() -> None:
         """The ddns role's work: the updater's configuration from the state, then one pass."""

@@ -220,6 +220,10 @@ export type StoreOverview = T.StoreOverview
 export type CatalogApp = T.CatalogApp
 export type Container = T.Container
 export type Volume = T.Volume
+export type DnsRecordType = T.DnsRecordType
+export type DnsRecordOne = T.DnsRecordOne
+export type DhcpLease = T.DhcpLease
+export type DhcpStatus = T.DhcpStatus
 
 export function userName(me: Me | null | undefined): string | undefined {
   return me?.user.username
@@ -286,6 +290,14 @@ export const endpoints = {
   nameAvailable: (name: string) => api.get<T.NameAvailable>(`/api/setup/name-available?name=${encodeURIComponent(name)}`),
   ddns: () => api.get<T.DdnsView>('/api/ddns'),
   saveDdns: (body: T.DdnsChange) => api.put<T.SettingsStarted>('/api/ddns', body),
+  // the Network Services page: the admin's DNS records, DHCP leases and reservations
+  dnsRecords: () => api.get<T.DnsRecordList>('/api/dns/records'),
+  addDnsRecord: (body: T.DnsRecordRequest) => api.post<T.DnsRecordAdded>('/api/dns/records', body),
+  deleteDnsRecord: (id: string) => api.del<T.NetworkChangeStarted>(`/api/dns/records/${encodeURIComponent(id)}`),
+  dhcp: () => api.get<T.DhcpStatus>('/api/dhcp'),
+  addDhcpReservation: (body: T.DhcpReservationRequest) => api.post<T.DhcpReservationAdded>('/api/dhcp/reservations', body),
+  deleteDhcpReservation: (mac: string) =>
+    api.del<T.NetworkChangeStarted>(`/api/dhcp/reservations/${encodeURIComponent(mac)}`),
   peerConfig: (name: string) => api.get<T.PeerConfig>(`/api/peers/${encodeURIComponent(name)}/config`),
   caRootUrl: '/api/ca/root.pem',
   caCrlUrl: '/api/ca/crl.pem',

@@ -5,7 +5,10 @@ The API process uses the same functions directly only when no agent is configure
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import json
+import re
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -82,3 +85,40 @@ def wg_public_key(key_file: Path, published: Path | None = None) -> str:
     key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_atomic(key_file, private + "\n", 0o600)
     return public
+
+
+MAX_LEASES = 5000
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def dhcp_leases(lease_file: Path) -> list[dict[str, Any]]:
+    """dnsmasq's current IPv4 leases (``<expiry> <mac> <ip> <hostname|*> <client-id|*>`` lines) as
+    mac, ip, hostname ('' when the client sent none) and expires (ISO 8601 UTC, None for infinite).
+    A line that does not parse is left out: the file is dnsmasq's, what the API shows is checked."""
+    try:
+        text = Path(lease_file).read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    out: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4 or not parts[0].isdigit() or not _MAC.match(parts[1].lower()):
+            continue  # the "duid" line, DHCPv6 leases, damage
+        try:
+            ip = str(ipaddress.IPv4Address(parts[2]))
+        except ValueError:
+            continue
+        expiry = int(parts[0])
+        out.append(
+            {
+                "mac": parts[1].lower(),
+                "ip": ip,
+                "hostname": parts[3] if parts[3] != "*" and _HOSTNAME.match(parts[3]) else "",
+                "expires": dt.datetime.fromtimestamp(expiry, dt.UTC).isoformat(timespec="seconds").replace(
+                    "+00:00", "Z") if expiry else None,
+            }
+        )
+        if len(out) >= MAX_LEASES:
+            break
+    return out

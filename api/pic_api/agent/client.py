@@ -95,6 +95,9 @@ class AgentClient:
     def wg_public_key(self) -> str:
         return self.call("wg_public_key")["public_key"]
 
+    def dhcp_leases(self) -> list[dict[str, Any]]:
+        return self.call("dhcp_leases")["leases"]
+
     def peer_apply(self, op: str, peer: dict[str, Any]) -> dict[str, Any]:
         """Applies a peer the state just gained (op add) or lost (remove) to the running cell."""
         fields = {k: peer[k] for k in ("name", "public_key", "ip")}

@@ -186,6 +186,8 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     "unit_status": ({"unit": _unit}, {}),
     "unit_journal": ({"units": _units}, {"limit": (_limit, 500)}),
     "wg_public_key": ({}, {}),
+    # dnsmasq's lease file, read only (the Network Services page)
+    "dhcp_leases": ({}, {}),
     # a peer added to or removed from the running cell at once; the agent also checks it against
     # the cell state on disk (an added peer must be there as given, a removed one gone)
     "peer_apply": ({"op": _op, "name": _peer_name, "public_key": _wg_key, "ip": _ipv4, "route": _route}, {}),

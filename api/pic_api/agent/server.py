@@ -237,6 +237,9 @@ class Agent:
         log.info("issued certificate %s for %s", made["serial"], name)  # its key is in the answer only
         return made
 
+    def do_dhcp_leases(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return {"leases": actions.dhcp_leases(Path(self.config.dhcp_leases_file))}
+
     # backups ------------------------------------------------------------------------------
     def backups(self) -> BackupManager:
         """The backup manager over the backup role's configuration, read afresh for each action."""

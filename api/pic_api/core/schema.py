@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import addressing
+from . import addressing, zone
 from . import ddns as ddns_program
 from .validators import TYPES, ValidationError, _ref, check_port, describe_errors, validator_for
 
@@ -43,6 +43,9 @@ __all__ = [
     "DEFAULT_NETWORK",
     "DEFS",
     "STATE",
+    "DNS_RECORD",
+    "DHCP_RESERVATION",
+    "CELL_NAMES",
     "StateError",
     "Request",
     "SETUP",
@@ -120,6 +123,11 @@ BACKUP_KEEP_MAX = 1000
 STORE_RESERVED_HOSTS = ("calendar", "files", "mail", "ns", "ntp", "vpn", "www", "api")
 STORE_ZONES = ("lan", "vpn", "wan")
 STORE_MAX_APPS = 500  # manifests in one index
+# The names under the zone that are the cell itself (its apex, its services): a record the admin adds
+# or a DHCP reservation's name may not take one of them for an address.
+CELL_NAMES = ("@", *STORE_RESERVED_HOSTS)
+MAX_DNS_RECORDS = 500
+MAX_DHCP_RESERVATIONS = 500
 
 
 def _enum(values: Sequence[str], description: str) -> dict[str, Any]:
@@ -216,6 +224,53 @@ DEFS: dict[str, dict[str, Any]] = {
         "maxItems": 2,
         "description": "a list of two addresses [start, end]",
     },
+    # Records the admin adds to the cell's zone (served with the ones the roles publish, one list).
+    "DnsRecordType": _enum(zone.RECORD_TYPES, "a record type both DNS servers of the cell publish"),
+    "DnsRecordName": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 253,
+        "pattern": zone.NAME_PATTERN,
+        "description": "a name relative to the cell's zone: @ (the zone itself), * or *.name (a wildcard), or "
+        "labels of letters, digits, _ and - separated by dots, like printer or _sip._tcp",
+        "example": "printer",
+    },
+    "DnsRecordValue": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 1024,
+        "pattern": "^[^\\x00-\\x1f\\x7f\\\\\"]+$",
+        "description": "A: an IPv4 address; AAAA: an IPv6 address; CNAME: a host name (relative to the zone, or "
+        "ending in a dot); MX: '<preference> <host>'; SRV: '<priority> <weight> <port> <host>'; TXT: text "
+        "(no line breaks, backslashes or double quotes)",
+        "example": "192.168.50.20",
+    },
+    "DnsRecord": _obj(
+        {
+            "name": _ref("DnsRecordName", "record name"),
+            "type": _ref("DnsRecordType", "record type"),
+            "value": _ref("DnsRecordValue", "record value"),
+        },
+        ["name", "type", "value"],
+    ),
+    "DnsRecords": _list_of(_ref("DnsRecord", "record"), maxItems=MAX_DNS_RECORDS),
+    "MacAddress": {
+        "type": "string",
+        "maxLength": 17,
+        "pattern": "^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$",
+        "description": "a MAC address like 52:54:00:12:34:56 (stored in lower case)",
+        "example": "52:54:00:12:34:56",
+    },
+    # A LAN device that always gets the same address from the cell's DHCP server (dnsmasq dhcp-host).
+    "DhcpReservation": _obj(
+        {
+            "name": _ref("Label", "reservation name"),
+            "mac": _ref("MacAddress", "MAC address"),
+            "ip": _ref("IPv4", "reserved address"),
+        },
+        ["name", "mac", "ip"],
+    ),
+    "DhcpReservations": _list_of(_ref("DhcpReservation", "reservation"), maxItems=MAX_DHCP_RESERVATIONS),
     "UpstreamDns": _list_of(_ref("IPv4", "upstream resolver"), maxItems=MAX_RESOLVERS, uniqueItems=True),
     "NtpServers": _list_of(_ref("Host", "NTP server"), maxItems=MAX_RESOLVERS, uniqueItems=True),
     "Cell": _obj(
@@ -242,6 +297,8 @@ DEFS: dict[str, dict[str, Any]] = {
             "dns_server": _ref("DnsServer", "DNS server", default="dnsmasq"),
             # The address devices dial from outside; without it, the DDNS or custom name.
             "wireguard_endpoint": _ref("Host", "WireGuard endpoint"),
+            "dns_records": _ref("DnsRecords", "DNS records", default=[]),
+            "dhcp_reservations": _ref("DhcpReservations", "DHCP reservations", default=[]),
         }
     ),
     "Peer": _obj(
@@ -689,6 +746,8 @@ def _relations(state: dict[str, Any], fields: dict[str, str]) -> None:
             if route.get("host") in peer_names:
                 add(f"store.apps[{i}].routes[{j}].host", f"{route['host']!r} is the name of a peer")
 
+    _netsvc_relations(state, lan, lan_addr, peer_names, ok, add)
+
     users: dict[str, int] = {}
     for i, user in enumerate(state["users"] if isinstance(state["users"], list) else []):
         if ok(f"users[{i}].name"):
@@ -732,6 +791,71 @@ def _mail_address_rules(users: list[dict[str, Any]], names: dict[str, int], ok: 
                 add(catch_all[1], f"the catch-all already goes to {user['name']}")
             else:
                 catch_all = (user["name"], where)
+
+
+def _netsvc_relations(
+    state: dict[str, Any], lan: Any, lan_addr: Any, peer_names: set[str], ok: Any, add: Any
+) -> None:
+    """The admin's DNS records and DHCP reservations: a value fits its type; a name that would give an
+    address is not one of the cell's own, a peer's or an app's; a CNAME is alone at its name; no
+    record twice; a reservation's address is a host of the LAN other than the cell's, and its name,
+    MAC and address are each used once."""
+    net = state["network"]
+    taken = {n: "a name of the cell itself" for n in CELL_NAMES}
+    taken.update({n: "the name of a peer" for n in peer_names})
+    if ok("store.apps"):
+        for app in state["store"]["apps"]:
+            for route in app.get("routes", []):
+                if "host" in route:
+                    taken[route["host"]] = f"the name of the app {app['id']}"
+    where = "network.dns_records"
+    records = net["dns_records"] if ok(where) else []
+    seen: dict[tuple[str, str, str], int] = {}
+    cnames: dict[str, int] = {}
+    names: dict[str, int] = {}
+    for i, rec in enumerate(records):
+        at = f"{where}[{i}]"
+        if not ok(at):
+            continue
+        name, rtype = rec["name"].lower(), rec["type"]
+        why = zone.check_value(rtype, rec["value"])
+        if why:
+            add(f"{at}.value", f"{rtype} record value: {why}")
+            continue
+        key = (name, rtype, rec["value"].lower() if rtype != "TXT" else rec["value"])
+        if rtype in ("A", "AAAA", "CNAME") and name in taken:
+            add(f"{at}.name", f"{rec['name']!r} is {taken[name]}")
+        elif key in seen:
+            add(f"{at}.name", f"the same record is already {where}[{seen[key]}]")
+        elif rtype == "CNAME" and name in names:
+            add(f"{at}.name", f"a CNAME cannot share its name with another record ({where}[{names[name]}])")
+        elif rtype != "CNAME" and name in cnames:
+            add(f"{at}.name", f"{rec['name']!r} is a CNAME already ({where}[{cnames[name]}])")
+        seen.setdefault(key, i)
+        names.setdefault(name, i)
+        if rtype == "CNAME":
+            cnames.setdefault(name, i)
+
+    where = "network.dhcp_reservations"
+    used: dict[str, dict[str, int]] = {"name": {}, "mac": {}, "ip": {}}
+    for i, res in enumerate(net["dhcp_reservations"] if ok(where) else []):
+        at = f"{where}[{i}]"
+        if ok(f"{at}.ip") and lan:
+            ip = ipaddress.IPv4Address(res["ip"])
+            if ip not in lan or ip in (lan.network_address, lan.broadcast_address):
+                add(f"{at}.ip", f"a reserved address must be a host address inside the LAN subnet {lan}")
+            elif lan_addr and ip == lan_addr:
+                add(f"{at}.ip", "the cell's own LAN address cannot be reserved")
+        if ok(f"{at}.name") and res["name"] in taken:
+            add(f"{at}.name", f"{res['name']!r} is {taken[res['name']]}")
+        for key, seen_values in used.items():
+            if not ok(f"{at}.{key}"):
+                continue
+            value = res[key].lower()
+            if value in seen_values:
+                what = {"name": "the name", "mac": "MAC address", "ip": "address"}[key]
+                add(f"{at}.{key}", f"{what} {res[key]} is already reserved by {where}[{seen_values[value]}]")
+            seen_values.setdefault(value, i)
 
 
 def _routes_rules(
@@ -863,6 +987,8 @@ def _state_node(path: str) -> dict[str, Any]:
             node = ALL_DEFS[node["$ref"].rsplit("/", 1)[1]]
         node = node["properties"][part.removesuffix("[]")]
         if is_item:
+            while "$ref" in node:  # a list type of its own (DnsRecords)
+                node = ALL_DEFS[node["$ref"].rsplit("/", 1)[1]]
             node = node["items"]
     return copy.deepcopy(node)
 
@@ -1116,10 +1242,25 @@ STORE_INSTALL = Request(
     required=("app",),
 )
 STORE_UPGRADE = Request("StoreUpgrade", "app upgrade", own={"version": _ref("AppVersion", "version")})
+DNS_RECORD = Request(
+    "DnsRecordRequest",
+    "DNS record",
+    {"name": "network.dns_records[].name", "type": "network.dns_records[].type",
+     "value": "network.dns_records[].value"},
+    required=("name", "type", "value"),
+)
+DHCP_RESERVATION = Request(
+    "DhcpReservationRequest",
+    "DHCP reservation",
+    {"name": "network.dhcp_reservations[].name", "mac": "network.dhcp_reservations[].mac",
+     "ip": "network.dhcp_reservations[].ip"},
+    required=("name", "mac", "ip"),
+)
 IMAGE_PULL = Request("ImagePull", "image pull", own={"reference": _ref("PullRef", "image")}, required=("reference",))
 
 REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, DDNS, LOGIN, PASSWORD_CHANGE, BACKUP,
-            BACKUP_RESTORE, BACKUP_KEY, SETUP_RESTORE, STORE_SETTINGS, STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL)
+            BACKUP_RESTORE, BACKUP_KEY, SETUP_RESTORE, STORE_SETTINGS, STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL,
+            DNS_RECORD, DHCP_RESERVATION)
 
 
 @functools.cache
@@ -1202,6 +1343,11 @@ def valid_state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
         "pic_upstream_dns": list(net["upstream_dns"]),
         "pic_ntp_servers": list(net["ntp_servers"]),
         "pic_dns_server": net["dns_server"],
+        # the admin's records join the ones the roles publish (dnsmasq, coredns); reservations: dnsmasq
+        "pic_dns_records": [{k: r[k] for k in ("name", "type", "value")} for r in net["dns_records"]],
+        "pic_dhcp_reservations": [
+            {"name": r["name"], "mac": r["mac"].lower(), "ip": r["ip"]} for r in net["dhcp_reservations"]
+        ],
         "pic_services": list(full["services"]),
         "pic_peers": peers,
         "pic_users": users,

@@ -7,7 +7,7 @@ import ipaddress
 import re
 from typing import Any
 
-__all__ = ["next_serial", "MAX_SERIAL", "RECORD_TYPES", "check_records"]
+__all__ = ["next_serial", "MAX_SERIAL", "RECORD_TYPES", "NAME_PATTERN", "check_records", "check_value"]
 
 MAX_SERIAL = 2**32 - 1
 
@@ -38,13 +38,15 @@ def next_serial(previous: int | str | None = None, today: _dt.date | None = None
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV")
 # Relative to the zone: @ (the apex), *, *.name, or dotted labels.
 _LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})"
-_NAME = re.compile(rf"^(@|\*|(\*\.)?{_LABEL}(\.{_LABEL})*)$")
+# (also the state schema's pattern of a record's name: one rule for the records the admin adds)
+NAME_PATTERN = rf"^(@|\*|(\*\.)?{_LABEL}(\.{_LABEL})*)$"
+_NAME = re.compile(NAME_PATTERN)
 _TARGET = re.compile(rf"^{_LABEL}(\.{_LABEL})*\.?$")
 # Nothing that ends a line or a quoted string in either server's file.
 _UNSAFE = re.compile(r'[\r\n\0\\"]')
 
 
-def _check_value(rtype: str, value: str) -> str | None:
+def check_value(rtype: str, value: str) -> str | None:
     """Why ``value`` is not a valid ``rtype`` record's value, or None."""
     if not value:
         return "an empty value"
@@ -81,14 +83,14 @@ def check_records(records: Any) -> list[dict[str, str]]:
         name, rtype, value = rec.get("name"), str(rec.get("type", "")).upper(), rec.get("value")
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):  # '$' alone lets a final newline through
             why = "the name is not @, * or a relative DNS name"
         elif rtype not in RECORD_TYPES:
             why = f"the type is not one of {', '.join(RECORD_TYPES)}"
         elif not isinstance(value, str):
             why = "the value is not a string"
         else:
-            why = _check_value(rtype, value)
+            why = check_value(rtype, value)
         if why:
             raise ValueError(f"invalid record {rec!r}: {why}")
         out.append({"name": name, "type": rtype, "value": value})

@@ -7,6 +7,7 @@ from .backup import backup_bp, setup_restore_bp
 from .ca import ca_bp
 from .ddns import ddns_bp
 from .health import health_bp
+from .netsvc import dhcp_bp, dns_bp
 from .peers import peers_bp
 from .runs import runs_bp
 from .services import logs_bp, services_bp
@@ -30,6 +31,8 @@ BLUEPRINTS = [
     logs_bp,
     ca_bp,
     ddns_bp,
+    dns_bp,
+    dhcp_bp,
     store_bp,
     containers_bp,
     backup_bp,

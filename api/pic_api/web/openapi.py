@@ -518,6 +518,35 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ["repository", "passphrase", "key_export", "ssh_public_key"],
     ),
     "OpenApi": {"type": "object", "description": "this document"},
+    # the Network Services page (web/netsvc.py)
+    "DnsRecordOne": _obj({"id": STR, **schema.DEFS["DnsRecord"]["properties"]}, ["id", "name", "type", "value"]),
+    "DnsRecordList": _obj(
+        {"zone": {"type": "string", "description": "the zone the names are relative to"},
+         "records": _list(ref("DnsRecordOne"))},
+        ["zone", "records"],
+    ),
+    "DnsRecordAdded": _obj({"record": ref("DnsRecordOne"), "run_id": STR}, ["record", "run_id"]),
+    "NetworkChangeStarted": _obj({"run_id": STR}, ["run_id"]),
+    "DhcpLease": _obj(
+        {"mac": STR, "ip": STR, "hostname": {"type": "string", "description": "'' when the device sent none"},
+         "expires": {"type": ["string", "null"], "description": "ISO 8601 UTC; null: never"},
+         "reserved": {"type": "boolean", "description": "a reservation names this MAC address"}},
+        ["mac", "ip", "hostname", "expires", "reserved"],
+    ),
+    "DhcpStatus": _obj(
+        {
+            "enabled": {"type": "boolean", "description": "the cell runs its DHCP service"},
+            "lan_subnet": ref("IPv4Cidr"),
+            "lan_address": ref("IPv4"),
+            "dhcp_range": ref("DhcpRange"),
+            "dhcp_lease_time": STR,
+            "reservations": _list(ref("DhcpReservation")),
+            "leases": _list(ref("DhcpLease")),
+            "leases_error": {"type": "string", "description": "why the leases could not be read"},
+        },
+        ["enabled", "lan_subnet", "lan_address", "dhcp_range", "dhcp_lease_time", "reservations", "leases"],
+    ),
+    "DhcpReservationAdded": _obj({"reservation": ref("DhcpReservation"), "run_id": STR}, ["reservation", "run_id"]),
 }
 
 ERROR_TEXT = {

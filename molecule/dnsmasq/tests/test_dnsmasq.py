@@ -111,6 +111,14 @@ def test_records_from_records_d(lab, host_ip):
     assert answers(lab, host_ip["cell"], f"_submission._tcp.{ZONE}", "SRV") == [f"0 1 587 mail.{ZONE}."]
 
 
+def test_records_the_admin_added(lab, host_ip):
+    """The cell state's records (pic_dns_records) join the ones other roles publish."""
+    assert answers(lab, host_ip["cell"], f"printer.{ZONE}") == ["192.0.2.50"]
+    assert answers(lab, host_ip["cell"], f"nas.{ZONE}") == ["192.0.2.50", f"printer.{ZONE}."]
+    assert answers(lab, host_ip["cell"], f"_ipp._tcp.{ZONE}", "SRV") == [f"0 1 631 printer.{ZONE}."]
+    assert answers(lab, host_ip["cell"], f"printer.{ZONE}", "TXT") == ['"room=office"']
+
+
 def test_other_names_are_forwarded_to_the_upstream(lab, cell, host_ip):
     assert answers(lab, host_ip["cell"], "www.example.test") == ["192.0.2.7"]
     assert answers(lab, host_ip["cell"], "example.test", "TXT") == ['"served by the lab upstream"']
@@ -228,3 +236,31 @@ def test_disabled_role_stops_the_service_and_comes_back(lab, cell, host_ip, conv
     res = converge({})
     assert res.returncode == 0, res.stdout[-3000:]
     assert answers(lab, host_ip["cell"], f"calendar.{ZONE}") == [host_ip["cell"]]
+
+
+def test_a_reservation_gives_the_lan_client_its_address_when_it_renews(lab, cell, lan, host_ip, converge):
+    """A reservation by MAC (pic_dhcp_reservations, a dhcp-host line checked by dnsmasq --test): the
+    DHCP client asks to renew its old address, dnsmasq refuses it and hands out the reserved one, and
+    the reservation's name resolves to it. Taken back at the end: the client returns to the pool."""
+    mac = lab.exec("lan", ["cat", "/sys/class/net/host0/address"], check=True).stdout.strip()
+    net = ipaddress.ip_network(f"{host_ip['cell']}/24", strict=False)
+    reserved = str(net[230])  # outside the pool (.200-.220): a reservation need not be in it
+    assert reserved != lan["ip"]
+    res = converge({"pic_dhcp_reservations": [{"name": "reserved", "mac": mac.upper(), "ip": reserved}]})
+    assert res.returncode == 0, res.stdout[-3000:]
+    try:
+        conf = cell.file("/etc/dnsmasq.d/pic.conf").content_string
+        assert f"dhcp-host={mac},{reserved},reserved" in conf
+        assert cell.run("dnsmasq --test -C /etc/dnsmasq.d/pic.conf").rc == 0
+        have = lab.dhcp_renew_until("lan", lambda addrs: reserved in addrs)
+        assert reserved in have, have
+        assert answers(lab, host_ip["cell"], f"reserved.{ZONE}") == [reserved]
+        res = lab.exec("lan", ["python3", "-c", RESOLVE, f"printer.{ZONE}", host_ip["cell"]])
+        assert res.stdout.split() == ["192.0.2.50"], res.stderr
+    finally:
+        res = converge({})
+        assert res.returncode == 0, res.stdout[-3000:]
+    assert f"dhcp-host={mac}" not in cell.file("/etc/dnsmasq.d/pic.conf").content_string
+    have = lab.dhcp_renew_until("lan", lambda addrs: addrs and reserved not in addrs)
+    assert have and reserved not in have, have
+

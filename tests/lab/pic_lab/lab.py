@@ -316,6 +316,31 @@ class Lab:
             raise LabError(f"{host} is not running in lab {self.name}")
         return run(["nsenter", "-t", str(pid), "-a", *cmd], check=check, capture=True, **kw)
 
+    def ipv4_addresses(self, host: str, interface: str = "host0") -> list[str]:
+        """The IPv4 addresses on a host's interface."""
+        out = self.exec(host, ["ip", "-4", "-o", "addr", "show", interface]).stdout
+        return [part.split("/")[0] for part in out.split() if "/" in part and part[0].isdigit()]
+
+    def dhcp_renew_until(self, host: str, ok, timeout: float = 120, interface: str = "host0") -> list[str]:
+        """Has a DHCP host (systemd-networkd) get its lease again until its addresses satisfy ``ok``:
+        first a renewal (``networkctl renew``), then, as a device that reconnects, the link down and
+        up (a new DISCOVER). Returns the addresses it has at the end."""
+        deadline = time.monotonic() + timeout
+        attempt = 0
+        while True:
+            if attempt % 2 == 0:
+                self.exec(host, ["networkctl", "renew", interface])
+            else:
+                self.exec(host, ["sh", "-c", f"ip link set {interface} down; sleep 1; ip link set {interface} up"])
+            attempt += 1
+            for _ in range(10):
+                time.sleep(1)
+                have = self.ipv4_addresses(host, interface)
+                if ok(have):
+                    return have
+            if time.monotonic() > deadline:
+                return have
+
     def netns_exec(self, host: str, cmd: list[str], check: bool = False, **kw) -> subprocess.CompletedProcess:
         """Runs one of this machine's programs (dig, curl, ...) in a host's network namespace only:
         the traffic is the host's, the tools need not be installed in it."""

@@ -128,6 +128,34 @@ export type DdnsCredentials = {
 /** a list of two addresses [start, end] */
 export type DhcpRange = [IPv4, IPv4]
 
+/** a record type both DNS servers of the cell publish */
+export type DnsRecordType = "A" | "AAAA" | "CNAME" | "MX" | "TXT" | "SRV"
+
+/** a name relative to the cell's zone: @ (the zone itself), * or *.name (a wildcard), or labels of letters, digits, _ and - separated by dots, like printer or _sip._tcp */
+export type DnsRecordName = string
+
+/** A: an IPv4 address; AAAA: an IPv6 address; CNAME: a host name (relative to the zone, or ending in a dot); MX: '<preference> <host>'; SRV: '<priority> <weight> <port> <host>'; TXT: text (no line breaks, backslashes or double quotes) */
+export type DnsRecordValue = string
+
+export type DnsRecord = {
+  name: DnsRecordName
+  type: DnsRecordType
+  value: DnsRecordValue
+}
+
+export type DnsRecords = DnsRecord[]
+
+/** a MAC address like 52:54:00:12:34:56 (stored in lower case) */
+export type MacAddress = string
+
+export type DhcpReservation = {
+  name: Label
+  mac: MacAddress
+  ip: IPv4
+}
+
+export type DhcpReservations = DhcpReservation[]
+
 export type UpstreamDns = IPv4[]
 
 export type NtpServers = Host[]
@@ -152,6 +180,8 @@ export type Network = {
   ntp_servers?: NtpServers
   dns_server?: DnsServer
   wireguard_endpoint?: Host
+  dns_records?: DnsRecords
+  dhcp_reservations?: DhcpReservations
 }
 
 export type Peer = {
@@ -364,6 +394,18 @@ export type DdnsChange = {
   acme_delegation_secret?: TsigSecret
   /** a domain name or an IPv4 address devices dial from outside; empty: the DDNS or custom name */
   wireguard_endpoint?: Host | ""
+}
+
+export type DhcpReservationRequest = {
+  name: Label
+  mac: MacAddress
+  ip: IPv4
+}
+
+export type DnsRecordRequest = {
+  name: DnsRecordName
+  type: DnsRecordType
+  value: DnsRecordValue
 }
 
 export type ImagePull = {
@@ -1034,6 +1076,57 @@ export type BackupKey = {
 /** this document */
 export type OpenApi = Record<string, unknown>
 
+export type DnsRecordOne = {
+  id: string
+  name: DnsRecordName
+  type: DnsRecordType
+  value: DnsRecordValue
+}
+
+export type DnsRecordList = {
+  /** the zone the names are relative to */
+  zone: string
+  records: DnsRecordOne[]
+}
+
+export type DnsRecordAdded = {
+  record: DnsRecordOne
+  run_id: string
+}
+
+export type NetworkChangeStarted = {
+  run_id: string
+}
+
+export type DhcpLease = {
+  mac: string
+  ip: string
+  /** '' when the device sent none */
+  hostname: string
+  /** ISO 8601 UTC; null: never */
+  expires: string | null
+  /** a reservation names this MAC address */
+  reserved: boolean
+}
+
+export type DhcpStatus = {
+  /** the cell runs its DHCP service */
+  enabled: boolean
+  lan_subnet: IPv4Cidr
+  lan_address: IPv4
+  dhcp_range: DhcpRange
+  dhcp_lease_time: string
+  reservations: DhcpReservation[]
+  leases: DhcpLease[]
+  /** why the leases could not be read */
+  leases_error?: string
+}
+
+export type DhcpReservationAdded = {
+  reservation: DhcpReservation
+  run_id: string
+}
+
 /** The rules of each field type, as the API checks them (patterns are ECMAScript). */
 export const limits = {
   "Label": {
@@ -1238,6 +1331,40 @@ export const limits = {
     "minItems": 2,
     "maxItems": 2,
     "description": "a list of two addresses [start, end]"
+  },
+  "DnsRecordType": {
+    "enum": [
+      "A",
+      "AAAA",
+      "CNAME",
+      "MX",
+      "TXT",
+      "SRV"
+    ],
+    "description": "a record type both DNS servers of the cell publish"
+  },
+  "DnsRecordName": {
+    "pattern": "^(@|\\*|(\\*\\.)?[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*)$",
+    "minLength": 1,
+    "maxLength": 253,
+    "description": "a name relative to the cell's zone: @ (the zone itself), * or *.name (a wildcard), or labels of letters, digits, _ and - separated by dots, like printer or _sip._tcp"
+  },
+  "DnsRecordValue": {
+    "pattern": "^[^\\x00-\\x1f\\x7f\\\\\"]+$",
+    "minLength": 1,
+    "maxLength": 1024,
+    "description": "A: an IPv4 address; AAAA: an IPv6 address; CNAME: a host name (relative to the zone, or ending in a dot); MX: '<preference> <host>'; SRV: '<priority> <weight> <port> <host>'; TXT: text (no line breaks, backslashes or double quotes)"
+  },
+  "DnsRecords": {
+    "maxItems": 500
+  },
+  "MacAddress": {
+    "pattern": "^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$",
+    "maxLength": 17,
+    "description": "a MAC address like 52:54:00:12:34:56 (stored in lower case)"
+  },
+  "DhcpReservations": {
+    "maxItems": 500
   },
   "UpstreamDns": {
     "maxItems": 8

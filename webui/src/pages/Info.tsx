@@ -6,6 +6,7 @@ import { endpoints, SERVICE_LABELS, type LogEntry, type ServiceName } from '../a
 import { cellFacts, normalizeServices } from '../normalize'
 import { buttonPrimary, Card, ErrorNote, inputClass, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
 import { ServiceHealthList } from '../components/ServiceHealthList'
+import { NetworkServicesPage } from './NetworkServices'
 import { PeerTable } from './Peers'
 import { RunsTable } from './Runs'
 
@@ -61,24 +62,6 @@ function Pending({ title, intro, pending }: { title: string; intro: string; pend
     <div className="space-y-4">
       <PageHeader title={title}>{intro}</PageHeader>
       <NotAvailable>{pending}</NotAvailable>
-    </div>
-  )
-}
-
-function NetworkServices() {
-  return (
-    <div className="space-y-4">
-      <PageHeader title="Network Services">DNS, DHCP and time for the cell's LAN and VPN.</PageHeader>
-      <Card title="Health">
-        <ServiceHealth only={['dns', 'dhcp', 'ntp']} />
-      </Card>
-      <Card title="Addresses">
-        <CellFacts only={['Domain', 'LAN address', 'LAN subnet', 'Time zone']} />
-      </Card>
-      <NotAvailable>
-        DNS records, DHCP leases and reservations are not yet available. Upstream resolvers and the time zone are
-        changed in <Link className="underline" to="/settings">Settings</Link>.
-      </NotAvailable>
     </div>
   )
 }
@@ -222,7 +205,7 @@ function NotFound() {
 export function InfoPages() {
   return (
     <Routes>
-      <Route path="/network-services" element={<NetworkServices />} />
+      <Route path="/network-services" element={<NetworkServicesPage />} />
       <Route path="/wireguard" element={<WireGuard />} />
       <Route
         path="/email"

@@ -1,0 +1,58 @@
+"""Network services: the admin's DNS records in the cell zone, DHCP leases and reservations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from ..core import schema
+from .common import cell, json_body
+from .openapi import doc
+
+dns_bp = Blueprint("dns", __name__, url_prefix="/api/dns")
+dhcp_bp = Blueprint("dhcp", __name__, url_prefix="/api/dhcp")
+RECORD_ID = {"record_id": {"type": "string", "pattern": "^[0-9a-f]{12}$"}}
+MAC = {"mac": {"$ref": "#/$defs/MacAddress"}}
+
+
+@dns_bp.get("/records")
+@doc("The records the admin added to the cell's zone (the roles' own records are served with them)",
+     "DnsRecordList")
+def records_list() -> Any:
+    return jsonify(cell().netsvc.records())
+
+
+@dns_bp.post("/records")
+@doc("Add a record (A, AAAA, CNAME, TXT, MX or SRV) to the cell's zone; its run makes the DNS server serve it",
+     "DnsRecordAdded", 202, body=schema.DNS_RECORD)
+def records_add() -> Any:
+    run, record = cell().netsvc.add_record(json_body())
+    return jsonify(record=record, run_id=run.id), 202
+
+
+@dns_bp.delete("/records/<record_id>")
+@doc("Remove a record the admin added", "NetworkChangeStarted", 202, params=RECORD_ID, errors=(404,))
+def records_delete(record_id: str) -> Any:
+    return jsonify(run_id=cell().netsvc.delete_record(record_id).id), 202
+
+
+@dhcp_bp.get("")
+@doc("The LAN's DHCP pool and lease time, its reservations and the current leases (leases_error: why they "
+     "could not be read)", "DhcpStatus")
+def dhcp_get() -> Any:
+    return jsonify(cell().netsvc.dhcp())
+
+
+@dhcp_bp.post("/reservations")
+@doc("Reserve an address of the LAN for a device's MAC address (a dhcp-host line; its name joins the zone)",
+     "DhcpReservationAdded", 202, body=schema.DHCP_RESERVATION)
+def reservations_add() -> Any:
+    run, reservation = cell().netsvc.add_reservation(json_body())
+    return jsonify(reservation=reservation, run_id=run.id), 202
+
+
+@dhcp_bp.delete("/reservations/<mac>")
+@doc("Remove the reservation of a MAC address", "NetworkChangeStarted", 202, params=MAC, errors=(404,))
+def reservations_delete(mac: str) -> Any:
+    return jsonify(run_id=cell().netsvc.delete_reservation(mac).id), 202
