@@ -14,6 +14,7 @@ from .managers.auth import AuthManager, RateLimiter
 from .managers.backup import BackupOperations, BackupSettings
 from .managers.changes import ChangeManager
 from .managers.ddns import DdnsManager
+from .managers.exits import ExitManager
 from .managers.health import HealthMonitor
 from .managers.logsearch import LogSearch
 from .managers.peers import PeerManager
@@ -77,6 +78,7 @@ class Cell:
         self.peers = PeerManager(
             self.changes, public_key, self.ddns.endpoint, self.agent.peer_apply if self.agent else None
         )
+        self.exits = ExitManager(self.changes, config.exits_dir)
         self.settings = SettingsManager(self.changes, self.ddns.available)
         self.backup = BackupSettings(self.changes)
         # the store's engine: the agent's store actions, or the same in this process (tests, the CLI)
