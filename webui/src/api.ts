@@ -283,6 +283,10 @@ export const endpoints = {
   ddns: () => api.get<T.DdnsView>('/api/ddns'),
   saveDdns: (body: T.DdnsChange) => api.put<T.SettingsStarted>('/api/ddns', body),
   peerConfig: (name: string) => api.get<T.PeerConfig>(`/api/peers/${encodeURIComponent(name)}/config`),
+  // per-device exits (admins only)
+  exits: async () => (await api.get<T.ExitList>('/api/exits')).exits,
+  addExit: (body: T.ExitRequest) => api.post<T.ExitAdded>('/api/exits', body),
+  deleteExit: (name: string) => api.del<T.ExitRemoved>(`/api/exits/${encodeURIComponent(name)}`),
   caRootUrl: '/api/ca/root.pem',
   // the service store and its containers
   store: () => api.get<T.StoreOverview>('/api/store'),
