@@ -131,7 +131,7 @@ export function ExitsCard() {
         </Field>
         <Field
           id="exit-config"
-          label="The provider’s WireGuard configuration"
+          label="WireGuard configuration file"
           error={errors.config}
           hint="Paste the wg-quick file as the provider gives it. Its keys are kept on the cell and never shown again."
         >
