@@ -42,6 +42,8 @@ class Config:
     ddns_credentials_file: Path = Path("/etc/pic/ddns-credentials.json")
     ddns_config_file: Path = Path("/etc/pic/ddns.json")
     ddns_status_file: Path = Path("/var/lib/pic/ddns/status.json")
+    # Exits' private and preshared keys (<name>.key, <name>.psk; 0600, written here, read by the exits role).
+    exits_dir: Path = Path("/etc/pic/exits")
     log_file: Path | None = Path("/var/log/pic/api.log")
     log_level: str = "INFO"
     log_levels: str = ""  # per area: "runner=DEBUG,auth=WARNING"
@@ -93,6 +95,7 @@ class Config:
             "ddns_credentials_file": root / "etc/ddns-credentials.json",
             "ddns_config_file": root / "etc/ddns.json",
             "ddns_status_file": root / "ddns/status.json",
+            "exits_dir": root / "etc/exits",
             "log_file": root / "log/api.log",
         }
         return cls(**{**values, **overrides})

@@ -15,6 +15,7 @@ from .managers.backup import BackupOperations, BackupSettings
 from .managers.certs import Certificates
 from .managers.changes import ChangeManager
 from .managers.ddns import DdnsManager
+from .managers.exits import ExitManager
 from .managers.health import HealthMonitor
 from .managers.logsearch import LogSearch
 from .managers.netsvc import NetworkServicesManager
@@ -79,6 +80,7 @@ class Cell:
         self.peers = PeerManager(
             self.changes, public_key, self.ddns.endpoint, self.agent.peer_apply if self.agent else None
         )
+        self.exits = ExitManager(self.changes, config.exits_dir)
         self.settings = SettingsManager(self.changes, self.ddns.available)
         # dnsmasq's lease file is root's to read: through the agent, or here without one
         self.netsvc = NetworkServicesManager(

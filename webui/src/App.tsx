@@ -96,7 +96,7 @@ function Protected() {
         <Route path="/users" element={<UsersPage me={who} />} />
         <Route path="/account" element={<AccountPage me={who} />} />
         <Route path="/my-services" element={<MyServicesPage />} />
-        <Route path="/peers" element={<PeersPage />} />
+        <Route path="/peers" element={<PeersPage admin />} />
         <Route path="/runs" element={<RunsPage />} />
         <Route path="/runs/:id" element={<RunPage />} />
         <Route path="/settings" element={<SettingsPage />} />

@@ -299,6 +299,10 @@ export const endpoints = {
   deleteDhcpReservation: (mac: string) =>
     api.del<T.NetworkChangeStarted>(`/api/dhcp/reservations/${encodeURIComponent(mac)}`),
   peerConfig: (name: string) => api.get<T.PeerConfig>(`/api/peers/${encodeURIComponent(name)}/config`),
+  // per-device exits (admins only)
+  exits: async () => (await api.get<T.ExitList>('/api/exits')).exits,
+  addExit: (body: T.ExitRequest) => api.post<T.ExitAdded>('/api/exits', body),
+  deleteExit: (name: string) => api.del<T.ExitRemoved>(`/api/exits/${encodeURIComponent(name)}`),
   caRootUrl: '/api/ca/root.pem',
   caCrlUrl: '/api/ca/crl.pem',
   certificates: async () => (await api.get<T.CertificateList>('/api/ca/certificates')).certificates,

@@ -55,6 +55,8 @@ __all__ = [
     "PEER_CHANGE",
     "PEER_KEYS",
     "CERTIFICATE",
+    "EXIT",
+    "EXIT_KINDS",
     "DDNS",
     "USER",
     "USER_CHANGE",
@@ -128,6 +130,9 @@ STORE_MAX_APPS = 500  # manifests in one index
 CELL_NAMES = ("@", *STORE_RESERVED_HOSTS)
 MAX_DNS_RECORDS = 500
 MAX_DHCP_RESERVATIONS = 500
+# Per-device exits (docs/architecture.md "Per-device exits"): where a device's traffic leaves the cell.
+EXIT_KINDS = ("wireguard",)
+MAX_EXITS = 16
 
 
 def _enum(values: Sequence[str], description: str) -> dict[str, Any]:
@@ -310,8 +315,52 @@ DEFS: dict[str, dict[str, Any]] = {
             "created": _ref("Timestamp", "created"),
             # the person whose device it is (a user's name); none: the admins' (no role reads it)
             "owner": _ref("Label", "owner"),
+            # where its traffic leaves the cell: an exit's name; none: the cell's own uplink
+            "exit": _ref("ExitName", "exit"),
         },
         ["name", "public_key", "ip"],
+    ),
+    # An upstream the cell sends chosen devices' traffic through (the exits role). Its private and
+    # preshared keys are secrets, never here (0600 files in /etc/pic/exits).
+    "ExitName": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 10,
+        "pattern": "^[a-z]([a-z0-9]{0,9})$",
+        "description": "a lower-case letter, then a-z or 0-9; at most 10 characters (the exit's interface is "
+        "exit-<name>)",
+        "example": "vpnhome",
+    },
+    "ExitKind": _enum(EXIT_KINDS, "wireguard: an upstream WireGuard server (a provider's wg-quick config)"),
+    "ExitEndpoint": {
+        "type": "string",
+        "maxLength": 260,
+        "pattern": "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        ":[0-9]{1,5}$",
+        "description": "the upstream server as host:port (a domain name or an IPv4 address)",
+        "example": "vpn.example.net:51820",
+    },
+    "ExitAddress": {
+        "type": "string",
+        "maxLength": 18,
+        "pattern": "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$",
+        "description": "the cell's address in the upstream's tunnel, IPv4 with its prefix length (10.66.0.2/32)",
+        "example": "10.66.0.2/32",
+    },
+    "Exit": _obj(
+        {
+            "name": _ref("ExitName", "exit name"),
+            "kind": _ref("ExitKind", "kind"),
+            "endpoint": _ref("ExitEndpoint", "endpoint"),
+            "address": _ref("ExitAddress", "address"),
+            "dns": _list_of(_ref("IPv4", "exit DNS server"), maxItems=MAX_RESOLVERS, title="DNS", default=[]),
+            "public_key": _ref("WgKey", "exit public key"),
+            "keepalive": {"type": "integer", "minimum": 0, "maximum": 65535, "title": "keepalive", "default": 25,
+                          "description": "seconds between keepalives to the upstream; 0: none"},
+            "mtu": {"type": "integer", "minimum": 1280, "maximum": 9000, "title": "MTU",
+                    "description": "the exit interface's MTU; left out: 1420"},
+        },
+        ["name", "kind", "endpoint", "address", "public_key"],
     ),
     "User": _obj(
         {
@@ -537,6 +586,7 @@ DEFS: dict[str, dict[str, Any]] = {
             "network": _ref("Network", "network", default={}),
             "services": _ref("Services", "services", default=list(SERVICES)),
             "peers": _list_of(_ref("Peer", "peer"), title="peers", default=[]),
+            "exits": _list_of(_ref("Exit", "exit"), title="exits", maxItems=MAX_EXITS, default=[]),
             "users": _list_of(_ref("User", "user"), title="users", default=[]),
             "ddns": _ref("Ddns", "ddns", default={}),
             "backup": _ref("Backup", "backup", default={}),
@@ -735,6 +785,7 @@ def _relations(state: dict[str, Any], fields: dict[str, str]) -> None:
             elif value in used:
                 add(where, words[key].format(value) + f" already used by peers[{used[value]}]")
             used.setdefault(value, i)
+    _exit_relations(state, ok, add)
     keeps = [f"backup.keep_{p}" for p in ("daily", "weekly", "monthly")]
     if ok(*keeps) and not any(state["backup"][k.split(".")[1]] for k in keeps):
         add("backup.keep_daily", "keep at least one backup (keep_daily, keep_weekly or keep_monthly above 0)")
@@ -856,6 +907,33 @@ def _netsvc_relations(
                 what = {"name": "the name", "mac": "MAC address", "ip": "address"}[key]
                 add(f"{at}.{key}", f"{what} {res[key]} is already reserved by {where}[{seen_values[value]}]")
             seen_values.setdefault(value, i)
+
+
+def _exit_relations(state: dict[str, Any], ok: Any, add: Any) -> None:
+    """Exits: unique names and addresses; a device's exit is one of them, and carries a full-route
+    device's traffic (a split device sends only the cell's networks to the cell)."""
+    exits = state["exits"] if isinstance(state["exits"], list) and ok("exits") else []
+    names: dict[str, int] = {}
+    for i, ex in enumerate(exits):
+        if ex["name"] in names:
+            add(f"exits[{i}].name", f"exit name {ex['name']!r} is already used by exits[{names[ex['name']]}]")
+        names.setdefault(ex["name"], i)
+        port = int(ex["endpoint"].rsplit(":", 1)[1])
+        if not 1 <= port <= 65535:
+            add(f"exits[{i}].endpoint", "the endpoint's port must be 1 to 65535")
+        try:
+            ipaddress.IPv4Interface(ex["address"])
+        except ValueError:
+            add(f"exits[{i}].address", "not an IPv4 address with a prefix length (0-32)")
+    if not ok("exits"):
+        return
+    for i, peer in enumerate(state["peers"] if isinstance(state["peers"], list) else []):
+        if "exit" not in peer or not ok(f"peers[{i}]"):
+            continue
+        if peer["exit"] not in names:
+            add(f"peers[{i}].exit", f"no exit {peer['exit']!r}")
+        elif peer.get("route", "split") != "full":
+            add(f"peers[{i}].exit", "an exit carries a full-route device's traffic: choose the full route")
 
 
 def _routes_rules(
@@ -1000,7 +1078,7 @@ class Request:
     name: str  # its schema's name in the OpenAPI document
     what: str  # "the setup answers", "peer", ...
     fields: Mapping[str, str] = field(default_factory=dict)
-    own: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    own: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # also overrides a field's schema
     required: Sequence[str] = ()
     at_least_one: bool = False
 
@@ -1118,12 +1196,22 @@ SETTINGS = Request(
 PEER = Request(
     "PeerRequest",
     "peer",
-    {"name": "peers[].name", "route": "peers[].route", "public_key": "peers[].public_key", "owner": "peers[].owner"},
+    {"name": "peers[].name", "route": "peers[].route", "public_key": "peers[].public_key", "owner": "peers[].owner",
+     "exit": "peers[].exit"},
     required=("name",),
 )
-# A device's name or route changed; its keys and address stay.
+# A device's name, route or exit changed; its keys and address stay.
 PEER_CHANGE = Request(
-    "PeerChange", "peer change", {"name": "peers[].name", "route": "peers[].route", "owner": "peers[].owner"},
+    "PeerChange", "peer change",
+    {"name": "peers[].name", "route": "peers[].route", "owner": "peers[].owner", "exit": "peers[].exit"},
+    {
+        # the state's exit (its errors are named "exit"), or "" for the cell's own uplink again
+        "exit": {
+            "anyOf": [_ref("ExitName"), {"const": ""}],
+            "title": "exit",
+            "description": "where the device's traffic leaves the cell: an exit's name; empty: the cell's own uplink",
+        },
+    },
     at_least_one=True,
 )
 # New keys for a device (the old configuration stops working); without public_key the cell makes them.
@@ -1132,6 +1220,25 @@ PEER_KEYS = Request("PeerKeys", "new keys", {"public_key": "peers[].public_key"}
 CERTIFICATE = Request(
     "CertificateRequest", "certificate",
     own={"name": _ref("CertName", "name"), "days": _ref("CertDays", "days")}, required=("name",),
+)
+# A new exit: its kind and the provider's configuration (wg-quick's format for wireguard), parsed by
+# core/wgquick.py; the keys in it go to 0600 files, the rest to the state.
+EXIT = Request(
+    "ExitRequest",
+    "exit",
+    {"name": "exits[].name", "kind": "exits[].kind"},
+    {
+        "config": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 8192,
+            "title": "config",
+            "writeOnly": True,
+            "description": "the provider's wg-quick configuration: [Interface] PrivateKey, Address (DNS, MTU) and "
+            "one [Peer] with PublicKey, Endpoint, AllowedIPs (0.0.0.0/0), PresharedKey and PersistentKeepalive",
+        },
+    },
+    ("name", "config"),
 )
 USER = Request(
     "UserRequest",
@@ -1258,7 +1365,7 @@ DHCP_RESERVATION = Request(
 )
 IMAGE_PULL = Request("ImagePull", "image pull", own={"reference": _ref("PullRef", "image")}, required=("reference",))
 
-REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, USER, DDNS, LOGIN, PASSWORD_CHANGE, BACKUP,
+REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, EXIT, USER, DDNS, LOGIN, PASSWORD_CHANGE, BACKUP,
             BACKUP_RESTORE, BACKUP_KEY, SETUP_RESTORE, STORE_SETTINGS, STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL,
             DNS_RECORD, DHCP_RESERVATION)
 
@@ -1289,6 +1396,20 @@ def store_vars(store: dict[str, Any], users: list[dict[str, Any]]) -> dict[str, 
         "pic_store_routes": routes,
         "pic_store_hosts": sorted(r["host"] for r in routes if "host" in r),
         "pic_store_openings": [{"app": a["id"], **o} for a in apps for o in a.get("firewall", [])],
+    }
+
+
+def exit_vars(full: dict[str, Any]) -> dict[str, Any]:
+    """The exits role's inputs: the exits (no secret: their keys are files on the host) and, apart
+    from ``pic_peers``, the devices that use one, so a device's exit converges the exits role alone."""
+    return {
+        "pic_exits": [
+            {k: ex[k] for k in ("name", "kind", "endpoint", "address", "public_key", "keepalive", "mtu") if k in ex}
+            for ex in full["exits"]
+        ],
+        "pic_exit_peers": [
+            {"name": p["name"], "ip": p["ip"], "exit": p["exit"]} for p in full["peers"] if p.get("exit")
+        ],
     }
 
 
@@ -1360,6 +1481,7 @@ def valid_state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
         **store_vars(full["store"], full["users"]),
     }
     out["pic_ca_revoked"] = list(full["ca"]["revoked"])
+    out.update(exit_vars(full))
     out["pic_ddns_provider"], out["pic_ddns_hostname"] = ddns_target(full)
     out["pic_ddns_zone"] = full["ddns"].get("zone") or ""
     out["pic_ddns_ipv6"] = bool(full["ddns"]["ipv6"])

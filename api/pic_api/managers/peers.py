@@ -159,6 +159,7 @@ class PeerManager:
                 "route": data["route"],
                 "created": created,
                 **({"owner": data["owner"]} if data.get("owner") else {}),
+                **({"exit": data["exit"]} if data.get("exit") else {}),
             }
             peers.append(peer)
             return peer
@@ -179,9 +180,10 @@ class PeerManager:
         }
 
     def change(self, name: str, body: Any, viewer: Viewer | None = None) -> dict[str, Any]:
-        """A new name or route for a peer, with the same keys and address: applied to the running cell
-        at once as an add of the changed peer (wg set of the same key is a no-op for its session; NAT
-        follows the route; the names are written again), then converged."""
+        """A new name, route or exit for a peer, with the same keys and address: applied to the running
+        cell at once as an add of the changed peer (wg set of the same key is a no-op for its session; NAT
+        follows the route; the names are written again), then converged (the exits role moves its
+        traffic to its exit). An exit of "" is the cell's own uplink again."""
         data = checked(schema.PEER_CHANGE, body)
 
         def change(state: dict[str, Any]) -> dict[str, Any]:
@@ -194,6 +196,8 @@ class PeerManager:
             if new_name != name and any(p["name"] == new_name for p in state["peers"]):
                 raise Conflict(f"peer {new_name!r} exists", {"name": "a peer with this name exists"})
             peer.update(data)
+            if peer.get("exit") == "":
+                del peer["exit"]
             return dict(peer)
 
         live: dict[str, Any] = {}

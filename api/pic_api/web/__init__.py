@@ -6,6 +6,7 @@ from .auth import account_bp, auth_bp
 from .backup import backup_bp, setup_restore_bp
 from .ca import ca_bp
 from .ddns import ddns_bp
+from .exits import exits_bp
 from .health import health_bp
 from .netsvc import dhcp_bp, dns_bp
 from .peers import peers_bp
@@ -24,6 +25,7 @@ BLUEPRINTS = [
     account_bp,
     runs_bp,
     peers_bp,
+    exits_bp,
     users_bp,
     settings_bp,
     state_bp,

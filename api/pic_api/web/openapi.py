@@ -215,6 +215,20 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ),
     },
     "PeerList": _obj({"peers": _list(ref("Peer"))}, ["peers"]),
+    # an exit of the state, and what the cell knows about it beyond the state
+    "ExitView": _obj(
+        {
+            **schema.DEFS["Exit"]["properties"],
+            "devices": {**_list(STR), "description": "the peers whose traffic leaves through this exit"},
+            "keys_stored": {**BOOL, "description": "its private key file is on the cell"},
+            "preshared_key": {**BOOL, "description": "a preshared key file is on the cell"},
+        },
+        [*schema.DEFS["Exit"]["required"], "devices", "keys_stored", "preshared_key"],
+    ),
+    "ExitList": _obj({"exits": _list(ref("ExitView"))}, ["exits"]),
+    "ExitOne": _obj({"exit": ref("ExitView")}, ["exit"]),
+    "ExitAdded": _obj({"exit": ref("Exit"), "run_id": STR}, ["exit", "run_id"]),
+    "ExitRemoved": _obj({"run_id": STR}, ["run_id"]),
     "PeerRemoved": _obj({"run_id": STR, **PEER_LIVE}, ["run_id", "ready"]),
     "PeerOne": _obj({"peer": ref("Peer")}, ["peer"]),
     "PeerCreated": _obj(

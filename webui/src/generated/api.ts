@@ -191,6 +191,32 @@ export type Peer = {
   route?: Route
   created?: Timestamp
   owner?: Label
+  exit?: ExitName
+}
+
+/** a lower-case letter, then a-z or 0-9; at most 10 characters (the exit's interface is exit-<name>) */
+export type ExitName = string
+
+/** wireguard: an upstream WireGuard server (a provider's wg-quick config) */
+export type ExitKind = "wireguard"
+
+/** the upstream server as host:port (a domain name or an IPv4 address) */
+export type ExitEndpoint = string
+
+/** the cell's address in the upstream's tunnel, IPv4 with its prefix length (10.66.0.2/32) */
+export type ExitAddress = string
+
+export type Exit = {
+  name: ExitName
+  kind: ExitKind
+  endpoint: ExitEndpoint
+  address: ExitAddress
+  dns?: IPv4[]
+  public_key: WgKey
+  /** seconds between keepalives to the upstream; 0: none */
+  keepalive?: number
+  /** the exit interface's MTU; left out: 1420 */
+  mtu?: number
 }
 
 export type User = {
@@ -353,6 +379,7 @@ export type CellState = {
   network?: Network
   services?: Services
   peers?: Peer[]
+  exits?: Exit[]
   users?: User[]
   ddns?: Ddns
   backup?: Backup
@@ -408,6 +435,13 @@ export type DnsRecordRequest = {
   value: DnsRecordValue
 }
 
+export type ExitRequest = {
+  name: ExitName
+  kind?: ExitKind
+  /** the provider's wg-quick configuration: [Interface] PrivateKey, Address (DNS, MTU) and one [Peer] with PublicKey, Endpoint, AllowedIPs (0.0.0.0/0), PresharedKey and PersistentKeepalive */
+  config: string
+}
+
 export type ImagePull = {
   reference: PullRef
 }
@@ -426,6 +460,8 @@ export type PeerChange = {
   name?: Label
   route?: Route
   owner?: Label
+  /** where the device's traffic leaves the cell: an exit's name; empty: the cell's own uplink */
+  exit?: ExitName | ""
 }
 
 export type PeerKeys = {
@@ -437,11 +473,12 @@ export type PeerRequest = {
   route?: Route
   public_key?: WgKey
   owner?: Label
+  exit?: ExitName
 }
 
 export type RunRequest = {
   /** roles to converge */
-  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "mailserver" | "radicale" | "webdav" | "ddns" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "store" | "webui")[]
+  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "exits" | "mailserver" | "radicale" | "webdav" | "ddns" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "store" | "webui")[]
   check?: boolean
 }
 
@@ -678,6 +715,42 @@ export type RunEvent = {
 
 export type PeerList = {
   peers: Peer[]
+}
+
+export type ExitView = {
+  name: ExitName
+  kind: ExitKind
+  endpoint: ExitEndpoint
+  address: ExitAddress
+  dns?: IPv4[]
+  public_key: WgKey
+  /** seconds between keepalives to the upstream; 0: none */
+  keepalive?: number
+  /** the exit interface's MTU; left out: 1420 */
+  mtu?: number
+  /** the peers whose traffic leaves through this exit */
+  devices: string[]
+  /** its private key file is on the cell */
+  keys_stored: boolean
+  /** a preshared key file is on the cell */
+  preshared_key: boolean
+}
+
+export type ExitList = {
+  exits: ExitView[]
+}
+
+export type ExitOne = {
+  exit: ExitView
+}
+
+export type ExitAdded = {
+  exit: Exit
+  run_id: string
+}
+
+export type ExitRemoved = {
+  run_id: string
 }
 
 export type PeerRemoved = {
@@ -1371,6 +1444,28 @@ export const limits = {
   },
   "NtpServers": {
     "maxItems": 8
+  },
+  "ExitName": {
+    "pattern": "^[a-z]([a-z0-9]{0,9})$",
+    "minLength": 1,
+    "maxLength": 10,
+    "description": "a lower-case letter, then a-z or 0-9; at most 10 characters (the exit's interface is exit-<name>)"
+  },
+  "ExitKind": {
+    "enum": [
+      "wireguard"
+    ],
+    "description": "wireguard: an upstream WireGuard server (a provider's wg-quick config)"
+  },
+  "ExitEndpoint": {
+    "pattern": "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?:[0-9]{1,5}$",
+    "maxLength": 260,
+    "description": "the upstream server as host:port (a domain name or an IPv4 address)"
+  },
+  "ExitAddress": {
+    "pattern": "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$",
+    "maxLength": 18,
+    "description": "the cell's address in the upstream's tunnel, IPv4 with its prefix length (10.66.0.2/32)"
   },
   "MailAliases": {
     "maxItems": 20,

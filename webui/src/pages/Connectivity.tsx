@@ -2,7 +2,7 @@
 // what the cell's updater last did, in the provider's own words), how its certificates are proven
 // (HTTP-01, DNS-01 through the provider, or through a CNAME delegation of _acme-challenge, with the
 // records the owner creates), the endpoint devices dial, and new configurations for existing devices
-// after that endpoint changed (same keys).
+// after that endpoint changed (same keys); the exits devices may leave through (Exits.tsx).
 import { useEffect, useState, type FormEvent } from 'react'
 import { ApiError, endpoints, type Peer, type RunStatus } from '../api'
 import type { AcmeChallenge, AcmeCname, DdnsChange, DdnsProvider, DdnsView, PeerConfig, TsigAlgorithm } from '../generated/api'
@@ -10,6 +10,7 @@ import { limits } from '../generated/api'
 import { RunView } from '../components/RunView'
 import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, PageHeader, useApi, when } from '../components/ui'
 import { validateDomain } from '../validation'
+import { ExitsCard } from './Exits'
 import { downloadText, QrImage } from './Peers'
 
 export const PROVIDER_LABELS: Record<DdnsProvider, string> = {
@@ -547,7 +548,10 @@ export function ConnectivityPage() {
   const view = useApi(endpoints.ddns)
   return (
     <div className="space-y-4">
-      <PageHeader title="Connectivity">How the cell is reached from outside: its public name and the address devices dial.</PageHeader>
+      <PageHeader title="Connectivity">
+        How the cell is reached from outside: its public name and the address devices dial; and the exits devices may
+        leave through.
+      </PageHeader>
       {view.loading && !view.data ? (
         <Loading />
       ) : view.error ? (
@@ -558,6 +562,7 @@ export function ConnectivityPage() {
           <DdnsEditor view={view.data} onSaved={view.reload} />
           <DelegationRecords view={view.data} />
           <DeviceConfigs endpoint={view.data.endpoint} />
+          <ExitsCard />
         </>
       ) : null}
     </div>

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { Link } from 'react-router-dom'
 import { endpoints, type NewPeerResponse, type Peer, type PeerChanged } from '../api'
+import type { PeerChange } from '../generated/api'
 import {
   buttonPrimary,
   buttonSecondary,
@@ -217,7 +218,10 @@ export function PeerTable({
             <tr key={p.name} className="border-b border-slate-100">
               <td className="whitespace-nowrap py-2 pr-3 font-medium">{p.name}</td>
               <td className="py-2 pr-3 font-mono">{p.ip ?? ''}</td>
-              <td className="py-2 pr-3">{p.route ?? ''}</td>
+              <td className="py-2 pr-3">
+                {p.route ?? ''}
+                {p.exit ? ` via exit ${p.exit}` : ''}
+              </td>
               <td className="py-2 pr-3 font-mono" title={p.public_key}>
                 {/* A table cell ignores max-width; a block inside it does not. */}
                 <span className="block max-w-[6rem] truncate sm:max-w-[12rem]">{p.public_key ?? ''}</span>
@@ -242,19 +246,53 @@ export function PeerTable({
   )
 }
 
-/** A device's new name or route; its keys and address stay, so it keeps its tunnel. */
+/** Where a full-route device's traffic leaves: the cell's own connection or one of the exits. */
+function ExitChoice({ exits, value, route, onChange }: { exits: string[]; value: string; route: Route; onChange: (v: string) => void }) {
+  return (
+    <Field
+      id="change-peer-exit"
+      label="Exit"
+      hint={route === 'full' ? 'Where its traffic leaves; when that exit is down, its traffic stops.' : 'An exit needs the full tunnel.'}
+    >
+      <select id="change-peer-exit" className={inputClass} value={value} disabled={route !== 'full'} onChange={(e) => onChange(e.target.value)}>
+        <option value="">The cell’s own connection</option>
+        {exits.map((name) => (
+          <option key={name} value={name}>
+            Exit {name}
+          </option>
+        ))}
+      </select>
+    </Field>
+  )
+}
+
+/** The change request: only what differs; a split route takes the device off its exit. */
+export function changeBody(peer: Peer, form: PeerForm, exit: string): PeerChange {
+  const want = form.route === 'full' ? exit : ''
+  return {
+    ...(form.name !== peer.name ? { name: form.name } : {}),
+    ...(form.route !== peer.route ? { route: form.route } : {}),
+    ...(want !== (peer.exit ?? '') ? { exit: want } : {}),
+  }
+}
+
+/** A device's new name, route or exit; its keys and address stay, so it keeps its tunnel. */
 export function ChangePeerForm({
   peer,
   existing,
+  exits,
   onChanged,
   onCancel,
 }: {
   peer: Peer
   existing: string[]
+  /** the cell's exits (an admin's view); null: no exit choice */
+  exits?: string[] | null
   onChanged: (r: PeerChanged, routeChanged: boolean) => void
   onCancel: () => void
 }) {
   const [form, setForm] = useState<PeerForm>({ name: peer.name, route: peer.route ?? 'split', public_key: '' })
+  const [exit, setExit] = useState(peer.exit ?? '')
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
@@ -264,10 +302,7 @@ export function ChangePeerForm({
     const errs = validatePeer(form, existing.filter((n) => n !== peer.name))
     setErrors(errs)
     if (Object.values(errs).some(Boolean)) return
-    const body = {
-      ...(form.name !== peer.name ? { name: form.name } : {}),
-      ...(form.route !== peer.route ? { route: form.route } : {}),
-    }
+    const body = changeBody(peer, form, exit)
     if (!Object.keys(body).length) return onCancel()
     setBusy(true)
     try {
@@ -297,6 +332,10 @@ export function ChangePeerForm({
         />
       </Field>
       <RouteChoice name="change-peer-route" value={form.route} onChange={(route) => setForm((f) => ({ ...f, route }))} />
+      {exits && (exits.length > 0 || peer.exit) ? (
+        <ExitChoice exits={exits} value={form.route === 'full' ? exit : ''} route={form.route} onChange={setExit} />
+      ) : null}
+      {errors.exit && <p className="mb-3 text-sm text-red-800" role="alert">{errors.exit}</p>}
       <p className="mb-3 text-sm text-slate-700">The device keeps its keys and its address in the cell.</p>
       <div className="flex flex-wrap gap-2">
         <button type="submit" className={buttonPrimary} disabled={busy}>
@@ -347,8 +386,10 @@ function ChangedPeerPanel({ result, routeChanged, onClose }: { result: PeerChang
   )
 }
 
-export function PeersPage() {
+export function PeersPage({ admin = false }: { admin?: boolean }) {
   const peers = useApi(endpoints.peers)
+  // an admin chooses a device's exit; a member's page does not ask (the exits are the admins')
+  const exits = useApi(() => (admin ? endpoints.exits() : Promise.resolve(null)), [admin])
   const [added, setAdded] = useState<{ result: NewPeerResponse; title?: string } | null>(null)
   const [confirm, setConfirm] = useState<string | null>(null)
   const [rekey, setRekey] = useState<string | null>(null)
@@ -419,6 +460,7 @@ export function PeersPage() {
               key={editing}
               peer={(peers.data ?? []).find((p) => p.name === editing)!}
               existing={(peers.data ?? []).map((p) => p.name)}
+              exits={exits.data ? exits.data.map((e) => e.name) : null}
               onCancel={() => setEditing(null)}
               onChanged={(result, routeChanged) => {
                 setEditing(null)

@@ -1,0 +1,98 @@
+"""Exits: upstreams a chosen device's traffic leaves the cell through (docs/architecture.md
+"Per-device exits"). This slice knows one kind, ``wireguard``: an upstream WireGuard server whose
+wg-quick configuration the admin pastes.
+
+The state keeps an exit's name, kind, endpoint, address, DNS and the server's public key; its
+private key and preshared key go to 0600 files in ``secrets_dir`` (``<name>.key``, ``<name>.psk``),
+never to the state, a run's events or a log. The exits role reads those files on the host (wg-quick
+loads them with ``wg set``). A device (a peer) names its exit in the state; removing an exit a device
+still uses is refused (409).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..core import schema, wgquick
+from .changes import ChangeManager
+from .errors import Conflict, InvalidInput, NotFound, checked
+from .files import write_atomic
+from .runs import Run
+
+log = logging.getLogger("pic.exits")
+
+
+class ExitManager:
+    def __init__(self, changes: ChangeManager, secrets_dir: Path):
+        self.changes = changes
+        self.secrets_dir = Path(secrets_dir)
+
+    def key_file(self, name: str, which: str = "key") -> Path:
+        """``<secrets_dir>/<name>.key`` (the private key) or ``.psk`` (the preshared key)."""
+        return self.secrets_dir / f"{name}.{which}"
+
+    def list(self) -> list[dict[str, Any]]:
+        state = self.changes.state.load()
+        out = []
+        for ex in state.get("exits", []):
+            devices = sorted(p["name"] for p in state["peers"] if p.get("exit") == ex["name"])
+            out.append({**ex, "devices": devices, "preshared_key": self.key_file(ex["name"], "psk").is_file(),
+                        "keys_stored": self.key_file(ex["name"]).is_file()})
+        return out
+
+    def get(self, name: str) -> dict[str, Any]:
+        for ex in self.list():
+            if ex["name"] == name:
+                return ex
+        raise NotFound(f"no exit {name!r}")
+
+    def _save_secrets(self, name: str, secrets: dict[str, str]) -> None:
+        self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(self.key_file(name), secrets["private_key"] + "\n", 0o600)
+        if "preshared_key" in secrets:
+            write_atomic(self.key_file(name, "psk"), secrets["preshared_key"] + "\n", 0o600)
+        else:
+            self.key_file(name, "psk").unlink(missing_ok=True)
+
+    def _remove_secrets(self, name: str) -> None:
+        for which in ("key", "psk"):
+            self.key_file(name, which).unlink(missing_ok=True)
+
+    def add(self, body: Any) -> tuple[Run, dict[str, Any]]:
+        data = {"kind": "wireguard", **checked(schema.EXIT, body)}
+        try:
+            fields, secrets = wgquick.parse(data["config"])
+        except schema.StateError as exc:
+            raise InvalidInput(exc.message, exc.fields) from None
+        exit_ = {"name": data["name"], "kind": data["kind"], **fields}
+
+        def change(state: dict[str, Any]) -> dict[str, Any]:
+            exits = state.setdefault("exits", [])
+            if any(e["name"] == exit_["name"] for e in exits):
+                raise Conflict(f"exit {exit_['name']!r} exists", {"name": "an exit with this name exists"})
+            exits.append(exit_)
+            return dict(exit_)
+
+        # the keys are written once the state that names the exit is saved, before its converge reads them
+        return self.changes.apply(
+            change, f"add exit {exit_['name']}", schema.EXIT,
+            before_run=lambda ex: self._save_secrets(ex["name"], secrets),
+        )
+
+    def delete(self, name: str) -> Run:
+        def change(state: dict[str, Any]) -> dict[str, Any]:
+            exits = state.get("exits", [])
+            gone = next((e for e in exits if e["name"] == name), None)
+            if gone is None:
+                raise NotFound(f"no exit {name!r}")
+            users = sorted(p["name"] for p in state["peers"] if p.get("exit") == name)
+            if users:
+                raise Conflict(f"exit {name!r} is used by {', '.join(users)}",
+                               {"name": f"used by {', '.join(users)}: choose another exit for them first"})
+            state["exits"] = [e for e in exits if e["name"] != name]
+            return gone
+
+        run, _ = self.changes.apply(change, f"delete exit {name}", before_run=lambda ex: self._remove_secrets(name))
+        return run

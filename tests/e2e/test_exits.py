@@ -1,0 +1,296 @@
+"""A device's traffic leaves through an upstream WireGuard server, and never the cell's uplink when
+that exit is down (fail closed).
+
+Topology (one lab bridge, its subnet S; the bridge stands for the internet):
+
+    client ──wg0 (full route)──> cell ──exit-a (WireGuard)──> exitsrv ──> far (172.31.255.10)
+                                  └──────── host0 (the cell's uplink) ──────────┘
+
+- cell: site.yml set up headless (the wireguard service); the exits role under test.
+- client: a VPN device of the cell with a full-route tunnel.
+- exitsrv: the upstream exit server: Debian's wireguard-tools (wireguard-go in the lab), a wg0 for
+  the cell's exit, forwarding and a masquerade to its own address, like a VPN provider.
+- far: an "internet" host holding 172.31.255.10 (outside S, so outside the cell's own networks,
+  which a device reaches directly whatever its exit) with an HTTP server that echoes the address
+  it is called from. The cell and exitsrv reach it with a host route by far's address on S.
+
+1. Without an exit, far sees the device's requests from the cell's address (the cell's masquerade).
+2. An exit added from the provider's wg-quick config (its keys only in 0600 files), the device
+   moved to it through the API: far sees the exit server's address; `site.yml --tags exits` again
+   changes nothing.
+3. The exit server's WireGuard stopped: the device's requests fail, and a counter on the cell's
+   uplink shows none of them left there. The cell's own exit tunnel stopped: the same (its table's
+   unreachable default); both back: the exit carries the device again.
+4. The exit cannot be removed while the device uses it (409); the device back on the uplink, the
+   exit is removed with its tunnel and key files.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import requests
+
+from pic_lab.cell import Cell, client_wg_config, csrf, follow_run
+from pic_lab.lab import throwaway_lab
+
+ADMIN_PASSWORD = "exits for every device 9"  # test data, this lab cell only
+FAR = "172.31.255.10"
+EXIT_PORT = 51821
+EXIT_NET = "10.66.66"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with throwaway_lab("exits", "e2e") as lab:
+        yield lab
+
+
+def sh(lab, host: str, script: str, input: str | None = None):
+    res = lab.exec(host, ["bash", "-c", script], input=input)
+    assert res.returncode == 0, f"{host}: {script}\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}"
+    return res.stdout
+
+
+@pytest.fixture(scope="module")
+def hosts(lab):
+    for name in ("cell", "client", "exitsrv", "far"):
+        lab.up(name, image="provisioned")
+    ips = {name: lab.host_info(name)["ip"] for name in ("cell", "client", "exitsrv", "far")}
+    tools = ("DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install "
+             "-y -qq --no-install-recommends wireguard-tools wireguard-go curl iptables nftables python3")
+    for name in ("client", "exitsrv"):
+        sh(lab, name, tools)
+    # far: the echo server on an address beyond the lab's subnet
+    echo = ("import http.server as h\n"
+            "class H(h.BaseHTTPRequestHandler):\n"
+            "    def do_GET(s):\n"
+            "        s.send_response(200); s.end_headers(); s.wfile.write(s.client_address[0].encode())\n"
+            f"h.HTTPServer(('{FAR}', 8000), H).serve_forever()\n")
+    sh(lab, "far", f"ip addr add {FAR}/32 dev host0")
+    assert lab.exec("far", ["systemd-run", "--unit=far-echo", "python3", "-c", echo]).returncode == 0
+    sh(lab, "exitsrv", f"ip route add {FAR}/32 via {ips['far']}")
+    return ips
+
+
+@pytest.fixture(scope="module")
+def provider(lab, hosts):
+    """The exit server up, and the wg-quick config a provider would hand out for the cell."""
+    keys = sh(lab, "exitsrv", "umask 077; s=$(wg genkey); c=$(wg genkey); p=$(wg genpsk); "
+              "echo $s $(echo $s | wg pubkey) $c $(echo $c | wg pubkey) $p").split()
+    server_private, server_public, cell_private, cell_public, psk = keys
+    server = f"""[Interface]
+Address = {EXIT_NET}.1/24
+ListenPort = {EXIT_PORT}
+PrivateKey = {server_private}
+PostUp = echo 1 > /proc/sys/net/ipv4/ip_forward
+PostUp = nft add table ip exitnat
+PostUp = nft add chain ip exitnat post '{{ type nat hook postrouting priority srcnat; }}'
+PostUp = nft add rule ip exitnat post ip saddr {EXIT_NET}.0/24 oifname host0 masquerade
+PostDown = nft delete table ip exitnat
+
+[Peer]
+PublicKey = {cell_public}
+PresharedKey = {psk}
+AllowedIPs = {EXIT_NET}.2/32
+"""
+    sh(lab, "exitsrv", "umask 077; cat > /etc/wireguard/wg0.conf", input=server)
+    sh(lab, "exitsrv", "wg-quick up wg0")
+    config = f"""[Interface]
+PrivateKey = {cell_private}
+Address = {EXIT_NET}.2/32
+DNS = {EXIT_NET}.1
+
+[Peer]
+PublicKey = {server_public}
+PresharedKey = {psk}
+Endpoint = {hosts['exitsrv']}:{EXIT_PORT}
+AllowedIPs = 0.0.0.0/0
+PersistentKeepalive = 25
+"""
+    return {"config": config, "private": cell_private, "psk": psk, "server_public": server_public}
+
+
+# Counters on the cell: what reaches it from devices for far ("arrived"), and what leaves its uplink
+# for far ("left"; "left_marked": of those, the ones marked for an exit).
+PROBE = f"""table inet probe {{
+    chain pre {{
+        type filter hook prerouting priority -300;
+        iifname "wg0" ip daddr {FAR} counter comment "arrived"
+    }}
+    chain out {{
+        type filter hook postrouting priority 300;
+        oifname "host0" ip daddr {FAR} counter comment "left"
+        oifname "host0" ip daddr {FAR} meta mark & 0xff00 == 0x1000 counter comment "left_marked"
+    }}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def cell(lab, hosts, tmp_path_factory) -> Cell:
+    setup = {"pic_setup_completed": True, "pic_admin_password": ADMIN_PASSWORD, "pic_cell_name": "home",
+             "pic_services": ["wireguard"]}
+    cell = Cell(lab, lab.write_inventory(tmp_path_factory.mktemp("cell"), {"cells": ["cell"]}, setup))
+    result = cell.converge()
+    assert result.rc == 0, result.output[-6000:]
+    print(f"site.yml converged the cell in {result.seconds:.0f} s")
+    sh(lab, "cell", f"ip route add {FAR}/32 via {hosts['far']}")
+    # Counters on the cell: what reaches it from devices for far, and what leaves its uplink for far.
+    sh(lab, "cell", "nft -f -", input=PROBE)
+    return cell
+
+
+@pytest.fixture(scope="module")
+def admin(cell, tmp_path_factory) -> requests.Session:
+    return cell.https_login(ADMIN_PASSWORD, tmp_path_factory.mktemp("root"))
+
+
+def finished(admin, cell, run_id: str) -> dict:
+    follow_run(admin, cell.https, run_id)
+    deadline = time.monotonic() + 600
+    while True:
+        run = admin.get(f"{cell.https}/api/runs/{run_id}", timeout=30).json()
+        if run["status"] not in ("pending", "running") or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert run["status"] == "successful", run
+    return run
+
+
+@pytest.fixture(scope="module")
+def device(lab, cell, admin):
+    """A full-route VPN device of the cell, its tunnel up on the client."""
+    r = admin.post(f"{cell.https}/api/peers", json={"name": "roamer", "route": "full"}, headers=csrf(admin),
+                   timeout=30)
+    assert r.status_code == 201, r.text
+    finished(admin, cell, r.json()["run_id"])
+    config, _ = client_wg_config(r.json()["config"], str(lab.subnet))
+    sh(lab, "client", "umask 077; cat > /etc/wireguard/wg0.conf", input=config)
+    sh(lab, "client", "wg-quick up wg0")
+    return r.json()["peer"]
+
+
+def seen_by_far(lab) -> str | None:
+    """The address far sees the device's request from; None when the request fails."""
+    res = lab.exec("client", ["curl", "-s", "--max-time", "3", f"http://{FAR}:8000/"])
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def wait_for(predicate, timeout: float = 30, step: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def counters(lab) -> dict[str, int]:
+    """The probe's counters by name (PROBE). They are compared, not reset: `nft reset counters`
+    (nftables 1.0.6) resets named counter objects only, not a rule's own counter."""
+    text = sh(lab, "cell", "nft list table inet probe")
+    found = {m.group(2): int(m.group(1)) for m in re.finditer(r'counter packets (\d+) bytes \d+ comment "(\w+)"', text)}
+    assert set(found) == {"arrived", "left", "left_marked"}, text
+    return found
+
+
+def routing(lab) -> str:
+    """What the cell's routing says, for a failure's message."""
+    cmds = ["ip -4 rule", "ip -4 route show table 4096", f"ip -4 route get {FAR} from 10.0.0.2 iif wg0 mark 0x1000",
+            "nft list table inet pic_exits", "nft list table inet probe", "wg show exit-a", "ip -s link show exit-a"]
+    return "\n".join(f"$ {c}\n{lab.exec('cell', ['bash', '-c', c]).stdout}" for c in cmds)
+
+
+def dropped_never_leaked(lab) -> None:
+    """The device's requests for far fail; they reached the cell, and none left its uplink."""
+    before = counters(lab)
+    seen = [seen_by_far(lab) for _ in range(3)]
+    found = {k: v - before[k] for k, v in counters(lab).items()}
+    assert seen == [None] * 3 and found["arrived"] > 0 and found["left"] == 0, (seen, found, routing(lab))
+
+
+def test_without_an_exit_far_sees_the_cell(lab, hosts, device):
+    assert wait_for(lambda: seen_by_far(lab), 20) == hosts["cell"]
+
+
+@pytest.fixture(scope="module")
+def on_exit(lab, cell, admin, provider, device):
+    r = admin.post(f"{cell.https}/api/exits", json={"name": "a", "config": provider["config"]},
+                   headers=csrf(admin), timeout=30)
+    assert r.status_code == 202, r.text
+    run = finished(admin, cell, r.json()["run_id"])
+    assert run["tags"] == ["exits"], run
+    r = admin.patch(f"{cell.https}/api/peers/roamer", json={"exit": "a"}, headers=csrf(admin), timeout=30)
+    assert r.status_code == 200, r.text
+    finished(admin, cell, r.json()["run_id"])
+    return r.json()["peer"]
+
+
+def test_a_bad_exit_config_is_refused_by_field(cell, admin, provider):
+    bad = provider["config"].replace("AllowedIPs = 0.0.0.0/0", "AllowedIPs = 10.66.66.0/24")
+    r = admin.post(f"{cell.https}/api/exits", json={"name": "b", "config": bad}, headers=csrf(admin), timeout=30)
+    assert r.status_code == 400 and "config.AllowedIPs" in r.json()["fields"], r.text
+
+
+def test_on_the_exit_far_sees_the_exit_server(lab, hosts, on_exit):
+    assert on_exit["exit"] == "a"
+    assert wait_for(lambda: seen_by_far(lab) == hosts["exitsrv"], 20), seen_by_far(lab)
+    shakes = sh(lab, "cell", "wg show exit-a latest-handshakes").split()
+    assert len(shakes) == 2 and int(shakes[1]) > 0
+
+
+def test_the_exits_keys_are_files_only(lab, cell, provider, on_exit):
+    for name in ("a.key", "a.psk"):
+        assert sh(lab, "cell", f"stat -c %a /etc/pic/exits/{name}").strip() == "600"
+    assert sh(lab, "cell", "cat /etc/pic/exits/a.key").strip() == provider["private"]
+    leaks = lab.exec("cell", ["grep", "-rlF", "-e", provider["private"], "-e", provider["psk"], "/etc/pic/cell.yml",
+                              "/var/lib/pic/state", "/var/lib/pic/runs", "/var/log/pic", "/etc/wireguard"])
+    assert leaks.stdout == "", leaks.stdout
+    journal = lab.exec("cell", ["journalctl", "--no-pager", "-q"]).stdout
+    assert provider["private"] not in journal and provider["psk"] not in journal
+
+
+def test_converging_the_exits_again_changes_nothing(cell, on_exit):
+    again = cell.converge("--tags", "exits")
+    assert again.rc == 0, again.output[-6000:]
+    assert again.recap()["changed"] == 0, f"changed on a no-op converge: {again.changed_tasks()}"
+
+
+def test_exit_server_down_drops_the_traffic_never_the_uplink(lab, hosts, on_exit):
+    sh(lab, "exitsrv", "wg-quick down wg0")
+    try:
+        dropped_never_leaked(lab)
+    finally:
+        sh(lab, "exitsrv", "wg-quick up wg0")
+    assert wait_for(lambda: seen_by_far(lab) == hosts["exitsrv"], 30), seen_by_far(lab)
+
+
+def test_exit_tunnel_down_on_the_cell_is_unreachable_never_the_uplink(lab, hosts, on_exit):
+    sh(lab, "cell", "systemctl stop wg-quick@exit-a")
+    try:
+        route = lab.exec("cell", ["ip", "-4", "route", "show", "table", "4096"]).stdout
+        assert route.strip().startswith("unreachable default"), route
+        dropped_never_leaked(lab)
+    finally:
+        sh(lab, "cell", "systemctl start wg-quick@exit-a")
+    assert wait_for(lambda: seen_by_far(lab) == hosts["exitsrv"], 30), seen_by_far(lab)
+
+
+def test_an_exit_in_use_stays_and_goes_once_unused(lab, hosts, cell, admin, on_exit):
+    r = admin.delete(f"{cell.https}/api/exits/a", headers=csrf(admin), timeout=30)
+    assert r.status_code == 409 and "roamer" in r.json()["fields"]["name"], r.text
+    r = admin.patch(f"{cell.https}/api/peers/roamer", json={"exit": ""}, headers=csrf(admin), timeout=30)
+    assert r.status_code == 200 and "exit" not in r.json()["peer"], r.text
+    finished(admin, cell, r.json()["run_id"])
+    assert wait_for(lambda: seen_by_far(lab) == hosts["cell"], 20), seen_by_far(lab)
+    r = admin.delete(f"{cell.https}/api/exits/a", headers=csrf(admin), timeout=30)
+    assert r.status_code == 202, r.text
+    finished(admin, cell, r.json()["run_id"])
+    assert lab.exec("cell", ["ip", "link", "show", "exit-a"]).returncode != 0
+    assert lab.exec("cell", ["test", "-e", "/etc/wireguard/exit-a.conf"]).returncode != 0
+    assert sh(lab, "cell", "ls -A /etc/pic/exits") == ""
+    assert lab.exec("cell", ["ip", "-4", "route", "show", "table", "4096"]).stdout.strip() == ""
+    assert seen_by_far(lab) == hosts["cell"]

