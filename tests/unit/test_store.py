@@ -454,6 +454,8 @@ def test_the_docker_sdk_is_loaded_only_when_the_store_talks_to_its_engine():
             "assert 'docker' in sys.modules")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
+
+
 def test_a_container_that_refuses_removal_for_a_moment_is_removed(store, engine, monkeypatch):
     """podman refuses to remove a container in its short "stopped" state (a broken app that just
     exited): the removal is tried again; one that keeps refusing is an error in the engine's words."""
