@@ -14,7 +14,7 @@
 //
 // Screenshots of every page go to e2e/artifacts/.
 
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, test as nodeTest } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
@@ -123,6 +123,43 @@ async function untilShown(url, locator, ms = TIMEOUT) {
       throw new Error(`${url}: nothing matched ${locator} in ${ms} ms; the page said: ${shown}`)
     }
     await new Promise((r) => setTimeout(r, 5000))
+  }
+}
+
+/** A test that, when it fails, leaves a screenshot of the page (failed-<name>.png) and says what
+ * the page showed, so a failure on a real cell can be read after the cell is gone. */
+function test(name, fn) {
+  return nodeTest(name, async (t) => {
+    try {
+      await fn(t)
+    } catch (e) {
+      const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 60)
+      try {
+        await shot(`failed-${slug}`)
+        const shown = (await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 800)
+        e.message += `\n  at ${page.url()} the page said: ${shown}`
+      } catch {
+        // no page to show: the error alone
+      }
+      throw e
+    }
+  })
+}
+
+/** Logs in on a real cell whose setup run may still be going and waits for ``heading``. A login
+ * answered by an error a person would simply try again (the lab's links change under Chromium;
+ * the run restarting a service) is tried again, twice at most; each error is printed. */
+async function loginUntil(heading, tries = 3) {
+  for (let i = 1; ; i++) {
+    await login()
+    const alert = page.getByRole('alert')
+    const arrived = page.getByRole('heading', { name: heading, level: 1 })
+    await arrived.or(alert).first().waitFor()
+    if (await arrived.count()) return
+    const said = await alert.first().textContent()
+    console.log(`# login ${i} answered: ${said}`)
+    if (i >= tries) throw new Error(`login answered: ${said}`)
+    await new Promise((r) => setTimeout(r, 2000))
   }
 }
 
@@ -304,8 +341,7 @@ describe('first run', { concurrency: false }, () => {
       assert.deepEqual(hrefs, [`https://${CELL_NAME}.cell/`, lan])
       await step.getByRole('link', { name: `Continue to ${lan}` }).click()
       await page.getByRole('heading', { name: 'Log in to your cell', level: 1 }).waitFor()
-      await login()
-      await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor() // the login's answer is in
+      await loginUntil('Dashboard') // the login's answer is in
       const cookies = await context.cookies(lan)
       const session = cookies.find((c) => c.name === 'pic_session')
       assert.ok(session?.secure, `the session cookie over HTTPS is Secure: ${JSON.stringify(session)}`)
