@@ -28,6 +28,7 @@ from .managers.state import StateManager
 from .managers.store import LocalEngine, StoreManager
 from .managers.store_service import Engine, StoreService
 from .managers.users import UserManager
+from .managers.wgstatus import WireGuardStatus
 
 
 class Cell:
@@ -86,6 +87,13 @@ class Cell:
         self.netsvc = NetworkServicesManager(
             self.changes,
             self.agent.dhcp_leases if self.agent else functools.partial(actions.dhcp_leases, config.dhcp_leases_file),
+        )
+        # the running interface is root's to read (its dump holds the private key): the agent, or here
+        self.wireguard = WireGuardStatus(
+            self.changes,
+            self.agent.wg_status if self.agent else functools.partial(actions.wg_status, config.wg_interface),
+            self.ddns.endpoint,
+            config.wg_interface,
         )
         self.backup = BackupSettings(self.changes)
         # the store's engine: the agent's store actions, or the same in this process (tests, the CLI)

@@ -122,3 +122,73 @@ def dhcp_leases(lease_file: Path) -> list[dict[str, Any]]:
         if len(out) >= MAX_LEASES:
             break
     return out
+
+
+MAX_WG_PEERS = 5000
+
+
+class WgDumpError(ValueError):
+    """``wg show <interface> dump`` printed something that is not its dump format."""
+
+
+def _wg_count(text: str, what: str) -> int:
+    if not text.isdigit():
+        raise WgDumpError(f"{what} is not a number")
+    return int(text)
+
+
+def parse_wg_dump(text: str) -> dict[str, Any]:
+    """``wg show <interface> dump`` (wireguard-tools' show.c) as the interface's public key and port and
+    each peer's public key, endpoint, allowed IPs, latest handshake (epoch seconds, 0: never) and
+    rx/tx bytes.
+
+    The dump is tab-separated: first the interface (private-key, public-key, listen-port, fwmark),
+    then one line per peer (public-key, preshared-key, endpoint, allowed-ips, latest-handshake,
+    transfer-rx, transfer-tx, persistent-keepalive), "(none)" for what is unset. The private key and
+    the preshared keys are dropped here, column by position, so no secret leaves this function.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise WgDumpError("the dump is empty")
+    head = lines[0].split("\t")
+    if len(head) != 4 or not wgkeys.is_valid_key(head[1]):
+        raise WgDumpError("the interface line is not private-key, public-key, listen-port, fwmark")
+    interface = {"public_key": head[1], "listen_port": _wg_count(head[2], "the listen port")}
+    peers: list[dict[str, Any]] = []
+    for line in lines[1:MAX_WG_PEERS + 1]:
+        cols = line.split("\t")
+        if len(cols) != 8 or not wgkeys.is_valid_key(cols[0]):
+            raise WgDumpError("a peer line is not the eight columns of wg's dump")
+        endpoint, allowed = cols[2], cols[3]
+        peers.append(
+            {
+                "public_key": cols[0],
+                "endpoint": "" if endpoint == "(none)" else endpoint,
+                "allowed_ips": [] if allowed == "(none)" else [str(ipaddress.ip_network(a, strict=False))
+                                                               for a in allowed.split(",")],
+                "latest_handshake": _wg_count(cols[4], "latest-handshake"),
+                "rx": _wg_count(cols[5], "transfer-rx"),
+                "tx": _wg_count(cols[6], "transfer-tx"),
+            }
+        )
+    return {"interface": interface, "peers": peers}
+
+
+def wg_status(interface: str, wg: str = "wg") -> dict[str, Any]:
+    """The running WireGuard interface (``parse_wg_dump``) as ``{"up": True, "interface": ..., "peers":
+    [...]}``, or ``{"up": False, "reason": ...}`` when it does not exist (the cell has not converged
+    the wireguard role yet) or wg cannot say. Needs root: the dump holds the private key."""
+    try:
+        out = subprocess.run([wg, "show", interface, "dump"], capture_output=True, text=True, timeout=10,
+                             check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"up": False, "reason": f"wg could not be run: {exc}"[:300]}
+    if out.returncode != 0:
+        # wg's own words ("Unable to access interface: No such device"), never the dump itself
+        said = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit status {out.returncode}"
+        return {"up": False, "reason": f"interface {interface}: {said}"[:300]}
+    try:
+        parsed = parse_wg_dump(out.stdout)
+    except ValueError as exc:
+        return {"up": False, "reason": f"interface {interface}: {exc}"[:300]}
+    return {"up": True, **parsed}

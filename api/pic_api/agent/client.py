@@ -98,6 +98,9 @@ class AgentClient:
     def dhcp_leases(self) -> list[dict[str, Any]]:
         return self.call("dhcp_leases")["leases"]
 
+    def wg_status(self) -> dict[str, Any]:
+        return self.call("wg_status")
+
     def peer_apply(self, op: str, peer: dict[str, Any]) -> dict[str, Any]:
         """Applies a peer the state just gained (op add) or lost (remove) to the running cell."""
         fields = {k: peer[k] for k in ("name", "public_key", "ip")}

@@ -240,6 +240,9 @@ class Agent:
     def do_dhcp_leases(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return {"leases": actions.dhcp_leases(Path(self.config.dhcp_leases_file))}
 
+    def do_wg_status(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return actions.wg_status(self.config.wg_interface)
+
     # backups ------------------------------------------------------------------------------
     def backups(self) -> BackupManager:
         """The backup manager over the backup role's configuration, read afresh for each action."""

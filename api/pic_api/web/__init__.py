@@ -17,6 +17,7 @@ from .setup import setup_bp
 from .state import state_bp
 from .store import containers_bp, store_bp
 from .users import users_bp
+from .wireguard import wireguard_bp
 
 BLUEPRINTS = [
     health_bp,
@@ -25,6 +26,7 @@ BLUEPRINTS = [
     account_bp,
     runs_bp,
     peers_bp,
+    wireguard_bp,
     exits_bp,
     users_bp,
     settings_bp,

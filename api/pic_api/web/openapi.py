@@ -560,6 +560,47 @@ ANSWERS: dict[str, dict[str, Any]] = {
         },
         ["enabled", "lan_subnet", "lan_address", "dhcp_range", "dhcp_lease_time", "reservations", "leases"],
     ),
+    # the WireGuard page (managers/wgstatus.py): a device of the state with what the running interface says
+    "WireGuardDevice": _obj(
+        {
+            "name": ref("Label"),
+            "owner": {**STR, "description": "the person whose device it is; '' for the admins'"},
+            "ip": ref("IPv4"),
+            "route": ref("Route"),
+            "endpoint": {**STR, "description": "where its latest packets came from (host:port); '' before any"},
+            "latest_handshake": {**INT, "description": "epoch seconds; 0: never"},
+            "rx": {**INT, "description": "bytes received from it"},
+            "tx": {**INT, "description": "bytes sent to it"},
+            "online": {**BOOL, "description": "a handshake in the last online_window seconds"},
+        },
+        ["name", "owner", "ip", "route", "endpoint", "latest_handshake", "rx", "tx", "online"],
+    ),
+    "WireGuardStatus": _obj(
+        {
+            "up": {**BOOL, "description": "the interface is running and was read"},
+            "reason": {**STR, "description": "why the interface could not be read (up false)"},
+            "now": {**INT, "description": "the cell's clock, epoch seconds (handshake ages count from it)"},
+            "online_window": INT,
+            "online": {**INT, "description": "devices online"},
+            "total": {**INT, "description": "devices listed"},
+            "devices": _list(ref("WireGuardDevice")),
+            "interface": {
+                **_obj(
+                    {
+                        "name": STR,
+                        "public_key": {**STR, "description": "'' when the interface is not up"},
+                        "listen_port": INT,
+                        "endpoint": {**STR, "description": "host:port the cell's device configurations dial"},
+                        "subnet": ref("IPv4Cidr"),
+                        "address": ref("IPv4"),
+                    },
+                    ["name", "public_key", "listen_port", "endpoint", "subnet", "address"],
+                ),
+                "description": "admin only",
+            },
+        },
+        ["up", "now", "online_window", "online", "total", "devices"],
+    ),
     "DhcpReservationAdded": _obj({"reservation": ref("DhcpReservation"), "run_id": STR}, ["reservation", "run_id"]),
 }
 

@@ -1195,6 +1195,50 @@ export type DhcpStatus = {
   leases_error?: string
 }
 
+export type WireGuardDevice = {
+  name: Label
+  /** the person whose device it is; '' for the admins' */
+  owner: string
+  ip: IPv4
+  route: Route
+  /** where its latest packets came from (host:port); '' before any */
+  endpoint: string
+  /** epoch seconds; 0: never */
+  latest_handshake: number
+  /** bytes received from it */
+  rx: number
+  /** bytes sent to it */
+  tx: number
+  /** a handshake in the last online_window seconds */
+  online: boolean
+}
+
+export type WireGuardStatus = {
+  /** the interface is running and was read */
+  up: boolean
+  /** why the interface could not be read (up false) */
+  reason?: string
+  /** the cell's clock, epoch seconds (handshake ages count from it) */
+  now: number
+  online_window: number
+  /** devices online */
+  online: number
+  /** devices listed */
+  total: number
+  devices: WireGuardDevice[]
+  /** admin only */
+  interface?: {
+    name: string
+    /** '' when the interface is not up */
+    public_key: string
+    listen_port: number
+    /** host:port the cell's device configurations dial */
+    endpoint: string
+    subnet: IPv4Cidr
+    address: IPv4
+  }
+}
+
 export type DhcpReservationAdded = {
   reservation: DhcpReservation
   run_id: string
