@@ -391,12 +391,22 @@ def test_peer_is_listed_with_its_address(cell, admin, peer):
     assert listed[PEER]["ip"] == peer["ip"]
 
 
-def test_client_completes_a_handshake_and_pings_the_cell(cell, peer):
+def test_client_completes_a_handshake_and_pings_the_cell(cell, admin, peer):
     vpn_cell = peer["dns"]
     ping = wait_for(lambda: cell.exec("ping", "-c1", "-W2", vpn_cell, host="client").returncode == 0, 30)
     assert ping, "no ping through the tunnel"
     shakes = cell.exec("wg", "show", "wg0", "latest-handshakes", host="client").stdout.split()
     assert len(shakes) == 2 and int(shakes[1]) > 0
+    # the cell's own view, read by pic-agent from the running interface: the device is online
+    r = admin.get(f"{cell.https}/api/wireguard/status", timeout=15)
+    assert r.status_code == 200, r.text
+    status = r.json()
+    assert status["up"] is True, status
+    device = next(d for d in status["devices"] if d["name"] == PEER)
+    assert device["online"] is True and device["latest_handshake"] > 0 and device["rx"] > 0, device
+    assert device["endpoint"].startswith(cell.lab.host_info("client")["ip"] + ":"), device  # where it dials from
+    assert status["interface"]["public_key"] and status["online"] >= 1, status
+    assert "PrivateKey" not in r.text and peer["private_key"] not in r.text
 
 
 def test_cell_names_resolve_at_the_cell_dns_through_the_tunnel(cell, peer):

@@ -12,7 +12,9 @@ backups themselves are real: the agent (AgentServer on a unix socket in the temp
 API's AgentClient) runs borg on a local repository holding the cell's state and a small data tree
 (mail, collections, files), with no unit to pause. The store's engine is the unit tests' fake Docker
 client (tests/unit/fake_docker.py) over their test index of apps. Services are healthy, one device
-holds a DHCP lease, the CA has a root certificate, the journal is empty. Beside the API it serves
+holds a DHCP lease, the CA has a root certificate, the journal is empty. The WireGuard interface is
+wg's dump of a running one, parsed by the agent's own parser: every device shook hands 42 seconds
+ago, except those whose name ends in "-away", which never did. Beside the API it serves
 the two files caddy serves with the UI on a cell, ``/ca.crt`` (the root certificate) and
 ``/cell.json`` (the HTTPS addresses, from the state as the caddy role writes them after setup).
 
@@ -42,11 +44,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from pic_api.agent import actions
 from pic_api.agent.client import AgentClient
 from pic_api.agent.server import Agent, AgentServer
 from pic_api.app import create_app
 from pic_api.config import Config
-from pic_api.core import ddns, roles, schema
+from pic_api.core import ddns, roles, schema, wgkeys
 from pic_api.managers.health import HealthMonitor
 from pic_api.managers.logsearch import LogSearch
 from pic_api.managers.setup import https_urls
@@ -188,6 +191,23 @@ def root_certificate(path: Path) -> None:
     )
 
 
+CELL_WG_KEYS = wgkeys.generate_keypair()  # the fake interface's; the dump holds both halves, as wg's does
+
+
+def wg_dump_of(state: dict) -> str:
+    """What `wg show wg0 dump` prints on a cell whose devices have connected (see the docstring)."""
+    private, public = CELL_WG_KEYS
+    lines = [f"{private}\t{public}\t{state['network']['wireguard_port']}\toff"]
+    now = int(time.time())
+    for i, peer in enumerate(state["peers"]):
+        if peer["name"].endswith("-away"):
+            lines.append(f"{peer['public_key']}\t(none)\t(none)\t{peer['ip']}/32\t0\t0\t0\t25")
+        else:
+            lines.append(f"{peer['public_key']}\t(none)\t198.51.100.{10 + i}:51820\t{peer['ip']}/32\t{now - 42}"
+                         f"\t{1_572_864 + i}\t{348_160 + i}\t25")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
@@ -282,6 +302,8 @@ def main() -> int:
     agent_server = AgentServer(tmp / "agent.sock", Agent(config, backend), {0, os.geteuid()})
     threading.Thread(target=agent_server.serve_forever, daemon=True).start()
     app.extensions["pic"].backups.call = AgentClient(tmp / "agent.sock").call
+    app.extensions["pic"].wireguard._live = lambda: {
+        "up": True, **actions.parse_wg_dump(wg_dump_of(app.extensions["pic"].state.load()))}
     server = make_server("127.0.0.1", args.port, with_caddy_files(app, config), threaded=True,
                          request_handler=QuietHandler)
     code = app.extensions["pic"].setup_code.current()

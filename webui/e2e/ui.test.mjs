@@ -718,6 +718,45 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors([400]), [])
   })
 
+  test('the WireGuard page shows which devices are online, and the dashboard counts them', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/wireguard`)
+    await page.getByRole('heading', { name: 'WireGuard', level: 1 }).waitFor()
+    await page.getByTestId('wg-interface').waitFor()
+    assert.match(await page.getByTestId('wg-interface').textContent(), /Public key[A-Za-z0-9+/]{43}=/)
+    assert.match(await page.getByTestId('wg-online').textContent(), /^\d+ of \d+ online/)
+    if (!REAL) {
+      // Locally every device shook hands 42 seconds ago, but one named "...-away" (tests/ui/serve_api.py).
+      const name = `wg-${Date.now().toString(36).slice(-5)}`
+      for (const n of [name, `${name}-away`]) assert.ok((await pageRequest('POST', '/api/peers', { name: n })).peer, n)
+      try {
+        await page.reload()
+        const row = page.locator(`[data-testid=wg-devices] tr[data-device="${name}"]`)
+        await row.waitFor()
+        assert.equal(await row.locator('[data-online]').getAttribute('data-online'), 'true')
+        assert.match(await row.textContent(), /online4\d seconds ago↓ 1\.5 MiB↑ 340 KiB198\.51\.100\.\d+:51820/)
+        const away = page.locator(`[data-testid=wg-devices] tr[data-device="${name}-away"]`)
+        assert.match(await away.textContent(), /offlinenever/)
+        await shot('wireguard-devices')
+        // with devices listed, the page still fits a phone (the table scrolls sideways inside its card)
+        await page.setViewportSize({ width: 390, height: 844 })
+        try {
+          await assertFits('/wireguard', 'phone')
+          await shot('wireguard-devices-phone')
+        } finally {
+          await page.setViewportSize({ width: 1280, height: 900 })
+        }
+        await page.goto(baseUrl)
+        await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor()
+        await page.getByTestId('cell-facts').getByText('Devices online').waitFor()
+        assert.match(await page.getByTestId('cell-facts').textContent(), /Devices online(\d+) of (\d+)/)
+      } finally {
+        for (const n of [name, `${name}-away`]) await pageRequest('DELETE', `/api/peers/${n}`)
+      }
+    }
+    assert.deepEqual(errors, [])
+  })
+
   const PAGES = [
     ['/', 'Dashboard'],
     ['/peers', 'Peers'],

@@ -283,6 +283,8 @@ export const endpoints = {
   rekeyPeer: (name: string, body: T.PeerKeys = {}) =>
     api.post<NewPeerResponse>(`/api/peers/${encodeURIComponent(name)}/keys`, body),
   deletePeer: (name: string) => api.del<T.PeerRemoved>(`/api/peers/${encodeURIComponent(name)}`),
+  // the WireGuard page and the dashboard: the running interface and the devices online
+  wireguardStatus: () => api.get<T.WireGuardStatus>('/api/wireguard/status'),
   services: () => api.get<ServicesHealth>('/api/services'),
   settings: () => api.get<Settings>('/api/settings'),
   saveSettings: (body: T.SettingsChange, preview: boolean) =>

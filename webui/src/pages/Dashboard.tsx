@@ -4,6 +4,7 @@ import { cellFacts, normalizeServices } from '../normalize'
 import { Card, ErrorNote, Loading, PageHeader, useApi } from '../components/ui'
 import { ServiceHealthList } from '../components/ServiceHealthList'
 import { RunsTable } from './Runs'
+import { onlineSummary, useWireGuardStatus } from './WireGuard'
 
 export function DashboardPage() {
   const services = useApi(endpoints.services)
@@ -11,7 +12,10 @@ export function DashboardPage() {
   const runs = useApi(endpoints.runs)
   // The full state adds the addresses (LAN, VPN) that the settings do not carry.
   const state = useApi(() => endpoints.state().catch(() => null))
+  const wireguard = useWireGuardStatus()
   const facts = settings.data ? cellFacts(settings.data, state.data?.state) : []
+  // the devices that shook hands lately, from the WireGuard page's status (absent while it cannot be read)
+  if (facts.length && wireguard.data) facts.push({ label: 'Devices online', value: onlineSummary(wireguard.data) })
 
   return (
     <div>

@@ -3,12 +3,13 @@
 import { useState, type FormEvent } from 'react'
 import { Link, Route, Routes } from 'react-router-dom'
 import { endpoints, SERVICE_LABELS, type LogEntry, type ServiceName } from '../api'
-import { cellFacts, normalizeServices } from '../normalize'
+import { normalizeServices } from '../normalize'
 import { buttonPrimary, Card, ErrorNote, inputClass, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
 import { ServiceHealthList } from '../components/ServiceHealthList'
 import { NetworkServicesPage } from './NetworkServices'
 import { PeerTable } from './Peers'
 import { RunsTable } from './Runs'
+import { WireGuardPage } from './WireGuard'
 
 function ServiceHealth({ only }: { only: string[] }) {
   const services = useApi(endpoints.services)
@@ -17,25 +18,6 @@ function ServiceHealth({ only }: { only: string[] }) {
   const list = (services.data ? normalizeServices(services.data) : []).filter((s) => only.includes(s.name))
   if (!list.length) return <p className="text-sm text-slate-700">Not enabled on this cell. Turn it on in <Link className="text-teal-800 underline" to="/settings">Settings</Link>.</p>
   return <ServiceHealthList services={list} />
-}
-
-function CellFacts({ only }: { only?: string[] }) {
-  const settings = useApi(endpoints.settings)
-  const state = useApi(() => endpoints.state().catch(() => null))
-  if (settings.loading && !settings.data) return <Loading />
-  if (settings.error) return <ErrorNote error={settings.error} />
-  const facts = (settings.data ? cellFacts(settings.data, state.data?.state) : []).filter((f) => !only || only.includes(f.label))
-  if (!facts.length) return <p className="text-sm text-slate-700">The API reported nothing here.</p>
-  return (
-    <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">
-      {facts.map((f) => (
-        <div key={f.label} className="contents">
-          <dt className="font-medium">{f.label}</dt>
-          <dd className="break-all">{f.value}</dd>
-        </div>
-      ))}
-    </dl>
-  )
 }
 
 function Peers() {
@@ -62,27 +44,6 @@ function Pending({ title, intro, pending }: { title: string; intro: string; pend
     <div className="space-y-4">
       <PageHeader title={title}>{intro}</PageHeader>
       <NotAvailable>{pending}</NotAvailable>
-    </div>
-  )
-}
-
-function WireGuard() {
-  return (
-    <div className="space-y-4">
-      <PageHeader title="WireGuard">The cell's VPN.</PageHeader>
-      <Card title="Health">
-        <ServiceHealth only={['wireguard']} />
-      </Card>
-      <Card title="Tunnel">
-        <CellFacts only={['VPN subnet', 'WireGuard port', 'WireGuard endpoint']} />
-      </Card>
-      <Card title="Peers">
-        <Peers />
-        <Link to="/peers" className="mt-3 inline-block text-teal-800 underline">
-          Add or delete peers
-        </Link>
-      </Card>
-      <NotAvailable>Live handshake and transfer statistics per peer are not yet available.</NotAvailable>
     </div>
   )
 }
@@ -206,7 +167,7 @@ export function InfoPages() {
   return (
     <Routes>
       <Route path="/network-services" element={<NetworkServicesPage />} />
-      <Route path="/wireguard" element={<WireGuard />} />
+      <Route path="/wireguard" element={<WireGuardPage health={<ServiceHealth only={['wireguard']} />} />} />
       <Route
         path="/email"
         element={<ServicePage title="Email" intro="Mail for the cell's users (Postfix and Dovecot)." services={['mail']} pending="Mailboxes, aliases and client settings are not yet available in the web UI." />}
