@@ -36,12 +36,10 @@ export function useWireGuardStatus() {
   return status
 }
 
+/** The online dot; the word beside it says the same for those who do not see colours. */
 function OnlineDot({ online }: { online: boolean }) {
   return (
-    <span className="inline-flex items-center gap-1.5" data-online={online}>
-      <span aria-hidden="true" className={`inline-block h-2.5 w-2.5 shrink-0 rounded-full ${online ? 'bg-green-600' : 'bg-slate-400'}`} />
-      <span className={online ? 'text-green-800' : 'text-slate-700'}>{online ? 'online' : 'offline'}</span>
-    </span>
+    <span aria-hidden="true" className={`inline-block h-2.5 w-2.5 shrink-0 rounded-full ${online ? 'bg-green-600' : 'bg-slate-400'}`} />
   )
 }
 
@@ -85,7 +83,6 @@ export function DeviceTable({ devices, now }: { devices: WireGuardDevice[]; now:
         <thead>
           <tr className="border-b border-slate-200 text-left">
             <th className="py-1 pr-3">Device</th>
-            <th className="py-1 pr-3">Status</th>
             <th className="py-1 pr-3">Last handshake</th>
             <th className="py-1 pr-3">Transfer</th>
             <th className="py-1">Endpoint</th>
@@ -94,15 +91,18 @@ export function DeviceTable({ devices, now }: { devices: WireGuardDevice[]; now:
         <tbody>
           {devices.map((d) => (
             <tr key={d.name} className="border-b border-slate-100 align-top" data-device={d.name}>
-              <td className="py-2 pr-3">
-                <span className="block whitespace-nowrap font-medium">{d.name}</span>
-                <span className="block whitespace-nowrap font-mono text-xs text-slate-700">
-                  {d.ip}
+              {/* the status sits with the name, so a phone shows it without scrolling the table */}
+              <td className="py-2 pr-3" data-online={d.online}>
+                <span className="flex items-center gap-1.5 whitespace-nowrap font-medium">
+                  <OnlineDot online={d.online} />
+                  {d.name}
+                </span>
+                <span className="block whitespace-nowrap text-xs text-slate-700">
+                  <span className={d.online ? 'text-green-800' : undefined}>{d.online ? 'online' : 'offline'}</span>
+                  {' · '}
+                  <span className="font-mono">{d.ip}</span>
                   {d.owner ? ` · ${d.owner}` : ''}
                 </span>
-              </td>
-              <td className="whitespace-nowrap py-2 pr-3">
-                <OnlineDot online={d.online} />
               </td>
               <td className="whitespace-nowrap py-2 pr-3" title={d.latest_handshake ? new Date(d.latest_handshake * 1000).toLocaleString() : undefined}>
                 {handshakeAgo(d.latest_handshake, now)}
