@@ -9,7 +9,8 @@
    HSTS, the LAN address's certificate verified with only the cell's root), :8081 only leads
    there, and the API runs as `pic`; `ansible-playbook site.yml` after it changes nothing.
 3. A peer added through the API: right after the answer (before its converge ends) a WireGuard
-   client host completes a handshake and pings the cell within 3 s; then, through the tunnel, it
+   client host completes a handshake and pings the cell within 3 s, and the cell's
+   /api/wireguard/status reports it online (a handshake, bytes received, its endpoint); then, through the tunnel, it
    resolves the cell's names, gets NTP, stores and reads a CalDAV event, puts and
    gets a WebDAV file, sends mail on 587 and reads it on 993 (TLS verified against the cell's CA only).
    No secret is written where it should not be. The web UI's browser tests run against this cell.
