@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import subprocess
@@ -518,13 +519,20 @@ def test_a_certificate_the_vault_issues_verifies_until_it_is_revoked(cell, admin
     """The agent issues a certificate from the cell's root for a name; openssl accepts it against the
     root and the CRL the cell publishes; once revoked (its run has the ca role sign the CRL again)
     openssl refuses it with that CRL."""
-    r = admin.post(f"{cell.https}/api/ca/certificates", json={"name": "printer.home.cell", "days": 30},
+    p12_password = "printer p12 pass"
+    r = admin.post(f"{cell.https}/api/ca/certificates",
+                   json={"name": "printer.home.cell", "days": 30, "pkcs12_password": p12_password},
                    headers=csrf(admin), timeout=30)
     assert r.status_code == 201, r.text
     made = r.json()
     cert = tmp_path / "printer.pem"
     cert.write_text(made["certificate_pem"])
     assert made["key_pem"].startswith("-----BEGIN PRIVATE KEY-----")
+    # the same certificate in the PKCS#12 file its password opens
+    (tmp_path / "printer.p12").write_bytes(base64.b64decode(made["pkcs12"]))
+    p12 = subprocess.run(["openssl", "pkcs12", "-in", str(tmp_path / "printer.p12"), "-nokeys", "-clcerts", "-passin",
+                          f"pass:{p12_password}"], capture_output=True, text=True)
+    assert p12.returncode == 0 and made["certificate_pem"].strip() in p12.stdout, p12.stdout + p12.stderr
     kept = made["certificate"]["serial"].replace(":", "") + ".pem"
     assert kept in cell.exec("ls", "/etc/pic/ca/issued").stdout.split()  # beside the cell's own leaf
 
@@ -545,9 +553,9 @@ def test_a_certificate_the_vault_issues_verifies_until_it_is_revoked(cell, admin
     assert refused.returncode != 0 and "certificate revoked" in refused.stdout + refused.stderr, refused.stdout
     listed = admin.get(f"{cell.https}/api/ca/certificates", timeout=10).json()["certificates"]
     assert [c["revoked"] for c in listed if c["serial"] == made["certificate"]["serial"]] == [True]
-    # the key is the answer's alone: not on the cell
-    body = made["key_pem"].splitlines()[1]
-    assert cell.exec("grep", "-rlF", body, "/etc/pic", "/var/lib/pic").stdout == ""
+    # the key and the PKCS#12 password are the answer's alone: not on the cell, not in its logs
+    for secret in (made["key_pem"].splitlines()[1], p12_password):
+        assert cell.exec("grep", "-rlF", secret, "/etc/pic", "/var/lib/pic", "/var/log/pic").stdout == ""
 
 
 def test_no_secret_in_state_runs_or_logs(cell, admin, peer):
