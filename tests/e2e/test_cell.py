@@ -462,7 +462,8 @@ def test_a_member_brings_up_their_device_and_uses_the_settings_shown(cell, admin
     """A member (the API's role peer) whom the admin gave mail, calendar and the VPN: logs in, adds
     their own device, brings its tunnel up (the admin's laptop tunnel is down meanwhile, as both route
     the cell's networks), and with the settings their My services page shows stores and reads an
-    event in their calendar and reads mail sent to their alias in their mailbox."""
+    event in their calendar and reads mail sent to their alias in their mailbox. The admin then changes
+    that device to full route: its keys keep working."""
     r = admin.post(f"{cell.https}/api/users", json={"name": MEMBER, "password": MEMBER_PASSWORD,
                    "services": ["mail", "calendar", "vpn"], "mail_aliases": ["dana.office"]},
                    headers=csrf(admin), timeout=30)
@@ -509,6 +510,15 @@ def test_a_member_brings_up_their_device_and_uses_the_settings_shown(cell, admin
         got = cell.lab.exec("client", ["python3", "-c", IMAP_READ, MEMBER_PASSWORD, subject,
                                        shown["mail"]["address"], shown["mail"]["imap"]["host"]])
         assert f"Subject: {subject}" in got.stdout and "To: dana.office@home.cell" in got.stdout, got.stderr[-2000:]
+
+        # The admin changes the member's device to full route: the same keys keep working, and the
+        # member sees the new route on their device.
+        r = admin.patch(f"{cell.https}/api/peers/danaphone", json={"route": "full"}, headers=csrf(admin), timeout=30)
+        assert r.status_code == 200 and r.json()["peer"]["public_key"] == device["peer"]["public_key"], r.text
+        assert follow_run(admin, cell.https, r.json()["run_id"])[-1]["status"] == "successful"
+        mine = member.get(f"{cell.https}/api/peers", timeout=10).json()["peers"]
+        assert [(p["name"], p["route"]) for p in mine] == [("danaphone", "full")], mine
+        assert wait_for(lambda: handshake_and_ping(cell, "wg2", dns), 30, 0.5), "the same keys after the change"
     finally:
         cell.lab.exec("client", ["wg-quick", "down", "wg2"])
         cell.lab.exec("client", ["wg-quick", "up", "wg0"])
