@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import subprocess
@@ -472,7 +473,8 @@ def test_a_member_brings_up_their_device_and_uses_the_settings_shown(cell, admin
     """A member (the API's role peer) whom the admin gave mail, calendar and the VPN: logs in, adds
     their own device, brings its tunnel up (the admin's laptop tunnel is down meanwhile, as both route
     the cell's networks), and with the settings their My services page shows stores and reads an
-    event in their calendar and reads mail sent to their alias in their mailbox."""
+    event in their calendar and reads mail sent to their alias in their mailbox. The admin then changes
+    that device to full route: its keys keep working."""
     r = admin.post(f"{cell.https}/api/users", json={"name": MEMBER, "password": MEMBER_PASSWORD,
                    "services": ["mail", "calendar", "vpn"], "mail_aliases": ["dana.office"]},
                    headers=csrf(admin), timeout=30)
@@ -519,6 +521,15 @@ def test_a_member_brings_up_their_device_and_uses_the_settings_shown(cell, admin
         got = cell.lab.exec("client", ["python3", "-c", IMAP_READ, MEMBER_PASSWORD, subject,
                                        shown["mail"]["address"], shown["mail"]["imap"]["host"]])
         assert f"Subject: {subject}" in got.stdout and "To: dana.office@home.cell" in got.stdout, got.stderr[-2000:]
+
+        # The admin changes the member's device to full route: the same keys keep working, and the
+        # member sees the new route on their device.
+        r = admin.patch(f"{cell.https}/api/peers/danaphone", json={"route": "full"}, headers=csrf(admin), timeout=30)
+        assert r.status_code == 200 and r.json()["peer"]["public_key"] == device["peer"]["public_key"], r.text
+        assert follow_run(admin, cell.https, r.json()["run_id"])[-1]["status"] == "successful"
+        mine = member.get(f"{cell.https}/api/peers", timeout=10).json()["peers"]
+        assert [(p["name"], p["route"]) for p in mine] == [("danaphone", "full")], mine
+        assert wait_for(lambda: handshake_and_ping(cell, "wg2", dns), 30, 0.5), "the same keys after the change"
     finally:
         cell.lab.exec("client", ["wg-quick", "down", "wg2"])
         cell.lab.exec("client", ["wg-quick", "up", "wg0"])
@@ -529,13 +540,20 @@ def test_a_certificate_the_vault_issues_verifies_until_it_is_revoked(cell, admin
     """The agent issues a certificate from the cell's root for a name; openssl accepts it against the
     root and the CRL the cell publishes; once revoked (its run has the ca role sign the CRL again)
     openssl refuses it with that CRL."""
-    r = admin.post(f"{cell.https}/api/ca/certificates", json={"name": "printer.home.cell", "days": 30},
+    p12_password = "printer p12 pass"
+    r = admin.post(f"{cell.https}/api/ca/certificates",
+                   json={"name": "printer.home.cell", "days": 30, "pkcs12_password": p12_password},
                    headers=csrf(admin), timeout=30)
     assert r.status_code == 201, r.text
     made = r.json()
     cert = tmp_path / "printer.pem"
     cert.write_text(made["certificate_pem"])
     assert made["key_pem"].startswith("-----BEGIN PRIVATE KEY-----")
+    # the same certificate in the PKCS#12 file its password opens
+    (tmp_path / "printer.p12").write_bytes(base64.b64decode(made["pkcs12"]))
+    p12 = subprocess.run(["openssl", "pkcs12", "-in", str(tmp_path / "printer.p12"), "-nokeys", "-clcerts", "-passin",
+                          f"pass:{p12_password}"], capture_output=True, text=True)
+    assert p12.returncode == 0 and made["certificate_pem"].strip() in p12.stdout, p12.stdout + p12.stderr
     kept = made["certificate"]["serial"].replace(":", "") + ".pem"
     assert kept in cell.exec("ls", "/etc/pic/ca/issued").stdout.split()  # beside the cell's own leaf
 
@@ -556,9 +574,9 @@ def test_a_certificate_the_vault_issues_verifies_until_it_is_revoked(cell, admin
     assert refused.returncode != 0 and "certificate revoked" in refused.stdout + refused.stderr, refused.stdout
     listed = admin.get(f"{cell.https}/api/ca/certificates", timeout=10).json()["certificates"]
     assert [c["revoked"] for c in listed if c["serial"] == made["certificate"]["serial"]] == [True]
-    # the key is the answer's alone: not on the cell
-    body = made["key_pem"].splitlines()[1]
-    assert cell.exec("grep", "-rlF", body, "/etc/pic", "/var/lib/pic").stdout == ""
+    # the key and the PKCS#12 password are the answer's alone: not on the cell, not in its logs
+    for secret in (made["key_pem"].splitlines()[1], p12_password):
+        assert cell.exec("grep", "-rlF", secret, "/etc/pic", "/var/lib/pic", "/var/log/pic").stdout == ""
 
 
 def test_no_secret_in_state_runs_or_logs(cell, admin, peer):

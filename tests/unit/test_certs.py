@@ -1,6 +1,7 @@
 """The Vault's certificates: issued by the agent's code from a real root CA (checked with openssl),
 listed, revoked into the state the ca role reads; what is refused, and the key kept nowhere."""
 
+import base64
 import datetime as dt
 import subprocess
 
@@ -9,6 +10,7 @@ from conftest import csrf, wait_run
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from pic_api.core import schema
@@ -109,3 +111,28 @@ def test_without_a_ca_nothing_is_issued(admin, config):
 
 def test_the_serial_is_written_as_the_ca_role_reads_it():
     assert certs.serial_text(0xABC) == "0A:BC" and certs.serial_text(255) == "FF"
+
+
+def test_with_a_password_the_answer_holds_a_pkcs12_file_that_openssl_opens(admin, config, root, tmp_path):
+    body = issue(admin, name="phone.home.cell", pkcs12_password="long enough 1").get_json()
+    p12 = tmp_path / "phone.p12"
+    p12.write_bytes(base64.b64decode(body["pkcs12"]))
+    # the ciphers every importer reads (older Android and macOS key stores refuse the AES form)
+    info = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-info", "-noout", "-passin", "pass:long enough 1"],
+                          capture_output=True, text=True)
+    said = info.stdout + info.stderr  # openssl prints the -info lines on stderr
+    assert info.returncode == 0 and "MAC: sha1" in said, said
+    assert "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC" in said, said
+    key, cert, chain = pkcs12.load_key_and_certificates(p12.read_bytes(), b"long enough 1")
+    assert cert.public_bytes(serialization.Encoding.PEM).decode() == body["certificate_pem"]
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    assert [c.subject for c in chain] == [root.subject]
+    wrong = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-nodes", "-passin", "pass:wrong one!"],
+                           capture_output=True)
+    assert wrong.returncode != 0
+    # without a password, no PKCS#12; a short one is refused at its field, and nothing is issued
+    assert "pkcs12" not in issue(admin, name="tablet.home.cell").get_json()
+    before = admin.get("/api/ca/certificates").get_json()["certificates"]
+    resp = issue(admin, name="watch.home.cell", pkcs12_password="short")
+    assert resp.status_code == 400 and "pkcs12_password" in resp.get_json()["fields"], resp.get_json()
+    assert admin.get("/api/ca/certificates").get_json()["certificates"] == before

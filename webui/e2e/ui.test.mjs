@@ -16,7 +16,7 @@
 
 import { after, before, describe, test as nodeTest } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -126,7 +126,7 @@ async function untilShown(url, locator, ms = TIMEOUT) {
   }
 }
 
-/** A test that, when it fails, leaves a screenshot of the page (failed-<name>.png) and says what
+/** A test that, when it fails, leaves a screenshot of the page (failed-<name>.png) and prints what
  * the page showed, so a failure on a real cell can be read after the cell is gone. */
 function test(name, fn) {
   return nodeTest(name, async (t) => {
@@ -137,7 +137,7 @@ function test(name, fn) {
       try {
         await shot(`failed-${slug}`)
         const shown = (await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 800)
-        e.message += `\n  at ${page.url()} the page said: ${shown}`
+        console.log(`# ${name} failed at ${page.url()}; the page said: ${shown}`)
       } catch {
         // no page to show: the error alone
       }
@@ -819,7 +819,8 @@ describe('the running cell', { concurrency: false }, () => {
     const banner = page.getByTestId('backup-key-banner')
     await banner.waitFor()
     assert.match(await banner.textContent(), /Save the backup passphrase/)
-    assert.match(await page.getByTestId('backup-status').textContent(), new RegExp(repository))
+    // the status is read again once the run ends: wait for it rather than read the one before
+    await page.getByTestId('backup-status').filter({ hasText: repository }).waitFor()
 
     await page.getByRole('button', { name: 'Back up now' }).click()
     const backup = page.getByTestId('step-run').filter({ hasText: 'Backing up' })
@@ -917,12 +918,21 @@ describe('the running cell', { concurrency: false }, () => {
     const form = page.getByRole('form', { name: 'Issue a certificate' })
     await form.getByLabel('Name').fill('scanner.home.cell')
     await form.getByLabel('Valid for (days)').fill('30')
+    await form.getByLabel(/PKCS#12 password/).fill('short')
+    await form.getByRole('button', { name: 'Issue certificate' }).click()
+    await form.getByText(/at least 8 characters/).waitFor()
+    await form.getByLabel(/PKCS#12 password/).fill('scanner p12 pass')
     await form.getByRole('button', { name: 'Issue certificate' }).click()
     const panel = page.getByTestId('certificate-issued')
     await panel.waitFor()
     const [download] = await Promise.all([page.waitForEvent('download'),
       panel.getByRole('button', { name: 'Download scanner.home.cell.key.pem' }).click()])
     assert.match(fs.readFileSync(await download.path(), 'utf8'), /BEGIN PRIVATE KEY/)
+    // the same key and certificate as one PKCS#12 file, opened with the password given
+    const [p12] = await Promise.all([page.waitForEvent('download'),
+      panel.getByRole('button', { name: 'Download scanner.home.cell.p12' }).click()])
+    const opened = execFileSync('openssl', ['pkcs12', '-in', await p12.path(), '-nokeys', '-passin', 'pass:scanner p12 pass'], { encoding: 'utf8' })
+    assert.match(opened, /subject=CN\s*=\s*scanner\.home\.cell/)
     await panel.getByRole('button', { name: /I have saved them/ }).click()
     await panel.waitFor({ state: 'detached' })
     const row = page.getByTestId('certificates').locator('tr', { hasText: 'scanner.home.cell' })

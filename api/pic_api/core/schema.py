@@ -1219,7 +1219,11 @@ PEER_KEYS = Request("PeerKeys", "new keys", {"public_key": "peers[].public_key"}
 # A certificate from the cell's CA for a name someone gives (managers/certs.py); issued by the agent.
 CERTIFICATE = Request(
     "CertificateRequest", "certificate",
-    own={"name": _ref("CertName", "name"), "days": _ref("CertDays", "days")}, required=("name",),
+    own={"name": _ref("CertName", "name"), "days": _ref("CertDays", "days"),
+         # with it, the answer also holds the key and certificate as one PKCS#12 file it protects
+         # (what phones and Windows import); it is kept nowhere
+         "pkcs12_password": _ref("Password", "PKCS#12 password")},
+    required=("name",),
 )
 # A new exit: its kind and the provider's configuration (wg-quick's format for wireguard), parsed by
 # core/wgquick.py; the keys in it go to 0600 files, the rest to the state.

@@ -10,6 +10,7 @@ role publishes in its CRL (``<ca dir>/crl.pem``).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..agent.protocol import AgentError
@@ -104,6 +106,28 @@ def issue(ca_root_file: Path, name: str, days: int = DEFAULT_DAYS, now: dt.datet
     return {**describe(cert), "certificate_pem": cert_pem, "key_pem": key_pem}
 
 
+def pkcs12_file(key_pem: str, certificate_pem: str, ca_root_file: Path, password: str) -> bytes:
+    """The key, its certificate and the cell's root as one PKCS#12 file, encrypted with ``password``.
+    Its ciphers are the ones every importer reads (3DES with a SHA-1 MAC, as openssl's -legacy): the
+    AES form that is the default today is refused by the key stores of older Android and macOS."""
+    cert = x509.load_pem_x509_certificate(certificate_pem.encode())
+    cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    encryption = (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(50000)
+        .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+        .hmac_hash(hashes.SHA1())
+        .build(password.encode())
+    )
+    return pkcs12.serialize_key_and_certificates(
+        str(cn[0].value).encode() if cn else None,
+        serialization.load_pem_private_key(key_pem.encode(), password=None),  # type: ignore[arg-type]
+        cert,
+        [x509.load_pem_x509_certificate(Path(ca_root_file).read_bytes())],
+        encryption,
+    )
+
+
 def issued(ca_root_file: Path) -> list[dict[str, Any]]:
     """The certificates issued so far, newest first (a file that does not parse is left out)."""
     _, where, _ = _paths(ca_root_file)
@@ -136,8 +160,13 @@ class Certificates:
         except AgentError as exc:
             raise (Conflict if exc.status == 409 else InvalidInput)(exc.message, exc.fields) from None
         pems = ("certificate_pem", "key_pem")
-        return {"certificate": {**{k: v for k, v in made.items() if k not in pems}, "revoked": False},
-                **{k: made[k] for k in pems}}
+        answer = {"certificate": {**{k: v for k, v in made.items() if k not in pems}, "revoked": False},
+                  **{k: made[k] for k in pems}}
+        if data.get("pkcs12_password"):
+            answer["pkcs12"] = base64.b64encode(
+                pkcs12_file(made["key_pem"], made["certificate_pem"], self.ca_root_file, data["pkcs12_password"])
+            ).decode()
+        return answer
 
     def revoke(self, serial: str) -> tuple[dict[str, Any], Run]:
         """The certificate goes into the state's revoked list; its run has the ca role sign the CRL again."""

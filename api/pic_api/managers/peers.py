@@ -164,20 +164,22 @@ class PeerManager:
             peers.append(peer)
             return peer
 
+        return self._apply_at_once(change, f"add peer {data['name']}", schema.PEER, new_keys=True, private=private)
+
+    def _apply_at_once(self, change: Any, what: str, request: Any, new_keys: bool, private: str | None = None
+                       ) -> dict[str, Any]:
+        """Saves ``change`` (which returns the peer as it now is), applies that peer to the running cell
+        at once (the fast path's add) and converges; the answer holds the peer, its configuration and QR
+        code (with ``private`` when the cell made the keys) and what was applied at once. An answer with
+        ``new_keys`` says whether the configuration holds the private key."""
         live: dict[str, Any] = {}
-        run, peer = self.changes.apply(
-            change, f"add peer {data['name']}", schema.PEER, before_run=lambda p: self._apply_live("add", p, live)
-        )
+        run, peer = self.changes.apply(change, what, request, before_run=lambda p: self._apply_live("add", p, live))
         state = self.changes.state.load()
         config = client_config(peer, state, self.cell_public_key(), self.endpoint(state), private)
-        return {
-            "peer": peer,
-            "config": config,
-            "qr_svg": qr_svg(config),
-            "run_id": run.id,
-            "private_key_included": private is not None,
-            **live,
-        }
+        answer = {"peer": peer, "config": config, "qr_svg": qr_svg(config), "run_id": run.id, **live}
+        if new_keys:
+            answer["private_key_included"] = private is not None
+        return answer
 
     def change(self, name: str, body: Any, viewer: Viewer | None = None) -> dict[str, Any]:
         """A new name, route or exit for a peer, with the same keys and address: applied to the running
@@ -200,15 +202,8 @@ class PeerManager:
                 del peer["exit"]
             return dict(peer)
 
-        live: dict[str, Any] = {}
         what = ", ".join(f"{k} {v}" for k, v in data.items())
-        run, peer = self.changes.apply(
-            change, f"change peer {name}: {what}", schema.PEER_CHANGE,
-            before_run=lambda p: self._apply_live("add", p, live),
-        )
-        state = self.changes.state.load()
-        config = client_config(peer, state, self.cell_public_key(), self.endpoint(state), None)
-        return {"peer": peer, "config": config, "qr_svg": qr_svg(config), "run_id": run.id, **live}
+        return self._apply_at_once(change, f"change peer {name}: {what}", schema.PEER_CHANGE, new_keys=False)
 
     def rekey(self, name: str, body: Any, viewer: Viewer | None = None) -> dict[str, Any]:
         """New keys for a device that was lost or whose configuration leaked: the same name, address and
@@ -230,21 +225,8 @@ class PeerManager:
             peer["public_key"] = public
             return dict(peer)
 
-        live: dict[str, Any] = {}
-        run, peer = self.changes.apply(
-            change, f"new keys for peer {name}", schema.PEER_KEYS,
-            before_run=lambda p: self._apply_live("add", p, live),
-        )
-        state = self.changes.state.load()
-        config = client_config(peer, state, self.cell_public_key(), self.endpoint(state), private)
-        return {
-            "peer": peer,
-            "config": config,
-            "qr_svg": qr_svg(config),
-            "run_id": run.id,
-            "private_key_included": private is not None,
-            **live,
-        }
+        return self._apply_at_once(change, f"new keys for peer {name}", schema.PEER_KEYS, new_keys=True,
+                                   private=private)
 
     def config(self, name: str, viewer: Viewer | None = None) -> dict[str, Any]:
         """A peer's configuration as it is now (the cell's current endpoint), for a device that already

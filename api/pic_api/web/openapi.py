@@ -167,6 +167,9 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "certificate_pem": {"type": "string", "description": "the certificate (PEM)"},
             "key_pem": {"type": "string", "description": "its private key (PEM), in this answer only: the cell "
                         "keeps no copy"},
+            "pkcs12": {"type": "string", "contentEncoding": "base64",
+                       "description": "key, certificate and the cell's root as one PKCS#12 file protected by "
+                                      "pkcs12_password (only when the request gave one), in this answer only"},
         },
         ["certificate", "certificate_pem", "key_pem"],
     ),

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react'
 import { endpoints, type CertificateIssued } from '../api'
 import { limits } from '../generated/api'
-import { downloadText } from '../pages/Peers'
+import { downloadBlob, downloadText } from '../pages/Peers'
 import { ConfirmDialog, RunNotice } from './Confirm'
 import { buttonPrimary, buttonSecondary, ErrorNote, Field, FormError, inputClass, Loading, showRefusal, useApi } from './ui'
 import type { FieldErrors } from '../validation'
@@ -10,6 +10,11 @@ const NAME_RE = new RegExp(limits.CertName.pattern)
 
 function day(iso: string): string {
   return iso.slice(0, 10)
+}
+
+/** The PKCS#12 file from the answer's base64, as phones and Windows import it. */
+function pkcs12Blob(base64: string): Blob {
+  return new Blob([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], { type: 'application/x-pkcs12' })
 }
 
 /** The one-time panel after issuing: the key is in the page's memory only, until it is closed. */
@@ -28,6 +33,11 @@ function IssuedPanel({ made, onClose }: { made: CertificateIssued; onClose: () =
         <button type="button" className={buttonSecondary} onClick={() => downloadText(`${name}.crt.pem`, made.certificate_pem)}>
           Download {name}.crt.pem
         </button>
+        {made.pkcs12 && (
+          <button type="button" className={buttonSecondary} onClick={() => downloadBlob(`${name}.p12`, pkcs12Blob(made.pkcs12!))}>
+            Download {name}.p12
+          </button>
+        )}
         <button type="button" className={buttonSecondary} onClick={onClose}>
           I have saved them — close
         </button>
@@ -41,6 +51,7 @@ export function Certificates() {
   const list = useApi(endpoints.certificates)
   const [name, setName] = useState('')
   const [days, setDays] = useState('365')
+  const [p12Password, setP12Password] = useState('')
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
@@ -59,13 +70,16 @@ export function Certificates() {
         Number.isInteger(n) && n >= limits.CertDays.minimum && n <= limits.CertDays.maximum
           ? undefined
           : `Enter ${limits.CertDays.description}.`,
+      pkcs12_password:
+        !p12Password || p12Password.length >= limits.Password.minLength ? undefined : `Enter ${limits.Password.description}, or nothing.`,
     }
     setErrors(errs)
     if (Object.values(errs).some(Boolean)) return
     setBusy(true)
     try {
-      setMade(await endpoints.issueCertificate({ name, days: n }))
+      setMade(await endpoints.issueCertificate({ name, days: n, ...(p12Password ? { pkcs12_password: p12Password } : {}) }))
       setName('')
+      setP12Password('')
       list.reload()
     } catch (e) {
       showRefusal(e, setErrors, setFormError)
@@ -112,6 +126,22 @@ export function Certificates() {
             <input id="cert-days" className={inputClass} inputMode="numeric" value={days} onChange={(e) => setDays(e.target.value)} />
           </Field>
         </div>
+        <Field
+          id="cert-p12"
+          label="PKCS#12 password (optional)"
+          error={errors.pkcs12_password}
+          hint="Phones and Windows import the key and certificate as one .p12 file this password protects. The cell keeps no copy of it."
+        >
+          <input
+            id="cert-p12"
+            type="password"
+            autoComplete="new-password"
+            className={inputClass}
+            value={p12Password}
+            aria-invalid={errors.pkcs12_password ? true : undefined}
+            onChange={(e) => setP12Password(e.target.value)}
+          />
+        </Field>
         <button type="submit" className={buttonPrimary} disabled={busy}>
           {busy ? 'Issuing…' : 'Issue certificate'}
         </button>

@@ -408,6 +408,7 @@ export type BackupSettings = {
 export type CertificateRequest = {
   name: CertName
   days?: CertDays
+  pkcs12_password?: Password
 }
 
 export type DdnsChange = {
@@ -660,6 +661,8 @@ export type CertificateIssued = {
   certificate_pem: string
   /** its private key (PEM), in this answer only: the cell keeps no copy */
   key_pem: string
+  /** key, certificate and the cell's root as one PKCS#12 file protected by pkcs12_password (only when the request gave one), in this answer only */
+  pkcs12?: string
 }
 
 export type CertificateRevoked = {

@@ -25,7 +25,12 @@ export function QrImage({ svg, label }: { svg: string; label: string }) {
 }
 
 export function downloadText(filename: string, text: string) {
-  const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }))
+  downloadBlob(filename, new Blob([text], { type: 'text/plain' }))
+}
+
+/** Saves ``blob`` as a file named ``filename`` (a download the page makes from memory). */
+export function downloadBlob(filename: string, blob: Blob) {
+  const url = URL.createObjectURL(blob)
   const a = document.createElement('a')
   a.href = url
   a.download = filename
