@@ -70,7 +70,7 @@ class Viewer:
     admin: bool
 
 
-def _sees(viewer: Viewer | None, peer: dict[str, Any]) -> bool:
+def sees(viewer: Viewer | None, peer: dict[str, Any]) -> bool:
     return viewer is None or viewer.admin or peer.get("owner") == viewer.user
 
 
@@ -123,7 +123,7 @@ class PeerManager:
         return self._cell_public_key()
 
     def list(self, viewer: Viewer | None = None) -> list[dict[str, Any]]:
-        return [p for p in self.changes.state.section("peers") if _sees(viewer, p)]
+        return [p for p in self.changes.state.section("peers") if sees(viewer, p)]
 
     def get(self, name: str, viewer: Viewer | None = None) -> dict[str, Any]:
         for peer in self.list(viewer):
@@ -189,7 +189,7 @@ class PeerManager:
         data = checked(schema.PEER_CHANGE, body)
 
         def change(state: dict[str, Any]) -> dict[str, Any]:
-            peer = next((p for p in state["peers"] if p["name"] == name and _sees(viewer, p)), None)
+            peer = next((p for p in state["peers"] if p["name"] == name and sees(viewer, p)), None)
             if peer is None:
                 raise NotFound(f"no peer {name!r}")
             if "owner" in data:
@@ -217,7 +217,7 @@ class PeerManager:
             private, public = wgkeys.generate_keypair()
 
         def change(state: dict[str, Any]) -> dict[str, Any]:
-            peer = next((p for p in state["peers"] if p["name"] == name and _sees(viewer, p)), None)
+            peer = next((p for p in state["peers"] if p["name"] == name and sees(viewer, p)), None)
             if peer is None:
                 raise NotFound(f"no peer {name!r}")
             if any(p["public_key"] == public for p in state["peers"]):
@@ -241,7 +241,7 @@ class PeerManager:
         """The run making the removal durable, and the outcome of removing the peer at once."""
 
         def change(state: dict[str, Any]) -> dict[str, Any]:
-            gone = [p for p in state["peers"] if p["name"] == name and _sees(viewer, p)]
+            gone = [p for p in state["peers"] if p["name"] == name and sees(viewer, p)]
             if not gone:
                 raise NotFound(f"no peer {name!r}")
             state["peers"] = [p for p in state["peers"] if p["name"] != name]

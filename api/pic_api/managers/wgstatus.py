@@ -16,7 +16,7 @@ from typing import Any
 
 from ..core import addressing
 from .changes import ChangeManager
-from .peers import Viewer, _sees
+from .peers import Viewer, sees
 
 log = logging.getLogger("pic.wgstatus")
 
@@ -53,7 +53,7 @@ class WireGuardStatus:
         now = int(self.clock())
         devices = []
         for peer in state["peers"]:
-            if not _sees(viewer, peer):
+            if not sees(viewer, peer):
                 continue
             seen = by_key.get(peer["public_key"], {})
             handshake = int(seen.get("latest_handshake", 0))
