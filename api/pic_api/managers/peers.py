@@ -71,6 +71,8 @@ class Viewer:
 
 
 def sees(viewer: Viewer | None, peer: dict[str, Any]) -> bool:
+    """Whether ``viewer`` may see and manage ``peer``: an admin (or the cell itself) every device, a
+    member their own."""
     return viewer is None or viewer.admin or peer.get("owner") == viewer.user
 
 
