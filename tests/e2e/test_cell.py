@@ -128,15 +128,18 @@ def test_bad_setup_is_refused_and_changes_nothing(cell, fresh, setup_code):
 
 def browser_suite(cell, suite: str, url: str, ca_file: str, **env: str) -> subprocess.CompletedProcess:
     """Runs one suite of the web UI's browser tests (webui/e2e) in Chromium against this cell, which
-    accepts the cell's HTTPS certificates by the key of its root (``ca_file``) alone."""
-    return subprocess.run(
-        ["node", "--test", "--test-concurrency=1", f"--test-name-pattern={suite}", "e2e/ui.test.mjs"],
-        cwd=ROOT / "webui", capture_output=True, text=True, timeout=2400,
-        # NODE_EXTRA_CA_CERTS: the tests' own requests from node (not the browser's) trust the root too.
-        env={**os.environ, "PIC_UI_URL": url, "PIC_UI_CA_FILE": ca_file, "NODE_EXTRA_CA_CERTS": ca_file,
-             "PIC_ADMIN_PASSWORD": ADMIN_PASSWORD,
-             "PIC_CELL_NAME": "home", **env},
-    )
+    accepts the cell's HTTPS certificates by the key of its root (``ca_file``) alone. Chromium runs
+    in a network namespace of its own, where other labs' hosts coming and going do not make it drop
+    its requests (Lab.browser_netns)."""
+    with cell.lab.browser_netns() as netns:
+        return subprocess.run(
+            [*netns, "node", "--test", "--test-concurrency=1", f"--test-name-pattern={suite}", "e2e/ui.test.mjs"],
+            cwd=ROOT / "webui", capture_output=True, text=True, timeout=2400,
+            # NODE_EXTRA_CA_CERTS: the tests' own requests from node (not the browser's) trust the root too.
+            env={**os.environ, "PIC_UI_URL": url, "PIC_UI_CA_FILE": ca_file, "NODE_EXTRA_CA_CERTS": ca_file,
+                 "PIC_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                 "PIC_CELL_NAME": "home", **env},
+        )
 
 
 @pytest.fixture(scope="module")

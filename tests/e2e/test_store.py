@@ -230,15 +230,16 @@ def test_the_containers_page_shows_and_stops_it(cell, admin, hello):
     assert mine and mine[0]["state"] == "running" and mine[0]["app"] == "hello", listed
     assert {"container_port": 8000, "protocol": "tcp", "host_ip": "127.0.0.1", "host_port": 8000} in mine[0]["ports"]
     assert any(v["name"] == "pic-hello-data" and v["size_bytes"] > 0 for v in listed["volumes"]), listed
-    ui = subprocess.run(
-        ["node", "--test", "--test-concurrency=1", "--test-reporter=tap",
-         "--test-name-pattern=the containers page shows and stops it", "e2e/ui.test.mjs"],
-        cwd=ROOT / "webui", capture_output=True, text=True, timeout=900,
-        # NODE_EXTRA_CA_CERTS: the browser test's own requests from node trust the cell's root too
-        env={**os.environ, "PIC_UI_URL": cell.https, "PIC_UI_CA_FILE": admin.verify,
-             "NODE_EXTRA_CA_CERTS": admin.verify, "PIC_ADMIN_PASSWORD": ADMIN_PASSWORD, "PIC_CELL_NAME": "home",
-             "PIC_UI_STORE_APP": "hello", "PIC_UI_STORE_LOGIN": "1", "PIC_E2E_TIMEOUT_MS": "60000"},
-    )
+    with cell.lab.browser_netns() as netns:  # where other labs' links do not disturb Chromium
+        ui = subprocess.run(
+            [*netns, "node", "--test", "--test-concurrency=1", "--test-reporter=tap",
+             "--test-name-pattern=the containers page shows and stops it", "e2e/ui.test.mjs"],
+            cwd=ROOT / "webui", capture_output=True, text=True, timeout=900,
+            # NODE_EXTRA_CA_CERTS: the browser test's own requests from node trust the cell's root too
+            env={**os.environ, "PIC_UI_URL": cell.https, "PIC_UI_CA_FILE": admin.verify,
+                 "NODE_EXTRA_CA_CERTS": admin.verify, "PIC_ADMIN_PASSWORD": ADMIN_PASSWORD, "PIC_CELL_NAME": "home",
+                 "PIC_UI_STORE_APP": "hello", "PIC_UI_STORE_LOGIN": "1", "PIC_E2E_TIMEOUT_MS": "60000"},
+        )
     assert ui.returncode == 0 and "# pass 1" in ui.stdout, ui.stdout[-6000:] + ui.stderr[-2000:]
     assert fetch(cell, "https://hello.home.cell/created") == ("200", hello)  # started again
 

@@ -127,6 +127,61 @@ class Lab:
             run(["iptables", "-I", "FORWARD", "1", "-o", self.bridge, "-m", "conntrack", "--ctstate",
                  "RELATED,ESTABLISHED", "-j", "ACCEPT", *c])
 
+    # ---- a browser of its own --------------------------------------------------------------
+    @contextlib.contextmanager
+    def browser_netns(self):
+        """A network namespace for a browser driving the lab's hosts; yields the command prefix that
+        runs a program in it (``ip netns exec <ns>``). Chromium drops its requests in flight with
+        net::ERR_NETWORK_CHANGED whenever a link of its namespace appears or goes, and in the host's
+        namespace other labs' hosts come and go all the time; in its own, nothing changes. It reaches
+        the lab through a veth pair routed by this host and masqueraded onto the lab's bridge, so the
+        lab's hosts see the browser at the bridge's address, as they would from the host itself."""
+        ns, outer, inner = f"{self.bridge}-browser", f"pb-{self.bridge[3:]}", f"pn-{self.bridge[3:]}"
+        with file_lock(self.dir / ".browser.lock"):  # one browser namespace per lab at a time
+            with machine_lock():
+                self._ensure_network()
+                self._remove_browser_netns()
+                net = self._free_browser_net()
+                host_ip, ns_ip = (str(a) for a in net.hosts())
+                c = ["-m", "comment", "--comment", self.comment]
+                run(["ip", "netns", "add", ns])
+                run(["ip", "link", "add", outer, "type", "veth", "peer", "name", inner])
+                run(["ip", "link", "set", inner, "netns", ns])
+                run(["ip", "addr", "add", f"{host_ip}/{net.prefixlen}", "dev", outer])
+                run(["ip", "link", "set", outer, "up"])
+                run(["ip", "-n", ns, "addr", "add", f"{ns_ip}/{net.prefixlen}", "dev", inner])
+                run(["ip", "-n", ns, "link", "set", inner, "up"])
+                run(["ip", "-n", ns, "link", "set", "lo", "up"])
+                run(["ip", "-n", ns, "route", "add", "default", "via", host_ip])
+                run(["iptables", "-t", "nat", "-A", "POSTROUTING", "-s", ns_ip, "-o", self.bridge, "-j", "MASQUERADE",
+                     *c])
+                run(["iptables", "-I", "FORWARD", "1", "-i", outer, "-o", self.bridge, "-j", "ACCEPT", *c])
+            try:
+                yield ["ip", "netns", "exec", ns]
+            finally:
+                with machine_lock():
+                    self._remove_browser_netns()
+                    for line in out(["iptables-save"]).splitlines():
+                        if self._owns(line) and (f"-s {ns_ip}/" in line or f"-i {outer} " in line):
+                            table = "nat" if "MASQUERADE" in line else "filter"
+                            run(["iptables", "-t", table, "-D", *_split_rule(line[3:])], check=False)
+
+    def _remove_browser_netns(self) -> None:
+        """The lab's browser namespace and its veth pair (deleting the namespace deletes both ends)."""
+        ns = f"{self.bridge}-browser"
+        if ns in out(["ip", "netns", "list"]).split():
+            run(["ip", "netns", "del", ns], check=False)
+
+    @staticmethod
+    def _free_browser_net() -> ipaddress.IPv4Network:
+        """A /30 for a browser's veth pair, outside every lab's subnet (10.213.16-239.0/24): in
+        10.213.250.0/24, one no link of this host has yet. Called under machine_lock()."""
+        taken = out(["ip", "-o", "-4", "addr", "show"])
+        for net in ipaddress.ip_network("10.213.250.0/24").subnets(new_prefix=30):
+            if not any(f" {a}/" in taken for a in net.hosts()):
+                return net
+        raise LabError("no free /30 left in 10.213.250.0/24 for a browser namespace")
+
     def _owns(self, rule: str) -> bool:
         """True for an iptables rule of this lab: its comment is exactly this lab's (the rules of
         lab "ci-caddy" are not those of lab "ci-ca")."""
@@ -134,6 +189,7 @@ class Lab:
         return any(a == "--comment" and b == self.comment for a, b in zip(args, args[1:], strict=False))
 
     def _remove_network(self) -> None:
+        self._remove_browser_netns()  # left by a browser run that was killed
         for table in ("filter", "nat"):
             for line in out(["iptables", "-t", table, "-S"]).splitlines():
                 if self._owns(line):
