@@ -45,13 +45,15 @@ def pic_peer_hosts(peers, zone_name):
         raise AnsibleFilterError(f"pic_peer_hosts: {exc}") from exc
 
 
-def pic_not_installed(packages, facts):
-    """The packages of ``packages`` that ``facts`` (ansible_facts) do not list as installed: all of
-    them when no package facts were gathered. site.yml gathers them once before the roles, so a role
-    whose packages are all there skips its apt task (a no-op converge never opens apt's cache); the
-    facts are not refreshed when a role installs packages, which only makes a later role run apt
-    for a package already there. Alone (molecule), a role has no such facts and always runs apt."""
-    installed = (facts or {}).get("packages") or {}
+def pic_not_installed(packages, dpkg_status=None):
+    """The packages of ``packages`` that ``dpkg_status`` (the output of site.yml's
+    ``dpkg-query --show --showformat='${db:Status-Abbrev}${Package}\\n'``) does not list as
+    installed: all of them when there is no such output. site.yml reads it once before the roles, so
+    a role whose packages are all there skips its apt task (a no-op converge never opens apt's
+    cache); it is not read again when a role installs packages, which only makes a later role run
+    apt for a package already there. Alone (molecule), a role has no such output and always runs
+    apt. (dpkg-query, not package_facts: the same answer about 1-2 s sooner, without apt's cache.)"""
+    installed = {line[3:].strip() for line in (dpkg_status or "").splitlines() if line[1:2] == "i"}
     return [p for p in packages if p not in installed]
 
 

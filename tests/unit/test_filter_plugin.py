@@ -117,11 +117,14 @@ def test_peer_hosts_is_the_text_the_agent_writes(filters):
 
 
 def test_not_installed_lists_what_apt_must_install(filters):
-    facts = {"packages": {"nftables": [{"version": "1.0.6"}], "chrony": [{"version": "4.3"}]}}
-    assert filters["pic_not_installed"](["nftables", "chrony"], facts) == []
-    assert filters["pic_not_installed"](["nftables", "dnsmasq"], facts) == ["dnsmasq"]
-    # no package facts (a role run alone): every package, so apt runs as it always did
-    assert filters["pic_not_installed"](["nftables"], {}) == ["nftables"]
+    # dpkg-query's ${db:Status-Abbrev}: the second letter "i" is installed; "rc" is removed with
+    # its configuration left, "un" not installed
+    status = "ii nftables\nhi chrony\nrc dnsmasq\nun caddy\n"
+    assert filters["pic_not_installed"](["nftables", "chrony"], status) == []
+    assert filters["pic_not_installed"](["nftables", "dnsmasq", "caddy"], status) == ["dnsmasq", "caddy"]
+    # nothing read (a role run alone): every package, so apt runs as it always did
+    assert filters["pic_not_installed"](["nftables"], None) == ["nftables"]
+    assert filters["pic_not_installed"](["nftables"]) == ["nftables"]
 
 
 def test_dns_records_one_rule_for_both_dns_roles(filters):

@@ -3,6 +3,7 @@
 import io
 from pathlib import Path
 
+from pic_api.core.roles import site_roles
 from pic_lab import progress
 
 OUTPUT = """
@@ -40,8 +41,8 @@ def test_one_line_per_role_with_its_time_the_total_and_the_failed_role():
 
 
 def test_the_roles_come_from_site_yml_in_order():
-    roles = progress.site_roles(Path(progress.__file__).resolve().parents[3] / "site.yml")
-    assert roles[:3] == ["common", "firewall", "ca"] and roles[-1] == "webui" and len(roles) == len(set(roles))
+    roles = site_roles(Path(progress.__file__).resolve().parents[3])
+    assert roles[:3] == ("common", "firewall", "ca") and roles[-1] == "webui" and len(roles) == len(set(roles))
 
 
 def test_handlers_run_where_a_role_flushes_them_count_as_that_roles_step():

@@ -71,9 +71,14 @@ def test_an_undeclared_read_is_found(tmp_path):
 
 
 def test_a_role_not_tagged_with_its_name_is_refused(tmp_path):
-    (tmp_path / "site.yml").write_text("- hosts: cells\n  roles:\n    - role: common\n      tags: [base]\n")
-    with pytest.raises(ValueError, match="common"):
-        roles.site_roles(tmp_path)
+    include = ("- hosts: cells\n  tasks:\n    - ansible.builtin.include_role:\n        name: common\n"
+               "        apply: {{tags: {applied}}}\n      tags: {tags}\n")
+    (tmp_path / "site.yml").write_text(include.format(applied="[common]", tags="[common]"))
+    assert roles.site_roles(tmp_path) == ("common",)
+    for applied, tags in [("[common]", "[base]"), ("[base]", "[common]"), ("[]", "[common]")]:
+        (tmp_path / "site.yml").write_text(include.format(applied=applied, tags=tags))
+        with pytest.raises(ValueError, match="common"):
+            roles.site_roles(tmp_path)
 
 
 def scope(**change):

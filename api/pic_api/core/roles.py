@@ -94,14 +94,19 @@ class CellRoles:
 
 
 def site_roles(project_dir: Path) -> tuple[str, ...]:
-    """The roles of site.yml in order; each must be tagged with its own name (the API's tags)."""
+    """The roles site.yml includes, in order; each include, and what it applies to the role's tasks,
+    must be tagged with the role's own name (the API's tags)."""
     roles: list[str] = []
     for play in yaml.safe_load((project_dir / "site.yml").read_text()) or []:
-        for entry in play.get("roles", []) if isinstance(play, dict) else []:
-            name = entry if isinstance(entry, str) else entry.get("role") or entry.get("name")
-            tags = [] if isinstance(entry, str) else entry.get("tags", [])
-            if tags != [name]:
-                raise ValueError(f"site.yml: role {name} must be tagged [{name}], not {tags}")
+        for task in play.get("tasks", []) if isinstance(play, dict) else []:
+            include = task.get("ansible.builtin.include_role")
+            if include is None:
+                continue
+            name = include.get("name")
+            tags, applied = task.get("tags", []), include.get("apply", {}).get("tags", [])
+            if tags != [name] or applied != [name]:
+                raise ValueError(f"site.yml: the include of role {name} and its apply must be tagged [{name}], "
+                                 f"not {tags} and {applied}")
             roles.append(name)
     return tuple(roles)
 

@@ -13,9 +13,11 @@ import sys
 import time
 import urllib.request
 
+from pic_api.core.roles import site_roles
+
 from .cell import ROOT
 from .lab import Lab, LabError
-from .progress import run_playbook, site_roles
+from .progress import run_playbook
 
 LOG_DIR = ROOT / ".artifacts" / "demo"
 # On the cell (the ca and api roles' defaults).
@@ -36,7 +38,7 @@ def up(lab: Lab) -> int:
     print(f"pic demo: 'cell' is up at {info['ip']} (in {booted - started:.1f} s); converging site.yml, "
           f"one line per role (the whole output: {log.relative_to(ROOT)})", flush=True)
     rc, progress = run_playbook(["ansible-playbook", "-i", str(inv_file), "site.yml"], ROOT, log,
-                                site_roles(ROOT / "site.yml"), env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
+                                list(site_roles(ROOT)), env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
     if rc != 0:
         tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-30:])
         print(f"{tail}\npic demo: the converge failed in {', '.join(progress.failed) or 'site.yml'} (the end of "

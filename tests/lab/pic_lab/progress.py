@@ -13,25 +13,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 # "TASK [role : name] ***", "RUNNING HANDLER [role : name] ***"; a task outside any role has no " : ".
 TASK = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(?:(?P<role>[\w.-]+) : )?(?P<task>.*?)\]")
 PLAY = re.compile(r"^PLAY \[(?P<play>.*?)\]")
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 # The part of the playbook that runs before the roles (playbooks/state.yml).
 BEFORE_ROLES = "state"
-
-
-def site_roles(playbook: Path) -> list[str]:
-    """The roles of a playbook, in order (site.yml lists each role once, imports aside)."""
-    roles: list[str] = []
-    for play in yaml.safe_load(playbook.read_text()) or []:
-        for r in play.get("roles") or []:
-            name = r["role"] if isinstance(r, dict) else r
-            if name not in roles:
-                roles.append(name)
-    return roles
 
 
 @dataclass
