@@ -50,8 +50,10 @@ ROLES = {
     timeout: 120
 """,
 }
-PLAYBOOK = "- name: Tiny cell\n  hosts: cells\n  gather_facts: false\n  roles:\n" + "".join(
-    f"    - role: {name}\n      tags: [{name}]\n" for name in ROLES
+# Each role included and tagged as site.yml does it (core/roles.py reads them from there).
+PLAYBOOK = "- name: Tiny cell\n  hosts: cells\n  gather_facts: false\n  tasks:\n" + "".join(
+    f"    - ansible.builtin.include_role:\n        name: {name}\n        apply:\n          tags: [{name}]\n"
+    f"      tags: [{name}]\n" for name in ROLES
 )
 
 
