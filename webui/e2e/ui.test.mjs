@@ -483,6 +483,42 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors(), [])
   })
 
+  test('routing: a device’s route is changed in place, the run it starts is shown and the API answers with the new route', async () => {
+    errors = []
+    requests = []
+    const name = `rt-${Date.now().toString(36).slice(-5)}`
+    await page.goto(`${baseUrl}/peers`)
+    await page.getByRole('heading', { name: 'Peers', level: 1 }).waitFor()
+    assert.ok((await pageRequest('POST', '/api/peers', { name })).peer, 'a split-tunnel device to route')
+    try {
+      await page.goto(`${baseUrl}/routing`)
+      await page.getByRole('heading', { name: 'Routing', level: 1 }).waitFor()
+      const row = page.locator(`[data-testid=routing-table] tr[data-peer="${name}"]`)
+      await row.waitFor()
+      assert.equal(await page.getByLabel(`Route of ${name}`).inputValue(), 'split')
+      assert.ok(await page.getByLabel(`Exit of ${name}`).isDisabled(), 'a split tunnel has no exit')
+      await page.getByLabel(`Route of ${name}`).selectOption('full')
+      await row.getByRole('button', { name: `Save ${name}` }).click()
+      // a new route: the configuration the device loads, and the run applying it
+      const changed = page.getByTestId('peer-changed')
+      await changed.waitFor()
+      assert.match(await changed.textContent(), /AllowedIPs = 0\.0\.0\.0\/0/)
+      await page.getByTestId('run-view').waitFor()
+      assert.match(await page.getByTestId('run-view').textContent(), new RegExp(`Applying the route of ${name}`))
+      const after = (await (await page.request.get(`${baseUrl}/api/peers/${name}`)).json()).peer
+      assert.equal(after.route, 'full', 'the API answers with the new route')
+      assert.ok(!after.exit, 'through the cell’s own connection')
+      await page.waitForFunction((n) => document.getElementById(`routing-${n}-route`)?.value === 'full', name)
+      await shot('routing-changed')
+      const patch = requests.filter((r) => r.method === 'PATCH')
+      assert.deepEqual(patch.map((r) => r.path), [`/api/peers/${name}`])
+      assert.ok(patch[0].csrf, 'the change carried the CSRF token')
+    } finally {
+      await pageRequest('DELETE', `/api/peers/${name}`)
+    }
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
   test('a failed run shows the task, host and message', async () => {
     errors = []
     // On a real cell the driver has made a role fail on purpose and names that run and its task.
