@@ -786,6 +786,10 @@ describe('the running cell', { concurrency: false }, () => {
         await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor()
         await page.getByTestId('cell-facts').getByText('Devices online').waitFor()
         assert.match(await page.getByTestId('cell-facts').textContent(), /Devices online(\d+) of (\d+)/)
+        // the host's facts, read by the API itself: the disk of / and the memory in binary units
+        await page.getByTestId('host-facts').getByText('Memory').waitFor()
+        assert.match(await page.getByTestId('host-facts').textContent(), /Disk \/\d+% used: [\d.]+ [KMGT]iB of [\d.]+ [KMGT]iB/)
+        assert.match(await page.getByTestId('host-facts').textContent(), /Memory[\d.]+ [KMGT]iB available of [\d.]+ [KMGT]iB/)
       } finally {
         for (const n of [name, `${name}-away`]) await pageRequest('DELETE', `/api/peers/${n}`)
       }
