@@ -1032,7 +1032,7 @@ describe('the running cell', { concurrency: false }, () => {
     await login('carol-Second-pw-2', name)
     await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()
     const nav = page.getByRole('navigation', { name: 'Main' })
-    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My devices', 'My services', 'Account'])
+    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My devices', 'WireGuard', 'My services', 'Account'])
     const mine = await pageRequest('GET', '/api/account/services')
     assert.deepEqual(mine.services.filter((s) => ['files', 'vpn'].includes(s)), [])
     for (const url of [mine.calendar?.caldav_url, mine.mail?.imap.host].filter(Boolean)) await page.getByText(url).first().waitFor()
@@ -1048,6 +1048,13 @@ describe('the running cell', { concurrency: false }, () => {
     await page.getByLabel('Device name').fill('carolphone')
     await page.getByRole('button', { name: 'Add peer' }).click()
     await page.getByText(/may not use the VPN/).waitFor()
+    // the WireGuard page shows a member their own devices (none) and nothing of the interface
+    await nav.getByRole('link', { name: 'WireGuard' }).click()
+    await page.getByRole('heading', { name: 'WireGuard', level: 1 }).waitFor()
+    await page.getByTestId('wg-online').waitFor()
+    assert.match(await page.getByTestId('wg-online').textContent(), /^0 of 0 online/)
+    assert.equal(await page.getByTestId('wg-interface').count(), 0)
+    assert.equal((await pageRequest('GET', '/api/wireguard/status')).interface, undefined)
     assert.match((await pageRequest('GET', '/api/users')).error, /admin/)
     await page.goto(`${baseUrl}/settings`) // an admin page leads a member to their services
     await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()
