@@ -510,6 +510,14 @@ describe('the running cell', { concurrency: false }, () => {
       assert.ok(!after.exit, 'through the cell’s own connection')
       await page.waitForFunction((n) => document.getElementById(`routing-${n}-route`)?.value === 'full', name)
       await shot('routing-changed')
+      // with a device listed, the page still fits a phone (the table scrolls sideways inside its card)
+      await page.setViewportSize({ width: 390, height: 844 })
+      try {
+        await assertFits('/routing', 'phone')
+        await shot('routing-phone')
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 900 })
+      }
       const patch = requests.filter((r) => r.method === 'PATCH')
       assert.deepEqual(patch.map((r) => r.path), [`/api/peers/${name}`])
       assert.ok(patch[0].csrf, 'the change carried the CSRF token')

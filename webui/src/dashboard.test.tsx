@@ -31,8 +31,10 @@ afterEach(() => {
 
 describe('the host facts in words', () => {
   it('says a disk’s use, or why it is unknown', () => {
-    expect(diskText(facts().disks[0])).toBe('40% used: 12 GiB of 30 GiB, 16 GiB free')
+    expect(diskText(facts().disks[0])).toBe('43% used: 12 GiB of 30 GiB, 16 GiB free')
     expect(diskText(facts().disks[1])).toBe('unknown: No such file or directory')
+    // df's Use%: root's reserved blocks count as neither used nor free
+    expect(diskText({ path: '/', total: 252 * GIB, used: 37 * GIB, available: 65 * GIB })).toMatch(/^37% used/)
   })
 
   it('says the memory available of the total', () => {
@@ -66,7 +68,7 @@ describe('Dashboard', () => {
     const calls = cell({ status: 200, body: facts() })
     render(<MemoryRouter><DashboardPage /></MemoryRouter>)
     const host = await screen.findByTestId('host-facts')
-    expect(within(host).getByText('Disk /').nextSibling).toHaveTextContent('40% used: 12 GiB of 30 GiB, 16 GiB free')
+    expect(within(host).getByText('Disk /').nextSibling).toHaveTextContent('43% used: 12 GiB of 30 GiB, 16 GiB free')
     expect(within(host).getByText('Disk /var/lib/pic').nextSibling).toHaveTextContent('unknown: No such file or directory')
     expect(within(host).getByText('Memory').nextSibling).toHaveTextContent('2.5 GiB available of 8.0 GiB')
     expect(screen.getByTestId('cert-expiry')).toHaveTextContent(/^expires in 86 days \(.+\) · internal CA$/)

@@ -5,10 +5,12 @@ import { formatSize } from '../pages/Containers'
 
 type Cert = SystemFacts['certificate']
 
-/** "41% used: 12 GiB of 30 GiB, 17 GiB free", or why the filesystem could not be read. */
+/** "43% used: 12 GiB of 30 GiB, 16 GiB free", or why the filesystem could not be read. */
 export function diskText(d: DiskUse): string {
   if (d.error || d.total === undefined || d.used === undefined || d.available === undefined) return `unknown: ${d.error ?? 'not read'}`
-  const pct = d.total ? Math.round((100 * d.used) / d.total) : 0
+  // as df counts it: of what the services may fill (used + available; root's reserve is neither), rounded up
+  const room = d.used + d.available
+  const pct = room ? Math.ceil((100 * d.used) / room) : 0
   return `${pct}% used: ${formatSize(d.used)} of ${formatSize(d.total)}, ${formatSize(d.available)} free`
 }
 

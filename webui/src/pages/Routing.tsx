@@ -143,8 +143,7 @@ export function RoutingPage() {
             page.
           </p>
         ) : (
-          // relative: the rows' visually hidden labels scroll with the table instead of widening the page
-          <div className="relative" data-testid="routing-table">
+          <div data-testid="routing-table">
             <Table columns={['Device', 'Owner', 'Address', 'Route', 'Exit', '']} className="text-sm">
               {list.map((p) => (
                 <RouteRow
