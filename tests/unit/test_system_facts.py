@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from pic_api.agent.client import AgentClient
+from pic_api.agent.protocol import AgentError, validate
+from pic_api.agent.server import Agent, AgentServer
 from pic_api.managers import system
 from pic_api.managers.system import WARN_DAYS, SystemFacts
 
@@ -139,6 +144,36 @@ def test_acme_by_http_is_caddys_own_and_unknown(tmp_path):
     write(tmp_path / "ca/issued/cell.crt", pem(NOW + dt.timedelta(days=300)))
     cert = facts(tmp_path, {"domain_mode": "pic_ngo", "acme_challenge": "http"}).facts()["certificate"]
     assert cert["status"] == "unknown" and "caddy" in cert["reason"]
+
+
+def test_memory_the_agent_cannot_read_is_an_error_entry_not_a_failed_request(tmp_path):
+    def away():
+        raise AgentError("the agent is away")
+
+    got = facts(tmp_path, memory=away).facts()
+    assert got["memory"] == {"error": "not read: the agent is away"}
+    assert got["disks"][0]["total"] > 0
+
+
+def test_the_agents_memory_action_takes_no_arguments_and_answers_over_its_socket(config):
+    # the API's sandbox hides /proc/meminfo: on a cell the agent reads it
+    assert validate({"action": "memory", "args": {}}, ()) == ("memory", {})
+    with pytest.raises(AgentError) as err:
+        validate({"action": "memory", "args": {"file": "/etc/shadow"}}, ())
+    assert err.value.fields == {"file": "unexpected argument"}
+    sock_dir = Path(tempfile.mkdtemp(prefix="pm-", dir="/tmp"))  # a unix socket path is short
+    path = sock_dir / "agent.sock"
+    srv = AgentServer(path, Agent(config), {os.getuid()})
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        mem = AgentClient(path).memory()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        path.unlink(missing_ok=True)
+        sock_dir.rmdir()
+    assert 0 < mem["available"] <= mem["total"]
+    assert set(mem) == {"total", "available"}
 
 
 def test_a_state_that_does_not_load_makes_the_certificate_unknown_not_an_error(tmp_path):

@@ -1,7 +1,9 @@
 """The host's own facts for the dashboard: disk use, memory and when the cell's HTTPS certificate ends.
 
-All of it is read by the unprivileged API itself: ``os.statvfs`` of the root and PIC's data
-filesystems, ``/proc/meminfo``, and the leaf certificate's notAfter from its file. The leaf caddy
+The unprivileged API reads ``os.statvfs`` of the root and PIC's data filesystems and the leaf
+certificate's notAfter from its file itself. ``/proc/meminfo`` is hidden by the API's sandbox
+(ProcSubset=pid shows it only its processes' part of /proc): on a cell pic-agent's read-only
+``memory`` action reads it, the same function as here where no agent runs. The leaf caddy
 serves in the internal domain mode (``<tls dir>/cell.crt``) is readable only by the TLS group, which
 the API is not in; the CA keeps the same leaf, public part only and world-readable, as
 ``<ca dir>/issued/cell.crt``, which is read then. In the ACME modes the certificate is lego's
@@ -12,6 +14,7 @@ the API is not in; the CA keeps the same leaf, public part only and world-readab
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -20,6 +23,8 @@ from typing import Any
 from cryptography import x509
 
 from .certs import ISSUED_DIR
+
+log = logging.getLogger("pic.system")
 
 FILESYSTEMS = ("/", "/var/lib/pic")  # the system's and PIC's data (state, runs, backups' cache)
 MEMINFO = Path("/proc/meminfo")
@@ -98,7 +103,7 @@ class SystemFacts:
         tls_cert_file: Path,
         acme_cert_file: Path,
         filesystems: Sequence[str] = FILESYSTEMS,
-        meminfo: Path = MEMINFO,
+        memory: Callable[[], dict[str, Any]] = memory,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ):
         self.cell = cell  # the state's cell section: its domain mode and ACME challenge
@@ -106,7 +111,7 @@ class SystemFacts:
         self.tls_cert_file = Path(tls_cert_file)
         self.acme_cert_file = Path(acme_cert_file)
         self.filesystems = tuple(filesystems)
-        self.meminfo = meminfo
+        self._memory = memory  # pic-agent's memory action on a cell
         self.clock = clock
 
     def certificate_files(self) -> tuple[list[tuple[Path, str]], str]:
@@ -122,10 +127,18 @@ class SystemFacts:
             return [(self.acme_cert_file, "ACME (DNS-01)")], ""
         return [], "caddy gets and renews it by ACME (HTTP-01) in its own storage"
 
+    def read_memory(self) -> dict[str, Any]:
+        try:
+            return self._memory()
+        except Exception as exc:  # the agent refused or is away: the rest of the facts still show
+            message = getattr(exc, "message", None) or str(exc)
+            log.warning("memory not read: %s", message)
+            return {"error": f"not read: {message}"[:200]}
+
     def facts(self) -> dict[str, Any]:
         files, why = self.certificate_files()
         return {
             "disks": [disk(p) for p in self.filesystems],
-            "memory": memory(self.meminfo),
+            "memory": self.read_memory(),
             "certificate": certificate(files, self.clock(), why),
         }

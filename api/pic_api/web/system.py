@@ -13,8 +13,8 @@ system_bp = Blueprint("system", __name__, url_prefix="/api/system")
 
 
 @system_bp.get("")
-@doc("The host's disk use (the root and /var/lib/pic filesystems), its memory, and when the certificate of the "
-     "cell's HTTPS name ends (status expiring under warn_days days left; unknown, with the reason, when the API "
-     "cannot read it)", "SystemFacts")
+@doc("The host's disk use (the root and /var/lib/pic filesystems), its memory (through pic-agent), and when "
+     "the certificate of the cell's HTTPS name ends (status expiring under warn_days days left; unknown, with "
+     "the reason, when the API cannot read it)", "SystemFacts")
 def system_facts() -> Any:
     return jsonify(cell().system.facts())
