@@ -27,6 +27,11 @@ class Config:
     playbook: str = "site.yml"
     inventory: str = ""  # empty: <project_dir>/inventory/hosts.yml
     ca_root_file: Path = Path("/etc/pic/ca/root.crt")
+    # The certificate of the cell's HTTPS name, for the dashboard's "expires in": the ca role's leaf
+    # (internal mode; group pic-tls, so the API falls back to the CA's public copy beside its root)
+    # and lego's (ACME by DNS-01).
+    tls_cert_file: Path = Path("/etc/pic/tls/cell.crt")
+    acme_cert_file: Path = Path("/etc/pic/tls/acme.crt")
     wg_private_key_file: Path = Path("/etc/wireguard/private.key")  # made by the wireguard role
     wg_public_key_file: Path = Path("/etc/pic/wireguard/public.key")  # its public half, as the role publishes it
     wg_endpoint: str = ""  # host clients dial when the state names no public one (its DDNS or custom name)
@@ -88,6 +93,8 @@ class Config:
             "seed_file": root / "etc/seed.yml",
             "run_dir": root / "runs",
             "ca_root_file": root / "etc/ca/root.crt",
+            "tls_cert_file": root / "etc/tls/cell.crt",
+            "acme_cert_file": root / "etc/tls/acme.crt",
             "wg_private_key_file": root / "etc/wireguard/private.key",
             "wg_public_key_file": root / "etc/pic-wireguard/public.key",
             "dns_peers_file": root / "dns/peers.hosts",

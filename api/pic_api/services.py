@@ -27,6 +27,8 @@ from .managers.setupcode import SetupCode
 from .managers.state import StateManager
 from .managers.store import LocalEngine, StoreManager
 from .managers.store_service import Engine, StoreService
+from .managers.system import SystemFacts
+from .managers.system import memory as system_memory
 from .managers.users import UserManager
 from .managers.wgstatus import WireGuardStatus
 
@@ -104,6 +106,13 @@ class Cell:
         agent_call = self.agent.call if self.agent else local_call(config, backend)
         self.backups = BackupOperations(agent_call, self.runs, self.backup)
         self.certificates = Certificates(self.changes, config.ca_root_file, agent_call)
+        self.system = SystemFacts(
+            lambda: self.state.section("cell"),
+            config.ca_root_file,
+            config.tls_cert_file,
+            config.acme_cert_file,
+            memory=self.agent.memory if self.agent else system_memory,
+        )
         self.health = health or HealthMonitor(
             lambda: self.state.section("services"),
             lambda: self.state.section("network")["dns_server"],

@@ -483,6 +483,50 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors(), [])
   })
 
+  test('routing: a device’s route is changed in place, the run it starts is shown and the API answers with the new route', async () => {
+    errors = []
+    requests = []
+    const name = `rt-${Date.now().toString(36).slice(-5)}`
+    await page.goto(`${baseUrl}/peers`)
+    await page.getByRole('heading', { name: 'Peers', level: 1 }).waitFor()
+    assert.ok((await pageRequest('POST', '/api/peers', { name })).peer, 'a split-tunnel device to route')
+    try {
+      await page.goto(`${baseUrl}/routing`)
+      await page.getByRole('heading', { name: 'Routing', level: 1 }).waitFor()
+      const row = page.locator(`[data-testid=routing-table] tr[data-peer="${name}"]`)
+      await row.waitFor()
+      assert.equal(await page.getByLabel(`Route of ${name}`).inputValue(), 'split')
+      assert.ok(await page.getByLabel(`Exit of ${name}`).isDisabled(), 'a split tunnel has no exit')
+      await page.getByLabel(`Route of ${name}`).selectOption('full')
+      await row.getByRole('button', { name: `Save ${name}` }).click()
+      // a new route: the configuration the device loads, and the run applying it
+      const changed = page.getByTestId('peer-changed')
+      await changed.waitFor()
+      assert.match(await changed.textContent(), /AllowedIPs = 0\.0\.0\.0\/0/)
+      await page.getByTestId('run-view').waitFor()
+      assert.match(await page.getByTestId('run-view').textContent(), new RegExp(`Applying the route of ${name}`))
+      const after = (await (await page.request.get(`${baseUrl}/api/peers/${name}`)).json()).peer
+      assert.equal(after.route, 'full', 'the API answers with the new route')
+      assert.ok(!after.exit, 'through the cell’s own connection')
+      await page.waitForFunction((n) => document.getElementById(`routing-${n}-route`)?.value === 'full', name)
+      await shot('routing-changed')
+      // with a device listed, the page still fits a phone (the table scrolls sideways inside its card)
+      await page.setViewportSize({ width: 390, height: 844 })
+      try {
+        await assertFits('/routing', 'phone')
+        await shot('routing-phone')
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 900 })
+      }
+      const patch = requests.filter((r) => r.method === 'PATCH')
+      assert.deepEqual(patch.map((r) => r.path), [`/api/peers/${name}`])
+      assert.ok(patch[0].csrf, 'the change carried the CSRF token')
+    } finally {
+      await pageRequest('DELETE', `/api/peers/${name}`)
+    }
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
   test('a failed run shows the task, host and message', async () => {
     errors = []
     // On a real cell the driver has made a role fail on purpose and names that run and its task.
@@ -750,6 +794,10 @@ describe('the running cell', { concurrency: false }, () => {
         await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor()
         await page.getByTestId('cell-facts').getByText('Devices online').waitFor()
         assert.match(await page.getByTestId('cell-facts').textContent(), /Devices online(\d+) of (\d+)/)
+        // the host's facts, read by the API itself: the disk of / and the memory in binary units
+        await page.getByTestId('host-facts').getByText('Memory').waitFor()
+        assert.match(await page.getByTestId('host-facts').textContent(), /Disk \/\d+% used: [\d.]+ [KMGT]iB of [\d.]+ [KMGT]iB/)
+        assert.match(await page.getByTestId('host-facts').textContent(), /Memory[\d.]+ [KMGT]iB available of [\d.]+ [KMGT]iB/)
       } finally {
         for (const n of [name, `${name}-away`]) await pageRequest('DELETE', `/api/peers/${n}`)
       }
@@ -992,7 +1040,7 @@ describe('the running cell', { concurrency: false }, () => {
     await login('carol-Second-pw-2', name)
     await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()
     const nav = page.getByRole('navigation', { name: 'Main' })
-    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My devices', 'My services', 'Account'])
+    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My devices', 'WireGuard', 'My services', 'Account'])
     const mine = await pageRequest('GET', '/api/account/services')
     assert.deepEqual(mine.services.filter((s) => ['files', 'vpn'].includes(s)), [])
     for (const url of [mine.calendar?.caldav_url, mine.mail?.imap.host].filter(Boolean)) await page.getByText(url).first().waitFor()
@@ -1008,6 +1056,13 @@ describe('the running cell', { concurrency: false }, () => {
     await page.getByLabel('Device name').fill('carolphone')
     await page.getByRole('button', { name: 'Add peer' }).click()
     await page.getByText(/may not use the VPN/).waitFor()
+    // the WireGuard page shows a member their own devices (none) and nothing of the interface
+    await nav.getByRole('link', { name: 'WireGuard' }).click()
+    await page.getByRole('heading', { name: 'WireGuard', level: 1 }).waitFor()
+    await page.getByTestId('wg-online').waitFor()
+    assert.match(await page.getByTestId('wg-online').textContent(), /^0 of 0 online/)
+    assert.equal(await page.getByTestId('wg-interface').count(), 0)
+    assert.equal((await pageRequest('GET', '/api/wireguard/status')).interface, undefined)
     assert.match((await pageRequest('GET', '/api/users')).error, /admin/)
     await page.goto(`${baseUrl}/settings`) // an admin page leads a member to their services
     await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()

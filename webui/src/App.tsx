@@ -19,6 +19,8 @@ import { InfoPages } from './pages/Info'
 import { UsersPage } from './pages/Users'
 import { AccountPage } from './pages/Account'
 import { MyServicesPage } from './pages/MyServices'
+import { WireGuardPage } from './pages/WireGuard'
+import { RoutingPage } from './pages/Routing'
 
 /** Installs router navigation into the api module (428 → /setup, 401 → login, keeping the page). */
 function ApiNavigation() {
@@ -84,6 +86,7 @@ function Protected() {
           <Route path="/account" element={<AccountPage me={who} />} />
           <Route path="/my-services" element={<MyServicesPage />} />
           <Route path="/peers" element={<PeersPage />} />
+          <Route path="/wireguard" element={<WireGuardPage mine />} />
           <Route path="/*" element={<Navigate to="/my-services" replace />} />
         </Routes>
       </Layout>
@@ -100,6 +103,7 @@ function Protected() {
         <Route path="/runs" element={<RunsPage />} />
         <Route path="/runs/:id" element={<RunPage />} />
         <Route path="/settings" element={<SettingsPage />} />
+        <Route path="/routing" element={<RoutingPage />} />
         <Route path="/connectivity" element={<ConnectivityPage />} />
         <Route path="/vault" element={<VaultPage />} />
         <Route path="/store" element={<StorePage />} />

@@ -286,6 +286,8 @@ export const endpoints = {
   // the WireGuard page and the dashboard: the running interface and the devices online
   wireguardStatus: () => api.get<T.WireGuardStatus>('/api/wireguard/status'),
   services: () => api.get<ServicesHealth>('/api/services'),
+  // the dashboard: the host's disk use, memory and the end of the cell's HTTPS certificate (admins only)
+  system: () => api.get<T.SystemFacts>('/api/system'),
   settings: () => api.get<Settings>('/api/settings'),
   saveSettings: (body: T.SettingsChange, preview: boolean) =>
     api.put<T.SettingsStarted>(`/api/settings${preview ? '?preview=1' : ''}`, body),

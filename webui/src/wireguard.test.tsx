@@ -1,6 +1,8 @@
 import { act, render, screen, within } from '@testing-library/react'
 import { MemoryRouter } from 'react-router-dom'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { App } from './App'
+import { setNavigator } from './api'
 import type { WireGuardStatus } from './generated/api'
 import { handshakeAgo, onlineSummary, REFRESH_MS, WireGuardPage } from './pages/WireGuard'
 import { routeFetch } from './test/fetch'
@@ -82,5 +84,57 @@ describe('WireGuard page', () => {
     })
     await screen.findByText(/1 of 2 online/)
     expect(calls.filter((c) => c.url === '/api/wireguard/status').length).toBe(2)
+  })
+})
+
+describe('a member’s WireGuard page', () => {
+  // what the API answers a member: their own devices, no interface facts
+  const mine = (over: Partial<WireGuardStatus> = {}) => {
+    const { interface: _, ...rest } = status({ online: 0, total: 1 })
+    return { ...rest, devices: [rest.devices[1]], ...over }
+  }
+
+  it('lists only their devices, without the interface or whose they are', async () => {
+    routeFetch(() => ({ status: 200, body: mine() }))
+    render(<MemoryRouter><WireGuardPage mine /></MemoryRouter>)
+    const table = await screen.findByTestId('wg-devices')
+    const laptop = within(table).getByText('laptop').closest('tr') as HTMLElement
+    expect(laptop.textContent).toContain('offline · 10.0.0.3')
+    expect(laptop.textContent).not.toContain('bob')
+    expect(within(table).queryByText('phone')).toBeNull()
+    expect(screen.getByTestId('wg-online').textContent).toContain('0 of 1 online')
+    expect(screen.queryByTestId('wg-interface')).toBeNull()
+    expect(screen.queryByRole('region', { name: 'Interface' })).toBeNull()
+    expect(screen.getByRole('region', { name: 'Your devices' })).toBeInTheDocument()
+    expect(screen.getByRole('link', { name: 'Add or delete your devices' })).toHaveAttribute('href', '/peers')
+  })
+
+  it('says the VPN is down without the interface’s details', async () => {
+    routeFetch(() => ({ status: 200, body: mine({ up: false, reason: 'interface wg0: No such device' }) }))
+    render(<MemoryRouter><WireGuardPage mine /></MemoryRouter>)
+    const down = await screen.findByTestId('wg-down')
+    expect(down.textContent).toContain('not running right now')
+    expect(down.textContent).not.toContain('wg0')
+  })
+
+  it('is in a member’s menu and at /wireguard', async () => {
+    setNavigator({ toSetup: vi.fn(), toLogin: vi.fn() })
+    try {
+      const calls = routeFetch((url) => {
+        if (url === '/api/setup/status') return { status: 200, body: { completed: true } }
+        if (url === '/api/auth/me') return { status: 200, body: { user: { username: 'bob', role: 'peer', expires_at: 0 } } }
+        if (url === '/api/wireguard/status') return { status: 200, body: mine() }
+        return { status: 403, body: { error: 'admins only', fields: {} } }
+      })
+      render(<MemoryRouter initialEntries={['/wireguard']}><App /></MemoryRouter>)
+      expect(await screen.findByRole('heading', { name: 'WireGuard', level: 1 })).toBeInTheDocument()
+      await screen.findByTestId('wg-devices')
+      const nav = screen.getByRole('navigation', { name: 'Main' })
+      expect(within(nav).getByRole('link', { name: 'WireGuard' })).toHaveAttribute('aria-current', 'page')
+      // a member's page asks nothing an admin's does (the services' health)
+      expect(calls.map((c) => c.url).filter((u) => u.startsWith('/api/services'))).toEqual([])
+    } finally {
+      setNavigator(null)
+    }
   })
 })

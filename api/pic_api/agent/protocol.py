@@ -191,6 +191,9 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     # the running WireGuard interface of the agent's configuration (wg show <it> dump), without its
     # private and preshared keys (the WireGuard page, the devices online)
     "wg_status": ({}, {}),
+    # MemTotal and MemAvailable of /proc/meminfo (the dashboard): the API's own sandbox
+    # (ProcSubset=pid) hides every file of /proc but its processes'
+    "memory": ({}, {}),
     # a peer added to or removed from the running cell at once; the agent also checks it against
     # the cell state on disk (an added peer must be there as given, a removed one gone)
     "peer_apply": ({"op": _op, "name": _peer_name, "public_key": _wg_key, "ip": _ipv4, "route": _route}, {}),

@@ -243,6 +243,11 @@ class Agent:
     def do_wg_status(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return actions.wg_status(self.config.wg_interface)
 
+    def do_memory(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        from ..managers import system  # cryptography with it: loaded when first asked, not at start
+
+        return system.memory()
+
     # backups ------------------------------------------------------------------------------
     def backups(self) -> BackupManager:
         """The backup manager over the backup role's configuration, read afresh for each action."""

@@ -16,6 +16,7 @@ from .settings import settings_bp
 from .setup import setup_bp
 from .state import state_bp
 from .store import containers_bp, store_bp
+from .system import system_bp
 from .users import users_bp
 from .wireguard import wireguard_bp
 
@@ -32,6 +33,7 @@ BLUEPRINTS = [
     settings_bp,
     state_bp,
     services_bp,
+    system_bp,
     logs_bp,
     ca_bp,
     ddns_bp,

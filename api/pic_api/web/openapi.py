@@ -605,6 +605,41 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ["up", "now", "online_window", "online", "total", "devices"],
     ),
     "DhcpReservationAdded": _obj({"reservation": ref("DhcpReservation"), "run_id": STR}, ["reservation", "run_id"]),
+    "DiskUse": _obj(
+        {
+            "path": {**STR, "description": "a path on the filesystem"},
+            "total": {**INT, "description": "bytes"},
+            "used": {**INT, "description": "bytes"},
+            "available": {**INT, "description": "bytes free for unprivileged users"},
+            "error": {**STR, "description": "why it could not be read (no sizes then)"},
+        },
+        ["path"],
+    ),
+    "SystemFacts": _obj(
+        {
+            "disks": _list(ref("DiskUse")),
+            "memory": _obj(
+                {
+                    "total": {**INT, "description": "bytes (MemTotal)"},
+                    "available": {**INT, "description": "bytes (MemAvailable)"},
+                    "error": {**STR, "description": "why it could not be read (no sizes then)"},
+                }
+            ),
+            "certificate": _obj(
+                {
+                    "status": {**STR, "enum": ["ok", "expiring", "expired", "unknown"]},
+                    "not_after": {**STR, "description": "ISO 8601, UTC"},
+                    "days_left": {**INT, "description": "whole days until not_after (negative once ended)"},
+                    "source": {**STR, "description": "who issued it: internal CA, ACME (DNS-01)"},
+                    "file": {**STR, "description": "the file it was read from"},
+                    "reason": {**STR, "description": "why it is unknown"},
+                    "warn_days": {**INT, "description": "fewer days left than this: expiring"},
+                },
+                ["status", "warn_days"],
+            ),
+        },
+        ["disks", "memory", "certificate"],
+    ),
 }
 
 ERROR_TEXT = {

@@ -163,10 +163,11 @@ export function Field({
   )
 }
 
-/** A table of rows with column headings; it scrolls sideways on a narrow screen instead of the page. */
+/** A table of rows with column headings; it scrolls sideways on a narrow screen instead of the page
+ * (relative: its visually hidden labels, absolutely placed, scroll with it rather than widen the page). */
 export function Table({ columns, children, className = '' }: { columns: string[]; children: ReactNode; className?: string }) {
   return (
-    <div className="overflow-x-auto">
+    <div className="relative overflow-x-auto">
       <table className={`w-full text-left ${className}`}>
         <thead>
           <tr className="text-sm text-slate-700">

@@ -1247,6 +1247,46 @@ export type DhcpReservationAdded = {
   run_id: string
 }
 
+export type DiskUse = {
+  /** a path on the filesystem */
+  path: string
+  /** bytes */
+  total?: number
+  /** bytes */
+  used?: number
+  /** bytes free for unprivileged users */
+  available?: number
+  /** why it could not be read (no sizes then) */
+  error?: string
+}
+
+export type SystemFacts = {
+  disks: DiskUse[]
+  memory: {
+    /** bytes (MemTotal) */
+    total?: number
+    /** bytes (MemAvailable) */
+    available?: number
+    /** why it could not be read (no sizes then) */
+    error?: string
+  }
+  certificate: {
+    status: "ok" | "expiring" | "expired" | "unknown"
+    /** ISO 8601, UTC */
+    not_after?: string
+    /** whole days until not_after (negative once ended) */
+    days_left?: number
+    /** who issued it: internal CA, ACME (DNS-01) */
+    source?: string
+    /** the file it was read from */
+    file?: string
+    /** why it is unknown */
+    reason?: string
+    /** fewer days left than this: expiring */
+    warn_days: number
+  }
+}
+
 /** The rules of each field type, as the API checks them (patterns are ECMAScript). */
 export const limits = {
   "Label": {

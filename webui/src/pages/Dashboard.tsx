@@ -3,6 +3,7 @@ import { endpoints } from '../api'
 import { cellFacts, normalizeServices } from '../normalize'
 import { Card, ErrorNote, Loading, PageHeader, useApi } from '../components/ui'
 import { ServiceHealthList } from '../components/ServiceHealthList'
+import { HostFacts } from '../components/HostFacts'
 import { RunsTable } from './Runs'
 import { onlineSummary, useWireGuardStatus } from './WireGuard'
 
@@ -13,6 +14,7 @@ export function DashboardPage() {
   // The full state adds the addresses (LAN, VPN) that the settings do not carry.
   const state = useApi(() => endpoints.state().catch(() => null))
   const wireguard = useWireGuardStatus()
+  const host = useApi(endpoints.system)
   const facts = settings.data ? cellFacts(settings.data, state.data?.state) : []
   // the devices that shook hands lately, from the WireGuard page's status (absent while it cannot be read)
   if (facts.length && wireguard.data) facts.push({ label: 'Devices online', value: onlineSummary(wireguard.data) })
@@ -46,6 +48,15 @@ export function DashboardPage() {
             </dl>
           ) : (
             <p className="text-sm text-slate-700">The API reported no names or addresses for this cell.</p>
+          )}
+        </Card>
+        <Card title="This host" className="lg:col-span-2">
+          {host.loading && !host.data ? (
+            <Loading />
+          ) : host.error ? (
+            <ErrorNote error={host.error} />
+          ) : (
+            host.data && <HostFacts facts={host.data} />
           )}
         </Card>
         <Card title="Last runs" className="lg:col-span-2">

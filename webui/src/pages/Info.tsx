@@ -7,7 +7,6 @@ import { normalizeServices } from '../normalize'
 import { buttonPrimary, Card, ErrorNote, inputClass, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
 import { ServiceHealthList } from '../components/ServiceHealthList'
 import { NetworkServicesPage } from './NetworkServices'
-import { PeerTable } from './Peers'
 import { RunsTable } from './Runs'
 import { WireGuardPage } from './WireGuard'
 
@@ -18,13 +17,6 @@ function ServiceHealth({ only }: { only: string[] }) {
   const list = (services.data ? normalizeServices(services.data) : []).filter((s) => only.includes(s.name))
   if (!list.length) return <p className="text-sm text-slate-700">Not enabled on this cell. Turn it on in <Link className="text-teal-800 underline" to="/settings">Settings</Link>.</p>
   return <ServiceHealthList services={list} />
-}
-
-function Peers() {
-  const peers = useApi(endpoints.peers)
-  if (peers.loading && !peers.data) return <Loading />
-  if (peers.error) return <ErrorNote error={peers.error} />
-  return <PeerTable peers={peers.data ?? []} />
 }
 
 function ServicePage({ title, intro, services, pending }: { title: string; intro: string; services: string[]; pending: string }) {
@@ -44,19 +36,6 @@ function Pending({ title, intro, pending }: { title: string; intro: string; pend
     <div className="space-y-4">
       <PageHeader title={title}>{intro}</PageHeader>
       <NotAvailable>{pending}</NotAvailable>
-    </div>
-  )
-}
-
-function Routing() {
-  return (
-    <div className="space-y-4">
-      <PageHeader title="Routing">How each device's traffic leaves the cell.</PageHeader>
-      <Card title="Peer routes">
-        <p className="mb-2 text-sm text-slate-700">Split: only the cell's addresses go through the VPN. Full: all traffic does.</p>
-        <Peers />
-      </Card>
-      <NotAvailable>Custom routes and exit rules are not yet available.</NotAvailable>
     </div>
   )
 }
@@ -180,7 +159,6 @@ export function InfoPages() {
         path="/files"
         element={<ServicePage title="Files" intro="File storage over WebDAV." services={['files']} pending="Browsing files and managing shares is not yet available in the web UI." />}
       />
-      <Route path="/routing" element={<Routing />} />
       <Route path="/cell-network" element={<Pending title="Cell Network" intro="Links between cells." pending="Linking this cell with other cells is not yet available." />} />
       <Route path="/logs" element={<Logs />} />
       <Route path="*" element={<NotFound />} />

@@ -260,14 +260,23 @@ function ExitChoice({ exits, value, route, onChange }: { exits: string[]; value:
       hint={route === 'full' ? 'Where its traffic leaves; when that exit is down, its traffic stops.' : 'An exit needs the full tunnel.'}
     >
       <select id="change-peer-exit" className={inputClass} value={value} disabled={route !== 'full'} onChange={(e) => onChange(e.target.value)}>
-        <option value="">The cell’s own connection</option>
-        {exits.map((name) => (
-          <option key={name} value={name}>
-            Exit {name}
-          </option>
-        ))}
+        <ExitOptions exits={exits} />
       </select>
     </Field>
+  )
+}
+
+/** The choices of a device's exit: the cell's own connection ('') or one of the exits. */
+export function ExitOptions({ exits }: { exits: string[] }) {
+  return (
+    <>
+      <option value="">The cell’s own connection</option>
+      {exits.map((name) => (
+        <option key={name} value={name}>
+          Exit {name}
+        </option>
+      ))}
+    </>
   )
 }
 
@@ -355,7 +364,7 @@ export function ChangePeerForm({
 }
 
 /** After a change: ready or not, and for a new route the configuration the device loads (its own key stays). */
-function ChangedPeerPanel({ result, routeChanged, onClose }: { result: PeerChanged; routeChanged: boolean; onClose: () => void }) {
+export function ChangedPeerPanel({ result, routeChanged, onClose }: { result: PeerChanged; routeChanged: boolean; onClose: () => void }) {
   const name = result.peer.name
   return (
     <Card title={`Peer ${name} changed`}>

@@ -74,7 +74,8 @@ function Interface({ status }: { status: WireGuardStatus }) {
   )
 }
 
-export function DeviceTable({ devices, now }: { devices: WireGuardDevice[]; now: number }) {
+/** The devices' table; ``owners`` false leaves out whose each is (a member's page: all theirs). */
+export function DeviceTable({ devices, now, owners = true }: { devices: WireGuardDevice[]; now: number; owners?: boolean }) {
   if (!devices.length) return <p className="text-sm text-slate-700">No devices yet.</p>
   return (
     // relative: as the peers' table, it scrolls sideways on a phone instead of widening the page
@@ -101,7 +102,7 @@ export function DeviceTable({ devices, now }: { devices: WireGuardDevice[]; now:
                   <span className={d.online ? 'text-green-800' : undefined}>{d.online ? 'online' : 'offline'}</span>
                   {' · '}
                   <span className="font-mono">{d.ip}</span>
-                  {d.owner ? ` · ${d.owner}` : ''}
+                  {owners && d.owner ? ` · ${d.owner}` : ''}
                 </span>
               </td>
               <td className="whitespace-nowrap py-2 pr-3" title={d.latest_handshake ? new Date(d.latest_handshake * 1000).toLocaleString() : undefined}>
@@ -122,12 +123,18 @@ export function DeviceTable({ devices, now }: { devices: WireGuardDevice[]; now:
   )
 }
 
-export function WireGuardPage({ health }: { health?: ReactNode }) {
+/**
+ * The page. An admin's answer has the interface's facts; a member's (``mine``) lists only their own
+ * devices, as the API answers a member, with no interface facts.
+ */
+export function WireGuardPage({ health, mine = false }: { health?: ReactNode; mine?: boolean }) {
   const status = useWireGuardStatus()
   const data = status.data
   return (
     <div className="space-y-4">
-      <PageHeader title="WireGuard">The cell's VPN: its interface and which devices are connected.</PageHeader>
+      <PageHeader title="WireGuard">
+        {mine ? 'Your devices on the cell’s VPN and which of them are connected.' : "The cell's VPN: its interface and which devices are connected."}
+      </PageHeader>
       {health && <Card title="Health">{health}</Card>}
       {status.loading && !data ? (
         <Loading />
@@ -135,17 +142,23 @@ export function WireGuardPage({ health }: { health?: ReactNode }) {
         <ErrorNote error={status.error} />
       ) : data ? (
         <>
-          <Card title="Interface">
-            <Interface status={data} />
-          </Card>
-          <Card title="Devices">
+          {data.interface ? (
+            <Card title="Interface">
+              <Interface status={data} />
+            </Card>
+          ) : !data.up ? (
+            <p className="rounded border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900" data-testid="wg-down">
+              The cell’s VPN is not running right now: your devices cannot connect until it is back.
+            </p>
+          ) : null}
+          <Card title={mine ? 'Your devices' : 'Devices'}>
             <p className="mb-2 text-sm text-slate-700" data-testid="wg-online">
               {onlineSummary(data)} online. A device is online when its last handshake is at most{' '}
               {Math.round(data.online_window / 60)} minutes old.
             </p>
-            <DeviceTable devices={data.devices} now={data.now} />
+            <DeviceTable devices={data.devices} now={data.now} owners={!mine} />
             <Link to="/peers" className="mt-3 inline-block text-teal-800 underline">
-              Add or delete devices
+              {mine ? 'Add or delete your devices' : 'Add or delete devices'}
             </Link>
           </Card>
         </>
