@@ -152,7 +152,9 @@ def test_state_vars_name_the_exits_and_their_devices_apart_from_the_peers():
     state["peers"] = [{"name": "phone", "public_key": SERVER, "ip": "10.0.0.2", "route": "full", "exit": "home"}]
     out = schema.state_to_vars(state)
     assert out["pic_exits"] == [{"name": "home", "kind": "wireguard", "endpoint": "exit.example.net:51820",
-                                 "address": "10.66.66.2/32", "public_key": SERVER, "keepalive": 25}]
+                                 "address": "10.66.66.2/32", "dns": [], "public_key": SERVER, "keepalive": 25}]
+    state["exits"][0]["dns"] = ["10.66.66.1"]  # the exits role sends its devices' DNS there
+    assert schema.state_to_vars(state)["pic_exits"][0]["dns"] == ["10.66.66.1"]
     assert out["pic_exit_peers"] == [{"name": "phone", "ip": "10.0.0.2", "exit": "home"}]
     assert "exit" not in out["pic_peers"][0]
     state["exits"].append(dict(state["exits"][0]))
