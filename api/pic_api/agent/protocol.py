@@ -191,6 +191,9 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     # the running WireGuard interface of the agent's configuration (wg show <it> dump), without its
     # private and preshared keys (the WireGuard page, the devices online)
     "wg_status": ({}, {}),
+    # an exit's tunnel (the exits role's wg-quick@exit-<name>): its unit's state, the exit server's
+    # latest handshake and transfer; no key (the Exits page)
+    "exit_status": ({"name": _typed("ExitName")}, {}),
     # a peer added to or removed from the running cell at once; the agent also checks it against
     # the cell state on disk (an added peer must be there as given, a removed one gone)
     "peer_apply": ({"op": _op, "name": _peer_name, "public_key": _wg_key, "ip": _ipv4, "route": _route}, {}),

@@ -243,6 +243,9 @@ class Agent:
     def do_wg_status(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return actions.wg_status(self.config.wg_interface)
 
+    def do_exit_status(self, name: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return actions.exit_status(name, self.config.exit_interface_prefix)
+
     # backups ------------------------------------------------------------------------------
     def backups(self) -> BackupManager:
         """The backup manager over the backup role's configuration, read afresh for each action."""
