@@ -16,8 +16,8 @@ Topology (one lab bridge, its subnet S; the bridge stands for the internet):
 
 1. Without an exit, far sees the device's requests from the cell's address (the cell's masquerade).
 2. An exit added from the provider's wg-quick config (its keys only in 0600 files), the device
-   moved to it through the API: far sees the exit server's address; `site.yml --tags exits` again
-   changes nothing.
+   moved to it through the API: far sees the exit server's address, the exits list shows its tunnel
+   up with a recent handshake; `site.yml --tags exits` again changes nothing.
 3. The exit server's WireGuard stopped: the device's requests fail, and a counter on the cell's
    uplink shows none of them left there. The cell's own exit tunnel stopped: the same (its table's
    unreachable default); both back: the exit carries the device again.
@@ -296,6 +296,15 @@ def test_on_the_exit_far_sees_the_exit_server(lab, hosts, on_exit):
     assert wait_for(lambda: seen_by_far(lab) == hosts["exitsrv"], 20), seen_by_far(lab)
     shakes = sh(lab, "cell", "wg show exit-a latest-handshakes").split()
     assert len(shakes) == 2 and int(shakes[1]) > 0
+
+
+def test_the_exits_list_shows_its_tunnel_up_with_a_recent_handshake(lab, cell, admin, on_exit):
+    assert wait_for(lambda: seen_by_far(lab), 20)  # traffic through the tunnel
+    live = admin.get(f"{cell.https}/api/exits/a", timeout=30).json()["exit"]["live"]
+    assert live["unit"] == "active" and live["up"] is True, live
+    assert live["latest_handshake"] > 0 and 0 <= live["now"] - live["latest_handshake"] < 180, live
+    assert live["rx"] > 0 and live["tx"] > 0, live
+    assert live["endpoint"].startswith(f"{lab.host_info('exitsrv')['ip']}:"), live
 
 
 def test_on_the_exit_dns_is_the_exits_resolver_through_the_tunnel(lab, on_exit):
