@@ -49,6 +49,9 @@ class Config:
     ddns_status_file: Path = Path("/var/lib/pic/ddns/status.json")
     # Exits' private and preshared keys (<name>.key, <name>.psk; 0600, written here, read by the exits role).
     exits_dir: Path = Path("/etc/pic/exits")
+    # An exit's interface is <prefix><name>, its unit wg-quick@<prefix><name> (the exits role's
+    # exits_interface_prefix); pic-agent's exit_status reads them.
+    exit_interface_prefix: str = "exit-"
     log_file: Path | None = Path("/var/log/pic/api.log")
     log_level: str = "INFO"
     log_levels: str = ""  # per area: "runner=DEBUG,auth=WARNING"

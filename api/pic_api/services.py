@@ -83,7 +83,13 @@ class Cell:
         self.peers = PeerManager(
             self.changes, public_key, self.ddns.endpoint, self.agent.peer_apply if self.agent else None
         )
-        self.exits = ExitManager(self.changes, config.exits_dir)
+        # an exit's running tunnel is root's to read (as the WireGuard interface): the agent, or here
+        self.exits = ExitManager(
+            self.changes,
+            config.exits_dir,
+            self.agent.exit_status if self.agent else functools.partial(actions.exit_status,
+                                                                        prefix=config.exit_interface_prefix),
+        )
         self.settings = SettingsManager(self.changes, self.ddns.available)
         # dnsmasq's lease file is root's to read: through the agent, or here without one
         self.netsvc = NetworkServicesManager(

@@ -16,11 +16,16 @@ Topology (one lab bridge, its subnet S; the bridge stands for the internet):
 
 1. Without an exit, far sees the device's requests from the cell's address (the cell's masquerade).
 2. An exit added from the provider's wg-quick config (its keys only in 0600 files), the device
-   moved to it through the API: far sees the exit server's address; `site.yml --tags exits` again
-   changes nothing.
+   moved to it through the API: far sees the exit server's address, the exits list shows its tunnel
+   up with a recent handshake; `site.yml --tags exits` again changes nothing.
 3. The exit server's WireGuard stopped: the device's requests fail, and a counter on the cell's
    uplink shows none of them left there. The cell's own exit tunnel stopped: the same (its table's
    unreachable default); both back: the exit carries the device again.
+DNS (no leak): the cell's resolver (dnsmasq) asks far, its upstream, over the uplink; the exit's
+resolver is a tiny answerer on exitsrv (the DNS = of the provider's config). A device on the exit
+asking the cell's address gets the exit's answer (a name only that resolver knows), nothing of it
+leaves the uplink as DNS, and the exit's resolver saw the query come through the tunnel.
+
 4. The exit cannot be removed while the device uses it (409); the device back on the uplink, the
    exit is removed with its tunnel and key files.
 """
@@ -40,6 +45,32 @@ ADMIN_PASSWORD = "exits for every device 9"  # test data, this lab cell only
 FAR = "172.31.255.10"
 EXIT_PORT = 51821
 EXIT_NET = "10.66.66"
+# Names only one resolver knows: far's (the cell's upstream, over the uplink) and the exit's.
+UPLINK_NAME, UPLINK_ANSWER = "only.uplink.test", "192.0.2.11"
+EXIT_NAME, EXIT_ANSWER = "only.exit.test", "192.0.2.66"
+# A DNS answerer: one A record, NXDOMAIN for every other name; each query it gets is printed (its
+# journal says where queries came from).
+ANSWERER = """import socket, struct, sys
+name, address = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+while True:
+    q, peer = s.recvfrom(1500)
+    i, labels = 12, []
+    while i < len(q) and q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode(errors="replace"))
+        i += 1 + q[i]
+    if len(q) < i + 5:
+        continue
+    asked, qtype = ".".join(labels).lower(), struct.unpack(">H", q[i + 1:i + 3])[0]
+    print("query", asked, "from", peer[0], flush=True)
+    head = q[:2] + struct.pack(">H", 0x8180 if asked == name else 0x8183)
+    if asked == name and qtype == 1:
+        answer = b"\\xc0\\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(address)
+        s.sendto(head + struct.pack(">HHHH", 1, 1, 0, 0) + q[12:i + 5] + answer, peer)
+    else:
+        s.sendto(head + struct.pack(">HHHH", 1, 0, 0, 0) + q[12:i + 5], peer)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +91,8 @@ def hosts(lab):
         lab.up(name, image="provisioned")
     ips = {name: lab.host_info(name)["ip"] for name in ("cell", "client", "exitsrv", "far")}
     tools = ("DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install "
-             "-y -qq --no-install-recommends wireguard-tools wireguard-go curl iptables nftables python3")
+             "-y -qq --no-install-recommends wireguard-tools wireguard-go curl iptables nftables python3 "
+             "bind9-dnsutils")
     for name in ("client", "exitsrv"):
         sh(lab, name, tools)
     # far: the echo server on an address beyond the lab's subnet
@@ -72,6 +104,10 @@ def hosts(lab):
     sh(lab, "far", f"ip addr add {FAR}/32 dev host0")
     assert lab.exec("far", ["systemd-run", "--unit=far-echo", "python3", "-c", echo]).returncode == 0
     sh(lab, "exitsrv", f"ip route add {FAR}/32 via {ips['far']}")
+    # the resolvers: far's is the cell's upstream, exitsrv's the exit's (the provider's DNS =)
+    for host, name, address in (("far", UPLINK_NAME, UPLINK_ANSWER), ("exitsrv", EXIT_NAME, EXIT_ANSWER)):
+        run = ["systemd-run", "--unit=answerer", "python3", "-c", ANSWERER, name, address]
+        assert lab.exec(host, run).returncode == 0
     return ips
 
 
@@ -124,6 +160,7 @@ PROBE = f"""table inet probe {{
         type filter hook postrouting priority 300;
         oifname "host0" ip daddr {FAR} counter comment "left"
         oifname "host0" ip daddr {FAR} meta mark & 0xff00 == 0x1000 counter comment "left_marked"
+        oifname "host0" meta l4proto {{ tcp, udp }} th dport 53 counter comment "dns_left"
     }}
 }}
 """
@@ -132,7 +169,7 @@ PROBE = f"""table inet probe {{
 @pytest.fixture(scope="module")
 def cell(lab, hosts, tmp_path_factory) -> Cell:
     setup = {"pic_setup_completed": True, "pic_admin_password": ADMIN_PASSWORD, "pic_cell_name": "home",
-             "pic_services": ["wireguard"]}
+             "pic_services": ["wireguard", "dns"], "pic_upstream_dns": [hosts["far"]]}
     cell = Cell(lab, lab.write_inventory(tmp_path_factory.mktemp("cell"), {"cells": ["cell"]}, setup))
     result = cell.converge()
     assert result.rc == 0, result.output[-6000:]
@@ -193,7 +230,7 @@ def counters(lab) -> dict[str, int]:
     (nftables 1.0.6) resets named counter objects only, not a rule's own counter."""
     text = sh(lab, "cell", "nft list table inet probe")
     found = {m.group(2): int(m.group(1)) for m in re.finditer(r'counter packets (\d+) bytes \d+ comment "(\w+)"', text)}
-    assert set(found) == {"arrived", "left", "left_marked"}, text
+    assert set(found) == {"arrived", "left", "left_marked", "dns_left"}, text
     return found
 
 
@@ -204,16 +241,35 @@ def routing(lab) -> str:
     return "\n".join(f"$ {c}\n{lab.exec('cell', ['bash', '-c', c]).stdout}" for c in cmds)
 
 
+def resolve(lab, name: str) -> tuple[str, str]:
+    """(status, answer) of the device asking the cell's DNS address for NAME's A record with dig:
+    ("NOERROR", "192.0.2.66"), ("NXDOMAIN", ""), or ("", "") when no answer came."""
+    res = lab.exec("client", ["dig", "@10.0.0.1", "+tries=1", "+time=3", "+nocookie", name, "A"])
+    status = re.search(r"status: (\w+)", res.stdout)
+    answer = re.search(rf"^{re.escape(name)}\.\s+\d+\s+IN\s+A\s+(\S+)", res.stdout, re.M)
+    return (status.group(1) if status else "", answer.group(1) if answer else "")
+
+
 def dropped_never_leaked(lab) -> None:
-    """The device's requests for far fail; they reached the cell, and none left its uplink."""
+    """The device's requests for far fail and so does its DNS; they reached the cell, and none left
+    its uplink."""
     before = counters(lab)
     seen = [seen_by_far(lab) for _ in range(3)]
+    asked = resolve(lab, EXIT_NAME)
     found = {k: v - before[k] for k, v in counters(lab).items()}
     assert seen == [None] * 3 and found["arrived"] > 0 and found["left"] == 0, (seen, found, routing(lab))
+    assert asked == ("", "") and found["dns_left"] == 0, (asked, found, routing(lab))
 
 
 def test_without_an_exit_far_sees_the_cell(lab, hosts, device):
     assert wait_for(lambda: seen_by_far(lab), 20) == hosts["cell"]
+
+
+def test_without_an_exit_the_cells_resolver_asks_over_the_uplink(lab, device):
+    """The control of the DNS test below: the counter sees a query the cell's resolver forwards."""
+    before = counters(lab)
+    assert resolve(lab, UPLINK_NAME) == ("NOERROR", UPLINK_ANSWER)
+    assert counters(lab)["dns_left"] > before["dns_left"]
 
 
 @pytest.fixture(scope="module")
@@ -240,6 +296,27 @@ def test_on_the_exit_far_sees_the_exit_server(lab, hosts, on_exit):
     assert wait_for(lambda: seen_by_far(lab) == hosts["exitsrv"], 20), seen_by_far(lab)
     shakes = sh(lab, "cell", "wg show exit-a latest-handshakes").split()
     assert len(shakes) == 2 and int(shakes[1]) > 0
+
+
+def test_the_exits_list_shows_its_tunnel_up_with_a_recent_handshake(lab, cell, admin, on_exit):
+    assert wait_for(lambda: seen_by_far(lab), 20)  # traffic through the tunnel
+    live = admin.get(f"{cell.https}/api/exits/a", timeout=30).json()["exit"]["live"]
+    assert live["unit"] == "active" and live["up"] is True, live
+    assert live["latest_handshake"] > 0 and 0 <= live["now"] - live["latest_handshake"] < 180, live
+    assert live["rx"] > 0 and live["tx"] > 0, live
+    assert live["endpoint"].startswith(f"{lab.host_info('exitsrv')['ip']}:"), live
+
+
+def test_on_the_exit_dns_is_the_exits_resolver_through_the_tunnel(lab, on_exit):
+    assert wait_for(lambda: resolve(lab, EXIT_NAME) == ("NOERROR", EXIT_ANSWER), 20), resolve(lab, EXIT_NAME)
+    before = counters(lab)
+    assert resolve(lab, EXIT_NAME) == ("NOERROR", EXIT_ANSWER)
+    # the cell's own resolver (and its upstream) is not asked: far's name is unknown there
+    assert resolve(lab, UPLINK_NAME) == ("NXDOMAIN", "")
+    found = counters(lab)["dns_left"] - before["dns_left"]
+    assert found == 0, (found, routing(lab))
+    seen = sh(lab, "exitsrv", "journalctl -u answerer --no-pager -o cat")
+    assert f"query {EXIT_NAME} from {EXIT_NET}.2" in seen, seen  # the cell's tunnel address: via the exit
 
 
 def test_the_exits_keys_are_files_only(lab, cell, provider, on_exit):

@@ -2,12 +2,16 @@
 (a 400 naming the key, never a 500), its keys in 0600 files only, a device's exit through the same
 state + converge flow, an exit in use not removable."""
 
+import json
 import stat
+import time
 
 import pytest
 import yaml
 from conftest import csrf, wait_run
 
+from pic_api.agent import actions
+from pic_api.agent.protocol import AgentError, validate
 from pic_api.core import schema, wgquick
 
 # test data (fixed: the parameters below name them, and every test worker must collect the same ids)
@@ -103,8 +107,13 @@ def test_an_exit_is_kept_without_its_secrets(app, admin, config):
         if path.is_file():
             text = path.read_text(errors="replace")
             assert PRIVATE not in text and PSK not in text, path
+    down = {"unit": "inactive", "up": False, "endpoint": "", "latest_handshake": 0, "rx": 0, "tx": 0,
+            "reason": "interface exit-home: Unable to access interface: No such device"}
+    app.extensions["pic"].exits._live = lambda name: dict(down)
     listed = admin.get("/api/exits").get_json()["exits"]
-    assert listed == [{**state["exits"][0], "devices": [], "keys_stored": True, "preshared_key": True}]
+    now = listed[0]["live"].pop("now")
+    assert abs(now - time.time()) < 5
+    assert listed == [{**state["exits"][0], "devices": [], "keys_stored": True, "preshared_key": True, "live": down}]
     assert add_exit(admin).status_code == 409
 
 
@@ -152,10 +161,107 @@ def test_state_vars_name_the_exits_and_their_devices_apart_from_the_peers():
     state["peers"] = [{"name": "phone", "public_key": SERVER, "ip": "10.0.0.2", "route": "full", "exit": "home"}]
     out = schema.state_to_vars(state)
     assert out["pic_exits"] == [{"name": "home", "kind": "wireguard", "endpoint": "exit.example.net:51820",
-                                 "address": "10.66.66.2/32", "public_key": SERVER, "keepalive": 25}]
+                                 "address": "10.66.66.2/32", "dns": [], "public_key": SERVER, "keepalive": 25}]
+    state["exits"][0]["dns"] = ["10.66.66.1"]  # the exits role sends its devices' DNS there
+    assert schema.state_to_vars(state)["pic_exits"][0]["dns"] == ["10.66.66.1"]
     assert out["pic_exit_peers"] == [{"name": "phone", "ip": "10.0.0.2", "exit": "home"}]
     assert "exit" not in out["pic_peers"][0]
     state["exits"].append(dict(state["exits"][0]))
     with pytest.raises(schema.StateError) as err:
         schema.validate_state(state)
     assert "exits[1].name" in err.value.fields
+
+
+# --- the exits' live state: pic-agent's exit_status, GET /api/exits' "live" ------------------------
+# wg show exit-<name> dump of a running exit: the cell's own key pair, then the exit server
+DUMP = (f"{PRIVATE}\t{SERVER}\t43210\toff\n"
+        f"{SERVER}\t{PSK}\t198.51.100.20:51820\t0.0.0.0/0\t1764931200\t9340\t12876\t25\n")
+
+
+def fake_tools(tmp_path, wg_script: str, unit_state: str):
+    """A `wg` and a `systemctl` that answer as the real ones would, each recording its arguments."""
+    tools = {}
+    for name, script in (("wg", wg_script), ("systemctl", f"echo {unit_state}")):
+        path = tmp_path / name
+        path.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path}/{name}.argv\n{script}\n")
+        path.chmod(0o755)
+        tools[name] = str(path)
+    return tools
+
+
+def test_exit_status_reads_the_exits_unit_and_tunnel_without_a_key(tmp_path):
+    (tmp_path / "dump").write_text(DUMP)
+    tools = fake_tools(tmp_path, f"cat {tmp_path}/dump", "active")
+    result = actions.exit_status("home", "exit-", **tools)
+    assert (tmp_path / "wg.argv").read_text().split() == ["show", "exit-home", "dump"]
+    assert (tmp_path / "systemctl.argv").read_text().split() == ["is-active", "wg-quick@exit-home.service"]
+    assert result == {"unit": "active", "up": True, "endpoint": "198.51.100.20:51820",
+                      "latest_handshake": 1764931200, "rx": 9340, "tx": 12876}
+    assert PRIVATE not in json.dumps(result) and PSK not in json.dumps(result)
+
+
+def test_a_stopped_exit_is_down_with_wgs_reason(tmp_path):
+    tools = fake_tools(tmp_path, "echo 'Unable to access interface: No such device' >&2; exit 1", "inactive")
+    assert actions.exit_status("home", "exit-", **tools) == {
+        "unit": "inactive", "up": False, "endpoint": "", "latest_handshake": 0, "rx": 0, "tx": 0,
+        "reason": "interface exit-home: Unable to access interface: No such device"}
+
+
+def test_an_interface_without_its_unit_is_not_up(tmp_path):
+    (tmp_path / "dump").write_text(DUMP)
+    tools = fake_tools(tmp_path, f"cat {tmp_path}/dump", "failed")
+    result = actions.exit_status("home", "exit-", **tools)
+    assert result["unit"] == "failed" and result["up"] is False and result["latest_handshake"] == 1764931200
+
+
+def test_what_systemctl_says_is_only_a_state_word(tmp_path):
+    tools = fake_tools(tmp_path, "exit 1", "'<b>odd output</b>'")
+    assert actions.exit_status("home", "exit-", **tools)["unit"] == "unknown"
+    assert actions.unit_state("x.service", str(tmp_path / "no-systemctl")) == "unknown"
+
+
+@pytest.mark.parametrize("name", ["home", "a", "vpn2"])
+def test_the_agents_exit_status_takes_an_exit_name(name):
+    assert validate({"action": "exit_status", "args": {"name": name}}, ()) == ("exit_status", {"name": name})
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    ({}, "name"),
+    ({"name": "../wg0"}, "name"),
+    ({"name": "home; wg showconf wg0"}, "name"),
+    ({"name": "Home"}, "name"),
+    ({"name": "home", "interface": "wg0"}, "interface"),
+])
+def test_the_agents_exit_status_refuses_anything_else(args, field):
+    with pytest.raises(AgentError) as err:
+        validate({"action": "exit_status", "args": args}, ())
+    assert field in err.value.fields
+
+
+def test_the_list_says_how_each_exit_runs(app, admin, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dump").write_text(DUMP)
+    tools = fake_tools(bin_dir, f"cat {bin_dir}/dump", "active")
+    wait_run(app, add_exit(admin).get_json()["run_id"])
+    wait_run(app, add_exit(admin, name="work").get_json()["run_id"])
+    asked = []
+
+    def live(name):
+        asked.append(name)
+        if name == "work":
+            raise AgentError("the agent is away")
+        return actions.exit_status(name, "exit-", **tools)
+
+    app.extensions["pic"].exits._live = live
+    resp = admin.get("/api/exits")
+    body = resp.get_json()["exits"]
+    home, work = body
+    assert sorted(asked) == ["home", "work"]
+    assert home["live"]["up"] is True and home["live"]["unit"] == "active"
+    assert home["live"]["latest_handshake"] == 1764931200 and (home["live"]["rx"], home["live"]["tx"]) == (9340, 12876)
+    assert abs(home["live"]["now"] - time.time()) < 5
+    assert work["live"]["up"] is False and work["live"]["unit"] == "unknown"
+    assert "the agent is away" in work["live"]["reason"]
+    assert admin.get("/api/exits/home").get_json()["exit"]["live"]["up"] is True
+    assert PRIVATE not in resp.get_data(as_text=True) and PSK not in resp.get_data(as_text=True)

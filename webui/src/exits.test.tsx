@@ -3,8 +3,8 @@ import userEvent from '@testing-library/user-event'
 import { MemoryRouter } from 'react-router-dom'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setNavigator, type Peer } from './api'
-import type { ExitView } from './generated/api'
-import { configErrors, ExitsCard, validateExit } from './pages/Exits'
+import type { ExitLive, ExitView } from './generated/api'
+import { configErrors, dnsSummary, ExitsCard, tunnelSummary, validateExit } from './pages/Exits'
 import { ChangePeerForm, changeBody, PeersPage } from './pages/Peers'
 import { routeFetch } from './test/fetch'
 
@@ -13,6 +13,11 @@ const CONFIG = `[Interface]\nPrivateKey = ${KEY}\nAddress = 10.66.66.2/32\n\n[Pe
 const HOME: ExitView = {
   name: 'home', kind: 'wireguard', endpoint: 'exit.example.net:51820', address: '10.66.66.2/32', dns: [],
   public_key: KEY, keepalive: 25, devices: ['phone'], keys_stored: true, preshared_key: false,
+  live: { unit: 'active', up: true, endpoint: '198.51.100.20:51820', latest_handshake: 1764931170, rx: 9340, tx: 12876, now: 1764931200 },
+}
+const DOWN: ExitLive = {
+  unit: 'inactive', up: false, endpoint: '', latest_handshake: 0, rx: 0, tx: 0, now: 1764931200,
+  reason: 'interface exit-work: Unable to access interface: No such device',
 }
 const phone: Peer = { name: 'phone', public_key: KEY, ip: '10.0.0.2', route: 'full' }
 
@@ -20,6 +25,18 @@ beforeEach(() => setNavigator({ toSetup: vi.fn(), toLogin: vi.fn() }))
 afterEach(() => {
   setNavigator(null)
   vi.unstubAllGlobals()
+})
+
+describe('tunnel summary', () => {
+  it('tells a handshake that never happened, and a down tunnel without a reason', () => {
+    expect(tunnelSummary({ ...HOME.live, latest_handshake: 0 })).toMatch(/last handshake never/)
+    expect(tunnelSummary({ ...DOWN, unit: 'failed', reason: undefined })).toBe('Tunnel down (failed)')
+  })
+
+  it('says where the devices’ DNS goes', () => {
+    expect(dnsSummary({ dns: ['10.66.66.1', '10.66.66.9'] })).toBe('DNS through the exit: 10.66.66.1')
+    expect(dnsSummary({ dns: [] })).toMatch(/cell’s resolver/)
+  })
 })
 
 describe('exit form checks', () => {
@@ -45,6 +62,16 @@ describe('exits card', () => {
     const list = await screen.findByTestId('exit-list')
     expect(list).toHaveTextContent('home — WireGuard to exit.example.net:51820, address 10.66.66.2/32')
     expect(list).toHaveTextContent('Used by phone')
+  })
+
+  it('says how each exit’s tunnel runs: up with its handshake and transfer, or down and why', async () => {
+    routeFetch(() => ({ status: 200, body: { exits: [HOME, { ...HOME, name: 'work', devices: [], live: DOWN }] } }))
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    expect(await screen.findByTestId('exit-live-home')).toHaveTextContent(
+      'Tunnel up · last handshake 30 seconds ago · ↓ 9.1 KiB ↑ 13 KiB')
+    expect(screen.getByTestId('exit-live-work')).toHaveTextContent(
+      'Tunnel down (inactive): interface exit-work: Unable to access interface: No such device')
+    expect(screen.getByTestId('exit-dns-home')).toHaveTextContent('cell’s resolver')
   })
 
   it('sends a pasted config and shows each key the API refused', async () => {

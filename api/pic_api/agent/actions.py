@@ -174,6 +174,35 @@ def parse_wg_dump(text: str) -> dict[str, Any]:
     return {"interface": interface, "peers": peers}
 
 
+def unit_state(unit: str, systemctl: str = "systemctl") -> str:
+    """systemd's word for a unit's state (active, inactive, failed, activating, ...); "unknown" when
+    systemctl cannot say."""
+    try:
+        out = subprocess.run([systemctl, "is-active", unit], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    word = out.stdout.strip()
+    return word if re.fullmatch(r"[a-z-]{1,20}", word) else "unknown"
+
+
+def exit_status(name: str, prefix: str = "exit-", wg: str = "wg", systemctl: str = "systemctl") -> dict[str, Any]:
+    """An exit's tunnel as the exits role runs it (interface <prefix><name>, unit wg-quick@ of it):
+    the unit's state, and from wg's dump the exit server's endpoint, latest handshake (epoch seconds,
+    0: never) and transfer. ``up`` is true when the unit is active and its interface answers. No key
+    leaves: ``wg_status`` drops the private and preshared keys, and only these fields are kept."""
+    interface = f"{prefix}{name}"
+    state = unit_state(f"wg-quick@{interface}.service", systemctl)
+    live = wg_status(interface, wg)
+    out: dict[str, Any] = {"unit": state, "up": state == "active" and bool(live["up"]), "endpoint": "",
+                           "latest_handshake": 0, "rx": 0, "tx": 0}
+    if live["up"]:
+        peer = live["peers"][0] if live["peers"] else {}
+        out.update({k: peer[k] for k in ("endpoint", "latest_handshake", "rx", "tx") if k in peer})
+    else:
+        out["reason"] = live["reason"]
+    return out
+
+
 def wg_status(interface: str, wg: str = "wg") -> dict[str, Any]:
     """The running WireGuard interface (``parse_wg_dump``) as ``{"up": True, "interface": ..., "peers":
     [...]}``, or ``{"up": False, "reason": ...}`` when it does not exist (the cell has not converged

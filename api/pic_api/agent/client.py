@@ -104,6 +104,9 @@ class AgentClient:
     def memory(self) -> dict[str, Any]:
         return self.call("memory")
 
+    def exit_status(self, name: str) -> dict[str, Any]:
+        return self.call("exit_status", name=name)
+
     def peer_apply(self, op: str, peer: dict[str, Any]) -> dict[str, Any]:
         """Applies a peer the state just gained (op add) or lost (remove) to the running cell."""
         fields = {k: peer[k] for k in ("name", "public_key", "ip")}

@@ -248,6 +248,9 @@ class Agent:
 
         return system.memory()
 
+    def do_exit_status(self, name: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return actions.exit_status(name, self.config.exit_interface_prefix)
+
     # backups ------------------------------------------------------------------------------
     def backups(self) -> BackupManager:
         """The backup manager over the backup role's configuration, read afresh for each action."""

@@ -1407,8 +1407,10 @@ def exit_vars(full: dict[str, Any]) -> dict[str, Any]:
     """The exits role's inputs: the exits (no secret: their keys are files on the host) and, apart
     from ``pic_peers``, the devices that use one, so a device's exit converges the exits role alone."""
     return {
+        # dns: the exits role sends its devices' DNS to the exit's first resolver (no DNS leak)
         "pic_exits": [
-            {k: ex[k] for k in ("name", "kind", "endpoint", "address", "public_key", "keepalive", "mtu") if k in ex}
+            {k: ex[k] for k in ("name", "kind", "endpoint", "address", "dns", "public_key", "keepalive", "mtu")
+             if k in ex}
             for ex in full["exits"]
         ],
         "pic_exit_peers": [

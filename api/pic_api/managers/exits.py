@@ -7,11 +7,17 @@ private key and preshared key go to 0600 files in ``secrets_dir`` (``<name>.key`
 never to the state, a run's events or a log. The exits role reads those files on the host (wg-quick
 loads them with ``wg set``). A device (a peer) names its exit in the state; removing an exit a device
 still uses is refused (409).
+
+The list also says how each exit's tunnel runs (``live``): its wg-quick unit's state, the exit
+server's latest handshake and transfer, from pic-agent's read-only ``exit_status`` (the tunnel is
+root's to read; no key is in the answer).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +29,18 @@ from .runs import Run
 
 log = logging.getLogger("pic.exits")
 
+# An exit's tunnel by the exit's name: {unit, up, endpoint, latest_handshake, rx, tx, reason?}
+Live = Callable[[str], dict[str, Any]]
+LIVE_KEYS = ("unit", "up", "endpoint", "latest_handshake", "rx", "tx", "reason")
+
 
 class ExitManager:
-    def __init__(self, changes: ChangeManager, secrets_dir: Path):
+    def __init__(self, changes: ChangeManager, secrets_dir: Path, live: Live | None = None,
+                 clock: Callable[[], float] = time.time):
         self.changes = changes
         self.secrets_dir = Path(secrets_dir)
+        self._live = live
+        self.clock = clock
 
     def key_file(self, name: str, which: str = "key") -> Path:
         """``<secrets_dir>/<name>.key`` (the private key) or ``.psk`` (the preshared key)."""
@@ -39,8 +52,23 @@ class ExitManager:
         for ex in state.get("exits", []):
             devices = sorted(p["name"] for p in state["peers"] if p.get("exit") == ex["name"])
             out.append({**ex, "devices": devices, "preshared_key": self.key_file(ex["name"], "psk").is_file(),
-                        "keys_stored": self.key_file(ex["name"]).is_file()})
+                        "keys_stored": self.key_file(ex["name"]).is_file(), "live": self.live(ex["name"])})
         return out
+
+    def live(self, name: str) -> dict[str, Any]:
+        """How the exit's tunnel runs, with ``now`` (the cell's clock, against which the handshake's
+        age is told). When it cannot be read, ``up`` is false and ``reason`` says why."""
+        now = int(self.clock())
+        down = {"unit": "unknown", "up": False, "endpoint": "", "latest_handshake": 0, "rx": 0, "tx": 0}
+        if self._live is None:
+            return {**down, "now": now, "reason": "the tunnel's state is not read here"}
+        try:
+            got = self._live(name)
+        except Exception as exc:  # the agent refused or is away: the exits are still listed
+            message = getattr(exc, "message", None) or str(exc)
+            log.warning("exit %s: its tunnel's state not read: %s", name, message)
+            return {**down, "now": now, "reason": f"the tunnel's state could not be read: {message}"[:300]}
+        return {**down, **{k: got[k] for k in LIVE_KEYS if k in got}, "now": now}
 
     def get(self, name: str) -> dict[str, Any]:
         for ex in self.list():

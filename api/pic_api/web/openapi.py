@@ -225,8 +225,24 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "devices": {**_list(STR), "description": "the peers whose traffic leaves through this exit"},
             "keys_stored": {**BOOL, "description": "its private key file is on the cell"},
             "preshared_key": {**BOOL, "description": "a preshared key file is on the cell"},
+            "live": ref("ExitLive"),
         },
-        [*schema.DEFS["Exit"]["required"], "devices", "keys_stored", "preshared_key"],
+        [*schema.DEFS["Exit"]["required"], "devices", "keys_stored", "preshared_key", "live"],
+    ),
+    # how an exit's tunnel runs (pic-agent's exit_status; no key)
+    "ExitLive": _obj(
+        {
+            "unit": {**STR, "description": "the wg-quick unit's state: active, inactive, failed, activating, ..., "
+                     "or unknown"},
+            "up": {**BOOL, "description": "the unit is active and its interface answers"},
+            "endpoint": {**STR, "description": "the exit server's address as the tunnel last saw it"},
+            "latest_handshake": {**INT, "description": "epoch seconds of the latest handshake; 0: never"},
+            "rx": {**INT, "description": "bytes received from the exit server"},
+            "tx": {**INT, "description": "bytes sent to the exit server"},
+            "now": {**INT, "description": "the cell's clock (epoch seconds), to tell the handshake's age"},
+            "reason": {**STR, "description": "why the tunnel is not up or could not be read"},
+        },
+        ["unit", "up", "endpoint", "latest_handshake", "rx", "tx", "now"],
     ),
     "ExitList": _obj({"exits": _list(ref("ExitView"))}, ["exits"]),
     "ExitOne": _obj({"exit": ref("ExitView")}, ["exit"]),

@@ -737,6 +737,26 @@ export type ExitView = {
   keys_stored: boolean
   /** a preshared key file is on the cell */
   preshared_key: boolean
+  live: ExitLive
+}
+
+export type ExitLive = {
+  /** the wg-quick unit's state: active, inactive, failed, activating, ..., or unknown */
+  unit: string
+  /** the unit is active and its interface answers */
+  up: boolean
+  /** the exit server's address as the tunnel last saw it */
+  endpoint: string
+  /** epoch seconds of the latest handshake; 0: never */
+  latest_handshake: number
+  /** bytes received from the exit server */
+  rx: number
+  /** bytes sent to the exit server */
+  tx: number
+  /** the cell's clock (epoch seconds), to tell the handshake's age */
+  now: number
+  /** why the tunnel is not up or could not be read */
+  reason?: string
 }
 
 export type ExitList = {

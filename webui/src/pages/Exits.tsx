@@ -4,10 +4,12 @@
 // preshared keys go to files on the cell and are never shown again.
 import { useState, type FormEvent } from 'react'
 import { endpoints } from '../api'
-import type { ExitView } from '../generated/api'
+import type { ExitLive, ExitView } from '../generated/api'
 import { limits } from '../generated/api'
 import { RunNotice } from '../components/Confirm'
 import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, FormError, inputClass, Loading, showRefusal, useApi } from '../components/ui'
+import { formatSize } from './Containers'
+import { handshakeAgo } from './WireGuard'
 
 const NAME_RE = new RegExp(limits.ExitName.pattern)
 
@@ -34,6 +36,21 @@ export function configErrors(errors: Record<string, string | undefined>): string
   return Object.entries(errors)
     .filter(([k, v]) => v && k.startsWith('config.'))
     .map(([k, v]) => `${k.slice('config.'.length)}: ${v}`)
+}
+
+/** How an exit's tunnel runs, in one line: up with its latest handshake and transfer, or down and why. */
+export function tunnelSummary(live: ExitLive): string {
+  if (live.up)
+    return `Tunnel up · last handshake ${handshakeAgo(live.latest_handshake, live.now)} · ↓ ${formatSize(live.rx)} ↑ ${formatSize(live.tx)}`
+  const why = live.reason ? `: ${live.reason}` : ''
+  return `Tunnel down (${live.unit})${why}`
+}
+
+/** Where its devices' DNS goes: the exit's resolver through the tunnel, or the cell's when it names none. */
+export function dnsSummary(e: Pick<ExitView, 'dns'>): string {
+  return e.dns?.length
+    ? `DNS through the exit: ${e.dns[0]}`
+    : 'DNS: the cell’s resolver (the exit’s configuration names no DNS server)'
 }
 
 export function ExitsCard() {
@@ -103,6 +120,15 @@ export function ExitsCard() {
                 <span className="block text-slate-700">
                   {e.devices.length ? `Used by ${e.devices.join(', ')}` : 'Used by no device'}
                   {e.keys_stored ? '' : ' · its key file is missing: add it again'}
+                </span>
+                <span className="block text-slate-700" data-testid={`exit-dns-${e.name}`}>
+                  {dnsSummary(e)}
+                </span>
+                <span
+                  className={`block ${e.live.up ? 'text-green-800' : 'text-red-800'}`}
+                  data-testid={`exit-live-${e.name}`}
+                >
+                  {tunnelSummary(e.live)}
                 </span>
               </span>
               <button type="button" className={buttonSecondary} onClick={() => void remove(e.name)}>
