@@ -12,6 +12,7 @@ const KEY = 'InnGRSFD74kw7hta1Wgx1R7QFHB6MIbH8lo6F8EYfDo='
 const HOME: ExitView = {
   name: 'home', kind: 'wireguard', endpoint: 'exit.example.net:51820', address: '10.66.66.2/32', dns: [],
   public_key: KEY, keepalive: 25, devices: [], keys_stored: true, preshared_key: false,
+  live: { unit: 'active', up: true, endpoint: 'exit.example.net:51820', latest_handshake: 0, rx: 0, tx: 0, now: 0 },
 }
 const phone: Peer = { name: 'phone', public_key: KEY, ip: '10.0.0.2', route: 'split', owner: 'bob' }
 const laptop: Peer = { name: 'laptop', public_key: KEY, ip: '10.0.0.3', route: 'full', exit: 'home' }
