@@ -1,8 +1,9 @@
-import { render, screen, waitFor, within } from '@testing-library/react'
+import { act, render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { MemoryRouter } from 'react-router-dom'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setNavigator, type Peer } from './api'
+import { LIVE_REFRESH_MS } from './components/ui'
 import type { ExitLive, ExitView } from './generated/api'
 import { configErrors, dnsSummary, ExitsCard, tunnelSummary, validateExit } from './pages/Exits'
 import { ChangePeerForm, changeBody, PeersPage } from './pages/Peers'
@@ -72,6 +73,23 @@ describe('exits card', () => {
     expect(screen.getByTestId('exit-live-work')).toHaveTextContent(
       'Tunnel down (inactive): interface exit-work: Unable to access interface: No such device')
     expect(screen.getByTestId('exit-dns-home')).toHaveTextContent('cell’s resolver')
+  })
+
+  it('reads the tunnels again while the card is shown', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true })
+    try {
+      let reads = 0
+      const calls = routeFetch(() => ({ status: 200, body: { exits: [reads++ ? { ...HOME, live: DOWN } : HOME] } }))
+      render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+      expect(await screen.findByTestId('exit-live-home')).toHaveTextContent('Tunnel up')
+      await act(async () => {
+        await vi.advanceTimersByTimeAsync(LIVE_REFRESH_MS)
+      })
+      await waitFor(() => expect(screen.getByTestId('exit-live-home')).toHaveTextContent('Tunnel down (inactive)'))
+      expect(calls.filter((c) => c.url === '/api/exits').length).toBe(2)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('sends a pasted config and shows each key the API refused', async () => {

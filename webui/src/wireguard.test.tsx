@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { App } from './App'
 import { setNavigator } from './api'
 import type { WireGuardStatus } from './generated/api'
-import { handshakeAgo, onlineSummary, REFRESH_MS, WireGuardPage } from './pages/WireGuard'
+import { LIVE_REFRESH_MS } from './components/ui'
+import { handshakeAgo, onlineSummary, WireGuardPage } from './pages/WireGuard'
 import { routeFetch } from './test/fetch'
 
 const NOW = 1_764_931_200
@@ -80,7 +81,7 @@ describe('WireGuard page', () => {
     render(<MemoryRouter><WireGuardPage /></MemoryRouter>)
     await screen.findByText(/0 of 2 online/)
     await act(async () => {
-      await vi.advanceTimersByTimeAsync(REFRESH_MS)
+      await vi.advanceTimersByTimeAsync(LIVE_REFRESH_MS)
     })
     await screen.findByText(/1 of 2 online/)
     expect(calls.filter((c) => c.url === '/api/wireguard/status').length).toBe(2)

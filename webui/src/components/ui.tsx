@@ -130,6 +130,19 @@ export function useApi<T>(load: () => Promise<T>, deps: unknown[] = []) {
   return { data, error, loading, reload, unavailable }
 }
 
+export const LIVE_REFRESH_MS = 12_000 // how often a live state (WireGuard, exits) is read again
+
+/** useApi for a live state: read again every `every` ms while the component is shown. */
+export function useLiveApi<T>(load: () => Promise<T>, every = LIVE_REFRESH_MS) {
+  const api = useApi(load)
+  const { reload } = api
+  useEffect(() => {
+    const timer = setInterval(reload, every)
+    return () => clearInterval(timer)
+  }, [reload, every])
+  return api
+}
+
 export function Field({
   id,
   label,

@@ -7,7 +7,7 @@ import { endpoints } from '../api'
 import type { ExitLive, ExitView } from '../generated/api'
 import { limits } from '../generated/api'
 import { RunNotice } from '../components/Confirm'
-import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, FormError, inputClass, Loading, showRefusal, useApi } from '../components/ui'
+import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, FormError, inputClass, Loading, showRefusal, useLiveApi } from '../components/ui'
 import { formatSize } from './Containers'
 import { handshakeAgo } from './WireGuard'
 
@@ -54,7 +54,7 @@ export function dnsSummary(e: Pick<ExitView, 'dns'>): string {
 }
 
 export function ExitsCard() {
-  const exits = useApi(endpoints.exits)
+  const exits = useLiveApi(endpoints.exits) // each exit's tunnel, live
   const [form, setForm] = useState<ExitForm>({ name: '', config: '' })
   const [errors, setErrors] = useState<Record<string, string | undefined>>({})
   const [formError, setFormError] = useState<string | null>(null)

@@ -1,13 +1,12 @@
 // The WireGuard page: the running interface and each device's latest handshake, transfer and
 // whether it is online, from GET /api/wireguard/status, read again every few seconds.
-import { useEffect, type ReactNode } from 'react'
+import type { ReactNode } from 'react'
 import { Link } from 'react-router-dom'
 import { endpoints } from '../api'
 import type { WireGuardDevice, WireGuardStatus } from '../generated/api'
-import { Card, ErrorNote, Loading, PageHeader, useApi } from '../components/ui'
+import { Card, ErrorNote, Loading, PageHeader, useLiveApi } from '../components/ui'
 import { formatSize } from './Containers'
 
-export const REFRESH_MS = 12_000 // how often the page and the dashboard read the status again
 
 /** How long ago a handshake was, as people say it ("2 minutes ago"); "never" for none. */
 export function handshakeAgo(latest: number, now: number): string {
@@ -25,15 +24,9 @@ export function onlineSummary(status: Pick<WireGuardStatus, 'online' | 'total'>)
   return `${status.online} of ${status.total}`
 }
 
-/** The status, read again every REFRESH_MS while the page is open. */
+/** The status, read again every LIVE_REFRESH_MS while the page is open. */
 export function useWireGuardStatus() {
-  const status = useApi(endpoints.wireguardStatus)
-  const { reload } = status
-  useEffect(() => {
-    const timer = setInterval(reload, REFRESH_MS)
-    return () => clearInterval(timer)
-  }, [reload])
-  return status
+  return useLiveApi(endpoints.wireguardStatus)
 }
 
 /** The online dot; the word beside it says the same for those who do not see colours. */
