@@ -12,8 +12,11 @@ A restore goes in this order (docs/architecture.md, "Backup and restore"):
    changes nothing);
 3. put the state and the secrets back (the CA, the WireGuard and DKIM keys, the logins);
 4. converge the cell from that state: every configuration is written again, none is copied back;
-5. put the data back (mail, calendars, files) with the services that write there stopped;
-6. check the services' health.
+5. put the data back (mail, calendars, files, the store's apps) with the services that write there
+   stopped;
+6. bring the store's apps back: each app the state records is installed again over its restored
+   directory (its pinned image pulled again); one that cannot come back is reported, not fatal;
+7. check the services' health.
 """
 
 from __future__ import annotations
@@ -479,6 +482,7 @@ class BackupManager:
         converge: Callable[[Emit], str] | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
         emit: Emit = lambda event: None,
+        apps: Callable[[Emit], list[dict[str, Any]]] | None = None,
     ) -> dict[str, Any]:
         """Restore this cell from ``repository`` (the newest archive unless ``archive`` names one)."""
 
@@ -499,13 +503,15 @@ class BackupManager:
         # cell's own known_hosts comes back with the secrets).
         staging = Path(tempfile.mkdtemp(prefix="restore-", dir=self._staging_parent()))
         try:
-            return self._restore(repository, passphrase, archive, ssh_key_file, staging, converge, health, emit)
+            return self._restore(repository, passphrase, archive, ssh_key_file, staging, converge, health, emit,
+                                 apps)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
     def _restore(self, repository: str, passphrase: str, archive: str | None, ssh_key_file: Path | None,
                  staging: Path, converge: Callable[[Emit], str] | None,
-                 health: Callable[[], dict[str, Any]] | None, emit: Emit) -> dict[str, Any]:
+                 health: Callable[[], dict[str, Any]] | None, emit: Emit,
+                 apps: Callable[[Emit], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
         def step(name: str, message: str) -> None:
             log.info("restore: %s", message)
             emit({"event": STEP_EVENT, "step": name, "message": message})
@@ -543,10 +549,30 @@ class BackupManager:
                      cwd=self.config.root)
         finally:
             self._resume(stopped)
+        brought: list[dict[str, Any]] = []
+        if apps is not None:
+            announced: list[bool] = []
+
+            def announce() -> None:  # once, when there is an app to bring back (none on a cell without apps)
+                if not announced:
+                    announced.append(True)
+                    step("apps", "bringing the store's apps back over their restored data")
+
+            def app_event(event: dict[str, Any]) -> None:
+                announce()
+                emit(event)
+
+            brought = apps(app_event)
+            for app in brought:
+                announce()
+                step("apps", f"{app['id']} {app['version']} runs again" if app["ok"] else
+                     f"{app['id']} {app['version']} did not come back: {app['error']}. Its data is restored; "
+                     "retry with Repair on the Store page")
         step("health", "checking the services")
         report = self._wait_healthy(health) if health is not None else None
-        step("done", f"restored {name}")
-        return {"archive": name, "migrated_from": migrated, "converge": outcome, "health": report}
+        failed = [a["id"] for a in brought if not a["ok"]]
+        step("done", f"restored {name}" + (f"; not back: {', '.join(failed)}" if failed else ""))
+        return {"archive": name, "migrated_from": migrated, "converge": outcome, "health": report, "apps": brought}
 
     def restore_data(self, archive: str, path: str, emit: Emit = lambda event: None) -> dict[str, Any]:
         """Put one data path (one service's: mail, calendars or files) back from an archive of this
