@@ -758,6 +758,17 @@ class BackupOperations:
         return self.runs.submit("check", [], description="check the backup repository",
                                 job=self._job("backup_check", {}, outcome))
 
+    @staticmethod
+    def restored(run: Run, result: dict[str, Any]) -> str:
+        """A restore that ended brought the cell back: successful. Apps that did not come back are its
+        error, which the run view shows beside its success, with how to retry them."""
+        failed = [a for a in result.get("apps") or [] if not a.get("ok")]
+        if failed:
+            run.error = ("the cell is restored, but not every app came back: "
+                         + "; ".join(f"{a['id']} {a['version']}: {a.get('error', '')}" for a in failed)
+                         + ". Their data is restored: retry each with Repair on the Service Store page")
+        return "successful"
+
     def restore(self, body: Any) -> Run:
         """A restore from the cell's repository, checked first (the archive is there, the data path is
         one the backups hold): a bad request is refused before anything is queued."""
@@ -770,8 +781,7 @@ class BackupOperations:
             raise InvalidInput(f"no archive {data['archive']!r} in the repository", {"archive": "no such archive"})
         what = f"restore {data['data']} from {data['archive']}" if "data" in data else \
             f"restore the whole cell from {data['archive']}"
-        return self.runs.submit("restore", [], description=what,
-                                job=self._job("backup_restore", data, lambda run, result: "successful"))
+        return self.runs.submit("restore", [], description=what, job=self._job("backup_restore", data, self.restored))
 
     def restore_fresh(self, body: Any, check_code: Callable[[dict[str, Any]], None]) -> tuple[Run, str]:
         """The wizard's "restore from a backup": this cell, not set up, from the old cell's repository,
@@ -788,7 +798,7 @@ class BackupOperations:
         except AgentError as exc:
             raise InvalidInput(exc.message, exc.fields) from None
         run = self.runs.submit("restore", [], description=f"restore the cell from {data['repository']}",
-                               job=self._job("restore", {**args, "force": False}, lambda run, result: "successful"))
+                               job=self._job("restore", {**args, "force": False}, self.restored))
         token = secrets.token_urlsafe(24)
         self._followers[run.id] = token
         log.info("restore from %s queued by the wizard as run %s", data["repository"], run.id)
