@@ -17,7 +17,7 @@ import yaml
 from .agent.client import AgentClient
 from .agent.protocol import UNITS, AgentError
 from .config import Config
-from .managers import uninstall
+from .managers import store, uninstall
 from .managers.ansible_backend import AnsibleRunnerBackend
 from .managers.backup import ENCRYPTION, STEP_EVENT, BackupManager, BackupSettings
 from .managers.errors import ManagerError
@@ -372,6 +372,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
         result = backups.restore(
             args.repository, passphrase, archive=args.archive, ssh_key_file=key_file, force=args.force,
             converge=converge, health=health.check_once, emit=lambda e: _print_event(e, last),
+            apps=lambda emit: store.bring_back(lambda: store.StoreManager.for_file(config.store_config_file),
+                                               state.section("store"), emit),
         )
     if result.get("migrated_from"):
         print(f"The archive's state was migrated from schema version {result['migrated_from'][0]}.")
@@ -379,7 +381,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
             if s.get("status") not in ("ok", "disabled")]
     print(f"Restored {result['archive']}; converge {result['converge']}; "
           + (f"NOT healthy: {', '.join(down)}" if down else "every enabled service is healthy."))
-    return 1 if down else 0
+    apps = result.get("apps") or []
+    back = [a["id"] for a in apps if a["ok"]]
+    failed = [a for a in apps if not a["ok"]]
+    if back:
+        print(f"Apps running again: {', '.join(back)}.")
+    for app in failed:
+        print(f"App NOT back: {app['id']} {app['version']}: {app['error']} (its data is restored; retry with "
+              "Repair on the Store page)")
+    return 1 if down or failed else 0
 
 
 # ---- the other management commands ---------------------------------------------------------------

@@ -13,6 +13,10 @@ a test index pinning them by digest.
 4. The Containers page in Chromium shows the app's container, stops and starts it.
 5. Remove keeps the data and a reinstall finds it; purge removes it and a reinstall starts afresh.
 6. `ansible-playbook site.yml` with the app installed changes nothing.
+7. A dead disk for the app: the cell is backed up (to a repository on the cell itself), the app is
+   purged (its container, data, image, record and route), the cell is restored from the backup with
+   `pic restore --force`, and the restore brings the app back: its pinned image pulled again from the
+   registry, and https://hello.home.cell answers from the VPN client with the data of before.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pic_lab.lab import throwaway_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "apps in a box 4 me"  # test data, this lab cell only
+PIC = "/opt/pic/venv/bin/pic"
 APP_DIR = "/var/lib/pic/store/apps/hello"
 TOKEN = r"[0-9a-f-]{36}\n"  # what the test app writes into its volume on its first start
 IMAGES = ROOT / "molecule" / "store" / "files" / "test-images.sh"
@@ -265,3 +270,33 @@ def test_purge_removes_the_data(cell, admin, hello):
     install(cell, admin, "1.1.0")
     status, token = fetch(cell, "https://hello.home.cell/created")
     assert status == "200" and re.fullmatch(TOKEN, token) and token != hello
+
+
+def test_a_restore_brings_the_app_back_with_its_data(cell, admin, hello):
+    lab = cell.lab
+    status, token = fetch(cell, "https://hello.home.cell/created")  # the data of the version installed now
+    assert status == "200" and re.fullmatch(TOKEN, token), (status, token)
+    image = run(lab, "cell", "podman", "inspect", "-f", "{{.ImageName}}", "pic-hello").stdout.strip()
+    assert "@sha256:" in image, image
+    set_ = run(lab, "cell", PIC, "backup", "set", "--repository", "/var/backups/pic-e2e")
+    assert set_.returncode == 0, set_.stdout[-3000:] + set_.stderr[-2000:]
+    backup = run(lab, "cell", PIC, "backup")
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    key = run(lab, "cell", PIC, "backup", "key").stdout
+    passphrase = key.split("Passphrase: ", 1)[1].split()[0]
+    run(lab, "cell", "bash", "-c", "umask 077; cat > /root/passphrase", input=passphrase + "\n")
+
+    started(admin, cell, admin.delete(f"{cell.https}/api/store/apps/hello?purge=1", headers=csrf(admin), timeout=60))
+    assert run(lab, "cell", "test", "-e", APP_DIR).returncode == 1
+    assert run(lab, "cell", "podman", "image", "exists", image).returncode == 1  # it must come from the registry
+    assert fetch(cell, "https://hello.home.cell/")[0] != "200"
+
+    res = run(lab, "cell", PIC, "restore", "/var/backups/pic-e2e", "--passphrase-file", "/root/passphrase", "--force")
+    assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
+    assert "Apps running again: hello." in res.stdout and "NOT" not in res.stdout, res.stdout[-3000:]
+    steps = [line.split(":", 1)[0] for line in res.stdout.splitlines() if not line.startswith(" ")]
+    assert [s for s in steps if s in ("converge", "data", "apps", "health")] == \
+        ["converge", "data", "apps", "apps", "health"], res.stdout[-3000:]
+    assert run(lab, "cell", "podman", "image", "exists", image).returncode == 0
+    assert fetch(cell, "https://hello.home.cell/created") == ("200", token)
+    assert fetch(cell, "https://hello.home.cell/") == ("200", "hello 1.1.0\n")

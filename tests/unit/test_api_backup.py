@@ -183,6 +183,22 @@ def test_the_whole_cell_is_restored_state_first_then_converged(app, admin, cellb
     assert [r["tags"] for r in agent.backend.runs] == [[]]  # one converge of the whole site
     steps = [e["step"] for e in events(app, resp.get_json()["run_id"]) if e["event"] == backup.STEP_EVENT]
     assert steps == ["open", "check", "state", "converge", "data", "health", "done"]
+    assert info["error"] is None  # no app to bring back, none missing
+
+
+def test_a_restore_with_an_app_that_did_not_come_back_succeeds_and_says_how_to_retry_it():
+    from pic_api.managers.runs import Run
+
+    run = Run("r1", "restore", [], False, "restore the whole cell")
+    apps = [{"id": "hello", "version": "1.0.0", "ok": True},
+            {"id": "notes", "version": "0.3", "ok": False, "error": "the engine refused: registry unreachable"}]
+    assert backup.BackupOperations.restored(run, {"archive": "pic-1", "apps": apps}) == "successful"
+    assert run.error == ("the cell is restored, but not every app came back: notes 0.3: the engine refused: "
+                         "registry unreachable. Their data is restored: retry each with Repair on the Service "
+                         "Store page")
+    run = Run("r2", "restore", [], False, "restore the whole cell")
+    assert backup.BackupOperations.restored(run, {"archive": "pic-1", "apps": apps[:1]}) == "successful"
+    assert run.error is None
 
 
 @pytest.mark.parametrize("body,field,says", [

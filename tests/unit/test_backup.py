@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import FakeBackend
+from fake_docker import FakeDocker, fake_host, hello_index
 from test_schema import STATE, state
 
 from pic_api.agent import actions, protocol
@@ -27,6 +28,7 @@ from pic_api.core.validators import check_repository
 from pic_api.managers import backup
 from pic_api.managers.backup import STEP_EVENT, BackupConfig, BackupError, BackupManager, BackupSettings
 from pic_api.managers.errors import InvalidInput
+from pic_api.managers.store import StoreConfig, StoreManager
 
 PASSPHRASE_FILE = "secrets/passphrase"
 
@@ -549,3 +551,63 @@ def test_a_wrong_passphrase_through_the_agent_names_the_field(agent_cell):
 def test_secret_arguments_are_masked_for_the_log():
     assert protocol.loggable({"repository": "/m", "passphrase": "p", "ssh_key": None}) == {
         "repository": "/m", "passphrase": "********", "ssh_key": None}
+
+
+def test_the_agent_restore_brings_the_apps_back_after_their_data_and_reports_one_that_cannot(
+        tmp_path, config, monkeypatch):
+    """A dead disk: the old cell ran hello and notes; the new host has their directories back from the
+    archive and nothing else. Each is installed again by the store's own repair after the data, from
+    the registry it came from; notes' registry does not answer, so notes is reported and the rest of
+    the restore goes on."""
+    bconfig = make_config(tmp_path / "b")
+    bconfig.data_paths.append("/var/lib/pic/store/apps")
+    index, behaviours = hello_index()
+    (tmp_path / "index.yml").write_text(yaml.safe_dump(index))
+    store_config = StoreConfig(index=str(tmp_path / "index.yml"), apps_dir=bconfig.root / "var/lib/pic/store/apps",
+                               socket="/nonexistent.sock", health_timeout=5, snapshots_kept=2, limits=True)
+    old_engine = FakeDocker(behaviours)
+    old = StoreManager(store_config, client=lambda: old_engine, host=fake_host(old_engine))
+    records = [old.install("hello", "1.0.0")["app"], old.install("notes")["app"]]
+    created = (store_config.apps_dir / "hello/volumes/data/created").read_text()
+    cell_state, _ = migrate.migrate(STATE)
+    cell_state["store"] = {"enabled": True, "index": "", "apps": records}
+    schema.validate_state(cell_state)
+    write_tree(bconfig.root, {**CELL_FILES, "etc/pic/cell.yml": yaml.safe_dump(cell_state), **DATA_FILES})
+    write_config_file(bconfig, tmp_path / "backup.yml")
+    config.backup_config_file = tmp_path / "backup.yml"
+    config.state_file = bconfig.root / "etc/pic/cell.yml"
+    config.state_dir = bconfig.root / "var/lib/pic/state"
+    monkeypatch.setattr(actions, "unit_active", lambda unit: False)
+    monkeypatch.setattr(backup, "HEALTH_WAIT", 0.1)
+    manager_ = the_cells_manager(Agent(config, FakeBackend()))
+    manager_.create()
+    shutil.rmtree(store_config.apps_dir)
+
+    new_engine = FakeDocker({k: v for k, v in behaviours.items() if "/notes@" not in k})
+    seen = {}
+
+    class Backend(FakeBackend):
+        def execute(self, run, emit, should_cancel):
+            seen["apps at the converge"] = store_config.apps_dir.exists()
+            return super().execute(run, emit, should_cancel)
+
+    agent = Agent(config, Backend(), store_factory=lambda: StoreManager(store_config, client=lambda: new_engine,
+                                                                        host=fake_host(new_engine)))
+    sent = []
+    result = agent.handle({"action": "restore", "args": {"repository": bconfig.repository,
+                                                         "passphrase": manager_.passphrase(), "force": True}},
+                          sent.append)
+    assert seen == {"apps at the converge": False}  # the data comes after the converge, the apps after it
+    steps = [(m["event"]["step"], m["event"]["message"]) for m in sent if m["event"].get("event") == STEP_EVENT]
+    assert [s for s, _ in steps] == ["open", "check", "state", "converge", "data", "apps", "apps", "apps",
+                                     "health", "done"]
+    assert steps[6] == ("apps", "hello 1.0.0 runs again")
+    assert steps[7][1].startswith("notes 0.3 did not come back: ") and "Repair on the Store page" in steps[7][1]
+    assert steps[-1][1].endswith("; not back: notes")
+    assert [(a["id"], a["ok"]) for a in result["apps"]] == [("hello", True), ("notes", False)]
+    assert "manifest unknown" in result["apps"][1]["error"]
+    assert new_engine.container_objects["pic-hello"].status == "running"
+    assert "pic-notes" not in new_engine.container_objects
+    assert (store_config.apps_dir / "hello/volumes/data/created").read_text() == created  # its data, not a new one
+    assert (store_config.apps_dir / "notes/manifest.json").is_file()  # notes' data is back, for a repair
+    assert any(m["event"].get("task", "").startswith("Pull ") for m in sent)  # the store's steps, trimmed

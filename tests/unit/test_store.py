@@ -16,7 +16,7 @@ from pic_api.agent.protocol import AgentError, validate
 from pic_api.app import create_app
 from pic_api.core import schema
 from pic_api.managers.errors import Conflict, NotFound
-from pic_api.managers.store import LocalEngine, StoreConfig, StoreError, StoreManager, version_key
+from pic_api.managers.store import LocalEngine, StoreConfig, StoreError, StoreManager, bring_back, version_key
 
 ROOT_INDEX = "roles/store/files/index.yml"
 
@@ -276,6 +276,81 @@ def test_purge_removes_the_data_and_the_image(store, engine):
         store.remove("hello")
 
 
+def fresh_engine(engine: FakeDocker) -> FakeDocker:
+    """The engine of a fresh host the same registry serves: no image, no container, no volume."""
+    return FakeDocker(engine.registry)
+
+
+def test_repair_runs_the_manifest_it_ran_over_its_data(store_config, store, engine, index_data):
+    """After a restore the app's directory is back and nothing else: its pinned image is pulled again
+    and its container made anew with its data and secrets, even when the index has moved on."""
+    store.install("hello", "1.0.0")
+    before, secrets = token(store), (store.app_dir("hello") / "secrets.json").read_text()
+    index_data[0]["apps"] = [m for m in index_data[0]["apps"] if m["version"] != "1.0.0"]
+    (store_config.apps_dir.parent / "index.yml").write_text(yaml.safe_dump(index_data[0]))
+    new = fresh_engine(engine)
+    restored = StoreManager(store_config, client=lambda: new, host=fake_host(new))
+    result = restored.repair("hello", "1.0.0")
+    image = engine.container_objects["pic-hello"].image
+    assert result["app"]["version"] == "1.0.0" and result["found_data"] is True
+    assert new.pulls == [image] and "@sha256:" in image
+    container = new.container_objects["pic-hello"]
+    assert container.status == "running" and container.labels["pic.version"] == "1.0.0"
+    assert token(store) == before and (store.app_dir("hello") / "secrets.json").read_text() == secrets
+    assert {k: v for k, v in (e.split("=", 1) for e in container.attrs["Config"]["Env"])}["APP_SECRET"] == \
+        json.loads(secrets)["APP_SECRET"]
+
+
+def test_repair_replaces_a_broken_container_and_keeps_the_data(store, engine):
+    store.install("hello", "1.0.0")
+    before = token(store)
+    engine.container_objects["pic-hello"].status = "exited"
+    events = []
+    store.repair("hello", emit=events.append)
+    assert engine.container_objects["pic-hello"].status == "running" and token(store) == before
+    tasks = [e["event_data"]["task"] for e in events if e["event"] == "runner_on_ok"]
+    assert tasks[0] == "Delete the container of hello (its data stays)" and tasks[1].startswith("Pull ")
+
+
+def test_repair_without_a_kept_manifest_installs_the_recorded_version(store, engine):
+    result = store.repair("hello", "1.1.0")
+    assert result == {"app": result["app"], "found_data": False} and result["app"]["version"] == "1.1.0"
+    with pytest.raises(NotFound) as err:
+        store.repair("nothing", "1.0.0")
+    assert "app" in err.value.fields
+
+
+def recorded(*apps, enabled=True):
+    return {"enabled": enabled, "index": "", "apps": [{"id": a, "version": v} for a, v in apps]}
+
+
+def test_bring_back_reports_an_app_that_cannot_come_back_and_goes_on(store_config, store, engine):
+    store.install("hello", "1.0.0")
+    store.install("notes")
+    before = token(store)
+    new = fresh_engine(engine)
+    del new.registry[engine.container_objects["pic-hello"].image]  # its registry no longer has it
+    factory = lambda: StoreManager(store_config, client=lambda: new, host=fake_host(new))  # noqa: E731
+    events = []
+    out = bring_back(factory, recorded(("hello", "1.0.0"), ("notes", "0.3")), events.append)
+    assert [(a["id"], a["ok"]) for a in out] == [("hello", False), ("notes", True)]
+    assert "manifest unknown" in out[0]["error"] and out[1]["found_data"] is True
+    assert "pic-hello" not in new.container_objects and new.container_objects["pic-notes"].status == "running"
+    assert token(store) == before  # its data stays for a repair
+    assert any(e["event"] == "runner_on_failed" and e.get("task", "").startswith("Pull ") for e in events)  # trimmed
+    new.registry.update(engine.registry)  # the registry answers again: Repair brings it back
+    assert factory().repair("hello", "1.0.0")["found_data"] is True and token(store) == before
+
+
+def test_bring_back_does_nothing_for_a_store_that_is_off_and_reports_a_missing_engine(tmp_path):
+    def no_engine():
+        return StoreManager.for_file(tmp_path / "no-store.yml")
+
+    assert bring_back(no_engine, recorded(("hello", "1.0.0"), enabled=False), lambda e: None) == []
+    (out,) = bring_back(no_engine, recorded(("hello", "1.0.0")), lambda e: None)
+    assert out["ok"] is False and "the store is not set up on this cell" in out["error"]
+
+
 def test_the_container_manager(store, engine):
     store.install("hello", "1.0.0")
     (listed,) = store.containers()
@@ -417,6 +492,22 @@ def test_remove_then_purge(store_app, api, store, backend):
     run_ok(store_app, api.delete("/api/store/apps/hello?purge=1", headers=csrf(api)))
     assert not store.app_dir("hello").exists()
     assert api.delete("/api/store/apps/hello?purge=yes", headers=csrf(api)).status_code == 400
+
+
+def test_repair_brings_a_recorded_app_back_over_its_data_and_changes_no_state(store_app, api, store, engine):
+    run_ok(store_app, api.put("/api/store", json={"enabled": True}, headers=csrf(api)))
+    run_ok(store_app, api.post("/api/store/apps", json={"app": "hello", "version": "1.0.0"}, headers=csrf(api)))
+    before, version = token(store), store_app.extensions["pic"].state.current_version()
+    engine.container_objects.pop("pic-hello")  # gone, as after a restore it could not come back in
+    engine.pulled.clear()
+    hello = next(a for a in api.get("/api/store").get_json()["apps"] if a["id"] == "hello")
+    assert hello["installed"] is None and hello["data"] is True
+    info = run_ok(store_app, api.post("/api/store/apps/hello/repair", headers=csrf(api)))
+    assert info["description"] == "repair hello (its data kept)"
+    assert engine.container_objects["pic-hello"].status == "running" and token(store) == before
+    assert store_app.extensions["pic"].state.current_version() == version
+    assert api.post("/api/store/apps/notes/repair", headers=csrf(api)).status_code == 404
+    assert api.post("/api/store/apps/no%20such/repair", headers=csrf(api)).status_code == 400
 
 
 def test_containers_endpoints(store_app, api):

@@ -319,6 +319,7 @@ export const endpoints = {
   installApp: (body: T.StoreInstall) => api.post<T.RunId>('/api/store/apps', body),
   upgradeApp: (app: string, body: T.StoreUpgrade) =>
     api.post<T.RunId>(`/api/store/apps/${encodeURIComponent(app)}/upgrade`, body),
+  repairApp: (app: string) => api.post<T.RunId>(`/api/store/apps/${encodeURIComponent(app)}/repair`, {}),
   removeApp: (app: string, purge: boolean) =>
     api.del<T.RunId>(`/api/store/apps/${encodeURIComponent(app)}${purge ? '?purge=1' : ''}`),
   containers: () => api.get<T.Containers>('/api/containers'),

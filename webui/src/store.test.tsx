@@ -107,6 +107,25 @@ describe('service store', () => {
     expect(calls[2].url).toBe('/api/store/apps/hello?purge=1')
     await waitFor(() => expect(onRun).toHaveBeenCalledTimes(3))
   })
+
+  it('offers Repair, not Install, for an app the state records whose container is gone (after a restore)', async () => {
+    const calls = routeFetch(() => ({ status: 202, body: { run_id: 'r3' } }))
+    const onRun = vi.fn()
+    const user = userEvent.setup()
+    inTable(<AppRow app={{ ...HELLO, data: true }} domain="home.cell" recorded="1.0.0" onRun={onRun} />)
+    expect(screen.queryByRole('button', { name: 'Install' })).not.toBeInTheDocument()
+    expect(screen.getByText(/its container is gone; its data is kept/)).toBeInTheDocument()
+    await user.click(screen.getByRole('button', { name: 'Repair' }))
+    expect(calls[0].url).toBe('/api/store/apps/hello/repair')
+    expect(calls[0].init.method).toBe('POST')
+    await waitFor(() => expect(onRun).toHaveBeenCalledWith('r3', 'Repairing Hello (its data kept)'))
+  })
+
+  it('offers no Repair for a running app', () => {
+    routeFetch(() => ({ status: 202, body: { run_id: 'r4' } }))
+    inTable(<AppRow app={{ ...HELLO, installed: '1.0.0', state: 'running' }} recorded="1.0.0" onRun={vi.fn()} />)
+    expect(screen.queryByRole('button', { name: 'Repair' })).not.toBeInTheDocument()
+  })
 })
 
 const CONTAINER: Container = {

@@ -222,6 +222,9 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     "store_catalog": ({}, {}),
     "store_manifest": ({"app": _typed("Label")}, {"version": (_typed("AppVersion"), None)}),
     "store_install": ({"app": _typed("Label")}, {"version": (_typed("AppVersion"), None)}),
+    # install again over the app's kept data (after a restore, or a broken container): the manifest
+    # it ran, else the index's version given
+    "store_repair": ({"app": _typed("Label")}, {"version": (_typed("AppVersion"), None)}),
     "store_upgrade": ({"app": _typed("Label")}, {"version": (_typed("AppVersion"), None)}),
     "store_remove": ({"app": _typed("Label")}, {"purge": (_bool, False)}),
     "containers": ({}, {}),

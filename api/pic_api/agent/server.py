@@ -351,6 +351,8 @@ class Agent:
             return backups.restore(
                 repository, passphrase, archive=archive, ssh_key_file=key_file, force=force,
                 converge=converge, health=health.check_once, emit=emit,
+                # after the data: the apps the restored state records, through the store's own install
+                apps=lambda emit_event: store.bring_back(self.store_factory, state.section("store"), emit_event),
             )
         except BackupError as exc:
             raise AgentError(exc.message, exc.fields) from None

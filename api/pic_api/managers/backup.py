@@ -12,8 +12,11 @@ A restore goes in this order (docs/architecture.md, "Backup and restore"):
    changes nothing);
 3. put the state and the secrets back (the CA, the WireGuard and DKIM keys, the logins);
 4. converge the cell from that state: every configuration is written again, none is copied back;
-5. put the data back (mail, calendars, files) with the services that write there stopped;
-6. check the services' health.
+5. put the data back (mail, calendars, files, the store's apps) with the services that write there
+   stopped;
+6. bring the store's apps back: each app the state records is installed again over its restored
+   directory (its pinned image pulled again); one that cannot come back is reported, not fatal;
+7. check the services' health.
 """
 
 from __future__ import annotations
@@ -479,6 +482,7 @@ class BackupManager:
         converge: Callable[[Emit], str] | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
         emit: Emit = lambda event: None,
+        apps: Callable[[Emit], list[dict[str, Any]]] | None = None,
     ) -> dict[str, Any]:
         """Restore this cell from ``repository`` (the newest archive unless ``archive`` names one)."""
 
@@ -499,13 +503,15 @@ class BackupManager:
         # cell's own known_hosts comes back with the secrets).
         staging = Path(tempfile.mkdtemp(prefix="restore-", dir=self._staging_parent()))
         try:
-            return self._restore(repository, passphrase, archive, ssh_key_file, staging, converge, health, emit)
+            return self._restore(repository, passphrase, archive, ssh_key_file, staging, converge, health, emit,
+                                 apps)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
     def _restore(self, repository: str, passphrase: str, archive: str | None, ssh_key_file: Path | None,
                  staging: Path, converge: Callable[[Emit], str] | None,
-                 health: Callable[[], dict[str, Any]] | None, emit: Emit) -> dict[str, Any]:
+                 health: Callable[[], dict[str, Any]] | None, emit: Emit,
+                 apps: Callable[[Emit], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
         def step(name: str, message: str) -> None:
             log.info("restore: %s", message)
             emit({"event": STEP_EVENT, "step": name, "message": message})
@@ -543,10 +549,30 @@ class BackupManager:
                      cwd=self.config.root)
         finally:
             self._resume(stopped)
+        brought: list[dict[str, Any]] = []
+        if apps is not None:
+            announced: list[bool] = []
+
+            def announce() -> None:  # once, when there is an app to bring back (none on a cell without apps)
+                if not announced:
+                    announced.append(True)
+                    step("apps", "bringing the store's apps back over their restored data")
+
+            def app_event(event: dict[str, Any]) -> None:
+                announce()
+                emit(event)
+
+            brought = apps(app_event)
+            for app in brought:
+                announce()
+                step("apps", f"{app['id']} {app['version']} runs again" if app["ok"] else
+                     f"{app['id']} {app['version']} did not come back: {app['error']}. Its data is restored; "
+                     "retry with Repair on the Store page")
         step("health", "checking the services")
         report = self._wait_healthy(health) if health is not None else None
-        step("done", f"restored {name}")
-        return {"archive": name, "migrated_from": migrated, "converge": outcome, "health": report}
+        failed = [a["id"] for a in brought if not a["ok"]]
+        step("done", f"restored {name}" + (f"; not back: {', '.join(failed)}" if failed else ""))
+        return {"archive": name, "migrated_from": migrated, "converge": outcome, "health": report, "apps": brought}
 
     def restore_data(self, archive: str, path: str, emit: Emit = lambda event: None) -> dict[str, Any]:
         """Put one data path (one service's: mail, calendars or files) back from an archive of this
@@ -732,6 +758,17 @@ class BackupOperations:
         return self.runs.submit("check", [], description="check the backup repository",
                                 job=self._job("backup_check", {}, outcome))
 
+    @staticmethod
+    def restored(run: Run, result: dict[str, Any]) -> str:
+        """A restore that ended brought the cell back: successful. Apps that did not come back are its
+        error, which the run view shows beside its success, with how to retry them."""
+        failed = [a for a in result.get("apps") or [] if not a.get("ok")]
+        if failed:
+            run.error = ("the cell is restored, but not every app came back: "
+                         + "; ".join(f"{a['id']} {a['version']}: {a.get('error', '')}" for a in failed)
+                         + ". Their data is restored: retry each with Repair on the Service Store page")
+        return "successful"
+
     def restore(self, body: Any) -> Run:
         """A restore from the cell's repository, checked first (the archive is there, the data path is
         one the backups hold): a bad request is refused before anything is queued."""
@@ -744,8 +781,7 @@ class BackupOperations:
             raise InvalidInput(f"no archive {data['archive']!r} in the repository", {"archive": "no such archive"})
         what = f"restore {data['data']} from {data['archive']}" if "data" in data else \
             f"restore the whole cell from {data['archive']}"
-        return self.runs.submit("restore", [], description=what,
-                                job=self._job("backup_restore", data, lambda run, result: "successful"))
+        return self.runs.submit("restore", [], description=what, job=self._job("backup_restore", data, self.restored))
 
     def restore_fresh(self, body: Any, check_code: Callable[[dict[str, Any]], None]) -> tuple[Run, str]:
         """The wizard's "restore from a backup": this cell, not set up, from the old cell's repository,
@@ -762,7 +798,7 @@ class BackupOperations:
         except AgentError as exc:
             raise InvalidInput(exc.message, exc.fields) from None
         run = self.runs.submit("restore", [], description=f"restore the cell from {data['repository']}",
-                               job=self._job("restore", {**args, "force": False}, lambda run, result: "successful"))
+                               job=self._job("restore", {**args, "force": False}, self.restored))
         token = secrets.token_urlsafe(24)
         self._followers[run.id] = token
         log.info("restore from %s queued by the wizard as run %s", data["repository"], run.id)

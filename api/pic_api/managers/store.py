@@ -523,6 +523,22 @@ class StoreManager:
         if self._find(self.container_name(app_id)) is not None:
             raise Conflict(f"{app_id} is installed already (its container {self.container_name(app_id)} exists)",
                             {"app": "installed already"})
+        return self._install(steps, manifest)
+
+    def repair(self, app_id: str, version: str | None = None, emit: Emit | None = None) -> dict[str, Any]:
+        """Install an app again over its own data and secrets: after a restore (which puts its directory
+        back, not its container or image) or when its container is broken or gone. It runs the manifest
+        it ran (its manifest.json, kept with its data: the image pinned by digest, from the registry it
+        came from), else the index's ``version`` (the state's record); a container of it is replaced."""
+        steps = Steps(emit)
+        manifest = self._running_manifest(app_id) or self.manifest(app_id, version)
+        if self._find(self.container_name(app_id)) is not None:
+            with steps.step(f"Delete the container of {app_id} (its data stays)"):
+                self._remove_container(self.container_name(app_id))
+        return self._install(steps, manifest)
+
+    def _install(self, steps: Steps, manifest: dict[str, Any]) -> dict[str, Any]:
+        app_id = manifest["id"]
         self._check_fits(manifest)
         self._pull(steps, manifest["image"])
         found = self.app_dir(app_id).is_dir() and any(self.app_dir(app_id).iterdir())
@@ -712,7 +728,7 @@ class StoreManager:
 
 # --- the agent's store actions (agent/protocol.py validates their arguments) -----------------------
 ACTIONS = frozenset({
-    "store_catalog", "store_manifest", "store_install", "store_upgrade", "store_remove",
+    "store_catalog", "store_manifest", "store_install", "store_repair", "store_upgrade", "store_remove",
     "containers", "container_action", "container_logs", "container_inspect", "image_pull", "volumes",
 })
 
@@ -729,6 +745,8 @@ def perform(factory: Callable[[], StoreManager], action: str, args: dict[str, An
             return {"manifest": s.manifest(args["app"], args["version"])}
         if action == "store_install":
             return s.install(args["app"], args["version"], emit)
+        if action == "store_repair":
+            return s.repair(args["app"], args["version"], emit)
         if action == "store_upgrade":
             return s.upgrade(args["app"], args["version"], emit)
         if action == "store_remove":
@@ -748,6 +766,30 @@ def perform(factory: Callable[[], StoreManager], action: str, args: dict[str, An
     except ManagerError as exc:
         raise AgentError(exc.message, exc.fields, exc.status) from None
     raise AgentError(f"not a store action: {action}")
+
+
+def bring_back(factory: Callable[[], StoreManager], store_state: dict[str, Any], emit: Emit) -> list[dict[str, Any]]:
+    """After a restore put the apps' directories back: each app the state records installed again over
+    its data (``StoreManager.repair``), one after the other. An app that cannot come back (its registry
+    unreachable, its health check failing) is reported with the reason and the rest go on; the admin
+    retries it with Repair on the Store page."""
+    apps = list(store_state.get("apps") or []) if store_state.get("enabled") else []
+    trimmed: Emit = lambda raw: emit(trim_event(raw))  # noqa: E731 (as the agent trims a store action's events)
+    out: list[dict[str, Any]] = []
+    for app in apps:
+        entry: dict[str, Any] = {"id": app["id"], "version": app["version"], "ok": False}
+        try:
+            result = factory().repair(app["id"], app["version"], trimmed)
+            entry.update(ok=True, version=result["app"]["version"], found_data=result["found_data"])
+        except ManagerError as exc:
+            entry["error"] = exc.message
+        except Exception as exc:  # noqa: BLE001 (one app's unexpected failure must not end the restore)
+            log.exception("bringing %s back failed", app["id"])
+            entry["error"] = f"{type(exc).__name__}: {scrub(str(exc))[:300]}"
+        if not entry["ok"]:
+            log.warning("%s did not come back after the restore: %s", app["id"], entry["error"])
+        out.append(entry)
+    return out
 
 
 class LocalEngine:

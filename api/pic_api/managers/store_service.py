@@ -168,6 +168,21 @@ class StoreService:
             "store", [], description=f"upgrade {app_id} {current['version']} to {version}", job=job
         )
 
+    def repair(self, app_id: str) -> Run:
+        """Install a recorded app again over its data (after a restore it could not come back in, or a
+        broken container): the engine's repair; the state and the routes stay as they are."""
+        app_id = _path_value("Label", app_id, "app")
+        self._require_enabled()
+        current = next((a for a in self._store()["apps"] if a["id"] == app_id), None)
+        if current is None:
+            raise NotFound(f"{app_id} is not installed", {"app": "not installed"})
+
+        def job(run: Run, emit: Emit, should_cancel: Callable[[], bool]) -> str:
+            self._job_call("store_repair", emit, app=app_id, version=current["version"])
+            return "successful"
+
+        return self.changes.runs.submit("store", [], description=f"repair {app_id} (its data kept)", job=job)
+
     def remove(self, app_id: str, purge: bool) -> Run:
         app_id = _path_value("Label", app_id, "app")
         recorded = any(a["id"] == app_id for a in self._store()["apps"])

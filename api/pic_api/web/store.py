@@ -45,6 +45,14 @@ def store_upgrade(app: str) -> Any:
     return jsonify(run_id=cell().store.upgrade(app, json_body()).id), 202
 
 
+@store_bp.post("/apps/<app>/repair")
+@doc("Install an app again over its kept data and secrets (after a restore it did not come back in, or when its "
+     "container is broken or gone): the image it ran is pulled and its container made anew", "RunId", 202,
+     params=APP, errors=(404, 409))
+def store_repair(app: str) -> Any:
+    return jsonify(run_id=cell().store.repair(app).id), 202
+
+
 @store_bp.delete("/apps/<app>")
 @doc("Remove an app: its container and route; its data stays unless ?purge=1", "RunId", 202, params=APP,
      query=flag_query("purge"), errors=(404,))

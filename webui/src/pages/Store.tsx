@@ -111,10 +111,13 @@ export function StoreSettingsForm({ overview, onRun }: { overview: StoreOverview
 export function AppRow({
   app,
   domain,
+  recorded,
   onRun,
 }: {
   app: CatalogApp
   domain?: string
+  /** the version the cell state records installed, if it does */
+  recorded?: string
   onRun: (id: string, title: string) => void
 }) {
   const [version, setVersion] = useState(app.latest)
@@ -136,6 +139,9 @@ export function AppRow({
   }
 
   const installed = app.installed
+  // recorded in the state but its container gone or stopped (a restore it did not come back in, a
+  // broken container): Repair installs it again over its kept data
+  const repairable = recorded !== undefined && (!installed || app.state !== 'running')
   return (
     <tr className="border-t border-slate-200 align-top" data-app={app.id}>
       <td className="py-2 pr-3">
@@ -156,6 +162,10 @@ export function AppRow({
           <span>
             {installed} <StatusBadge status={app.state === 'running' ? 'running' : app.state ?? 'unknown'} />
           </span>
+        ) : recorded ? (
+          <span>
+            {recorded} <StatusBadge status="missing" /> <span className="text-sm text-slate-700">its container is gone; its data is kept</span>
+          </span>
         ) : (
           <span className="text-slate-700">available{app.data ? ' (its data is kept)' : ''}</span>
         )}
@@ -175,7 +185,12 @@ export function AppRow({
       </td>
       <td className="py-2">
         <div className="flex flex-wrap gap-2">
-          {!installed && (
+          {repairable && (
+            <button type="button" className={buttonPrimary} disabled={busy} onClick={() => void act(() => endpoints.repairApp(app.id), `Repairing ${app.name} (its data kept)`)}>
+              Repair
+            </button>
+          )}
+          {!installed && !recorded && (
             <button type="button" className={buttonPrimary} disabled={busy} onClick={() => void act(() => endpoints.installApp({ app: app.id, version }), `Installing ${app.name} ${version}`)}>
               Install
             </button>
@@ -185,12 +200,12 @@ export function AppRow({
               {`Change to ${version}`}
             </button>
           )}
-          {installed && (
+          {(installed || recorded) && (
             <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void act(() => endpoints.removeApp(app.id, false), `Removing ${app.name} (its data kept)`)}>
               Remove
             </button>
           )}
-          {(installed || app.data) &&
+          {(installed || recorded || app.data) &&
             (confirmPurge ? (
               <button type="button" className={buttonDanger} disabled={busy} onClick={() => void act(() => endpoints.removeApp(app.id, true), `Purging ${app.name}`)}>
                 Delete {app.name} and its data
@@ -244,7 +259,13 @@ export function StorePage() {
               {overview.data.apps.length > 0 && (
                 <Table columns={['App', 'Installed', 'Version', 'Actions']}>
                   {overview.data.apps.map((app) => (
-                    <AppRow key={app.id} app={app} domain={settings.data?.domain} onRun={onRun} />
+                    <AppRow
+                      key={app.id}
+                      app={app}
+                      domain={settings.data?.domain}
+                      recorded={overview.data?.installed.find((a) => a.id === app.id)?.version}
+                      onRun={onRun}
+                    />
                   ))}
                 </Table>
               )}
