@@ -12,6 +12,7 @@ from .core import roles
 from .managers.ansible_backend import AnsibleRunnerBackend
 from .managers.auth import AuthManager, RateLimiter
 from .managers.backup import BackupOperations, BackupSettings
+from .managers.calendars import Calendars
 from .managers.certs import Certificates
 from .managers.changes import ChangeManager
 from .managers.ddns import DdnsManager
@@ -104,6 +105,7 @@ class Cell:
         agent_call = self.agent.call if self.agent else local_call(config, backend)
         self.backups = BackupOperations(agent_call, self.runs, self.backup)
         self.certificates = Certificates(self.changes, config.ca_root_file, agent_call)
+        self.calendars = Calendars(self.changes, agent_call)
         self.health = health or HealthMonitor(
             lambda: self.state.section("services"),
             lambda: self.state.section("network")["dns_server"],
