@@ -19,6 +19,7 @@ import { InfoPages } from './pages/Info'
 import { UsersPage } from './pages/Users'
 import { AccountPage } from './pages/Account'
 import { MyServicesPage } from './pages/MyServices'
+import { CalendarPage } from './pages/Calendar'
 
 /** Installs router navigation into the api module (428 → /setup, 401 → login, keeping the page). */
 function ApiNavigation() {
@@ -84,6 +85,7 @@ function Protected() {
           <Route path="/account" element={<AccountPage me={who} />} />
           <Route path="/my-services" element={<MyServicesPage />} />
           <Route path="/peers" element={<PeersPage />} />
+          <Route path="/calendar" element={<CalendarPage />} />
           <Route path="/*" element={<Navigate to="/my-services" replace />} />
         </Routes>
       </Layout>
