@@ -449,6 +449,51 @@ def test_calendar_event_stored_and_read_over_caldav(cell, peer):
     assert "SUMMARY:Cell e2e" in got.stdout, got.stdout + got.stderr
 
 
+PROPFIND = ('<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop><resourcetype/><displayname/>'
+            '</prop></propfind>')
+
+
+def test_a_calendar_made_through_the_api_is_served_at_once(cell, admin, peer):
+    """The admin makes a calendar through the API (pic-agent writes its folder into Radicale's
+    storage, Radicale's own); without a restart a CalDAV client finds it in a PROPFIND of the
+    person's address with the name given, stores an event in it and reads it back; the API lists it
+    with the address the client used. A taken name is a 409, a bad one a 400 naming the field."""
+    since = cell.exec("systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value", "radicale").stdout
+    body = {"name": "family", "displayname": "Family Trips", "kind": "calendar", "color": "#3a7bd5"}
+    r = admin.post(f"{cell.https}/api/calendars", json=body, headers=csrf(admin), timeout=30)
+    assert r.status_code == 201, r.text
+    url = r.json()["url"]
+    assert url == "https://calendar.home.cell/admin/family/", r.json()
+    again = admin.post(f"{cell.https}/api/calendars", json=body, headers=csrf(admin), timeout=30)
+    assert again.status_code == 409 and again.json()["fields"] == {"name": "exists already"}, again.text
+    bad = admin.post(f"{cell.https}/api/calendars", json={**body, "name": "../x"}, headers=csrf(admin), timeout=30)
+    assert bad.status_code == 400 and "name" in bad.json()["fields"], bad.text
+    made = cell.exec("stat", "-c", "%U:%G %a", "/var/lib/radicale/collections/collection-root/admin/family").stdout
+    assert made.strip() == "radicale:radicale 750", made
+
+    found = curl(cell, "-X", "PROPFIND", "-H", "Depth: 1", "-H", "Content-Type: application/xml", "--data-binary",
+                 "@-", "https://calendar.home.cell/admin/", data=PROPFIND)
+    assert "/admin/family/" in found.stdout and "Family Trips" in found.stdout, found.stdout + found.stderr
+    assert "calendar" in found.stdout.split("/admin/family/", 1)[1].split("</response>", 1)[0].lower(), found.stdout
+    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PIC e2e//EN\r\nBEGIN:VEVENT\r\nUID:family-1\r\n"
+             "DTSTAMP:20260101T000000Z\r\nDTSTART:20260104T100000Z\r\nSUMMARY:Family e2e\r\nEND:VEVENT\r\n"
+             "END:VCALENDAR\r\n")
+    put = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: text/calendar", "-X", "PUT",
+               "--data-binary", "@-", url + "family-1.ics", data=event)
+    assert put.stdout in ("201", "204"), put.stdout + put.stderr
+    got = curl(cell, url + "family-1.ics")
+    assert "SUMMARY:Family e2e" in got.stdout, got.stdout + got.stderr
+
+    listed = admin.get(f"{cell.https}/api/calendars", timeout=15).json()
+    mine = next(p for p in listed["people"] if p["user"] == "admin")
+    family = next(c for c in mine["collections"] if c["name"] == "family")
+    assert family == {"name": "family", "kind": "calendar", "displayname": "Family Trips", "description": "",
+                      "color": "#3a7bd5", "url": url}, family
+    assert "Family e2e" not in str(listed)  # the list reads the properties only, never an event
+    after = cell.exec("systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value", "radicale").stdout
+    assert after == since, "Radicale was restarted"
+
+
 def test_files_put_and_get_over_webdav(cell, peer):
     url = "https://files.home.cell/admin/e2e.txt"
     put = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-T", "-", url, data="through the tunnel\n")
