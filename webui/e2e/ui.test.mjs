@@ -992,7 +992,7 @@ describe('the running cell', { concurrency: false }, () => {
     await login('carol-Second-pw-2', name)
     await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()
     const nav = page.getByRole('navigation', { name: 'Main' })
-    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My devices', 'My services', 'Account'])
+    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My devices', 'My calendars', 'My services', 'Account'])
     const mine = await pageRequest('GET', '/api/account/services')
     assert.deepEqual(mine.services.filter((s) => ['files', 'vpn'].includes(s)), [])
     for (const url of [mine.calendar?.caldav_url, mine.mail?.imap.host].filter(Boolean)) await page.getByText(url).first().waitFor()
