@@ -29,6 +29,7 @@ import ipaddress
 import os
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 
 import pytest
 import requests
@@ -438,15 +439,20 @@ def test_calendar_event_stored_and_read_over_caldav(cell, peer):
     base = "https://calendar.home.cell/admin/e2e/"
     made = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-X", "MKCALENDAR", base)
     assert made.stdout == "201", made.stdout + made.stderr
-    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PIC e2e//EN\r\nBEGIN:VEVENT\r\nUID:e2e-1\r\n"
-             "DTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:Cell e2e\r\nEND:VEVENT\r\n"
-             "END:VCALENDAR\r\n")
+    store_and_read_event(cell, base, "e2e-1", "Cell e2e")
+
+
+def store_and_read_event(cell, calendar: str, uid: str, summary: str) -> None:
+    """The admin's CalDAV client PUTs an event into a calendar and GETs it back."""
+    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PIC e2e//EN\r\nBEGIN:VEVENT\r\n"
+             f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:{summary}\r\n"
+             "END:VEVENT\r\nEND:VCALENDAR\r\n")
     # --data-binary, not -T: Radicale reads no body from a chunked upload (it wants a Content-Length).
     put = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: text/calendar", "-X", "PUT",
-               "--data-binary", "@-", base + "e2e-1.ics", data=event)
+               "--data-binary", "@-", f"{calendar}{uid}.ics", data=event)
     assert put.stdout in ("201", "204"), put.stdout + put.stderr
-    got = curl(cell, base + "e2e-1.ics")
-    assert "SUMMARY:Cell e2e" in got.stdout, got.stdout + got.stderr
+    got = curl(cell, f"{calendar}{uid}.ics")
+    assert f"SUMMARY:{summary}" in got.stdout, got.stdout + got.stderr
 
 
 PROPFIND = ('<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop><resourcetype/><displayname/>'
@@ -473,16 +479,12 @@ def test_a_calendar_made_through_the_api_is_served_at_once(cell, admin, peer):
 
     found = curl(cell, "-X", "PROPFIND", "-H", "Depth: 1", "-H", "Content-Type: application/xml", "--data-binary",
                  "@-", "https://calendar.home.cell/admin/", data=PROPFIND)
-    assert "/admin/family/" in found.stdout and "Family Trips" in found.stdout, found.stdout + found.stderr
-    assert "calendar" in found.stdout.split("/admin/family/", 1)[1].split("</response>", 1)[0].lower(), found.stdout
-    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PIC e2e//EN\r\nBEGIN:VEVENT\r\nUID:family-1\r\n"
-             "DTSTAMP:20260101T000000Z\r\nDTSTART:20260104T100000Z\r\nSUMMARY:Family e2e\r\nEND:VEVENT\r\n"
-             "END:VCALENDAR\r\n")
-    put = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: text/calendar", "-X", "PUT",
-               "--data-binary", "@-", url + "family-1.ics", data=event)
-    assert put.stdout in ("201", "204"), put.stdout + put.stderr
-    got = curl(cell, url + "family-1.ics")
-    assert "SUMMARY:Family e2e" in got.stdout, got.stdout + got.stderr
+    listing = {r.findtext("{DAV:}href"): r for r in ET.fromstring(found.stdout).iter("{DAV:}response")}
+    family = listing.get("/admin/family/")
+    assert family is not None, found.stdout + found.stderr
+    assert family.findtext(".//{DAV:}displayname") == "Family Trips", found.stdout
+    assert family.find(".//{DAV:}resourcetype/{urn:ietf:params:xml:ns:caldav}calendar") is not None, found.stdout
+    store_and_read_event(cell, url, "family-1", "Family e2e")
 
     listed = admin.get(f"{cell.https}/api/calendars", timeout=15).json()
     mine = next(p for p in listed["people"] if p["user"] == "admin")

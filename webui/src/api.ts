@@ -286,7 +286,7 @@ export const endpoints = {
   // the WireGuard page and the dashboard: the running interface and the devices online
   wireguardStatus: () => api.get<T.WireGuardStatus>('/api/wireguard/status'),
   calendars: () => api.get<T.CalendarList>('/api/calendars'),
-  createCalendar: (body: T.CalendarRequest) => api.post<T.CalendarCreated>('/api/calendars', body),
+  createCalendar: (body: T.CalendarRequest) => api.post<T.CalendarCollection>('/api/calendars', body),
   services: () => api.get<ServicesHealth>('/api/services'),
   settings: () => api.get<Settings>('/api/settings'),
   saveSettings: (body: T.SettingsChange, preview: boolean) =>

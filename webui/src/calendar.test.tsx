@@ -58,7 +58,7 @@ describe('the Calendar page', () => {
       if (init.method === 'POST') {
         const made = { ...FAMILY, name: 'family-trips', displayname: 'Family Trips', url: 'https://calendar.home.cell/carol/family-trips/' }
         people = [people[0], { ...people[1], collections: [FAMILY, made] }]
-        return { status: 201, body: { owner: 'carol', ...made } }
+        return { status: 201, body: made }
       }
       return { status: 200, body: list({ people }) }
     })
@@ -88,7 +88,7 @@ describe('the Calendar page', () => {
   it("a member's page has no owner to choose and sends none", async () => {
     const calls = routeFetch((_url, init) =>
       init.method === 'POST'
-        ? { status: 201, body: { owner: 'carol', ...FAMILY, name: 'work', kind: 'addressbook', url: 'https://calendar.home.cell/carol/work/' } }
+        ? { status: 201, body: { ...FAMILY, name: 'work', kind: 'addressbook', url: 'https://calendar.home.cell/carol/work/' } }
         : { status: 200, body: list({ people: [list().people[1]] }) },
     )
     const user = userEvent.setup()

@@ -71,5 +71,5 @@ class Calendars:
         except AgentError as exc:
             raise (Conflict if exc.status == 409 else InvalidInput)(exc.message, exc.fields) from None
         url = f"{calendar_url(cell_domain(state), owner)}{data['name']}/"
-        return {"owner": owner, "name": data["name"], "kind": data["kind"], "displayname": data["displayname"],
+        return {"name": data["name"], "kind": data["kind"], "displayname": data["displayname"],
                 "description": data.get("description", ""), "color": data.get("color", ""), "url": url}

@@ -28,6 +28,6 @@ def calendars_list() -> Any:
 @calendars_bp.post("")
 @access("user")
 @doc("Make a calendar or address book (owner: an admin may name anyone with the calendar service; a member only "
-     "themselves). Radicale serves it at once", "CalendarCreated", 201, body=schema.CALENDAR, errors=(409,))
+     "themselves). Radicale serves it at once", "CalendarCollection", 201, body=schema.CALENDAR, errors=(409,))
 def calendars_create() -> Any:
     return jsonify(cell().calendars.create(json_body(), viewer())), 201

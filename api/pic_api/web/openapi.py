@@ -630,11 +630,6 @@ ANSWERS: dict[str, dict[str, Any]] = {
         },
         ["enabled", "people"],
     ),
-    "CalendarCreated": _obj(
-        {"owner": STR, "name": STR, "kind": ref("CalendarKind"), "displayname": STR, "description": STR, "color": STR,
-         "url": {**STR, "description": "its CalDAV (calendar) or CardDAV (address book) address"}},
-        ["owner", "name", "kind", "displayname", "description", "color", "url"],
-    ),
     "DhcpReservationAdded": _obj({"reservation": ref("DhcpReservation"), "run_id": STR}, ["reservation", "run_id"]),
 }
 

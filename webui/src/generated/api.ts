@@ -1288,17 +1288,6 @@ export type CalendarList = {
   }[]
 }
 
-export type CalendarCreated = {
-  owner: string
-  name: string
-  kind: CalendarKind
-  displayname: string
-  description: string
-  color: string
-  /** its CalDAV (calendar) or CardDAV (address book) address */
-  url: string
-}
-
 export type DhcpReservationAdded = {
   reservation: DhcpReservation
   run_id: string
