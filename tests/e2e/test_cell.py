@@ -11,7 +11,8 @@
 3. A peer added through the API: right after the answer (before its converge ends) a WireGuard
    client host completes a handshake and pings the cell within 3 s, and the cell's
    /api/wireguard/status reports it online (a handshake, bytes received, its endpoint); then, through the tunnel, it
-   resolves the cell's names, gets NTP, stores and reads a CalDAV event, puts and
+   resolves the cell's names, gets NTP, stores and reads a CalDAV event (also in a calendar the admin
+   made through the API, which Radicale serves at once, found by PROPFIND), puts and
    gets a WebDAV file, sends mail on 587 and reads it on 993 (TLS verified against the cell's CA only).
    No secret is written where it should not be. The web UI's browser tests run against this cell.
 4. A LAN host gets a DHCP lease from the cell, resolves the cell's names and gets NTP from it. A
