@@ -66,6 +66,15 @@ def test_no_storage_no_collection(tmp_path):
     assert not caught.value.exists and not (tmp_path / "missing").exists()
 
 
+def test_a_lock_that_is_a_link_is_a_refusal_not_a_crash(storage, tmp_path):
+    (tmp_path / "elsewhere").write_text("")
+    (storage / actions.RADICALE_LOCK).symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(actions.CollectionError) as caught:
+        make(storage, "alice", "family")
+    assert "could not be made" in str(caught.value) and not caught.value.exists
+    assert not (storage / ROOT).exists()
+
+
 def test_the_list_follows_no_link_and_reads_no_event(storage, tmp_path):
     make(storage, "alice", "family")
     home = storage / ROOT / "alice"

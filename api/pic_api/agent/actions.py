@@ -298,10 +298,19 @@ def collection_props(kind: str, displayname: str, description: str = "", color: 
 
 def calendar_create(storage_dir: Path, owner: str, name: str, props: dict[str, str],
                     ids: tuple[int, int] | None = None) -> None:
+    """Makes /<owner>/<name>/ (``_make_collection``); a failure of the file system is a refusal that
+    says what failed, and no half-made collection is left."""
+    try:
+        _make_collection(Path(storage_dir), owner, name, props, ids)
+    except OSError as exc:
+        raise CollectionError(f"the collection could not be made: {exc.strerror or exc}"[:300]) from None
+
+
+def _make_collection(storage: Path, owner: str, name: str, props: dict[str, str],
+                     ids: tuple[int, int] | None) -> None:
     """Makes /<owner>/<name>/ with its properties: a temporary folder beside it, then one rename, so
     Radicale sees the whole collection or none. ``ids`` (Radicale's uid, gid) own what is made; the
     owner's folder is made when Radicale has not yet (it makes it at their first login)."""
-    storage = Path(storage_dir)
     if not _folder(storage):
         raise CollectionError(f"Radicale's storage {storage} does not exist (is the calendar service converged?)")
     lock_fd = None
