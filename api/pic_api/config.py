@@ -42,6 +42,10 @@ class Config:
     firewall_config_file: Path = Path("/etc/nftables.conf")
     # dnsmasq's leases (the Network Services page lists them; pic-agent reads them as root)
     dhcp_leases_file: Path = Path("/var/lib/misc/dnsmasq.leases")
+    # Radicale's storage (the radicale role's radicale_storage_dir) and its user: pic-agent lists and
+    # makes calendars and address books there (the Calendar page)
+    radicale_storage_dir: Path = Path("/var/lib/radicale/collections")
+    radicale_user: str = "radicale"  # '': what is made stays the process's own (a cell below a test folder)
     # Dynamic DNS: the providers' credentials (0600, written here), the updater's configuration (the
     # ddns role writes it: provider URLs, CA bundle, address sources) and its status (read here).
     ddns_credentials_file: Path = Path("/etc/pic/ddns-credentials.json")
@@ -102,6 +106,8 @@ class Config:
             "wg_public_key_file": root / "etc/pic-wireguard/public.key",
             "dns_peers_file": root / "dns/peers.hosts",
             "dhcp_leases_file": root / "dhcp/dnsmasq.leases",
+            "radicale_storage_dir": root / "radicale/collections",
+            "radicale_user": "",
             "ddns_credentials_file": root / "etc/ddns-credentials.json",
             "ddns_config_file": root / "etc/ddns.json",
             "ddns_status_file": root / "ddns/status.json",

@@ -12,6 +12,7 @@ from .core import roles
 from .managers.ansible_backend import AnsibleRunnerBackend
 from .managers.auth import AuthManager, RateLimiter
 from .managers.backup import BackupOperations, BackupSettings
+from .managers.calendars import Calendars
 from .managers.certs import Certificates
 from .managers.changes import ChangeManager
 from .managers.ddns import DdnsManager
@@ -119,6 +120,7 @@ class Cell:
             config.acme_cert_file,
             memory=self.agent.memory if self.agent else system_memory,
         )
+        self.calendars = Calendars(self.changes, agent_call)
         self.health = health or HealthMonitor(
             lambda: self.state.section("services"),
             lambda: self.state.section("network")["dns_server"],

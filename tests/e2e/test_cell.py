@@ -11,7 +11,8 @@
 3. A peer added through the API: right after the answer (before its converge ends) a WireGuard
    client host completes a handshake and pings the cell within 3 s, and the cell's
    /api/wireguard/status reports it online (a handshake, bytes received, its endpoint); then, through the tunnel, it
-   resolves the cell's names, gets NTP, stores and reads a CalDAV event, puts and
+   resolves the cell's names, gets NTP, stores and reads a CalDAV event (also in a calendar the admin
+   made through the API, which Radicale serves at once, found by PROPFIND), puts and
    gets a WebDAV file, sends mail on 587 and reads it on 993 (TLS verified against the cell's CA only).
    No secret is written where it should not be. The web UI's browser tests run against this cell.
 4. A LAN host gets a DHCP lease from the cell, resolves the cell's names and gets NTP from it. A
@@ -29,6 +30,7 @@ import ipaddress
 import os
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 
 import pytest
 import requests
@@ -440,15 +442,61 @@ def test_calendar_event_stored_and_read_over_caldav(cell, peer):
     base = "https://calendar.home.cell/admin/e2e/"
     made = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-X", "MKCALENDAR", base)
     assert made.stdout == "201", made.stdout + made.stderr
-    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PIC e2e//EN\r\nBEGIN:VEVENT\r\nUID:e2e-1\r\n"
-             "DTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:Cell e2e\r\nEND:VEVENT\r\n"
-             "END:VCALENDAR\r\n")
+    store_and_read_event(cell, base, "e2e-1", "Cell e2e")
+
+
+def store_and_read_event(cell, calendar: str, uid: str, summary: str) -> None:
+    """The admin's CalDAV client PUTs an event into a calendar and GETs it back."""
+    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PIC e2e//EN\r\nBEGIN:VEVENT\r\n"
+             f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:{summary}\r\n"
+             "END:VEVENT\r\nEND:VCALENDAR\r\n")
     # --data-binary, not -T: Radicale reads no body from a chunked upload (it wants a Content-Length).
     put = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: text/calendar", "-X", "PUT",
-               "--data-binary", "@-", base + "e2e-1.ics", data=event)
+               "--data-binary", "@-", f"{calendar}{uid}.ics", data=event)
     assert put.stdout in ("201", "204"), put.stdout + put.stderr
-    got = curl(cell, base + "e2e-1.ics")
-    assert "SUMMARY:Cell e2e" in got.stdout, got.stdout + got.stderr
+    got = curl(cell, f"{calendar}{uid}.ics")
+    assert f"SUMMARY:{summary}" in got.stdout, got.stdout + got.stderr
+
+
+PROPFIND = ('<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop><resourcetype/><displayname/>'
+            '</prop></propfind>')
+
+
+def test_a_calendar_made_through_the_api_is_served_at_once(cell, admin, peer):
+    """The admin makes a calendar through the API (pic-agent writes its folder into Radicale's
+    storage, Radicale's own); without a restart a CalDAV client finds it in a PROPFIND of the
+    person's address with the name given, stores an event in it and reads it back; the API lists it
+    with the address the client used. A taken name is a 409, a bad one a 400 naming the field."""
+    since = cell.exec("systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value", "radicale").stdout
+    body = {"name": "family", "displayname": "Family Trips", "kind": "calendar", "color": "#3a7bd5"}
+    r = admin.post(f"{cell.https}/api/calendars", json=body, headers=csrf(admin), timeout=30)
+    assert r.status_code == 201, r.text
+    url = r.json()["url"]
+    assert url == "https://calendar.home.cell/admin/family/", r.json()
+    again = admin.post(f"{cell.https}/api/calendars", json=body, headers=csrf(admin), timeout=30)
+    assert again.status_code == 409 and again.json()["fields"] == {"name": "exists already"}, again.text
+    bad = admin.post(f"{cell.https}/api/calendars", json={**body, "name": "../x"}, headers=csrf(admin), timeout=30)
+    assert bad.status_code == 400 and "name" in bad.json()["fields"], bad.text
+    made = cell.exec("stat", "-c", "%U:%G %a", "/var/lib/radicale/collections/collection-root/admin/family").stdout
+    assert made.strip() == "radicale:radicale 750", made
+
+    found = curl(cell, "-X", "PROPFIND", "-H", "Depth: 1", "-H", "Content-Type: application/xml", "--data-binary",
+                 "@-", "https://calendar.home.cell/admin/", data=PROPFIND)
+    listing = {r.findtext("{DAV:}href"): r for r in ET.fromstring(found.stdout).iter("{DAV:}response")}
+    family = listing.get("/admin/family/")
+    assert family is not None, found.stdout + found.stderr
+    assert family.findtext(".//{DAV:}displayname") == "Family Trips", found.stdout
+    assert family.find(".//{DAV:}resourcetype/{urn:ietf:params:xml:ns:caldav}calendar") is not None, found.stdout
+    store_and_read_event(cell, url, "family-1", "Family e2e")
+
+    listed = admin.get(f"{cell.https}/api/calendars", timeout=15).json()
+    mine = next(p for p in listed["people"] if p["user"] == "admin")
+    family = next(c for c in mine["collections"] if c["name"] == "family")
+    assert family == {"name": "family", "kind": "calendar", "displayname": "Family Trips", "description": "",
+                      "color": "#3a7bd5", "url": url}, family
+    assert "Family e2e" not in str(listed)  # the list reads the properties only, never an event
+    after = cell.exec("systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value", "radicale").stdout
+    assert after == since, "Radicale was restarted"
 
 
 def test_files_put_and_get_over_webdav(cell, peer):

@@ -212,6 +212,9 @@ MEMBER_MAY = {
     ("post", "/api/peers/{name}/keys"),
     # their own devices' handshakes and transfer, no interface facts (test_wireguard_status.py)
     ("get", "/api/wireguard/status"),
+    # their own calendars and address books (test_calendars.py)
+    ("get", "/api/calendars"),
+    ("post", "/api/calendars"),
 }
 
 

@@ -82,6 +82,17 @@ async function pageRequest(method, p, body) {
   )
 }
 
+/** Waits until no run is pending or running: a converge asked for meanwhile would join a pending one. */
+async function runsSettled(ms = 60_000) {
+  const until = Date.now() + ms
+  for (;;) {
+    const going = (await pageRequest('GET', '/api/runs?limit=20')).runs.filter((r) => ['pending', 'running'].includes(r.status))
+    if (!going.length) return
+    if (Date.now() > until) throw new Error(`runs still going after ${ms} ms: ${going.map((r) => r.id).join(', ')}`)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
 /** Console errors except the failed-load lines of expected HTTP statuses. */
 function unexpectedErrors(allowedStatuses = []) {
   return errors.filter((e) => !allowedStatuses.some((s) => e.includes(`status of ${s}`)))
@@ -539,7 +550,11 @@ describe('the running cell', { concurrency: false }, () => {
       assert.ok(expected.runId && expected.task && expected.host,
         'PIC_UI_FAILED_RUN_ID, PIC_UI_FAILED_TASK and PIC_UI_FAILED_HOST name a failed run')
     }
-    if (!REAL) await page.goto(`${baseUrl}/runs`)
+    if (!REAL) {
+      await page.goto(`${baseUrl}/runs`)
+      // the earlier steps' runs ended first, or the wireguard converge below would join one of theirs
+      await runsSettled()
+    }
     const run_id = REAL ? expected.runId : (await pageRequest('POST', '/api/runs', { tags: ['wireguard'] })).run_id
     await page.goto(`${baseUrl}/runs/${run_id}`)
     const failures = page.getByTestId('run-failures')
@@ -1040,7 +1055,7 @@ describe('the running cell', { concurrency: false }, () => {
     await login('carol-Second-pw-2', name)
     await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()
     const nav = page.getByRole('navigation', { name: 'Main' })
-    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My devices', 'WireGuard', 'My services', 'Account'])
+    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My devices', 'WireGuard', 'My calendars', 'My services', 'Account'])
     const mine = await pageRequest('GET', '/api/account/services')
     assert.deepEqual(mine.services.filter((s) => ['files', 'vpn'].includes(s)), [])
     for (const url of [mine.calendar?.caldav_url, mine.mail?.imap.host].filter(Boolean)) await page.getByText(url).first().waitFor()

@@ -21,6 +21,7 @@ import { AccountPage } from './pages/Account'
 import { MyServicesPage } from './pages/MyServices'
 import { WireGuardPage } from './pages/WireGuard'
 import { RoutingPage } from './pages/Routing'
+import { CalendarPage } from './pages/Calendar'
 
 /** Installs router navigation into the api module (428 → /setup, 401 → login, keeping the page). */
 function ApiNavigation() {
@@ -87,6 +88,7 @@ function Protected() {
           <Route path="/my-services" element={<MyServicesPage />} />
           <Route path="/peers" element={<PeersPage />} />
           <Route path="/wireguard" element={<WireGuardPage mine />} />
+          <Route path="/calendar" element={<CalendarPage />} />
           <Route path="/*" element={<Navigate to="/my-services" replace />} />
         </Routes>
       </Layout>

@@ -285,6 +285,8 @@ export const endpoints = {
   deletePeer: (name: string) => api.del<T.PeerRemoved>(`/api/peers/${encodeURIComponent(name)}`),
   // the WireGuard page and the dashboard: the running interface and the devices online
   wireguardStatus: () => api.get<T.WireGuardStatus>('/api/wireguard/status'),
+  calendars: () => api.get<T.CalendarList>('/api/calendars'),
+  createCalendar: (body: T.CalendarRequest) => api.post<T.CalendarCollection>('/api/calendars', body),
   services: () => api.get<ServicesHealth>('/api/services'),
   // the dashboard: the host's disk use, memory and the end of the cell's HTTPS certificate (admins only)
   system: () => api.get<T.SystemFacts>('/api/system'),

@@ -6,10 +6,15 @@ The API process uses the same functions directly only when no agent is configure
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import ipaddress
 import json
+import os
 import re
+import shutil
+import stat
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -221,3 +226,162 @@ def wg_status(interface: str, wg: str = "wg") -> dict[str, Any]:
     except ValueError as exc:
         return {"up": False, "reason": f"interface {interface}: {exc}"[:300]}
     return {"up": True, **parsed}
+
+
+# Radicale's multifilesystem storage: every collection is a folder below <storage>/collection-root,
+# /<user>/<collection>/, its properties a JSON file in it. Radicale lists the folders afresh on each
+# request (storage/multifilesystem discover: scandir of the parent), so a folder made here is served
+# at once, without a restart. Its lock file (flock) is taken while a folder is made, as Radicale does.
+RADICALE_ROOT = "collection-root"
+RADICALE_PROPS = ".Radicale.props"
+RADICALE_LOCK = ".Radicale.lock"
+COLLECTION_TAGS = {"calendar": "VCALENDAR", "addressbook": "VADDRESSBOOK"}
+DESCRIPTION_PROPS = {"calendar": "C:calendar-description", "addressbook": "CR:addressbook-description"}
+COLOR_PROP = "ICAL:calendar-color"
+MAX_COLLECTIONS = 500  # per person listed
+MAX_PROPS = 64 * 1024  # bytes of a .Radicale.props read
+_SHOWN = re.compile(r"^[^\x00-\x1f\x7f/]{1,255}$")
+
+
+class CollectionError(Exception):
+    """A collection that cannot be made; ``exists`` when its name is taken."""
+
+    def __init__(self, message: str, exists: bool = False):
+        super().__init__(message)
+        self.exists = exists
+
+
+def _folder(path: Path) -> bool:
+    """A real folder, not a link to one (lstat): nothing here follows a link out of the storage."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _read_props(folder: Path) -> dict[str, Any]:
+    """A collection's properties, read without following a link; {} when missing or not JSON."""
+    try:
+        fd = os.open(folder / RADICALE_PROPS, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return {}
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return {}
+        raw = os.read(fd, MAX_PROPS + 1)
+    finally:
+        os.close(fd)
+    try:
+        props = json.loads(raw) if len(raw) <= MAX_PROPS else {}
+    except ValueError:
+        return {}
+    return props if isinstance(props, dict) else {}
+
+
+def _text(value: Any, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def calendar_collections(storage_dir: Path, users: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each user's calendars and address books: name (the folder), kind, displayname, description,
+    color. Only the properties are read, never an event or a card; a folder without a calendar or
+    address book tag (a user's own principal folder, a plain WebDAV folder) is not listed."""
+    root = Path(storage_dir) / RADICALE_ROOT
+    out: dict[str, list[dict[str, Any]]] = {}
+    for user in users:
+        found: list[dict[str, Any]] = []
+        out[user] = found
+        home = root / user
+        if not _folder(root) or not _folder(home):
+            continue
+        with os.scandir(home) as entries:
+            names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))
+        for name in names[:MAX_COLLECTIONS]:
+            if not _SHOWN.match(name):
+                continue
+            props = _read_props(home / name)
+            kind = next((k for k, tag in COLLECTION_TAGS.items() if props.get("tag") == tag), None)
+            if kind is None:
+                continue
+            found.append({
+                "name": name,
+                "kind": kind,
+                "displayname": _text(props.get("D:displayname"), 200),
+                "description": _text(props.get(DESCRIPTION_PROPS[kind]), 500),
+                "color": _text(props.get(COLOR_PROP), 32),
+            })
+    return out
+
+
+def collection_props(kind: str, displayname: str, description: str = "", color: str = "") -> dict[str, str]:
+    """A new collection's .Radicale.props, as Radicale writes them for a client's MKCALENDAR/MKCOL."""
+    props = {"tag": COLLECTION_TAGS[kind], "D:displayname": displayname}
+    if kind == "calendar":
+        props["C:supported-calendar-component-set"] = "VEVENT,VTODO,VJOURNAL"
+    if description:
+        props[DESCRIPTION_PROPS[kind]] = description
+    if color:
+        props[COLOR_PROP] = color
+    return props
+
+
+def calendar_create(storage_dir: Path, owner: str, name: str, props: dict[str, str],
+                    ids: tuple[int, int] | None = None) -> None:
+    """Makes /<owner>/<name>/ (``_make_collection``); a failure of the file system is a refusal that
+    says what failed, and no half-made collection is left."""
+    try:
+        _make_collection(Path(storage_dir), owner, name, props, ids)
+    except OSError as exc:
+        raise CollectionError(f"the collection could not be made: {exc.strerror or exc}"[:300]) from None
+
+
+def _make_collection(storage: Path, owner: str, name: str, props: dict[str, str],
+                     ids: tuple[int, int] | None) -> None:
+    """Makes /<owner>/<name>/ with its properties: a temporary folder beside it, then one rename, so
+    Radicale sees the whole collection or none. ``ids`` (Radicale's uid, gid) own what is made; the
+    owner's folder is made when Radicale has not yet (it makes it at their first login)."""
+    if not _folder(storage):
+        raise CollectionError(f"Radicale's storage {storage} does not exist (is the calendar service converged?)")
+    lock_fd = None
+    lock = storage / RADICALE_LOCK
+    if os.path.lexists(lock):  # Radicale's own; never made here (it must stay Radicale's to open)
+        lock_fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    try:
+        home = storage / RADICALE_ROOT / owner
+        for folder in (storage / RADICALE_ROOT, home):
+            try:
+                os.mkdir(folder, 0o750)
+                if ids:
+                    os.chown(folder, *ids)
+            except FileExistsError:
+                pass
+            if not _folder(folder):
+                raise CollectionError(f"{folder} is not a folder")
+        target = home / name
+        if os.path.lexists(target):
+            raise CollectionError(f"{owner} has a collection {name} already", exists=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".Radicale.tmp-", dir=home))  # Radicale skips names with a dot
+        try:
+            if ids:
+                os.chown(tmp, *ids)
+            os.chmod(tmp, 0o750)
+            fd = os.open(tmp / RADICALE_PROPS, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
+            with os.fdopen(fd, "w") as fh:
+                if ids:
+                    os.fchown(fh.fileno(), *ids)
+                json.dump(props, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.rename(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        dfd = os.open(home, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)

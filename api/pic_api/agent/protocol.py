@@ -167,6 +167,16 @@ def _ssh_key(value: Any) -> str:
     return value if value.endswith("\n") else value + "\n"
 
 
+MAX_LISTED_USERS = 1000
+
+
+def _users(value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_LISTED_USERS:
+        raise ValueError(f"must be a list of at most {MAX_LISTED_USERS} user names")
+    check = _typed("Label")
+    return list(dict.fromkeys(check(u) for u in value))
+
+
 def _typed(name: str) -> Check:
     """A check by a type of the state schema (core/schema.py DEFS): the same rule the API applies."""
 
@@ -236,6 +246,15 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     # a certificate from the cell's CA (managers/certs.py): the agent alone reads the root key; the
     # new key is in the answer only
     "ca_issue": ({"name": _typed("CertName")}, {"days": (_typed("CertDays"), 365)}),
+    # Radicale's collections (managers/calendars.py; Radicale's storage is its own to read): each
+    # user's calendars and address books with their names and properties only, never an event or a
+    # card; and a new one made, owned by Radicale's user, refused when its name is taken
+    "calendar_list": ({"users": _users}, {}),
+    "calendar_create": (
+        {"owner": _typed("Label"), "name": _typed("Label"), "displayname": _typed("CalendarName"),
+         "kind": _typed("CalendarKind")},
+        {"description": (_typed("CalendarText"), ""), "color": (_typed("CalendarColor"), "")},
+    ),
 }
 
 

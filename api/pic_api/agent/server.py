@@ -251,6 +251,29 @@ class Agent:
     def do_exit_status(self, name: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return actions.exit_status(name, self.config.exit_interface_prefix)
 
+    def do_calendar_list(self, users: list[str], send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return {"collections": actions.calendar_collections(Path(self.config.radicale_storage_dir), users)}
+
+    def do_calendar_create(self, owner: str, name: str, displayname: str, kind: str, description: str, color: str,
+                           send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        ids = None
+        if self.config.radicale_user:  # what is made is Radicale's ('': the process's own, as in the tests)
+            try:
+                user = pwd.getpwnam(self.config.radicale_user)
+            except KeyError:
+                raise AgentError(f"user {self.config.radicale_user} does not exist: the calendar service is not "
+                                 "installed", status=409) from None
+            ids = (user.pw_uid, user.pw_gid)
+        props = actions.collection_props(kind, displayname, description, color)
+        try:
+            actions.calendar_create(Path(self.config.radicale_storage_dir), owner, name, props, ids)
+        except actions.CollectionError as exc:
+            if exc.exists:
+                raise AgentError(str(exc), {"name": "exists already"}, status=409) from None
+            raise AgentError(str(exc), status=409) from None
+        log.info("made %s %s of %s", kind, name, owner)
+        return {"owner": owner, "name": name, "kind": kind}
+
     # backups ------------------------------------------------------------------------------
     def backups(self) -> BackupManager:
         """The backup manager over the backup role's configuration, read afresh for each action."""

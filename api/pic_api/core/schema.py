@@ -91,6 +91,8 @@ __all__ = [
 SCHEMA_VERSION = 1
 SERVICES = ("dns", "dhcp", "ntp", "wireguard", "mail", "calendar", "files")
 # What a person may use, and the cell service each one needs (vpn: WireGuard devices of their own).
+# What a Radicale collection the API makes may be (calendars: CalDAV; address books: CardDAV).
+COLLECTION_KINDS = ("calendar", "addressbook")
 USER_SERVICE_NEEDS = {"mail": "mail", "calendar": "calendar", "files": "files", "vpn": "wireguard"}
 USER_SERVICES = tuple(USER_SERVICE_NEEDS)
 DOMAIN_MODES = ("internal", "pic_ngo", "custom")
@@ -423,6 +425,29 @@ DEFS: dict[str, dict[str, Any]] = {
         "description": "an image with its registry and a tag or a digest: registry.example.org[:port]/name:tag or "
         "...@sha256:<64 hex>",
         "example": "registry.example.org/apps/hello:1.0",
+    },
+    "CalendarKind": _enum(
+        COLLECTION_KINDS, "calendar: a CalDAV calendar (events, tasks); addressbook: a CardDAV address book"
+    ),
+    "CalendarName": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 100,
+        "pattern": "^[^\\x00-\\x1f\\x7f]+$",
+        "description": "the name clients show for a calendar or address book (1 to 100 characters, no line breaks)",
+        "example": "Family",
+    },
+    "CalendarText": {
+        "type": "string",
+        "maxLength": 500,
+        "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+        "description": "a description clients may show (at most 500 characters, no line breaks)",
+    },
+    "CalendarColor": {
+        "type": "string",
+        "pattern": "^#[0-9A-Fa-f]{6}$",
+        "description": "a colour clients may show, #RRGGBB",
+        "example": "#3a7bd5",
     },
     "ContainerName": {
         "type": "string",
@@ -1367,11 +1392,24 @@ DHCP_RESERVATION = Request(
      "ip": "network.dhcp_reservations[].ip"},
     required=("name", "mac", "ip"),
 )
+CALENDAR = Request(
+    "CalendarRequest",
+    "calendar",
+    own={
+        "owner": _ref("Label", "owner"),
+        "name": _ref("Label", "name"),
+        "displayname": _ref("CalendarName", "displayname"),
+        "kind": _ref("CalendarKind", "kind"),
+        "description": _ref("CalendarText", "description"),
+        "color": _ref("CalendarColor", "color"),
+    },
+    required=("name", "displayname", "kind"),
+)
 IMAGE_PULL = Request("ImagePull", "image pull", own={"reference": _ref("PullRef", "image")}, required=("reference",))
 
 REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, EXIT, USER, DDNS, LOGIN, PASSWORD_CHANGE, BACKUP,
             BACKUP_RESTORE, BACKUP_KEY, SETUP_RESTORE, STORE_SETTINGS, STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL,
-            DNS_RECORD, DHCP_RESERVATION)
+            DNS_RECORD, DHCP_RESERVATION, CALENDAR)
 
 
 @functools.cache

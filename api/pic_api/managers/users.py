@@ -141,7 +141,7 @@ class UserManager:
         on 993, submission on 587 with STARTTLS, Radicale and WebDAV behind Caddy at /<user>/)."""
         state = self.changes.state.load()
         user = next((u for u in state["users"] if u["name"] == name), None)
-        domain = state["cell"].get("domain") or schema.domain_for(state["cell"]["name"], state["cell"]["domain_mode"])
+        domain = cell_domain(state)
         running = set(state.get("services", []))
         mine = [s for s in (user or {}).get("services", []) if schema.USER_SERVICE_NEEDS[s] in running]
         out: dict[str, Any] = {"username": name, "domain": domain, "services": mine}
@@ -156,8 +156,19 @@ class UserManager:
                 "smtp": {"host": host, "port": 587, "security": "STARTTLS"},
             }
         if "calendar" in mine:
-            url = f"https://calendar.{domain}/{name}/"
+            url = calendar_url(domain, name)
             out["calendar"] = {"caldav_url": url, "carddav_url": url, "login": name}
         if "files" in mine:
             out["files"] = {"webdav_url": f"https://files.{domain}/{name}/", "login": name}
         return out
+
+
+def cell_domain(state: dict[str, Any]) -> str:
+    """The domain the cell's services are named under."""
+    return state["cell"].get("domain") or schema.domain_for(state["cell"]["name"], state["cell"]["domain_mode"])
+
+
+def calendar_url(domain: str, name: str) -> str:
+    """A person's CalDAV and CardDAV address: Radicale behind Caddy at calendar.<domain>, their
+    collections below /<name>/ (the Calendar page appends each collection's name)."""
+    return f"https://calendar.{domain}/{name}/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .auth import account_bp, auth_bp
 from .backup import backup_bp, setup_restore_bp
 from .ca import ca_bp
+from .calendars import calendars_bp
 from .ddns import ddns_bp
 from .exits import exits_bp
 from .health import health_bp
@@ -28,6 +29,7 @@ BLUEPRINTS = [
     runs_bp,
     peers_bp,
     wireguard_bp,
+    calendars_bp,
     exits_bp,
     users_bp,
     settings_bp,

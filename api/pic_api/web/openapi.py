@@ -620,6 +620,32 @@ ANSWERS: dict[str, dict[str, Any]] = {
         },
         ["up", "now", "online_window", "online", "total", "devices"],
     ),
+    "CalendarCollection": _obj(
+        {
+            "name": {**STR, "description": "the collection's folder name, the last part of its address"},
+            "kind": ref("CalendarKind"),
+            "displayname": STR,
+            "description": STR,
+            "color": {**STR, "description": "#RRGGBB, or '' when none is set"},
+            "url": {**STR, "description": "its CalDAV (calendar) or CardDAV (address book) address"},
+        },
+        ["name", "kind", "displayname", "description", "color", "url"],
+    ),
+    "CalendarList": _obj(
+        {
+            "enabled": {**BOOL, "description": "the cell runs the calendar service"},
+            "error": {**STR, "description": "why the collections could not be read"},
+            "people": _list(_obj(
+                {
+                    "user": STR,
+                    "url": {**STR, "description": "the person's address, as My services gives it"},
+                    "collections": _list(ref("CalendarCollection")),
+                },
+                ["user", "url", "collections"],
+            )),
+        },
+        ["enabled", "people"],
+    ),
     "DhcpReservationAdded": _obj({"reservation": ref("DhcpReservation"), "run_id": STR}, ["reservation", "run_id"]),
     "DiskUse": _obj(
         {

@@ -12,7 +12,7 @@ export const NAV: { to: string; label: string; admin?: boolean; member?: string 
   { to: '/network-services', label: 'Network Services', admin: true },
   { to: '/wireguard', label: 'WireGuard' },
   { to: '/email', label: 'Email', admin: true },
-  { to: '/calendar', label: 'Calendar', admin: true },
+  { to: '/calendar', label: 'Calendar', member: 'My calendars' },
   { to: '/files', label: 'Files', admin: true },
   { to: '/routing', label: 'Routing', admin: true },
   { to: '/vault', label: 'Vault', admin: true },

@@ -265,6 +265,18 @@ export type AppVersion = string
 /** an image with its registry and a tag or a digest: registry.example.org[:port]/name:tag or ...@sha256:<64 hex> */
 export type PullRef = string
 
+/** calendar: a CalDAV calendar (events, tasks); addressbook: a CardDAV address book */
+export type CalendarKind = "calendar" | "addressbook"
+
+/** the name clients show for a calendar or address book (1 to 100 characters, no line breaks) */
+export type CalendarName = string
+
+/** a description clients may show (at most 500 characters, no line breaks) */
+export type CalendarText = string
+
+/** a colour clients may show, #RRGGBB */
+export type CalendarColor = string
+
 /** a container's name or id: letters, digits and _ . - (at most 128 characters) */
 export type ContainerName = string
 
@@ -403,6 +415,15 @@ export type BackupSettings = {
   keep_weekly?: BackupKeep
   keep_monthly?: BackupKeep
   key_confirmed?: KeyConfirmed
+}
+
+export type CalendarRequest = {
+  owner?: Label
+  name: Label
+  displayname: CalendarName
+  kind: CalendarKind
+  description?: CalendarText
+  color?: CalendarColor
 }
 
 export type CertificateRequest = {
@@ -1262,6 +1283,31 @@ export type WireGuardStatus = {
   }
 }
 
+export type CalendarCollection = {
+  /** the collection's folder name, the last part of its address */
+  name: string
+  kind: CalendarKind
+  displayname: string
+  description: string
+  /** #RRGGBB, or '' when none is set */
+  color: string
+  /** its CalDAV (calendar) or CardDAV (address book) address */
+  url: string
+}
+
+export type CalendarList = {
+  /** the cell runs the calendar service */
+  enabled: boolean
+  /** why the collections could not be read */
+  error?: string
+  people: {
+    user: string
+    /** the person's address, as My services gives it */
+    url: string
+    collections: CalendarCollection[]
+  }[]
+}
+
 export type DhcpReservationAdded = {
   reservation: DhcpReservation
   run_id: string
@@ -1606,6 +1652,28 @@ export const limits = {
     "pattern": "^[a-z0-9]([a-z0-9.-]{0,252}[a-z0-9])?(:[0-9]{1,5})?/[a-z0-9]([a-z0-9._/-]{0,200}[a-z0-9])?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$",
     "maxLength": 300,
     "description": "an image with its registry and a tag or a digest: registry.example.org[:port]/name:tag or ...@sha256:<64 hex>"
+  },
+  "CalendarKind": {
+    "enum": [
+      "calendar",
+      "addressbook"
+    ],
+    "description": "calendar: a CalDAV calendar (events, tasks); addressbook: a CardDAV address book"
+  },
+  "CalendarName": {
+    "pattern": "^[^\\x00-\\x1f\\x7f]+$",
+    "minLength": 1,
+    "maxLength": 100,
+    "description": "the name clients show for a calendar or address book (1 to 100 characters, no line breaks)"
+  },
+  "CalendarText": {
+    "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+    "maxLength": 500,
+    "description": "a description clients may show (at most 500 characters, no line breaks)"
+  },
+  "CalendarColor": {
+    "pattern": "^#[0-9A-Fa-f]{6}$",
+    "description": "a colour clients may show, #RRGGBB"
   },
   "ContainerName": {
     "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",

@@ -6,6 +6,7 @@ import { endpoints, SERVICE_LABELS, type LogEntry, type ServiceName } from '../a
 import { normalizeServices } from '../normalize'
 import { buttonPrimary, Card, ErrorNote, inputClass, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
 import { ServiceHealthList } from '../components/ServiceHealthList'
+import { CalendarPage } from './Calendar'
 import { NetworkServicesPage } from './NetworkServices'
 import { RunsTable } from './Runs'
 import { WireGuardPage } from './WireGuard'
@@ -151,10 +152,7 @@ export function InfoPages() {
         path="/email"
         element={<ServicePage title="Email" intro="Mail for the cell's users (Postfix and Dovecot)." services={['mail']} pending="Mailboxes, aliases and client settings are not yet available in the web UI." />}
       />
-      <Route
-        path="/calendar"
-        element={<ServicePage title="Calendar" intro="Calendars and contacts (CalDAV and CardDAV)." services={['calendar']} pending="Calendar and address book management is not yet available in the web UI." />}
-      />
+      <Route path="/calendar" element={<CalendarPage admin health={<ServiceHealth only={['calendar']} />} />} />
       <Route
         path="/files"
         element={<ServicePage title="Files" intro="File storage over WebDAV." services={['files']} pending="Browsing files and managing shares is not yet available in the web UI." />}
