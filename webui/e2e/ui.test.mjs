@@ -710,7 +710,7 @@ describe('the running cell', { concurrency: false }, () => {
       // run on its own (--test-name-pattern) by the store's end-to-end test: log in first, and let
       // the login finish (it leads on to the page) before anything navigates away from it
       await page.goto(`${baseUrl}/login?next=/containers`)
-      await login()
+      await loginUntil('Containers')
       await page.waitForURL(/\/containers$/)
     } else {
       await page.goto(`${baseUrl}/containers`)

@@ -145,8 +145,14 @@ class Lab:
                 host_ip, ns_ip = (str(a) for a in net.hosts())
                 c = ["-m", "comment", "--comment", self.comment]
                 run(["ip", "netns", "add", ns])
+                # No IPv6 in it: a link's IPv6 address turns valid a second or two after the link is
+                # up (duplicate address detection), a change Chromium answers by dropping the requests
+                # it has in flight ("Failed to fetch" of a login right after the page loaded).
+                run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                     "net.ipv6.conf.default.disable_ipv6=1"])
                 run(["ip", "link", "add", outer, "type", "veth", "peer", "name", inner])
                 run(["ip", "link", "set", inner, "netns", ns])
+                run(["ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{inner}.disable_ipv6=1"])
                 run(["ip", "addr", "add", f"{host_ip}/{net.prefixlen}", "dev", outer])
                 run(["ip", "link", "set", outer, "up"])
                 run(["ip", "-n", ns, "addr", "add", f"{ns_ip}/{net.prefixlen}", "dev", inner])
