@@ -23,12 +23,14 @@ PEER_KEY = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
 class FakeBackend:
     """Stands in for ansible-runner: records each run, emits two events, returns a set status.
 
-    With ``gate`` set, a run waits for ``gate`` to be set (or for cancel) before finishing.
+    With ``gate`` set, a run waits for ``gate`` to be set (or for cancel) before finishing;
+    ``script`` lists the statuses of the next runs, one each, before ``status`` applies again.
     """
 
     def __init__(self):
         self.runs = []
         self.status = "successful"
+        self.script = []
         self.gate = None
         self.started = threading.Event()
 
@@ -57,7 +59,7 @@ class FakeBackend:
                 },
             }
         )
-        return self.status
+        return self.script.pop(0) if self.script else self.status
 
 
 @pytest.fixture

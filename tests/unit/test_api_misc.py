@@ -210,3 +210,67 @@ def test_unexpected_error_is_json_500_without_details(app, admin, monkeypatch):
     resp = admin.get("/api/peers")
     assert resp.status_code == 500
     assert "secret detail" not in resp.get_data(as_text=True) and resp.get_json()["error"]
+
+
+# ---- a failed change undoes itself ---------------------------------------------------------------
+def timezone_of(config) -> str:
+    return yaml.safe_load(config.state_file.read_text())["cell"]["timezone"]
+
+
+def test_a_failed_change_goes_back_to_the_last_converged_version(app, admin, config, backend):
+    backend.script = ["failed"]  # the change's converge fails, the undo's succeeds
+    resp = admin.put("/api/settings", json={"timezone": "Etc/UTC"}, headers=csrf(admin))
+    failed = wait_run(app, resp.get_json()["run_id"])
+    assert failed["status"] == "failed" and failed["state_version"] == 2
+    assert failed["undone_by"] and "undone: the cell goes back to state version 1" in failed["error"]
+    undo = wait_run(app, failed["undone_by"])
+    assert undo["status"] == "successful" and undo["undo_of"] == failed["id"] and undo["state_version"] == 3
+    assert undo["tags"] == ["common"]  # the roles the failed change touched, converged again
+    assert timezone_of(config) == "Europe/Berlin"
+    assert [v["version"] for v in admin.get("/api/state/versions").get_json()["versions"]] == [1, 2, 3]
+    # the failed run's last event says it was undone, as the page shows it
+    events = list(app.extensions["pic"].runs.events(failed["id"]))
+    assert "undone" in events[-1]["error"]
+
+
+def test_an_undo_that_fails_is_not_undone_again(app, admin, config, backend):
+    backend.script = ["failed", "failed"]
+    resp = admin.put("/api/settings", json={"timezone": "Etc/UTC"}, headers=csrf(admin))
+    failed = wait_run(app, resp.get_json()["run_id"])
+    undo = wait_run(app, failed["undone_by"])
+    assert undo["status"] == "failed" and undo["undone_by"] is None
+    assert [r["id"] for r in backend.runs][-2:] == [failed["id"], undo["id"]]  # no third run
+    assert timezone_of(config) == "Europe/Berlin"
+
+
+def test_a_rollback_kept_if_it_fails_stays_for_repair(app, admin, config, backend):
+    wait_run(app, admin.put("/api/settings", json={"timezone": "Etc/UTC"}, headers=csrf(admin)).get_json()["run_id"])
+    backend.script = ["failed"]
+    resp = admin.post("/api/state/versions/1/rollback", json={"keep_if_failed": True}, headers=csrf(admin))
+    assert resp.status_code == 202
+    failed = wait_run(app, resp.get_json()["run_id"])
+    assert failed["status"] == "failed" and failed["undone_by"] is None
+    assert timezone_of(config) == "Europe/Berlin"  # version 1's, kept although it did not converge
+    bad = admin.post("/api/state/versions/1/rollback", json={"keep_if_failed": "yes"}, headers=csrf(admin))
+    assert bad.status_code == 400 and "keep_if_failed" in bad.get_json()["fields"]
+
+
+def test_a_failed_change_followed_by_a_newer_one_is_not_undone(app, admin, config, backend):
+    import threading
+
+    backend.gate, backend.script = threading.Event(), ["failed"]
+    first = admin.put("/api/settings", json={"timezone": "Etc/UTC"}, headers=csrf(admin)).get_json()["run_id"]
+    assert backend.started.wait(5)
+    second = admin.put("/api/settings", json={"timezone": "Asia/Tokyo"}, headers=csrf(admin)).get_json()["run_id"]
+    backend.gate.set()
+    failed = wait_run(app, first)
+    assert failed["undone_by"] is None and "not undone: a newer change follows it" in failed["error"]
+    assert wait_run(app, second)["status"] == "successful"
+    assert timezone_of(config) == "Asia/Tokyo"
+
+
+def test_a_failed_run_of_no_change_is_not_undone(app, admin, backend):
+    backend.script = ["failed"]
+    resp = admin.post("/api/runs", json={"tags": ["dnsmasq"]}, headers=csrf(admin))
+    failed = wait_run(app, resp.get_json()["run_id"])
+    assert failed["status"] == "failed" and failed["undone_by"] is None and failed["error"] is None

@@ -1365,6 +1365,12 @@ def run_request(roles: tuple[str, ...]) -> Request:
     return Request("RunRequest", "run request", own={"tags": tags, "check": {"type": "boolean"}})
 
 
+ROLLBACK = Request(
+    "RollbackRequest",
+    "rollback",
+    own={"keep_if_failed": {"type": "boolean",
+                            "description": "if its converge fails, keep that state for repair instead of undoing it"}},
+)
 STORE_SETTINGS = Request(
     "StoreSettings",
     "store settings",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,6 +16,8 @@ from .files import write_atomic
 from .runs import Run, RunManager
 from .state import StateManager
 
+log = logging.getLogger("pic.changes")
+
 
 class ChangeManager:
     def __init__(self, state: StateManager, runs: RunManager, roles: CellRoles, skip: Iterable[str] = ()):
@@ -22,6 +25,7 @@ class ChangeManager:
         self.runs = runs
         self.roles = roles
         self.skip = frozenset(skip)  # roles the API's runs never converge (config.skip_tags)
+        runs.before_finish.append(self.after_run)
 
     def tags_for(self, old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
         """The tags of the run of a change: the roles whose inputs changed ([] for all of them)."""
@@ -82,11 +86,54 @@ class ChangeManager:
     def converge(self, description: str, tags: list[str] | None = None, version: int | None = None) -> Run:
         return self.runs.submit("converge", tags or [], description=description, state_version=version)
 
-    def rollback(self, number: int) -> Run:
+    def rollback(self, number: int, undo: bool = True) -> Run:
+        """Write version ``number`` again as the newest and converge it. ``undo`` False: if that
+        converge fails, the failed state stays (kept for repair) instead of being undone."""
         old, new, version = self.state.rollback(number)
-        return self.runs.submit(
+        run = self.runs.submit(
             "converge",
             self.tags_for(old, new),
-            description=f"roll back to state version {number}",
+            description=f"roll back to state version {number}" + ("" if undo else " (kept if it fails)"),
             state_version=version,
+            undo=undo,
         )
+        return run
+
+    # A failed change undoes itself -------------------------------------------------------------
+    def after_run(self, run: Run, status: str) -> None:
+        """Before a converge's end is published: a success records its state version as converged;
+        a failed change's state goes back to the newest converged version, which converges again
+        (one undo run; an undo that fails is not undone again). Nothing is undone when a newer
+        change was saved meanwhile (it is queued and converges the newest state anyway), nor when no
+        version ever converged (a first setup that fails stays for its retry)."""
+        if run.kind != "converge" or run.check or run.job is not None:
+            return
+        if status == "successful":
+            version = run.state_version or (self.state.current_version() if not run.tags else None)
+            if version:
+                self.state.mark_converged(version)
+            return
+        if status != "failed" or run.state_version is None or not run.undo or run.undo_of:
+            return
+        good = self.state.converged_version()
+        if good is None or good >= run.state_version:
+            return
+        if self.state.current_version() != run.state_version:
+            run.error = _join(run.error, "not undone: a newer change follows it")
+            return
+        old, new, version = self.state.rollback(good)
+        undo = self.runs.submit(
+            "converge",
+            self.tags_for(old, new),
+            description=f"undo: back to state version {good} after run {run.id} failed",
+            state_version=version,
+            undo_of=run.id,
+        )
+        run.undone_by = undo.id
+        run.error = _join(run.error, f"undone: the cell goes back to state version {good} (run {undo.id})")
+        log.warning("run %s failed: state version %d undone by run %s (back to version %d)",
+                    run.id, run.state_version, undo.id, good)
+
+
+def _join(error: str | None, note: str) -> str:
+    return f"{error}; {note}" if error else note

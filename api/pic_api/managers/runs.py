@@ -86,6 +86,11 @@ class Run:
         self.cond = threading.Condition()
         self.cancel_requested = False
         self.job: Job | None = None
+        # a failed change's automatic undo: the undo run's id on the failed run, the failed run's id
+        # on the undo run; ``undo`` False keeps a failed state for repair (ChangeManager.after_run)
+        self.undo = True
+        self.undo_of: str | None = None
+        self.undone_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +105,8 @@ class Run:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "error": self.error,
+            "undo_of": self.undo_of,
+            "undone_by": self.undone_by,
         }
 
     @property
@@ -118,6 +125,9 @@ class RunManager:
         self._queue: queue.Queue[str] = queue.Queue()
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
+        # called with each run and its final status before that status is published, in the worker
+        # (a failed change undoes itself there); a hook may set the run's error
+        self.before_finish: list[Callable[[Run, str], None]] = []
         if recover:
             self._recover()
 
@@ -158,9 +168,13 @@ class RunManager:
         state_version: int | None = None,
         cleanup: list[Path] | None = None,
         job: Job | None = None,
+        undo: bool = True,
+        undo_of: str | None = None,
     ) -> Run:
-        """Queue a run: a converge (or preview) by the backend, or ``job``'s work (``kind`` says which)."""
-        if kind == "converge" and job is None and not check and not extravars and not cleanup:
+        """Queue a run: a converge (or preview) by the backend, or ``job``'s work (``kind`` says which).
+        ``undo`` False: a failed converge is not undone; ``undo_of``: the failed run this one undoes.
+        Either keeps the run its own: a converge otherwise joins one queued before it."""
+        if undo and not undo_of and kind == "converge" and job is None and not check and not extravars and not cleanup:
             joined = self._join_pending(tags, description, state_version)
             if joined is not None:
                 return joined
@@ -168,6 +182,7 @@ class RunManager:
         run = Run(run_id, kind, tags, check, description, extravars, state_version)
         run.cleanup = list(cleanup or [])
         run.job = job
+        run.undo, run.undo_of = undo, undo_of
         self._dir(run_id).mkdir(parents=True, mode=0o700)
         (self._dir(run_id) / "events.jsonl").touch(mode=0o600)
         self._save(run)
@@ -194,7 +209,7 @@ class RunManager:
             pending = [
                 r for r in self._runs.values()
                 if r.status == "pending" and r.kind == "converge" and not r.check and not r.extravars
-                and not r.cleanup and not r.cancel_requested
+                and not r.cleanup and not r.cancel_requested and r.undo and not r.undo_of
             ]
             if not pending:
                 return None
@@ -230,7 +245,8 @@ class RunManager:
                 self._execute(run)
             except RunFailed as exc:
                 log.warning("run %s failed: %s", run_id, exc)
-                self._finish(run, "failed", str(exc))
+                run.error = str(exc)
+                self._conclude(run, "failed")
             except Exception:  # keep the worker alive whatever a backend does
                 log.exception("run %s crashed", run_id)
                 self._finish(run, "failed", "internal error while running; see the API log")
@@ -251,7 +267,16 @@ class RunManager:
             status = "failed"
         if run.cancel_requested and status != "successful":
             status = "canceled"
-        self._finish(run, status, run.error)  # a backend may say why (e.g. what it put back)
+        self._conclude(run, status)
+
+    def _conclude(self, run: Run, status: str) -> None:
+        """The hooks, then the run's end with its error (a backend or a hook may say why)."""
+        for hook in self.before_finish:
+            try:
+                hook(run, status)
+            except Exception:  # a hook's failure must not leave the run unfinished
+                log.exception("after run %s: a hook failed", run.id)
+        self._finish(run, status, run.error)
 
     def converge_in(self, run: Run, emit: Emit, should_cancel: Callable[[], bool]) -> str:
         """The backend's converge for ``run`` (a run of its own, or a step of a job such as a store
@@ -294,7 +319,10 @@ class RunManager:
         path = self._dir(run_id) / "run.json"
         if not path.is_file():
             raise NotFound(f"no run {run_id!r}")
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
+        for key in ("undo_of", "undone_by"):  # records written before runs could be undone
+            data.setdefault(key, None)
+        return data
 
     def list(self, limit: int = 50) -> list[dict[str, Any]]:
         out = []

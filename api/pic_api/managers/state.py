@@ -183,6 +183,21 @@ class StateManager:
             return f"state version {number} does not exist"
         return _load_problem(f"state version {number}", lambda: schema.validate_state(self.get_version(number)))
 
+    # The newest version a converge carried out on the host: what a failed change goes back to.
+    def _converged_file(self) -> Path:
+        return self.versions_dir / "converged"
+
+    def converged_version(self) -> int | None:
+        try:
+            return int(self._converged_file().read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def mark_converged(self, number: int) -> None:
+        with self._lock:
+            if number > (self.converged_version() or 0):
+                write_atomic(self._converged_file(), f"{number}\n", 0o600)
+
     def newest_good_version(self) -> int | None:
         for v in reversed(self.versions()):
             if self.version_problem(v["version"]) is None:

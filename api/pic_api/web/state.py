@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
+from ..core import schema
 from ..core.redact import mask_state
-from .common import cell
+from ..managers.errors import checked
+from .common import cell, json_body
 from .openapi import doc
 
 state_bp = Blueprint("state", __name__, url_prefix="/api/state")
@@ -32,8 +34,10 @@ def state_versions() -> Any:
     "RollbackStarted",
     202,
     params={"number": {"type": "integer", "minimum": 1}},
+    body=schema.ROLLBACK,
     errors=(400, 404),
 )
 def state_rollback(number: int) -> Any:
-    run = cell().changes.rollback(number)
+    body = checked(schema.ROLLBACK, json_body()) if request.get_data() else {}
+    run = cell().changes.rollback(number, undo=not body.get("keep_if_failed", False))
     return jsonify(run_id=run.id, version=run.state_version), 202

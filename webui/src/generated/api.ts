@@ -498,6 +498,11 @@ export type PeerRequest = {
   exit?: ExitName
 }
 
+export type RollbackRequest = {
+  /** if its converge fails, keep that state for repair instead of undoing it */
+  keep_if_failed?: boolean
+}
+
 export type RunRequest = {
   /** roles to converge */
   tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "exits" | "mailserver" | "radicale" | "webdav" | "ddns" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "store" | "webui")[]
@@ -654,6 +659,10 @@ export type Run = {
   started_at: string | null
   finished_at: string | null
   error: string | null
+  /** the failed run whose change this run undoes */
+  undo_of: string | null
+  /** the run that undid this failed change */
+  undone_by: string | null
 }
 
 export type RunList = {
