@@ -544,7 +544,7 @@ describe('the running cell', { concurrency: false }, () => {
     const expected = REAL
       ? { runId: process.env.PIC_UI_FAILED_RUN_ID, task: process.env.PIC_UI_FAILED_TASK, msg: process.env.PIC_UI_FAILED_MSG,
           host: process.env.PIC_UI_FAILED_HOST }
-      : { task: 'wireguard › Enable and start the service', msg: 'Unable to start service wg-quick@wg0', host: 'cell' }
+      : { task: 'Setting up the VPN: Enable and start the service', msg: 'Unable to start service wg-quick@wg0', host: 'cell' }
     // Locally, the scripted converge fails a converge of the wireguard role alone (tests/ui/serve_api.py).
     if (REAL) {
       assert.ok(expected.runId && expected.task && expected.host,

@@ -276,6 +276,9 @@ export const endpoints = {
     return api.get<T.LogResult>(`/api/logs${tail ? `?${tail}` : ''}`)
   },
   run: (id: string) => api.get<Run>(`/api/runs/${encodeURIComponent(id)}`),
+  /** Write state version ``n`` again and converge it; ``keepIfFailed``: a failed converge keeps it. */
+  rollbackState: (n: number, keepIfFailed = false) =>
+    api.post<T.RollbackStarted>(`/api/state/versions/${n}/rollback`, { keep_if_failed: keepIfFailed }),
   runEventsUrl: (id: string) => `/api/runs/${encodeURIComponent(id)}/events`,
   peers: async () => (await api.get<T.PeerList>('/api/peers')).peers,
   addPeer: (body: T.PeerRequest) => api.post<NewPeerResponse>('/api/peers', body),

@@ -313,13 +313,13 @@ describe('run view', () => {
     expect(screen.getByTestId('current-task')).toHaveTextContent('Waiting')
 
     es.emit({ event: 'playbook_on_task_start', counter: 1, event_data: { role: 'common', task: 'Install base', task_uuid: 't1' } })
-    expect(screen.getByTestId('current-task')).toHaveTextContent('common › Install base')
+    expect(screen.getByTestId('current-task')).toHaveTextContent('Now: Preparing the host (Install base)')
     es.emit({ event: 'runner_on_ok', counter: 2, event_data: { role: 'common', task: 'Install base', task_uuid: 't1', host: 'cell', res: { changed: true } } })
     es.emit({ event: 'playbook_on_task_start', counter: 3, event_data: { role: 'wireguard', task: 'Start wg', task_uuid: 't2' } })
     await waitFor(() => expect(screen.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '75'))
     es.emit({ event: 'runner_on_failed', counter: 4, event_data: { role: 'wireguard', task: 'Start wg', task_uuid: 't2', host: 'cell', res: { msg: 'wg-quick failed' } } })
     const alert = screen.getByTestId('run-failures')
-    expect(alert).toHaveTextContent('wireguard › Start wg')
+    expect(alert).toHaveTextContent('Setting up the VPN: Start wg')
     expect(alert).toHaveTextContent('Host: cell')
     expect(alert).toHaveTextContent('wg-quick failed')
     expect(onFinished).not.toHaveBeenCalled()
@@ -330,6 +330,48 @@ describe('run view', () => {
     expect(onFinished).toHaveBeenCalledTimes(1)
     expect(es.closed).toBe(true)
     expect(screen.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '100')
+  })
+
+  it('shows a preview’s diffs folded, and none of a real run', async () => {
+    const diff = { event: 'runner_on_ok', counter: 2, event_data: { role: 'chrony', task: 'Write config', task_uuid: 't1', host: 'cell', res: { changed: true, diff: { before: 'a\n', after: 'b\n' } } } }
+    routeFetch(() => ({ status: 200, body: { id: 'p', status: 'running', tags: ['chrony'], check: true } }))
+    const { unmount } = render(<RunView runId="p" />)
+    FakeEventSource.instances[0].emit(diff)
+    const folded = await screen.findByTestId('run-diffs')
+    expect(folded.tagName).toBe('DETAILS')
+    expect(folded).not.toHaveAttribute('open')
+    expect(folded).toHaveTextContent('Changes this would make (1 file or settings)')
+    unmount()
+    routeFetch(() => ({ status: 200, body: { id: 'r', status: 'running', tags: ['chrony'], check: false } }))
+    render(<RunView runId="r" />)
+    FakeEventSource.instances[1].emit(diff)
+    await waitFor(() => expect(screen.getByTestId('run-roles')).toHaveTextContent('Setting up time (NTP)'))
+    expect(screen.queryByTestId('run-diffs')).toBeNull()
+  })
+
+  it('says a failed change was undone and offers to try it again or keep it for repair', async () => {
+    const failed = { id: 'f', status: 'failed', tags: ['common'], check: false, state_version: 4, undone_by: 'u', undo_of: null, error: 'x; undone' }
+    const calls = routeFetch((url, init) => {
+      if (url === '/api/runs/f') return { status: 200, body: failed }
+      if (url === '/api/state/versions/4/rollback' && init.method === 'POST') return { status: 202, body: { run_id: 'again', version: 6 } }
+      return { status: 404, body: {} }
+    })
+    const user = userEvent.setup()
+    render(<MemoryRouter><RunView runId="f" /></MemoryRouter>)
+    const note = await screen.findByTestId('run-undone')
+    expect(note).toHaveTextContent('This change failed, so the cell undid it by itself.')
+    expect(within(note).getByRole('link', { name: 'See the undo run' })).toHaveAttribute('href', '/runs/u')
+    await user.click(within(note).getByRole('button', { name: 'Keep the failed settings for repair' }))
+    const post = calls.find((c) => c.init.method === 'POST')!
+    expect(JSON.parse(post.init.body as string)).toEqual({ keep_if_failed: true })
+    expect(await within(note).findByRole('link', { name: 'follow the run' })).toHaveAttribute('href', '/runs/again')
+  })
+
+  it('says which failed run an undo run undoes', async () => {
+    routeFetch(() => ({ status: 200, body: { id: 'u', status: 'running', tags: ['common'], check: false, state_version: 5, undone_by: null, undo_of: 'f' } }))
+    render(<MemoryRouter><RunView runId="u" /></MemoryRouter>)
+    const note = await screen.findByTestId('run-undo-of')
+    expect(within(note).getByRole('link', { name: 'See the failed run' })).toHaveAttribute('href', '/runs/f')
   })
 
   it('learns the end from the run resource when no final event comes', async () => {

@@ -401,3 +401,31 @@ export function progressPercent(p: RunProgress): number {
   const running = counted.some((r) => r.status === 'running') ? 0.5 : 0
   return Math.min(99, Math.round(((done + running) / total) * 100))
 }
+
+// What each role of site.yml does, in a person's words (a role not named here: "Setting up <role>").
+const STEP_LABELS: Record<string, string> = {
+  'Load the cell state': 'Reading the cell’s settings',
+  'Converge the cell': 'Checking the host',
+  common: 'Preparing the host',
+  firewall: 'Setting up the firewall',
+  ca: 'Setting up the certificate authority',
+  chrony: 'Setting up time (NTP)',
+  wireguard: 'Setting up the VPN',
+  exits: 'Setting up exits',
+  mailserver: 'Setting up mail',
+  radicale: 'Setting up calendars and contacts',
+  webdav: 'Setting up file storage',
+  ddns: 'Setting up dynamic DNS',
+  caddy: 'Setting up HTTPS',
+  coredns: 'Setting up DNS',
+  dnsmasq: 'Setting up DNS and DHCP',
+  api: 'Updating the management API',
+  backup: 'Setting up backups',
+  store: 'Setting up the service store',
+  webui: 'Updating the web interface',
+}
+
+/** A step of a run (a role, or a play outside the roles) in a person's words. */
+export function stepLabel(role: string): string {
+  return STEP_LABELS[role] ?? `Setting up ${role}`
+}

@@ -1,4 +1,5 @@
 import { useEffect, useReducer, useRef, useState } from 'react'
+import { Link } from 'react-router-dom'
 import { endpoints, FINAL_STATUSES, type Run, type RunStatus } from '../api'
 import {
   initialRunProgress,
@@ -6,6 +7,7 @@ import {
   outcome,
   progressPercent,
   runProgressReducer,
+  stepLabel,
   type RunnerEvent,
   type TaskStatus,
 } from '../runProgress'
@@ -47,6 +49,7 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
   const finalRef = useRef(false)
   const [canceling, setCanceling] = useState(false)
   const [cancelError, setCancelError] = useState<string | null>(null)
+  const [info, setInfo] = useState<Run | null>(null)
   const onFinishedRef = useRef(onFinished)
   onFinishedRef.current = onFinished
 
@@ -84,6 +87,7 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
       try {
         const run = await endpoints.run(runId)
         if (stop) return
+        setInfo(run)
         const roles = expectedRoles(run)
         if (roles.length) dispatch({ type: 'expect', roles })
         if (FINAL_STATUSES.includes(run.status)) {
@@ -141,10 +145,11 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
         )}
       </div>
       {cancelError && <p role="alert" className="text-sm text-red-800">Could not cancel: {cancelError}</p>}
+      {info && <UndoNote run={info} />}
 
       <div>
         <div className="mb-1 flex justify-between text-sm text-slate-700">
-          <span id={`run-${runId}-progress-label`}>Progress by role</span>
+          <span id={`run-${runId}-progress-label`}>Progress</span>
           <span>{pct}%</span>
         </div>
         <div
@@ -165,7 +170,8 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
       <p className="text-sm" aria-live="polite" data-testid="current-task">
         {state.currentTask ? (
           <>
-            <span className="font-medium">Now:</span> {state.currentTask.role} › {state.currentTask.name}
+            <span className="font-medium">Now: {stepLabel(state.currentTask.role)}</span>{' '}
+            <span className="text-slate-600">({state.currentTask.name})</span>
           </>
         ) : isFinished(state) ? (
           <>Finished: {outcome(state)}.</>
@@ -185,7 +191,7 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
             {state.failures.map((f, i) => (
               <li key={i} className="text-sm text-red-900">
                 <div>
-                  <span className="font-medium">Task:</span> {f.role} › {f.task}
+                  <span className="font-medium">{stepLabel(f.role)}:</span> {f.task}
                 </div>
                 <div>
                   <span className="font-medium">Host:</span> {f.host}
@@ -200,12 +206,15 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
 
       {state.roles.length > 0 && (
         <div>
-          <h3 className="mb-2 font-semibold">Roles</h3>
+          <h3 className="mb-2 font-semibold">Steps</h3>
           <ul className="grid gap-2 sm:grid-cols-2" data-testid="run-roles">
             {state.roles.map((r) => (
               <li key={r.name} className="rounded border border-slate-200 bg-white p-2 text-sm">
                 <div className="flex items-center justify-between gap-2">
-                  <span className="font-medium break-all">{r.name}</span>
+                  <span>
+                    <span className="font-medium">{stepLabel(r.name)}</span>{' '}
+                    <span className="text-xs text-slate-600">({r.name})</span>
+                  </span>
                   <StatusBadge status={r.status} />
                 </div>
                 <div className="text-slate-700">
@@ -218,10 +227,12 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
         </div>
       )}
 
-      {state.diffs.length > 0 && (
-        <div data-testid="run-diffs">
-          <h3 className="mb-2 font-semibold">Changes this would make</h3>
-          <ul className="space-y-3">
+      {state.diffs.length > 0 && info?.check && (
+        <details data-testid="run-diffs">
+          <summary className="cursor-pointer font-semibold">
+            Changes this would make ({state.diffs.length} file{state.diffs.length === 1 ? '' : 's'} or settings)
+          </summary>
+          <ul className="mt-2 space-y-3">
             {state.diffs.map((d, i) => (
               <li key={i}>
                 <div className="text-sm">
@@ -247,7 +258,7 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
               </li>
             ))}
           </ul>
-        </div>
+        </details>
       )}
 
       {state.stats && (
@@ -293,5 +304,52 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
         </details>
       )}
     </section>
+  )
+}
+
+/** A failed change the cell undid by itself, or a run that undoes one: what happened and what to do. */
+function UndoNote({ run }: { run: Run }) {
+  const [started, setStarted] = useState<string | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  if (run.undo_of) {
+    return (
+      <p className="rounded border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900" data-testid="run-undo-of">
+        This run undoes a change whose run failed: the cell goes back to the last settings that worked.{' '}
+        <Link className="underline" to={`/runs/${encodeURIComponent(run.undo_of)}`}>See the failed run</Link>
+      </p>
+    )
+  }
+  if (!run.undone_by || run.state_version === null) return null
+  const version = run.state_version
+  const again = async (keep: boolean) => {
+    setError(null)
+    try {
+      setStarted((await endpoints.rollbackState(version, keep)).run_id)
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e))
+    }
+  }
+  const button =
+    'rounded border border-slate-400 bg-white px-3 py-1 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-teal-500'
+  return (
+    <div role="status" className="space-y-2 rounded border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900" data-testid="run-undone">
+      <p className="font-medium">This change failed, so the cell undid it by itself.</p>
+      <p>
+        It goes back to the last settings that worked, as the undo run shows:{' '}
+        <Link className="underline" to={`/runs/${encodeURIComponent(run.undone_by)}`}>See the undo run</Link>. Fix
+        what the failure below says, then try the change again, or keep the failed settings to repair them by hand.
+      </p>
+      {started ? (
+        <p>
+          Started: <Link className="underline" to={`/runs/${encodeURIComponent(started)}`}>follow the run</Link>.
+        </p>
+      ) : (
+        <div className="flex flex-wrap gap-2">
+          <button type="button" className={button} onClick={() => void again(false)}>Try the change again</button>
+          <button type="button" className={button} onClick={() => void again(true)}>Keep the failed settings for repair</button>
+        </div>
+      )}
+      {error && <p role="alert" className="text-red-800">Could not start it: {error}</p>}
+    </div>
   )
 }

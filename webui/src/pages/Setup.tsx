@@ -449,7 +449,6 @@ export function SetupPage() {
   if (runId) {
     body = (
       <div className="space-y-4">
-        <RunView runId={runId} title="Setting up your cell" onFinished={setStatus} />
         {switched && !finished && (
           <div className="rounded border border-emerald-300 bg-emerald-50 p-4" role="status">
             <p className="font-medium text-emerald-900">Your cell has switched to HTTPS.</p>
@@ -468,7 +467,7 @@ export function SetupPage() {
         {(status === 'failed' || status === 'canceled') && (
           <div className="rounded border border-red-300 bg-red-50 p-4 text-red-900">
             <p className="mb-3">
-              The setup run did not finish. The failed task is shown above; once the cause is fixed, the
+              The setup run did not finish. The failed task is shown below; once the cause is fixed, the
               settings page can apply the configuration again.
             </p>
             {!switched && (
@@ -486,6 +485,8 @@ export function SetupPage() {
           </div>
         )}
         {(switched || status === 'successful') && <HttpsStep urls={https} />}
+        {/* what to do next first; the run's steps below it */}
+        <RunView runId={runId} title="Setting up your cell" onFinished={setStatus} />
       </div>
     )
   } else if (error) {
