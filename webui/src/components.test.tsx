@@ -246,7 +246,9 @@ describe('new peer panel', () => {
     expect(screen.getByText(/making it durable/)).toBeInTheDocument()
   })
 
-  it('says it can connect when the run ends otherwise', () => {
+  it('says it can connect when the run ends otherwise, and turns ready when its run has applied it', async () => {
+    let status = 'running'
+    routeFetch((url) => (url === '/api/runs/r9' ? { status: 200, body: { id: 'r9', status } } : { status: 404, body: {} }))
     render(
       <MemoryRouter>
         <NewPeerPanel result={{ ...base, ready: false, live_error: 'no agent' }} onClose={vi.fn()} />
@@ -254,6 +256,20 @@ describe('new peer panel', () => {
     )
     expect(screen.queryByTestId('peer-ready')).toBeNull()
     expect(screen.getByText(/can connect when the cell has applied the change/)).toBeInTheDocument()
+    status = 'successful'
+    expect(await screen.findByTestId('peer-ready', {}, { timeout: 4000 })).toHaveTextContent('Ready: the device can connect now.')
+    expect(screen.getByText(/Applied by its run/)).toBeInTheDocument()
+  })
+
+  it('says the device cannot connect yet when its run failed', async () => {
+    routeFetch((url) => (url === '/api/runs/r9' ? { status: 200, body: { id: 'r9', status: 'failed' } } : { status: 404, body: {} }))
+    render(
+      <MemoryRouter>
+        <NewPeerPanel result={{ ...base, ready: false }} onClose={vi.fn()} />
+      </MemoryRouter>,
+    )
+    expect(await screen.findByTestId('peer-not-ready')).toHaveTextContent('could not apply the change')
+    expect(screen.queryByTestId('peer-ready')).toBeNull()
   })
 })
 

@@ -29,6 +29,34 @@ function expectedRoles(run: Run): string[] {
   return run.tags
 }
 
+/** A run's status, polled until it is final (null before the first answer or without a run). */
+export function useRunStatus(runId: string | null | undefined): RunStatus | null {
+  const [status, setStatus] = useState<RunStatus | null>(null)
+  useEffect(() => {
+    setStatus(null)
+    if (!runId) return
+    let stop = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const poll = async () => {
+      try {
+        const run = await endpoints.run(runId)
+        if (stop) return
+        setStatus(run.status)
+        if (FINAL_STATUSES.includes(run.status)) return
+      } catch {
+        // 401/428 navigate away through the api module; other errors: try again.
+      }
+      if (!stop) timer = setTimeout(poll, POLL_MS)
+    }
+    void poll()
+    return () => {
+      stop = true
+      if (timer) clearTimeout(timer)
+    }
+  }, [runId])
+  return status
+}
+
 export interface RunViewProps {
   runId: string
   /** Called once when the run has reached a final status. */

@@ -16,6 +16,7 @@ import {
   useApi,
 } from '../components/ui'
 import { ConfirmDialog, RunNotice } from '../components/Confirm'
+import { useRunStatus } from '../components/RunView'
 import { validatePeer, type FieldErrors, type PeerForm } from '../validation'
 
 /** The QR code as the API drew it, shown as an image so no script in the SVG can run. */
@@ -137,6 +138,9 @@ export function NewPeerPanel({ result, onClose, title }: { result: NewPeerRespon
   const ref = useRef<HTMLHeadingElement>(null)
   useEffect(() => ref.current?.focus(), [])
   const name = result.peer.name
+  // not applied at once: ready when its run has applied it (followed until it ends)
+  const runStatus = useRunStatus(result.ready ? null : result.run_id)
+  const ready = result.ready || runStatus === 'successful'
   return (
     <Card title={title ?? `Peer ${name} added`}>
       <h3 ref={ref} tabIndex={-1} className="sr-only">
@@ -165,16 +169,22 @@ export function NewPeerPanel({ result, onClose, title }: { result: NewPeerRespon
             <summary className="cursor-pointer text-sm font-medium">Show the configuration text</summary>
             <pre className="mt-2 overflow-x-auto rounded bg-slate-900 p-2 font-mono text-xs text-slate-100">{result.config}</pre>
           </details>
-          {result.ready ? (
+          {ready ? (
             <p className="font-medium text-teal-900" data-testid="peer-ready">
               Ready: the device can connect now.
+            </p>
+          ) : runStatus === 'failed' || runStatus === 'canceled' ? (
+            <p role="alert" className="font-medium text-red-800" data-testid="peer-not-ready">
+              The cell could not apply the change: the device cannot connect yet. The run says why.
             </p>
           ) : null}
           {result.run_id && (
             <p className="text-sm">
               {result.ready
                 ? 'The cell is making it durable: '
-                : 'The device can connect when the cell has applied the change: '}
+                : ready
+                  ? 'Applied by its run: '
+                  : 'The device can connect when the cell has applied the change: '}
               <Link className="text-teal-800 underline" to={`/runs/${encodeURIComponent(result.run_id)}`}>
                 watch run {result.run_id}
               </Link>
@@ -366,11 +376,17 @@ export function ChangePeerForm({
 /** After a change: ready or not, and for a new route the configuration the device loads (its own key stays). */
 export function ChangedPeerPanel({ result, routeChanged, onClose }: { result: PeerChanged; routeChanged: boolean; onClose: () => void }) {
   const name = result.peer.name
+  const runStatus = useRunStatus(result.ready ? null : result.run_id)
+  const ready = result.ready || runStatus === 'successful'
   return (
     <Card title={`Peer ${name} changed`}>
       <div className="space-y-3" data-testid="peer-changed">
         <p>
-          {result.ready ? 'Applied: the device goes on with its keys.' : 'The change takes effect when its run ends.'}{' '}
+          {ready
+            ? 'Applied: the device goes on with its keys.'
+            : runStatus === 'failed' || runStatus === 'canceled'
+              ? 'The cell could not apply the change; the run says why.'
+              : 'The change takes effect when its run ends.'}{' '}
           <Link className="text-teal-800 underline" to={`/runs/${encodeURIComponent(result.run_id)}`}>
             watch run {result.run_id}
           </Link>
