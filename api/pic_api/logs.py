@@ -67,6 +67,11 @@ def setup_logging(log_file: Path | None, level: str = "INFO", levels: str = "") 
     return logger
 
 
+def set_api_verbose(verbose: bool, level: str = "INFO") -> None:
+    """The API's own loggers at DEBUG (the Logs page's verbose api) or back at ``level``, at once."""
+    logging.getLogger(ROOT).setLevel("DEBUG" if verbose else level.upper())
+
+
 class Throttle:
     """Lets one event per key through every ``interval`` seconds and counts the ones held back."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from .agent import actions
@@ -9,6 +10,7 @@ from .agent.client import AgentBackend, AgentClient
 from .agent.server import local_call
 from .config import Config
 from .core import roles
+from .logs import set_api_verbose
 from .managers.ansible_backend import AnsibleRunnerBackend
 from .managers.auth import AuthManager, RateLimiter
 from .managers.backup import BackupOperations, BackupSettings
@@ -16,6 +18,7 @@ from .managers.calendars import Calendars
 from .managers.certs import Certificates
 from .managers.changes import ChangeManager
 from .managers.ddns import DdnsManager
+from .managers.errors import ManagerError
 from .managers.exits import ExitManager
 from .managers.health import HealthMonitor
 from .managers.logsearch import LogSearch
@@ -67,6 +70,10 @@ class Cell:
             members=lambda: {u["name"]: u.get("role", "peer") for u in self.state.section("users")},
         )
         self.state.on_save.append(lambda state: self.auth.prune({u["name"] for u in state.get("users", [])}))
+        # the API's own verbosity follows the state at once (the Logs page), from the start on
+        self.state.on_save.append(lambda state: self._api_verbosity(state))
+        with contextlib.suppress(ManagerError, ValueError, OSError):  # a damaged state: the configured level
+            self._api_verbosity(self.state.load())
         self.setup_code = SetupCode(config.secrets_dir, limiter)
         self.setup = SetupManager(self.changes, self.auth, self.setup_code, config.bcrypt_rounds)
         self.users = UserManager(self.changes, self.auth, config.bcrypt_rounds)
@@ -128,3 +135,6 @@ class Cell:
             interval=config.health_interval,
         )
         self.log_search = log_search or LogSearch(config.log_file, self.agent.journal if self.agent else None)
+
+    def _api_verbosity(self, state: dict) -> None:
+        set_api_verbose("api" in (state.get("logs") or {}).get("verbose", []), self.config.log_level)

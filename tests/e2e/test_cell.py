@@ -753,6 +753,35 @@ def test_network_services_record_and_reservation_through_the_api(cell, admin):
     assert have and reserved not in have, have
 
 
+def test_verbose_dns_logs_a_query_the_client_made_until_reset(cell, admin, peer):
+    """The Logs page's verbosity on the running cell: dnsmasq made verbose through the API logs a
+    query the VPN client makes, found by the log search (source dns); reset, it logs none."""
+    base, headers = cell.https, csrf(admin)
+
+    def verbosity(verbose: list[str]) -> None:
+        r = admin.put(f"{base}/api/logs/verbosity", json={"verbose": verbose}, headers=headers, timeout=30)
+        assert r.status_code == 202, r.text
+        assert follow_run(admin, base, r.json()["run_id"])[-1]["status"] == "successful"
+
+    def logged(name: str) -> list[dict]:
+        r = admin.get(f"{base}/api/logs", params={"source": "dns", "q": name, "limit": 50}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()["entries"]
+
+    verbosity(["dns"])
+    try:
+        name = f"verbose-{int(time.time())}.home.cell"  # a name nobody asked before
+        cell.exec("getent", "hosts", name, host="client")  # not found; asked at the cell through the tunnel
+        found = wait_for(lambda: logged(name), 30, 2)
+        assert found and any(f"query[A] {name} from {peer['ip']}" in e["message"] for e in found), found
+    finally:
+        verbosity([])
+    quiet = f"quiet-{int(time.time())}.home.cell"
+    cell.exec("getent", "hosts", quiet, host="client")
+    time.sleep(3)
+    assert logged(quiet) == []
+
+
 CLASHING_RECORDS = "/etc/pic/dns/records.d/zz-e2e-clash.yml"
 
 

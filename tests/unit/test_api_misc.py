@@ -274,3 +274,40 @@ def test_a_failed_run_of_no_change_is_not_undone(app, admin, backend):
     resp = admin.post("/api/runs", json={"tags": ["dnsmasq"]}, headers=csrf(admin))
     failed = wait_run(app, resp.get_json()["run_id"])
     assert failed["status"] == "failed" and failed["undone_by"] is None and failed["error"] is None
+
+
+# ---- verbose logs -------------------------------------------------------------------------------
+def test_verbose_logs_converge_the_roles_that_log_them_and_the_api_at_once(app, admin, config, backend):
+    import logging
+
+    assert admin.get("/api/logs/verbosity").get_json() == {"verbose": [], "logs": ["dns", "dhcp", "mail", "api"]}
+    resp = admin.put("/api/logs/verbosity", json={"verbose": ["mail", "dns"]}, headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    assert resp.get_json()["verbose"] == ["dns", "mail"]
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert sorted(info["tags"]) == ["dnsmasq", "mailserver"]
+    assert yaml.safe_load(config.state_file.read_text())["logs"] == {"verbose": ["dns", "mail"]}
+    # the same again changes nothing and starts no run
+    same = admin.put("/api/logs/verbosity", json={"verbose": ["dns", "mail"]}, headers=csrf(admin))
+    assert same.status_code == 200 and same.get_json()["run_id"] is None
+
+    assert logging.getLogger("pic").level == logging.INFO
+    resp = admin.put("/api/logs/verbosity", json={"verbose": ["api"]}, headers=csrf(admin))
+    assert logging.getLogger("pic").level == logging.DEBUG  # at once, before any run
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert sorted(info["tags"]) == ["dnsmasq", "mailserver"]  # back to normal there
+    resp = admin.put("/api/logs/verbosity", json={"verbose": ["api", "dhcp"]}, headers=csrf(admin))
+    assert wait_run(app, resp.get_json()["run_id"])["tags"] == ["dnsmasq"]
+    wait_run(app, admin.put("/api/logs/verbosity", json={"verbose": ["api"]}, headers=csrf(admin)).get_json()["run_id"])
+    resp = admin.put("/api/logs/verbosity", json={"verbose": []}, headers=csrf(admin))
+    assert logging.getLogger("pic").level == logging.INFO
+    assert wait_run(app, resp.get_json()["run_id"])["tags"] == ["always"]  # no role reads the API's
+
+
+def test_verbose_logs_refuse_what_may_not_be_verbose_and_change_nothing(app, admin, config):
+    before = config.state_file.read_text()
+    for body, field in (({"verbose": ["dns", "ntp"]}, "verbose[1]"), ({"verbose": "dns"}, "verbose"),
+                        ({}, "verbose"), ({"verbose": ["dns", "dns"]}, "verbose")):
+        resp = admin.put("/api/logs/verbosity", json=body, headers=csrf(admin))
+        assert resp.status_code == 400 and field in resp.get_json()["fields"], (body, resp.get_json())
+    assert config.state_file.read_text() == before

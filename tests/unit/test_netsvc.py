@@ -262,6 +262,8 @@ def render_dnsmasq(**overrides) -> str:
         "dnsmasq_dhcp_dns_server": "192.168.50.1",
         "dnsmasq_dhcp_ntp_server": "",
         "dnsmasq_dhcp_hosts": [],
+        "dnsmasq_log_queries": False,
+        "dnsmasq_log_dhcp": False,
     }
     vars_ = schema.state_to_vars(state_with(
         dns_records=[{"name": "printer", "type": "A", "value": "192.168.50.20"},
@@ -293,3 +295,16 @@ def test_the_rendered_dnsmasq_configuration_passes_dnsmasq_test(tmp_path):
     conf.write_text(text.replace(f"dhcp-host={MAC}", "dhcp-hostt=" + MAC))
     res = subprocess.run([dnsmasq, "--test", "-C", str(conf)], capture_output=True, text=True)
     assert res.returncode != 0
+
+
+@pytest.mark.skipif(shutil.which("dnsmasq") is None and not Path("/usr/sbin/dnsmasq").exists(),
+                    reason="needs dnsmasq")
+def test_verbose_dnsmasq_logs_every_query_and_dhcp_exchange_and_passes_its_test(tmp_path):
+    assert "log-queries" not in render_dnsmasq() and "log-dhcp" not in render_dnsmasq()
+    text = render_dnsmasq(dnsmasq_log_queries=True, dnsmasq_log_dhcp=True)
+    assert "\nlog-queries\n" in text and "\nlog-dhcp\n" in text
+    conf = tmp_path / "pic.conf"
+    conf.write_text(text)
+    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    res = subprocess.run([dnsmasq, "--test", "-C", str(conf)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr

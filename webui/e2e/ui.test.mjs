@@ -867,6 +867,24 @@ describe('the running cell', { concurrency: false }, () => {
     })
   }
 
+  test('logs: a log made verbose with its run followed, then reset to normal', async () => {
+    errors = []
+    await page.goto(`${baseUrl}/logs`)
+    await page.getByRole('heading', { name: 'Logs', level: 1 }).waitFor()
+    const form = page.getByRole('form', { name: 'Log verbosity' })
+    await form.getByLabel(/DHCP: every exchange/).check()
+    await form.getByRole('button', { name: 'Save verbosity' }).click()
+    const run = page.getByRole('region', { name: 'Applying the log verbosity' })
+    await run.locator('h2 + [data-status=successful]').waitFor({ timeout: 180_000 })
+    await page.getByText('Verbose now: dhcp.').waitFor()
+    await shot('logs-verbose')
+    await form.getByRole('button', { name: 'Reset to normal' }).click()
+    await page.getByText('Verbose now: none.').waitFor()
+    await page.getByRole('region', { name: 'Applying the log verbosity' }).locator('h2 + [data-status=successful]')
+      .waitFor({ timeout: 180_000 })
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
   test('backups: a repository, a backup now with its steps, the archive, a restore of the mail, a check, the passphrase saved', async () => {
     errors = []
     const repository = REAL ? '/var/lib/pic-ui-test/backups' : api.backup_repository

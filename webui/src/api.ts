@@ -275,6 +275,8 @@ export const endpoints = {
     const tail = qs.toString()
     return api.get<T.LogResult>(`/api/logs${tail ? `?${tail}` : ''}`)
   },
+  logVerbosity: () => api.get<T.LogVerbosityView>('/api/logs/verbosity'),
+  setLogVerbosity: (verbose: T.VerboseLog[]) => api.put<T.LogVerbosityChanged>('/api/logs/verbosity', { verbose }),
   run: (id: string) => api.get<Run>(`/api/runs/${encodeURIComponent(id)}`),
   /** Write state version ``n`` again and converge it; ``keepIfFailed``: a failed converge keeps it. */
   rollbackState: (n: number, keepIfFailed = false) =>

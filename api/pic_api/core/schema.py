@@ -90,6 +90,9 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 SERVICES = ("dns", "dhcp", "ntp", "wireguard", "mail", "calendar", "files")
+# What may log verbosely (the Logs page): dnsmasq's every query (dns) and every DHCP exchange (dhcp),
+# Postfix's and Dovecot's debug (mail), the management API's DEBUG lines (api).
+VERBOSE_LOGS = ("dns", "dhcp", "mail", "api")
 # What a person may use, and the cell service each one needs (vpn: WireGuard devices of their own).
 # What a Radicale collection the API makes may be (calendars: CalDAV; address books: CardDAV).
 COLLECTION_KINDS = ("calendar", "addressbook")
@@ -603,6 +606,14 @@ DEFS: dict[str, dict[str, Any]] = {
             "apps": _list_of(_ref("StoreApp", "app"), maxItems=64, title="apps", default=[]),
         }
     ),
+    "VerboseLog": _enum(VERBOSE_LOGS, "a log that may be verbose: dns (every query), dhcp (every exchange), "
+                        "mail (Postfix and Dovecot debug), api (the management API's DEBUG lines)"),
+    "Logs": _obj(
+        {
+            "verbose": _list_of(_ref("VerboseLog", "verbose log"), uniqueItems=True, maxItems=len(VERBOSE_LOGS),
+                                title="verbose", default=[]),
+        }
+    ),
     "CellState": _obj(
         {
             "version": {"const": SCHEMA_VERSION, "title": "version"},
@@ -617,6 +628,7 @@ DEFS: dict[str, dict[str, Any]] = {
             "backup": _ref("Backup", "backup", default={}),
             "store": _ref("Store", "store", default={}),
             "ca": _ref("Ca", "ca", default={}),
+            "logs": _ref("Logs", "logs", default={}),
         },
         ["version", "cell"],
     ),
@@ -1365,6 +1377,7 @@ def run_request(roles: tuple[str, ...]) -> Request:
     return Request("RunRequest", "run request", own={"tags": tags, "check": {"type": "boolean"}})
 
 
+LOG_VERBOSITY = Request("LogVerbosity", "log verbosity", {"verbose": "logs.verbose"}, required=("verbose",))
 ROLLBACK = Request(
     "RollbackRequest",
     "rollback",
@@ -1531,6 +1544,10 @@ def valid_state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
         **store_vars(full["store"], full["users"]),
     }
     out["pic_ca_revoked"] = list(full["ca"]["revoked"])
+    # verbose logs, one variable per role that logs them (the API's own is no role's)
+    verbose = full["logs"]["verbose"]
+    out["pic_log_dns_queries"], out["pic_log_dhcp"] = "dns" in verbose, "dhcp" in verbose
+    out["pic_log_mail_debug"] = "mail" in verbose
     out.update(exit_vars(full))
     out["pic_ddns_provider"], out["pic_ddns_hostname"] = ddns_target(full)
     out["pic_ddns_zone"] = full["ddns"].get("zone") or ""

@@ -438,6 +438,13 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "ServicesHealth": _obj({"checked_at": STR, "services": _list(ref("ServiceHealth"))}, ["checked_at", "services"]),
     "LogEntry": _obj({"time": STR, "level": STR, "logger": STR, "unit": STR, "message": STR}),
     "LogResult": _obj({"source": STR, "entries": _list(ref("LogEntry"))}, ["source", "entries"]),
+    "LogVerbosityView": _obj({"verbose": _list(ref("VerboseLog")), "logs": _list(ref("VerboseLog"))},
+                             ["verbose", "logs"]),
+    "LogVerbosityChanged": _obj(
+        {"verbose": _list(ref("VerboseLog")),
+         "run_id": {"type": ["string", "null"], "description": "null when nothing changed"}},
+        ["verbose", "run_id"],
+    ),
     "CatalogApp": _obj(
         {
             "id": ref("Label"),

@@ -384,6 +384,13 @@ export type Store = {
   apps?: StoreApp[]
 }
 
+/** a log that may be verbose: dns (every query), dhcp (every exchange), mail (Postfix and Dovecot debug), api (the management API's DEBUG lines) */
+export type VerboseLog = "dns" | "dhcp" | "mail" | "api"
+
+export type Logs = {
+  verbose?: VerboseLog[]
+}
+
 export type CellState = {
   version: 1
   setup_completed?: boolean
@@ -397,6 +404,7 @@ export type CellState = {
   backup?: Backup
   store?: Store
   ca?: Ca
+  logs?: Logs
 }
 
 export type BackupKeyRequest = {
@@ -466,6 +474,10 @@ export type ExitRequest = {
 
 export type ImagePull = {
   reference: PullRef
+}
+
+export type LogVerbosity = {
+  verbose: VerboseLog[]
 }
 
 export type Login = {
@@ -1066,6 +1078,17 @@ export type LogEntry = {
 export type LogResult = {
   source: string
   entries: LogEntry[]
+}
+
+export type LogVerbosityView = {
+  verbose: VerboseLog[]
+  logs: VerboseLog[]
+}
+
+export type LogVerbosityChanged = {
+  verbose: VerboseLog[]
+  /** null when nothing changed */
+  run_id: string | null
 }
 
 export type CatalogApp = {
@@ -1745,5 +1768,14 @@ export const limits = {
     "pattern": "^(|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?|/([A-Za-z0-9._-]+/)*[A-Za-z0-9._-]+)$",
     "maxLength": 255,
     "description": "where the index of apps is: an http(s) URL or an absolute path on the cell; empty for the index the cell ships"
+  },
+  "VerboseLog": {
+    "enum": [
+      "dns",
+      "dhcp",
+      "mail",
+      "api"
+    ],
+    "description": "a log that may be verbose: dns (every query), dhcp (every exchange), mail (Postfix and Dovecot debug), api (the management API's DEBUG lines)"
   }
 } as const

@@ -5,6 +5,7 @@ import { Link, Route, Routes } from 'react-router-dom'
 import { endpoints, SERVICE_LABELS, type LogEntry, type ServiceName } from '../api'
 import { normalizeServices } from '../normalize'
 import { buttonPrimary, Card, ErrorNote, inputClass, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
+import { LogVerbosity } from '../components/LogVerbosity'
 import { ServiceHealthList } from '../components/ServiceHealthList'
 import { CalendarPage } from './Calendar'
 import { NetworkServicesPage } from './NetworkServices'
@@ -125,6 +126,7 @@ function Logs() {
           </div>
         )}
       </Card>
+      <LogVerbosity />
       <Card title="Run logs">
         {runs.loading && !runs.data ? <Loading /> : runs.error ? <ErrorNote error={runs.error} /> : <RunsTable runs={runs.data ?? []} />}
       </Card>
