@@ -782,51 +782,57 @@ def test_verbose_dns_logs_a_query_the_client_made_until_reset(cell, admin, peer)
     assert logged(quiet) == []
 
 
-CLASHING_RECORDS = "/etc/pic/dns/records.d/zz-e2e-clash.yml"
+PLANTED_DNSMASQ = "/etc/dnsmasq.d/zz-e2e-planted.conf"
 
 
 def test_a_failed_change_undoes_itself_and_every_service_answers_as_before(cell, admin, peer):
-    """A change made to fail on purpose: a record another role publishes (planted) is a CNAME of the
-    name the admin then gives an A record through the API, which the API cannot know; the zone's
-    check fails the change's converge. The cell goes back to the version before by itself: the
-    record is gone from the state, the undo run converges, and DNS, the tunnel and every service
-    answer as before."""
-    cell.lab.up("lan", dhcp=True)
+    """A change made to fail on purpose: a file planted beside dnsmasq's own reserves a LAN address
+    for another device, and the admin reserves the same address through the API, which cannot know
+    it; dnsmasq's check of its new file with the others it reads refuses it, so the change's converge
+    fails. The cell goes back to the version before by itself: the reservation is gone from the
+    state, the undo run converges, and DNS, the tunnel and every service answer as before."""
+    lan = cell.lab.up("lan", dhcp=True)
     base, headers = cell.https, csrf(admin)
 
     def services() -> dict[str, str]:
         listed = admin.get(f"{base}/api/services", timeout=30).json()["services"]
         return {s["name"]: s["status"] for s in listed}
 
+    dhcp = admin.get(f"{base}/api/dhcp", timeout=30).json()
+    taken = {lease["ip"] for lease in dhcp["leases"]} | {dhcp["lan_address"], lan["ip"]}
+    address = next(str(a) for a in reversed(list(ipaddress.ip_network(dhcp["lan_subnet"]).hosts()))
+                   if str(a) not in taken)
     before = services()
     assert all(status in ("ok", "disabled") for status in before.values()), before
-    planted = "- {name: clash, type: CNAME, value: calendar}\n"
-    cell.lab.exec("cell", ["bash", "-c", f"cat > {CLASHING_RECORDS}"], input=planted)
+    cell.lab.exec("cell", ["bash", "-c", f"cat > {PLANTED_DNSMASQ}"],
+                  input=f"dhcp-host=52:54:00:e2:e2:01,{address},planted\n")
     try:
-        r = admin.post(f"{base}/api/dns/records", json={"name": "clash", "type": "A", "value": "192.0.2.51"},
-                       headers=headers, timeout=30)
+        r = admin.post(f"{base}/api/dhcp/reservations", json={"name": "clash-box", "mac": "52:54:00:e2:e2:02",
+                                                               "ip": address}, headers=headers, timeout=30)
         assert r.status_code == 202, r.text
         failed_id = r.json()["run_id"]
-        assert follow_run(admin, base, failed_id)[-1]["status"] == "failed"
+        events = follow_run(admin, base, failed_id)
+        assert events[-1]["status"] == "failed"
+        refused = [e for e in events if e.get("event") == "runner_on_failed"]
+        # dnsmasq's own words, in the message the run page shows
+        assert refused and f"duplicate dhcp-host IP address {address}" in refused[0]["msg"], refused
         failed = admin.get(f"{base}/api/runs/{failed_id}", timeout=10).json()
         assert failed["undone_by"] and "undone" in failed["error"], failed
         undo_events = follow_run(admin, base, failed["undone_by"])
         assert undo_events[-1]["status"] == "successful", undo_events[-3:]
         undo = admin.get(f"{base}/api/runs/{failed['undone_by']}", timeout=10).json()
         assert undo["undo_of"] == failed_id and undo["state_version"] == failed["state_version"] + 1, undo
-        records = admin.get(f"{base}/api/dns/records", timeout=10).json()["records"]
-        assert not any(rec["name"] == "clash" and rec["type"] == "A" for rec in records), records
+        listed = admin.get(f"{base}/api/dhcp", timeout=30).json()["reservations"]
+        assert not any(res["name"] == "clash-box" for res in listed), listed
         # DNS on the LAN and through the tunnel, and every service, as before
         answer = cell.lab.netns_exec("lan", ["dig", "+short", f"@{cell.ip}", "calendar.home.cell"]).stdout.split()
         assert answer == [cell.ip], answer
         res = cell.exec("getent", "hosts", "calendar.home.cell", host="client")
         assert res.returncode == 0, res.stderr
-        # the health monitor checks every 30 s: a service the undo restarted is seen up again by then
+        # the health monitor checks every 30 s: what a run restarted is seen up again by then
         assert wait_for(lambda: services() == before, 90, 5), (services(), before)
     finally:
-        cell.lab.exec("cell", ["rm", "-f", CLASHING_RECORDS])
-        r = admin.post(f"{base}/api/runs", json={"tags": ["dnsmasq"]}, headers=headers, timeout=30)
-        assert r.status_code == 202 and follow_run(admin, base, r.json()["run_id"])[-1]["status"] == "successful"
+        cell.lab.exec("cell", ["rm", "-f", PLANTED_DNSMASQ])
 
 
 def test_converge_after_users_settings_and_peers_changed_changes_nothing(cell, admin, peer):

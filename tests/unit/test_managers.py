@@ -141,6 +141,14 @@ def test_trim_event_keeps_what_the_ui_needs():
         "failed": True,
         "msg": "boom",
     }
+    # a validate step's or a command's stderr says why: it joins the message, its end only
+    failed = {"event": "runner_on_failed", "event_data": {"res": {
+        "msg": "failed to validate", "stderr": "dnsmasq: duplicate dhcp-host IP address 192.168.50.9\n"}}}
+    assert trim_event(failed)["msg"] == "failed to validate: dnsmasq: duplicate dhcp-host IP address 192.168.50.9"
+    failed["event_data"]["res"] = {"stderr": "x" * 2000}
+    assert trim_event(failed)["msg"] == "x" * 800
+    failed["event_data"]["res"] = {"msg": "boom: it broke", "stderr": "it broke"}
+    assert trim_event(failed)["msg"] == "boom: it broke"
     stats = trim_event({"event": "playbook_on_stats", "event_data": {"ok": {"h": 2}, "failures": {}}})
     assert stats["stats"]["ok"] == {"h": 2}
 

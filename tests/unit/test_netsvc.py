@@ -4,6 +4,7 @@ dnsmasq configuration they render, checked by dnsmasq itself."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -308,3 +309,24 @@ def test_verbose_dnsmasq_logs_every_query_and_dhcp_exchange_and_passes_its_test(
     dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
     res = subprocess.run([dnsmasq, "--test", "-C", str(conf)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.skipif(shutil.which("dnsmasq") is None and not Path("/usr/sbin/dnsmasq").exists(),
+                    reason="needs dnsmasq")
+def test_the_role_checks_its_file_with_the_others_dnsmasq_reads(tmp_path):
+    """The role's validate step (files/dnsmasq-validate): a new file that clashes with another one of
+    the directory is refused by dnsmasq itself; the file it replaces and dpkg's leftovers are not read."""
+    check = ROOT / "roles/dnsmasq/files/dnsmasq-validate"
+    conf_dir = tmp_path / "dnsmasq.d"
+    conf_dir.mkdir()
+    target = conf_dir / "pic.conf"
+    target.write_text("port=0\ndhcp-host=52:54:00:aa:bb:01,192.168.77.30,tv\n")  # the working one
+    (conf_dir / "other.conf.dpkg-old").write_text("dhcp-host=52:54:00:aa:bb:02,192.168.77.31,old\n")
+    new = tmp_path / "new.conf"
+    new.write_text("port=0\ndhcp-host=52:54:00:aa:bb:01,192.168.77.30,tv\ndhcp-host=52:54:00:aa:bb:03,192.168.77.31,x\n")
+    env = {"PATH": f"/usr/sbin:/usr/bin:/bin:{os.environ.get('PATH', '')}"}
+    res = subprocess.run([str(check), str(new), str(target)], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    (conf_dir / "planted.conf").write_text("dhcp-host=52:54:00:aa:bb:04,192.168.77.31,planted\n")
+    res = subprocess.run([str(check), str(new), str(target)], capture_output=True, text=True, env=env)
+    assert res.returncode != 0 and "duplicate dhcp-host IP address 192.168.77.31" in res.stderr, res.stderr

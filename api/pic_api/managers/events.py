@@ -11,6 +11,7 @@ from typing import Any
 from ..core.redact import scrub
 
 FAILED_EVENTS = ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed")
+STDERR_CHARS = 800  # the end of a failed command's stderr kept in its event's message
 
 
 def trim_event(raw: dict[str, Any]) -> dict[str, Any]:
@@ -30,8 +31,12 @@ def trim_event(raw: dict[str, Any]) -> dict[str, Any]:
         out["changed"] = bool(res.get("changed", data.get("changed")))
     if out["event"] in FAILED_EVENTS:
         out["failed"] = True
-        if res.get("msg"):
-            out["msg"] = res["msg"]
+        # a command's or a validate step's own words say why ("failed to validate" alone does not)
+        msg, stderr = str(res.get("msg") or ""), str(res.get("stderr") or "").strip()
+        if stderr and stderr not in msg:
+            msg = f"{msg}: {stderr[-STDERR_CHARS:]}" if msg else stderr[-STDERR_CHARS:]
+        if msg:
+            out["msg"] = msg
     if res.get("diff"):
         out["diff"] = res["diff"]
     if out["event"] == "playbook_on_stats":
