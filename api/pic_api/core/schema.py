@@ -135,6 +135,15 @@ STORE_MAX_APPS = 500  # manifests in one index
 CELL_NAMES = ("@", *STORE_RESERVED_HOSTS)
 MAX_DNS_RECORDS = 500
 MAX_DHCP_RESERVATIONS = 500
+MAX_FIREWALL_RULES = 32  # the admin's openings, and port forwards, each
+# Ports the cell serves itself (the firewall role opens them by service; tests/unit compares them
+# with its defaults): no opening or port forward of the admin's may take one (a forward of 443 would
+# take the UI, an opening of 53 to the WAN would make an open resolver).
+CELL_PORTS = {
+    "tcp": {22: "ssh", 25: "SMTP", 53: "DNS", 80: "HTTP", 443: "HTTPS", 587: "mail submission", 993: "IMAPS",
+            8081: "the web UI's plain HTTP"},
+    "udp": {53: "DNS", 67: "DHCP", 123: "NTP"},
+}
 # Per-device exits (docs/architecture.md "Per-device exits"): where a device's traffic leaves the cell.
 EXIT_KINDS = ("wireguard",)
 MAX_EXITS = 16
@@ -281,6 +290,30 @@ DEFS: dict[str, dict[str, Any]] = {
         ["name", "mac", "ip"],
     ),
     "DhcpReservations": _list_of(_ref("DhcpReservation", "reservation"), maxItems=MAX_DHCP_RESERVATIONS),
+    # The admin's own openings of the cell's firewall and forwards to LAN hosts (the Firewall page).
+    "Protocol": _enum(("tcp", "udp"), "tcp or udp"),
+    "FirewallOpening": _obj(
+        {
+            "port": _ref("Port", "port"),
+            "protocol": _ref("Protocol", "protocol"),
+            "zones": _list_of(_ref("Zone", "zone"), uniqueItems=True, minItems=1, maxItems=3, title="zones"),
+        },
+        ["port", "protocol", "zones"],
+        description="a port of the cell itself opened to some zones (a program of the admin's listens there)",
+    ),
+    "PortForward": _obj(
+        {
+            "protocol": _ref("Protocol", "protocol"),
+            "port": _ref("Port", "port"),
+            "to": _ref("IPv4", "LAN host"),
+            "to_port": _ref("Port", "LAN host's port"),
+            "zones": _list_of(_ref("Zone", "zone"), uniqueItems=True, minItems=1, maxItems=3, title="zones"),
+        },
+        ["protocol", "port", "to", "to_port", "zones"],
+        description="connections to a port of the cell from some zones, sent on to a LAN host's port",
+    ),
+    "FirewallOpenings": _list_of(_ref("FirewallOpening", "opening"), maxItems=MAX_FIREWALL_RULES),
+    "PortForwards": _list_of(_ref("PortForward", "port forward"), maxItems=MAX_FIREWALL_RULES),
     "UpstreamDns": _list_of(_ref("IPv4", "upstream resolver"), maxItems=MAX_RESOLVERS, uniqueItems=True),
     "NtpServers": _list_of(_ref("Host", "NTP server"), maxItems=MAX_RESOLVERS, uniqueItems=True),
     "Cell": _obj(
@@ -309,6 +342,8 @@ DEFS: dict[str, dict[str, Any]] = {
             "wireguard_endpoint": _ref("Host", "WireGuard endpoint"),
             "dns_records": _ref("DnsRecords", "DNS records", default=[]),
             "dhcp_reservations": _ref("DhcpReservations", "DHCP reservations", default=[]),
+            "firewall_openings": _ref("FirewallOpenings", "firewall openings", default=[]),
+            "port_forwards": _ref("PortForwards", "port forwards", default=[]),
         }
     ),
     "Peer": _obj(
@@ -828,6 +863,7 @@ def _relations(state: dict[str, Any], fields: dict[str, str]) -> None:
         add("backup.keep_daily", "keep at least one backup (keep_daily, keep_weekly or keep_monthly above 0)")
 
     _store_relations(state["store"], ok, add)
+    _firewall_relations(state, ok, add)
     peer_names = {p["name"] for p in state["peers"]} if isinstance(state["peers"], list) and ok("peers") else set()
     for i, app in enumerate(state["store"]["apps"] if ok("store.apps") else []):
         for j, route in enumerate(app.get("routes", [])):
@@ -1019,6 +1055,41 @@ def _store_relations(store: dict[str, Any], ok: Any, add: Any) -> None:
                 add(f"{at}.firewall[{j}].port", f"{opening['protocol']} port {opening['port']} is opened by "
                     f"{openings[key]} already")
             openings.setdefault(key, f"{at}.firewall[{j}]")
+
+
+def _firewall_relations(state: dict[str, Any], ok: Any, add: Any) -> None:
+    """The admin's openings and port forwards: each protocol and port once, with the store's apps'
+    openings; never a port the cell serves itself; a forward goes to a host of the LAN."""
+    net = state["network"]
+    if not isinstance(net, dict):
+        return
+    taken: dict[tuple[int, str], str] = {}
+    store = state.get("store") if isinstance(state.get("store"), dict) else {}
+    for i, app in enumerate(store.get("apps", []) if ok("store.apps") else []):
+        for j, opening in enumerate(app.get("firewall", [])):
+            taken.setdefault((opening["port"], opening["protocol"]), f"store.apps[{i}].firewall[{j}] ({app['id']})")
+    own = {proto: dict(ports) for proto, ports in CELL_PORTS.items()}
+    if ok("network.wireguard_port"):
+        own["udp"][net["wireguard_port"]] = "WireGuard"
+    lan = ipaddress.IPv4Network(net["lan_subnet"], strict=False) if ok("network.lan_subnet") else None
+    for where in ("network.firewall_openings", "network.port_forwards"):
+        for i, rule in enumerate(net[where.split(".")[1]] if ok(where) else []):
+            at = f"{where}[{i}]"
+            if not ok(at):
+                continue
+            key = (rule["port"], rule["protocol"])
+            if rule["port"] in own[rule["protocol"]]:
+                add(f"{at}.port", f"{rule['protocol']} port {rule['port']} is the cell's own "
+                    f"({own[rule['protocol']][rule['port']]}); its service decides who reaches it")
+            elif key in taken:
+                add(f"{at}.port", f"{rule['protocol']} port {rule['port']} is taken by {taken[key]}")
+            taken.setdefault(key, at)
+            if "to" in rule and lan:
+                to = ipaddress.IPv4Address(rule["to"])
+                if to not in lan or to in (lan.network_address, lan.broadcast_address):
+                    add(f"{at}.to", f"a port forward goes to a host address of the LAN {lan}")
+                elif ok("network.lan_address") and to == ipaddress.IPv4Address(net["lan_address"]):
+                    add(f"{at}.to", "the cell's own address: open the port instead")
 
 
 _MANIFEST_VALIDATOR = validator_for({"$defs": DEFS, "$ref": "#/$defs/AppManifest"})
@@ -1378,6 +1449,16 @@ def run_request(roles: tuple[str, ...]) -> Request:
 
 
 LOG_VERBOSITY = Request("LogVerbosity", "log verbosity", {"verbose": "logs.verbose"}, required=("verbose",))
+_RULE_FIELDS = ("protocol", "port", "zones")
+FIREWALL_OPENING = Request(
+    "FirewallOpeningRequest", "firewall opening",
+    {k: f"network.firewall_openings[].{k}" for k in _RULE_FIELDS}, required=_RULE_FIELDS,
+)
+PORT_FORWARD = Request(
+    "PortForwardRequest", "port forward",
+    {k: f"network.port_forwards[].{k}" for k in (*_RULE_FIELDS, "to", "to_port")},
+    required=(*_RULE_FIELDS, "to"),  # to_port: the same port by default
+)
 ROLLBACK = Request(
     "RollbackRequest",
     "rollback",
@@ -1529,6 +1610,10 @@ def valid_state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
         "pic_dns_server": net["dns_server"],
         # the admin's records join the ones the roles publish (dnsmasq, coredns); reservations: dnsmasq
         "pic_dns_records": [{k: r[k] for k in ("name", "type", "value")} for r in net["dns_records"]],
+        "pic_firewall_openings": [{k: o[k] for k in ("port", "protocol", "zones")}
+                                  for o in net["firewall_openings"]],
+        "pic_port_forwards": [{k: f[k] for k in ("protocol", "port", "to", "to_port", "zones")}
+                              for f in net["port_forwards"]],
         "pic_dhcp_reservations": [
             {"name": r["name"], "mac": r["mac"].lower(), "ip": r["ip"]} for r in net["dhcp_reservations"]
         ],

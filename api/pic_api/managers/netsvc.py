@@ -1,4 +1,5 @@
-"""Network services: the admin's DNS records in the cell zone, the LAN's DHCP leases and reservations.
+"""Network services: the admin's DNS records in the cell zone, the LAN's DHCP leases and reservations,
+and the admin's own firewall openings and port forwards.
 
 Records and reservations are state (``network.dns_records``, ``network.dhcp_reservations``): every
 change is a state change plus the converge of the roles that read them (dnsmasq, coredns), and the
@@ -120,3 +121,51 @@ class NetworkServicesManager:
 
         run, gone = self.changes.apply(change, f"delete the DHCP reservation of {mac}")
         return run
+
+    # Firewall: the admin's openings and port forwards -----------------------------------------
+    def firewall(self) -> dict[str, Any]:
+        """The admin's rules (each with its id) and the ports the cell serves itself, which no rule may take."""
+        net = self.changes.state.section("network")
+        own = {proto: dict(ports) for proto, ports in schema.CELL_PORTS.items()}
+        own["udp"][net["wireguard_port"]] = "WireGuard"
+        return {
+            "openings": [{"id": rule_id(o), **o} for o in net["firewall_openings"]],
+            "forwards": [{"id": rule_id(f), **f} for f in net["port_forwards"]],
+            "cell_ports": [{"protocol": proto, "port": port, "what": what}
+                           for proto, ports in own.items() for port, what in sorted(ports.items())],
+        }
+
+    def add_rule(self, kind: str, body: Any) -> tuple[Run, dict[str, Any]]:
+        """Add an opening (``kind`` firewall_openings) or a port forward (port_forwards)."""
+        request = schema.FIREWALL_OPENING if kind == "firewall_openings" else schema.PORT_FORWARD
+        data = checked(request, body)
+        rule = {"port": data["port"], "protocol": data["protocol"], "zones": list(data["zones"])}
+        if kind == "port_forwards":
+            rule = {"protocol": data["protocol"], "port": data["port"], "to": data["to"],
+                    "to_port": data.get("to_port", data["port"]), "zones": list(data["zones"])}
+
+        def change(state: dict[str, Any]) -> dict[str, Any]:
+            state["network"][kind].append(rule)
+            return {"id": rule_id(rule), **rule}
+
+        where = f" to {rule['to']}:{rule['to_port']}" if "to" in rule else ""
+        what = "forward" if "to" in rule else "open"
+        description = f"{what} {rule['protocol']} port {rule['port']}{where} from {', '.join(rule['zones'])}"
+        return self.changes.apply(change, description, request)
+
+    def delete_rule(self, kind: str, rid: str) -> Run:
+        def change(state: dict[str, Any]) -> dict[str, Any]:
+            rules = state["network"][kind]
+            gone = [r for r in rules if rule_id(r) == rid]
+            if not gone:
+                raise NotFound(f"no {'opening' if kind == 'firewall_openings' else 'port forward'} {rid[:20]!r}")
+            state["network"][kind] = [r for r in rules if rule_id(r) != rid]
+            return gone[0]
+
+        run, _ = self.changes.apply(change, f"remove firewall rule {rid}")
+        return run
+
+
+def rule_id(rule: dict[str, Any]) -> str:
+    """An opening's or a port forward's id: its protocol and port, which the state holds once."""
+    return f"{rule['protocol']}-{rule['port']}"

@@ -9,7 +9,7 @@ from .calendars import calendars_bp
 from .ddns import ddns_bp
 from .exits import exits_bp
 from .health import health_bp
-from .netsvc import dhcp_bp, dns_bp
+from .netsvc import dhcp_bp, dns_bp, firewall_bp
 from .peers import peers_bp
 from .runs import runs_bp
 from .services import logs_bp, services_bp
@@ -41,6 +41,7 @@ BLUEPRINTS = [
     ddns_bp,
     dns_bp,
     dhcp_bp,
+    firewall_bp,
     store_bp,
     containers_bp,
     backup_bp,

@@ -12,6 +12,8 @@ from .openapi import doc
 
 dns_bp = Blueprint("dns", __name__, url_prefix="/api/dns")
 dhcp_bp = Blueprint("dhcp", __name__, url_prefix="/api/dhcp")
+firewall_bp = Blueprint("firewall", __name__, url_prefix="/api/firewall")
+RULE_ID = {"rule_id": {"type": "string", "pattern": "^(tcp|udp)-[0-9]{1,5}$"}}
 RECORD_ID = {"record_id": {"type": "string", "pattern": "^[0-9a-f]{12}$"}}
 MAC = {"mac": {"$ref": "#/$defs/MacAddress"}}
 
@@ -56,3 +58,38 @@ def reservations_add() -> Any:
 @doc("Remove the reservation of a MAC address", "NetworkChangeStarted", 202, params=MAC, errors=(404,))
 def reservations_delete(mac: str) -> Any:
     return jsonify(run_id=cell().netsvc.delete_reservation(mac).id), 202
+
+
+@firewall_bp.get("")
+@doc("The admin's openings and port forwards, and the ports the cell serves itself (no rule may take them)",
+     "FirewallView")
+def firewall_get() -> Any:
+    return jsonify(cell().netsvc.firewall())
+
+
+@firewall_bp.post("/openings")
+@doc("Open a port of the cell to some zones (lan, vpn, wan)", "FirewallRuleAdded", 202,
+     body=schema.FIREWALL_OPENING)
+def openings_add() -> Any:
+    run, rule = cell().netsvc.add_rule("firewall_openings", json_body())
+    return jsonify(rule=rule, run_id=run.id), 202
+
+
+@firewall_bp.delete("/openings/<rule_id>")
+@doc("Close an opening", "NetworkChangeStarted", 202, params=RULE_ID, errors=(404,))
+def openings_delete(rule_id: str) -> Any:
+    return jsonify(run_id=cell().netsvc.delete_rule("firewall_openings", rule_id).id), 202
+
+
+@firewall_bp.post("/forwards")
+@doc("Forward a port of the cell, from some zones, to a LAN host's port (to_port: the same by default)",
+     "FirewallRuleAdded", 202, body=schema.PORT_FORWARD)
+def forwards_add() -> Any:
+    run, rule = cell().netsvc.add_rule("port_forwards", json_body())
+    return jsonify(rule=rule, run_id=run.id), 202
+
+
+@firewall_bp.delete("/forwards/<rule_id>")
+@doc("Remove a port forward", "NetworkChangeStarted", 202, params=RULE_ID, errors=(404,))
+def forwards_delete(rule_id: str) -> Any:
+    return jsonify(run_id=cell().netsvc.delete_rule("port_forwards", rule_id).id), 202

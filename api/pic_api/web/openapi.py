@@ -569,6 +569,19 @@ ANSWERS: dict[str, dict[str, Any]] = {
     ),
     "DnsRecordAdded": _obj({"record": ref("DnsRecordOne"), "run_id": STR}, ["record", "run_id"]),
     "NetworkChangeStarted": _obj({"run_id": STR}, ["run_id"]),
+    "FirewallRule": _obj(
+        {"id": STR, "protocol": ref("Protocol"), "port": INT, "zones": _list(ref("Zone")),
+         "to": {**STR, "description": "port forwards only: the LAN host"},
+         "to_port": {**INT, "description": "port forwards only: the LAN host's port"}},
+        ["id", "protocol", "port", "zones"],
+    ),
+    "FirewallView": _obj(
+        {"openings": _list(ref("FirewallRule")), "forwards": _list(ref("FirewallRule")),
+         "cell_ports": _list(_obj({"protocol": ref("Protocol"), "port": INT, "what": STR},
+                                  ["protocol", "port", "what"]))},
+        ["openings", "forwards", "cell_ports"],
+    ),
+    "FirewallRuleAdded": _obj({"rule": ref("FirewallRule"), "run_id": STR}, ["rule", "run_id"]),
     "DhcpLease": _obj(
         {"mac": STR, "ip": STR, "hostname": {"type": "string", "description": "'' when the device sent none"},
          "expires": {"type": ["string", "null"], "description": "ISO 8601 UTC; null: never"},

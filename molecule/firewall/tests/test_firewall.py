@@ -181,3 +181,31 @@ def test_disabled_firewall_opens_up_and_comes_back(lab, cell, host_ip, converge)
     assert res.returncode == 0, res.stdout[-3000:]
     assert probe(lab, "wan", host_ip["cell"], ["tcp:25"]) == {"tcp:25": "filtered"}
     assert cell.service("nftables").is_enabled
+
+
+def test_the_admins_opening_and_port_forward_reach_what_they_name_and_shut_when_removed(lab, cell, host_ip, converge):
+    """The Firewall page's rules: an opening of tcp 3000 to the LAN lets the LAN client reach the
+    listener there and not the WAN; a port forward of tcp 8080 from the WAN and the VPN reaches the
+    LAN client's listener on 8000 (seen from the caller's own address: only a LAN caller is
+    masqueraded); converged twice, the second changes nothing; removed, both are shut again."""
+    rules = {
+        "pic_firewall_openings": [{"port": 3000, "protocol": "tcp", "zones": ["lan"]}],
+        "pic_port_forwards": [{"protocol": "tcp", "port": 8080, "to": "192.168.50.10", "to_port": 8000,
+                               "zones": ["wan", "vpn"]}],
+    }
+    try:
+        res = converge(rules)
+        assert res.returncode == 0, res.stdout[-3000:]
+        again = converge(rules)
+        assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-3000:]
+        assert probe(lab, "cell", "192.168.50.1", ["tcp:3000"], netns="lanhost") == {
+            "tcp:3000": "open: from 192.168.50.10"}
+        assert probe(lab, "wan", host_ip["cell"], ["tcp:3000"]) == {"tcp:3000": "filtered"}
+        assert probe(lab, "wan", host_ip["cell"], ["tcp:8080"]) == {"tcp:8080": f"open: from {host_ip['wan']}"}
+        assert probe(lab, "cell", "10.0.0.1", ["tcp:8080"], netns="vpnhost", bind="10.0.0.3") == {
+            "tcp:8080": "open: from 10.0.0.3"}
+    finally:
+        res = converge({})
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert probe(lab, "cell", "192.168.50.1", ["tcp:3000"], netns="lanhost") == {"tcp:3000": "filtered"}
+    assert probe(lab, "wan", host_ip["cell"], ["tcp:8080"]) == {"tcp:8080": "filtered"}

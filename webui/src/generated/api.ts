@@ -156,6 +156,29 @@ export type DhcpReservation = {
 
 export type DhcpReservations = DhcpReservation[]
 
+/** tcp or udp */
+export type Protocol = "tcp" | "udp"
+
+/** a port of the cell itself opened to some zones (a program of the admin's listens there) */
+export type FirewallOpening = {
+  port: Port
+  protocol: Protocol
+  zones: Zone[]
+}
+
+/** connections to a port of the cell from some zones, sent on to a LAN host's port */
+export type PortForward = {
+  protocol: Protocol
+  port: Port
+  to: IPv4
+  to_port: Port
+  zones: Zone[]
+}
+
+export type FirewallOpenings = FirewallOpening[]
+
+export type PortForwards = PortForward[]
+
 export type UpstreamDns = IPv4[]
 
 export type NtpServers = Host[]
@@ -182,6 +205,8 @@ export type Network = {
   wireguard_endpoint?: Host
   dns_records?: DnsRecords
   dhcp_reservations?: DhcpReservations
+  firewall_openings?: FirewallOpenings
+  port_forwards?: PortForwards
 }
 
 export type Peer = {
@@ -472,6 +497,12 @@ export type ExitRequest = {
   config: string
 }
 
+export type FirewallOpeningRequest = {
+  protocol: Protocol
+  port: Port
+  zones: Zone[]
+}
+
 export type ImagePull = {
   reference: PullRef
 }
@@ -508,6 +539,14 @@ export type PeerRequest = {
   public_key?: WgKey
   owner?: Label
   exit?: ExitName
+}
+
+export type PortForwardRequest = {
+  protocol: Protocol
+  port: Port
+  zones: Zone[]
+  to: IPv4
+  to_port?: Port
 }
 
 export type RollbackRequest = {
@@ -1247,6 +1286,32 @@ export type NetworkChangeStarted = {
   run_id: string
 }
 
+export type FirewallRule = {
+  id: string
+  protocol: Protocol
+  port: number
+  zones: Zone[]
+  /** port forwards only: the LAN host */
+  to?: string
+  /** port forwards only: the LAN host's port */
+  to_port?: number
+}
+
+export type FirewallView = {
+  openings: FirewallRule[]
+  forwards: FirewallRule[]
+  cell_ports: {
+    protocol: Protocol
+    port: number
+    what: string
+  }[]
+}
+
+export type FirewallRuleAdded = {
+  rule: FirewallRule
+  run_id: string
+}
+
 export type DhcpLease = {
   mac: string
   ip: string
@@ -1623,6 +1688,19 @@ export const limits = {
   },
   "DhcpReservations": {
     "maxItems": 500
+  },
+  "Protocol": {
+    "enum": [
+      "tcp",
+      "udp"
+    ],
+    "description": "tcp or udp"
+  },
+  "FirewallOpenings": {
+    "maxItems": 32
+  },
+  "PortForwards": {
+    "maxItems": 32
   },
   "UpstreamDns": {
     "maxItems": 8
