@@ -824,6 +824,7 @@ describe('the running cell', { concurrency: false }, () => {
     ['/', 'Dashboard'],
     ['/peers', 'Peers'],
     ['/network-services', 'Network Services'],
+    ['/firewall', 'Firewall'],
     ['/wireguard', 'WireGuard'],
     ['/email', 'Email'],
     ['/calendar', 'Calendar'],

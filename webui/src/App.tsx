@@ -15,6 +15,7 @@ import { BackupsPage } from './pages/Backups'
 import { TrustPage } from './pages/Trust'
 import { StorePage } from './pages/Store'
 import { ContainersPage } from './pages/Containers'
+import { FirewallPage } from './pages/Firewall'
 import { InfoPages } from './pages/Info'
 import { UsersPage } from './pages/Users'
 import { AccountPage } from './pages/Account'
@@ -106,6 +107,7 @@ function Protected() {
         <Route path="/runs/:id" element={<RunPage />} />
         <Route path="/settings" element={<SettingsPage />} />
         <Route path="/routing" element={<RoutingPage />} />
+        <Route path="/firewall" element={<FirewallPage />} />
         <Route path="/connectivity" element={<ConnectivityPage />} />
         <Route path="/vault" element={<VaultPage />} />
         <Route path="/store" element={<StorePage />} />

@@ -309,6 +309,12 @@ export const endpoints = {
   addDhcpReservation: (body: T.DhcpReservationRequest) => api.post<T.DhcpReservationAdded>('/api/dhcp/reservations', body),
   deleteDhcpReservation: (mac: string) =>
     api.del<T.NetworkChangeStarted>(`/api/dhcp/reservations/${encodeURIComponent(mac)}`),
+  firewall: () => api.get<T.FirewallView>('/api/firewall'),
+  addFirewallOpening: (body: T.FirewallOpeningRequest) => api.post<T.FirewallRuleAdded>('/api/firewall/openings', body),
+  deleteFirewallOpening: (id: string) =>
+    api.del<T.NetworkChangeStarted>(`/api/firewall/openings/${encodeURIComponent(id)}`),
+  addPortForward: (body: T.PortForwardRequest) => api.post<T.FirewallRuleAdded>('/api/firewall/forwards', body),
+  deletePortForward: (id: string) => api.del<T.NetworkChangeStarted>(`/api/firewall/forwards/${encodeURIComponent(id)}`),
   peerConfig: (name: string) => api.get<T.PeerConfig>(`/api/peers/${encodeURIComponent(name)}/config`),
   // per-device exits (admins only)
   exits: async () => (await api.get<T.ExitList>('/api/exits')).exits,

@@ -10,6 +10,7 @@ export const NAV: { to: string; label: string; admin?: boolean; member?: string 
   { to: '/users', label: 'Users', admin: true },
   { to: '/peers', label: 'Peers', member: 'My devices' },
   { to: '/network-services', label: 'Network Services', admin: true },
+  { to: '/firewall', label: 'Firewall', admin: true },
   { to: '/wireguard', label: 'WireGuard' },
   { to: '/email', label: 'Email', admin: true },
   { to: '/calendar', label: 'Calendar', member: 'My calendars' },
