@@ -605,6 +605,57 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors(), [])
   })
 
+  test('settings: roll back to the version before the last change, previewed first, and forward again', async () => {
+    errors = []
+    const versions = async () => (await (await page.request.get(`${baseUrl}/api/state/versions`)).json()).versions
+    const resolvers = async () => (await (await page.request.get(`${baseUrl}/api/state`)).json()).state.network.upstream_dns
+    const list = page.getByTestId('state-versions')
+    /** "Roll back…" on a version: its preview (a check-mode run that saves no version), then Apply. */
+    const rollBackTo = async (target, name) => {
+      const count = (await versions()).length
+      await list.locator(`li[data-version="${target}"]`).waitFor()
+      await page.getByRole('button', { name: `Roll back to version ${target}` }).click()
+      await page.getByText(`Preview of rolling back to version ${target} (check mode, nothing is changed)`).waitFor()
+      await page.locator('[data-testid=run-view] h2 + [data-status]:not([data-status=running])').waitFor()
+      assert.equal((await versions()).length, count, 'a preview saves no version')
+      await shot(`${name}-preview`)
+      const label = `Apply the rollback to version ${target}`
+      await page.waitForFunction(
+        (t) => ![...document.querySelectorAll('button')].find((b) => b.textContent === t)?.disabled, label, { timeout: 60_000 })
+      await page.getByRole('button', { name: label }).click()
+      await page.getByRole('heading', { name: `Rolling back to version ${target}` }).waitFor()
+      await page.locator('[data-testid=run-view] h2 + [data-status=successful]').waitFor()
+      const after = await versions()
+      assert.equal(after.length, count + 1, 'the rollback saved the old version as the newest')
+      await list.locator(`li[data-version="${after[after.length - 1].version}"]`).waitFor()
+      await shot(name)
+      await page.getByRole('button', { name: 'Close' }).click()
+    }
+    const before = await versions()
+    const applied = before[before.length - 1].version // the change the test above applied
+    const set = await resolvers()
+    await page.goto(`${baseUrl}/settings`)
+    await list.waitFor()
+    const newest = list.locator('li').first()
+    assert.equal(await newest.getAttribute('data-version'), String(applied))
+    assert.match(await newest.textContent(), /current/)
+    assert.match(await newest.textContent(), /changed upstream DNS/, 'the newest version says what it changed')
+    await rollBackTo(before[before.length - 2].version, 'settings-rolled-back')
+    assert.notDeepEqual(await resolvers(), set, 'the resolvers set above are rolled back')
+    // and forward again to the version the test above applied, for the tests that follow
+    await rollBackTo(applied, 'settings-rolled-forward')
+    assert.deepEqual(await resolvers(), set)
+    await page.setViewportSize({ width: 390, height: 844 })
+    try {
+      await assertFits('/settings', 'phone')
+      await list.waitFor()
+      await shot('settings-versions-phone')
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 })
+    }
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
   test('settings: a change of domain mode is previewed over the roles that use the domain', async () => {
     errors = []
     await page.goto(`${baseUrl}/settings`)
