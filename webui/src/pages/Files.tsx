@@ -13,6 +13,7 @@ import {
   type DavEntry,
 } from '../webdav'
 import { formatSize } from './Containers'
+import { downloadBlob } from './Peers'
 
 interface Upload {
   id: number
@@ -99,18 +100,6 @@ function Breadcrumbs({ folder, go }: { folder: string; go: (f: string) => void }
 
 function sizeOf(e: DavEntry): string {
   return e.folder ? 'folder' : e.size === null ? '' : formatSize(e.size)
-}
-
-/** Save a blob as a file the way a link with `download` does. */
-function saveBlob(blob: Blob, name: string) {
-  const url = URL.createObjectURL(blob)
-  const a = document.createElement('a')
-  a.href = url
-  a.download = name
-  document.body.appendChild(a)
-  a.click()
-  a.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 10_000)
 }
 
 export function FileBrowser({ client, onLock }: { client: DavClient; onLock: () => void }) {
@@ -227,7 +216,7 @@ export function FileBrowser({ client, onLock }: { client: DavClient; onLock: () 
 
   const download = (entry: DavEntry) =>
     void act(async () => {
-      saveBlob(await client.download(entry.path), entry.name)
+      downloadBlob(entry.name, await client.download(entry.path))
     })
 
   return (
