@@ -663,8 +663,14 @@ describe('the running cell', { concurrency: false }, () => {
     const kept = 'from the browser.txt' // the name the file ends with
     const auth = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`
     /** A WebDAV request of this test's own, through the UI's /dav/ as the page's. */
-    const dav = (method, name, headers = {}) => fetch(`${baseUrl}/dav/admin/${encodeURIComponent(name)}`, { method, headers: { Authorization: auth, ...headers } })
-    for (const name of [kept, 'e2e upload.txt', 'Reports', 'to delete']) await dav('DELETE', name) // left by an earlier run
+    // (a folder's name ends in /: without it Apache answers with a redirect to its own path)
+    const dav = (method, name, headers = {}) =>
+      fetch(`${baseUrl}/dav/admin/${encodeURIComponent(name.replace(/\/$/, ''))}${name.endsWith('/') ? '/' : ''}`, {
+        method,
+        headers: { Authorization: auth, ...headers },
+        redirect: 'manual',
+      })
+    for (const name of [kept, 'e2e upload.txt', 'Reports/', 'to delete']) await dav('DELETE', name) // left by an earlier run
     await page.goto(`${baseUrl}/files`)
     await page.getByRole('heading', { name: /^(Files|Log in to your cell)$/, level: 1 }).waitFor()
     if (page.url().includes('/login')) {
@@ -711,7 +717,7 @@ describe('the running cell', { concurrency: false }, () => {
     await page.getByLabel('Name of the new folder').fill('Reports')
     await page.getByRole('button', { name: 'Create' }).click()
     await page.locator('tr[data-entry="Reports"]').waitFor()
-    assert.equal((await dav('PROPFIND', 'Reports', { Depth: '0' })).status, 207)
+    assert.equal((await dav('PROPFIND', 'Reports/', { Depth: '0' })).status, 207)
     await page.getByRole('button', { name: 'Reports/', exact: true }).click()
     await page.getByText('This folder is empty.').waitFor()
     await page.getByRole('navigation', { name: 'Folder' }).getByRole('button', { name: 'My files' }).click()
