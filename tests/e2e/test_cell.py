@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
+import secrets
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -504,6 +505,20 @@ def test_files_put_and_get_over_webdav(cell, peer):
     put = curl(cell, "-o", "/dev/null", "-w", "%{http_code}", "-T", "-", url, data="through the tunnel\n")
     assert put.stdout in ("201", "204"), put.stdout + put.stderr
     assert curl(cell, url).stdout == "through the tunnel\n"
+
+
+def test_a_file_uploaded_in_the_files_page_is_fetched_with_a_webdav_client(cell, admin, peer):
+    """The Files page in Chromium uploads a file (through the UI's /dav/, the admin's password); the
+    VPN client's WebDAV client finds it in the admin's folder at files.home.cell and reads it."""
+    text = f"uploaded from the Files page {secrets.token_hex(8)}\n"
+    ui = browser_suite(cell, "files page", cell.https, admin.verify, PIC_UI_FILES_TEXT=text)
+    assert ui.returncode == 0, ui.stdout[-6000:] + ui.stderr[-2000:]
+    url = "https://files.home.cell/admin/from%20the%20browser.txt"
+    listed = curl(cell, "-X", "PROPFIND", "-H", "Depth: 1", "https://files.home.cell/admin/")
+    assert "/admin/from%20the%20browser.txt</D:href>" in listed.stdout, listed.stdout + listed.stderr
+    assert "/admin/Reports/</D:href>" in listed.stdout  # the folder the page made
+    got = curl(cell, "-r", f"0-{len(text) - 1}", url)
+    assert got.stdout == text, got.stdout[:200] + got.stderr
 
 
 def test_mail_sent_on_587_is_read_on_993(cell, peer):

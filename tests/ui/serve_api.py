@@ -17,9 +17,13 @@ wg's dump of a running one, parsed by the agent's own parser: every device shook
 ago, except those whose name ends in "-away", which never did. Beside the API it serves
 the two files caddy serves with the UI on a cell, ``/ca.crt`` (the root certificate) and
 ``/cell.json`` (the HTTPS addresses, from the state as the caddy role writes them after setup).
+File storage is real: a converge of the webdav role renders that role's own templates (the site and
+the users' password hashes, from the state) for Debian's Apache (``apache2`` of apache2-bin) on a
+loopback port, which it starts or reloads as the role's handler does (``LocalWebdav``); the UI's
+``/dav/`` reaches it through vite's proxy as it reaches it through caddy on a cell.
 
-Prints one JSON line, {"url": ..., "setup_code": ..., "backup_repository": <a path for a repository>},
-then serves until killed.
+Prints one JSON line, {"url": ..., "setup_code": ..., "backup_repository": <a path for a repository>,
+"dav_url": <Apache's address>}, then serves until killed.
     .venv/bin/python tests/ui/serve_api.py [--port 0]
 """
 
@@ -29,8 +33,11 @@ import argparse
 import datetime as dt
 import json
 import os
+import pwd
 import shutil
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +45,8 @@ import time
 import uuid
 from pathlib import Path
 
+import jinja2
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -68,10 +77,11 @@ EVENT_DELAY = 0.01  # seconds between two events, so the UI sees a run progress
 class ScriptedBackend:
     """ansible-runner's events for each role of a run, in the order site.yml runs them."""
 
-    def __init__(self, roles: list[str], on_ddns=None, on_backup=None):
+    def __init__(self, roles: list[str], on_ddns=None, on_backup=None, on_webdav=None):
         self.roles = roles
         self.on_ddns = on_ddns  # what the ddns role's handler does: one pass of the updater
         self.on_backup = on_backup  # what the backup role writes: its configuration from the state
+        self.on_webdav = on_webdav  # what the webdav role does: Apache's site and users from the state
 
     def execute(self, run, emit, should_cancel) -> str:
         counter = 0
@@ -127,6 +137,8 @@ class ScriptedBackend:
             self.on_ddns()
         if not failures and not run.check and self.on_backup and (not run.tags or "backup" in run.tags):
             self.on_backup()
+        if not failures and not run.check and self.on_webdav and (not run.tags or "webdav" in run.tags):
+            self.on_webdav()
         return "failed" if failures else "successful"
 
 
@@ -147,6 +159,88 @@ def with_caddy_files(app, config: Config):
         return app(environ, start_response)
 
     return serve
+
+
+APACHE = "/usr/sbin/apache2"
+APACHE_MODULES = ("mpm_event", "authz_core", "authn_core", "dav", "dav_fs", "auth_basic", "authn_file",
+                  "authz_user", "headers")  # roles/webdav's a2enmod list and what Debian enables with them
+
+
+class LocalWebdav:
+    """The webdav role on this machine: its templates rendered from the state into a directory of
+    its own, served by Debian's Apache (started as root, its workers www-data, as on a cell; run by
+    another user, Apache runs as that user)."""
+
+    def chown(self, path: Path) -> None:
+        if os.geteuid() == 0:
+            www = pwd.getpwnam("www-data")
+            os.chown(path, www.pw_uid if path.is_dir() and path != self.root else 0, www.pw_gid)
+
+    def __init__(self, state):
+        self.state = state  # () -> the cell state
+        # www-data must reach the storage: a directory of its own, not under the API's private one
+        self.dir = Path(tempfile.mkdtemp(prefix="pic-ui-webdav-"))
+        self.dir.chmod(0o755)
+        self.root = self.dir / "files"
+        self.root.mkdir()
+        self.chown(self.root)
+        self.root.chmod(0o750)
+        (self.dir / "logs").mkdir()
+        (self.dir / "lock").mkdir()
+        self.chown(self.dir / "lock")  # the workers write the lock database
+        self.port = free_port()
+        self.process = None
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "roles" / "webdav" / "templates"),
+                                 trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+        self.site = env.get_template("pic-webdav.conf.j2")
+        self.htpasswd = env.get_template("htpasswd.j2")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def converge(self) -> None:
+        defaults = yaml.safe_load((ROOT / "roles" / "webdav" / "defaults" / "main.yml").read_text())
+        users = [u for u in self.state()["users"] if "files" in u.get("services", [])]
+        ctx = {**defaults, "ansible_managed": "Managed by PIC", "webdav_users": users, "webdav_port": self.port,
+               "webdav_root": str(self.root), "webdav_htpasswd_file": str(self.dir / "htpasswd"),
+               "webdav_server_name": "files.local"}
+        for user in users:
+            home = self.root / user["name"]
+            home.mkdir(exist_ok=True)
+            self.chown(home)
+        (self.dir / "htpasswd").write_text(self.htpasswd.render(ctx))
+        self.chown(self.dir / "htpasswd")
+        (self.dir / "htpasswd").chmod(0o640)
+        modules = "\n".join(f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so" for m in APACHE_MODULES)
+        (self.dir / "apache2.conf").write_text(
+            f"ServerName 127.0.0.1\nServerRoot {self.dir}\nPidFile {self.dir}/apache2.pid\n"
+            f"DefaultRuntimeDir {self.dir}\n"
+            + ("User www-data\nGroup www-data\n" if os.geteuid() == 0 else "")
+            + f"ErrorLog {self.dir}/logs/error.log\n{modules}\n"
+            f"DAVLockDB {self.dir}/lock/DAVLock\nListen 127.0.0.1:{self.port}\nInclude {self.dir}/site.conf\n")
+        (self.dir / "site.conf").write_text(self.site.render(ctx))
+        env = {**os.environ, "APACHE_LOG_DIR": str(self.dir / "logs")}
+        check = subprocess.run([APACHE, "-t", "-f", str(self.dir / "apache2.conf")], env=env,
+                               capture_output=True, text=True)
+        if check.returncode:
+            raise RuntimeError(f"apache2 -t: {check.stderr}")
+        if self.process is None:
+            self.process = subprocess.Popen([APACHE, "-DFOREGROUND", "-f", str(self.dir / "apache2.conf")], env=env)
+        else:
+            self.process.send_signal(signal.SIGUSR1)  # graceful: the role's "Reload apache2"
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def noip_stand_in() -> FakeHttp:
@@ -285,7 +379,9 @@ def main() -> int:
 
     health = HealthMonitor(enabled, unit_check=lambda unit: True, port_check=lambda port: True, interval=0)
     skip = set(config.skip_tags.split(","))
-    backend = ScriptedBackend([r for r in roles.load(ROOT).order if r not in skip], run_updater, write_backup_config)
+    webdav = LocalWebdav(lambda: app.extensions["pic"].state.load())
+    backend = ScriptedBackend([r for r in roles.load(ROOT).order if r not in skip], run_updater, write_backup_config,
+                              webdav.converge)
     log_search = LogSearch(config.log_file, journal=lambda units, limit: [])
     index, behaviours = hello_index()
     (tmp / "index.yml").write_text(json.dumps(index))
@@ -308,7 +404,7 @@ def main() -> int:
                          request_handler=QuietHandler)
     code = app.extensions["pic"].setup_code.current()
     print(json.dumps({"url": f"http://127.0.0.1:{server.server_port}", "setup_code": code,
-                      "backup_repository": str(tmp / "backup-disk/repo")}), flush=True)
+                      "backup_repository": str(tmp / "backup-disk/repo"), "dav_url": webdav.url}), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.serve_forever()
@@ -316,6 +412,7 @@ def main() -> int:
         pass
     finally:
         provider.close()
+        webdav.close()
         agent_server.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -139,8 +139,18 @@ def test_versions_and_rollback(app, admin, config, backend):
     wait_run(app, resp.get_json()["run_id"])
     versions = admin.get("/api/state/versions").get_json()["versions"]
     assert [v["version"] for v in versions] == [1, 2]
+    assert versions[0]["changed"] == [] and versions[1]["changed"] == ["cell.timezone"]
+    # a preview: a check-mode run of version 1 that writes no version
+    resp = admin.post("/api/state/versions/1/rollback?preview=1", headers=csrf(admin))
+    assert resp.status_code == 202 and resp.get_json()["preview"] is True and "version" not in resp.get_json()
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert info["check"] is True and info["tags"] == ["common"]
+    assert info["description"] == "preview: roll back to state version 1"
+    assert [v["version"] for v in admin.get("/api/state/versions").get_json()["versions"]] == [1, 2]
+    assert yaml.safe_load(config.state_file.read_text())["cell"]["timezone"] == "Etc/UTC"
+    assert admin.post("/api/state/versions/99/rollback?preview=1", headers=csrf(admin)).status_code == 404
     resp = admin.post("/api/state/versions/1/rollback", headers=csrf(admin))
-    assert resp.status_code == 202 and resp.get_json()["version"] == 3
+    assert resp.status_code == 202 and resp.get_json()["version"] == 3 and resp.get_json()["preview"] is False
     info = wait_run(app, resp.get_json()["run_id"])
     assert info["tags"] == ["common"]  # chrony keeps UTC: a time zone is not its input
     assert yaml.safe_load(config.state_file.read_text())["cell"]["timezone"] == "Europe/Berlin"

@@ -127,3 +127,18 @@ def test_without_the_internal_leaf_there_is_no_lan_site():
 
 def test_without_a_lan_address_there_is_no_lan_site():
     assert not [name for name in sites(render(caddy_lan_address="")) if name.startswith("https://")]
+
+
+def test_the_ui_sites_reach_webdav_at_dav_with_the_files_service():
+    blocks = sites(render())
+    ui = blocks["(pic_ui)"]
+    dav = ui[ui.index("handle /dav/* {"):]
+    assert "uri strip_prefix /dav" in dav and "reverse_proxy 127.0.0.1:8080 {" in dav
+    # the target of a MOVE loses the prefix as the request's path does; no browser login dialog
+    assert 'header_up Destination "^(https?://[^/]+)/dav/" "$1/"' in dav
+    assert "header_down -WWW-Authenticate" in dav
+    # before the UI's file server, which would answer any path with index.html
+    assert ui.index("handle /dav/*") < ui.index("try_files {path} /index.html")
+    for site in ("home.cell", f"https://{LAN}"):
+        assert "import pic_ui" in blocks[site]
+    assert "/dav" not in sites(render(caddy_services=["calendar", "mail"]))["(pic_ui)"]

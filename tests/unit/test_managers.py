@@ -15,7 +15,7 @@ from pic_api.managers.errors import InvalidInput, NotFound, Unavailable
 from pic_api.managers.events import trim_event
 from pic_api.managers.health import HealthMonitor
 from pic_api.managers.runs import RunManager
-from pic_api.managers.state import StateManager
+from pic_api.managers.state import StateManager, changed_paths
 
 GOOD = {"version": 1, "setup_completed": True, "cell": {"name": "home"}}
 
@@ -71,6 +71,20 @@ def test_state_rollback(sm):
     assert sm.load()["cell"]["name"] == "home"
     with pytest.raises(NotFound):
         sm.rollback(42)
+
+
+def test_state_history_names_what_each_version_changed(sm):
+    sm.save(GOOD)
+    sm.save({**GOOD, "cell": {**GOOD["cell"], "timezone": "Europe/Paris"}})
+    history = sm.history()
+    assert [(v["version"], v["changed"]) for v in history] == [(1, []), (2, ["cell.timezone"])]
+
+
+def test_changed_paths():
+    old = {"cell": {"name": "a", "timezone": "UTC"}, "users": [{"name": "x", "password_hash": "h1"}]}
+    new = {"cell": {"name": "b", "timezone": "UTC"}, "users": [{"name": "x", "password_hash": "h2"}], "dns": {}}
+    assert changed_paths(old, new) == ["cell.name", "users", "dns"]
+    assert changed_paths(old, old) == []
 
 
 def test_state_load_sees_external_edits(sm):

@@ -72,6 +72,8 @@ def manifest(**changes):
         ({"routes": [{"host": "hello", "port": 9000}]}, "routes[0].port"),  # not a port of the app
         ({"routes": [{"host": "hello", "path": "/hello", "port": 8000}]}, "routes[0]"),
         ({"routes": [{"path": "/Hello", "port": 8000}]}, "routes[0].path"),
+        ({"routes": [{"path": "/dav", "port": 8000}]}, "routes[0].path"),  # the Files page's WebDAV
+        ({"routes": [{"path": "/api", "port": 8000}]}, "routes[0].path"),
         ({"health": {"port": 9}}, "health.port"),
         ({"firewall": [{"port": 8000, "protocol": "sctp", "zones": ["lan"]}]}, "firewall[0].protocol"),
         ({"volumes": [{"name": "data", "path": "data"}]}, "volumes[0].path"),

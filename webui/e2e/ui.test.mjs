@@ -189,7 +189,7 @@ before(async () => {
     preview = spawn(
       process.execPath,
       [path.join(webui, 'node_modules', 'vite', 'bin', 'vite.js'), 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
-      { cwd: webui, env: { ...process.env, PIC_API_URL: api.url }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: webui, env: { ...process.env, PIC_API_URL: api.url, PIC_DAV_URL: api.dav_url }, stdio: ['ignore', 'pipe', 'pipe'] },
     )
     preview.stderr.on('data', (d) => process.stderr.write(d))
     await waitForHttp(`${baseUrl}/health`)
@@ -603,6 +603,144 @@ describe('the running cell', { concurrency: false }, () => {
     await page.getByRole('button', { name: 'Back to editing' }).waitFor()
     await shot('settings-applied')
     assert.deepEqual(unexpectedErrors(), [])
+  })
+
+  test('settings: roll back to the version before the last change, previewed first, and forward again', async () => {
+    errors = []
+    const versions = async () => (await (await page.request.get(`${baseUrl}/api/state/versions`)).json()).versions
+    const resolvers = async () => (await (await page.request.get(`${baseUrl}/api/state`)).json()).state.network.upstream_dns
+    const list = page.getByTestId('state-versions')
+    /** "Roll back…" on a version: its preview (a check-mode run that saves no version), then Apply. */
+    const rollBackTo = async (target, name) => {
+      const count = (await versions()).length
+      await list.locator(`li[data-version="${target}"]`).waitFor()
+      await page.getByRole('button', { name: `Roll back to version ${target}` }).click()
+      await page.getByText(`Preview of rolling back to version ${target} (check mode, nothing is changed)`).waitFor()
+      await page.locator('[data-testid=run-view] h2 + [data-status]:not([data-status=running])').waitFor()
+      assert.equal((await versions()).length, count, 'a preview saves no version')
+      await shot(`${name}-preview`)
+      const label = `Apply the rollback to version ${target}`
+      await page.waitForFunction(
+        (t) => ![...document.querySelectorAll('button')].find((b) => b.textContent === t)?.disabled, label, { timeout: 60_000 })
+      await page.getByRole('button', { name: label }).click()
+      await page.getByRole('heading', { name: `Rolling back to version ${target}` }).waitFor()
+      await page.locator('[data-testid=run-view] h2 + [data-status=successful]').waitFor()
+      const after = await versions()
+      assert.equal(after.length, count + 1, 'the rollback saved the old version as the newest')
+      await list.locator(`li[data-version="${after[after.length - 1].version}"]`).waitFor()
+      await shot(name)
+      await page.getByRole('button', { name: 'Close' }).click()
+    }
+    const before = await versions()
+    const applied = before[before.length - 1].version // the change the test above applied
+    const set = await resolvers()
+    await page.goto(`${baseUrl}/settings`)
+    await list.waitFor()
+    const newest = list.locator('li').first()
+    assert.equal(await newest.getAttribute('data-version'), String(applied))
+    assert.match(await newest.textContent(), /current/)
+    assert.match(await newest.textContent(), /changed upstream DNS/, 'the newest version says what it changed')
+    await rollBackTo(before[before.length - 2].version, 'settings-rolled-back')
+    assert.notDeepEqual(await resolvers(), set, 'the resolvers set above are rolled back')
+    // and forward again to the version the test above applied, for the tests that follow
+    await rollBackTo(applied, 'settings-rolled-forward')
+    assert.deepEqual(await resolvers(), set)
+    await page.setViewportSize({ width: 390, height: 844 })
+    try {
+      await assertFits('/settings', 'phone')
+      await list.waitFor()
+      await shot('settings-versions-phone')
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 })
+    }
+    assert.deepEqual(unexpectedErrors(), [])
+  })
+
+  test('files page: open with the password, upload with progress, download, new folder, rename and delete over WebDAV', async () => {
+    errors = []
+    // What the upload holds: on a cell the driver names it, and fetches the file with a WebDAV client
+    const text = process.env.PIC_UI_FILES_TEXT ?? `uploaded from the Files page ${Date.now()}\n`
+    const kept = 'from the browser.txt' // the name the file ends with
+    const auth = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`
+    /** A WebDAV request of this test's own, through the UI's /dav/ as the page's. */
+    // (a folder's name ends in /: without it Apache answers with a redirect to its own path)
+    const dav = (method, name, headers = {}) =>
+      fetch(`${baseUrl}/dav/admin/${encodeURIComponent(name.replace(/\/$/, ''))}${name.endsWith('/') ? '/' : ''}`, {
+        method,
+        headers: { Authorization: auth, ...headers },
+        redirect: 'manual',
+      })
+    for (const name of [kept, 'e2e upload.txt', 'Reports/', 'to delete']) await dav('DELETE', name) // left by an earlier run
+    await page.goto(`${baseUrl}/files`)
+    await page.getByRole('heading', { name: /^(Files|Log in to your cell)$/, level: 1 }).waitFor()
+    if (page.url().includes('/login')) {
+      await login()
+      await page.getByRole('heading', { name: 'Files', level: 1 }).waitFor()
+    }
+    // the cell account's password opens the folder; a wrong one is said in the page, no browser dialog
+    await page.getByLabel('Password of admin').fill('not-the-password-1')
+    await page.getByRole('button', { name: 'Open' }).click()
+    await page.getByText('The password is not right').waitFor()
+    await page.getByLabel('Password of admin').fill(ADMIN_PASSWORD)
+    await page.getByRole('button', { name: 'Open' }).click()
+    await page.getByRole('button', { name: 'Upload files' }).waitFor()
+
+    // upload (2 MiB, so progress is reported on the way), then find it listed and on the server
+    const body = Buffer.concat([Buffer.from(text), Buffer.alloc(2 * 1024 * 1024 - Buffer.byteLength(text), 0x2e)])
+    await page.getByLabel('Files to upload').setInputFiles({ name: 'e2e upload.txt', mimeType: 'text/plain', buffer: body })
+    await page.locator('[data-upload="e2e upload.txt"][data-done=yes]').waitFor()
+    await page.locator('tr[data-entry="e2e upload.txt"]').waitFor()
+    assert.match(await page.locator('tr[data-entry="e2e upload.txt"]').textContent(), /2\.0 MiB/)
+    const got = await dav('GET', 'e2e upload.txt')
+    assert.equal(got.status, 200)
+    assert.ok(Buffer.from(await got.arrayBuffer()).equals(body), 'the server holds what was uploaded')
+    await shot('files-uploaded')
+
+    // download: the browser saves what the server holds
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download e2e upload.txt' }).click()])
+    assert.equal(download.suggestedFilename(), 'e2e upload.txt')
+    assert.ok(fs.readFileSync(await download.path()).equals(body))
+
+    // rename (MOVE): the old name is gone, the new one holds the file
+    await page.getByRole('button', { name: 'Rename e2e upload.txt' }).click()
+    await page.getByLabel('New name of e2e upload.txt').fill(kept)
+    await page.getByRole('button', { name: 'Save' }).click()
+    await page.locator(`tr[data-entry="${kept}"]`).waitFor()
+    assert.equal((await dav('GET', 'e2e upload.txt')).status, 404)
+    assert.equal((await dav('GET', kept)).status, 200)
+
+    // a new folder, a bad name refused before sending; into it and back
+    await page.getByRole('button', { name: 'New folder' }).click()
+    await page.getByLabel('Name of the new folder').fill('a/b')
+    await page.getByRole('button', { name: 'Create' }).click()
+    await page.getByText('A name cannot hold / or \\.').waitFor()
+    await page.getByLabel('Name of the new folder').fill('Reports')
+    await page.getByRole('button', { name: 'Create' }).click()
+    await page.locator('tr[data-entry="Reports"]').waitFor()
+    assert.equal((await dav('PROPFIND', 'Reports/', { Depth: '0' })).status, 207)
+    await page.getByRole('button', { name: 'Reports/', exact: true }).click()
+    await page.getByText('This folder is empty.').waitFor()
+    await page.getByRole('navigation', { name: 'Folder' }).getByRole('button', { name: 'My files' }).click()
+    await page.locator(`tr[data-entry="${kept}"]`).waitFor()
+
+    // delete after a confirmation
+    await page.getByLabel('Files to upload').setInputFiles({ name: 'to delete', mimeType: 'text/plain', buffer: Buffer.from('x') })
+    await page.locator('tr[data-entry="to delete"]').waitFor()
+    await page.getByRole('button', { name: 'Delete to delete' }).click()
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click()
+    await page.locator('tr[data-entry="to delete"]').waitFor({ state: 'detached' })
+    assert.equal((await dav('GET', 'to delete')).status, 404)
+    await shot('files')
+
+    await page.setViewportSize({ width: 390, height: 844 })
+    try {
+      await assertFits('/files', 'phone')
+      await shot('files-phone')
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 })
+    }
+    // the one failed load: the wrong password's 401
+    assert.deepEqual(unexpectedErrors([401]), [])
   })
 
   test('settings: a change of domain mode is previewed over the roles that use the domain', async () => {
@@ -1074,7 +1212,7 @@ describe('the running cell', { concurrency: false }, () => {
     await login('carol-Second-pw-2', name)
     await page.getByRole('heading', { name: 'My services', level: 1 }).waitFor()
     const nav = page.getByRole('navigation', { name: 'Main' })
-    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My devices', 'WireGuard', 'My calendars', 'My services', 'Account'])
+    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['My devices', 'WireGuard', 'My calendars', 'My files', 'My services', 'Account'])
     const mine = await pageRequest('GET', '/api/account/services')
     assert.deepEqual(mine.services.filter((s) => ['files', 'vpn'].includes(s)), [])
     for (const url of [mine.calendar?.caldav_url, mine.mail?.imap.host].filter(Boolean)) await page.getByText(url).first().waitFor()

@@ -23,6 +23,7 @@ import { MyServicesPage } from './pages/MyServices'
 import { WireGuardPage } from './pages/WireGuard'
 import { RoutingPage } from './pages/Routing'
 import { CalendarPage } from './pages/Calendar'
+import { FilesPage } from './pages/Files'
 
 /** Installs router navigation into the api module (428 → /setup, 401 → login, keeping the page). */
 function ApiNavigation() {
@@ -90,6 +91,7 @@ function Protected() {
           <Route path="/peers" element={<PeersPage />} />
           <Route path="/wireguard" element={<WireGuardPage mine />} />
           <Route path="/calendar" element={<CalendarPage />} />
+          <Route path="/files" element={<FilesPage />} />
           <Route path="/*" element={<Navigate to="/my-services" replace />} />
         </Routes>
       </Layout>
@@ -113,6 +115,7 @@ function Protected() {
         <Route path="/store" element={<StorePage />} />
         <Route path="/containers" element={<ContainersPage />} />
         <Route path="/backups" element={<BackupsPage />} />
+        <Route path="/files" element={<FilesPage />} />
         <Route path="/*" element={<InfoPages />} />
       </Routes>
     </Layout>

@@ -258,6 +258,12 @@ export const endpoints = {
   startRun: (body: T.RunRequest) => api.post<T.RunStarted>('/api/runs', body),
   cancelRun: (id: string) => api.post<Run>(`/api/runs/${encodeURIComponent(id)}/cancel`, {}),
   state: () => api.get<T.StateView>('/api/state'),
+  stateVersions: async () => (await api.get<T.StateVersions>('/api/state/versions')).versions,
+  /** Write state version ``version`` again and converge it (``preview``: a check-mode run that saves
+   * nothing); ``keepIfFailed``: a failed converge keeps that state for repair instead of undoing it. */
+  rollback: (version: number, preview: boolean, keepIfFailed = false) =>
+    api.post<T.RollbackStarted>(`/api/state/versions/${version}/rollback${preview ? '?preview=1' : ''}`,
+      keepIfFailed ? { keep_if_failed: true } : {}),
   users: async () => (await api.get<T.UserList>('/api/users')).users,
   addUser: (body: T.UserRequest) => api.post<T.UserCreated>('/api/users', body),
   changeUser: (name: string, body: T.UserChange) => api.patch<T.UserChanged>(`/api/users/${encodeURIComponent(name)}`, body),
@@ -278,9 +284,6 @@ export const endpoints = {
   logVerbosity: () => api.get<T.LogVerbosityView>('/api/logs/verbosity'),
   setLogVerbosity: (verbose: T.VerboseLog[]) => api.put<T.LogVerbosityChanged>('/api/logs/verbosity', { verbose }),
   run: (id: string) => api.get<Run>(`/api/runs/${encodeURIComponent(id)}`),
-  /** Write state version ``n`` again and converge it; ``keepIfFailed``: a failed converge keeps it. */
-  rollbackState: (n: number, keepIfFailed = false) =>
-    api.post<T.RollbackStarted>(`/api/state/versions/${n}/rollback`, { keep_if_failed: keepIfFailed }),
   runEventsUrl: (id: string) => `/api/runs/${encodeURIComponent(id)}/events`,
   peers: async () => (await api.get<T.PeerList>('/api/peers')).peers,
   addPeer: (body: T.PeerRequest) => api.post<NewPeerResponse>('/api/peers', body),

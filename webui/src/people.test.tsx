@@ -22,7 +22,7 @@ function body(init: RequestInit) {
 
 describe('the menu', () => {
   it('shows a member only their own pages, an admin every page', () => {
-    expect(navFor(me('peer')).map((n) => n.label)).toEqual(['My devices', 'WireGuard', 'My calendars', 'My services', 'Account'])
+    expect(navFor(me('peer')).map((n) => n.label)).toEqual(['My devices', 'WireGuard', 'My calendars', 'My files', 'My services', 'Account'])
     const admin = navFor(me('admin')).map((n) => n.label)
     expect(admin).toContain('Users')
     expect(admin).toContain('Settings')
@@ -33,7 +33,7 @@ describe('the menu', () => {
     routeFetch(() => ({ status: 200, body: {} }))
     page(<Layout me={me('peer')}>x</Layout>)
     const nav = screen.getByRole('navigation', { name: 'Main' })
-    expect(within(nav).getAllByRole('link').map((a) => a.textContent)).toEqual(['My devices', 'WireGuard', 'My calendars', 'My services', 'Account'])
+    expect(within(nav).getAllByRole('link').map((a) => a.textContent)).toEqual(['My devices', 'WireGuard', 'My calendars', 'My files', 'My services', 'Account'])
   })
 })
 

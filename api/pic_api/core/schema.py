@@ -75,6 +75,7 @@ __all__ = [
     "IMAGE_PULL",
     "check_def",
     "STORE_RESERVED_HOSTS",
+    "STORE_RESERVED_PATHS",
     "validate_manifest",
     "validate_index",
     "run_request",
@@ -128,6 +129,9 @@ BACKUP_KEEP_MAX = 1000
 # The service store (docs/architecture.md "The service store"). Host names an app may not take: the
 # cell's own service names (the dnsmasq and coredns roles publish them; a unit test compares).
 STORE_RESERVED_HOSTS = ("calendar", "files", "mail", "ns", "ntp", "vpn", "www", "api")
+# Paths of the cell's own site that an app's route may not take: the API, the UI's files, the Files
+# page's WebDAV (roles/caddy's pic_ui) and the page that leads to HTTPS.
+STORE_RESERVED_PATHS = ("/api", "/assets", "/dav", "/health", "/trust")
 STORE_ZONES = ("lan", "vpn", "wan")
 STORE_MAX_APPS = 500  # manifests in one index
 # The names under the zone that are the cell itself (its apex, its services): a record the admin adds
@@ -1027,6 +1031,8 @@ def _routes_rules(
         value = route[key]
         if key == "host" and value in STORE_RESERVED_HOSTS:
             add(f"{at}.host", f"{value!r} is a name of the cell itself")
+        elif key == "path" and value in STORE_RESERVED_PATHS:
+            add(f"{at}.path", f"{value!r} is a path of the cell's own site")
         elif value in taken:
             add(f"{at}.{key}", f"{key} {value!r} is already used by {taken[value]}")
         else:

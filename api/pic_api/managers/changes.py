@@ -11,7 +11,7 @@ import yaml
 
 from ..core import schema
 from ..core.roles import CellRoles
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .files import write_atomic
 from .runs import Run, RunManager
 from .state import StateManager
@@ -71,6 +71,10 @@ class ChangeManager:
         except schema.StateError as exc:
             fields = request.request_fields(exc.fields) if request else exc.fields
             raise InvalidInput("the change does not give a valid cell state", fields) from exc
+        return self._check_run(old, new, description), result
+
+    def _check_run(self, old: dict[str, Any], new: dict[str, Any], description: str) -> Run:
+        """Queue a check-mode run (with diffs) of a valid state ``new`` against ``old``."""
         path = self.runs.new_run_path("proposed-state")
         write_atomic(path, yaml.safe_dump(new, sort_keys=False), 0o600)
         run = self.runs.submit(
@@ -81,14 +85,24 @@ class ChangeManager:
             extravars={"pic_state_file": str(path)},
             cleanup=[path],
         )
-        return run, result
+        return run
 
     def converge(self, description: str, tags: list[str] | None = None, version: int | None = None) -> Run:
         return self.runs.submit("converge", tags or [], description=description, state_version=version)
 
-    def rollback(self, number: int, undo: bool = True) -> Run:
-        """Write version ``number`` again as the newest and converge it. ``undo`` False: if that
-        converge fails, the failed state stays (kept for repair) instead of being undone."""
+    def rollback(self, number: int, undo: bool = True, preview: bool = False) -> Run:
+        """Write version ``number`` again as the newest and converge it; with ``preview``, a
+        check-mode run of that version that saves nothing. ``undo`` False: if the converge fails,
+        the failed state stays (kept for repair) instead of being undone."""
+        if preview:
+            problem = self.state.version_problem(number)
+            if problem:
+                if "does not exist" in problem:
+                    raise NotFound(problem)
+                raise InvalidInput(f"cannot roll back: {problem}")
+            old = self.state.load()
+            new = schema.apply_defaults(self.state.get_version(number))
+            return self._check_run(old, new, f"roll back to state version {number}")
         old, new, version = self.state.rollback(number)
         run = self.runs.submit(
             "converge",

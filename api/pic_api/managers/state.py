@@ -37,6 +37,20 @@ def _dump(state: dict[str, Any]) -> str:
     return yaml.dump(state, Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
 
 
+def changed_paths(old: Any, new: Any, prefix: str = "", depth: int = 2) -> list[str]:
+    """Where two states differ, as dotted paths at most ``depth`` keys deep ('cell.timezone',
+    'users'); lists count as one value."""
+    if old == new:
+        return []
+    if depth == 0 or not (isinstance(old, dict) and isinstance(new, dict)):
+        return [prefix] if prefix else []
+    out: list[str] = []
+    for key in list(old) + [k for k in new if k not in old]:
+        path = f"{prefix}.{key}" if prefix else str(key)
+        out += changed_paths(old.get(key), new.get(key), path, depth - 1)
+    return out
+
+
 def _load_problem(what: str, load: Callable[[], Any]) -> str | None:
     """Run ``load`` and say in one line why it failed, or None when it did not."""
     try:
@@ -166,6 +180,22 @@ class StateManager:
                         }
                     )
         return sorted(out, key=lambda v: v["version"])
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every version with what it changed against the one before it (paths, never values:
+        a user's password hash is a secret). A version that does not load says so."""
+        out, before = [], None
+        for v in self.versions():
+            try:
+                # defaults filled in: an older version written without them changed nothing there
+                data = schema.apply_defaults(self.get_version(v["version"]))
+            except (OSError, yaml.YAMLError, ValueError, TypeError, AttributeError):
+                out.append({**v, "changed": [], "problem": "does not load"})
+                before = None
+                continue
+            out.append({**v, "changed": changed_paths(before, data) if before is not None else []})
+            before = data
+        return out
 
     def current_version(self) -> int:
         versions = self.versions()

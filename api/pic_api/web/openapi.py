@@ -422,9 +422,26 @@ ANSWERS: dict[str, dict[str, Any]] = {
         {"version": INT, "state": {**ref("CellState"), "description": "password hashes masked"}},
         ["version", "state"],
     ),
-    "StateVersions": _obj({"versions": _list(_obj({"version": INT, "saved_at": STR}, ["version", "saved_at"]))},
-                          ["versions"]),
-    "RollbackStarted": _obj({"run_id": STR, "version": INT}, ["run_id", "version"]),
+    "StateVersions": _obj(
+        {
+            "versions": _list(
+                _obj(
+                    {
+                        "version": INT,
+                        "saved_at": STR,
+                        "changed": {**_list(STR), "description": "the state's paths this version changed"},
+                        "problem": {**STR, "description": "why this version does not load"},
+                    },
+                    ["version", "saved_at", "changed"],
+                )
+            )
+        },
+        ["versions"],
+    ),
+    "RollbackStarted": _obj(
+        {"run_id": STR, "preview": BOOL, "version": {**INT, "description": "the version written (not in a preview)"}},
+        ["run_id", "preview"],
+    ),
     "ServiceHealth": _obj(
         {
             "name": ref("Service"),

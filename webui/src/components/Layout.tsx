@@ -1,6 +1,7 @@
 import { useState, type ReactNode } from 'react'
 import { NavLink, useNavigate } from 'react-router-dom'
 import { endpoints, userName, type Me } from '../api'
+import { forgetPassword } from '../webdav'
 import { BackupKeyBanner } from './BackupKeyBanner'
 
 /** The pages of the menu; a member (role peer) sees only those not marked admin, which the API
@@ -14,7 +15,7 @@ export const NAV: { to: string; label: string; admin?: boolean; member?: string 
   { to: '/wireguard', label: 'WireGuard' },
   { to: '/email', label: 'Email', admin: true },
   { to: '/calendar', label: 'Calendar', member: 'My calendars' },
-  { to: '/files', label: 'Files', admin: true },
+  { to: '/files', label: 'Files', member: 'My files' },
   { to: '/routing', label: 'Routing', admin: true },
   { to: '/vault', label: 'Vault', admin: true },
   { to: '/containers', label: 'Containers', admin: true },
@@ -45,6 +46,7 @@ export function Layout({ me, children }: { me: Me | null; children: ReactNode })
   const who = userName(me)
 
   const logout = async () => {
+    forgetPassword() // the Files page's, kept in this tab's memory
     try {
       await endpoints.logout()
     } finally {

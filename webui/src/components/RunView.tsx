@@ -352,7 +352,7 @@ function UndoNote({ run }: { run: Run }) {
   const again = async (keep: boolean) => {
     setError(null)
     try {
-      setStarted((await endpoints.rollbackState(version, keep)).run_id)
+      setStarted((await endpoints.rollback(version, false, keep)).run_id)
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e))
     }

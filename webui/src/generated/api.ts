@@ -1078,12 +1078,18 @@ export type StateVersions = {
   versions: {
     version: number
     saved_at: string
+    /** the state's paths this version changed */
+    changed: string[]
+    /** why this version does not load */
+    problem?: string
   }[]
 }
 
 export type RollbackStarted = {
   run_id: string
-  version: number
+  preview: boolean
+  /** the version written (not in a preview) */
+  version?: number
 }
 
 export type ServiceHealth = {

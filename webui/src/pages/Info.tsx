@@ -155,10 +155,6 @@ export function InfoPages() {
         element={<ServicePage title="Email" intro="Mail for the cell's users (Postfix and Dovecot)." services={['mail']} pending="Mailboxes, aliases and client settings are not yet available in the web UI." />}
       />
       <Route path="/calendar" element={<CalendarPage admin health={<ServiceHealth only={['calendar']} />} />} />
-      <Route
-        path="/files"
-        element={<ServicePage title="Files" intro="File storage over WebDAV." services={['files']} pending="Browsing files and managing shares is not yet available in the web UI." />}
-      />
       <Route path="/cell-network" element={<Pending title="Cell Network" intro="Links between cells." pending="Linking this cell with other cells is not yet available." />} />
       <Route path="/logs" element={<Logs />} />
       <Route path="*" element={<NotFound />} />

@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState, type FormEvent } from 'react'
 import { ALL_SERVICES, ApiError, endpoints, SERVICE_LABELS, type DomainMode, type RunStatus, type Settings } from '../api'
 import type { SettingsChange } from '../generated/api'
 import { RunView } from '../components/RunView'
+import { StateVersions } from '../components/StateVersions'
 import { TimezonePicker } from '../components/TimezonePicker'
 import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, PageHeader, useApi } from '../components/ui'
 import { timeZones, validateDomain } from '../validation'
@@ -229,6 +230,9 @@ export function SettingsPage() {
       ) : settings.data ? (
         <SettingsEditor initial={settings.data} />
       ) : null}
+      <div className="mt-4">
+        <StateVersions />
+      </div>
     </div>
   )
 }
