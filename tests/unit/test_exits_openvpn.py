@@ -309,12 +309,14 @@ def test_the_client_configuration_routes_nothing_the_server_says_and_names_its_f
     # the provider's keepalive instead of the cell's (openvpn refuses both)
     text = render("exit-openvpn.conf.j2", item=openvpn_exit(options=["keepalive 5 30"]), exits_index=0)
     assert "keepalive 10 60" not in text and "keepalive 5 30" in text and "pic-exit-openvpn-up 4096 b" in text
-    if shutil.which("openvpn"):
-        f = tmp_path / "exit-b.conf"
-        # openvpn checks that the up script exists (the role writes it first)
-        f.write_text(render("exit-openvpn.conf.j2", item=openvpn_exit(), exits_index=1, exits_openvpn_up="/bin/true"))
-        res = subprocess.run(["openvpn", "--config", str(f), "--version"], capture_output=True, text=True)
-        assert res.returncode == 0, res.stdout + res.stderr
+    # openvpn's own parser, as the role's validate: (.ci/system-deps installs it); it checks that the up
+    # script exists (the role writes it first)
+    f = tmp_path / "exit-b.conf"
+    f.write_text(render("exit-openvpn.conf.j2", item=openvpn_exit(), exits_index=1, exits_openvpn_up="/bin/true"))
+    res = subprocess.run(["openvpn", "--config", str(f), "--version"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    f.write_text(f.read_text() + "no-such-directive 1\n")
+    assert subprocess.run(["openvpn", "--config", str(f), "--version"], capture_output=True).returncode != 0
 
 
 def test_the_up_script_and_the_rules_script_parse(tmp_path):
