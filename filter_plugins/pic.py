@@ -12,7 +12,7 @@ except ImportError:  # not installed: use the copy in this repository
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
-from pic_api.core import addressing, ddns, peerhosts, schema, validators, wgkeys, zone  # noqa: E402
+from pic_api.core import addressing, ddns, ovpn, peerhosts, schema, validators, wgkeys, zone  # noqa: E402
 
 
 def pic_state_vars(state):
@@ -34,6 +34,11 @@ def pic_wg_pubkey(private_key):
 
 def pic_wg_valid_key(value):
     return wgkeys.is_valid_key(value)
+
+
+def pic_openvpn_refused(options):
+    """The directive lines of an OpenVPN exit that openvpn must not be given (core/ovpn.py's whitelist)."""
+    return [line for line in options if ovpn.option_error(line)]
 
 
 def pic_peer_hosts(peers, zone_name):
@@ -140,6 +145,7 @@ class FilterModule:
             "pic_wg_valid_key": pic_wg_valid_key,
             "pic_zone_serial": pic_zone_serial,
             "pic_peer_hosts": pic_peer_hosts,
+            "pic_openvpn_refused": pic_openvpn_refused,
             "pic_not_installed": pic_not_installed,
             "pic_dns_records": pic_dns_records,
             "pic_dns_records_error": pic_dns_records_error,

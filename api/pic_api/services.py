@@ -95,8 +95,8 @@ class Cell:
         self.exits = ExitManager(
             self.changes,
             config.exits_dir,
-            self.agent.exit_status if self.agent else functools.partial(actions.exit_status,
-                                                                        prefix=config.exit_interface_prefix),
+            self.agent.exit_status if self.agent else (
+                lambda name, kind: actions.exit_status(name, config.exit_interface_prefix, kind=kind)),
         )
         self.settings = SettingsManager(self.changes, self.ddns.available)
         # dnsmasq's lease file is root's to read: through the agent, or here without one

@@ -74,8 +74,9 @@ while True:
 
 
 @pytest.fixture(scope="module")
-def lab():
-    with throwaway_lab("exits", "e2e") as lab:
+def lab(request):
+    # a module that shares these fixtures names a lab of its own (its LAB): e2e files run side by side
+    with throwaway_lab(getattr(request.module, "LAB", "exits"), "e2e") as lab:
         yield lab
 
 
@@ -272,17 +273,21 @@ def test_without_an_exit_the_cells_resolver_asks_over_the_uplink(lab, device):
     assert counters(lab)["dns_left"] > before["dns_left"]
 
 
-@pytest.fixture(scope="module")
-def on_exit(lab, cell, admin, provider, device):
-    r = admin.post(f"{cell.https}/api/exits", json={"name": "a", "config": provider["config"]},
-                   headers=csrf(admin), timeout=30)
+def add_exit_for_the_device(admin, cell, body: dict) -> dict:
+    """The exit added (a converge of the exits role alone) and the device moved to it; the device."""
+    r = admin.post(f"{cell.https}/api/exits", json=body, headers=csrf(admin), timeout=30)
     assert r.status_code == 202, r.text
     run = finished(admin, cell, r.json()["run_id"])
     assert run["tags"] == ["exits"], run
-    r = admin.patch(f"{cell.https}/api/peers/roamer", json={"exit": "a"}, headers=csrf(admin), timeout=30)
+    r = admin.patch(f"{cell.https}/api/peers/roamer", json={"exit": body["name"]}, headers=csrf(admin), timeout=30)
     assert r.status_code == 200, r.text
     finished(admin, cell, r.json()["run_id"])
     return r.json()["peer"]
+
+
+@pytest.fixture(scope="module")
+def on_exit(lab, cell, admin, provider, device):
+    return add_exit_for_the_device(admin, cell, {"name": "a", "config": provider["config"]})
 
 
 def test_a_bad_exit_config_is_refused_by_field(cell, admin, provider):
@@ -356,16 +361,21 @@ def test_exit_tunnel_down_on_the_cell_is_unreachable_never_the_uplink(lab, hosts
     assert wait_for(lambda: seen_by_far(lab) == hosts["exitsrv"], 30), seen_by_far(lab)
 
 
-def test_an_exit_in_use_stays_and_goes_once_unused(lab, hosts, cell, admin, on_exit):
-    r = admin.delete(f"{cell.https}/api/exits/a", headers=csrf(admin), timeout=30)
-    assert r.status_code == 409 and "roamer" in r.json()["fields"]["name"], r.text
+def back_on_the_uplink_and_removed(lab, hosts, admin, cell, name: str) -> None:
+    """The device back on the cell's uplink (far sees the cell again), then the exit removed."""
     r = admin.patch(f"{cell.https}/api/peers/roamer", json={"exit": ""}, headers=csrf(admin), timeout=30)
     assert r.status_code == 200 and "exit" not in r.json()["peer"], r.text
     finished(admin, cell, r.json()["run_id"])
     assert wait_for(lambda: seen_by_far(lab) == hosts["cell"], 20), seen_by_far(lab)
-    r = admin.delete(f"{cell.https}/api/exits/a", headers=csrf(admin), timeout=30)
+    r = admin.delete(f"{cell.https}/api/exits/{name}", headers=csrf(admin), timeout=30)
     assert r.status_code == 202, r.text
     finished(admin, cell, r.json()["run_id"])
+
+
+def test_an_exit_in_use_stays_and_goes_once_unused(lab, hosts, cell, admin, on_exit):
+    r = admin.delete(f"{cell.https}/api/exits/a", headers=csrf(admin), timeout=30)
+    assert r.status_code == 409 and "roamer" in r.json()["fields"]["name"], r.text
+    back_on_the_uplink_and_removed(lab, hosts, admin, cell, "a")
     assert lab.exec("cell", ["ip", "link", "show", "exit-a"]).returncode != 0
     assert lab.exec("cell", ["test", "-e", "/etc/wireguard/exit-a.conf"]).returncode != 0
     assert sh(lab, "cell", "ls -A /etc/pic/exits") == ""

@@ -79,7 +79,8 @@ def test_a_bad_config_is_refused_naming_its_key(admin, config, old, new, field):
 @pytest.mark.parametrize(("body", "field"), [
     ({"name": "Bad Name", "config": CONFIG}, "name"),
     ({"name": "waytoolongname", "config": CONFIG}, "name"),
-    ({"name": "home", "config": CONFIG, "kind": "openvpn"}, "kind"),
+    ({"name": "home", "config": CONFIG, "kind": "tor"}, "kind"),
+    ({"name": "home", "config": CONFIG, "username": "me"}, "username"),
     ({"name": "home"}, "config"),
     ({"name": "home", "config": 7}, "config"),
 ])
@@ -109,7 +110,7 @@ def test_an_exit_is_kept_without_its_secrets(app, admin, config):
             assert PRIVATE not in text and PSK not in text, path
     down = {"unit": "inactive", "up": False, "endpoint": "", "latest_handshake": 0, "rx": 0, "tx": 0,
             "reason": "interface exit-home: Unable to access interface: No such device"}
-    app.extensions["pic"].exits._live = lambda name: dict(down)
+    app.extensions["pic"].exits._live = lambda name, kind: dict(down)
     listed = admin.get("/api/exits").get_json()["exits"]
     now = listed[0]["live"].pop("now")
     assert abs(now - time.time()) < 5
@@ -222,7 +223,9 @@ def test_what_systemctl_says_is_only_a_state_word(tmp_path):
 
 @pytest.mark.parametrize("name", ["home", "a", "vpn2"])
 def test_the_agents_exit_status_takes_an_exit_name(name):
-    assert validate({"action": "exit_status", "args": {"name": name}}, ()) == ("exit_status", {"name": name})
+    assert validate({"action": "exit_status", "args": {"name": name}}, ()) == (
+        "exit_status", {"name": name, "kind": "wireguard"})
+    assert validate({"action": "exit_status", "args": {"name": name, "kind": "openvpn"}}, ())[1]["kind"] == "openvpn"
 
 
 @pytest.mark.parametrize(("args", "field"), [
@@ -231,6 +234,7 @@ def test_the_agents_exit_status_takes_an_exit_name(name):
     ({"name": "home; wg showconf wg0"}, "name"),
     ({"name": "Home"}, "name"),
     ({"name": "home", "interface": "wg0"}, "interface"),
+    ({"name": "home", "kind": "tor; id"}, "kind"),
 ])
 def test_the_agents_exit_status_refuses_anything_else(args, field):
     with pytest.raises(AgentError) as err:
@@ -247,7 +251,7 @@ def test_the_list_says_how_each_exit_runs(app, admin, tmp_path):
     wait_run(app, add_exit(admin, name="work").get_json()["run_id"])
     asked = []
 
-    def live(name):
+    def live(name, kind):
         asked.append(name)
         if name == "work":
             raise AgentError("the agent is away")

@@ -32,7 +32,8 @@ def chain(text: str, name: str) -> list[str]:
     return [line.strip() for line in body.group(1).splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
-EXITS = [{"name": "work", "dns": []}, {"name": "home", "dns": ["10.66.66.1", "10.66.66.9"]}]
+EXITS = [{"name": "work", "kind": "wireguard", "dns": []},
+         {"name": "home", "kind": "wireguard", "dns": ["10.66.66.1", "10.66.66.9"]}]
 PEERS = [{"name": "phone", "ip": "10.0.0.3", "exit": "home"}, {"name": "laptop", "ip": "10.0.0.2", "exit": "work"}]
 
 
@@ -54,7 +55,7 @@ def test_a_devices_dns_goes_to_its_exits_first_resolver_and_is_marked_after_the_
 
 
 def test_an_exit_without_dns_redirects_nothing():
-    text = render([{"name": "work"}], [{"name": "laptop", "ip": "10.0.0.2", "exit": "work"}])
+    text = render([{"name": "work", "kind": "wireguard"}], [{"name": "laptop", "ip": "10.0.0.2", "exit": "work"}])
     assert chain(text, "dns") == ["type nat hook prerouting priority dstnat - 10; policy accept;"]
 
 

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setNavigator, type Peer } from './api'
 import { LIVE_REFRESH_MS } from './components/ui'
 import type { ExitLive, ExitView } from './generated/api'
-import { configErrors, dnsSummary, ExitsCard, tunnelSummary, validateExit } from './pages/Exits'
+import { asksForPassword, configErrors, dnsSummary, exitBody, ExitsCard, tunnelSummary, validateExit } from './pages/Exits'
 import { ChangePeerForm, changeBody, PeersPage } from './pages/Peers'
 import { routeFetch } from './test/fetch'
 
@@ -19,6 +19,12 @@ const HOME: ExitView = {
 const DOWN: ExitLive = {
   unit: 'inactive', up: false, endpoint: '', latest_handshake: 0, rx: 0, tx: 0, now: 1764931200,
   reason: 'interface exit-work: Unable to access interface: No such device',
+}
+const OVPN = 'client\ndev tun\nremote vpn.example.net 1194\nauth-user-pass\n<ca>\n-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n</ca>\n'
+const OFFICE: ExitView = {
+  name: 'office', kind: 'openvpn', endpoint: 'vpn.example.net:1194', remotes: ['vpn.example.net:1194'], proto: 'udp',
+  options: [], credentials: ['ca', 'auth-user-pass'], devices: [], keys_stored: true, preshared_key: false,
+  live: { unit: 'active', up: true, endpoint: '', latest_handshake: 0, rx: 2048, tx: 1024, now: 1764931200, address: '10.77.77.2/24' },
 }
 const phone: Peer = { name: 'phone', public_key: KEY, ip: '10.0.0.2', route: 'full' }
 
@@ -159,6 +165,87 @@ describe('exits card', () => {
     render(<MemoryRouter><ExitsCard /></MemoryRouter>)
     await user.click(await screen.findByRole('button', { name: 'Remove home' }))
     expect(await screen.findByText(/exit 'home' is used by phone/)).toBeInTheDocument()
+  })
+})
+
+describe('an OpenVPN exit', () => {
+  it('asks for the username and password only when the .ovpn wants them', () => {
+    expect(asksForPassword(OVPN)).toBe(true)
+    expect(asksForPassword(OVPN.replace('auth-user-pass\n', ''))).toBe(false)
+    expect(asksForPassword(OVPN + '<auth-user-pass>\nme\npw\n</auth-user-pass>\n')).toBe(false)
+    const form = { name: 'office', kind: 'openvpn' as const, config: OVPN, username: '', password: '', dns: '' }
+    expect(validateExit(form, [])).toEqual({
+      username: 'The server asks for a username (auth-user-pass).',
+      password: 'The server asks for a password (auth-user-pass).',
+    })
+    expect(validateExit({ ...form, username: 'me', password: 'pw' }, [])).toEqual({})
+    expect(validateExit({ ...form, username: 'me', password: 'pw', dns: '10.0.0.300' }, []).dns).toMatch(/IPv4/)
+    expect(validateExit({ ...form, config: 'client\ndev tun\n' }, []).config).toMatch(/remote/)
+  })
+
+  it('sends only what the kind takes', () => {
+    const form = { name: ' office ', kind: 'openvpn' as const, config: OVPN, username: ' me ', password: 'pw', dns: '10.8.0.1' }
+    expect(exitBody(form)).toEqual({ name: 'office', kind: 'openvpn', config: OVPN, username: 'me', password: 'pw', dns: ['10.8.0.1'] })
+    expect(exitBody({ ...form, dns: '', username: '', password: '' })).toEqual({ name: 'office', kind: 'openvpn', config: OVPN })
+    expect(exitBody({ ...form, kind: 'wireguard' })).toEqual({ name: 'office', kind: 'wireguard', config: OVPN })
+  })
+
+  it('is listed connected with its tunnel address, or not connected and why', async () => {
+    expect(tunnelSummary({ ...OFFICE.live, up: false, unit: 'activating', reason: 'not connected' }, 'openvpn'))
+      .toBe('Not connected (activating): not connected')
+    expect(dnsSummary({ kind: 'openvpn', dns: [] })).toMatch(/pushes/)
+    routeFetch(() => ({ status: 200, body: { exits: [OFFICE] } }))
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    expect(await screen.findByTestId('exit-list')).toHaveTextContent('office — OpenVPN to vpn.example.net:1194 (udp)')
+    expect(screen.getByTestId('exit-live-office')).toHaveTextContent('Connected · address 10.77.77.2/24 · ↓ 2.0 KiB ↑ 1.0 KiB')
+  })
+
+  it('takes an uploaded .ovpn with its credentials and shows the refused directives', async () => {
+    const calls = routeFetch((_url, init) =>
+      init.method === 'POST'
+        ? { status: 400, body: { error: 'invalid exit configuration',
+            fields: { 'config.up': 'up runs a program: the cell runs its own script only', password: 'too long' } } }
+        : { status: 200, body: { exits: [] } },
+    )
+    const user = userEvent.setup()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await screen.findByText(/No exits yet/)
+    await user.type(screen.getByLabelText('Exit name'), 'office')
+    await user.selectOptions(screen.getByLabelText('Kind'), 'openvpn')
+    const file = new File([OVPN + 'up /bin/sh\n'], 'office.ovpn', { type: 'application/x-openvpn-profile' })
+    await user.upload(screen.getByLabelText('Upload the file'), file)
+    await waitFor(() => expect(screen.getByLabelText('OpenVPN configuration file (.ovpn)')).toHaveValue(OVPN + 'up /bin/sh\n'))
+    await user.click(screen.getByRole('button', { name: 'Add exit' }))
+    // the .ovpn asks for a password: nothing is sent without one
+    expect(await screen.findByText('The server asks for a username (auth-user-pass).')).toBeInTheDocument()
+    expect(calls.filter((c) => c.init.method === 'POST')).toHaveLength(0)
+    await user.type(screen.getByLabelText('Username'), 'me')
+    await user.type(screen.getByLabelText('Password'), 'secret pw')
+    await user.click(screen.getByRole('button', { name: 'Add exit' }))
+    const refused = await screen.findByTestId('exit-config-errors')
+    expect(refused).toHaveTextContent('up: up runs a program: the cell runs its own script only')
+    expect(screen.getByText('too long')).toBeInTheDocument()
+    const post = calls.find((c) => c.init.method === 'POST')!
+    expect(JSON.parse(post.init.body as string)).toEqual({
+      name: 'office', kind: 'openvpn', config: OVPN + 'up /bin/sh\n', username: 'me', password: 'secret pw' })
+  })
+
+  it('takes a pasted .ovpn too', async () => {
+    const calls = routeFetch((_url, init) =>
+      init.method === 'POST' ? { status: 202, body: { exit: OFFICE, run_id: 'r9' } } : { status: 200, body: { exits: [] } })
+    const user = userEvent.setup()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await screen.findByText(/No exits yet/)
+    await user.type(screen.getByLabelText('Exit name'), 'office')
+    await user.selectOptions(screen.getByLabelText('Kind'), 'openvpn')
+    await user.click(screen.getByLabelText('OpenVPN configuration file (.ovpn)'))
+    await user.paste(OVPN.replace('auth-user-pass\n', ''))
+    await user.type(screen.getByLabelText('DNS server (optional)'), '10.8.0.1')
+    await user.click(screen.getByRole('button', { name: 'Add exit' }))
+    expect(await screen.findByText(/Exit office added/)).toBeInTheDocument()
+    const post = calls.find((c) => c.init.method === 'POST')!
+    expect(JSON.parse(post.init.body as string)).toEqual({
+      name: 'office', kind: 'openvpn', config: OVPN.replace('auth-user-pass\n', ''), dns: ['10.8.0.1'] })
   })
 })
 

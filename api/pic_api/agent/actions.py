@@ -190,12 +190,16 @@ def unit_state(unit: str, systemctl: str = "systemctl") -> str:
     return word if re.fullmatch(r"[a-z-]{1,20}", word) else "unknown"
 
 
-def exit_status(name: str, prefix: str = "exit-", wg: str = "wg", systemctl: str = "systemctl") -> dict[str, Any]:
+def exit_status(name: str, prefix: str = "exit-", wg: str = "wg", systemctl: str = "systemctl",
+                kind: str = "wireguard", ip: str = "ip", sys_net: str = "/sys/class/net") -> dict[str, Any]:
     """An exit's tunnel as the exits role runs it (interface <prefix><name>, unit wg-quick@ of it):
     the unit's state, and from wg's dump the exit server's endpoint, latest handshake (epoch seconds,
     0: never) and transfer. ``up`` is true when the unit is active and its interface answers. No key
-    leaves: ``wg_status`` drops the private and preshared keys, and only these fields are kept."""
+    leaves: ``wg_status`` drops the private and preshared keys, and only these fields are kept.
+    An openvpn exit: ``openvpn_status``."""
     interface = f"{prefix}{name}"
+    if kind == "openvpn":
+        return openvpn_status(interface, systemctl, ip, sys_net)
     state = unit_state(f"wg-quick@{interface}.service", systemctl)
     live = wg_status(interface, wg)
     out: dict[str, Any] = {"unit": state, "up": state == "active" and bool(live["up"]), "endpoint": "",
@@ -205,6 +209,38 @@ def exit_status(name: str, prefix: str = "exit-", wg: str = "wg", systemctl: str
         out.update({k: peer[k] for k in ("endpoint", "latest_handshake", "rx", "tx") if k in peer})
     else:
         out["reason"] = live["reason"]
+    return out
+
+
+def openvpn_status(interface: str, systemctl: str = "systemctl", ip: str = "ip",
+                   sys_net: str = "/sys/class/net") -> dict[str, Any]:
+    """An OpenVPN exit (unit openvpn-client@<interface>): connected (``up``) when its unit is active and
+    its tun has the address the server gave (openvpn makes the tun once connected, and removes it
+    when the connection ends: the exits role sets no persist-tun), that address, and the tun's bytes."""
+    state = unit_state(f"openvpn-client@{interface}.service", systemctl)
+    out: dict[str, Any] = {"unit": state, "up": False, "address": "", "rx": 0, "tx": 0}
+    try:
+        got = subprocess.run([ip, "-4", "-j", "addr", "show", "dev", interface], capture_output=True, text=True,
+                             timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {**out, "reason": f"ip could not be run: {exc}"[:300]}
+    try:
+        infos = json.loads(got.stdout) if got.returncode == 0 and got.stdout.strip() else []
+        addrs = [f"{a['local']}/{a['prefixlen']}" for i in infos for a in i.get("addr_info", [])
+                 if a.get("family") == "inet"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        addrs = []
+    if not addrs:
+        return {**out, "reason": f"interface {interface}: not connected (no tunnel address)"}
+    address = str(ipaddress.IPv4Interface(addrs[0]))
+    for key in ("rx", "tx"):
+        try:
+            out[key] = int(Path(sys_net, interface, "statistics", f"{key}_bytes").read_text().strip())
+        except (OSError, ValueError):
+            pass
+    out.update(address=address, up=state == "active")
+    if not out["up"]:
+        out["reason"] = f"unit openvpn-client@{interface} is {state}"
     return out
 
 

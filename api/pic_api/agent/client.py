@@ -104,8 +104,8 @@ class AgentClient:
     def memory(self) -> dict[str, Any]:
         return self.call("memory")
 
-    def exit_status(self, name: str) -> dict[str, Any]:
-        return self.call("exit_status", name=name)
+    def exit_status(self, name: str, kind: str = "wireguard") -> dict[str, Any]:
+        return self.call("exit_status", name=name, kind=kind)
 
     def peer_apply(self, op: str, peer: dict[str, Any]) -> dict[str, Any]:
         """Applies a peer the state just gained (op add) or lost (remove) to the running cell."""

@@ -204,9 +204,9 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     # MemTotal and MemAvailable of /proc/meminfo (the dashboard): the API's own sandbox
     # (ProcSubset=pid) hides every file of /proc but its processes'
     "memory": ({}, {}),
-    # an exit's tunnel (the exits role's wg-quick@exit-<name>): its unit's state, the exit server's
-    # latest handshake and transfer; no key (the Exits page)
-    "exit_status": ({"name": _typed("ExitName")}, {}),
+    # an exit's tunnel (the exits role's wg-quick@exit-<name> or openvpn-client@exit-<name>): its
+    # unit's state, the exit server's latest handshake and transfer, or the tunnel's address; no key
+    "exit_status": ({"name": _typed("ExitName")}, {"kind": (_typed("ExitKind"), "wireguard")}),
     # a peer added to or removed from the running cell at once; the agent also checks it against
     # the cell state on disk (an added peer must be there as given, a removed one gone)
     "peer_apply": ({"op": _op, "name": _peer_name, "public_key": _wg_key, "ip": _ipv4, "route": _route}, {}),

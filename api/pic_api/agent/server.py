@@ -248,8 +248,8 @@ class Agent:
 
         return system.memory()
 
-    def do_exit_status(self, name: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        return actions.exit_status(name, self.config.exit_interface_prefix)
+    def do_exit_status(self, name: str, kind: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return actions.exit_status(name, self.config.exit_interface_prefix, kind=kind)
 
     def do_calendar_list(self, users: list[str], send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return {"collections": actions.calendar_collections(Path(self.config.radicale_storage_dir), users)}

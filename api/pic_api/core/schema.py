@@ -57,6 +57,8 @@ __all__ = [
     "CERTIFICATE",
     "EXIT",
     "EXIT_KINDS",
+    "EXIT_NEEDS",
+    "OPENVPN_CREDENTIALS",
     "DDNS",
     "USER",
     "USER_CHANGE",
@@ -149,8 +151,12 @@ CELL_PORTS = {
     "udp": {53: "DNS", 67: "DHCP", 123: "NTP"},
 }
 # Per-device exits (docs/architecture.md "Per-device exits"): where a device's traffic leaves the cell.
-EXIT_KINDS = ("wireguard",)
+EXIT_KINDS = ("wireguard", "openvpn")
+# What a kind of exit must have in the state besides name, kind and endpoint.
+EXIT_NEEDS = {"wireguard": ("address", "public_key"), "openvpn": ("remotes", "proto", "credentials")}
 MAX_EXITS = 16
+# An OpenVPN exit's credential files (<name>.<which>, 0600 beside the state), by the directive using each.
+OPENVPN_CREDENTIALS = ("ca", "cert", "key", "tls-auth", "tls-crypt", "auth-user-pass")
 
 
 def _enum(values: Sequence[str], description: str) -> dict[str, Any]:
@@ -375,7 +381,8 @@ DEFS: dict[str, dict[str, Any]] = {
         "exit-<name>)",
         "example": "vpnhome",
     },
-    "ExitKind": _enum(EXIT_KINDS, "wireguard: an upstream WireGuard server (a provider's wg-quick config)"),
+    "ExitKind": _enum(EXIT_KINDS, "wireguard: an upstream WireGuard server (a provider's wg-quick config); "
+                      "openvpn: an upstream OpenVPN server (a provider's .ovpn with its credentials)"),
     "ExitEndpoint": {
         "type": "string",
         "maxLength": 260,
@@ -391,20 +398,32 @@ DEFS: dict[str, dict[str, Any]] = {
         "description": "the cell's address in the upstream's tunnel, IPv4 with its prefix length (10.66.0.2/32)",
         "example": "10.66.0.2/32",
     },
+    "ExitDNS": _list_of(_ref("IPv4", "exit DNS server"), maxItems=MAX_RESOLVERS,
+                        description="the exit's resolvers: the first answers its devices' DNS (wireguard: the "
+                        "config's DNS =; openvpn: none - the resolver the server pushes)"),
     "Exit": _obj(
         {
             "name": _ref("ExitName", "exit name"),
             "kind": _ref("ExitKind", "kind"),
             "endpoint": _ref("ExitEndpoint", "endpoint"),
             "address": _ref("ExitAddress", "address"),
-            "dns": _list_of(_ref("IPv4", "exit DNS server"), maxItems=MAX_RESOLVERS, title="DNS", default=[]),
+            "dns": _ref("ExitDNS", "DNS", default=[]),
             "public_key": _ref("WgKey", "exit public key"),
             "keepalive": {"type": "integer", "minimum": 0, "maximum": 65535, "title": "keepalive", "default": 25,
                           "description": "seconds between keepalives to the upstream; 0: none"},
             "mtu": {"type": "integer", "minimum": 1280, "maximum": 9000, "title": "MTU",
                     "description": "the exit interface's MTU; left out: 1420"},
+            # openvpn: the servers in order (endpoint is the first), their protocol, the .ovpn's
+            # directives passed on (core/ovpn.py's whitelist) and which credential files it has
+            "remotes": _list_of(_ref("ExitEndpoint", "remote"), minItems=1, maxItems=8, title="remotes"),
+            "proto": _enum(("udp", "tcp"), "the OpenVPN server's protocol (IPv4)") | {"title": "proto"},
+            "options": _list_of({"type": "string", "maxLength": 300, "title": "option",
+                                 "pattern": "^[a-z][a-z0-9-]*( [A-Za-z0-9._:@=+,/-]+)*$"},
+                                maxItems=64, title="options"),
+            "credentials": _list_of(_enum(OPENVPN_CREDENTIALS, "a credential file of the exit")
+                                    | {"title": "credential"}, uniqueItems=True, title="credentials"),
         },
-        ["name", "kind", "endpoint", "address", "public_key"],
+        ["name", "kind", "endpoint"],
     ),
     "User": _obj(
         {
@@ -998,10 +1017,20 @@ def _exit_relations(state: dict[str, Any], ok: Any, add: Any) -> None:
         port = int(ex["endpoint"].rsplit(":", 1)[1])
         if not 1 <= port <= 65535:
             add(f"exits[{i}].endpoint", "the endpoint's port must be 1 to 65535")
-        try:
-            ipaddress.IPv4Interface(ex["address"])
-        except ValueError:
-            add(f"exits[{i}].address", "not an IPv4 address with a prefix length (0-32)")
+        for need in EXIT_NEEDS[ex["kind"]]:
+            if need not in ex:
+                add(f"exits[{i}].{need}", f"an exit of kind {ex['kind']} needs its {need}")
+        if ex["kind"] == "openvpn":
+            from . import ovpn  # it reads the schema's types
+
+            for j, line in enumerate(ex.get("options", [])):
+                if problem := ovpn.option_error(line):
+                    add(f"exits[{i}].options[{j}]", problem)
+        if "address" in ex:
+            try:
+                ipaddress.IPv4Interface(ex["address"])
+            except ValueError:
+                add(f"exits[{i}].address", "not an IPv4 address with a prefix length (0-32)")
     if not ok("exits"):
         return
     for i, peer in enumerate(state["peers"] if isinstance(state["peers"], list) else []):
@@ -1339,22 +1368,31 @@ CERTIFICATE = Request(
          "pkcs12_password": _ref("Password", "PKCS#12 password")},
     required=("name",),
 )
-# A new exit: its kind and the provider's configuration (wg-quick's format for wireguard), parsed by
-# core/wgquick.py; the keys in it go to 0600 files, the rest to the state.
+# A new exit: its kind and the provider's configuration (wg-quick's format for wireguard, parsed by
+# core/wgquick.py; a .ovpn for openvpn, parsed by core/ovpn.py); the keys and credentials in it go to
+# 0600 files, the rest to the state.
 EXIT = Request(
     "ExitRequest",
     "exit",
-    {"name": "exits[].name", "kind": "exits[].kind"},
+    {"name": "exits[].name", "kind": "exits[].kind", "dns": "exits[].dns"},
     {
         "config": {
             "type": "string",
             "minLength": 1,
-            "maxLength": 8192,
+            "maxLength": 65536,
             "title": "config",
             "writeOnly": True,
-            "description": "the provider's wg-quick configuration: [Interface] PrivateKey, Address (DNS, MTU) and "
-            "one [Peer] with PublicKey, Endpoint, AllowedIPs (0.0.0.0/0), PresharedKey and PersistentKeepalive",
+            "description": "wireguard: the provider's wg-quick configuration: [Interface] PrivateKey, Address (DNS, "
+            "MTU) and one [Peer] with PublicKey, Endpoint, AllowedIPs (0.0.0.0/0), PresharedKey and "
+            "PersistentKeepalive. openvpn: the provider's .ovpn with remote, inline <ca> and <cert>/<key> "
+            "(or auth-user-pass), <tls-auth> or <tls-crypt>; directives that run programs or change routes "
+            "are refused",
         },
+        # openvpn: what auth-user-pass sends (kept in a 0600 file only)
+        "username": {"type": "string", "minLength": 1, "maxLength": 512, "title": "username", "writeOnly": True,
+                     "description": "openvpn: the username auth-user-pass sends"},
+        "password": {"type": "string", "minLength": 1, "maxLength": 512, "title": "password", "writeOnly": True,
+                     "description": "openvpn: the password auth-user-pass sends"},
     },
     ("name", "config"),
 )
@@ -1553,8 +1591,7 @@ def exit_vars(full: dict[str, Any]) -> dict[str, Any]:
     return {
         # dns: the exits role sends its devices' DNS to the exit's first resolver (no DNS leak)
         "pic_exits": [
-            {k: ex[k] for k in ("name", "kind", "endpoint", "address", "dns", "public_key", "keepalive", "mtu")
-             if k in ex}
+            {k: ex[k] for k in DEFS["Exit"]["properties"] if k in ex}
             for ex in full["exits"]
         ],
         "pic_exit_peers": [

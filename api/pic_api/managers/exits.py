@@ -21,17 +21,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core import schema, wgquick
+from ..core import ovpn, schema, wgquick
 from .changes import ChangeManager
 from .errors import Conflict, InvalidInput, NotFound, checked
 from .files import write_atomic
 from .runs import Run
 
 log = logging.getLogger("pic.exits")
+# Every secret file an exit may have: <name>.<suffix>.
+SECRET_FILES = tuple(dict.fromkeys(("key", "psk", *schema.OPENVPN_CREDENTIALS)))
 
 # An exit's tunnel by the exit's name: {unit, up, endpoint, latest_handshake, rx, tx, reason?}
-Live = Callable[[str], dict[str, Any]]
-LIVE_KEYS = ("unit", "up", "endpoint", "latest_handshake", "rx", "tx", "reason")
+Live = Callable[[str, str], dict[str, Any]]
+# (an openvpn exit's: {unit, up, address, rx, tx, reason?}; it has no handshake to tell)
+LIVE_KEYS = ("unit", "up", "endpoint", "latest_handshake", "rx", "tx", "address", "reason")
 
 
 class ExitManager:
@@ -43,7 +46,8 @@ class ExitManager:
         self.clock = clock
 
     def key_file(self, name: str, which: str = "key") -> Path:
-        """``<secrets_dir>/<name>.key`` (the private key) or ``.psk`` (the preshared key)."""
+        """``<secrets_dir>/<name>.key`` (the private key), ``.psk`` (a WireGuard exit's preshared key)
+        or an OpenVPN exit's credential (``.ca``, ``.cert``, ``.tls-crypt``, ``.auth-user-pass``, ...)."""
         return self.secrets_dir / f"{name}.{which}"
 
     def list(self) -> list[dict[str, Any]]:
@@ -51,11 +55,15 @@ class ExitManager:
         out = []
         for ex in state.get("exits", []):
             devices = sorted(p["name"] for p in state["peers"] if p.get("exit") == ex["name"])
+            if ex["kind"] == "openvpn":
+                stored = all(self.key_file(ex["name"], c).is_file() for c in ex["credentials"])
+            else:
+                stored = self.key_file(ex["name"]).is_file()
             out.append({**ex, "devices": devices, "preshared_key": self.key_file(ex["name"], "psk").is_file(),
-                        "keys_stored": self.key_file(ex["name"]).is_file(), "live": self.live(ex["name"])})
+                        "keys_stored": stored, "live": self.live(ex["name"], ex["kind"])})
         return out
 
-    def live(self, name: str) -> dict[str, Any]:
+    def live(self, name: str, kind: str = "wireguard") -> dict[str, Any]:
         """How the exit's tunnel runs, with ``now`` (the cell's clock, against which the handshake's
         age is told). When it cannot be read, ``up`` is false and ``reason`` says why."""
         now = int(self.clock())
@@ -63,7 +71,7 @@ class ExitManager:
         if self._live is None:
             return {**down, "now": now, "reason": "the tunnel's state is not read here"}
         try:
-            got = self._live(name)
+            got = self._live(name, kind)
         except Exception as exc:  # the agent refused or is away: the exits are still listed
             message = getattr(exc, "message", None) or str(exc)
             log.warning("exit %s: its tunnel's state not read: %s", name, message)
@@ -77,24 +85,35 @@ class ExitManager:
         raise NotFound(f"no exit {name!r}")
 
     def _save_secrets(self, name: str, secrets: dict[str, str]) -> None:
+        """Each secret to its 0600 file (by suffix), every other secret file of the name removed."""
         self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomic(self.key_file(name), secrets["private_key"] + "\n", 0o600)
-        if "preshared_key" in secrets:
-            write_atomic(self.key_file(name, "psk"), secrets["preshared_key"] + "\n", 0o600)
-        else:
-            self.key_file(name, "psk").unlink(missing_ok=True)
+        for which, value in secrets.items():
+            write_atomic(self.key_file(name, which), value.rstrip("\n") + "\n", 0o600)
+        for which in SECRET_FILES:
+            if which not in secrets:
+                self.key_file(name, which).unlink(missing_ok=True)
 
     def _remove_secrets(self, name: str) -> None:
-        for which in ("key", "psk"):
+        for which in SECRET_FILES:
             self.key_file(name, which).unlink(missing_ok=True)
 
     def add(self, body: Any) -> tuple[Run, dict[str, Any]]:
         data = {"kind": "wireguard", **checked(schema.EXIT, body)}
         try:
-            fields, secrets = wgquick.parse(data["config"])
+            if data["kind"] == "openvpn":
+                fields, secrets = ovpn.parse(data["config"], data.get("username"), data.get("password"))
+            else:
+                for own in ("username", "password"):
+                    if own in data:
+                        raise schema.StateError({own: "only an openvpn exit takes a username and password"})
+                fields, parsed = wgquick.parse(data["config"])
+                secrets = {"key": parsed["private_key"], **({"psk": parsed["preshared_key"]}
+                                                            if "preshared_key" in parsed else {})}
         except schema.StateError as exc:
             raise InvalidInput(exc.message, exc.fields) from None
         exit_ = {"name": data["name"], "kind": data["kind"], **fields}
+        if "dns" in data:  # a resolver the admin names wins over the file's (or, for openvpn, the pushed one)
+            exit_["dns"] = data["dns"]
 
         def change(state: dict[str, Any]) -> dict[str, Any]:
             exits = state.setdefault("exits", [])

@@ -225,7 +225,8 @@ ANSWERS: dict[str, dict[str, Any]] = {
         {
             **schema.DEFS["Exit"]["properties"],
             "devices": {**_list(STR), "description": "the peers whose traffic leaves through this exit"},
-            "keys_stored": {**BOOL, "description": "its private key file is on the cell"},
+            "keys_stored": {**BOOL, "description": "its private key file (openvpn: every credential file) is on the "
+                            "cell"},
             "preshared_key": {**BOOL, "description": "a preshared key file is on the cell"},
             "live": ref("ExitLive"),
         },
@@ -234,10 +235,13 @@ ANSWERS: dict[str, dict[str, Any]] = {
     # how an exit's tunnel runs (pic-agent's exit_status; no key)
     "ExitLive": _obj(
         {
-            "unit": {**STR, "description": "the wg-quick unit's state: active, inactive, failed, activating, ..., "
-                     "or unknown"},
-            "up": {**BOOL, "description": "the unit is active and its interface answers"},
-            "endpoint": {**STR, "description": "the exit server's address as the tunnel last saw it"},
+            "unit": {**STR, "description": "the wg-quick (openvpn: openvpn-client) unit's state: active, inactive, "
+                     "failed, activating, ..., or unknown"},
+            "up": {**BOOL, "description": "the unit is active and its interface answers (openvpn: connected, its "
+                   "tun has the address the server gave)"},
+            "endpoint": {**STR, "description": "the exit server's address as the tunnel last saw it (wireguard)"},
+            "address": {**STR, "description": "openvpn: the cell's address in the tunnel (IPv4/prefix); empty while "
+                        "not connected"},
             "latest_handshake": {**INT, "description": "epoch seconds of the latest handshake; 0: never"},
             "rx": {**INT, "description": "bytes received from the exit server"},
             "tx": {**INT, "description": "bytes sent to the exit server"},

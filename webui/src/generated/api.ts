@@ -222,8 +222,8 @@ export type Peer = {
 /** a lower-case letter, then a-z or 0-9; at most 10 characters (the exit's interface is exit-<name>) */
 export type ExitName = string
 
-/** wireguard: an upstream WireGuard server (a provider's wg-quick config) */
-export type ExitKind = "wireguard"
+/** wireguard: an upstream WireGuard server (a provider's wg-quick config); openvpn: an upstream OpenVPN server (a provider's .ovpn with its credentials) */
+export type ExitKind = "wireguard" | "openvpn"
 
 /** the upstream server as host:port (a domain name or an IPv4 address) */
 export type ExitEndpoint = string
@@ -231,17 +231,25 @@ export type ExitEndpoint = string
 /** the cell's address in the upstream's tunnel, IPv4 with its prefix length (10.66.0.2/32) */
 export type ExitAddress = string
 
+/** the exit's resolvers: the first answers its devices' DNS (wireguard: the config's DNS =; openvpn: none - the resolver the server pushes) */
+export type ExitDNS = IPv4[]
+
 export type Exit = {
   name: ExitName
   kind: ExitKind
   endpoint: ExitEndpoint
-  address: ExitAddress
-  dns?: IPv4[]
-  public_key: WgKey
+  address?: ExitAddress
+  dns?: ExitDNS
+  public_key?: WgKey
   /** seconds between keepalives to the upstream; 0: none */
   keepalive?: number
   /** the exit interface's MTU; left out: 1420 */
   mtu?: number
+  remotes?: ExitEndpoint[]
+  /** the OpenVPN server's protocol (IPv4) */
+  proto?: "udp" | "tcp"
+  options?: string[]
+  credentials?: ("ca" | "cert" | "key" | "tls-auth" | "tls-crypt" | "auth-user-pass")[]
 }
 
 export type User = {
@@ -493,8 +501,13 @@ export type DnsRecordRequest = {
 export type ExitRequest = {
   name: ExitName
   kind?: ExitKind
-  /** the provider's wg-quick configuration: [Interface] PrivateKey, Address (DNS, MTU) and one [Peer] with PublicKey, Endpoint, AllowedIPs (0.0.0.0/0), PresharedKey and PersistentKeepalive */
+  dns?: ExitDNS
+  /** wireguard: the provider's wg-quick configuration: [Interface] PrivateKey, Address (DNS, MTU) and one [Peer] with PublicKey, Endpoint, AllowedIPs (0.0.0.0/0), PresharedKey and PersistentKeepalive. openvpn: the provider's .ovpn with remote, inline <ca> and <cert>/<key> (or auth-user-pass), <tls-auth> or <tls-crypt>; directives that run programs or change routes are refused */
   config: string
+  /** openvpn: the username auth-user-pass sends */
+  username?: string
+  /** openvpn: the password auth-user-pass sends */
+  password?: string
 }
 
 export type FirewallOpeningRequest = {
@@ -805,16 +818,21 @@ export type ExitView = {
   name: ExitName
   kind: ExitKind
   endpoint: ExitEndpoint
-  address: ExitAddress
-  dns?: IPv4[]
-  public_key: WgKey
+  address?: ExitAddress
+  dns?: ExitDNS
+  public_key?: WgKey
   /** seconds between keepalives to the upstream; 0: none */
   keepalive?: number
   /** the exit interface's MTU; left out: 1420 */
   mtu?: number
+  remotes?: ExitEndpoint[]
+  /** the OpenVPN server's protocol (IPv4) */
+  proto?: "udp" | "tcp"
+  options?: string[]
+  credentials?: ("ca" | "cert" | "key" | "tls-auth" | "tls-crypt" | "auth-user-pass")[]
   /** the peers whose traffic leaves through this exit */
   devices: string[]
-  /** its private key file is on the cell */
+  /** its private key file (openvpn: every credential file) is on the cell */
   keys_stored: boolean
   /** a preshared key file is on the cell */
   preshared_key: boolean
@@ -822,12 +840,14 @@ export type ExitView = {
 }
 
 export type ExitLive = {
-  /** the wg-quick unit's state: active, inactive, failed, activating, ..., or unknown */
+  /** the wg-quick (openvpn: openvpn-client) unit's state: active, inactive, failed, activating, ..., or unknown */
   unit: string
-  /** the unit is active and its interface answers */
+  /** the unit is active and its interface answers (openvpn: connected, its tun has the address the server gave) */
   up: boolean
-  /** the exit server's address as the tunnel last saw it */
+  /** the exit server's address as the tunnel last saw it (wireguard) */
   endpoint: string
+  /** openvpn: the cell's address in the tunnel (IPv4/prefix); empty while not connected */
+  address?: string
   /** epoch seconds of the latest handshake; 0: never */
   latest_handshake: number
   /** bytes received from the exit server */
@@ -1722,9 +1742,10 @@ export const limits = {
   },
   "ExitKind": {
     "enum": [
-      "wireguard"
+      "wireguard",
+      "openvpn"
     ],
-    "description": "wireguard: an upstream WireGuard server (a provider's wg-quick config)"
+    "description": "wireguard: an upstream WireGuard server (a provider's wg-quick config); openvpn: an upstream OpenVPN server (a provider's .ovpn with its credentials)"
   },
   "ExitEndpoint": {
     "pattern": "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?:[0-9]{1,5}$",
@@ -1735,6 +1756,10 @@ export const limits = {
     "pattern": "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$",
     "maxLength": 18,
     "description": "the cell's address in the upstream's tunnel, IPv4 with its prefix length (10.66.0.2/32)"
+  },
+  "ExitDNS": {
+    "maxItems": 8,
+    "description": "the exit's resolvers: the first answers its devices' DNS (wireguard: the config's DNS =; openvpn: none - the resolver the server pushes)"
   },
   "MailAliases": {
     "maxItems": 20,
