@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -129,12 +130,14 @@ def test_bad_setup_is_refused_and_changes_nothing(cell, fresh, setup_code):
     assert cell.exec("test", "-e", "/etc/pic/cell.yml").returncode != 0
 
 
-def browser_suite(cell, suite: str, url: str, ca_file: str, **env: str) -> subprocess.CompletedProcess:
+def browser_suite(cell, suite: str, url: str, ca_file: str, on_client: bool = False,
+                  **env: str) -> subprocess.CompletedProcess:
     """Runs one suite of the web UI's browser tests (webui/e2e) in Chromium against this cell, which
     accepts the cell's HTTPS certificates by the key of its root (``ca_file``) alone. Chromium runs
     in a network namespace of its own, where other labs' hosts coming and going do not make it drop
-    its requests (Lab.browser_netns)."""
-    with cell.lab.browser_netns() as netns:
+    its requests (Lab.browser_netns); ``on_client``: in the client host's, behind its VPN tunnel."""
+    with contextlib.nullcontext(["nsenter", "-t", str(cell.lab.init_pid("client")), "-n"]) if on_client \
+            else cell.lab.browser_netns() as netns:
         return subprocess.run(
             [*netns, "node", "--test", "--test-concurrency=1", f"--test-name-pattern={suite}", "e2e/ui.test.mjs"],
             cwd=ROOT / "webui", capture_output=True, text=True, timeout=2400,
@@ -532,6 +535,27 @@ def test_mail_sent_on_587_is_read_on_993(cell, peer):
     got = cell.lab.exec("client", ["python3", "-c", IMAP_READ, ADMIN_PASSWORD, subject])
     assert f"Subject: {subject}" in got.stdout, got.stdout[-2000:] + got.stderr[-2000:]
     assert "DKIM-Signature:" in got.stdout
+
+
+def test_webmail_reads_a_mail_sent_with_swaks_through_the_vpn(cell, admin, peer):
+    """swaks sends a mail through the tunnel; Chromium on the client, also through the tunnel, logs in
+    to Roundcube at https://mail.home.cell with the cell account (a wrong password refused first) and
+    reads it."""
+    vpn_cell = peer["dns"]
+    assert "dev wg0" in cell.exec("ip", "route", "get", vpn_cell, host="client").stdout
+    token = f"webmail-{time.time():.0f}"
+    body = f"read in Roundcube {token}"
+    sent = cell.exec("swaks", "--server", "mail.home.cell", "--port", "587", "--tls", "--tls-verify",
+                     "--tls-ca-path", "/etc/pic-root.pem", "--auth", "PLAIN", "--auth-user", "admin@home.cell",
+                     "--auth-password", ADMIN_PASSWORD, "--from", "admin@home.cell", "--to", "admin@home.cell",
+                     "--header", f"Subject: {token}", "--body", body, host="client")
+    assert sent.returncode == 0, sent.stdout[-3000:] + sent.stderr[-1000:]
+    ui = browser_suite(cell, "webmail", cell.https, admin.verify, on_client=True,
+                       PIC_UI_WEBMAIL_URL="https://mail.home.cell/", PIC_UI_WEBMAIL_USER="admin",
+                       PIC_UI_WEBMAIL_SUBJECT=token, PIC_UI_WEBMAIL_BODY=body,
+                       PIC_UI_HOST_RULES=f"MAP mail.home.cell {vpn_cell}")
+    assert ui.returncode == 0, ui.stdout[-6000:] + ui.stderr[-2000:]
+    assert "# pass 1" in ui.stdout, ui.stdout[-3000:]  # the suite ran its one test
 
 
 MEMBER, MEMBER_PASSWORD = "dana", "dana's own password 9"  # test data, this lab cell only

@@ -33,6 +33,8 @@ def render(**overrides) -> str:
         "caddy_api_upstream": "127.0.0.1:3000",
         "caddy_radicale_upstream": "127.0.0.1:5232",
         "caddy_webdav_upstream": "127.0.0.1:8080",
+        "caddy_webmail_root": "/var/lib/roundcube/public_html",
+        "caddy_webmail_socket": "/run/php/php-fpm-roundcube.sock",
         "caddy_webui_root": "/var/www/pic",
         "caddy_extra_directives": [],
         "caddy_tls_cert": "/etc/pic/tls/cell.crt",
@@ -108,6 +110,15 @@ def test_every_https_site_sends_hsts(setup_completed):
     hsts = blocks["(pic_hsts)"]
     assert 'Strict-Transport-Security "max-age=31536000"' in hsts and "defer" in hsts
     assert "pic_hsts" not in blocks["http://:8081"]  # browsers ignore it over plain HTTP anyway
+
+
+def test_the_mail_site_is_roundcube_on_php_fpm():
+    site = sites(render())["mail.home.cell"]
+    assert "root * /var/lib/roundcube/public_html" in site
+    assert "php_fastcgi unix//run/php/php-fpm-roundcube.sock" in site
+    assert "file_server" in site and "redir" not in site
+    # Without the mail service there is no webmail site.
+    assert "mail.home.cell" not in sites(render(caddy_services=["calendar", "files"]))
 
 
 def test_acme_mode_keeps_the_lan_site_on_the_internal_leaf():

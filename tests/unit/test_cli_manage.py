@@ -178,7 +178,8 @@ def execs(monkeypatch):
 
 def test_logs_of_a_service_its_units_and_follow(cli_env, execs, capsys):
     assert cli.main(["logs", "mail", "--follow"]) == 0
-    assert execs[-1] == ["journalctl", "--no-pager", "-n", "100", "-u", "postfix", "-u", "dovecot", "--follow"]
+    assert execs[-1] == ["journalctl", "--no-pager", "-n", "100", "-u", "postfix", "-u", "dovecot", "-u", "php8.2-fpm",
+                          "--follow"]
     assert cli.main(["logs", "backup", "-n", "20"]) == 0
     assert execs[-1] == ["journalctl", "--no-pager", "-n", "20", "-u", "pic-backup"]
     assert cli.main(["logs", "caddy"]) == 0

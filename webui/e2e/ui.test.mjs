@@ -217,6 +217,8 @@ before(async () => {
       '--disable-component-update',
       '--disable-sync',
       ...trust,
+      // A real cell's other names (mail.<cell>) to the address its DNS gives the client, the VPN's.
+      ...(process.env.PIC_UI_HOST_RULES ? [`--host-resolver-rules=${process.env.PIC_UI_HOST_RULES}`] : []),
     ],
   })
   context.setDefaultTimeout(TIMEOUT)
@@ -1292,3 +1294,34 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors([400, 401, 403]), [])
   })
 })
+
+// Webmail: only against a real cell (its Roundcube, Dovecot and Postfix); tests/e2e/test_cell.py sends
+// the mail with swaks first and names it here.
+if (process.env.PIC_UI_WEBMAIL_URL) {
+  describe('webmail', { concurrency: false }, () => {
+    test('Roundcube: log in with the cell account and read the mail swaks sent', async () => {
+      const url = process.env.PIC_UI_WEBMAIL_URL
+      const subject = process.env.PIC_UI_WEBMAIL_SUBJECT
+      const body = process.env.PIC_UI_WEBMAIL_BODY
+      errors = []
+      await page.goto(url)
+      await page.locator('#rcmloginuser').fill(process.env.PIC_UI_WEBMAIL_USER)
+      await page.locator('#rcmloginpwd').fill('not-the-password-1')
+      await page.locator('#rcmloginsubmit').click()
+      await page.getByText('Login failed.').waitFor()
+      await page.locator('#rcmloginpwd').fill(ADMIN_PASSWORD)
+      await page.locator('#rcmloginsubmit').click()
+      // The inbox lists the message (the list loads after the page).
+      const row = page.locator('#messagelist tr', { hasText: subject })
+      await row.waitFor()
+      await shot('webmail-inbox')
+      await row.click()
+      // The message opens in the preview frame with its body as sent.
+      const frame = page.frameLocator('#messagecontframe')
+      await frame.getByText(body).waitFor()
+      await shot('webmail-message')
+      // The wrong password's page is Roundcube's 401.
+      assert.deepEqual(unexpectedErrors([401]), [])
+    })
+  })
+}

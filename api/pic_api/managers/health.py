@@ -20,7 +20,8 @@ SERVICE_CHECKS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "dhcp": (("dnsmasq",), ()),
     "ntp": (("chrony",), ()),
     "wireguard": (("wg-quick@wg0",), ()),
-    "mail": (("postfix", "dovecot"), (25, 587, 993)),
+    # php8.2-fpm: the webmail (Roundcube, webmail role), which comes with the mail service
+    "mail": (("postfix", "dovecot", "php8.2-fpm"), (25, 587, 993)),
     "calendar": (("radicale",), (5232,)),
     "files": (("apache2",), (8080,)),
 }

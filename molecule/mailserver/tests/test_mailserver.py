@@ -8,6 +8,7 @@ a wrong password, AUTH before STARTTLS, a forged sender.
 
 import json
 import re
+import time
 import uuid
 
 import pytest
@@ -377,3 +378,102 @@ def test_a_person_sends_from_their_alias_and_nobody_else_does(lab, cell_ip, clie
                  sender=f"info@{DOMAIN}")
     assert res.returncode != 0
     assert refused(res.stdout, "553") and "not owned by user" in res.stdout
+
+
+# ---- the webmail (Roundcube behind caddy), driven by curl on the client ----------------------
+WEBMAIL = f"https://{MAIL_NAME}"
+JAR = "/tmp/webmail-cookies"
+
+
+def webmail(lab, cell_ip, ca, path, *args):
+    """One request to Roundcube from the client (its cookies kept in JAR): (HTTP status, body)."""
+    res = lab.exec("client", [
+        "curl", "-sS", "--max-time", "30", "--cacert", ca, "--resolve", f"{MAIL_NAME}:443:{cell_ip}",
+        "-b", JAR, "-c", JAR, "-w", "\n%{http_code}", *args, WEBMAIL + path,
+    ])
+    assert res.returncode == 0, res.stderr
+    body, _, status = res.stdout.rpartition("\n")
+    return int(status), body
+
+
+def webmail_login(lab, cell_ip, ca, user, password):
+    """Roundcube's login form as a browser posts it (with the form's token); the status of the POST."""
+    lab.exec("client", ["rm", "-f", JAR], check=True)
+    status, page = webmail(lab, cell_ip, ca, "/")
+    assert status == 200, page[:500]
+    token = re.search(r'name="_token" value="([^"]+)"', page)
+    assert token, page[:500]
+    status, _ = webmail(lab, cell_ip, ca, "/?_task=login", "--data-urlencode", f"_token={token.group(1)}",
+                        "-d", "_task=login", "-d", "_action=login", "-d", "_timezone=UTC", "-d", "_url=",
+                        "--data-urlencode", f"_user={user}", "--data-urlencode", f"_pass={password}")
+    return status
+
+
+def test_webmail_runs_on_php_fpm_without_apache(cell):
+    assert cell.service("php8.2-fpm").is_running
+    assert cell.service("php8.2-fpm").is_enabled
+    # The lab's image holds apache2 for the webdav role; here nothing runs it, and neither Roundcube
+    # nor PHP is in its configuration.
+    assert not cell.service("apache2").is_running
+    assert not cell.package("libapache2-mod-php8.2").is_installed
+    for conf in ("roundcube", "php8.2-fpm"):
+        assert not cell.file(f"/etc/apache2/conf-enabled/{conf}.conf").exists, conf
+    assert cell.socket("unix:///run/php/php-fpm-roundcube.sock").is_listening
+
+
+def test_webmail_des_key_is_secret(cell):
+    key = cell.file("/etc/roundcube/pic-des-key")
+    assert (key.user, key.mode) == ("www-data", 0o600)
+    value = cell.check_output("cat /etc/roundcube/pic-des-key")
+    assert len(value) == 24
+    config = cell.file("/etc/roundcube/config.inc.php")
+    assert (config.user, config.group, config.mode) == ("root", "www-data", 0o640)
+    assert value not in config.content_string
+
+
+def test_webmail_database_is_sqlite(cell):
+    db = cell.file("/var/lib/dbconfig-common/sqlite3/roundcube/roundcube")
+    assert db.is_file and db.user == "www-data"
+    assert "users" in cell.check_output("sqlite3 /var/lib/dbconfig-common/sqlite3/roundcube/roundcube .tables")
+
+
+def test_webmail_refuses_a_wrong_password(lab, cell_ip, client_trusts_cell_root):
+    assert webmail_login(lab, cell_ip, client_trusts_cell_root, "alice", "not-the-password") == 401
+
+
+def test_webmail_reads_a_mail_sent_with_swaks(lab, cell, cell_ip, client_trusts_cell_root):
+    ca = client_trusts_cell_root
+    token = "pic-" + uuid.uuid4().hex[:12]
+    sent = submit(lab, cell_ip, ca, "bob", PASSWORDS["bob"], f"alice@{DOMAIN}", token)
+    assert "250 2.0.0 Ok: queued" in sent.stdout, sent.stdout + sent.stderr
+
+    # A login without the domain is alice@<domain>; success sends the browser on to the mail task.
+    assert webmail_login(lab, cell_ip, ca, "alice", PASSWORDS["alice"]) == 302
+    status, page = webmail(lab, cell_ip, ca, "/?_task=mail&_mbox=INBOX")
+    assert status == 200
+    request_token = re.search(r'"request_token":"([^"]+)"', page)
+    assert request_token, page[:500]
+    assert f"alice@{DOMAIN}" in page
+
+    # The message list as the page's script asks for it (delivery may take a moment).
+    for _ in range(20):
+        status, listing = webmail(lab, cell_ip, ca, "/?_task=mail&_action=list&_mbox=INBOX&_remote=1",
+                                  "-H", f"X-Roundcube-Request: {request_token.group(1)}")
+        assert status == 200, listing[:500]
+        if token in listing:
+            break
+        time.sleep(1)
+    assert token in listing, listing[:1000]
+    uid = re.search(r'add_message_row\((\d+),[^\n]*' + token, listing)
+    assert uid, listing[:1000]
+
+    # The message itself, its body as Dovecot delivered it.
+    status, shown = webmail(lab, cell_ip, ca, f"/?_task=mail&_action=show&_uid={uid.group(1)}&_mbox=INBOX")
+    assert status == 200
+    assert f"test message {token}" in shown
+
+    # Idle again: php-fpm's on-demand pool lets its workers go; only the master stays.
+    deadline = time.time() + 30
+    while time.time() < deadline and cell.run("pgrep -f 'php-fpm: pool'").rc == 0:
+        time.sleep(1)
+    assert cell.run("pgrep -f 'php-fpm: pool'").rc != 0
