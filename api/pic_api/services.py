@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 
+import yaml
+
 from .agent import actions
 from .agent.client import AgentBackend, AgentClient
 from .agent.server import local_call
@@ -72,7 +74,7 @@ class Cell:
         self.state.on_save.append(lambda state: self.auth.prune({u["name"] for u in state.get("users", [])}))
         # the API's own verbosity follows the state at once (the Logs page), from the start on
         self.state.on_save.append(lambda state: self._api_verbosity(state))
-        with contextlib.suppress(ManagerError, ValueError, OSError):  # a damaged state: the configured level
+        with contextlib.suppress(ManagerError, ValueError, OSError, yaml.YAMLError):  # damaged: the configured level
             self._api_verbosity(self.state.load())
         self.setup_code = SetupCode(config.secrets_dir, limiter)
         self.setup = SetupManager(self.changes, self.auth, self.setup_code, config.bcrypt_rounds)
