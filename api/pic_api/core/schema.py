@@ -297,7 +297,8 @@ DEFS: dict[str, dict[str, Any]] = {
             "lan_address": _ref("IPv4", "LAN address", default="192.168.50.1"),
             "dhcp_range": _ref("DhcpRange", "DHCP range", default=["192.168.50.100", "192.168.50.200"]),
             "dhcp_lease_time": _ref("LeaseTime", "DHCP lease time", default="12h"),
-            "vpn_subnet": _ref("IPv4Cidr", "VPN subnet", default="10.0.0.0/24"),
+            # a new cell's is picked at setup (addressing.pick_vpn_subnet); a state without one keeps this
+            "vpn_subnet": _ref("IPv4Cidr", "VPN subnet", default=addressing.FALLBACK_VPN_SUBNET),
             "wireguard_port": _ref("Port", "WireGuard port", default=51820),
             "upstream_dns": _ref("UpstreamDns", "upstream resolvers", default=[]),
             "ntp_servers": _ref("NtpServers", "NTP servers", default=[]),
