@@ -18,6 +18,7 @@ from .managers.changes import ChangeManager
 from .managers.ddns import DdnsManager
 from .managers.exits import ExitManager
 from .managers.health import HealthMonitor
+from .managers.links import LinkManager
 from .managers.logsearch import LogSearch
 from .managers.netsvc import NetworkServicesManager
 from .managers.peers import PeerManager
@@ -91,6 +92,7 @@ class Cell:
             self.agent.exit_status if self.agent else functools.partial(actions.exit_status,
                                                                         prefix=config.exit_interface_prefix),
         )
+        self.links = LinkManager(self.changes, config.links_dir, self.ddns.endpoint)
         self.settings = SettingsManager(self.changes, self.ddns.available)
         # dnsmasq's lease file is root's to read: through the agent, or here without one
         self.netsvc = NetworkServicesManager(
