@@ -1406,7 +1406,8 @@ LINK_INVITE = Request(
 LINK_REDEEM = Request(
     "LinkRedeemRequest",
     "redemption",
-    own={"token": _LINK_TOKEN_NODE, "services": _ref("LinkServices", "services granted")},
+    own={"token": _LINK_TOKEN_NODE, "services": _ref("LinkServices", "services granted"),
+         "endpoint": _ref("Host", "endpoint host")},
     required=("token",),
 )
 LINK_ACCEPT = Request("LinkAcceptRequest", "answer", own={"token": _LINK_TOKEN_NODE}, required=("token",))

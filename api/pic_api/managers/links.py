@@ -214,7 +214,7 @@ class LinkManager:
                 raise _refused("token.nonce", "the invitation was redeemed already: a token is single use")
             port = self._free_port(state, book)
             private, public = wgkeys.generate_keypair()
-            answer = self._offer(state, "answer", public, port, grants, DEFAULT_HOURS)
+            answer = self._offer(state, "answer", public, port, grants, DEFAULT_HOURS, data.get("endpoint"))
             answer["to"], answer["invitation"] = offer["cell"]["id"], offer["nonce"]
             link = self._link(offer, port, grants)
 

@@ -534,6 +534,7 @@ export type LinkRedeemRequest = {
   /** a signed token of cell linking (pic-link1.<payload>.<signature>) */
   token: string
   services?: LinkServices
+  endpoint?: Host
 }
 
 export type Login = {
@@ -568,7 +569,7 @@ export type PeerRequest = {
 
 export type RunRequest = {
   /** roles to converge */
-  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "exits" | "mailserver" | "radicale" | "webdav" | "ddns" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "store" | "webui")[]
+  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "exits" | "cell_link" | "mailserver" | "radicale" | "webdav" | "ddns" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "store" | "webui")[]
   check?: boolean
 }
 
