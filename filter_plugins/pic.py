@@ -109,6 +109,14 @@ def pic_cell_vpn_address(vpn_subnet):
         raise AnsibleFilterError(f"pic_cell_vpn_address: {exc}") from exc
 
 
+def pic_pick_vpn_subnet(avoid=()):
+    """A random /24 of addressing.VPN_POOL clear of ``avoid`` (a headless setup's VPN subnet)."""
+    try:
+        return addressing.pick_vpn_subnet(list(avoid))
+    except addressing.AddressError as exc:
+        raise AnsibleFilterError(f"pic_pick_vpn_subnet: {exc}") from exc
+
+
 def pic_subnets_overlap(a, b):
     try:
         return addressing.overlaps(a, b)
@@ -153,6 +161,7 @@ class FilterModule:
             "pic_valid_domain": pic_valid_domain,
             "pic_next_vpn_address": pic_next_vpn_address,
             "pic_cell_vpn_address": pic_cell_vpn_address,
+            "pic_pick_vpn_subnet": pic_pick_vpn_subnet,
             "pic_subnets_overlap": pic_subnets_overlap,
             "pic_found_lan": pic_found_lan,
             "pic_acme_names": pic_acme_names,

@@ -56,6 +56,9 @@ class Config:
     # An exit's interface is <prefix><name>, its unit wg-quick@<prefix><name> (the exits role's
     # exits_interface_prefix); pic-agent's exit_status reads them.
     exit_interface_prefix: str = "exit-"
+    # Cell links' secrets (the cell's Ed25519 signing key, each link's WireGuard key <cell_id>.key,
+    # pending invitations; 0600, written here, the keys read by the cell_link role).
+    links_dir: Path = Path("/etc/pic/links")
     log_file: Path | None = Path("/var/log/pic/api.log")
     log_level: str = "INFO"
     log_levels: str = ""  # per area: "runner=DEBUG,auth=WARNING"
@@ -112,6 +115,7 @@ class Config:
             "ddns_config_file": root / "etc/ddns.json",
             "ddns_status_file": root / "ddns/status.json",
             "exits_dir": root / "etc/exits",
+            "links_dir": root / "etc/links",
             "log_file": root / "log/api.log",
         }
         return cls(**{**values, **overrides})

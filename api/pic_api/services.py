@@ -23,6 +23,7 @@ from .managers.ddns import DdnsManager
 from .managers.errors import ManagerError
 from .managers.exits import ExitManager
 from .managers.health import HealthMonitor
+from .managers.links import LinkManager
 from .managers.logsearch import LogSearch
 from .managers.netsvc import NetworkServicesManager
 from .managers.peers import PeerManager
@@ -100,6 +101,7 @@ class Cell:
             self.agent.exit_status if self.agent else (
                 lambda name, kind: actions.exit_status(name, config.exit_interface_prefix, kind=kind)),
         )
+        self.links = LinkManager(self.changes, config.links_dir, self.ddns.endpoint)
         self.settings = SettingsManager(self.changes, self.ddns.available)
         # dnsmasq's lease file is root's to read: through the agent, or here without one
         self.netsvc = NetworkServicesManager(

@@ -169,7 +169,9 @@ PROBE = f"""table inet probe {{
 
 @pytest.fixture(scope="module")
 def cell(lab, hosts, tmp_path_factory) -> Cell:
+    # the VPN subnet pinned, as an inventory may (the device's and the cell's addresses below)
     setup = {"pic_setup_completed": True, "pic_admin_password": ADMIN_PASSWORD, "pic_cell_name": "home",
+             "pic_vpn_subnet": "10.0.0.0/24",
              "pic_services": ["wireguard", "dns"], "pic_upstream_dns": [hosts["far"]]}
     cell = Cell(lab, lab.write_inventory(tmp_path_factory.mktemp("cell"), {"cells": ["cell"]}, setup))
     result = cell.converge()

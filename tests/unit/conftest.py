@@ -62,9 +62,14 @@ class FakeBackend:
         return self.script.pop(0) if self.script else self.status
 
 
+# The VPN subnet the tests' cell has, pinned in its seed as an inventory's pic_vpn_subnet pins it
+# (without one, setup picks a random /24: test_api_setup.py proves that).
+VPN_SUBNET = "10.0.0.0/24"
+
+
 @pytest.fixture
 def config(tmp_path):
-    return Config.under(
+    conf = Config.under(
         tmp_path,
         project_dir=ROOT,
         wg_endpoint="vpn.example.org",
@@ -73,6 +78,9 @@ def config(tmp_path):
         scrypt_n=1024,
         runner="none",
     )
+    conf.seed_file.parent.mkdir(parents=True, exist_ok=True)
+    conf.seed_file.write_text(f"network:\n  vpn_subnet: {VPN_SUBNET}\n")
+    return conf
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+import ipaddress
 import json
 import stat
 
@@ -5,6 +6,8 @@ import bcrypt
 import pytest
 import yaml
 from conftest import SETUP, csrf, wait_run, with_code
+
+from pic_api.core import addressing, schema
 
 
 def test_health_before_setup(client):
@@ -169,6 +172,28 @@ def test_setup_uses_seed_file(app, client, config):
     )
     assert client.post("/api/setup", json=with_code(client, SETUP)).status_code == 202
     assert yaml.safe_load(config.state_file.read_text())["network"]["lan_subnet"] == "192.168.7.0/24"
+
+
+def test_setup_picks_a_vpn_subnet_when_the_seed_names_none(app, client, config):
+    """Two cells made with defaults do not collide: a /24 of addressing.VPN_POOL, clear of the LAN."""
+    config.seed_file.write_text(yaml.safe_dump({"network": {"lan_subnet": "10.64.0.0/11", "lan_address": "10.64.0.1",
+                                                            "dhcp_range": ["10.64.0.100", "10.64.0.200"]}}))
+    assert client.post("/api/setup", json=with_code(client, SETUP)).status_code == 202
+    picked = ipaddress.IPv4Network(yaml.safe_load(config.state_file.read_text())["network"]["vpn_subnet"])
+    assert picked.prefixlen == 24 and picked.subnet_of(ipaddress.IPv4Network(addressing.VPN_POOL))
+    assert not picked.overlaps(ipaddress.IPv4Network("10.64.0.0/11")), picked  # the LAN's half of the pool
+
+
+def test_setup_keeps_the_seeds_vpn_subnet(app, client, config):
+    config.seed_file.write_text(yaml.safe_dump({"network": {"vpn_subnet": "10.9.8.0/24"}}))
+    assert client.post("/api/setup", json=with_code(client, SETUP)).status_code == 202
+    assert yaml.safe_load(config.state_file.read_text())["network"]["vpn_subnet"] == "10.9.8.0/24"
+
+
+def test_a_state_without_a_vpn_subnet_keeps_the_one_it_ran_with():
+    """A state written before subnets were picked names none: loading it must not move the cell."""
+    assert schema.apply_defaults({"version": schema.SCHEMA_VERSION, "cell": {"name": "home"}})["network"][
+        "vpn_subnet"] == addressing.FALLBACK_VPN_SUBNET == "10.0.0.0/24"
 
 
 def test_invalid_seed_file_is_ignored(client, config):

@@ -94,7 +94,7 @@ def render(openings=(), forwards=()) -> str:
         ansible_managed="Managed by PIC", firewall_services=["dns", "dhcp", "ntp", "wireguard"],
         firewall_ui_zones=["lan", "vpn"], firewall_lan_interface="lan0", firewall_lan_subnet="192.168.50.0/24",
         firewall_vpn_subnet="10.0.0.0/24", firewall_peers=[], firewall_app_openings=[],
-        firewall_openings=list(openings), firewall_port_forwards=list(forwards),
+        firewall_openings=list(openings), firewall_port_forwards=list(forwards), firewall_links=[],
     )
     return env.get_template("nftables.conf.j2").render(ctx)
 

@@ -274,6 +274,7 @@ def render_dnsmasq(**overrides) -> str:
     ))
     ctx["shared_dns_records"] = zone.check_records(vars_["pic_dns_records"])
     ctx["dnsmasq_dhcp_hosts"] = vars_["pic_dhcp_reservations"]
+    ctx["dnsmasq_links"] = vars_["pic_links"]
     ctx.update(overrides)
     return env.get_template("pic.conf.j2").render(ctx)
 
@@ -296,6 +297,13 @@ def test_the_rendered_dnsmasq_configuration_passes_dnsmasq_test(tmp_path):
     conf.write_text(text.replace(f"dhcp-host={MAC}", "dhcp-hostt=" + MAC))
     res = subprocess.run([dnsmasq, "--test", "-C", str(conf)], capture_output=True, text=True)
     assert res.returncode != 0
+    # a linked cell: its zone forwarded to its DNS address, and its interface listened on
+    link = {"name": "away", "interface": "cl-0123456789ab", "zone": "away.cell", "dns": "10.70.0.1"}
+    text = render_dnsmasq(dnsmasq_links=[link])
+    assert "server=/away.cell/10.70.0.1" in text and "interface=cl-0123456789ab" in text
+    conf.write_text(text)
+    res = subprocess.run([dnsmasq, "--test", "-C", str(conf)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
 
 
 @pytest.mark.skipif(shutil.which("dnsmasq") is None and not Path("/usr/sbin/dnsmasq").exists(),

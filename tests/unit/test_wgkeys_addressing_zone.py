@@ -1,5 +1,8 @@
 import base64
 import datetime as dt
+import ipaddress
+import re
+from pathlib import Path
 
 import pytest
 
@@ -65,6 +68,18 @@ def test_next_free_address_full_subnet():
 def test_next_free_address_bad_subnet():
     with pytest.raises(addressing.AddressError):
         addressing.next_free_address("10.0.0.1/24", [])
+
+
+def test_pick_vpn_subnet_is_a_random_free_slash24_of_the_pool():
+    pool = ipaddress.IPv4Network(addressing.VPN_POOL)
+    picks = {addressing.pick_vpn_subnet() for _ in range(20)}
+    assert len(picks) > 1  # random, not one fixed subnet for every cell
+    assert all(ipaddress.IPv4Network(p).prefixlen == 24 and ipaddress.IPv4Network(p).subnet_of(pool) for p in picks)
+    # everything but one /24 of a small pool is in use: that one is the pick, every time
+    assert {addressing.pick_vpn_subnet(["10.1.0.0/24", "10.1.2.0/23"], pool="10.1.0.0/22") for _ in range(5)} == {
+        "10.1.1.0/24"}
+    with pytest.raises(addressing.AddressError):
+        addressing.pick_vpn_subnet(["10.1.0.0/22"], pool="10.1.0.0/22")
 
 
 def test_overlaps_and_contains():
@@ -181,3 +196,14 @@ def test_a_bad_record_is_refused_naming_it(record, why):
 def test_records_must_be_a_list():
     with pytest.raises(ValueError, match="a list"):
         zone.check_records({"name": "x"})
+
+
+def test_the_fallback_vpn_subnet_is_one_value_everywhere():
+    """The roles' own defaults (a role run alone) and the playbooks' pre-setup default are the
+    schema's fallback (addressing.FALLBACK_VPN_SUBNET), not values of their own."""
+    root = Path(__file__).resolve().parents[2]
+    found = {}
+    for path in [*root.glob("roles/*/defaults/main.yml"), root / "playbooks/vars/cell_defaults.yml"]:
+        for m in re.finditer(r"pic_vpn_subnet(?: \| default\('|: )([0-9./]+)", path.read_text()):
+            found[f"{path.relative_to(root)}"] = m.group(1)
+    assert len(found) >= 5 and set(found.values()) == {addressing.FALLBACK_VPN_SUBNET}, found

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from collections.abc import Iterable
 
 __all__ = [
     "AddressError",
+    "VPN_POOL",
+    "FALLBACK_VPN_SUBNET",
+    "pick_vpn_subnet",
     "cell_address",
     "next_free_address",
     "overlaps",
@@ -19,6 +23,34 @@ __all__ = [
 
 class AddressError(ValueError):
     """No address can be allocated (subnet full, or bad input)."""
+
+
+# Where a new cell's VPN subnet comes from: a random /24 of this range, picked once at setup, so
+# two cells made with defaults can be linked (docs/architecture.md, "VPN subnets that can link").
+VPN_POOL = "10.64.0.0/10"
+# The VPN subnet of a cell state that names none (written before subnets were picked) and of a
+# converge before setup: a running cell keeps the subnet it has.
+FALLBACK_VPN_SUBNET = "10.0.0.0/24"
+
+
+def pick_vpn_subnet(avoid: Iterable[str] = (), pool: str = VPN_POOL) -> str:
+    """A random /24 of ``pool`` that overlaps none of ``avoid`` (the LAN, linked cells' subnets)."""
+    net = _net(pool)
+    if net.prefixlen > 24:
+        raise AddressError(f"{pool} holds no /24")
+    avoided = []
+    for item in avoid:
+        try:
+            avoided.append(ipaddress.IPv4Network(item, strict=False))
+        except ValueError:
+            continue
+    count = 1 << (24 - net.prefixlen)
+    start = secrets.randbelow(count)
+    for i in range(count):
+        candidate = ipaddress.IPv4Network((int(net.network_address) + ((start + i) % count) * 256, 24))
+        if not any(candidate.overlaps(a) for a in avoided):
+            return str(candidate)
+    raise AddressError(f"every /24 of {pool} overlaps a subnet in use")
 
 
 def _net(subnet: str) -> ipaddress.IPv4Network:

@@ -157,6 +157,12 @@ EXIT_NEEDS = {"wireguard": ("address", "public_key"), "openvpn": ("remotes", "pr
 MAX_EXITS = 16
 # An OpenVPN exit's credential files (<name>.<which>, 0600 beside the state), by the directive using each.
 OPENVPN_CREDENTIALS = ("ca", "cert", "key", "tls-auth", "tls-crypt", "auth-user-pass")
+# Cell-to-cell links (docs/architecture.md "Cell-to-cell links"): the services a linked cell may be
+# granted (DNS of the zone is always answered over a link), and how many links a cell keeps.
+LINK_SERVICES = ("calendar", "files", "mail")
+MAX_LINKS = 16
+# A link's WireGuard interface is cl-<the first 12 hex digits of the other cell's id>.
+LINK_INTERFACE_PREFIX = "cl-"
 
 
 def _enum(values: Sequence[str], description: str) -> dict[str, Any]:
@@ -343,7 +349,8 @@ DEFS: dict[str, dict[str, Any]] = {
             "lan_address": _ref("IPv4", "LAN address", default="192.168.50.1"),
             "dhcp_range": _ref("DhcpRange", "DHCP range", default=["192.168.50.100", "192.168.50.200"]),
             "dhcp_lease_time": _ref("LeaseTime", "DHCP lease time", default="12h"),
-            "vpn_subnet": _ref("IPv4Cidr", "VPN subnet", default="10.0.0.0/24"),
+            # a new cell's is picked at setup (addressing.pick_vpn_subnet); a state without one keeps this
+            "vpn_subnet": _ref("IPv4Cidr", "VPN subnet", default=addressing.FALLBACK_VPN_SUBNET),
             "wireguard_port": _ref("Port", "WireGuard port", default=51820),
             "upstream_dns": _ref("UpstreamDns", "upstream resolvers", default=[]),
             "ntp_servers": _ref("NtpServers", "NTP servers", default=[]),
@@ -424,6 +431,64 @@ DEFS: dict[str, dict[str, Any]] = {
                                     | {"title": "credential"}, uniqueItems=True, title="credentials"),
         },
         ["name", "kind", "endpoint"],
+    ),
+    # A site-to-site link to another cell (the cell_link role). The private key of this end is a
+    # 0600 file (/etc/pic/links/<cell_id>.key), never here.
+    "CellId": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{16}$",
+        "description": "a cell's id: 16 hex digits of the SHA-256 of its Ed25519 signing key",
+        "example": "3f9c2a71b04d8e15",
+    },
+    "SigningKey": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$",
+        "description": "an Ed25519 public key (32 bytes, base64)",
+        "example": "kxQ4Fh0qkC1mP5k0V0ZqN0tq4e7b2mR2mA3l8cR2F1E=",
+    },
+    "LinkService": _enum(LINK_SERVICES, "calendar and files: HTTPS (Caddy, 443); mail: SMTP and IMAP (25, 587, 993)"),
+    "LinkServices": _list_of(_ref("LinkService", "service"), maxItems=len(LINK_SERVICES), uniqueItems=True),
+    "LinkSubnets": _list_of(_ref("IPv4Cidr", "subnet"), minItems=1, maxItems=4, uniqueItems=True),
+    "Link": _obj(
+        {
+            "name": _ref("Label", "linked cell name"),
+            "cell_id": _ref("CellId", "linked cell id"),
+            "zone": _ref("Domain", "linked cell zone"),
+            "signing_key": _ref("SigningKey", "linked cell signing key"),
+            "public_key": _ref("WgKey", "linked cell's WireGuard key"),
+            "endpoint": _ref("ExitEndpoint", "linked cell endpoint"),
+            "subnets": _ref("LinkSubnets", "linked cell subnets"),
+            "dns": _ref("IPv4", "linked cell DNS address"),
+            "port": _ref("Port", "link port"),
+            "grants": _ref("LinkServices", "services granted", default=[]),
+            "offered": _ref("LinkServices", "services offered", default=[]),
+            "created": _ref("Timestamp", "created"),
+        },
+        ["name", "cell_id", "zone", "signing_key", "public_key", "endpoint", "subnets", "dns", "port"],
+    ),
+    # What a token of cell linking carries (core/links.py signs and opens it): an invitation from the
+    # inviting cell, or the invited cell's answer to one (``to``, ``invitation``).
+    "LinkToken": _obj(
+        {
+            "v": {"const": 1, "title": "token version"},
+            "kind": _enum(("invitation", "answer"), "invitation: cell A's offer; answer: cell B's reply"),
+            "cell": _obj(
+                {"id": _ref("CellId", "cell id"), "name": _ref("Label", "cell name"), "zone": _ref("Domain", "zone")},
+                ["id", "name", "zone"],
+            ),
+            "signing_key": _ref("SigningKey", "signing key"),
+            "public_key": _ref("WgKey", "WireGuard key"),
+            "endpoint": _ref("ExitEndpoint", "endpoint"),
+            "subnets": _ref("LinkSubnets", "subnets"),
+            "dns": _ref("IPv4", "DNS address"),
+            "services": _ref("LinkServices", "services"),
+            "nonce": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$", "title": "nonce"},
+            "expires": {"type": "integer", "minimum": 0, "title": "expires"},
+            "to": _ref("CellId", "invited cell id"),
+            "invitation": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$", "title": "invitation"},
+        },
+        ["v", "kind", "cell", "signing_key", "public_key", "endpoint", "subnets", "dns", "services", "nonce",
+         "expires"],
     ),
     "User": _obj(
         {
@@ -681,6 +746,7 @@ DEFS: dict[str, dict[str, Any]] = {
             "services": _ref("Services", "services", default=list(SERVICES)),
             "peers": _list_of(_ref("Peer", "peer"), title="peers", default=[]),
             "exits": _list_of(_ref("Exit", "exit"), title="exits", maxItems=MAX_EXITS, default=[]),
+            "links": _list_of(_ref("Link", "link"), title="links", maxItems=MAX_LINKS, default=[]),
             "users": _list_of(_ref("User", "user"), title="users", default=[]),
             "ddns": _ref("Ddns", "ddns", default={}),
             "backup": _ref("Backup", "backup", default={}),
@@ -881,6 +947,7 @@ def _relations(state: dict[str, Any], fields: dict[str, str]) -> None:
                 add(where, words[key].format(value) + f" already used by peers[{used[value]}]")
             used.setdefault(value, i)
     _exit_relations(state, ok, add)
+    _link_relations(state, [n for n in (lan, vpn) if n], ok, add)
     keeps = [f"backup.keep_{p}" for p in ("daily", "weekly", "monthly")]
     if ok(*keeps) and not any(state["backup"][k.split(".")[1]] for k in keeps):
         add("backup.keep_daily", "keep at least one backup (keep_daily, keep_weekly or keep_monthly above 0)")
@@ -1003,6 +1070,59 @@ def _netsvc_relations(
                 what = {"name": "the name", "mac": "MAC address", "ip": "address"}[key]
                 add(f"{at}.{key}", f"{what} {res[key]} is already reserved by {where}[{seen_values[value]}]")
             seen_values.setdefault(value, i)
+
+
+def link_interface(cell_id: str) -> str:
+    """The WireGuard interface of the link to the cell ``cell_id`` (15 characters, as Linux allows)."""
+    return LINK_INTERFACE_PREFIX + cell_id[:12]
+
+
+def _link_relations(state: dict[str, Any], own: list[ipaddress.IPv4Network], ok: Any, add: Any) -> None:
+    """Links: one per cell, each on a port of its own (not the devices' WireGuard port), and no two
+    of the networks routed (this cell's LAN and VPN, every linked cell's subnets) overlap."""
+    links = state["links"] if isinstance(state["links"], list) and ok("links") else []
+    ids: dict[str, int] = {}
+    ports: dict[int, str] = {}
+    if ok("network.wireguard_port"):
+        ports[state["network"]["wireguard_port"]] = "the devices' WireGuard port"
+    routed = [(net, "this cell's own networks") for net in own]
+    for i, link in enumerate(links):
+        at = f"links[{i}]"
+        if link["cell_id"][:12] in ids:
+            add(f"{at}.cell_id", f"this cell is linked already (links[{ids[link['cell_id'][:12]]}])")
+        ids.setdefault(link["cell_id"][:12], i)
+        if link["port"] in ports:
+            add(f"{at}.port", f"port {link['port']} is already used by {ports[link['port']]}")
+        ports.setdefault(link["port"], at)
+        for j, subnet in enumerate(link["subnets"]):
+            net = ipaddress.IPv4Network(subnet)
+            clash = next((what for other, what in routed if other.overlaps(net)), None)
+            if clash:
+                add(f"{at}.subnets[{j}]", f"{net} overlaps {clash}")
+            routed.append((net, f"{link['name']}'s subnets ({at})"))
+
+
+def link_vars(full: dict[str, Any]) -> dict[str, Any]:
+    """The cell_link role's inputs (and the firewall's and dnsmasq's): each link's interface, the
+    other end, what is routed and forwarded to it, and what it may reach here. No key: this end's
+    private key is a file on the host."""
+    return {
+        "pic_links": [
+            {
+                "name": ln["name"],
+                "cell_id": ln["cell_id"],
+                "interface": link_interface(ln["cell_id"]),
+                "zone": ln["zone"],
+                "public_key": ln["public_key"],
+                "endpoint": ln["endpoint"],
+                "subnets": list(ln["subnets"]),
+                "dns": ln["dns"],
+                "port": ln["port"],
+                "grants": list(ln["grants"]),
+            }
+            for ln in full["links"]
+        ]
+    }
 
 
 def _exit_relations(state: dict[str, Any], ok: Any, add: Any) -> None:
@@ -1396,6 +1516,28 @@ EXIT = Request(
     },
     ("name", "config"),
 )
+# Cell links: an invitation (the services offered to the invited cell, how long it holds, and the
+# host it dials when not the cell's public endpoint), its redemption and the answer's acceptance.
+_LINK_TOKEN_NODE = {"type": "string", "minLength": 1, "maxLength": 4096, "title": "token",
+                    "description": "a signed token of cell linking (pic-link1.<payload>.<signature>)"}
+LINK_INVITE = Request(
+    "LinkInvitationRequest",
+    "invitation",
+    own={
+        "services": _ref("LinkServices", "services offered"),
+        "hours": {"type": "integer", "minimum": 1, "maximum": 168, "title": "hours",
+                  "description": "how long the invitation may be redeemed; left out: 24"},
+        "endpoint": _ref("Host", "endpoint host"),
+    },
+)
+LINK_REDEEM = Request(
+    "LinkRedeemRequest",
+    "redemption",
+    own={"token": _LINK_TOKEN_NODE, "services": _ref("LinkServices", "services granted"),
+         "endpoint": _ref("Host", "endpoint host")},
+    required=("token",),
+)
+LINK_ACCEPT = Request("LinkAcceptRequest", "answer", own={"token": _LINK_TOKEN_NODE}, required=("token",))
 USER = Request(
     "UserRequest",
     "user",
@@ -1551,9 +1693,9 @@ CALENDAR = Request(
 )
 IMAGE_PULL = Request("ImagePull", "image pull", own={"reference": _ref("PullRef", "image")}, required=("reference",))
 
-REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, EXIT, USER, DDNS, LOGIN, PASSWORD_CHANGE, BACKUP,
-            BACKUP_RESTORE, BACKUP_KEY, SETUP_RESTORE, STORE_SETTINGS, STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL,
-            DNS_RECORD, DHCP_RESERVATION, CALENDAR)
+REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, EXIT, LINK_INVITE, LINK_REDEEM, LINK_ACCEPT, USER,
+            DDNS, LOGIN, PASSWORD_CHANGE, BACKUP, BACKUP_RESTORE, BACKUP_KEY, SETUP_RESTORE, STORE_SETTINGS,
+            STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL, DNS_RECORD, DHCP_RESERVATION, CALENDAR)
 
 
 @functools.cache
@@ -1677,6 +1819,7 @@ def valid_state_to_vars(state: dict[str, Any]) -> dict[str, Any]:
     out["pic_log_dns_queries"], out["pic_log_dhcp"] = "dns" in verbose, "dhcp" in verbose
     out["pic_log_mail_debug"] = "mail" in verbose
     out.update(exit_vars(full))
+    out.update(link_vars(full))
     out["pic_ddns_provider"], out["pic_ddns_hostname"] = ddns_target(full)
     out["pic_ddns_zone"] = full["ddns"].get("zone") or ""
     out["pic_ddns_ipv6"] = bool(full["ddns"]["ipv6"])

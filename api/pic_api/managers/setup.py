@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core import schema
+from ..core import addressing, schema
 from .auth import AuthManager
 from .changes import ChangeManager
 from .errors import Conflict, InvalidInput, checked
@@ -44,9 +44,14 @@ class SetupManager:
 
     def build_state(self, data: dict[str, Any]) -> dict[str, Any]:
         """The seed with the wizard's answers: each answer goes to its state path (``schema.SETUP``)."""
-        state = schema.apply_defaults(self.changes.state.seed())
+        seed = self.changes.state.seed()
+        state = schema.apply_defaults(seed)
         state["setup_completed"] = True
         schema.SETUP.patch(state, data)
+        if "vpn_subnet" not in seed.get("network", {}):
+            # no inventory chose one: a random /24 (docs/architecture.md), clear of the LAN
+            net = state["network"]
+            net["vpn_subnet"] = addressing.pick_vpn_subnet([net["lan_subnet"]])
         mode = data["domain_mode"]
         if "domain" not in data:  # the domain follows the name, unless the mode is custom (then the schema asks)
             state["cell"].pop("domain", None)

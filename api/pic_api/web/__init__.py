@@ -9,6 +9,7 @@ from .calendars import calendars_bp
 from .ddns import ddns_bp
 from .exits import exits_bp
 from .health import health_bp
+from .links import links_bp
 from .netsvc import dhcp_bp, dns_bp, firewall_bp
 from .peers import peers_bp
 from .runs import runs_bp
@@ -31,6 +32,7 @@ BLUEPRINTS = [
     wireguard_bp,
     calendars_bp,
     exits_bp,
+    links_bp,
     users_bp,
     settings_bp,
     state_bp,

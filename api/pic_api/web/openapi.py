@@ -250,6 +250,45 @@ ANSWERS: dict[str, dict[str, Any]] = {
         },
         ["unit", "up", "endpoint", "latest_handshake", "rx", "tx", "now"],
     ),
+    # cell links: this cell's identity, its links (as the state has them, with their interface) and
+    # its open invitations (no token and no key: those were handed out, or are files on the cell)
+    "LinkView": _obj(
+        {
+            **schema.DEFS["Link"]["properties"],
+            "interface": {**STR, "description": "the link's WireGuard interface (cl-<id>)"},
+            "keys_stored": {**BOOL, "description": "this end's private key file is on the cell"},
+        },
+        [*schema.DEFS["Link"]["required"], "interface", "keys_stored"],
+    ),
+    "LinkList": _obj(
+        {
+            "cell": _obj({"id": ref("CellId"), "signing_key": ref("SigningKey")}, ["id", "signing_key"]),
+            "links": _list(ref("LinkView")),
+            "invitations": _list(_obj({"nonce": STR, "expires": INT, "services": ref("LinkServices"), "port": INT},
+                                      ["nonce", "expires", "services", "port"])),
+        },
+        ["cell", "links", "invitations"],
+    ),
+    "LinkInvitation": _obj(
+        {
+            "token": {**STR, "description": "the signed invitation to hand to the other cell's admin (single use)"},
+            "nonce": STR,
+            "expires": {**INT, "description": "epoch seconds after which it is refused"},
+            "cell": _obj({"id": ref("CellId"), "name": STR, "zone": STR}, ["id", "name", "zone"]),
+        },
+        ["token", "nonce", "expires", "cell"],
+    ),
+    "LinkRedeemed": _obj(
+        {
+            "link": ref("Link"),
+            "answer": {**STR, "description": "the signed answer to hand back to the inviting cell (POST "
+                       "/api/cells/links/accept there)"},
+            "run_id": STR,
+        },
+        ["link", "answer", "run_id"],
+    ),
+    "LinkAccepted": _obj({"link": ref("Link"), "run_id": STR}, ["link", "run_id"]),
+    "LinkRemoved": _obj({"run_id": STR}, ["run_id"]),
     "ExitList": _obj({"exits": _list(ref("ExitView"))}, ["exits"]),
     "ExitOne": _obj({"exit": ref("ExitView")}, ["exit"]),
     "ExitAdded": _obj({"exit": ref("Exit"), "run_id": STR}, ["exit", "run_id"]),

@@ -126,6 +126,21 @@ def follow_run(session: requests.Session, base: str, run_id: str, timeout: float
     return events
 
 
+def run_finished(session: requests.Session, base: str, run_id: str, status: str = "successful",
+                 timeout: float = 900) -> dict:
+    """Follows a run to its end and asserts its ``status``. A converge that reloads Caddy ends the
+    event stream Caddy proxies, so the end is read from the run itself (as the UI's run view does)."""
+    events = follow_run(session, base, run_id)
+    deadline = time.monotonic() + timeout
+    while True:
+        run = session.get(f"{base}/api/runs/{run_id}", timeout=30).json()
+        if run["status"] not in ("pending", "running") or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert run["status"] == status, (run, events[-5:])
+    return run
+
+
 def client_wg_config(config: str, lab_lan: str) -> tuple[str, str]:
     """A peer's config as a lab client host uses it: returns (config, the cell's DNS address).
 

@@ -252,6 +252,55 @@ export type Exit = {
   credentials?: ("ca" | "cert" | "key" | "tls-auth" | "tls-crypt" | "auth-user-pass")[]
 }
 
+/** a cell's id: 16 hex digits of the SHA-256 of its Ed25519 signing key */
+export type CellId = string
+
+/** an Ed25519 public key (32 bytes, base64) */
+export type SigningKey = string
+
+/** calendar and files: HTTPS (Caddy, 443); mail: SMTP and IMAP (25, 587, 993) */
+export type LinkService = "calendar" | "files" | "mail"
+
+export type LinkServices = LinkService[]
+
+export type LinkSubnets = IPv4Cidr[]
+
+export type Link = {
+  name: Label
+  cell_id: CellId
+  zone: Domain
+  signing_key: SigningKey
+  public_key: WgKey
+  endpoint: ExitEndpoint
+  subnets: LinkSubnets
+  dns: IPv4
+  port: Port
+  grants?: LinkServices
+  offered?: LinkServices
+  created?: Timestamp
+}
+
+export type LinkToken = {
+  v: 1
+  /** invitation: cell A's offer; answer: cell B's reply */
+  kind: "invitation" | "answer"
+  cell: {
+    id: CellId
+    name: Label
+    zone: Domain
+  }
+  signing_key: SigningKey
+  public_key: WgKey
+  endpoint: ExitEndpoint
+  subnets: LinkSubnets
+  dns: IPv4
+  services: LinkServices
+  nonce: string
+  expires: number
+  to?: CellId
+  invitation?: string
+}
+
 export type User = {
   name: Label
   role?: Role
@@ -432,6 +481,7 @@ export type CellState = {
   services?: Services
   peers?: Peer[]
   exits?: Exit[]
+  links?: Link[]
   users?: User[]
   ddns?: Ddns
   backup?: Backup
@@ -520,6 +570,25 @@ export type ImagePull = {
   reference: PullRef
 }
 
+export type LinkAcceptRequest = {
+  /** a signed token of cell linking (pic-link1.<payload>.<signature>) */
+  token: string
+}
+
+export type LinkInvitationRequest = {
+  services?: LinkServices
+  /** how long the invitation may be redeemed; left out: 24 */
+  hours?: number
+  endpoint?: Host
+}
+
+export type LinkRedeemRequest = {
+  /** a signed token of cell linking (pic-link1.<payload>.<signature>) */
+  token: string
+  services?: LinkServices
+  endpoint?: Host
+}
+
 export type LogVerbosity = {
   verbose: VerboseLog[]
 }
@@ -569,7 +638,7 @@ export type RollbackRequest = {
 
 export type RunRequest = {
   /** roles to converge */
-  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "exits" | "mailserver" | "webmail" | "radicale" | "webdav" | "ddns" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "store" | "webui")[]
+  tags?: ("common" | "firewall" | "ca" | "chrony" | "wireguard" | "exits" | "cell_link" | "mailserver" | "webmail" | "radicale" | "webdav" | "ddns" | "caddy" | "coredns" | "dnsmasq" | "api" | "backup" | "store" | "webui")[]
   check?: boolean
 }
 
@@ -858,6 +927,68 @@ export type ExitLive = {
   now: number
   /** why the tunnel is not up or could not be read */
   reason?: string
+}
+
+export type LinkView = {
+  name: Label
+  cell_id: CellId
+  zone: Domain
+  signing_key: SigningKey
+  public_key: WgKey
+  endpoint: ExitEndpoint
+  subnets: LinkSubnets
+  dns: IPv4
+  port: Port
+  grants?: LinkServices
+  offered?: LinkServices
+  created?: Timestamp
+  /** the link's WireGuard interface (cl-<id>) */
+  interface: string
+  /** this end's private key file is on the cell */
+  keys_stored: boolean
+}
+
+export type LinkList = {
+  cell: {
+    id: CellId
+    signing_key: SigningKey
+  }
+  links: LinkView[]
+  invitations: {
+    nonce: string
+    expires: number
+    services: LinkServices
+    port: number
+  }[]
+}
+
+export type LinkInvitation = {
+  /** the signed invitation to hand to the other cell's admin (single use) */
+  token: string
+  nonce: string
+  /** epoch seconds after which it is refused */
+  expires: number
+  cell: {
+    id: CellId
+    name: string
+    zone: string
+  }
+}
+
+export type LinkRedeemed = {
+  link: Link
+  /** the signed answer to hand back to the inviting cell (POST /api/cells/links/accept there) */
+  answer: string
+  run_id: string
+}
+
+export type LinkAccepted = {
+  link: Link
+  run_id: string
+}
+
+export type LinkRemoved = {
+  run_id: string
 }
 
 export type ExitList = {
@@ -1760,6 +1891,29 @@ export const limits = {
   "ExitDNS": {
     "maxItems": 8,
     "description": "the exit's resolvers: the first answers its devices' DNS (wireguard: the config's DNS =; openvpn: none - the resolver the server pushes)"
+  },
+  "CellId": {
+    "pattern": "^[0-9a-f]{16}$",
+    "description": "a cell's id: 16 hex digits of the SHA-256 of its Ed25519 signing key"
+  },
+  "SigningKey": {
+    "pattern": "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$",
+    "description": "an Ed25519 public key (32 bytes, base64)"
+  },
+  "LinkService": {
+    "enum": [
+      "calendar",
+      "files",
+      "mail"
+    ],
+    "description": "calendar and files: HTTPS (Caddy, 443); mail: SMTP and IMAP (25, 587, 993)"
+  },
+  "LinkServices": {
+    "maxItems": 3
+  },
+  "LinkSubnets": {
+    "minItems": 1,
+    "maxItems": 4
   },
   "MailAliases": {
     "maxItems": 20,

@@ -1,0 +1,66 @@
+"""Cell-to-cell links: invitations, redemption, acceptance (admins only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from ..core import schema
+from .common import cell, json_body
+from .openapi import doc
+
+links_bp = Blueprint("links", __name__, url_prefix="/api/cells")
+CELL_ID = {"cell_id": {"$ref": "#/$defs/CellId"}}
+
+
+@links_bp.get("/links")
+@doc("This cell's id and signing key, its links to other cells and its open invitations", "LinkList")
+def links_list() -> Any:
+    return jsonify(cell().links.list())
+
+
+@links_bp.post("/invitations")
+@doc(
+    "Make a signed, single-use invitation for another cell: this cell's id, name, zone, a WireGuard key "
+    "made for the link, its endpoint, subnets and DNS address, the services offered, a nonce and an expiry",
+    "LinkInvitation",
+    201,
+    body=schema.LINK_INVITE,
+)
+def links_invite() -> Any:
+    return jsonify(cell().links.invite(json_body())), 201
+
+
+@links_bp.post("/links")
+@doc(
+    "Redeem another cell's invitation: the link is saved and converged, and the answer to hand back is "
+    "returned. Refused with a 400 naming the field, nothing saved: token.signature (altered), token.expires, "
+    "token.nonce (redeemed already), token.cell (this cell's own, or linked already), token.subnets (overlap)",
+    "LinkRedeemed",
+    202,
+    body=schema.LINK_REDEEM,
+)
+def links_redeem() -> Any:
+    run, link, answer = cell().links.redeem(json_body())
+    return jsonify(link=link, answer=answer, run_id=run.id), 202
+
+
+@links_bp.post("/links/accept")
+@doc(
+    "Accept the invited cell's answer to one of this cell's open invitations: the link is saved and "
+    "converged. Refused as a redemption is, and token.invitation (no open invitation of this cell) and "
+    "token.to (an answer to another cell)",
+    "LinkAccepted",
+    202,
+    body=schema.LINK_ACCEPT,
+)
+def links_accept() -> Any:
+    run, link = cell().links.accept(json_body())
+    return jsonify(link=link, run_id=run.id), 202
+
+
+@links_bp.delete("/links/<cell_id>")
+@doc("Remove the link to a cell and this end's key file", "LinkRemoved", 202, params=CELL_ID, errors=(404,))
+def links_delete(cell_id: str) -> Any:
+    return jsonify(run_id=cell().links.delete(cell_id).id), 202

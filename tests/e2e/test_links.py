@@ -1,0 +1,161 @@
+"""Two lab cells linked site to site through the API, as two admins would do it.
+
+Topology: one lab bridge (the stand-in for the internet and both cells' LAN); "cell" (home) and
+"cellb" (away), each converged by site.yml with a headless setup and no VPN subnet in the inventory,
+so each picks its own random /24 (core/addressing.py). Home invites away offering its calendar,
+away redeems granting home its calendar, home accepts the answer. Then: the link handshakes, home's
+resolver answers a name of away's zone through the link, away's HTTPS (calendar, granted) answers
+home through the link while mail (587, not granted), the UI port and ssh (both open to away's LAN)
+are dropped from the link.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+
+import pytest
+
+from pic_lab.cell import Cell, csrf, run_finished
+from pic_lab.lab import throwaway_lab
+
+ADMIN_PASSWORD = "links between cells 7"  # test data, these lab cells only
+NAMES = {"cell": "home", "cellb": "away"}
+PROBE = """import json, socket, sys
+bind, host, out = sys.argv[1], sys.argv[2], {}
+for port in map(int, sys.argv[3:]):
+    s = socket.socket(); s.settimeout(3); s.bind((bind, 0))
+    try:
+        s.connect((host, port)); out[port] = "open"
+    except ConnectionRefusedError:
+        out[port] = "closed"
+    except OSError:
+        out[port] = "filtered"
+    finally:
+        s.close()
+print(json.dumps(out))
+"""
+
+
+class LabCell(Cell):
+    """A cell on another lab host than "cell" (Cell reads "cell"'s address)."""
+
+    def __init__(self, lab, inventory, host: str):
+        super().__init__(lab, inventory)
+        self.host = host
+        self.ip = lab.host_info(host)["ip"]
+        self.url, self.https = f"http://{self.ip}:8081", f"https://{self.ip}"
+
+    def exec(self, *cmd: str, host: str | None = None):
+        return self.lab.exec(host or self.host, list(cmd))
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with throwaway_lab("links-e2e", "e2e") as lab:  # not "links": the molecule scenario's lab is $PIC_LAB-links
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def cells(lab, tmp_path_factory) -> dict[str, LabCell]:
+    """Both cells converged by one site.yml run (the web UI is built once, on the controller); each
+    its own name from its host_vars."""
+    for host in NAMES:
+        lab.up(host, image="provisioned")
+    setup = {"pic_setup_completed": True, "pic_admin_password": ADMIN_PASSWORD,
+             "pic_services": ["dns", "wireguard", "calendar"]}
+    workdir = tmp_path_factory.mktemp("cells")
+    inventory = lab.write_inventory(workdir, {"cells": list(NAMES)}, setup)
+    (workdir / "host_vars").mkdir()
+    for host, name in NAMES.items():
+        (workdir / "host_vars" / f"{host}.yml").write_text(f"pic_cell_name: {name}\n")
+    result = LabCell(lab, inventory, "cell").converge()
+    assert result.rc == 0, result.output[-6000:]
+    print(f"site.yml converged both cells in {result.seconds:.0f} s")
+    return {host: LabCell(lab, inventory, host) for host in NAMES}
+
+
+@pytest.fixture(scope="module")
+def admins(cells, tmp_path_factory):
+    return {h: c.https_login(ADMIN_PASSWORD, tmp_path_factory.mktemp(f"root-{h}")) for h, c in cells.items()}
+
+
+@pytest.fixture(scope="module")
+def linked(cells, admins):
+    home, away = cells["cell"], cells["cellb"]
+    ha, aa = admins["cell"], admins["cellb"]
+    made = ha.post(f"{home.https}/api/cells/invitations", json={"services": ["calendar"], "endpoint": home.ip},
+                   headers=csrf(ha), timeout=30)
+    assert made.status_code == 201, made.text
+    redeemed = aa.post(f"{away.https}/api/cells/links", json={"token": made.json()["token"], "services": ["calendar"],
+                                                              "endpoint": away.ip}, headers=csrf(aa), timeout=30)
+    assert redeemed.status_code == 202, redeemed.text
+    run_finished(aa, away.https, redeemed.json()["run_id"])
+    accepted = ha.post(f"{home.https}/api/cells/links/accept", json={"token": redeemed.json()["answer"]},
+                       headers=csrf(ha), timeout=30)
+    assert accepted.status_code == 202, accepted.text
+    run_finished(ha, home.https, accepted.json()["run_id"])
+    # replayed: the same invitation again on away is refused (linked already), nothing saved
+    again = aa.post(f"{away.https}/api/cells/links", json={"token": made.json()["token"]}, headers=csrf(aa),
+                    timeout=30)
+    assert again.status_code == 400 and "token.cell" in again.json()["fields"], again.text
+    out = {"home": ha.get(f"{home.https}/api/cells/links", timeout=30).json(),
+           "away": aa.get(f"{away.https}/api/cells/links", timeout=30).json()}
+    # each cell's DNS address (its VPN address) as the other's link names it
+    out["home_vpn"], out["away_vpn"] = out["away"]["links"][0]["dns"], out["home"]["links"][0]["dns"]
+    return out
+
+
+def test_the_cells_picked_subnets_that_do_not_overlap(linked):
+    home, away = ipaddress.IPv4Address(linked["home_vpn"]), ipaddress.IPv4Address(linked["away_vpn"])
+    assert home in ipaddress.IPv4Network("10.64.0.0/10") and away in ipaddress.IPv4Network("10.64.0.0/10")
+    assert home.packed[:3] != away.packed[:3]
+
+
+def test_the_link_handshakes(cells, linked):
+    (link,) = linked["home"]["links"]
+    assert link["name"] == "away" and link["zone"] == "away.cell" and link["keys_stored"]
+    deadline, seen = time.monotonic() + 60, 0
+    while not seen and time.monotonic() < deadline:
+        cells["cell"].exec("ping", "-n", "-c", "1", "-W", "1", linked["away_vpn"])
+        out = cells["cell"].exec("wg", "show", link["interface"], "latest-handshakes").stdout.split()
+        seen = int(out[1]) if len(out) > 1 else 0
+    assert seen, cells["cell"].exec("wg", "show", link["interface"]).stdout
+
+
+# A resolver's A answers for a name, asked over UDP with the standard library (the cell image has no dig).
+ASK = """import random, socket, struct, sys
+server, name = sys.argv[1], sys.argv[2]
+q = struct.pack(">HHHHHH", random.randrange(65536), 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\\0" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5); s.sendto(q, (server, 53))
+r = s.recv(4096)
+count, i = struct.unpack(">H", r[6:8])[0], len(q)
+for _ in range(count):
+    i += 2 if r[i] >= 192 else r.index(b"\\0", i) + 1 - i
+    kind, _, _, size = struct.unpack(">HHIH", r[i:i + 10]); i += 10
+    if kind == 1:
+        print(socket.inet_ntoa(r[i:i + 4]))
+    i += size
+"""
+
+
+def test_home_resolves_a_name_of_aways_zone_through_the_link(cells, linked):
+    """Home's resolver (at its VPN address, as its devices ask it) answers calendar.away.cell with
+    away's answer, which it got from away's resolver through the link."""
+    home = cells["cell"]
+    home.exec("sh", "-c", f"cat > /tmp/ask.py <<'EOF'\n{ASK}EOF")
+    res = home.exec("python3", "/tmp/ask.py", linked["home_vpn"], "calendar.away.cell")
+    assert linked["away_vpn"] in res.stdout.split(), (res.stdout, res.stderr)
+
+
+def test_only_the_granted_calendar_answers_through_the_link(cells, linked):
+    home = cells["cell"]
+    home.exec("sh", "-c", f"cat > /tmp/probe.py <<'EOF'\n{PROBE}EOF")
+    through_link = json.loads(home.exec("python3", "/tmp/probe.py", linked["home_vpn"], linked["away_vpn"],
+                                        "443", "587", "8081", "22").stdout)
+    assert through_link == {"443": "open", "587": "filtered", "8081": "filtered", "22": "filtered"}, through_link
+    # the same ports of away on its LAN (the lab bridge) are open: the link's chain drops them
+    on_lan = json.loads(home.exec("python3", "/tmp/probe.py", home.ip, cells["cellb"].ip, "8081", "22").stdout)
+    assert on_lan == {"8081": "open", "22": "open"}, on_lan

@@ -1,0 +1,260 @@
+"""Cell-to-cell links: an invitation made on one cell, redeemed on another, the answer accepted on
+the first; each refusal a 400 naming the field with nothing saved; keys only in 0600 files."""
+
+import base64
+import json
+import stat
+
+import pytest
+import yaml
+from conftest import ROOT, SETUP, FakeBackend, csrf, wait_run, with_code
+
+from pic_api.app import create_app
+from pic_api.config import Config
+from pic_api.core import links, schema, wgkeys
+
+REMOTE_SUBNET = "10.77.3.0/24"
+
+
+def make_cell(tmp_path, name: str, vpn_subnet: str):
+    """Another cell of the test: its own files, setup done, an admin logged in."""
+    conf = Config.under(tmp_path / name, project_dir=ROOT, wg_endpoint=f"{name}.example.org", health_interval=0,
+                        bcrypt_rounds=4, scrypt_n=1024, runner="none")
+    conf.seed_file.parent.mkdir(parents=True, exist_ok=True)
+    conf.seed_file.write_text(f"network:\n  vpn_subnet: {vpn_subnet}\n")
+    app = create_app(conf, backend=FakeBackend(), start_threads=False)
+    app.testing = True
+    client = app.test_client()
+    resp = client.post("/api/setup", json=with_code(client, {**SETUP, "cell_name": name}))
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    return app, client
+
+
+@pytest.fixture
+def remote(tmp_path):
+    return make_cell(tmp_path, "remote", REMOTE_SUBNET)
+
+
+def post(client, path, body):
+    return client.post(path, json=body, headers=csrf(client))
+
+
+def invite(client, **body):
+    resp = post(client, "/api/cells/invitations", body)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def state(app):
+    return yaml.safe_load(app.extensions["pic"].config.state_file.read_text())
+
+
+def links_dir(app):
+    return app.extensions["pic"].config.links_dir
+
+
+def refused(resp, field):
+    assert resp.status_code == 400, resp.get_json()
+    assert field in resp.get_json()["fields"], resp.get_json()
+    return resp.get_json()["fields"][field]
+
+
+def test_invite_redeem_accept_links_both_cells(app, admin, remote):
+    rapp, rclient = remote
+    made = invite(admin, services=["calendar"], endpoint="198.51.100.4")
+    offer = links.open_token(made["token"], "invitation")
+    assert offer["cell"]["name"] == "home" and offer["cell"]["zone"] == "home.cell"
+    assert offer["subnets"] == ["10.0.0.0/24"] and offer["dns"] == "10.0.0.1" and offer["services"] == ["calendar"]
+    assert offer["endpoint"] == "198.51.100.4:51821" and offer["nonce"] == made["nonce"]
+
+    resp = post(rclient, "/api/cells/links", {"token": made["token"], "services": ["files", "mail"],
+                                              "endpoint": "203.0.113.8"})
+    assert resp.status_code == 202, resp.get_json()
+    redeemed = resp.get_json()
+    wait_run(rapp, redeemed["run_id"])
+    on_remote = state(rapp)["links"]
+    assert [(ln["name"], ln["zone"], ln["subnets"], ln["grants"], ln["offered"], ln["port"]) for ln in on_remote] == [
+        ("home", "home.cell", ["10.0.0.0/24"], ["files", "mail"], ["calendar"], 51821)]
+    assert on_remote[0]["public_key"] == offer["public_key"]
+
+    resp = post(admin, "/api/cells/links/accept", {"token": redeemed["answer"]})
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    (link,) = state(app)["links"]
+    assert (link["name"], link["zone"], link["subnets"], link["dns"]) == ("remote", "remote.cell", [REMOTE_SUBNET],
+                                                                        "10.77.3.1")
+    assert (link["grants"], link["offered"], link["port"]) == (["calendar"], ["files", "mail"], 51821)
+    assert link["endpoint"] == "203.0.113.8:51821"
+
+    # each end has its own key, 0600, in the links directory; never in the state
+    for cell_app, other in ((app, link), (rapp, on_remote[0])):
+        key = links_dir(cell_app) / f"{other['cell_id']}.key"
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        assert key.read_text().strip() not in json.dumps(state(cell_app))
+        assert stat.S_IMODE((links_dir(cell_app) / "cell.ed25519").stat().st_mode) == 0o600
+    # the two ends' keys pair up: each end's configured peer key is the other's public key
+    assert wgkeys.public_key((links_dir(app) / f"{link['cell_id']}.key").read_text().strip()) == on_remote[0][
+        "public_key"]
+    assert wgkeys.public_key((links_dir(rapp) / f"{on_remote[0]['cell_id']}.key").read_text().strip()) == link[
+        "public_key"]
+
+    # the roles' inputs
+    (var,) = schema.state_to_vars(state(app))["pic_links"]
+    assert var["interface"] == "cl-" + link["cell_id"][:12] and var["grants"] == ["calendar"]
+    assert "signing_key" not in var and "offered" not in var
+
+    listed = admin.get("/api/cells/links").get_json()
+    assert listed["links"][0]["keys_stored"] is True and listed["invitations"] == []
+
+    # removing the link removes its key
+    resp = admin.delete(f"/api/cells/links/{link['cell_id']}", headers=csrf(admin))
+    assert resp.status_code == 202
+    wait_run(app, resp.get_json()["run_id"])
+    assert state(app)["links"] == [] and not (links_dir(app) / f"{link['cell_id']}.key").exists()
+
+
+def nothing_saved(app, before):
+    assert state(app).get("links", []) == before
+    assert not list(links_dir(app).glob("[0-9a-f]*.key"))
+
+
+def test_an_expired_invitation_is_refused(app, admin, remote, monkeypatch):
+    rapp, rclient = remote
+    made = invite(admin, hours=1)
+    clock = rapp.extensions["pic"].links.clock
+    monkeypatch.setattr(rapp.extensions["pic"].links, "clock", lambda: clock() + 3601)
+    assert "expired" in refused(post(rclient, "/api/cells/links", {"token": made["token"]}), "token.expires")
+    nothing_saved(rapp, [])
+
+
+def resign(token: str, change, key=None) -> str:
+    """The token with its payload changed, keeping its signature (``key``: signed again with it)."""
+    _, body, sig = token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    change(payload)
+    if key is not None:
+        return links.sign(payload, key)
+    new = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    return f"{links.PREFIX}.{new}.{sig}"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: p.update(subnets=["10.99.0.0/24"]),
+        lambda p: p.update(expires=p["expires"] + 10**6),
+        lambda p: p.update(services=["calendar", "files", "mail"]),
+        lambda p: p.update(endpoint="203.0.113.9:51821"),
+    ],
+)
+def test_a_tampered_invitation_is_refused(app, admin, remote, change):
+    rapp, rclient = remote
+    token = resign(invite(admin)["token"], change)
+    assert "altered" in refused(post(rclient, "/api/cells/links", {"token": token}), "token.signature")
+    nothing_saved(rapp, [])
+
+
+def test_a_token_signed_by_another_key_under_this_cells_id_is_refused(app, admin, remote):
+    """Signed again with another key and that key's public half put in: the id no longer matches."""
+    rapp, rclient = remote
+    other = links.signing_key(links.new_signing_key())
+    token = resign(invite(admin)["token"], lambda p: p.update(signing_key=links.public_key(other)), key=other)
+    refused(post(rclient, "/api/cells/links", {"token": token}), "token.cell.id")
+    nothing_saved(rapp, [])
+
+
+@pytest.mark.parametrize("token", ["", "hello", "pic-link1.abc", "pic-link1.%%%.%%%", "pic-link1.e30.AAAA"])
+def test_a_token_that_is_not_one_is_refused(remote, token):
+    rapp, rclient = remote
+    resp = post(rclient, "/api/cells/links", {"token": token})
+    assert resp.status_code == 400 and any(k.startswith("token") for k in resp.get_json()["fields"]), resp.get_json()
+    nothing_saved(rapp, [])
+
+
+def test_a_replayed_invitation_is_refused(app, admin, remote, tmp_path):
+    rapp, rclient = remote
+    made = invite(admin)
+    resp = post(rclient, "/api/cells/links", {"token": made["token"]})
+    assert resp.status_code == 202
+    wait_run(rapp, resp.get_json()["run_id"])
+    answer = resp.get_json()["answer"]
+    before = state(rapp)["links"]
+    # the same token again, on the same cell: linked already; after removing the link: used already
+    refused(post(rclient, "/api/cells/links", {"token": made["token"]}), "token.cell")
+    gone = rclient.delete(f"/api/cells/links/{before[0]['cell_id']}", headers=csrf(rclient))
+    wait_run(rapp, gone.get_json()["run_id"])
+    assert "single use" in refused(post(rclient, "/api/cells/links", {"token": made["token"]}), "token.nonce")
+    assert state(rapp)["links"] == []
+    # the answer accepted once; again: the invitation is no longer open
+    assert post(admin, "/api/cells/links/accept", {"token": answer}).status_code == 202
+    linked = state(app)["links"]
+    wait_run(app, admin.delete(f"/api/cells/links/{linked[0]['cell_id']}", headers=csrf(admin)).get_json()["run_id"])
+    refused(post(admin, "/api/cells/links/accept", {"token": answer}), "token.invitation")
+    nothing_saved(app, [])
+
+
+def test_overlapping_subnets_are_refused(app, admin, tmp_path):
+    """A cell with the same VPN subnet (10.0.0.0/24, as every cell had before subnets were picked)."""
+    twin_app, twin = make_cell(tmp_path, "twin", "10.0.0.0/24")
+    field = refused(post(twin, "/api/cells/links", {"token": invite(admin)["token"]}), "token.subnets")
+    assert "10.0.0.0/24 overlaps this cell's VPN subnet" in field
+    nothing_saved(twin_app, [])
+    # and a subnet inside another link's
+    narrow_app, narrow = make_cell(tmp_path, "narrow", "10.0.0.0/25")
+    refused(post(narrow, "/api/cells/links", {"token": invite(admin)["token"]}), "token.subnets")
+
+
+def test_linking_to_itself_is_refused(app, admin):
+    token = invite(admin)["token"]
+    assert "itself" in refused(post(admin, "/api/cells/links", {"token": token}), "token.cell")
+    nothing_saved(app, [])
+
+
+def test_an_invitation_is_not_an_answer_and_an_answer_must_be_to_this_cell(app, admin, remote, tmp_path):
+    rapp, rclient = remote
+    made = invite(admin)
+    refused(post(admin, "/api/cells/links/accept", {"token": made["token"]}), "token.kind")
+    resp = post(rclient, "/api/cells/links", {"token": made["token"]})
+    answer = resp.get_json()["answer"]
+    third_app, third = make_cell(tmp_path, "third", "10.55.0.0/24")
+    refused(post(third, "/api/cells/links/accept", {"token": answer}), "token.to")
+    nothing_saved(third_app, [])
+
+
+def test_an_answer_after_the_invitation_expired_is_refused(app, admin, remote, monkeypatch):
+    rapp, rclient = remote
+    made = invite(admin, hours=1)
+    answer = post(rclient, "/api/cells/links", {"token": made["token"]}).get_json()["answer"]
+    clock = app.extensions["pic"].links.clock
+    monkeypatch.setattr(app.extensions["pic"].links, "clock", lambda: clock() + 3601)
+    refused(post(admin, "/api/cells/links/accept", {"token": answer}), "token.invitation")
+    nothing_saved(app, [])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"services": ["ssh"]}, "services[0]"), ({"hours": 0}, "hours"), ({"endpoint": "a b"}, "endpoint"),
+     ({"bogus": 1}, "bogus")],
+)
+def test_a_bad_invitation_request_is_refused(admin, body, field):
+    refused(post(admin, "/api/cells/invitations", body), field)
+
+
+def test_links_are_admin_only(app, peer_client):
+    assert peer_client.post("/api/cells/invitations", json={}, headers=csrf(peer_client)).status_code == 403
+    assert peer_client.get("/api/cells/links").status_code == 403
+
+
+def test_the_state_refuses_overlapping_links_and_shared_ports():
+    base = schema.apply_defaults({"version": 1, "cell": {"name": "home"}, "network": {"vpn_subnet": "10.0.0.0/24"}})
+    link = {"name": "b", "cell_id": "0123456789abcdef", "zone": "b.cell", "signing_key": "A" * 43 + "=",
+            "public_key": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", "endpoint": "b.example.org:51821",
+            "subnets": ["10.70.0.0/24"], "dns": "10.70.0.1", "port": 51821}
+    schema.validate_state({**base, "links": [link]})
+    with pytest.raises(schema.StateError) as err:
+        schema.validate_state({**base, "links": [link, {**link, "cell_id": "fedcba9876543210", "name": "c"}]})
+    assert set(err.value.fields) == {"links[1].port", "links[1].subnets[0]"}
+    with pytest.raises(schema.StateError) as err:
+        schema.validate_state({**base, "links": [{**link, "subnets": ["10.0.0.128/25"], "port": 51820}]})
+    assert set(err.value.fields) == {"links[0].port", "links[0].subnets[0]"}
