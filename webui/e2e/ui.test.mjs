@@ -927,15 +927,21 @@ describe('the running cell', { concurrency: false }, () => {
     if (!REAL) {
       // Locally every device shook hands 42 seconds ago, but one named "...-away" (tests/ui/serve_api.py).
       const name = `wg-${Date.now().toString(36).slice(-5)}`
-      for (const n of [name, `${name}-away`]) assert.ok((await pageRequest('POST', '/api/peers', { name: n })).peer, n)
+      // each device's address in the cell's VPN subnet (a new cell picks its own /24)
+      const ips = {}
+      for (const n of [name, `${name}-away`]) {
+        const made = await pageRequest('POST', '/api/peers', { name: n })
+        assert.ok(made.peer, n)
+        ips[n] = made.peer.ip.replaceAll('.', '\\.')
+      }
       try {
         await page.reload()
         const row = page.locator(`[data-testid=wg-devices] tr[data-device="${name}"]`)
         await row.waitFor()
         assert.equal(await row.locator('[data-online]').getAttribute('data-online'), 'true')
-        assert.match(await row.textContent(), /online · 10\.0\.0\.\d+4\d seconds ago↓ 1\.5 MiB↑ 340 KiB198\.51\.100\.\d+:51820/)
+        assert.match(await row.textContent(), new RegExp(`online · ${ips[name]}4\\d seconds ago↓ 1\\.5 MiB↑ 340 KiB198\\.51\\.100\\.\\d+:51820`))
         const away = page.locator(`[data-testid=wg-devices] tr[data-device="${name}-away"]`)
-        assert.match(await away.textContent(), /offline · 10\.0\.0\.\d+never/)
+        assert.match(await away.textContent(), new RegExp(`offline · ${ips[`${name}-away`]}never`))
         await shot('wireguard-devices')
         // with devices listed, the page still fits a phone (the table scrolls sideways inside its card)
         await page.setViewportSize({ width: 390, height: 844 })
