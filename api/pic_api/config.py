@@ -42,6 +42,10 @@ class Config:
     firewall_config_file: Path = Path("/etc/nftables.conf")
     # dnsmasq's leases (the Network Services page lists them; pic-agent reads them as root)
     dhcp_leases_file: Path = Path("/var/lib/misc/dnsmasq.leases")
+    # The Email page: the records the mailserver role publishes for the mail domain (shared_dns_records_dir
+    # of roles/shared, its mailserver.yml) and Postfix's queue command; pic-agent reads both.
+    mail_records_file: Path = Path("/etc/pic/dns/records.d/mailserver.yml")
+    postqueue: str = "postqueue"
     # Radicale's storage (the radicale role's radicale_storage_dir) and its user: pic-agent lists and
     # makes calendars and address books there (the Calendar page)
     radicale_storage_dir: Path = Path("/var/lib/radicale/collections")
@@ -109,6 +113,7 @@ class Config:
             "wg_public_key_file": root / "etc/pic-wireguard/public.key",
             "dns_peers_file": root / "dns/peers.hosts",
             "dhcp_leases_file": root / "dhcp/dnsmasq.leases",
+            "mail_records_file": root / "dns/records.d/mailserver.yml",
             "radicale_storage_dir": root / "radicale/collections",
             "radicale_user": "",
             "ddns_credentials_file": root / "etc/ddns-credentials.json",

@@ -25,6 +25,7 @@ from .managers.exits import ExitManager
 from .managers.health import HealthMonitor
 from .managers.links import LinkManager
 from .managers.logsearch import LogSearch
+from .managers.mail import MailView
 from .managers.netsvc import NetworkServicesManager
 from .managers.peers import PeerManager
 from .managers.runs import Backend, RunManager
@@ -108,6 +109,13 @@ class Cell:
             self.changes,
             self.agent.dhcp_leases if self.agent else functools.partial(actions.dhcp_leases, config.dhcp_leases_file),
         )
+        # the mail domain's records file and Postfix's queue are root's to read: the agent, or here
+        if self.agent is not None:
+            mail_reads = (self.agent.mail_records, self.agent.mail_queue)
+        else:
+            mail_reads = (functools.partial(actions.mail_records, config.mail_records_file),
+                          functools.partial(actions.mail_queue, config.postqueue))
+        self.mail = MailView(self.changes, *mail_reads)
         # the running interface is root's to read (its dump holds the private key): the agent, or here
         self.wireguard = WireGuardStatus(
             self.changes,

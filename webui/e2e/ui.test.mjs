@@ -917,6 +917,40 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors([400]), [])
   })
 
+  test('email: the webmail, the addresses, the records to publish copied, and the queue or why it cannot be read', async () => {
+    errors = []
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseUrl })
+    await page.goto(`${baseUrl}/email`)
+    await page.getByRole('heading', { name: 'Email', level: 1 }).waitFor()
+    const view = await (await page.request.get(`${baseUrl}/api/mail`)).json()
+    const users = (await (await page.request.get(`${baseUrl}/api/users`)).json()).users
+    assert.equal(view.webmail_url, `https://mail.${view.domain}/`)
+    await page.getByRole('link', { name: view.webmail_url }).waitFor()
+    for (const u of users.filter((x) => x.services.includes('mail'))) {
+      assert.match(await page.getByTestId(`mailbox-${u.name}`).textContent(), new RegExp(`${u.name}@${view.domain}`))
+    }
+    if (REAL) {
+      // the mailserver role's records of a domain in the cell's zone, names in full, each copied as it is
+      assert.deepEqual(view.records.map((r) => `${r.name} ${r.type}`), [
+        `${view.domain} MX`, `${view.domain} TXT`, `mail._domainkey.${view.domain} TXT`, `_dmarc.${view.domain} TXT`])
+      const dkim = page.getByTestId(`record-mail._domainkey.${view.domain}-TXT`)
+      await dkim.getByRole('button', { name: /^Copy the TXT/ }).click()
+      await dkim.getByRole('button', { name: /^Copy the TXT/ }).getByText('Copied').waitFor()
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), view.records[2].value)
+    } else {
+      // this cell's custom domain is outside its zone: the role publishes no records for it, and the page says so
+      assert.deepEqual(view.records, [])
+      assert.match(view.records_error, /is not in the cell's zone/)
+      await page.getByText(view.records_error).waitFor()
+    }
+    if (view.queue_error) await page.getByText(view.queue_error).waitFor() // no Postfix beside the stand-in API
+    else if (!view.queue.length) await page.getByText('The queue is empty: every message has been delivered.').waitFor()
+    else await page.getByTestId(`queued-${view.queue[0].queue_id}`).waitFor()
+    if (!REAL) assert.match(view.queue_error, /postqueue could not be run/)
+    await shot('email')
+    assert.deepEqual(errors, [])
+  })
+
   test('the WireGuard page shows which devices are online, and the dashboard counts them', async () => {
     errors = []
     await page.goto(`${baseUrl}/wireguard`)

@@ -304,6 +304,8 @@ export const endpoints = {
   nameAvailable: (name: string) => api.get<T.NameAvailable>(`/api/setup/name-available?name=${encodeURIComponent(name)}`),
   ddns: () => api.get<T.DdnsView>('/api/ddns'),
   saveDdns: (body: T.DdnsChange) => api.put<T.SettingsStarted>('/api/ddns', body),
+  // the Email page: the mail domain, its webmail, the DNS records to publish and Postfix's queue
+  mail: () => api.get<T.MailView>('/api/mail'),
   // the Network Services page: the admin's DNS records, DHCP leases and reservations
   dnsRecords: () => api.get<T.DnsRecordList>('/api/dns/records'),
   addDnsRecord: (body: T.DnsRecordRequest) => api.post<T.DnsRecordAdded>('/api/dns/records', body),

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..core import wgkeys
 from ..managers.files import write_atomic
 
@@ -421,3 +423,103 @@ def _make_collection(storage: Path, owner: str, name: str, props: dict[str, str]
     finally:
         if lock_fd is not None:
             os.close(lock_fd)
+
+
+# The mail page (managers/mail.py): the records the mailserver role publishes for the mail domain and
+# Postfix's queue, both read only. What the API shows is checked here: the files and the command
+# output are the mail system's, never passed on as they are.
+MAIL_RECORD_TYPES = ("MX", "TXT")
+MAX_MAIL_RECORDS = 50
+MAX_RECORDS_FILE = 256 * 1024  # bytes of the records file read
+_RECORD_NAME = re.compile(r"^(@|[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*)$")
+_PRINTABLE = re.compile(r"^[\x20-\x7e]{1,4096}$")
+
+
+def mail_records(records_file: Path) -> dict[str, Any]:
+    """The mailserver role's records of the mail domain (its records.yml.j2: a YAML list of name, type,
+    value, names relative to the cell's zone) as ``{"records": [...]}``, only those three fields of
+    MX and TXT records; ``{"records": [], "reason": ...}`` when the file is missing or damaged."""
+    path = Path(records_file)
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_RECORDS_FILE + 1)
+    except FileNotFoundError:
+        return {"records": [], "reason": f"{path} does not exist (is the mail service converged?)"}
+    except OSError as exc:
+        return {"records": [], "reason": f"{path} could not be read: {exc.strerror or exc}"[:300]}
+    if len(raw) > MAX_RECORDS_FILE:
+        return {"records": [], "reason": f"{path} is larger than {MAX_RECORDS_FILE} bytes"}
+    try:
+        data = yaml.safe_load(raw.decode("utf-8", errors="replace"))
+    except yaml.YAMLError:
+        return {"records": [], "reason": f"{path} is not YAML"}
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        return {"records": [], "reason": f"{path} is not a list of records"}
+    out: list[dict[str, str]] = []
+    for item in data[:MAX_MAIL_RECORDS]:
+        if not isinstance(item, dict):
+            continue
+        name, kind, value = item.get("name"), item.get("type"), item.get("value")
+        if (isinstance(name, str) and _RECORD_NAME.match(name) and kind in MAIL_RECORD_TYPES
+                and isinstance(value, str) and _PRINTABLE.match(value)):
+            out.append({"name": name, "type": kind, "value": value})
+    return {"records": out}
+
+
+MAX_QUEUED = 1000
+MAX_QUEUE_RECIPIENTS = 50
+_QUEUE_ID = re.compile(r"^[0-9A-Za-z]{1,32}$")
+
+
+def _shown(value: Any, limit: int) -> str:
+    """A string of the mail system's for the API: printable, cut to ``limit``; '' for anything else."""
+    if not isinstance(value, str):
+        return ""
+    return "".join(c if c.isprintable() else "?" for c in value[:limit])
+
+
+def parse_postqueue(text: str) -> list[dict[str, Any]]:
+    """``postqueue -j`` (Postfix's showq as JSON: one object per line) as each message's id, queue,
+    arrival time (ISO 8601 UTC), size, sender and recipients with why their delivery is delayed.
+    A line that is not such an object is left out."""
+    out: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        try:
+            m = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(m, dict) or not isinstance(m.get("queue_id"), str) or not _QUEUE_ID.match(m["queue_id"]):
+            continue
+        arrival = m.get("arrival_time")
+        recipients = m.get("recipients") if isinstance(m.get("recipients"), list) else []
+        size = m.get("message_size")
+        out.append({
+            "queue_id": m["queue_id"],
+            "queue_name": _shown(m.get("queue_name"), 20),
+            "arrival_time": dt.datetime.fromtimestamp(arrival, dt.UTC).isoformat(timespec="seconds").replace(
+                "+00:00", "Z") if isinstance(arrival, int) and not isinstance(arrival, bool) and arrival > 0 else None,
+            "message_size": size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0,
+            "sender": _shown(m.get("sender"), 320),
+            "recipients": [
+                {"address": _shown(r.get("address"), 320), "delay_reason": _shown(r.get("delay_reason"), 500)}
+                for r in recipients[:MAX_QUEUE_RECIPIENTS] if isinstance(r, dict)
+            ],
+        })
+        if len(out) >= MAX_QUEUED:
+            break
+    return out
+
+
+def mail_queue(postqueue: str = "postqueue") -> dict[str, Any]:
+    """Postfix's queue (``parse_postqueue``) as ``{"queue": [...]}``, or ``{"queue": [], "reason": ...}``
+    when postqueue cannot be run or fails (Postfix not installed, its queue manager down)."""
+    try:
+        out = subprocess.run([postqueue, "-j"], capture_output=True, text=True, timeout=15, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"queue": [], "reason": f"postqueue could not be run: {exc}"[:300]}
+    if out.returncode != 0:
+        said = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit status {out.returncode}"
+        return {"queue": [], "reason": f"postqueue: {said}"[:300]}
+    return {"queue": parse_postqueue(out.stdout)}

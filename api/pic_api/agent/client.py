@@ -104,6 +104,12 @@ class AgentClient:
     def memory(self) -> dict[str, Any]:
         return self.call("memory")
 
+    def mail_records(self) -> dict[str, Any]:
+        return self.call("mail_records")
+
+    def mail_queue(self) -> dict[str, Any]:
+        return self.call("mail_queue")
+
     def exit_status(self, name: str, kind: str = "wireguard") -> dict[str, Any]:
         return self.call("exit_status", name=name, kind=kind)
 

@@ -204,6 +204,11 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     # MemTotal and MemAvailable of /proc/meminfo (the dashboard): the API's own sandbox
     # (ProcSubset=pid) hides every file of /proc but its processes'
     "memory": ({}, {}),
+    # the Email page: the records the mailserver role publishes for the mail domain (its file in the
+    # shared records directory, only name, type and value of MX and TXT records) and Postfix's queue
+    # (postqueue -j: ids, times, addresses, delay reasons; never a message)
+    "mail_records": ({}, {}),
+    "mail_queue": ({}, {}),
     # an exit's tunnel (the exits role's wg-quick@exit-<name> or openvpn-client@exit-<name>): its
     # unit's state, the exit server's latest handshake and transfer, or the tunnel's address; no key
     "exit_status": ({"name": _typed("ExitName")}, {"kind": (_typed("ExitKind"), "wireguard")}),

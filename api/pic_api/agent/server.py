@@ -248,6 +248,12 @@ class Agent:
 
         return system.memory()
 
+    def do_mail_records(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return actions.mail_records(Path(self.config.mail_records_file))
+
+    def do_mail_queue(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return actions.mail_queue(self.config.postqueue)
+
     def do_exit_status(self, name: str, kind: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return actions.exit_status(name, self.config.exit_interface_prefix, kind=kind)
 

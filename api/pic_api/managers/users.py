@@ -146,7 +146,7 @@ class UserManager:
         mine = [s for s in (user or {}).get("services", []) if schema.USER_SERVICE_NEEDS[s] in running]
         out: dict[str, Any] = {"username": name, "domain": domain, "services": mine}
         if "mail" in mine:
-            host = f"mail.{domain}"
+            host = mail_host(domain)
             out["mail"] = {
                 "address": f"{name}@{domain}",
                 "aliases": [f"{a}@{domain}" for a in user.get("mail_aliases", [])],
@@ -166,6 +166,16 @@ class UserManager:
 def cell_domain(state: dict[str, Any]) -> str:
     """The domain the cell's services are named under."""
     return state["cell"].get("domain") or schema.domain_for(state["cell"]["name"], state["cell"]["domain_mode"])
+
+
+def mail_host(domain: str) -> str:
+    """The mail server's name: IMAP and submission for the mail apps, and the webmail (Roundcube
+    behind Caddy, the webmail role) at https://<it>/."""
+    return f"mail.{domain}"
+
+
+def webmail_url(domain: str) -> str:
+    return f"https://{mail_host(domain)}/"
 
 
 def calendar_url(domain: str, name: str) -> str:

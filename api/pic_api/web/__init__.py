@@ -10,6 +10,7 @@ from .ddns import ddns_bp
 from .exits import exits_bp
 from .health import health_bp
 from .links import links_bp
+from .mail import mail_bp
 from .netsvc import dhcp_bp, dns_bp, firewall_bp
 from .peers import peers_bp
 from .runs import runs_bp
@@ -31,6 +32,7 @@ BLUEPRINTS = [
     peers_bp,
     wireguard_bp,
     calendars_bp,
+    mail_bp,
     exits_bp,
     links_bp,
     users_bp,

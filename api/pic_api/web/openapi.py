@@ -661,6 +661,32 @@ ANSWERS: dict[str, dict[str, Any]] = {
         },
         ["enabled", "lan_subnet", "lan_address", "dhcp_range", "dhcp_lease_time", "reservations", "leases"],
     ),
+    # the Email page (managers/mail.py)
+    "MailRecord": _obj(
+        {"name": {**STR, "description": "the full name to publish the record under"},
+         "type": {"type": "string", "enum": ["MX", "TXT"]}, "value": STR},
+        ["name", "type", "value"],
+    ),
+    "MailQueued": _obj(
+        {"queue_id": STR, "queue_name": {**STR, "description": "Postfix's queue: active, deferred, hold, ..."},
+         "arrival_time": {"type": ["string", "null"], "description": "ISO 8601 UTC"},
+         "message_size": INT, "sender": STR,
+         "recipients": _list(_obj({"address": STR, "delay_reason": {**STR, "description": "'' while not delayed"}},
+                                  ["address", "delay_reason"]))},
+        ["queue_id", "queue_name", "arrival_time", "message_size", "sender", "recipients"],
+    ),
+    "MailView": _obj(
+        {
+            "enabled": {"type": "boolean", "description": "the cell runs its mail service"},
+            "domain": {**STR, "description": "the mail domain: addresses are <user>@<it>"},
+            "webmail_url": STR,
+            "records": _list(ref("MailRecord")),
+            "records_error": {"type": "string", "description": "why the records could not be read"},
+            "queue": _list(ref("MailQueued")),
+            "queue_error": {"type": "string", "description": "why the queue could not be read"},
+        },
+        ["enabled", "domain", "webmail_url", "records", "queue"],
+    ),
     # the WireGuard page (managers/wgstatus.py): a device of the state with what the running interface says
     "WireGuardDevice": _obj(
         {

@@ -203,3 +203,26 @@ export function when(iso: string | null | undefined): string {
   const t = new Date(iso)
   return Number.isNaN(t.getTime()) ? iso : t.toLocaleString()
 }
+
+/** A button that puts a text on the clipboard and says so (an address, a DNS record's value). */
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const [said, setSaid] = useState('')
+  return (
+    <button
+      type="button"
+      className="shrink-0 rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-100"
+      aria-label={label}
+      onClick={async () => {
+        try {
+          await navigator.clipboard.writeText(text)
+          setSaid('Copied')
+        } catch {
+          // no clipboard for the page (plain HTTP before setup, a browser that refuses): the text is shown beside
+          setSaid('Select and copy it')
+        }
+      }}
+    >
+      {said || 'Copy'}
+    </button>
+  )
+}

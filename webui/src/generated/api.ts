@@ -1493,6 +1493,42 @@ export type DhcpStatus = {
   leases_error?: string
 }
 
+export type MailRecord = {
+  /** the full name to publish the record under */
+  name: string
+  type: "MX" | "TXT"
+  value: string
+}
+
+export type MailQueued = {
+  queue_id: string
+  /** Postfix's queue: active, deferred, hold, ... */
+  queue_name: string
+  /** ISO 8601 UTC */
+  arrival_time: string | null
+  message_size: number
+  sender: string
+  recipients: {
+    address: string
+    /** '' while not delayed */
+    delay_reason: string
+  }[]
+}
+
+export type MailView = {
+  /** the cell runs its mail service */
+  enabled: boolean
+  /** the mail domain: addresses are <user>@<it> */
+  domain: string
+  webmail_url: string
+  records: MailRecord[]
+  /** why the records could not be read */
+  records_error?: string
+  queue: MailQueued[]
+  /** why the queue could not be read */
+  queue_error?: string
+}
+
 export type WireGuardDevice = {
   name: Label
   /** the person whose device it is; '' for the admins' */

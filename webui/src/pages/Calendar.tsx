@@ -4,7 +4,7 @@ import { useState, type FormEvent, type ReactNode } from 'react'
 import { endpoints } from '../api'
 import type { CalendarCollection, CalendarKind, CalendarList } from '../generated/api'
 import { limits } from '../generated/api'
-import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, FormError, inputClass, Loading, NotAvailable, PageHeader, showRefusal, useApi } from '../components/ui'
+import { buttonPrimary, buttonSecondary, Card, CopyButton, ErrorNote, Field, FormError, inputClass, Loading, NotAvailable, PageHeader, showRefusal, useApi } from '../components/ui'
 import type { FieldErrors } from '../validation'
 
 const NAME_RE = new RegExp(limits.Label.pattern)
@@ -19,23 +19,6 @@ export function slugFor(displayname: string): string {
     .replace(/^[^a-z]+/, '')
     .slice(0, 32)
     .replace(/-+$/, '')
-}
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [done, setDone] = useState(false)
-  return (
-    <button
-      type="button"
-      className="rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-100"
-      aria-label={label}
-      onClick={async () => {
-        await navigator.clipboard.writeText(text)
-        setDone(true)
-      }}
-    >
-      {done ? 'Copied' : 'Copy'}
-    </button>
-  )
 }
 
 function Collection({ c }: { c: CalendarCollection }) {

@@ -8,6 +8,7 @@ import { buttonPrimary, Card, ErrorNote, inputClass, Loading, NotAvailable, Page
 import { LogVerbosity } from '../components/LogVerbosity'
 import { ServiceHealthList } from '../components/ServiceHealthList'
 import { CalendarPage } from './Calendar'
+import { EmailPage } from './Email'
 import { NetworkServicesPage } from './NetworkServices'
 import { RunsTable } from './Runs'
 import { WireGuardPage } from './WireGuard'
@@ -19,18 +20,6 @@ function ServiceHealth({ only }: { only: string[] }) {
   const list = (services.data ? normalizeServices(services.data) : []).filter((s) => only.includes(s.name))
   if (!list.length) return <p className="text-sm text-slate-700">Not enabled on this cell. Turn it on in <Link className="text-teal-800 underline" to="/settings">Settings</Link>.</p>
   return <ServiceHealthList services={list} />
-}
-
-function ServicePage({ title, intro, services, pending }: { title: string; intro: string; services: string[]; pending: string }) {
-  return (
-    <div className="space-y-4">
-      <PageHeader title={title}>{intro}</PageHeader>
-      <Card title="Health">
-        <ServiceHealth only={services} />
-      </Card>
-      <NotAvailable>{pending}</NotAvailable>
-    </div>
-  )
 }
 
 function Pending({ title, intro, pending }: { title: string; intro: string; pending: string }) {
@@ -150,10 +139,7 @@ export function InfoPages() {
     <Routes>
       <Route path="/network-services" element={<NetworkServicesPage />} />
       <Route path="/wireguard" element={<WireGuardPage health={<ServiceHealth only={['wireguard']} />} />} />
-      <Route
-        path="/email"
-        element={<ServicePage title="Email" intro="Mail for the cell's users (Postfix and Dovecot)." services={['mail']} pending="Mailboxes, aliases and client settings are not yet available in the web UI." />}
-      />
+      <Route path="/email" element={<EmailPage health={<ServiceHealth only={['mail']} />} />} />
       <Route path="/calendar" element={<CalendarPage admin health={<ServiceHealth only={['calendar']} />} />} />
       <Route path="/cell-network" element={<Pending title="Cell Network" intro="Links between cells." pending="Linking this cell with other cells is not yet available." />} />
       <Route path="/logs" element={<Logs />} />
