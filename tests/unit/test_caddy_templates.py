@@ -33,6 +33,7 @@ def render(**overrides) -> str:
         "caddy_api_upstream": "127.0.0.1:3000",
         "caddy_radicale_upstream": "127.0.0.1:5232",
         "caddy_webdav_upstream": "127.0.0.1:8080",
+        "caddy_webmail_enabled": True,
         "caddy_webmail_root": "/var/lib/roundcube/public_html",
         "caddy_webmail_socket": "/run/php/php-fpm-roundcube.sock",
         "caddy_webui_root": "/var/www/pic",
@@ -119,6 +120,9 @@ def test_the_mail_site_is_roundcube_on_php_fpm():
     assert "file_server" in site and "redir" not in site
     # Without the mail service there is no webmail site.
     assert "mail.home.cell" not in sites(render(caddy_services=["calendar", "files"]))
+    # Without the webmail role (caddy_webmail_enabled false) the name leads to the UI's Email page.
+    site = sites(render(caddy_webmail_enabled=False))["mail.home.cell"]
+    assert "redir https://home.cell/email 302" in site and "php_fastcgi" not in site
 
 
 def test_acme_mode_keeps_the_lan_site_on_the_internal_leaf():
