@@ -917,7 +917,7 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors([400]), [])
   })
 
-  test('email: the webmail, the addresses, the records to publish copied, and the queue or why it cannot be read', async () => {
+  test('email: the link to Roundcube, the addresses, the records to publish copied, and the queue or why it cannot be read', async () => {
     errors = []
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseUrl })
     await page.goto(`${baseUrl}/email`)
