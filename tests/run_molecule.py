@@ -33,6 +33,12 @@ running: dict[str, subprocess.Popen] = {}
 # molecule's "INFO     ca ➜ converge: Executing" (colour codes removed) starts an action.
 ACTION = re.compile(r"\S+ \u279c (\w+): Executing")
 NOT_XML = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# The lines that say why a scenario failed: a failed action, a failed Ansible task, the tasks that broke
+# idempotence, a failed or erroring test and its assertion.
+# Matched without the "  │ " molecule puts before the output of the commands it runs.
+WHY = re.compile(r"Executed: Failed|^fatal: \[|FAILED!|Idempotence test failed|^\* \[|"
+                 r"^(FAILED|ERROR) (?!- RETRYING)|^E  |timed out")
+BOX = re.compile(r"^\s*\u2502\s?")
 
 
 # What every scenario depends on: a change here runs them all.
@@ -120,8 +126,17 @@ def run(scenario: str, logdir: Path) -> tuple[str, bool, float, str, dict[str, f
     # Whatever happened, the scenario's lab must not outlive it.
     subprocess.run(["pic-lab", "--lab", lab_of(scenario), "down-all"], capture_output=True)
     elapsed = time.monotonic() - start
-    tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-40:])
+    tail = failure_excerpt(log.read_text(errors="replace"))
     return scenario, rc == 0 and not timed_out.is_set(), elapsed, tail, steps
+
+
+def failure_excerpt(text: str, why_lines: int = 60, tail_lines: int = 25) -> str:
+    """What a failed scenario's reader needs: the lines that say why (WHY), then the log's end. The end
+    alone is mostly the teardown, which says nothing of what failed."""
+    lines = [NOT_XML.sub("", line) for line in text.splitlines()]
+    why = [line for line in lines[:-tail_lines] if WHY.search(BOX.sub("", line))][:why_lines]
+    head = ["--- why:", *why, "--- the log's end:"] if why else []
+    return "\n".join(head + lines[-tail_lines:]) + "\n"
 
 
 def junit_xml(results: list[tuple]) -> str:
@@ -181,7 +196,7 @@ def main() -> int:
             print(f"molecule {scenario}: {'passed' if ok else 'FAILED'} in {elapsed:.0f} s "
                   f"({steps_line(steps)})", flush=True)
             if not ok:
-                print(f"--- last lines of .artifacts/molecule/{scenario}.log\n{tail}", flush=True)
+                print(f"--- from .artifacts/molecule/{scenario}.log\n{tail}", flush=True)
     if a.junit:
         Path(a.junit).write_text(junit_xml(results))
     passed = sum(r[1] for r in results)

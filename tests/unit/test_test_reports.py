@@ -84,3 +84,24 @@ def test_a_scenario_past_its_time_limit_is_stopped_and_fails(tmp_path, monkeypat
     assert not ok and elapsed < 10
     assert "scenario timed out after 1 s" in tail
     assert (tmp_path / "pic-lab.calls").read_text() == "--lab t-ca down-all\n"
+
+
+def test_a_failed_scenario_shows_why_before_the_end_of_its_log():
+    """The log's end is the teardown; the excerpt leads with the failed task, the idempotence
+    culprits and the failed assertion, and leaves out the retries that later succeeded."""
+    log = "\n".join([
+        "\x1b[36mINFO\x1b[0m cell \u279c converge: Executing",
+        "  \u2502 FAILED - RETRYING: [cell]: Install caddy (19 retries left).",
+        "  \u2502 fatal: [cell]: FAILED! => {\"msg\": \"caddy validate: bad directive\"}",
+        "\x1b[31mERROR\x1b[0m cell \u279c idempotence: Executed: Failed",
+        "  \u2502 E       AssertionError: Pebble not in issuer",
+        *[f"  \u2502 teardown line {i}" for i in range(40)],
+    ])
+    excerpt = run_molecule.failure_excerpt(log)
+    why, end = excerpt.split("--- the log's end:")
+    assert "caddy validate: bad directive" in why
+    assert "idempotence: Executed: Failed" in why and "\x1b" not in why
+    assert "AssertionError: Pebble not in issuer" in why
+    assert "RETRYING" not in why
+    assert "teardown line 39" in end and "teardown line 10" not in end
+    assert "--- why:" not in run_molecule.failure_excerpt("all\nfine\n")
