@@ -40,6 +40,19 @@ def scenario_times(root: ET.Element) -> list[tuple[str, float, bool, str]]:
     return rows
 
 
+def failures(root: ET.Element, lines: int = 12) -> list[str]:
+    """Each failed test case of a JUnit file, its name and the first lines of why: a run's output is
+    often read from its end, and the failure itself may have scrolled far above it."""
+    out = []
+    for c in root.iter("testcase"):
+        for f in [*c.findall("failure"), *c.findall("error")]:
+            why = ((f.get("message") or "") + "\n" + (f.text or "")).strip().splitlines()
+            # A molecule failure carries the excerpt of its log; a pytest one its assertion first.
+            out.append(f"FAILED {c.get('classname', '')}::{c.get('name', '?')}")
+            out.extend(f"    {line}" for line in why[:lines])
+    return out
+
+
 def main(argv: list[str]) -> int:
     artifacts = Path(argv[1] if len(argv) > 1 else ".artifacts")
     stages = stage_times(artifacts)
@@ -49,6 +62,7 @@ def main(argv: list[str]) -> int:
         print(f"stages together: {minutes(sum(s for _n, s, _r in stages))}")
 
     totals = {"passed": 0, "failed": 0, "skipped": 0}
+    failed: list[str] = []
     for f in sorted(artifacts.glob("junit-*.xml")):
         try:
             root = ET.parse(f).getroot()
@@ -62,6 +76,7 @@ def main(argv: list[str]) -> int:
             for name, seconds, ok, steps in sorted(scenario_times(root), key=lambda r: -r[1]):
                 print(f"  molecule {name}: {minutes(seconds)}{'' if ok else ', failed'}"
                       + (f" ({steps})" if steps else ""))
+        failed += failures(root)
         suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
         counts = {"passed": 0, "failed": 0, "skipped": 0}
         for s in suites:
@@ -74,6 +89,8 @@ def main(argv: list[str]) -> int:
               f"{counts['skipped']} skipped")
         for k in totals:
             totals[k] += counts[k]
+    if failed:
+        print("\n".join(failed[:120]))
     if os.environ.get("PIC_CI_STARTED"):
         print(f"elapsed: {minutes(time.time() - int(os.environ['PIC_CI_STARTED']))}")
     line = f"{totals['passed']} passed, {totals['failed']} failed"
