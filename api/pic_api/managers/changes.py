@@ -60,18 +60,38 @@ class ChangeManager:
         return run, result
 
     def preview(
-        self, change: Callable[[dict[str, Any]], Any], description: str, request: schema.Request | None = None
+        self,
+        change: Callable[[dict[str, Any]], Any],
+        description: str,
+        request: schema.Request | None = None,
+        entry: str | None = None,
     ) -> tuple[Run, Any]:
-        """Queue a check-mode run (with diffs) of the changed state, without saving it."""
+        """Queue a check-mode run (with diffs) of the changed state, without saving it. The same
+        ``change``, ``request`` and ``entry`` as ``apply`` refuse the same input with the same fields."""
         old = self.state.load()
         new = copy.deepcopy(old)
         result = change(new)
         try:
             schema.validate_state(new)
         except schema.StateError as exc:
-            fields = request.request_fields(exc.fields) if request else exc.fields
+            fields = request.request_fields(exc.fields, entry) if request else exc.fields
             raise InvalidInput("the change does not give a valid cell state", fields) from exc
         return self._check_run(old, new, description), result
+
+    def apply_or_preview(
+        self,
+        preview: bool,
+        change: Callable[[dict[str, Any]], Any],
+        description: str,
+        request: schema.Request | None = None,
+        entry: str | None = None,
+        before_run: Callable[[Any], None] | None = None,
+    ) -> tuple[Run, Any]:
+        """``apply`` the change, or with ``preview`` queue its check-mode run and save nothing (and
+        call no ``before_run``: a preview changes nothing on the running cell either)."""
+        if preview:
+            return self.preview(change, description, request, entry)
+        return self.apply(change, description, request, before_run=before_run, entry=entry)
 
     def _check_run(self, old: dict[str, Any], new: dict[str, Any], description: str) -> Run:
         """Queue a check-mode run (with diffs) of a valid state ``new`` against ``old``."""

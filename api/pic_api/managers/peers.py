@@ -133,7 +133,8 @@ class PeerManager:
                 return peer
         raise NotFound(f"no peer {name!r}")
 
-    def add(self, body: Any, viewer: Viewer | None = None) -> dict[str, Any]:
+    def add(self, body: Any, viewer: Viewer | None = None, preview: bool = False) -> dict[str, Any]:
+        """A new device; with ``preview``, the check-mode run of adding it, and nothing saved or applied."""
         data = {"route": "split", **checked(schema.PEER, body)}
         if viewer is not None and not viewer.admin:
             data.setdefault("owner", viewer.user)
@@ -166,7 +167,14 @@ class PeerManager:
             peers.append(peer)
             return peer
 
-        return self._apply_at_once(change, f"add peer {data['name']}", schema.PEER, new_keys=True, private=private)
+        what = f"add peer {data['name']}"
+        if preview:
+            return self._preview(change, what, schema.PEER)
+        return self._apply_at_once(change, what, schema.PEER, new_keys=True, private=private)
+
+    def _preview(self, change: Any, what: str, request: Any = None) -> dict[str, Any]:
+        run, _ = self.changes.preview(change, what, request)
+        return {"run_id": run.id, "preview": True}
 
     def _apply_at_once(self, change: Any, what: str, request: Any, new_keys: bool, private: str | None = None
                        ) -> dict[str, Any]:
@@ -183,7 +191,7 @@ class PeerManager:
             answer["private_key_included"] = private is not None
         return answer
 
-    def change(self, name: str, body: Any, viewer: Viewer | None = None) -> dict[str, Any]:
+    def change(self, name: str, body: Any, viewer: Viewer | None = None, preview: bool = False) -> dict[str, Any]:
         """A new name, route or exit for a peer, with the same keys and address: applied to the running
         cell at once as an add of the changed peer (wg set of the same key is a no-op for its session; NAT
         follows the route; the names are written again), then converged (the exits role moves its
@@ -204,8 +212,10 @@ class PeerManager:
                 del peer["exit"]
             return dict(peer)
 
-        what = ", ".join(f"{k} {v}" for k, v in data.items())
-        return self._apply_at_once(change, f"change peer {name}: {what}", schema.PEER_CHANGE, new_keys=False)
+        what = f"change peer {name}: " + ", ".join(f"{k} {v}" for k, v in data.items())
+        if preview:
+            return self._preview(change, what, schema.PEER_CHANGE)
+        return self._apply_at_once(change, what, schema.PEER_CHANGE, new_keys=False)
 
     def rekey(self, name: str, body: Any, viewer: Viewer | None = None) -> dict[str, Any]:
         """New keys for a device that was lost or whose configuration leaked: the same name, address and
@@ -239,8 +249,9 @@ class PeerManager:
         config = client_config(peer, state, self.cell_public_key(), endpoint, None)
         return {"peer": peer, "endpoint": endpoint, "config": config, "qr_svg": qr_svg(config)}
 
-    def delete(self, name: str, viewer: Viewer | None = None) -> tuple[Run, dict[str, Any]]:
-        """The run making the removal durable, and the outcome of removing the peer at once."""
+    def delete(self, name: str, viewer: Viewer | None = None, preview: bool = False) -> tuple[Run, dict[str, Any]]:
+        """The run making the removal durable, and the outcome of removing the peer at once; with
+        ``preview``, the check-mode run of removing it (nothing removed)."""
 
         def change(state: dict[str, Any]) -> dict[str, Any]:
             gone = [p for p in state["peers"] if p["name"] == name and sees(viewer, p)]
@@ -250,7 +261,7 @@ class PeerManager:
             return gone[0]
 
         live: dict[str, Any] = {}
-        run, _ = self.changes.apply(
-            change, f"delete peer {name}", before_run=lambda p: self._apply_live("remove", p, live)
+        run, _ = self.changes.apply_or_preview(
+            preview, change, f"delete peer {name}", before_run=lambda p: self._apply_live("remove", p, live)
         )
-        return run, live
+        return run, ({"preview": True} if preview else live)

@@ -39,7 +39,8 @@ class UserManager:
         accounts = self.auth.accounts()
         return [public_user(u, accounts) for u in self.changes.state.section("users")]
 
-    def add(self, body: dict[str, Any]) -> tuple[dict[str, Any], Run]:
+    def add(self, body: dict[str, Any], preview: bool = False) -> tuple[dict[str, Any], Run]:
+        """A new person; with ``preview``, the check-mode run of adding them: no state, no login."""
         data = {"role": "peer", "services": list(schema.USER_SERVICES), **checked(schema.USER, body)}
         if any(u["name"] == data["name"] for u in self.changes.state.section("users")):
             raise Conflict(f"user {data['name']!r} exists", {"name": "a user with this name exists"})
@@ -58,7 +59,9 @@ class UserManager:
             state["users"].append(entry)
 
         last = f"users[{len(self.changes.state.section('users'))}]"  # where it is appended
-        run, _ = self.changes.apply(change, f"add user {data['name']}", schema.USER, entry=last)
+        run, _ = self.changes.apply_or_preview(preview, change, f"add user {data['name']}", schema.USER, entry=last)
+        if preview:
+            return public_user(entry, {}), run
         self.auth.set_password(data["name"], data["password"], data["role"])
         return public_user(entry, self.auth.accounts()), run
 
@@ -68,7 +71,8 @@ class UserManager:
             raise NotFound(f"no user {name!r}")
         return user
 
-    def change(self, name: str, body: dict[str, Any], current_user: str) -> tuple[dict[str, Any], Run]:
+    def change(self, name: str, body: dict[str, Any], current_user: str, preview: bool = False
+               ) -> tuple[dict[str, Any], Run]:
         """A new role, set of services or mail addresses for ``name``; one's own role stays (no admin demotes themselves
         out of the cell)."""
         data = checked(schema.USER_CHANGE, body)
@@ -76,14 +80,18 @@ class UserManager:
         if name == current_user and data.get("role", before.get("role")) != before.get("role"):
             raise Conflict("you cannot change your own role", {"role": "another admin changes it"})
 
-        def change(state: dict[str, Any]) -> None:
+        def change(state: dict[str, Any]) -> dict[str, Any]:
             user = next((u for u in state["users"] if u["name"] == name), None)
             if user is None:
                 raise NotFound(f"no user {name!r}")
             user.update(data)
+            return dict(user)
 
         at = next(i for i, u in enumerate(self.changes.state.section("users")) if u["name"] == name)
-        run, _ = self.changes.apply(change, f"change user {name}", schema.USER_CHANGE, entry=f"users[{at}]")
+        run, user = self.changes.apply_or_preview(preview, change, f"change user {name}", schema.USER_CHANGE,
+                                                  entry=f"users[{at}]")
+        if preview:
+            return public_user(user, self.auth.accounts()), run
         if "role" in data and data["role"] != before.get("role"):
             self.auth.set_role(name, data["role"])
         return public_user(self._existing(name), self.auth.accounts()), run
@@ -100,7 +108,7 @@ class UserManager:
         self.auth.drop_sessions(name)
         return run
 
-    def delete(self, name: str, current_user: str) -> Run:
+    def delete(self, name: str, current_user: str, preview: bool = False) -> Run:
         if name == current_user:
             raise Conflict("you cannot delete your own account")
 
@@ -114,7 +122,9 @@ class UserManager:
             if len(state["users"]) == before:
                 raise NotFound(f"no user {name!r}")
 
-        run, _ = self.changes.apply(change, f"delete user {name}")
+        run, _ = self.changes.apply_or_preview(preview, change, f"delete user {name}")
+        if preview:
+            return run
         try:
             self.auth.delete_account(name)
         except NotFound:

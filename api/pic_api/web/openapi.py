@@ -36,8 +36,10 @@ def doc(
     params: Mapping[str, dict[str, Any]] | None = None,
     errors: Sequence[int] = (),
     media: str = "application/json",
+    also: Mapping[int, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Describe a view: ``answer`` names a component schema (or is None for media other than JSON)."""
+    """Describe a view: ``answer`` names a component schema (or is None for media other than JSON);
+    ``also``: other answers it may give by status (a change's preview: {202: "PreviewStarted"})."""
 
     def mark(view: Callable[..., Any]) -> Callable[..., Any]:
         view.pic_doc = {  # type: ignore[attr-defined]
@@ -49,6 +51,7 @@ def doc(
             "params": dict(params or {}),
             "errors": tuple(errors),
             "media": media,
+            "also": dict(also or {}),
         }
         return view
 
@@ -461,6 +464,8 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ["cell_name", "domain_mode", "domain", "services", "timezone", "upstream_dns", "ntp_servers"],
     ),
     "SettingsStarted": _obj({"run_id": STR, "preview": BOOL}, ["run_id", "preview"]),
+    # A change sent with ?preview=1: its check-mode run; nothing was saved or applied.
+    "PreviewStarted": _obj({"run_id": STR, "preview": {"type": "boolean", "enum": [True]}}, ["run_id", "preview"]),
     "StateView": _obj(
         {"version": INT, "state": {**ref("CellState"), "description": "password hashes masked"}},
         ["version", "state"],
@@ -841,12 +846,15 @@ def _operation(path: str, method: str, view: Callable[..., Any], params: list[st
         codes.add(400)
     media = info["media"]
     answer = ref(info["answer"]) if info["answer"] else {"type": "string"}
+    answers = {info["status"]: answer}
+    for status, name in info["also"].items():
+        answers[status] = {"anyOf": [answers[status], ref(name)]} if status in answers else ref(name)
     op: dict[str, Any] = {
         "operationId": view.__name__,
         "summary": info["summary"],
         "x-access": level,  # gate.access: public, user (any logged-in role) or admin
         "responses": {
-            str(info["status"]): {"description": "OK", "content": {media: {"schema": answer}}},
+            **{str(s): {"description": "OK", "content": {media: {"schema": a}}} for s, a in sorted(answers.items())},
             **{str(c): _json(ref("Error"), ERROR_TEXT[c]) for c in sorted(codes)},
         },
         "security": [] if level == "public" else

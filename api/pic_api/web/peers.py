@@ -7,10 +7,12 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from ..core import schema
+from ..managers.errors import Forbidden
 from ..managers.peers import Viewer
 from .common import cell, json_body, session
 from .gate import access
 from .openapi import doc
+from .settings import PREVIEW_QUERY, preview_flag
 
 peers_bp = Blueprint("peers", __name__, url_prefix="/api/peers")
 NAME = {"name": {"$ref": "#/$defs/Label"}}
@@ -20,6 +22,14 @@ NAME = {"name": {"$ref": "#/$defs/Label"}}
 def viewer() -> Viewer:
     sess = session()
     return Viewer(sess.user, sess.role == "admin")
+
+
+def peer_preview() -> bool:
+    """?preview=1, an admin's: a preview's run (its diffs show the whole cell) is theirs to read."""
+    preview = preview_flag()
+    if preview and not viewer().admin:
+        raise Forbidden("only an admin previews a change; a member's change applies at once")
+    return preview
 
 
 @peers_bp.get("")
@@ -38,9 +48,12 @@ def peers_list() -> Any:
     201,
     body=schema.PEER,
     errors=(403, 409),
+    query=PREVIEW_QUERY,
+    also={202: "PreviewStarted"},
 )
 def peers_add() -> Any:
-    return jsonify(cell().peers.add(json_body(), viewer())), 201
+    answer = cell().peers.add(json_body(), viewer(), preview=peer_preview())
+    return jsonify(answer), 202 if answer.get("preview") else 201
 
 
 @peers_bp.get("/<name>")
@@ -67,9 +80,10 @@ def peers_config(name: str) -> Any:
 @access("user")
 @doc("Rename a peer or change its route; its keys and address stay, so the device's tunnel goes on (a new "
      "route changes its AllowedIPs: the answer has the configuration to load)", "PeerChanged", params=NAME,
-     body=schema.PEER_CHANGE, errors=(404, 409))
+     body=schema.PEER_CHANGE, errors=(404, 409), query=PREVIEW_QUERY, also={202: "PreviewStarted"})
 def peers_change(name: str) -> Any:
-    return jsonify(cell().peers.change(name, json_body(), viewer()))
+    answer = cell().peers.change(name, json_body(), viewer(), preview=peer_preview())
+    return jsonify(answer), 202 if answer.get("preview") else 200
 
 
 @peers_bp.post("/<name>/keys")
@@ -84,7 +98,7 @@ def peers_rekey(name: str) -> Any:
 @peers_bp.delete("/<name>")
 @access("user")
 @doc("Remove a peer (from the running cell at once, then durably by its run)", "PeerRemoved", 202, params=NAME,
-     errors=(404,))
+     errors=(404,), query=PREVIEW_QUERY, also={202: "PreviewStarted"})
 def peers_delete(name: str) -> Any:
-    run, live = cell().peers.delete(name, viewer())
+    run, live = cell().peers.delete(name, viewer(), preview=peer_preview())
     return jsonify(run_id=run.id, **live), 202

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 
 from ..core import schema
+from ..managers.runs import Run
 from .common import cell, flag_query, json_body, query_flag
 from .openapi import doc
 
@@ -17,6 +18,11 @@ PREVIEW_QUERY = flag_query("preview")
 def preview_flag() -> bool:
     """?preview=1: a check-mode run with diffs that saves nothing."""
     return query_flag("preview")
+
+
+def preview_started(run: Run) -> tuple[Response, int]:
+    """The answer to a change sent with ?preview=1: its check-mode run (PreviewStarted)."""
+    return jsonify(run_id=run.id, preview=True), 202
 
 
 @settings_bp.get("")

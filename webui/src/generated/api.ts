@@ -1219,6 +1219,11 @@ export type SettingsStarted = {
   preview: boolean
 }
 
+export type PreviewStarted = {
+  run_id: string
+  preview: true
+}
+
 export type StateView = {
   version: number
   /** password hashes masked */

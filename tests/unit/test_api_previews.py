@@ -1,0 +1,110 @@
+"""Every kind of change can be previewed: ?preview=1 on a peer's or a person's add, change and removal
+queues the check-mode run of the state it would make and saves, applies and logs in nothing."""
+
+import pytest
+import yaml
+from conftest import csrf, wait_run
+
+
+def snapshot(app, config):
+    pic = app.extensions["pic"]
+    return config.state_file.read_text(), pic.state.current_version(), pic.auth.accounts()
+
+
+def proposed_state(app, body, backend):
+    """The state the preview's check-mode run was given, after checking the run is a preview."""
+    info = wait_run(app, body["run_id"])
+    assert info["kind"] == "preview" and info["check"] is True
+    run = next(r for r in backend.runs if r["id"] == body["run_id"])
+    assert run["check"] is True
+    return yaml.safe_load(run["proposed"]), info
+
+
+def test_a_peer_add_previewed_is_neither_saved_nor_applied(app, admin, config, backend):
+    before = snapshot(app, config)
+    resp = admin.post("/api/peers?preview=1", json={"name": "tablet", "route": "full"}, headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    body = resp.get_json()
+    # no configuration, no key, nothing applied to the running cell: only the preview's run
+    assert set(body) == {"run_id", "preview"} and body["preview"] is True
+    proposed, info = proposed_state(app, body, backend)
+    assert [p["name"] for p in proposed["peers"]] == ["tablet"] and proposed["peers"][0]["route"] == "full"
+    assert "wireguard" in info["tags"]
+    assert snapshot(app, config) == before
+    assert admin.get("/api/peers").get_json() == {"peers": []}
+
+
+def test_a_peer_change_and_removal_previewed_change_nothing(app, admin, config, backend):
+    resp = admin.post("/api/peers", json={"name": "phone"}, headers=csrf(admin))
+    assert resp.status_code == 201
+    wait_run(app, resp.get_json()["run_id"])
+    before = snapshot(app, config)
+    resp = admin.patch("/api/peers/phone?preview=1", json={"route": "full"}, headers=csrf(admin))
+    assert resp.status_code == 202 and resp.get_json()["preview"] is True
+    proposed, _ = proposed_state(app, resp.get_json(), backend)
+    assert proposed["peers"][0]["route"] == "full"
+    resp = admin.delete("/api/peers/phone?preview=1", headers=csrf(admin))
+    assert resp.status_code == 202 and resp.get_json() == {"run_id": resp.get_json()["run_id"], "preview": True}
+    proposed, _ = proposed_state(app, resp.get_json(), backend)
+    assert proposed["peers"] == []
+    assert snapshot(app, config) == before
+    assert admin.get("/api/peers/phone").get_json()["peer"]["route"] == "split"
+
+
+def test_a_person_added_changed_and_removed_in_preview_only(app, admin, peer_client, config, backend):
+    before = snapshot(app, config)
+    resp = admin.post("/api/users?preview=1", json={"name": "carol", "password": "carols password 1"},
+                      headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    proposed, _ = proposed_state(app, resp.get_json(), backend)
+    assert "carol" in [u["name"] for u in proposed["users"]]
+    resp = admin.patch("/api/users/bob?preview=1", json={"role": "admin"}, headers=csrf(admin))
+    assert resp.status_code == 202
+    proposed, _ = proposed_state(app, resp.get_json(), backend)
+    assert next(u for u in proposed["users"] if u["name"] == "bob")["role"] == "admin"
+    resp = admin.delete("/api/users/bob?preview=1", headers=csrf(admin))
+    assert resp.status_code == 202
+    proposed, _ = proposed_state(app, resp.get_json(), backend)
+    assert "bob" not in [u["name"] for u in proposed["users"]]
+    # no login made for carol, bob still a member with his session
+    assert snapshot(app, config) == before
+    assert peer_client.get("/api/auth/me").get_json()["user"]["role"] == "peer"
+
+
+@pytest.mark.parametrize(
+    "method,path,body,status,field",
+    [
+        ("post", "/api/peers", {"name": "bad name!"}, 400, "name"),
+        ("post", "/api/users", {"name": "dora", "password": "x"}, 400, "password"),
+        ("patch", "/api/users/bob", {"services": ["mail", "web"]}, 400, "services[1]"),
+        ("patch", "/api/users/nobody", {"role": "admin"}, 404, None),
+        ("delete", "/api/users/admin", None, 409, None),
+    ],
+)
+def test_a_bad_change_is_refused_in_preview_as_it_would_be(app, admin, peer_client, config, method, path, body,
+                                                           status, field):
+    """The preview checks the change as applying it would: the same status and the same field."""
+    before = snapshot(app, config)
+    queued = len(app.extensions["pic"].runs.list())
+    kwargs = {"json": body} if body is not None else {}
+    for query in ("?preview=1", ""):
+        resp = getattr(admin, method)(path + query, headers=csrf(admin), **kwargs)
+        assert resp.status_code == status, (query, resp.get_json())
+        if field is not None:
+            assert field in resp.get_json()["fields"], resp.get_json()
+    assert snapshot(app, config) == before
+    assert len(app.extensions["pic"].runs.list()) == queued
+
+
+def test_a_preview_flag_other_than_0_or_1_is_400(admin):
+    resp = admin.post("/api/peers?preview=yes", json={"name": "tablet"}, headers=csrf(admin))
+    assert resp.status_code == 400 and "preview" in resp.get_json()["fields"]
+    assert admin.get("/api/peers").get_json() == {"peers": []}
+
+
+def test_only_an_admin_previews_a_peer_change(app, admin, peer_client, config):
+    """A preview's run shows the whole cell's diffs, which only an admin reads."""
+    before = snapshot(app, config)
+    resp = peer_client.post("/api/peers?preview=1", json={"name": "bobs-phone"}, headers=csrf(peer_client))
+    assert resp.status_code == 403, resp.get_json()
+    assert snapshot(app, config) == before
