@@ -432,6 +432,14 @@ describe('the running cell', { concurrency: false }, () => {
     await page.getByLabel('Public key (optional)').fill('')
 
     await page.getByLabel(/Full tunnel/).check()
+    // An admin previews the add first: the check-mode run of the state it would make, nothing added.
+    await page.getByRole('button', { name: 'Preview' }).click()
+    const preview = page.getByRole('region', { name: 'Preview of the change' })
+    await preview.getByText('Preview (check mode, nothing is changed)').waitFor()
+    await preview.locator('[data-testid=run-view] h2 + [data-status]:not([data-status=running])').waitFor()
+    assert.equal((await page.request.get(`${baseUrl}/api/peers/${name}`)).status(), 404, 'a preview adds nothing')
+    await shot('peer-add-preview')
+    await preview.getByRole('button', { name: 'Close the preview' }).click()
     await page.getByRole('button', { name: 'Add peer' }).click()
     await page.getByTestId('one-time-warning').waitFor()
     assert.match(await page.getByTestId('one-time-warning').textContent(), /will not be shown\s+again/)
@@ -489,7 +497,7 @@ describe('the running cell', { concurrency: false }, () => {
     )
 
     const unsafe = requests.filter((r) => ['POST', 'PATCH', 'DELETE'].includes(r.method) && r.path.startsWith('/api/peers'))
-    assert.equal(unsafe.length, 3)
+    assert.equal(unsafe.length, 4, 'the preview, the add, the change and the delete')
     assert.ok(unsafe.every((r) => r.csrf && r.csrf.length > 0), 'every change carried the CSRF token')
     const peers = await (await page.request.get(`${baseUrl}/api/peers`)).json()
     assert.ok(!peers.peers.some((p) => p.name === name), 'the API has no such peer any more')

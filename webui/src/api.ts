@@ -291,6 +291,13 @@ export const endpoints = {
   rekeyPeer: (name: string, body: T.PeerKeys = {}) =>
     api.post<NewPeerResponse>(`/api/peers/${encodeURIComponent(name)}/keys`, body),
   deletePeer: (name: string) => api.del<T.PeerRemoved>(`/api/peers/${encodeURIComponent(name)}`),
+  // An admin's preview of a change (?preview=1): its check-mode run; nothing is saved or applied.
+  previewAddPeer: (body: T.PeerRequest) => api.post<T.PreviewStarted>('/api/peers?preview=1', body),
+  previewChangePeer: (name: string, body: T.PeerChange) =>
+    api.patch<T.PreviewStarted>(`/api/peers/${encodeURIComponent(name)}?preview=1`, body),
+  previewAddUser: (body: T.UserRequest) => api.post<T.PreviewStarted>('/api/users?preview=1', body),
+  previewChangeUser: (name: string, body: T.UserChange) =>
+    api.patch<T.PreviewStarted>(`/api/users/${encodeURIComponent(name)}?preview=1`, body),
   // the WireGuard page and the dashboard: the running interface and the devices online
   wireguardStatus: () => api.get<T.WireGuardStatus>('/api/wireguard/status'),
   calendars: () => api.get<T.CalendarList>('/api/calendars'),

@@ -15,6 +15,7 @@ import {
   showRefusal,
   useApi,
 } from '../components/ui'
+import { ChangePreview } from '../components/ChangePreview'
 import { ConfirmDialog, RunNotice } from '../components/Confirm'
 import { useRunStatus } from '../components/RunView'
 import { validatePeer, type FieldErrors, type PeerForm } from '../validation'
@@ -64,18 +65,20 @@ function RouteChoice({ name, value, onChange }: { name: string; value: Route; on
   )
 }
 
-export function AddPeerForm({ existing, onAdded }: { existing: string[]; onAdded: (r: NewPeerResponse) => void }) {
+/** ``canPreview``: an admin's form, which also offers the check-mode run of the add (a member's
+ * device is added at once). */
+export function AddPeerForm({ existing, onAdded, canPreview = false }: { existing: string[]; onAdded: (r: NewPeerResponse) => void; canPreview?: boolean }) {
   const [form, setForm] = useState<PeerForm>({ name: '', route: 'split', public_key: '' })
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  const [preview, setPreview] = useState<string | null>(null)
   const set = <K extends keyof PeerForm>(k: K, v: PeerForm[K]) => {
     setForm((f) => ({ ...f, [k]: v }))
     setErrors((e) => ({ ...e, [k]: undefined }))
   }
 
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault()
+  const send = async (previewOnly: boolean) => {
     setFormError(null)
     const errs = validatePeer(form, existing)
     setErrors(errs)
@@ -83,14 +86,24 @@ export function AddPeerForm({ existing, onAdded }: { existing: string[]; onAdded
     setBusy(true)
     try {
       const key = form.public_key.trim()
-      const res = await endpoints.addPeer({ name: form.name, route: form.route, ...(key ? { public_key: key } : {}) })
+      const body = { name: form.name, route: form.route, ...(key ? { public_key: key } : {}) }
+      if (previewOnly) {
+        setPreview((await endpoints.previewAddPeer(body)).run_id)
+        return
+      }
+      const res = await endpoints.addPeer(body)
       setForm({ name: '', route: 'split', public_key: '' })
+      setPreview(null)
       onAdded(res)
     } catch (e) {
       showRefusal(e, setErrors, setFormError)
     } finally {
       setBusy(false)
     }
+  }
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault()
+    void send(false)
   }
 
   return (
@@ -127,9 +140,17 @@ export function AddPeerForm({ existing, onAdded }: { existing: string[]; onAdded
           onChange={(e) => set('public_key', e.target.value)}
         />
       </Field>
-      <button type="submit" className={buttonPrimary} disabled={busy}>
-        {busy ? 'Adding…' : 'Add peer'}
-      </button>
+      <div className="flex flex-wrap gap-2">
+        <button type="submit" className={buttonPrimary} disabled={busy}>
+          {busy ? 'Adding…' : 'Add peer'}
+        </button>
+        {canPreview && (
+          <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
+            Preview
+          </button>
+        )}
+      </div>
+      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
     </form>
   )
 }
@@ -307,6 +328,7 @@ export function ChangePeerForm({
   exits,
   onChanged,
   onCancel,
+  canPreview = false,
 }: {
   peer: Peer
   existing: string[]
@@ -314,28 +336,39 @@ export function ChangePeerForm({
   exits?: string[] | null
   onChanged: (r: PeerChanged, routeChanged: boolean) => void
   onCancel: () => void
+  /** an admin's form: it also offers the change's check-mode run */
+  canPreview?: boolean
 }) {
   const [form, setForm] = useState<PeerForm>({ name: peer.name, route: peer.route ?? 'split', public_key: '' })
   const [exit, setExit] = useState(peer.exit ?? '')
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault()
+  const [preview, setPreview] = useState<string | null>(null)
+  const send = async (previewOnly: boolean) => {
     setFormError(null)
     const errs = validatePeer(form, existing.filter((n) => n !== peer.name))
     setErrors(errs)
     if (Object.values(errs).some(Boolean)) return
     const body = changeBody(peer, form, exit)
-    if (!Object.keys(body).length) return onCancel()
+    if (!Object.keys(body).length) {
+      if (previewOnly) setFormError('Nothing changed: there is nothing to preview.')
+      else onCancel()
+      return
+    }
     setBusy(true)
     try {
-      onChanged(await endpoints.changePeer(peer.name, body), 'route' in body)
+      if (previewOnly) setPreview((await endpoints.previewChangePeer(peer.name, body)).run_id)
+      else onChanged(await endpoints.changePeer(peer.name, body), 'route' in body)
     } catch (e) {
       showRefusal(e, setErrors, setFormError)
     } finally {
       setBusy(false)
     }
+  }
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault()
+    void send(false)
   }
   return (
     <form onSubmit={submit} noValidate aria-label={`Change peer ${peer.name}`}>
@@ -365,10 +398,16 @@ export function ChangePeerForm({
         <button type="submit" className={buttonPrimary} disabled={busy}>
           {busy ? 'Saving…' : 'Save'}
         </button>
+        {canPreview && (
+          <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
+            Preview
+          </button>
+        )}
         <button type="button" className={buttonSecondary} onClick={onCancel}>
           Cancel
         </button>
       </div>
+      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
     </form>
   )
 }
@@ -491,6 +530,7 @@ export function PeersPage({ admin = false }: { admin?: boolean }) {
               peer={(peers.data ?? []).find((p) => p.name === editing)!}
               existing={(peers.data ?? []).map((p) => p.name)}
               exits={exits.data ? exits.data.map((e) => e.name) : null}
+              canPreview={admin}
               onCancel={() => setEditing(null)}
               onChanged={(result, routeChanged) => {
                 setEditing(null)
@@ -512,6 +552,7 @@ export function PeersPage({ admin = false }: { admin?: boolean }) {
         <Card title="Add a peer">
           <AddPeerForm
             existing={(peers.data ?? []).map((p) => p.name)}
+            canPreview={admin}
             onAdded={(r) => {
               setNotice(null)
               setAdded({ result: r })

@@ -8,6 +8,7 @@ import {
   type UserEntry,
   type UserService,
 } from '../api'
+import { ChangePreview } from '../components/ChangePreview'
 import { ConfirmDialog, RunNotice } from '../components/Confirm'
 import { PasswordStrength } from '../components/PasswordStrength'
 import {
@@ -79,9 +80,9 @@ export function AddUserForm({ existing, onAdded }: { existing: string[]; onAdded
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  const [preview, setPreview] = useState<string | null>(null)
 
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault()
+  const send = async (previewOnly: boolean) => {
     setFormError(null)
     const errs: FieldErrors = {
       name: validateName(form.name, 'Give the person a user name.') ??
@@ -92,14 +93,23 @@ export function AddUserForm({ existing, onAdded }: { existing: string[]; onAdded
     if (Object.values(errs).some(Boolean)) return
     setBusy(true)
     try {
+      if (previewOnly) {
+        setPreview((await endpoints.previewAddUser(form)).run_id)
+        return
+      }
       const res = await endpoints.addUser(form)
       setForm(empty)
+      setPreview(null)
       onAdded({ text: `${res.user.name} added.`, runId: res.run_id })
     } catch (e) {
       showRefusal(e, setErrors, setFormError)
     } finally {
       setBusy(false)
     }
+  }
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault()
+    void send(false)
   }
 
   return (
@@ -132,9 +142,15 @@ export function AddUserForm({ existing, onAdded }: { existing: string[]; onAdded
         <RoleSelect id="user-role" value={form.role} onChange={(role) => setForm({ ...form, role })} />
       </Field>
       <ServiceChoice id="user-services" value={form.services} error={errors.services} onChange={(services) => setForm({ ...form, services })} />
-      <button type="submit" className={buttonPrimary} disabled={busy}>
-        {busy ? 'Adding…' : 'Add person'}
-      </button>
+      <div className="flex flex-wrap gap-2">
+        <button type="submit" className={buttonPrimary} disabled={busy}>
+          {busy ? 'Adding…' : 'Add person'}
+        </button>
+        <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
+          Preview
+        </button>
+      </div>
+      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
     </form>
   )
 }
@@ -148,6 +164,7 @@ function EditUser({ user, self, onDone, onDelete }: { user: UserEntry; self: boo
   const [busy, setBusy] = useState(false)
   const [aliasText, setAliasText] = useState(user.mail_aliases.join(', '))
   const [catchAll, setCatchAll] = useState(user.mail_catch_all)
+  const [preview, setPreview] = useState<string | null>(null)
   const id = `user-${user.name}`
   const hasMail = services.includes('mail')
   // without a mailbox a person has no addresses: taking mail away takes them away too
@@ -169,23 +186,38 @@ function EditUser({ user, self, onDone, onDelete }: { user: UserEntry; self: boo
       setBusy(false)
     }
   }
+  const body = () => ({
+    ...(role !== user.role ? { role } : {}),
+    ...(services.join() !== user.services.join() ? { services } : {}),
+    ...(aliasesChanged ? { mail_aliases: aliases } : {}),
+    ...(catchAllNow !== user.mail_catch_all ? { mail_catch_all: catchAllNow } : {}),
+  })
+  const checkAliases = () => {
+    const bad = validateAliases(aliases)
+    if (bad) setErrors({ mail_aliases: bad })
+    return !bad
+  }
   const save = (ev: FormEvent) => {
     ev.preventDefault()
-    const bad = validateAliases(aliases)
-    if (bad) {
-      setErrors({ mail_aliases: bad })
-      return
-    }
+    if (!checkAliases()) return
+    setPreview(null)
     void act(async () => {
-      const body = {
-        ...(role !== user.role ? { role } : {}),
-        ...(services.join() !== user.services.join() ? { services } : {}),
-        ...(aliasesChanged ? { mail_aliases: aliases } : {}),
-        ...(catchAllNow !== user.mail_catch_all ? { mail_catch_all: catchAllNow } : {}),
-      }
-      const res = await endpoints.changeUser(user.name, body)
+      const res = await endpoints.changeUser(user.name, body())
       return { text: `${user.name} changed.`, runId: res.run_id }
     })
+  }
+  const previewChange = async () => {
+    if (!checkAliases()) return
+    setBusy(true)
+    setErrors({})
+    setMessage(null)
+    try {
+      setPreview((await endpoints.previewChangeUser(user.name, body())).run_id)
+    } catch (e) {
+      showRefusal(e, setErrors, setMessage)
+    } finally {
+      setBusy(false)
+    }
   }
   const reset = (ev: FormEvent) => {
     ev.preventDefault()
@@ -235,9 +267,15 @@ function EditUser({ user, self, onDone, onDelete }: { user: UserEntry; self: boo
             </div>
           </>
         )}
-        <button type="submit" className={buttonPrimary} disabled={busy || !changed}>
-          Save
-        </button>
+        <div className="flex flex-wrap gap-2">
+          <button type="submit" className={buttonPrimary} disabled={busy || !changed}>
+            Save
+          </button>
+          <button type="button" className={buttonSecondary} disabled={busy || !changed} onClick={() => void previewChange()}>
+            Preview
+          </button>
+        </div>
+        {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
       </form>
       {self ? (
         <p className="text-sm text-slate-700">Your own password and sessions are on your Account page.</p>

@@ -1,0 +1,105 @@
+import { render, screen, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { MemoryRouter } from 'react-router-dom'
+import { describe, expect, it, vi } from 'vitest'
+import { AddPeerForm, ChangePeerForm } from './pages/Peers'
+import { UsersPage } from './pages/Users'
+import { routeFetch } from './test/fetch'
+import { FakeEventSource, useFakeEventSource } from './test/eventSource'
+
+useFakeEventSource()
+
+const RUN = { status: 200, body: { id: 'p1', status: 'running', tags: ['wireguard'], kind: 'preview', check: true } }
+
+function body(init: RequestInit) {
+  return JSON.parse(init.body as string)
+}
+
+describe('previewing a change of peers and people', () => {
+  it('an admin previews a new device: the check-mode run is shown, nothing is added', async () => {
+    const calls = routeFetch((url, init) => {
+      if (url === '/api/peers?preview=1' && init.method === 'POST') return { status: 202, body: { run_id: 'p1', preview: true } }
+      if (url.startsWith('/api/runs/')) return RUN
+      return { status: 404, body: { error: 'not found' } }
+    })
+    const onAdded = vi.fn()
+    render(<MemoryRouter><AddPeerForm existing={[]} onAdded={onAdded} canPreview /></MemoryRouter>)
+    await userEvent.type(screen.getByLabelText('Device name'), 'tablet')
+    await userEvent.click(screen.getByRole('button', { name: 'Preview' }))
+    const preview = await screen.findByRole('region', { name: 'Preview of the change' })
+    expect(preview).toHaveTextContent('Preview (check mode, nothing is changed)')
+    expect(FakeEventSource.instances[0].url).toBe('/api/runs/p1/events')
+    const sent = calls.filter((c) => c.init.method === 'POST')
+    expect(sent.map((c) => c.url)).toEqual(['/api/peers?preview=1'])
+    expect(body(sent[0].init)).toEqual({ name: 'tablet', route: 'split' })
+    expect(onAdded).not.toHaveBeenCalled()
+    // the form keeps what was typed, for the add itself
+    expect(screen.getByLabelText('Device name')).toHaveValue('tablet')
+    await userEvent.click(within(preview).getByRole('button', { name: 'Close the preview' }))
+    expect(screen.queryByRole('region', { name: 'Preview of the change' })).toBeNull()
+  })
+
+  it('a member adds at once: no preview offered', () => {
+    routeFetch(() => ({ status: 404, body: {} }))
+    render(<MemoryRouter><AddPeerForm existing={[]} onAdded={vi.fn()} /></MemoryRouter>)
+    expect(screen.queryByRole('button', { name: 'Preview' })).toBeNull()
+  })
+
+  it('a device’s new route is previewed; the API’s field error lands at its field; nothing changed is said', async () => {
+    let refuse = true
+    const calls = routeFetch((url, init) => {
+      if (url === '/api/peers/phone?preview=1' && init.method === 'PATCH') {
+        if (refuse) return { status: 400, body: { error: 'invalid', fields: { name: 'a peer with this name exists' } } }
+        return { status: 202, body: { run_id: 'p1', preview: true } }
+      }
+      if (url.startsWith('/api/runs/')) return RUN
+      return { status: 404, body: { error: 'not found' } }
+    })
+    const peer = { name: 'phone', ip: '10.0.0.2', public_key: 'k', route: 'split' as const, created: '' }
+    render(<MemoryRouter><ChangePeerForm peer={peer} existing={['phone']} onChanged={vi.fn()} onCancel={vi.fn()} canPreview /></MemoryRouter>)
+    await userEvent.click(screen.getByRole('button', { name: 'Preview' }))
+    expect(await screen.findByText('Nothing changed: there is nothing to preview.')).toBeInTheDocument()
+    await userEvent.click(screen.getByLabelText(/Full tunnel/))
+    await userEvent.click(screen.getByRole('button', { name: 'Preview' }))
+    expect(await screen.findByText('a peer with this name exists')).toBeInTheDocument()
+    refuse = false
+    await userEvent.click(screen.getByRole('button', { name: 'Preview' }))
+    await screen.findByRole('region', { name: 'Preview of the change' })
+    const patches = calls.filter((c) => c.init.method === 'PATCH')
+    expect(patches.map((c) => c.url)).toEqual(['/api/peers/phone?preview=1', '/api/peers/phone?preview=1'])
+    expect(body(patches[1].init)).toEqual({ route: 'full' })
+  })
+
+  it('a person’s add and a change of their services are previewed before they are made', async () => {
+    const users = {
+      users: [{ name: 'bob', role: 'peer', services: ['mail', 'calendar', 'files', 'vpn'], can_login: true, mail_aliases: [], mail_catch_all: false }],
+    }
+    const calls = routeFetch((url) => {
+      if (url.endsWith('?preview=1')) return { status: 202, body: { run_id: 'p1', preview: true } }
+      if (url.startsWith('/api/runs/')) return RUN
+      if (url === '/api/users') return { status: 200, body: users }
+      return { status: 404, body: { error: 'not found' } }
+    })
+    render(<MemoryRouter><UsersPage me="admin" /></MemoryRouter>)
+    await screen.findByTestId('user-bob')
+    const form = screen.getByRole('form', { name: 'Add a person' })
+    await userEvent.type(within(form).getByLabelText('User name'), 'carol')
+    await userEvent.type(within(form).getByLabelText('Password'), 'correct-Horse-battery-9')
+    await userEvent.click(within(form).getByRole('button', { name: 'Preview' }))
+    await within(form).findByRole('region', { name: 'Preview of the change' })
+    const add = calls.find((c) => c.url === '/api/users?preview=1')!
+    expect(add.init.method).toBe('POST')
+    expect(body(add.init).name).toBe('carol')
+    expect(calls.some((c) => c.url === '/api/users' && c.init.method === 'POST')).toBe(false)
+
+    await userEvent.click(within(screen.getByTestId('user-bob')).getByRole('button', { name: /Change|Edit/ }))
+    const edit = screen.getByRole('form', { name: 'Role, services and addresses of bob' })
+    await userEvent.click(within(edit).getByLabelText('Files'))
+    await userEvent.click(within(edit).getByRole('button', { name: 'Preview' }))
+    await within(edit).findByRole('region', { name: 'Preview of the change' })
+    const change = calls.find((c) => c.url === '/api/users/bob?preview=1')!
+    expect(change.init.method).toBe('PATCH')
+    expect(body(change.init)).toEqual({ services: ['mail', 'calendar', 'vpn'] })
+    expect(calls.some((c) => c.url === '/api/users/bob' && c.init.method === 'PATCH')).toBe(false)
+  })
+})
