@@ -108,6 +108,8 @@ class Cell:
         self.netsvc = NetworkServicesManager(
             self.changes,
             self.agent.dhcp_leases if self.agent else functools.partial(actions.dhcp_leases, config.dhcp_leases_file),
+            # chronyd's client list is a command of its root-only socket
+            self.agent.ntp_clients if self.agent else actions.ntp_clients,
         )
         # the mail domain's records file and Postfix's queue are root's to read: the agent, or here
         if self.agent is not None:

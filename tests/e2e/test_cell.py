@@ -745,6 +745,13 @@ def test_lan_host_gets_ntp_from_the_cell(cell, admin):
     # The LAN host booted above; one NTP query from its network namespace (-Q: the clock is never set).
     res = cell.lab.netns_exec("lan", ["chronyd", "-Q", "-t", "10", f"server {cell.ip} iburst maxsamples 1"])
     assert res.returncode == 0 and "System clock wrong by" in res.stderr + res.stdout, res.stdout + res.stderr
+    # The Network Services page's NTP card: chronyd (through pic-agent's ntp_clients) names the host.
+    lan_ip = cell.lab.host_info("lan")["ip"]
+    ntp = admin.get(f"{cell.https}/api/ntp", timeout=30).json()
+    assert "clients_error" not in ntp, ntp
+    served = {c["address"]: c for c in ntp["clients"]}
+    assert lan_ip in served and served[lan_ip]["ntp_packets"] >= 1, ntp
+    assert served[lan_ip]["last_seen"] is None or served[lan_ip]["last_seen"] < 600, ntp
 
 
 def test_network_services_record_and_reservation_through_the_api(cell, admin):

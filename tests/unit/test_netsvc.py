@@ -338,3 +338,45 @@ def test_the_role_checks_its_file_with_the_others_dnsmasq_reads(tmp_path):
     (conf_dir / "planted.conf").write_text("dhcp-host=52:54:00:aa:bb:04,192.168.77.31,planted\n")
     res = subprocess.run([str(check), str(new), str(target)], capture_output=True, text=True, env=env)
     assert res.returncode != 0 and "duplicate dhcp-host IP address 192.168.77.31" in res.stderr, res.stderr
+
+
+# --- NTP: the hosts chronyd served ------------------------------------------------------------------
+CHRONY_CLIENTS = (
+    "192.168.50.120,12,0,6,-,21,0,0,-,-\n"
+    "10.71.3.2,3,1,4,5,-,0,0,-,-\n"
+    "127.0.0.1,0,0,-,-,-,15,0,-1,7\n"  # chronyc on the cell itself: commands only
+    "not-an-address,4,0,6,-,2,0,0,-,-\n"
+    "192.168.50.7,many,0,6,-,2,0,0,-,-\n"
+)
+
+
+def test_the_hosts_chronyd_served_are_read_from_chronyc(tmp_path):
+    chronyc = tmp_path / "chronyc"
+    chronyc.write_text(f"#!/bin/sh\n[ \"$*\" = '-c -n clients' ] || exit 3\nprintf '{CHRONY_CLIENTS}'\n")
+    chronyc.chmod(0o755)
+    assert actions.ntp_clients(str(chronyc)) == [
+        {"address": "192.168.50.120", "ntp_packets": 12, "last_seen": 21},
+        {"address": "10.71.3.2", "ntp_packets": 3, "last_seen": None},
+    ]
+    chronyc.write_text("#!/bin/sh\necho '506 Cannot talk to daemon' >&2\nexit 1\n")
+    with pytest.raises(actions.NtpClientsError, match="506 Cannot talk to daemon"):
+        actions.ntp_clients(str(chronyc))
+    with pytest.raises(actions.NtpClientsError, match="could not be run"):
+        actions.ntp_clients(str(tmp_path / "missing"))
+    assert validate({"action": "ntp_clients", "args": {}}, ()) == ("ntp_clients", {})
+
+
+def test_ntp_shows_its_servers_networks_and_clients_or_why_not(app, admin, peer_client):
+    served = [{"address": "192.168.50.120", "ntp_packets": 12, "last_seen": 21}]
+    app.extensions["pic"].netsvc._ntp_clients = lambda: served
+    body = admin.get("/api/ntp").get_json()
+    assert body == {"enabled": True, "servers": [], "serves": ["192.168.50.0/24", "10.0.0.0/24"], "clients": served}
+
+    def refuse():
+        raise AgentError("chronyc clients: 506 Cannot talk to daemon")
+
+    app.extensions["pic"].netsvc._ntp_clients = refuse
+    body = admin.get("/api/ntp").get_json()
+    assert body["clients"] == [] and "506 Cannot talk to daemon" in body["clients_error"]
+    assert body["serves"] == ["192.168.50.0/24", "10.0.0.0/24"]
+    assert peer_client.get("/api/ntp").status_code == 403

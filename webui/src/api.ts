@@ -318,6 +318,8 @@ export const endpoints = {
   addDnsRecord: (body: T.DnsRecordRequest) => api.post<T.DnsRecordAdded>('/api/dns/records', body),
   deleteDnsRecord: (id: string) => api.del<T.NetworkChangeStarted>(`/api/dns/records/${encodeURIComponent(id)}`),
   dhcp: () => api.get<T.DhcpStatus>('/api/dhcp'),
+  // NTP: the cell's time sources, the networks it serves and the hosts chronyd served
+  ntp: () => api.get<T.NtpStatus>('/api/ntp'),
   addDhcpReservation: (body: T.DhcpReservationRequest) => api.post<T.DhcpReservationAdded>('/api/dhcp/reservations', body),
   deleteDhcpReservation: (mac: string) =>
     api.del<T.NetworkChangeStarted>(`/api/dhcp/reservations/${encodeURIComponent(mac)}`),

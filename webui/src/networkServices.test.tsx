@@ -20,6 +20,16 @@ const DHCP = {
   ],
 }
 
+const NTP = {
+  enabled: true,
+  servers: [],
+  serves: ['192.168.50.0/24', '10.64.3.0/24'],
+  clients: [
+    { address: '192.168.50.120', ntp_packets: 12, last_seen: 21 },
+    { address: '10.64.3.2', ntp_packets: 3, last_seen: 5400 },
+  ],
+}
+
 function body(init: RequestInit) {
   return JSON.parse(init.body as string)
 }
@@ -30,6 +40,7 @@ function api(extra?: (url: string, init: RequestInit) => { status: number; body:
     if (answer) return answer
     if (url.startsWith('/api/dns/records')) return { status: 200, body: RECORDS }
     if (url.startsWith('/api/dhcp')) return { status: 200, body: DHCP }
+    if (url === '/api/ntp') return { status: 200, body: NTP }
     return { status: 200, body: { services: [] } }
   })
 }
@@ -43,6 +54,25 @@ function page() {
 }
 
 describe('the Network Services page', () => {
+  it('shows where the time comes from, the networks served and the hosts that asked', async () => {
+    api()
+    page()
+    const facts = await screen.findByTestId('ntp-facts')
+    expect(facts).toHaveTextContent('the cell’s own clock')
+    expect(facts).toHaveTextContent('192.168.50.0/24, 10.64.3.0/24')
+    expect(screen.getByTestId('ntp-client-192.168.50.120')).toHaveTextContent('12')
+    expect(screen.getByTestId('ntp-client-192.168.50.120')).toHaveTextContent('21 s ago')
+    expect(screen.getByTestId('ntp-client-10.64.3.2')).toHaveTextContent('90 min ago')
+  })
+
+  it('says why the hosts served cannot be read, and still shows the rest', async () => {
+    api((url) => (url === '/api/ntp' ? { status: 200, body: { ...NTP, servers: ['ntp.example.org'], clients: [], clients_error: 'the hosts served could not be read: 506 Cannot talk to daemon' } } : undefined))
+    page()
+    expect(await screen.findByText(/506 Cannot talk to daemon/)).toBeInTheDocument()
+    expect(screen.getByTestId('ntp-facts')).toHaveTextContent('ntp.example.org')
+    expect(screen.getByText('No host has asked for the time since the service started.')).toBeInTheDocument()
+  })
+
   it('lists the records, the pool, the leases and the reservations', async () => {
     api()
     page()

@@ -266,6 +266,51 @@ def wg_status(interface: str, wg: str = "wg") -> dict[str, Any]:
     return {"up": True, **parsed}
 
 
+MAX_NTP_CLIENTS = 1000
+
+
+def parse_chrony_clients(csv: str) -> list[dict[str, Any]]:
+    """``chronyc -c -n clients`` (address, NTP packets, dropped, interval, interval after limiting,
+    seconds since the last NTP packet, then the same for command packets) as the hosts that asked for
+    the time: address, ntp_packets, last_seen (seconds ago, None when chrony does not say). Hosts that
+    only sent commands (chronyc on the cell) are left out; a line that does not parse too."""
+    out: list[dict[str, Any]] = []
+    for line in csv.splitlines():
+        cols = line.split(",")
+        if len(cols) < 6 or not cols[1].isdigit():
+            continue
+        try:
+            address = str(ipaddress.ip_address(cols[0]))
+        except ValueError:
+            continue
+        packets = int(cols[1])
+        if packets == 0:
+            continue
+        out.append({"address": address, "ntp_packets": packets,
+                    "last_seen": int(cols[5]) if cols[5].isdigit() else None})
+        if len(out) >= MAX_NTP_CLIENTS:
+            break
+    return out
+
+
+def ntp_clients(chronyc: str = "chronyc") -> list[dict[str, Any]]:
+    """The hosts chronyd served the time to (``parse_chrony_clients``). ``clients`` is a command of
+    chronyd's Unix socket only, which is root's (and _chrony's)."""
+    try:
+        out = subprocess.run([chronyc, "-c", "-n", "clients"], capture_output=True, text=True, timeout=10,
+                             check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NtpClientsError(f"chronyc could not be run: {exc}"[:300]) from None
+    if out.returncode != 0:
+        said = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit status {out.returncode}"
+        raise NtpClientsError(f"chronyc clients: {said}"[:300])
+    return parse_chrony_clients(out.stdout)
+
+
+class NtpClientsError(Exception):
+    """chronyd could not be asked which hosts it served."""
+
+
 # Radicale's multifilesystem storage: every collection is a folder below <storage>/collection-root,
 # /<user>/<collection>/, its properties a JSON file in it. Radicale lists the folders afresh on each
 # request (storage/multifilesystem discover: scandir of the parent), so a folder made here is served

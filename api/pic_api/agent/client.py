@@ -98,6 +98,9 @@ class AgentClient:
     def dhcp_leases(self) -> list[dict[str, Any]]:
         return self.call("dhcp_leases")["leases"]
 
+    def ntp_clients(self) -> list[dict[str, Any]]:
+        return self.call("ntp_clients")["clients"]
+
     def wg_status(self) -> dict[str, Any]:
         return self.call("wg_status")
 

@@ -198,6 +198,9 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     "wg_public_key": ({}, {}),
     # dnsmasq's lease file, read only (the Network Services page)
     "dhcp_leases": ({}, {}),
+    # the hosts chronyd served the time to (chronyc clients: addresses and counts; the Network
+    # Services page)
+    "ntp_clients": ({}, {}),
     # the running WireGuard interface of the agent's configuration (wg show <it> dump), without its
     # private and preshared keys (the WireGuard page, the devices online)
     "wg_status": ({}, {}),

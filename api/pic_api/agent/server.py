@@ -240,6 +240,12 @@ class Agent:
     def do_dhcp_leases(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return {"leases": actions.dhcp_leases(Path(self.config.dhcp_leases_file))}
 
+    def do_ntp_clients(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        try:
+            return {"clients": actions.ntp_clients()}
+        except actions.NtpClientsError as exc:
+            raise AgentError(str(exc), status=503) from None
+
     def do_wg_status(self, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return actions.wg_status(self.config.wg_interface)
 

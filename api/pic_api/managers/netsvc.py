@@ -22,6 +22,7 @@ from .runs import Run
 log = logging.getLogger("pic.netsvc")
 
 Leases = Callable[[], list[dict[str, Any]]]
+NtpClients = Callable[[], list[dict[str, Any]]]
 
 
 def record_id(record: dict[str, Any]) -> str:
@@ -36,9 +37,34 @@ def zone_of(state: dict[str, Any]) -> str:
 
 
 class NetworkServicesManager:
-    def __init__(self, changes: ChangeManager, leases: Leases):
+    def __init__(self, changes: ChangeManager, leases: Leases, ntp_clients: NtpClients | None = None):
         self.changes = changes
         self._leases = leases
+        self._ntp_clients = ntp_clients
+
+    # NTP ----------------------------------------------------------------------------------
+    def ntp(self) -> dict[str, Any]:
+        """Where the cell takes the time from, the networks it serves it to (the chrony role's
+        ``allow``: the LAN and the VPN) and the hosts it served, read live from chronyd; when that
+        fails the rest is still shown, with why."""
+        state = self.changes.state.load()
+        net = state["network"]
+        out: dict[str, Any] = {
+            "enabled": "ntp" in state["services"],
+            "servers": list(net["ntp_servers"]),
+            "serves": [net["lan_subnet"], net["vpn_subnet"]],
+            "clients": [],
+        }
+        if self._ntp_clients is None:
+            out["clients_error"] = "the hosts served cannot be read here"
+            return out
+        try:
+            out["clients"] = self._ntp_clients()
+        except Exception as exc:  # the agent refused, chronyd is down: the page still shows the rest
+            message = getattr(exc, "message", None) or str(exc)
+            log.warning("NTP clients not read: %s", message)
+            out["clients_error"] = f"the hosts served could not be read: {message}"[:300]
+        return out
 
     # DNS records --------------------------------------------------------------------------
     def records(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from .exits import exits_bp
 from .health import health_bp
 from .links import links_bp
 from .mail import mail_bp
-from .netsvc import dhcp_bp, dns_bp, firewall_bp
+from .netsvc import dhcp_bp, dns_bp, firewall_bp, ntp_bp
 from .peers import peers_bp
 from .runs import runs_bp
 from .services import logs_bp, services_bp
@@ -45,6 +45,7 @@ BLUEPRINTS = [
     ddns_bp,
     dns_bp,
     dhcp_bp,
+    ntp_bp,
     firewall_bp,
     store_bp,
     containers_bp,

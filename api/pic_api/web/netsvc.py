@@ -1,4 +1,4 @@
-"""Network services: the admin's DNS records in the cell zone, DHCP leases and reservations."""
+"""Network services: the admin's DNS records in the cell zone, DHCP leases and reservations, NTP."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .openapi import doc
 dns_bp = Blueprint("dns", __name__, url_prefix="/api/dns")
 dhcp_bp = Blueprint("dhcp", __name__, url_prefix="/api/dhcp")
 firewall_bp = Blueprint("firewall", __name__, url_prefix="/api/firewall")
+ntp_bp = Blueprint("ntp", __name__, url_prefix="/api/ntp")
 RULE_ID = {"rule_id": {"type": "string", "pattern": "^(tcp|udp)-[0-9]{1,5}$"}}
 RECORD_ID = {"record_id": {"type": "string", "pattern": "^[0-9a-f]{12}$"}}
 MAC = {"mac": {"$ref": "#/$defs/MacAddress"}}
@@ -44,6 +45,13 @@ def records_delete(record_id: str) -> Any:
      "could not be read)", "DhcpStatus")
 def dhcp_get() -> Any:
     return jsonify(cell().netsvc.dhcp())
+
+
+@ntp_bp.get("")
+@doc("Where the cell takes the time from, the networks it serves it to and the hosts it served (from chronyd; "
+     "clients_error: why they could not be read)", "NtpStatus")
+def ntp_get() -> Any:
+    return jsonify(cell().netsvc.ntp())
 
 
 @dhcp_bp.post("/reservations")

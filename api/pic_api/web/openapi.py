@@ -653,6 +653,24 @@ ANSWERS: dict[str, dict[str, Any]] = {
          "reserved": {"type": "boolean", "description": "a reservation names this MAC address"}},
         ["mac", "ip", "hostname", "expires", "reserved"],
     ),
+    "NtpStatus": _obj(
+        {
+            "enabled": {"type": "boolean", "description": "the cell runs its NTP service"},
+            "servers": _list(STR),
+            "serves": _list(ref("IPv4Cidr")),
+            "clients": _list(ref("NtpClient")),
+            "clients_error": {"type": "string", "description": "why the hosts served could not be read"},
+        },
+        ["enabled", "servers", "serves", "clients"],
+    ),
+    "NtpClient": _obj(
+        {
+            "address": STR,
+            "ntp_packets": {**INT, "minimum": 1},
+            "last_seen": {"type": ["integer", "null"], "description": "seconds since its last request"},
+        },
+        ["address", "ntp_packets", "last_seen"],
+    ),
     "DhcpStatus": _obj(
         {
             "enabled": {"type": "boolean", "description": "the cell runs its DHCP service"},

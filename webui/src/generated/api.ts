@@ -1485,6 +1485,23 @@ export type DhcpLease = {
   reserved: boolean
 }
 
+export type NtpStatus = {
+  /** the cell runs its NTP service */
+  enabled: boolean
+  servers: string[]
+  serves: IPv4Cidr[]
+  clients: NtpClient[]
+  /** why the hosts served could not be read */
+  clients_error?: string
+}
+
+export type NtpClient = {
+  address: string
+  ntp_packets: number
+  /** seconds since its last request */
+  last_seen: number | null
+}
+
 export type DhcpStatus = {
   /** the cell runs its DHCP service */
   enabled: boolean

@@ -1,5 +1,5 @@
 // Network Services: the cell's DNS records (the admin's, in the cell zone), the LAN's DHCP pool, its
-// current leases and the reservations by MAC address. Every change is a state change and a converge
+// current leases and the reservations by MAC address; NTP's sources and the hosts it served. Every change is a state change and a converge
 // of the DNS/DHCP roles; the API checks each field (its 400 names the field, shown next to it).
 import { useState, type FormEvent, type ReactNode } from 'react'
 import { Link } from 'react-router-dom'
@@ -209,6 +209,53 @@ function ReservationForm({ draft, onDraft, onAdded }: { draft: ReservationDraft;
 }
 
 /** A name for a lease's device that the reservation form accepts (a Label), from its host name. */
+/** "21 s ago", "3 min ago", "2 h ago": how long since a host last asked the cell for the time. */
+export function ago(seconds: number | null): string {
+  if (seconds === null) return '—'
+  if (seconds < 120) return `${seconds} s ago`
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} h ago`
+  return `${Math.round(seconds / 86400)} days ago`
+}
+
+function Ntp() {
+  const ntp = useApi(endpoints.ntp)
+  if (ntp.loading && !ntp.data) return <Loading />
+  if (ntp.error) return <ErrorNote error={ntp.error} />
+  const n = ntp.data
+  if (!n) return null
+  return (
+    <div className="space-y-4">
+      <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm" data-testid="ntp-facts">
+        <dt className="font-medium">Service</dt>
+        <dd>{n.enabled ? 'on' : 'off (turn it on in Settings)'}</dd>
+        <dt className="font-medium">Time from</dt>
+        <dd className="break-all">{n.servers.length ? n.servers.join(', ') : 'the cell’s own clock (no upstream servers set)'}</dd>
+        <dt className="font-medium">Serves</dt>
+        <dd className="break-all">{n.serves.join(', ')}</dd>
+      </dl>
+      <div>
+        <h3 className="mb-1 font-semibold">Hosts it served</h3>
+        {n.clients_error && <ErrorNote error={n.clients_error} />}
+        <Table columns={['Address', 'Requests', 'Last asked']} className="text-sm">
+          <Rows empty="No host has asked for the time since the service started." colSpan={3}>
+            {n.clients.map((c) => (
+              <tr key={c.address} className="border-t border-slate-100 align-top" data-testid={`ntp-client-${c.address}`}>
+                <td className="break-all py-1 pr-3 font-mono">{c.address}</td>
+                <td className="py-1 pr-3">{c.ntp_packets}</td>
+                <td className="py-1 pr-3">{ago(c.last_seen)}</td>
+              </tr>
+            ))}
+          </Rows>
+        </Table>
+        <p className="mt-2 text-sm text-slate-700">
+          Upstream time servers are in <Link className="underline" to="/settings">Settings</Link>.
+        </p>
+      </div>
+    </div>
+  )
+}
+
 function nameOf(lease: DhcpLease): string {
   const n = lease.hostname.toLowerCase().split('.')[0].replace(/[^a-z0-9-]/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '')
   return n.slice(0, limits.Label.maxLength) || `device-${lease.mac.slice(-5).replace(':', '')}`
@@ -371,6 +418,9 @@ export function NetworkServicesPage() {
             </div>
           </div>
         ) : null}
+      </Card>
+      <Card title="Time (NTP)">
+        <Ntp />
       </Card>
       {confirm && (
         <ConfirmDialog
