@@ -108,3 +108,45 @@ def test_only_an_admin_previews_a_peer_change(app, admin, peer_client, config):
     resp = peer_client.post("/api/peers?preview=1", json={"name": "bobs-phone"}, headers=csrf(peer_client))
     assert resp.status_code == 403, resp.get_json()
     assert snapshot(app, config) == before
+
+
+RECORD = {"name": "nas", "type": "A", "value": "192.168.50.9"}
+RESERVATION = {"name": "tv", "mac": "52:54:00:00:00:01", "ip": "192.168.50.30"}
+OPENING = {"port": 3000, "protocol": "tcp", "zones": ["lan"]}
+FORWARD = {"protocol": "tcp", "port": 8080, "to": "192.168.50.20", "to_port": 80, "zones": ["vpn"]}
+
+
+@pytest.mark.parametrize(
+    "path,body,section,delete",
+    [
+        ("/api/dns/records", RECORD, "dns_records", None),
+        ("/api/dhcp/reservations", RESERVATION, "dhcp_reservations", "/api/dhcp/reservations/52:54:00:00:00:01"),
+        ("/api/firewall/openings", OPENING, "firewall_openings", "/api/firewall/openings/tcp-3000"),
+        ("/api/firewall/forwards", FORWARD, "port_forwards", "/api/firewall/forwards/tcp-8080"),
+    ],
+)
+def test_network_services_and_firewall_changes_previewed(app, admin, config, backend, path, body, section, delete):
+    """Adding and removing a DNS record, a reservation, an opening or a forward: the preview's run is
+    given the state with (or without) it, and the cell's state stays as it was."""
+    before = snapshot(app, config)
+    resp = admin.post(path + "?preview=1", json=body, headers=csrf(admin))
+    assert resp.status_code == 202 and resp.get_json()["preview"] is True, resp.get_json()
+    proposed, _ = proposed_state(app, resp.get_json(), backend)
+    assert len(proposed["network"][section]) == 1
+    assert snapshot(app, config) == before
+    # made for real, then its removal previewed
+    resp = admin.post(path, json=body, headers=csrf(admin))
+    assert resp.status_code == 202 and "preview" not in resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    made = snapshot(app, config)
+    if delete is None:
+        delete = f"{path}/{admin.get(path).get_json()['records'][0]['id']}"
+    resp = admin.delete(delete + "?preview=1", headers=csrf(admin))
+    assert resp.status_code == 202 and resp.get_json()["preview"] is True, resp.get_json()
+    proposed, _ = proposed_state(app, resp.get_json(), backend)
+    assert proposed["network"][section] == []
+    assert snapshot(app, config) == made
+    # a bad one is refused in the preview as it would be when made
+    bad_body = {**body, "zones": ["moon"]} if "zones" in body else {**body, "name": "-"}
+    bad = admin.post(path + "?preview=1", json=bad_body, headers=csrf(admin))
+    assert bad.status_code == 400, bad.get_json()

@@ -74,7 +74,7 @@ class NetworkServicesManager:
             "records": [{"id": record_id(r), **r} for r in state["network"]["dns_records"]],
         }
 
-    def add_record(self, body: Any) -> tuple[Run, dict[str, Any]]:
+    def add_record(self, body: Any, preview: bool = False) -> tuple[Run, dict[str, Any]]:
         data = checked(schema.DNS_RECORD, body)
         record = {"name": data["name"].lower(), "type": data["type"], "value": data["value"]}
 
@@ -83,9 +83,9 @@ class NetworkServicesManager:
             return {"id": record_id(record), **record}
 
         what = f"add DNS record {record['name']} {record['type']} {record['value']}"
-        return self.changes.apply(change, what[:200], schema.DNS_RECORD)
+        return self.changes.apply_or_preview(preview, change, what[:200], schema.DNS_RECORD)
 
-    def delete_record(self, rid: str) -> Run:
+    def delete_record(self, rid: str, preview: bool = False) -> Run:
         def change(state: dict[str, Any]) -> dict[str, Any]:
             records = state["network"]["dns_records"]
             gone = [r for r in records if record_id(r) == rid]
@@ -94,7 +94,7 @@ class NetworkServicesManager:
             state["network"]["dns_records"] = [r for r in records if record_id(r) != rid]
             return gone[0]
 
-        run, _ = self.changes.apply(change, f"delete DNS record {rid}")
+        run, _ = self.changes.apply_or_preview(preview, change, f"delete DNS record {rid}")
         return run
 
     # DHCP ---------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ class NetworkServicesManager:
         out["leases"] = [{**lease, "reserved": lease["mac"] in reserved} for lease in leases]
         return out
 
-    def add_reservation(self, body: Any) -> tuple[Run, dict[str, Any]]:
+    def add_reservation(self, body: Any, preview: bool = False) -> tuple[Run, dict[str, Any]]:
         data = checked(schema.DHCP_RESERVATION, body)
         reservation = {"name": data["name"], "mac": data["mac"].lower(), "ip": data["ip"]}
 
@@ -132,9 +132,9 @@ class NetworkServicesManager:
             return dict(reservation)
 
         what = f"reserve {reservation['ip']} for {reservation['name']} ({reservation['mac']})"
-        return self.changes.apply(change, what, schema.DHCP_RESERVATION)
+        return self.changes.apply_or_preview(preview, change, what, schema.DHCP_RESERVATION)
 
-    def delete_reservation(self, mac: str) -> Run:
+    def delete_reservation(self, mac: str, preview: bool = False) -> Run:
         mac = mac.lower()
 
         def change(state: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +145,7 @@ class NetworkServicesManager:
             state["network"]["dhcp_reservations"] = [r for r in items if r["mac"].lower() != mac]
             return gone[0]
 
-        run, gone = self.changes.apply(change, f"delete the DHCP reservation of {mac}")
+        run, gone = self.changes.apply_or_preview(preview, change, f"delete the DHCP reservation of {mac}")
         return run
 
     # Firewall: the admin's openings and port forwards -----------------------------------------
@@ -161,7 +161,7 @@ class NetworkServicesManager:
                            for proto, ports in own.items() for port, what in sorted(ports.items())],
         }
 
-    def add_rule(self, kind: str, body: Any) -> tuple[Run, dict[str, Any]]:
+    def add_rule(self, kind: str, body: Any, preview: bool = False) -> tuple[Run, dict[str, Any]]:
         """Add an opening (``kind`` firewall_openings) or a port forward (port_forwards)."""
         request = schema.FIREWALL_OPENING if kind == "firewall_openings" else schema.PORT_FORWARD
         data = checked(request, body)
@@ -177,9 +177,9 @@ class NetworkServicesManager:
         where = f" to {rule['to']}:{rule['to_port']}" if "to" in rule else ""
         what = "forward" if "to" in rule else "open"
         description = f"{what} {rule['protocol']} port {rule['port']}{where} from {', '.join(rule['zones'])}"
-        return self.changes.apply(change, description, request)
+        return self.changes.apply_or_preview(preview, change, description, request)
 
-    def delete_rule(self, kind: str, rid: str) -> Run:
+    def delete_rule(self, kind: str, rid: str, preview: bool = False) -> Run:
         def change(state: dict[str, Any]) -> dict[str, Any]:
             rules = state["network"][kind]
             gone = [r for r in rules if rule_id(r) == rid]
@@ -188,7 +188,7 @@ class NetworkServicesManager:
             state["network"][kind] = [r for r in rules if rule_id(r) != rid]
             return gone[0]
 
-        run, _ = self.changes.apply(change, f"remove firewall rule {rid}")
+        run, _ = self.changes.apply_or_preview(preview, change, f"remove firewall rule {rid}")
         return run
 
 

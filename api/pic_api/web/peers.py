@@ -12,7 +12,7 @@ from ..managers.peers import Viewer
 from .common import cell, json_body, session
 from .gate import access
 from .openapi import doc
-from .settings import PREVIEW_QUERY, preview_flag
+from .settings import PREVIEWABLE, preview_flag
 
 peers_bp = Blueprint("peers", __name__, url_prefix="/api/peers")
 NAME = {"name": {"$ref": "#/$defs/Label"}}
@@ -48,8 +48,7 @@ def peers_list() -> Any:
     201,
     body=schema.PEER,
     errors=(403, 409),
-    query=PREVIEW_QUERY,
-    also={202: "PreviewStarted"},
+    **PREVIEWABLE,
 )
 def peers_add() -> Any:
     answer = cell().peers.add(json_body(), viewer(), preview=peer_preview())
@@ -80,7 +79,7 @@ def peers_config(name: str) -> Any:
 @access("user")
 @doc("Rename a peer or change its route; its keys and address stay, so the device's tunnel goes on (a new "
      "route changes its AllowedIPs: the answer has the configuration to load)", "PeerChanged", params=NAME,
-     body=schema.PEER_CHANGE, errors=(404, 409), query=PREVIEW_QUERY, also={202: "PreviewStarted"})
+     body=schema.PEER_CHANGE, errors=(404, 409), **PREVIEWABLE)
 def peers_change(name: str) -> Any:
     answer = cell().peers.change(name, json_body(), viewer(), preview=peer_preview())
     return jsonify(answer), 202 if answer.get("preview") else 200
@@ -98,7 +97,7 @@ def peers_rekey(name: str) -> Any:
 @peers_bp.delete("/<name>")
 @access("user")
 @doc("Remove a peer (from the running cell at once, then durably by its run)", "PeerRemoved", 202, params=NAME,
-     errors=(404,), query=PREVIEW_QUERY, also={202: "PreviewStarted"})
+     errors=(404,), **PREVIEWABLE)
 def peers_delete(name: str) -> Any:
     run, live = cell().peers.delete(name, viewer(), preview=peer_preview())
     return jsonify(run_id=run.id, **live), 202

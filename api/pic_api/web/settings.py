@@ -13,6 +13,8 @@ from .openapi import doc
 
 settings_bp = Blueprint("settings", __name__, url_prefix="/api/settings")
 PREVIEW_QUERY = flag_query("preview")
+# @doc of a change that may be previewed: ?preview=1 answers 202 PreviewStarted (preview_started).
+PREVIEWABLE: dict[str, Any] = {"query": PREVIEW_QUERY, "also": {202: "PreviewStarted"}}
 
 
 def preview_flag() -> bool:

@@ -10,7 +10,7 @@ from ..core import schema
 from .common import cell, json_body, session
 from .openapi import doc
 from .peers import NAME
-from .settings import PREVIEW_QUERY, preview_flag, preview_started
+from .settings import PREVIEWABLE, preview_flag, preview_started
 
 users_bp = Blueprint("users", __name__, url_prefix="/api/users")
 
@@ -23,7 +23,7 @@ def users_list() -> Any:
 
 @users_bp.post("")
 @doc("Add a user (API login + mail/calendar/files password)", "UserCreated", 201, body=schema.USER, errors=(409,),
-     query=PREVIEW_QUERY, also={202: "PreviewStarted"})
+     **PREVIEWABLE)
 def users_add() -> Any:
     if preview_flag():
         return preview_started(cell().users.add(json_body(), preview=True)[1])
@@ -33,7 +33,7 @@ def users_add() -> Any:
 
 @users_bp.patch("/<name>")
 @doc("Change a user's role, services or mail addresses (not your own role)", "UserChanged", params=NAME,
-     body=schema.USER_CHANGE, errors=(404, 409), query=PREVIEW_QUERY, also={202: "PreviewStarted"})
+     body=schema.USER_CHANGE, errors=(404, 409), **PREVIEWABLE)
 def users_change(name: str) -> Any:
     if preview_flag():
         return preview_started(cell().users.change(name, json_body(), session().user, preview=True)[1])
@@ -50,8 +50,7 @@ def users_password(name: str) -> Any:
 
 
 @users_bp.delete("/<name>")
-@doc("Remove a user", "RunId", 202, params=NAME, errors=(404, 409), query=PREVIEW_QUERY,
-     also={202: "PreviewStarted"})
+@doc("Remove a user", "RunId", 202, params=NAME, errors=(404, 409), **PREVIEWABLE)
 def users_delete(name: str) -> Any:
     if preview_flag():
         return preview_started(cell().users.delete(name, session().user, preview=True))
