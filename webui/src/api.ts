@@ -298,6 +298,12 @@ export const endpoints = {
   previewAddUser: (body: T.UserRequest) => api.post<T.PreviewStarted>('/api/users?preview=1', body),
   previewChangeUser: (name: string, body: T.UserChange) =>
     api.patch<T.PreviewStarted>(`/api/users/${encodeURIComponent(name)}?preview=1`, body),
+  previewAddDnsRecord: (body: T.DnsRecordRequest) => api.post<T.PreviewStarted>('/api/dns/records?preview=1', body),
+  previewAddDhcpReservation: (body: T.DhcpReservationRequest) =>
+    api.post<T.PreviewStarted>('/api/dhcp/reservations?preview=1', body),
+  previewAddFirewallOpening: (body: T.FirewallOpeningRequest) =>
+    api.post<T.PreviewStarted>('/api/firewall/openings?preview=1', body),
+  previewAddPortForward: (body: T.PortForwardRequest) => api.post<T.PreviewStarted>('/api/firewall/forwards?preview=1', body),
   // the WireGuard page and the dashboard: the running interface and the devices online
   wireguardStatus: () => api.get<T.WireGuardStatus>('/api/wireguard/status'),
   calendars: () => api.get<T.CalendarList>('/api/calendars'),

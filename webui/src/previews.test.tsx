@@ -2,6 +2,8 @@ import { render, screen, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { MemoryRouter } from 'react-router-dom'
 import { describe, expect, it, vi } from 'vitest'
+import { FirewallPage } from './pages/Firewall'
+import { NetworkServicesPage } from './pages/NetworkServices'
 import { AddPeerForm, ChangePeerForm } from './pages/Peers'
 import { UsersPage } from './pages/Users'
 import { routeFetch } from './test/fetch'
@@ -101,5 +103,67 @@ describe('previewing a change of peers and people', () => {
     expect(change.init.method).toBe('PATCH')
     expect(body(change.init)).toEqual({ services: ['mail', 'calendar', 'vpn'] })
     expect(calls.some((c) => c.url === '/api/users/bob' && c.init.method === 'PATCH')).toBe(false)
+  })
+})
+
+describe('previewing network services and firewall rules', () => {
+  function api() {
+    return routeFetch((url, init) => {
+      if (url.endsWith('?preview=1') && init.method === 'POST') return { status: 202, body: { run_id: 'p1', preview: true } }
+      if (url.startsWith('/api/runs/')) return RUN
+      if (url === '/api/dns/records') return { status: 200, body: { zone: 'home.cell', records: [] } }
+      if (url === '/api/dhcp')
+        return {
+          status: 200,
+          body: { enabled: true, lan_subnet: '192.168.50.0/24', lan_address: '192.168.50.1', dhcp_range: ['192.168.50.100', '192.168.50.200'], dhcp_lease_time: '12h', reservations: [], leases: [] },
+        }
+      if (url === '/api/ntp') return { status: 200, body: { enabled: true, servers: [], serves: [], clients: [] } }
+      if (url === '/api/firewall') return { status: 200, body: { openings: [], forwards: [], cell_ports: [] } }
+      return { status: 200, body: { services: [] } }
+    })
+  }
+  const posted = (calls: ReturnType<typeof api>) => calls.filter((c) => c.init.method === 'POST').map((c) => [c.url, body(c.init)])
+
+  it('a DNS record and a reservation are previewed before they are added', async () => {
+    const calls = api()
+    render(<MemoryRouter><NetworkServicesPage /></MemoryRouter>)
+    const record = await screen.findByRole('form', { name: 'Add a DNS record' })
+    await userEvent.type(within(record).getByLabelText('Name'), 'nas')
+    await userEvent.type(within(record).getByLabelText('Value'), '192.168.50.9')
+    await userEvent.click(within(record).getByRole('button', { name: 'Preview' }))
+    await within(record).findByRole('region', { name: 'Preview of the change' })
+    const reserve = screen.getByRole('form', { name: 'Reserve an address' })
+    await userEvent.type(within(reserve).getByLabelText('Name'), 'tv')
+    await userEvent.type(within(reserve).getByLabelText('MAC address'), '52:54:00:00:00:01')
+    await userEvent.type(within(reserve).getByLabelText('Address'), '192.168.50.30')
+    await userEvent.click(within(reserve).getByRole('button', { name: 'Preview' }))
+    await within(reserve).findByRole('region', { name: 'Preview of the change' })
+    expect(posted(calls)).toEqual([
+      ['/api/dns/records?preview=1', { name: 'nas', type: 'A', value: '192.168.50.9' }],
+      ['/api/dhcp/reservations?preview=1', { name: 'tv', mac: '52:54:00:00:00:01', ip: '192.168.50.30' }],
+    ])
+  })
+
+  it('an opening and a port forward are previewed before they are made, a bad port checked first', async () => {
+    const calls = api()
+    render(<MemoryRouter><FirewallPage /></MemoryRouter>)
+    const open = await screen.findByRole('form', { name: 'Open a port' })
+    await userEvent.type(within(open).getByLabelText('Port'), '70000')
+    await userEvent.click(within(open).getByRole('button', { name: 'Preview' }))
+    expect(within(open).getByText('Enter a port from 1 to 65535.')).toBeInTheDocument()
+    expect(posted(calls)).toEqual([])
+    await userEvent.clear(within(open).getByLabelText('Port'))
+    await userEvent.type(within(open).getByLabelText('Port'), '3000')
+    await userEvent.click(within(open).getByRole('button', { name: 'Preview' }))
+    await within(open).findByRole('region', { name: 'Preview of the change' })
+    const fwd = screen.getByRole('form', { name: 'Add a port forward' })
+    await userEvent.type(within(fwd).getByLabelText('Port of the cell'), '8080')
+    await userEvent.type(within(fwd).getByLabelText('LAN host'), '192.168.50.20')
+    await userEvent.click(within(fwd).getByRole('button', { name: 'Preview' }))
+    await within(fwd).findByRole('region', { name: 'Preview of the change' })
+    expect(posted(calls)).toEqual([
+      ['/api/firewall/openings?preview=1', { protocol: 'tcp', port: 3000, zones: ['lan'] }],
+      ['/api/firewall/forwards?preview=1', { protocol: 'tcp', port: 8080, zones: ['lan'], to: '192.168.50.20' }],
+    ])
   })
 })

@@ -4,6 +4,7 @@
 // field (a port the cell serves itself, a port taken twice, a target that is no LAN host).
 import { useState, type FormEvent } from 'react'
 import { endpoints } from '../api'
+import { ChangePreview } from '../components/ChangePreview'
 import { ConfirmDialog, RunNotice } from '../components/Confirm'
 import {
   buttonPrimary,
@@ -49,11 +50,11 @@ function RuleForm({ kind, onAdded }: { kind: Kind; onAdded: (n: Notice) => void 
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  const [preview, setPreview] = useState<string | null>(null)
   const forward = kind === 'forward'
   const id = (key: string) => `${kind}-${key}`
 
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault()
+  const send = async (previewOnly: boolean) => {
     setFormError(null)
     const port = form.port.trim()
     const to = form.to.trim()
@@ -71,10 +72,15 @@ function RuleForm({ kind, onAdded }: { kind: Kind; onAdded: (n: Notice) => void 
     setBusy(true)
     try {
       const base = { protocol: form.protocol, port: Number(port), zones: form.zones }
-      const res = forward
-        ? await endpoints.addPortForward({ ...base, to, ...(toPort ? { to_port: Number(toPort) } : {}) })
-        : await endpoints.addFirewallOpening(base)
+      const forwardBody = { ...base, to, ...(toPort ? { to_port: Number(toPort) } : {}) }
+      if (previewOnly) {
+        const started = forward ? await endpoints.previewAddPortForward(forwardBody) : await endpoints.previewAddFirewallOpening(base)
+        setPreview(started.run_id)
+        return
+      }
+      const res = forward ? await endpoints.addPortForward(forwardBody) : await endpoints.addFirewallOpening(base)
       setForm(EMPTY)
+      setPreview(null)
       const r = res.rule
       onAdded({
         text: forward
@@ -87,6 +93,11 @@ function RuleForm({ kind, onAdded }: { kind: Kind; onAdded: (n: Notice) => void 
     } finally {
       setBusy(false)
     }
+  }
+
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault()
+    void send(false)
   }
 
   const text = (key: 'port' | 'to' | 'to_port', label: string, hint: string, placeholder: string) => (
@@ -137,9 +148,15 @@ function RuleForm({ kind, onAdded }: { kind: Kind; onAdded: (n: Notice) => void 
         </div>
         {errors.zones && <p id={id('zones-error')} className="text-sm text-red-800">{errors.zones}</p>}
       </fieldset>
-      <button type="submit" className={buttonPrimary} disabled={busy}>
-        {busy ? 'Saving…' : forward ? 'Add port forward' : 'Open port'}
-      </button>
+      <div className="flex flex-wrap gap-2">
+        <button type="submit" className={buttonPrimary} disabled={busy}>
+          {busy ? 'Saving…' : forward ? 'Add port forward' : 'Open port'}
+        </button>
+        <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
+          Preview
+        </button>
+      </div>
+      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
     </form>
   )
 }

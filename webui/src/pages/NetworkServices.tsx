@@ -4,6 +4,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react'
 import { Link } from 'react-router-dom'
 import { endpoints, type DhcpLease, type DnsRecordType } from '../api'
+import { ChangePreview } from '../components/ChangePreview'
 import { ConfirmDialog, RunNotice } from '../components/Confirm'
 import { ServiceHealthList } from '../components/ServiceHealthList'
 import {
@@ -72,10 +73,10 @@ function AddRecordForm({ zone, onAdded }: { zone: string; onAdded: (n: Notice) =
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  const [preview, setPreview] = useState<string | null>(null)
   const [hint, placeholder] = VALUE_HINTS[form.type]
 
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault()
+  const send = async (previewOnly: boolean) => {
     setFormError(null)
     const name = form.name.trim()
     const value = form.value.trim()
@@ -91,14 +92,24 @@ function AddRecordForm({ zone, onAdded }: { zone: string; onAdded: (n: Notice) =
     if (Object.values(errs).some(Boolean)) return
     setBusy(true)
     try {
+      if (previewOnly) {
+        setPreview((await endpoints.previewAddDnsRecord({ name, type: form.type, value })).run_id)
+        return
+      }
       const res = await endpoints.addDnsRecord({ name, type: form.type, value })
       setForm(empty)
+      setPreview(null)
       onAdded({ text: `${res.record.name} ${res.record.type} added.`, runId: res.run_id })
     } catch (e) {
       showRefusal(e, setErrors, setFormError)
     } finally {
       setBusy(false)
     }
+  }
+
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault()
+    void send(false)
   }
 
   return (
@@ -140,9 +151,15 @@ function AddRecordForm({ zone, onAdded }: { zone: string; onAdded: (n: Notice) =
           />
         </Field>
       </div>
-      <button type="submit" className={buttonPrimary} disabled={busy}>
-        {busy ? 'Adding…' : 'Add record'}
-      </button>
+      <div className="flex flex-wrap gap-2">
+        <button type="submit" className={buttonPrimary} disabled={busy}>
+          {busy ? 'Adding…' : 'Add record'}
+        </button>
+        <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
+          Preview
+        </button>
+      </div>
+      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
     </form>
   )
 }
@@ -153,9 +170,9 @@ function ReservationForm({ draft, onDraft, onAdded }: { draft: ReservationDraft;
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  const [preview, setPreview] = useState<string | null>(null)
 
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault()
+  const send = async (previewOnly: boolean) => {
     setFormError(null)
     const body = { name: draft.name.trim(), mac: draft.mac.trim().toLowerCase(), ip: draft.ip.trim() }
     const errs: FieldErrors = {
@@ -167,14 +184,24 @@ function ReservationForm({ draft, onDraft, onAdded }: { draft: ReservationDraft;
     if (Object.values(errs).some(Boolean)) return
     setBusy(true)
     try {
+      if (previewOnly) {
+        setPreview((await endpoints.previewAddDhcpReservation(body)).run_id)
+        return
+      }
       const res = await endpoints.addDhcpReservation(body)
       onDraft({ name: '', mac: '', ip: '' })
+      setPreview(null)
       onAdded({ text: `${res.reservation.ip} reserved for ${res.reservation.name}.`, runId: res.run_id })
     } catch (e) {
       showRefusal(e, setErrors, setFormError)
     } finally {
       setBusy(false)
     }
+  }
+
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault()
+    void send(false)
   }
 
   const input = (key: keyof ReservationDraft, label: string, hint: string, placeholder: string) => (
@@ -201,14 +228,19 @@ function ReservationForm({ draft, onDraft, onAdded }: { draft: ReservationDraft;
         {input('mac', 'MAC address', 'The device’s network card.', '52:54:00:12:34:56')}
         {input('ip', 'Address', 'Inside the LAN, not the cell’s own.', '192.168.50.20')}
       </div>
-      <button type="submit" className={buttonPrimary} disabled={busy}>
-        {busy ? 'Reserving…' : 'Reserve'}
-      </button>
+      <div className="flex flex-wrap gap-2">
+        <button type="submit" className={buttonPrimary} disabled={busy}>
+          {busy ? 'Reserving…' : 'Reserve'}
+        </button>
+        <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
+          Preview
+        </button>
+      </div>
+      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
     </form>
   )
 }
 
-/** A name for a lease's device that the reservation form accepts (a Label), from its host name. */
 /** "21 s ago", "3 min ago", "2 h ago": how long since a host last asked the cell for the time. */
 export function ago(seconds: number | null): string {
   if (seconds === null) return '—'
@@ -256,6 +288,7 @@ function Ntp() {
   )
 }
 
+/** A name for a lease's device that the reservation form accepts (a Label), from its host name. */
 function nameOf(lease: DhcpLease): string {
   const n = lease.hostname.toLowerCase().split('.')[0].replace(/[^a-z0-9-]/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '')
   return n.slice(0, limits.Label.maxLength) || `device-${lease.mac.slice(-5).replace(':', '')}`
