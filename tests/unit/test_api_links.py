@@ -258,3 +258,62 @@ def test_the_state_refuses_overlapping_links_and_shared_ports():
     with pytest.raises(schema.StateError) as err:
         schema.validate_state({**base, "links": [{**link, "subnets": ["10.0.0.128/25"], "port": 51820}]})
     assert set(err.value.fields) == {"links[0].port", "links[0].subnets[0]"}
+
+
+def linked_pair(app, admin, remote, offered=("calendar",), granted=("calendar", "files")):
+    """Home invites remote, remote redeems granting ``granted``, home accepts: both ends linked."""
+    rapp, rclient = remote
+    made = invite(admin, services=list(offered))
+    resp = post(rclient, "/api/cells/links", {"token": made["token"], "services": list(granted)})
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(rapp, resp.get_json()["run_id"])
+    accepted = post(admin, "/api/cells/links/accept", {"token": resp.get_json()["answer"]})
+    assert accepted.status_code == 202, accepted.get_json()
+    wait_run(app, accepted.get_json()["run_id"])
+    return state(app)["links"][0], state(rapp)["links"][0]
+
+
+def put(client, path, body):
+    return client.put(path, json=body, headers=csrf(client))
+
+
+def test_a_links_grants_change_in_place_and_converge_the_firewall(app, admin, remote, backend):
+    """Revoking and granting keep the link (same keys, port, peer); the run converges the firewall."""
+    home_link, _ = linked_pair(app, admin, remote)
+    assert home_link["grants"] == ["calendar"]
+    key = (links_dir(app) / f"{home_link['cell_id']}.key").read_text()
+    resp = put(admin, f"/api/cells/links/{home_link['cell_id']}", {"grants": ["mail", "files"]})
+    assert resp.status_code == 202, resp.get_json()
+    assert resp.get_json()["link"]["grants"] == ["files", "mail"]  # the schema's order, whatever was sent
+    wait_run(app, resp.get_json()["run_id"])
+    (link,) = state(app)["links"]
+    assert link == {**home_link, "grants": ["files", "mail"]}
+    assert (links_dir(app) / f"{home_link['cell_id']}.key").read_text() == key
+    assert "firewall" in backend.runs[-1]["tags"], backend.runs[-1]
+    (var,) = schema.state_to_vars(state(app))["pic_links"]
+    assert var["grants"] == ["files", "mail"]
+    # everything revoked: the link stays, granting nothing
+    resp = put(admin, f"/api/cells/links/{home_link['cell_id']}", {"grants": []})
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    assert state(app)["links"] == [{**home_link, "grants": []}]
+    assert admin.get("/api/cells/links").get_json()["links"][0]["grants"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({}, "grants"), ({"grants": ["ssh"]}, "grants[0]"), ({"grants": "calendar"}, "grants"),
+     ({"grants": ["mail", "mail"]}, "grants"), ({"grants": [], "port": 1}, "port"), ([], "body")],
+)
+def test_a_bad_grants_change_is_refused_and_nothing_saved(app, admin, remote, body, field):
+    home_link, _ = linked_pair(app, admin, remote)
+    before = state(app)["links"]
+    refused(put(admin, f"/api/cells/links/{home_link['cell_id']}", body), field)
+    assert state(app)["links"] == before
+
+
+def test_grants_of_no_link_are_not_found_and_admin_only(app, admin, peer_client):
+    resp = put(admin, "/api/cells/links/0123456789abcdef", {"grants": ["calendar"]})
+    assert resp.status_code == 404, resp.get_json()
+    assert state(app).get("links", []) == []
+    assert put(peer_client, "/api/cells/links/0123456789abcdef", {"grants": []}).status_code == 403

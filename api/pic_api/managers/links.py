@@ -264,3 +264,20 @@ class LinkManager:
         run, _ = self.changes.apply(change, f"remove the link to cell {cell_id}",
                                     before_run=lambda _: self.key_file(cell_id).unlink(missing_ok=True))
         return run
+
+    def set_grants(self, cell_id: str, body: Any) -> tuple[Run, dict[str, Any]]:
+        """Change which of this cell's services a linked cell may reach, keeping the link (no new
+        tokens): the state's grants change and the converge that follows rewrites the link's
+        firewall chain, so a revoked service is closed by that run. The other end's ``offered``
+        is its own record of the invitation and is not changed here."""
+        data = checked(schema.LINK_GRANTS, body)
+        grants = [s for s in schema.LINK_SERVICES if s in data["grants"]]  # one order, whatever was sent
+
+        def change(state: dict[str, Any]) -> dict[str, Any]:
+            link = next((ln for ln in state.get("links", []) if ln["cell_id"] == cell_id), None)
+            if link is None:
+                raise NotFound(f"no link to cell {cell_id!r}")
+            link["grants"] = grants
+            return link
+
+        return self.changes.apply(change, f"change what the link to cell {cell_id} grants")

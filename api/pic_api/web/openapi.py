@@ -289,6 +289,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
     ),
     "LinkAccepted": _obj({"link": ref("Link"), "run_id": STR}, ["link", "run_id"]),
     "LinkRemoved": _obj({"run_id": STR}, ["run_id"]),
+    "LinkGrantsChanged": _obj({"link": ref("Link"), "run_id": STR}, ["link", "run_id"]),
     "ExitList": _obj({"exits": _list(ref("ExitView"))}, ["exits"]),
     "ExitOne": _obj({"exit": ref("ExitView")}, ["exit"]),
     "ExitAdded": _obj({"exit": ref("Exit"), "run_id": STR}, ["exit", "run_id"]),
