@@ -257,8 +257,10 @@ ANSWERS: dict[str, dict[str, Any]] = {
             **schema.DEFS["Link"]["properties"],
             "interface": {**STR, "description": "the link's WireGuard interface (cl-<id>)"},
             "keys_stored": {**BOOL, "description": "this end's private key file is on the cell"},
+            # read as an exit's tunnel is (pic-agent's link_status): the endpoint is the other cell's
+            "live": ref("ExitLive"),
         },
-        [*schema.DEFS["Link"]["required"], "interface", "keys_stored"],
+        [*schema.DEFS["Link"]["required"], "interface", "keys_stored", "live"],
     ),
     "LinkList": _obj(
         {

@@ -950,6 +950,7 @@ export type LinkView = {
   interface: string
   /** this end's private key file is on the cell */
   keys_stored: boolean
+  live: ExitLive
 }
 
 export type LinkList = {
