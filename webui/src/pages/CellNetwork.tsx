@@ -183,7 +183,7 @@ function InviteForm({ onDone }: { onDone: () => void }) {
     <form onSubmit={submit} noValidate aria-label="Invite a cell">
       <FormError error={formError} />
       <ServiceChoice id="invite-services" legend="Services of this cell offered to it" value={services} onChange={setServices} error={errors.services} />
-      <div className="grid grid-cols-1 gap-x-3 sm:grid-cols-[8rem_1fr]">
+      <div className="grid grid-cols-1 gap-x-3 sm:grid-cols-[10rem_1fr]">
         <Field id="invite-hours" label="Valid for (hours)" error={errors.hours}>
           <input id="invite-hours" className={inputClass} inputMode="numeric" value={hours} aria-invalid={Boolean(errors.hours)} onChange={(e) => setHours(e.target.value)} />
         </Field>
