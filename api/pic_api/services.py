@@ -102,7 +102,9 @@ class Cell:
             self.agent.exit_status if self.agent else (
                 lambda name, kind: actions.exit_status(name, config.exit_interface_prefix, kind=kind)),
         )
-        self.links = LinkManager(self.changes, config.links_dir, self.ddns.endpoint)
+        # a link's running tunnel, as an exit's: the agent, or here
+        self.links = LinkManager(self.changes, config.links_dir, self.ddns.endpoint,
+                                 live=self.agent.link_status if self.agent else actions.link_status)
         self.settings = SettingsManager(self.changes, self.ddns.available)
         # dnsmasq's lease file is root's to read: through the agent, or here without one
         self.netsvc = NetworkServicesManager(

@@ -159,3 +159,37 @@ def test_only_the_granted_calendar_answers_through_the_link(cells, linked):
     # the same ports of away on its LAN (the lab bridge) are open: the link's chain drops them
     on_lan = json.loads(home.exec("python3", "/tmp/probe.py", home.ip, cells["cellb"].ip, "8081", "22").stdout)
     assert on_lan == {"8081": "open", "22": "open"}, on_lan
+
+
+def test_a_grant_revoked_through_the_api_closes_the_service_at_once(cells, admins, linked):
+    """Away revokes home's calendar grant in place (PUT, no new tokens): when that run ends, away's
+    HTTPS is dropped from the link; granted again, it answers again. The link itself stays up."""
+    home, away, aa = cells["cell"], cells["cellb"], admins["cellb"]
+    (link,) = linked["away"]["links"]
+    probe = ["python3", "/tmp/probe.py", linked["home_vpn"], linked["away_vpn"], "443", "53"]
+    home.exec("sh", "-c", f"cat > /tmp/probe.py <<'EOF'\n{PROBE}EOF")
+
+    def set_grants(grants: list[str]) -> float:
+        started = time.monotonic()
+        resp = aa.put(f"{away.https}/api/cells/links/{link['cell_id']}", json={"grants": grants}, headers=csrf(aa),
+                      timeout=30)
+        assert resp.status_code == 202, resp.text
+        assert resp.json()["link"]["grants"] == grants
+        run = run_finished(aa, away.https, resp.json()["run_id"])
+        assert "firewall" in run["tags"], run  # the link chain is the firewall's
+        return time.monotonic() - started
+
+    took = set_grants([])
+    after = json.loads(home.exec(*probe).stdout)
+    assert after == {"443": "filtered", "53": "open"}, after  # the link stays: DNS still answers
+    print(f"calendar revoked and closed in {took:.0f} s (the converge of the link's roles)")
+    bad = aa.put(f"{away.https}/api/cells/links/{link['cell_id']}", json={"grants": ["ssh"]}, headers=csrf(aa),
+                 timeout=30)
+    assert bad.status_code == 400 and "grants[0]" in bad.json()["fields"], bad.text
+
+    set_grants(["calendar"])
+    again = json.loads(home.exec(*probe).stdout)
+    assert again == {"443": "open", "53": "open"}, again
+    listed = aa.get(f"{away.https}/api/cells/links", timeout=30).json()["links"]
+    assert [(ln["grants"], ln["public_key"], ln["port"]) for ln in listed] == [
+        (["calendar"], link["public_key"], link["port"])]

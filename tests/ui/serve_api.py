@@ -14,9 +14,10 @@ API's AgentClient) runs borg on a local repository holding the cell's state and 
 client (tests/unit/fake_docker.py) over their test index of apps. Services are healthy, one device
 holds a DHCP lease, the CA has a root certificate, the journal is empty. The WireGuard interface is
 wg's dump of a running one, parsed by the agent's own parser: every device shook hands 42 seconds
-ago, except those whose name ends in "-away", which never did. Beside the API it serves
-the two files caddy serves with the UI on a cell, ``/ca.crt`` (the root certificate) and
-``/cell.json`` (the HTTPS addresses, from the state as the caddy role writes them after setup).
+ago, except those whose name ends in "-away", which never did. The other cell of each cell link shook
+hands 42 seconds ago too (``link_live``). Beside the API it serves the two files caddy serves with
+the UI on a cell, ``/ca.crt`` (the root certificate) and ``/cell.json`` (the HTTPS addresses, from
+the state as the caddy role writes them after setup).
 File storage is real: a converge of the webdav role renders that role's own templates (the site and
 the users' password hashes, from the state) for Debian's Apache (``apache2`` of apache2-bin) on a
 loopback port, which it starts or reloads as the role's handler does (``LocalWebdav``); the UI's
@@ -302,6 +303,17 @@ def wg_dump_of(state: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def link_live(state: dict, cell_id: str) -> dict:
+    """A link's tunnel as pic-agent's link_status reads it: its unit active and `wg show cl-<id> dump`
+    of a link whose other cell shook hands 42 seconds ago, parsed by the agent's own parser."""
+    link = next(ln for ln in state.get("links", []) if ln["cell_id"] == cell_id)
+    private, public = CELL_WG_KEYS
+    dump = (f"{private}\t{public}\t{link['port']}\toff\n{link['public_key']}\t(none)\t{link['endpoint']}\t"
+            f"{','.join(link['subnets'])}\t{int(time.time()) - 42}\t524288\t262144\t25\n")
+    peer = actions.parse_wg_dump(dump)["peers"][0]
+    return {"unit": "active", "up": True, **{k: peer[k] for k in ("endpoint", "latest_handshake", "rx", "tx")}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
@@ -404,6 +416,7 @@ def main() -> int:
     app.extensions["pic"].backups.call = AgentClient(tmp / "agent.sock").call
     app.extensions["pic"].wireguard._live = lambda: {
         "up": True, **actions.parse_wg_dump(wg_dump_of(app.extensions["pic"].state.load()))}
+    app.extensions["pic"].links._live = lambda cell_id: link_live(app.extensions["pic"].state.load(), cell_id)
     server = make_server("127.0.0.1", args.port, with_caddy_files(app, config), threaded=True,
                          request_handler=QuietHandler)
     code = app.extensions["pic"].setup_code.current()

@@ -4,6 +4,7 @@ the first; each refusal a 400 naming the field with nothing saved; keys only in 
 import base64
 import json
 import stat
+import time
 
 import pytest
 import yaml
@@ -258,3 +259,119 @@ def test_the_state_refuses_overlapping_links_and_shared_ports():
     with pytest.raises(schema.StateError) as err:
         schema.validate_state({**base, "links": [{**link, "subnets": ["10.0.0.128/25"], "port": 51820}]})
     assert set(err.value.fields) == {"links[0].port", "links[0].subnets[0]"}
+
+
+def linked_pair(app, admin, remote, offered=("calendar",), granted=("calendar", "files")):
+    """Home invites remote, remote redeems granting ``granted``, home accepts: both ends linked."""
+    rapp, rclient = remote
+    made = invite(admin, services=list(offered))
+    resp = post(rclient, "/api/cells/links", {"token": made["token"], "services": list(granted)})
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(rapp, resp.get_json()["run_id"])
+    accepted = post(admin, "/api/cells/links/accept", {"token": resp.get_json()["answer"]})
+    assert accepted.status_code == 202, accepted.get_json()
+    wait_run(app, accepted.get_json()["run_id"])
+    return state(app)["links"][0], state(rapp)["links"][0]
+
+
+def put(client, path, body):
+    return client.put(path, json=body, headers=csrf(client))
+
+
+def test_a_links_grants_change_in_place_and_converge_the_firewall(app, admin, remote, backend):
+    """Revoking and granting keep the link (same keys, port, peer); the run converges the link's roles."""
+    home_link, _ = linked_pair(app, admin, remote)
+    assert home_link["grants"] == ["calendar"]
+    key = (links_dir(app) / f"{home_link['cell_id']}.key").read_text()
+    resp = put(admin, f"/api/cells/links/{home_link['cell_id']}", {"grants": ["mail", "files"]})
+    assert resp.status_code == 202, resp.get_json()
+    assert resp.get_json()["link"]["grants"] == ["files", "mail"]  # the schema's order, whatever was sent
+    wait_run(app, resp.get_json()["run_id"])
+    (link,) = state(app)["links"]
+    assert link == {**home_link, "grants": ["files", "mail"]}
+    assert (links_dir(app) / f"{home_link['cell_id']}.key").read_text() == key
+    # the roles that read the links converge (derived, as for any change of them); the firewall's chain closes
+    assert sorted(backend.runs[-1]["tags"]) == ["cell_link", "dnsmasq", "firewall"], backend.runs[-1]
+    (var,) = schema.state_to_vars(state(app))["pic_links"]
+    assert var["grants"] == ["files", "mail"]
+    # everything revoked: the link stays, granting nothing
+    resp = put(admin, f"/api/cells/links/{home_link['cell_id']}", {"grants": []})
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    assert state(app)["links"] == [{**home_link, "grants": []}]
+    assert admin.get("/api/cells/links").get_json()["links"][0]["grants"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({}, "grants"), ({"grants": ["ssh"]}, "grants[0]"), ({"grants": "calendar"}, "grants"),
+     ({"grants": ["mail", "mail"]}, "grants"), ({"grants": [], "port": 1}, "port"), ([], "body")],
+)
+def test_a_bad_grants_change_is_refused_and_nothing_saved(app, admin, remote, body, field):
+    home_link, _ = linked_pair(app, admin, remote)
+    before = state(app)["links"]
+    refused(put(admin, f"/api/cells/links/{home_link['cell_id']}", body), field)
+    assert state(app)["links"] == before
+
+
+def test_grants_of_no_link_are_not_found_and_admin_only(app, admin, peer_client):
+    resp = put(admin, "/api/cells/links/0123456789abcdef", {"grants": ["calendar"]})
+    assert resp.status_code == 404, resp.get_json()
+    assert state(app).get("links", []) == []
+    assert put(peer_client, "/api/cells/links/0123456789abcdef", {"grants": []}).status_code == 403
+
+
+# --- a link's live state: pic-agent's link_status, GET /api/cells/links' "live" --------------------
+def test_link_status_reads_the_links_unit_and_tunnel_as_an_exits_without_a_key(tmp_path):
+    from test_api_exits import DUMP, PRIVATE, PSK, fake_tools
+
+    from pic_api.agent import actions
+
+    (tmp_path / "dump").write_text(DUMP)
+    tools = fake_tools(tmp_path, f"cat {tmp_path}/dump", "active")
+    result = actions.link_status("0123456789abcdef", **tools)
+    assert (tmp_path / "wg.argv").read_text().split() == ["show", "cl-0123456789ab", "dump"]
+    assert (tmp_path / "systemctl.argv").read_text().split() == ["is-active", "wg-quick@cl-0123456789ab.service"]
+    assert result == {"unit": "active", "up": True, "endpoint": "198.51.100.20:51820",
+                      "latest_handshake": 1764931200, "rx": 9340, "tx": 12876}
+    assert PRIVATE not in json.dumps(result) and PSK not in json.dumps(result)
+
+
+@pytest.mark.parametrize("args", [{}, {"cell_id": "wg0"}, {"cell_id": "0123456789ABCDEF"},
+                                  {"cell_id": "0123456789abcdef; wg showconf wg0"},
+                                  {"cell_id": "0123456789abcdef", "interface": "wg0"}])
+def test_the_agents_link_status_takes_a_cell_id_only(args):
+    from pic_api.agent.protocol import AgentError, validate
+
+    assert validate({"action": "link_status", "args": {"cell_id": "0123456789abcdef"}}, ()) == (
+        "link_status", {"cell_id": "0123456789abcdef"})
+    with pytest.raises(AgentError):
+        validate({"action": "link_status", "args": args}, ())
+
+
+def test_the_list_says_how_each_links_tunnel_runs(app, admin, remote):
+    home_link, _ = linked_pair(app, admin, remote)
+    asked = []
+
+    def live(cell_id):
+        asked.append(cell_id)
+        return {"unit": "active", "up": True, "endpoint": "203.0.113.8:51821", "latest_handshake": 1764931200,
+                "rx": 10, "tx": 20, "private_key": "never shown"}
+
+    app.extensions["pic"].links._live = live
+    (listed,) = admin.get("/api/cells/links").get_json()["links"]
+    assert asked == [home_link["cell_id"]]
+    now = listed["live"].pop("now")
+    assert abs(now - time.time()) < 60
+    assert listed["live"] == {"unit": "active", "up": True, "endpoint": "203.0.113.8:51821",
+                              "latest_handshake": 1764931200, "rx": 10, "tx": 20}
+
+    def away(cell_id):
+        raise RuntimeError("the agent is away")
+
+    app.extensions["pic"].links._live = away
+    resp = admin.get("/api/cells/links")
+    assert resp.status_code == 200
+    live_state = resp.get_json()["links"][0]["live"]
+    assert live_state["up"] is False and live_state["latest_handshake"] == 0
+    assert "could not be read: the agent is away" in live_state["reason"]

@@ -925,6 +925,112 @@ describe('the running cell', { concurrency: false }, () => {
     assert.deepEqual(unexpectedErrors([400]), [])
   })
 
+  /** An invitation of another cell, signed as that cell signs one (core/links.py): its own Ed25519
+   * key, its id the first 16 hex digits of the SHA-256 of that key's public half. */
+  function invitationOf(name, services) {
+    const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519')
+    const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url')
+    const payload = {
+      v: 1, kind: 'invitation',
+      cell: { id: crypto.createHash('sha256').update(raw).digest('hex').slice(0, 16), name, zone: `${name}.cell` },
+      signing_key: raw.toString('base64'), public_key: crypto.randomBytes(32).toString('base64'),
+      endpoint: '192.0.2.77:51900', subnets: ['172.31.201.0/24'], dns: '172.31.201.1', services,
+      nonce: crypto.randomBytes(18).toString('base64url'), expires: Math.floor(Date.now() / 1000) + 3600,
+    }
+    const body = Buffer.from(JSON.stringify(payload)).toString('base64url')
+    return { token: `pic-link1.${body}.${crypto.sign(null, Buffer.from(body), privateKey).toString('base64url')}`, id: payload.cell.id }
+  }
+
+  test('cell network: invite (token copied, its expiry), refusals at the token field, join a cell, change its grants and remove it, each run followed', async () => {
+    errors = []
+    requests = []
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseUrl })
+    await page.goto(`${baseUrl}/cell-network`)
+    await page.getByRole('heading', { name: 'Cell Network', level: 1 }).waitFor()
+    await page.getByText('This cell is linked to no other cell yet.').waitFor()
+
+    // an invitation offering files: its token, copied whole, and how long it holds
+    const invite = page.getByRole('form', { name: 'Invite a cell' })
+    await invite.getByLabel('Files (WebDAV)').check()
+    await invite.getByLabel('Valid for (hours)').fill('2')
+    await invite.getByRole('button', { name: 'Make invitation' }).click()
+    const made = invite.getByTestId('token-out')
+    await made.waitFor()
+    const token = await made.getByLabel('Invitation token', { exact: true }).inputValue()
+    assert.match(token, /^pic-link1\.[\w-]+\.[\w-]+$/)
+    assert.match(await made.textContent(), /Single use, expires in (1 h 59 min|2 h)/)
+    await made.getByRole('button', { name: 'Copy the invitation token' }).click()
+    await made.getByRole('button', { name: 'Copy the invitation token' }).getByText('Copied').waitFor()
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token)
+    await page.getByTestId('invitations').getByText(/Offering Calendar & contacts, Files \(WebDAV\)/).waitFor()
+
+    // the cell's own invitation pasted back: the API refuses it, at the token field
+    const join = page.getByRole('form', { name: 'Join a cell' })
+    await join.getByLabel('Token').fill(token)
+    await join.getByRole('button', { name: 'Join cell' }).click()
+    await join.locator('#join-token-error').getByText(/a cell is not linked to itself/).waitFor()
+    assert.equal(await join.getByLabel('Token').getAttribute('aria-invalid'), 'true')
+
+    // another cell's invitation: what it offers read before it is sent; joined granting mail
+    const away = invitationOf('away', ['calendar'])
+    try {
+      await join.getByLabel('Token').fill(away.token)
+      await join.getByTestId('token-preview').getByText(/An invitation from cell away \(away\.cell\), offering Calendar & contacts/).waitFor()
+      await join.getByLabel('Mail').check()
+      await join.getByRole('button', { name: 'Join cell' }).click()
+      const answer = join.getByTestId('token-out')
+      await answer.waitFor()
+      assert.match(await answer.getByLabel('Answer token', { exact: true }).inputValue(), /^pic-link1\./)
+      assert.match(await answer.textContent(), /Give it back to cell away’s admin/)
+      const progress = page.getByTestId('link-run')
+      await progress.getByText(/Linked to cell away\./).waitFor()
+      await progress.getByText('Applied.', { exact: false }).waitFor({ timeout: TIMEOUT })
+      const card = page.getByTestId('link-away')
+      await card.waitFor()
+      assert.match(await card.textContent(), /away \(away\.cell\)/)
+      assert.match(await card.textContent(), /172\.31\.201\.0\/24/)
+      if (!REAL) await card.getByTestId('link-live').getByText(/Tunnel up · last handshake 4\d seconds ago/).waitFor()
+      let listed = (await (await page.request.get(`${baseUrl}/api/cells/links`)).json()).links
+      assert.deepEqual(listed.map((l) => [l.name, l.grants, l.offered]), [['away', ['mail'], ['calendar']]])
+      await shot('cell-network')
+
+      // its grants changed in place: mail revoked, calendar granted; the run followed to its end
+      const grants = card.getByRole('form', { name: 'What away may reach' })
+      await grants.getByLabel('Mail').uncheck()
+      await grants.getByLabel('Calendar & contacts').check()
+      await grants.getByRole('button', { name: 'Save access' }).click()
+      await progress.getByText(/Cell away may now reach Calendar & contacts; Mail closed when the run ends\./).waitFor()
+      await progress.getByText('Applied.', { exact: false }).waitFor({ timeout: TIMEOUT })
+      listed = (await (await page.request.get(`${baseUrl}/api/cells/links`)).json()).links
+      assert.deepEqual(listed.map((l) => [l.name, l.grants, l.keys_stored]), [['away', ['calendar'], true]])
+      const put = requests.filter((r) => r.method === 'PUT')
+      assert.deepEqual(put.map((r) => r.path), [`/api/cells/links/${away.id}`])
+      assert.ok(put[0].csrf, 'the change carried the CSRF token')
+
+      // with a link listed and a token shown, the page fits a phone
+      await page.setViewportSize({ width: 390, height: 844 })
+      try {
+        await assertFits('/cell-network', 'phone')
+        await shot('cell-network-phone')
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 900 })
+      }
+
+      // removed after asking
+      await card.getByRole('button', { name: 'Remove the link to away' }).click()
+      const dialog = page.getByRole('alertdialog')
+      await dialog.getByText(/The tunnel to away \(away\.cell\) is taken down here/).waitFor()
+      await dialog.getByRole('button', { name: 'Remove' }).click()
+      await progress.getByText(/The link to cell away is removed\./).waitFor()
+      await page.getByText('This cell is linked to no other cell yet.').waitFor()
+      await progress.getByText('Applied.', { exact: false }).waitFor({ timeout: TIMEOUT })
+    } finally {
+      const left = (await (await page.request.get(`${baseUrl}/api/cells/links`)).json()).links ?? []
+      for (const l of left) await pageRequest('DELETE', `/api/cells/links/${l.cell_id}`)
+    }
+    assert.deepEqual(unexpectedErrors([400]), [])
+  })
+
   test('email: the link to Roundcube, the addresses, the records to publish copied, and the queue or why it cannot be read', async () => {
     errors = []
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseUrl })

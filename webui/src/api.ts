@@ -336,6 +336,14 @@ export const endpoints = {
   addPortForward: (body: T.PortForwardRequest) => api.post<T.FirewallRuleAdded>('/api/firewall/forwards', body),
   deletePortForward: (id: string) => api.del<T.NetworkChangeStarted>(`/api/firewall/forwards/${encodeURIComponent(id)}`),
   peerConfig: (name: string) => api.get<T.PeerConfig>(`/api/peers/${encodeURIComponent(name)}/config`),
+  // links to other cells (admins only)
+  cellLinks: () => api.get<T.LinkList>('/api/cells/links'),
+  inviteCell: (body: T.LinkInvitationRequest) => api.post<T.LinkInvitation>('/api/cells/invitations', body),
+  redeemInvitation: (body: T.LinkRedeemRequest) => api.post<T.LinkRedeemed>('/api/cells/links', body),
+  acceptAnswer: (body: T.LinkAcceptRequest) => api.post<T.LinkAccepted>('/api/cells/links/accept', body),
+  setLinkGrants: (cellId: string, body: T.LinkGrantsRequest) =>
+    api.put<T.LinkGrantsChanged>(`/api/cells/links/${encodeURIComponent(cellId)}`, body),
+  deleteLink: (cellId: string) => api.del<T.LinkRemoved>(`/api/cells/links/${encodeURIComponent(cellId)}`),
   // per-device exits (admins only)
   exits: async () => (await api.get<T.ExitList>('/api/exits')).exits,
   addExit: (body: T.ExitRequest) => api.post<T.ExitAdded>('/api/exits', body),

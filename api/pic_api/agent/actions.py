@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ..core import wgkeys
+from ..core import schema, wgkeys
 from ..managers.files import write_atomic
 
 
@@ -212,6 +212,14 @@ def exit_status(name: str, prefix: str = "exit-", wg: str = "wg", systemctl: str
     else:
         out["reason"] = live["reason"]
     return out
+
+
+
+def link_status(cell_id: str, wg: str = "wg", systemctl: str = "systemctl") -> dict[str, Any]:
+    """A cell link's tunnel as the cell_link role runs it (interface cl-<id>, unit wg-quick@ of it):
+    read as an exit's WireGuard tunnel is (``exit_status``): the unit's state, the other cell's
+    endpoint, the latest handshake and the transfer; no key."""
+    return exit_status(schema.link_interface(cell_id), prefix="", wg=wg, systemctl=systemctl)
 
 
 def openvpn_status(interface: str, systemctl: str = "systemctl", ip: str = "ip",

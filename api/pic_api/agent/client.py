@@ -116,6 +116,9 @@ class AgentClient:
     def exit_status(self, name: str, kind: str = "wireguard") -> dict[str, Any]:
         return self.call("exit_status", name=name, kind=kind)
 
+    def link_status(self, cell_id: str) -> dict[str, Any]:
+        return self.call("link_status", cell_id=cell_id)
+
     def peer_apply(self, op: str, peer: dict[str, Any]) -> dict[str, Any]:
         """Applies a peer the state just gained (op add) or lost (remove) to the running cell."""
         fields = {k: peer[k] for k in ("name", "public_key", "ip")}

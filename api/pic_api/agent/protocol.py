@@ -215,6 +215,8 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     # an exit's tunnel (the exits role's wg-quick@exit-<name> or openvpn-client@exit-<name>): its
     # unit's state, the exit server's latest handshake and transfer, or the tunnel's address; no key
     "exit_status": ({"name": _typed("ExitName")}, {"kind": (_typed("ExitKind"), "wireguard")}),
+    # a cell link's tunnel (the cell_link role's wg-quick@cl-<id>), read as an exit's: no key
+    "link_status": ({"cell_id": _typed("CellId")}, {}),
     # a peer added to or removed from the running cell at once; the agent also checks it against
     # the cell state on disk (an added peer must be there as given, a removed one gone)
     "peer_apply": ({"op": _op, "name": _peer_name, "public_key": _wg_key, "ip": _ipv4, "route": _route}, {}),

@@ -263,6 +263,9 @@ class Agent:
     def do_exit_status(self, name: str, kind: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return actions.exit_status(name, self.config.exit_interface_prefix, kind=kind)
 
+    def do_link_status(self, cell_id: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return actions.link_status(cell_id)
+
     def do_calendar_list(self, users: list[str], send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         return {"collections": actions.calendar_collections(Path(self.config.radicale_storage_dir), users)}
 

@@ -1538,6 +1538,9 @@ LINK_REDEEM = Request(
     required=("token",),
 )
 LINK_ACCEPT = Request("LinkAcceptRequest", "answer", own={"token": _LINK_TOKEN_NODE}, required=("token",))
+# A link's grants changed in place (no new tokens): the services of this cell the linked cell may reach.
+LINK_GRANTS = Request("LinkGrantsRequest", "grants", own={"grants": _ref("LinkServices", "services granted")},
+                      required=("grants",))
 USER = Request(
     "UserRequest",
     "user",
@@ -1693,8 +1696,8 @@ CALENDAR = Request(
 )
 IMAGE_PULL = Request("ImagePull", "image pull", own={"reference": _ref("PullRef", "image")}, required=("reference",))
 
-REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, EXIT, LINK_INVITE, LINK_REDEEM, LINK_ACCEPT, USER,
-            DDNS, LOGIN, PASSWORD_CHANGE, BACKUP, BACKUP_RESTORE, BACKUP_KEY, SETUP_RESTORE, STORE_SETTINGS,
+REQUESTS = (SETUP, SETUP_REQUEST, SETUP_CODE, SETTINGS, PEER, EXIT, LINK_INVITE, LINK_REDEEM, LINK_ACCEPT, LINK_GRANTS,
+            USER, DDNS, LOGIN, PASSWORD_CHANGE, BACKUP, BACKUP_RESTORE, BACKUP_KEY, SETUP_RESTORE, STORE_SETTINGS,
             STORE_INSTALL, STORE_UPGRADE, IMAGE_PULL, DNS_RECORD, DHCP_RESERVATION, CALENDAR)
 
 

@@ -37,6 +37,22 @@ Live = Callable[[str, str], dict[str, Any]]
 LIVE_KEYS = ("unit", "up", "endpoint", "latest_handshake", "rx", "tx", "address", "reason")
 
 
+def tunnel_live(read: Callable[[], dict[str, Any]] | None, now: int, what: str) -> dict[str, Any]:
+    """How a tunnel runs (an exit's, a cell link's: pic-agent's read-only status), with ``now`` (the
+    cell's clock, against which the handshake's age is told). When it cannot be read, ``up`` is false
+    and ``reason`` says why; the caller still lists what it lists."""
+    down = {"unit": "unknown", "up": False, "endpoint": "", "latest_handshake": 0, "rx": 0, "tx": 0}
+    if read is None:
+        return {**down, "now": now, "reason": "the tunnel's state is not read here"}
+    try:
+        got = read()
+    except Exception as exc:  # the agent refused or is away
+        message = getattr(exc, "message", None) or str(exc)
+        log.warning("%s: its tunnel's state not read: %s", what, message)
+        return {**down, "now": now, "reason": f"the tunnel's state could not be read: {message}"[:300]}
+    return {**down, **{k: got[k] for k in LIVE_KEYS if k in got}, "now": now}
+
+
 class ExitManager:
     def __init__(self, changes: ChangeManager, secrets_dir: Path, live: Live | None = None,
                  clock: Callable[[], float] = time.time):
@@ -64,19 +80,9 @@ class ExitManager:
         return out
 
     def live(self, name: str, kind: str = "wireguard") -> dict[str, Any]:
-        """How the exit's tunnel runs, with ``now`` (the cell's clock, against which the handshake's
-        age is told). When it cannot be read, ``up`` is false and ``reason`` says why."""
-        now = int(self.clock())
-        down = {"unit": "unknown", "up": False, "endpoint": "", "latest_handshake": 0, "rx": 0, "tx": 0}
-        if self._live is None:
-            return {**down, "now": now, "reason": "the tunnel's state is not read here"}
-        try:
-            got = self._live(name, kind)
-        except Exception as exc:  # the agent refused or is away: the exits are still listed
-            message = getattr(exc, "message", None) or str(exc)
-            log.warning("exit %s: its tunnel's state not read: %s", name, message)
-            return {**down, "now": now, "reason": f"the tunnel's state could not be read: {message}"[:300]}
-        return {**down, **{k: got[k] for k in LIVE_KEYS if k in got}, "now": now}
+        """How the exit's tunnel runs (``tunnel_live``)."""
+        read = None if self._live is None else (lambda: self._live(name, kind))
+        return tunnel_live(read, int(self.clock()), f"exit {name}")
 
     def get(self, name: str) -> dict[str, Any]:
         for ex in self.list():

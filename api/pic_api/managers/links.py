@@ -33,6 +33,7 @@ from typing import Any
 from ..core import addressing, links, schema, wgkeys
 from .changes import ChangeManager
 from .errors import Conflict, InvalidInput, NotFound, checked
+from .exits import tunnel_live
 from .files import file_lock, write_atomic
 from .runs import Run
 
@@ -47,8 +48,9 @@ def _refused(field: str, message: str) -> InvalidInput:
 
 class LinkManager:
     def __init__(self, changes: ChangeManager, links_dir: Path, endpoint: Callable[[dict[str, Any]], str],
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, live: Callable[[str], dict[str, Any]] | None = None):
         self.changes = changes
+        self._live = live  # a link's running tunnel by cell id (pic-agent's read-only link_status)
         self.links_dir = Path(links_dir)
         self.endpoint = endpoint  # the host other cells dial (DdnsManager.endpoint)
         self.clock = clock
@@ -125,10 +127,17 @@ class LinkManager:
         return {
             "cell": self.identity(),
             "links": [{**ln, "interface": schema.link_interface(ln["cell_id"]),
-                       "keys_stored": self.key_file(ln["cell_id"]).is_file()} for ln in state.get("links", [])],
+                       "keys_stored": self.key_file(ln["cell_id"]).is_file(), "live": self.live(ln["cell_id"])}
+                      for ln in state.get("links", [])],
             "invitations": [{"nonce": n, "expires": p["expires"], "services": p["services"], "port": p["port"]}
                             for n, p in sorted(book["pending"].items()) if p["expires"] > now],
         }
+
+    def live(self, cell_id: str) -> dict[str, Any]:
+        """How the link's tunnel runs: the unit, the other end's endpoint, the latest handshake, the
+        transfer and ``now`` (exits.tunnel_live)."""
+        read = None if self._live is None else (lambda: self._live(cell_id))
+        return tunnel_live(read, int(self.clock()), f"link to cell {cell_id}")
 
     # the three steps -----------------------------------------------------------------------------
     def invite(self, body: Any) -> dict[str, Any]:
@@ -264,3 +273,20 @@ class LinkManager:
         run, _ = self.changes.apply(change, f"remove the link to cell {cell_id}",
                                     before_run=lambda _: self.key_file(cell_id).unlink(missing_ok=True))
         return run
+
+    def set_grants(self, cell_id: str, body: Any) -> tuple[Run, dict[str, Any]]:
+        """Change which of this cell's services a linked cell may reach, keeping the link (no new
+        tokens): the state's grants change and the converge that follows rewrites the link's
+        firewall chain, so a revoked service is closed by that run. The other end's ``offered``
+        is its own record of the invitation and is not changed here."""
+        data = checked(schema.LINK_GRANTS, body)
+        grants = [s for s in schema.LINK_SERVICES if s in data["grants"]]  # one order, whatever was sent
+
+        def change(state: dict[str, Any]) -> dict[str, Any]:
+            link = next((ln for ln in state.get("links", []) if ln["cell_id"] == cell_id), None)
+            if link is None:
+                raise NotFound(f"no link to cell {cell_id!r}")
+            link["grants"] = grants
+            return link
+
+        return self.changes.apply(change, f"change what the link to cell {cell_id} grants")

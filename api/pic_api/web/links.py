@@ -64,3 +64,19 @@ def links_accept() -> Any:
 @doc("Remove the link to a cell and this end's key file", "LinkRemoved", 202, params=CELL_ID, errors=(404,))
 def links_delete(cell_id: str) -> Any:
     return jsonify(run_id=cell().links.delete(cell_id).id), 202
+
+
+@links_bp.put("/links/<cell_id>")
+@doc(
+    "Change which of this cell's services the linked cell may reach, keeping the link: the converge that "
+    "follows rewrites the link's firewall chain, so a revoked service is closed when its run ends. Refused "
+    "with a 400 naming the field (grants, grants[<i>])",
+    "LinkGrantsChanged",
+    202,
+    body=schema.LINK_GRANTS,
+    params=CELL_ID,
+    errors=(404,),
+)
+def links_set_grants(cell_id: str) -> Any:
+    run, link = cell().links.set_grants(cell_id, json_body())
+    return jsonify(link=link, run_id=run.id), 202

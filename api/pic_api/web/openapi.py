@@ -260,8 +260,10 @@ ANSWERS: dict[str, dict[str, Any]] = {
             **schema.DEFS["Link"]["properties"],
             "interface": {**STR, "description": "the link's WireGuard interface (cl-<id>)"},
             "keys_stored": {**BOOL, "description": "this end's private key file is on the cell"},
+            # read as an exit's tunnel is (pic-agent's link_status): the endpoint is the other cell's
+            "live": ref("ExitLive"),
         },
-        [*schema.DEFS["Link"]["required"], "interface", "keys_stored"],
+        [*schema.DEFS["Link"]["required"], "interface", "keys_stored", "live"],
     ),
     "LinkList": _obj(
         {
@@ -292,6 +294,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
     ),
     "LinkAccepted": _obj({"link": ref("Link"), "run_id": STR}, ["link", "run_id"]),
     "LinkRemoved": _obj({"run_id": STR}, ["run_id"]),
+    "LinkGrantsChanged": _obj({"link": ref("Link"), "run_id": STR}, ["link", "run_id"]),
     "ExitList": _obj({"exits": _list(ref("ExitView"))}, ["exits"]),
     "ExitOne": _obj({"exit": ref("ExitView")}, ["exit"]),
     "ExitAdded": _obj({"exit": ref("Exit"), "run_id": STR}, ["exit", "run_id"]),

@@ -575,6 +575,10 @@ export type LinkAcceptRequest = {
   token: string
 }
 
+export type LinkGrantsRequest = {
+  grants: LinkServices
+}
+
 export type LinkInvitationRequest = {
   services?: LinkServices
   /** how long the invitation may be redeemed; left out: 24 */
@@ -946,6 +950,7 @@ export type LinkView = {
   interface: string
   /** this end's private key file is on the cell */
   keys_stored: boolean
+  live: ExitLive
 }
 
 export type LinkList = {
@@ -988,6 +993,11 @@ export type LinkAccepted = {
 }
 
 export type LinkRemoved = {
+  run_id: string
+}
+
+export type LinkGrantsChanged = {
+  link: Link
   run_id: string
 }
 

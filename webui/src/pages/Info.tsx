@@ -4,10 +4,11 @@ import { useState, type FormEvent } from 'react'
 import { Link, Route, Routes } from 'react-router-dom'
 import { endpoints, SERVICE_LABELS, type LogEntry, type ServiceName } from '../api'
 import { normalizeServices } from '../normalize'
-import { buttonPrimary, Card, ErrorNote, inputClass, Loading, NotAvailable, PageHeader, useApi } from '../components/ui'
+import { buttonPrimary, Card, ErrorNote, inputClass, Loading, PageHeader, useApi } from '../components/ui'
 import { LogVerbosity } from '../components/LogVerbosity'
 import { ServiceHealthList } from '../components/ServiceHealthList'
 import { CalendarPage } from './Calendar'
+import { CellNetworkPage } from './CellNetwork'
 import { EmailPage } from './Email'
 import { NetworkServicesPage } from './NetworkServices'
 import { RunsTable } from './Runs'
@@ -20,15 +21,6 @@ function ServiceHealth({ only }: { only: string[] }) {
   const list = (services.data ? normalizeServices(services.data) : []).filter((s) => only.includes(s.name))
   if (!list.length) return <p className="text-sm text-slate-700">Not enabled on this cell. Turn it on in <Link className="text-teal-800 underline" to="/settings">Settings</Link>.</p>
   return <ServiceHealthList services={list} />
-}
-
-function Pending({ title, intro, pending }: { title: string; intro: string; pending: string }) {
-  return (
-    <div className="space-y-4">
-      <PageHeader title={title}>{intro}</PageHeader>
-      <NotAvailable>{pending}</NotAvailable>
-    </div>
-  )
 }
 
 const LOG_SOURCES = ['api', 'dns', 'dhcp', 'ntp', 'wireguard', 'mail', 'calendar', 'files']
@@ -141,7 +133,7 @@ export function InfoPages() {
       <Route path="/wireguard" element={<WireGuardPage health={<ServiceHealth only={['wireguard']} />} />} />
       <Route path="/email" element={<EmailPage health={<ServiceHealth only={['mail']} />} />} />
       <Route path="/calendar" element={<CalendarPage admin health={<ServiceHealth only={['calendar']} />} />} />
-      <Route path="/cell-network" element={<Pending title="Cell Network" intro="Links between cells." pending="Linking this cell with other cells is not yet available." />} />
+      <Route path="/cell-network" element={<CellNetworkPage />} />
       <Route path="/logs" element={<Logs />} />
       <Route path="*" element={<NotFound />} />
     </Routes>
