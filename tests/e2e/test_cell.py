@@ -716,6 +716,9 @@ def test_web_ui_against_the_cell(cell, admin):
                        PIC_UI_FAILED_MSG=failed[0]["msg"],
                        PIC_UI_UPSTREAMS=cell.lab.host_info("client")["ip"])
     assert ui.returncode == 0, ui.stdout[-6000:] + ui.stderr[-2000:]
+    # The settings test previewed, then applied a new time zone (ui.test.mjs TIMEZONE_AFTER).
+    assert cell.exec("cat", "/etc/timezone").stdout.strip() == "Europe/Lisbon"
+    assert cell.exec("readlink", "/etc/localtime").stdout.strip().endswith("zoneinfo/Europe/Lisbon")
 
 
 def test_every_run_went_through_the_agent(cell, admin):
@@ -825,6 +828,10 @@ def test_verbose_dns_logs_a_query_the_client_made_until_reset(cell, admin, peer)
         cell.exec("getent", "hosts", name, host="client")  # not found; asked at the cell through the tunnel
         found = wait_for(lambda: logged(name), 30, 2)
         assert found and any(f"query[A] {name} from {peer['ip']}" in e["message"] for e in found), found
+        # and on the Logs page, in Chromium: the DNS source searched for the name shows the query
+        ui = browser_suite(cell, "logs search", base, admin.verify, PIC_UI_LOG_QUERY=name, PIC_UI_LOG_FROM=peer["ip"])
+        assert ui.returncode == 0, ui.stdout[-6000:] + ui.stderr[-2000:]
+        assert "\n# pass 1\n" in ui.stdout, ui.stdout[-3000:]  # the suite ran its one test
     finally:
         verbosity([])
     quiet = f"quiet-{int(time.time())}.home.cell"

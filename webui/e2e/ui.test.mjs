@@ -383,6 +383,10 @@ describe('first run', { concurrency: false }, () => {
   })
 })
 
+// The time zone the settings test changes to (the wizard set Europe/Berlin); the e2e test of a real
+// cell checks the cell's clock zone after it.
+const TIMEZONE_AFTER = 'Europe/Lisbon'
+
 describe('the running cell', { concurrency: false }, () => {
   test('logout, a wrong password, then login', async () => {
     errors = []
@@ -590,6 +594,8 @@ describe('the running cell', { concurrency: false }, () => {
     await page.getByText('"not" is not an IP address.').waitFor()
     // On a real cell the driver names resolvers of its own lab (PIC_UI_UPSTREAMS): no query may leave it.
     await page.getByLabel('Upstream DNS resolvers').fill(process.env.PIC_UI_UPSTREAMS ?? '192.0.2.53\n198.51.100.9')
+    // and a new time zone, previewed and applied with them (the cell's clock zone: the common role)
+    await page.locator('#settings-timezone').selectOption(TIMEZONE_AFTER)
     await page.getByRole('button', { name: 'Preview changes' }).click()
     await page.getByText('Preview (check mode, nothing is changed)').waitFor()
     await page.locator('[data-testid=run-view] h2 + [data-status]:not([data-status=running])').waitFor()
@@ -611,6 +617,8 @@ describe('the running cell', { concurrency: false }, () => {
     await page.getByRole('heading', { name: 'Applying' }).waitFor()
     await page.locator('[data-testid=run-view] h2 + [data-status=successful]').waitFor()
     await page.getByRole('button', { name: 'Back to editing' }).waitFor()
+    const saved = await (await page.request.get(`${baseUrl}/api/settings`)).json()
+    assert.equal(saved.timezone, TIMEZONE_AFTER)
     await shot('settings-applied')
     assert.deepEqual(unexpectedErrors(), [])
   })
@@ -649,7 +657,7 @@ describe('the running cell', { concurrency: false }, () => {
     const newest = list.locator('li').first()
     assert.equal(await newest.getAttribute('data-version'), String(applied))
     assert.match(await newest.textContent(), /current/)
-    assert.match(await newest.textContent(), /changed upstream DNS/, 'the newest version says what it changed')
+    assert.match(await newest.textContent(), /changed time zone, upstream DNS/, 'the newest version says what it changed')
     await rollBackTo(before[before.length - 2].version, 'settings-rolled-back')
     assert.notDeepEqual(await resolvers(), set, 'the resolvers set above are rolled back')
     // and forward again to the version the test above applied, for the tests that follow
@@ -1476,6 +1484,27 @@ if (process.env.PIC_UI_WEBMAIL_URL) {
       await shot('webmail-message')
       // The wrong password's page is Roundcube's 401.
       assert.deepEqual(unexpectedErrors([401]), [])
+    })
+  })
+}
+
+// On a real cell whose DNS the driver made verbose: the query a VPN device made, found on the Logs page.
+if (process.env.PIC_UI_LOG_QUERY) {
+  describe('logs search', { concurrency: false }, () => {
+    test('the Logs page finds the query a VPN device made while DNS was verbose', async () => {
+      const name = process.env.PIC_UI_LOG_QUERY
+      errors = []
+      await page.goto(`${baseUrl}/logs`)
+      await page.getByRole('heading', { name: /^(Logs|Log in to your cell)$/, level: 1 }).waitFor()
+      if (page.url().includes('/login')) await loginUntil('Logs')
+      const form = page.getByRole('form', { name: 'Search the logs' })
+      await form.getByLabel('Source').selectOption('dns')
+      await form.getByLabel('Containing').fill(name)
+      await form.getByRole('button', { name: 'Search' }).click()
+      const row = page.getByTestId('log-entries').getByRole('row').filter({ hasText: `query[A] ${name} from ${process.env.PIC_UI_LOG_FROM}` })
+      await row.first().waitFor()
+      await shot('logs-dns-query')
+      assert.deepEqual(unexpectedErrors(), [])
     })
   })
 }
