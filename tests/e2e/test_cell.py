@@ -786,6 +786,19 @@ def test_network_services_record_and_reservation_through_the_api(cell, admin):
     dhcp = admin.get(f"{base}/api/dhcp", timeout=30).json()
     mac = cell.lab.exec("lan", ["cat", "/sys/class/net/host0/address"], check=True).stdout.strip()
     assert any(lease["mac"] == mac and lease["ip"] == lan["ip"] for lease in dhcp["leases"]), dhcp
+
+    # In Chromium: the Network Services page lists the host's lease, and "Reserve" on it reserves the
+    # address it holds; renewed, the host keeps that address, now reserved.
+    ui = browser_suite(cell, "lease reservation", base, admin.verify, PIC_UI_LEASE_MAC=mac, PIC_UI_LEASE_IP=lan["ip"])
+    assert ui.returncode == 0, ui.stdout[-6000:] + ui.stderr[-2000:]
+    assert "\n# pass 1\n" in ui.stdout, ui.stdout[-3000:]  # the suite ran its one test
+    have = cell.lab.dhcp_renew_until("lan", lambda addrs: lan["ip"] in addrs)
+    assert lan["ip"] in have, have
+    listed = admin.get(f"{base}/api/dhcp", timeout=30).json()
+    assert {"name": "lan-box", "mac": mac, "ip": lan["ip"]} in listed["reservations"], listed
+    assert any(lease["mac"] == mac and lease["ip"] == lan["ip"] and lease["reserved"] for lease in listed["leases"])
+    changed(admin.delete(f"{base}/api/dhcp/reservations/{mac}", headers=headers, timeout=30))
+    dhcp = admin.get(f"{base}/api/dhcp", timeout=30).json()
     subnet = ipaddress.ip_network(dhcp["lan_subnet"])
     taken = {lease["ip"] for lease in dhcp["leases"]} | {dhcp["lan_address"]}
     reserved = next(str(a) for a in reversed(list(subnet.hosts())) if str(a) not in taken)

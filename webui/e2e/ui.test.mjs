@@ -1508,3 +1508,41 @@ if (process.env.PIC_UI_LOG_QUERY) {
     })
   })
 }
+
+// On a real cell with a LAN host holding a lease: the lease on the Network Services page, its address
+// reserved from it (the driver then renews the lease and checks the host keeps that address).
+if (process.env.PIC_UI_LEASE_MAC) {
+  describe('lease reservation', { concurrency: false }, () => {
+    test('the LAN host’s lease is listed and its address reserved from the Network Services page', async () => {
+      const mac = process.env.PIC_UI_LEASE_MAC
+      const ip = process.env.PIC_UI_LEASE_IP
+      errors = []
+      await page.goto(`${baseUrl}/network-services`)
+      await page.getByRole('heading', { name: /^(Network Services|Log in to your cell)$/, level: 1 }).waitFor()
+      if (page.url().includes('/login')) await loginUntil('Network Services')
+      const lease = page.getByTestId(`lease-${mac}`)
+      await lease.waitFor()
+      assert.ok((await lease.textContent()).includes(ip), 'the lease shows the host’s address')
+      await lease.getByRole('button', { name: `Reserve ${ip} for ${mac}` }).click()
+      const form = page.getByRole('form', { name: 'Reserve an address' })
+      assert.equal(await form.getByLabel('Address').inputValue(), ip)
+      assert.equal(await form.getByLabel('MAC address').inputValue(), mac)
+      await form.getByLabel('Name').fill('lan-box')
+      await form.getByRole('button', { name: 'Reserve', exact: true }).click()
+      const notice = page.getByRole('status').filter({ hasText: `${ip} reserved for lan-box.` })
+      await notice.waitFor()
+      const runId = (await notice.getByRole('link').textContent()).replace('Watch run ', '')
+      await shot('network-services-lease-reserved')
+      let run
+      for (const end = Date.now() + 300_000; Date.now() < end; await new Promise((r) => setTimeout(r, 2000))) {
+        run = await (await page.request.get(`${baseUrl}/api/runs/${runId}`)).json()
+        if (!['queued', 'running'].includes(run.status)) break
+      }
+      assert.equal(run.status, 'successful', JSON.stringify(run).slice(0, 500))
+      await page.reload()
+      await page.getByTestId('reservation-lan-box').waitFor()
+      assert.equal(await page.getByTestId(`lease-${mac}`).getByText('reserved').count(), 1)
+      assert.deepEqual(unexpectedErrors(), [])
+    })
+  })
+}
