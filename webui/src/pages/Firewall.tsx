@@ -4,10 +4,9 @@
 // field (a port the cell serves itself, a port taken twice, a target that is no LAN host).
 import { useState, type FormEvent } from 'react'
 import { endpoints } from '../api'
-import { ChangePreview } from '../components/ChangePreview'
+import { ChangeButtons } from '../components/ChangePreview'
 import { ConfirmDialog, RunNotice } from '../components/Confirm'
 import {
-  buttonPrimary,
   buttonSecondary,
   Card,
   ErrorNote,
@@ -148,15 +147,8 @@ function RuleForm({ kind, onAdded }: { kind: Kind; onAdded: (n: Notice) => void 
         </div>
         {errors.zones && <p id={id('zones-error')} className="text-sm text-red-800">{errors.zones}</p>}
       </fieldset>
-      <div className="flex flex-wrap gap-2">
-        <button type="submit" className={buttonPrimary} disabled={busy}>
-          {busy ? 'Saving…' : forward ? 'Add port forward' : 'Open port'}
-        </button>
-        <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
-          Preview
-        </button>
-      </div>
-      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
+      <ChangeButtons label={forward ? 'Add port forward' : 'Open port'} busyLabel="Saving…" busy={busy}
+        onPreview={() => void send(true)} preview={preview} onClosePreview={() => setPreview(null)} />
     </form>
   )
 }

@@ -4,11 +4,10 @@
 import { useState, type FormEvent, type ReactNode } from 'react'
 import { Link } from 'react-router-dom'
 import { endpoints, type DhcpLease, type DnsRecordType } from '../api'
-import { ChangePreview } from '../components/ChangePreview'
+import { ChangeButtons } from '../components/ChangePreview'
 import { ConfirmDialog, RunNotice } from '../components/Confirm'
 import { ServiceHealthList } from '../components/ServiceHealthList'
 import {
-  buttonPrimary,
   buttonSecondary,
   Card,
   ErrorNote,
@@ -151,15 +150,8 @@ function AddRecordForm({ zone, onAdded }: { zone: string; onAdded: (n: Notice) =
           />
         </Field>
       </div>
-      <div className="flex flex-wrap gap-2">
-        <button type="submit" className={buttonPrimary} disabled={busy}>
-          {busy ? 'Adding…' : 'Add record'}
-        </button>
-        <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
-          Preview
-        </button>
-      </div>
-      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
+      <ChangeButtons label="Add record" busyLabel="Adding…" busy={busy}
+        onPreview={() => void send(true)} preview={preview} onClosePreview={() => setPreview(null)} />
     </form>
   )
 }
@@ -228,15 +220,8 @@ function ReservationForm({ draft, onDraft, onAdded }: { draft: ReservationDraft;
         {input('mac', 'MAC address', 'The device’s network card.', '52:54:00:12:34:56')}
         {input('ip', 'Address', 'Inside the LAN, not the cell’s own.', '192.168.50.20')}
       </div>
-      <div className="flex flex-wrap gap-2">
-        <button type="submit" className={buttonPrimary} disabled={busy}>
-          {busy ? 'Reserving…' : 'Reserve'}
-        </button>
-        <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
-          Preview
-        </button>
-      </div>
-      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
+      <ChangeButtons label="Reserve" busyLabel="Reserving…" busy={busy}
+        onPreview={() => void send(true)} preview={preview} onClosePreview={() => setPreview(null)} />
     </form>
   )
 }

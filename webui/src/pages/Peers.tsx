@@ -15,7 +15,7 @@ import {
   showRefusal,
   useApi,
 } from '../components/ui'
-import { ChangePreview } from '../components/ChangePreview'
+import { ChangeButtons } from '../components/ChangePreview'
 import { ConfirmDialog, RunNotice } from '../components/Confirm'
 import { useRunStatus } from '../components/RunView'
 import { validatePeer, type FieldErrors, type PeerForm } from '../validation'
@@ -140,17 +140,8 @@ export function AddPeerForm({ existing, onAdded, canPreview = false }: { existin
           onChange={(e) => set('public_key', e.target.value)}
         />
       </Field>
-      <div className="flex flex-wrap gap-2">
-        <button type="submit" className={buttonPrimary} disabled={busy}>
-          {busy ? 'Adding…' : 'Add peer'}
-        </button>
-        {canPreview && (
-          <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
-            Preview
-          </button>
-        )}
-      </div>
-      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
+      <ChangeButtons label="Add peer" busyLabel="Adding…" busy={busy}
+        onPreview={canPreview ? () => void send(true) : undefined} preview={preview} onClosePreview={() => setPreview(null)} />
     </form>
   )
 }
@@ -394,20 +385,12 @@ export function ChangePeerForm({
       ) : null}
       {errors.exit && <p className="mb-3 text-sm text-red-800" role="alert">{errors.exit}</p>}
       <p className="mb-3 text-sm text-slate-700">The device keeps its keys and its address in the cell.</p>
-      <div className="flex flex-wrap gap-2">
-        <button type="submit" className={buttonPrimary} disabled={busy}>
-          {busy ? 'Saving…' : 'Save'}
-        </button>
-        {canPreview && (
-          <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
-            Preview
-          </button>
-        )}
+      <ChangeButtons label="Save" busyLabel="Saving…" busy={busy}
+        onPreview={canPreview ? () => void send(true) : undefined} preview={preview} onClosePreview={() => setPreview(null)}>
         <button type="button" className={buttonSecondary} onClick={onCancel}>
           Cancel
         </button>
-      </div>
-      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
+      </ChangeButtons>
     </form>
   )
 }

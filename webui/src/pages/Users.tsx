@@ -8,11 +8,10 @@ import {
   type UserEntry,
   type UserService,
 } from '../api'
-import { ChangePreview } from '../components/ChangePreview'
+import { ChangeButtons } from '../components/ChangePreview'
 import { ConfirmDialog, RunNotice } from '../components/Confirm'
 import { PasswordStrength } from '../components/PasswordStrength'
 import {
-  buttonPrimary,
   buttonSecondary,
   Card,
   ErrorNote,
@@ -142,15 +141,8 @@ export function AddUserForm({ existing, onAdded }: { existing: string[]; onAdded
         <RoleSelect id="user-role" value={form.role} onChange={(role) => setForm({ ...form, role })} />
       </Field>
       <ServiceChoice id="user-services" value={form.services} error={errors.services} onChange={(services) => setForm({ ...form, services })} />
-      <div className="flex flex-wrap gap-2">
-        <button type="submit" className={buttonPrimary} disabled={busy}>
-          {busy ? 'Adding…' : 'Add person'}
-        </button>
-        <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send(true)}>
-          Preview
-        </button>
-      </div>
-      {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
+      <ChangeButtons label="Add person" busyLabel="Adding…" busy={busy}
+        onPreview={() => void send(true)} preview={preview} onClosePreview={() => setPreview(null)} />
     </form>
   )
 }
@@ -267,15 +259,8 @@ function EditUser({ user, self, onDone, onDelete }: { user: UserEntry; self: boo
             </div>
           </>
         )}
-        <div className="flex flex-wrap gap-2">
-          <button type="submit" className={buttonPrimary} disabled={busy || !changed}>
-            Save
-          </button>
-          <button type="button" className={buttonSecondary} disabled={busy || !changed} onClick={() => void previewChange()}>
-            Preview
-          </button>
-        </div>
-        {preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />}
+        <ChangeButtons label="Save" busyLabel="Save" busy={busy} disabled={!changed}
+          onPreview={() => void previewChange()} preview={preview} onClosePreview={() => setPreview(null)} />
       </form>
       {self ? (
         <p className="text-sm text-slate-700">Your own password and sessions are on your Account page.</p>
