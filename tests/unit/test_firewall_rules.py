@@ -169,7 +169,7 @@ def test_peer_sync_is_reached_from_a_link_only():
             "port": 51821, "grants": []}
     text = render(links=[link])
     chain = text[text.index("chain link_0123456789ab {"):]
-    chain = chain[:chain.index("}")]
+    chain = chain[:chain.index("\n\t}")]
     assert "ip saddr != { 10.70.0.0/24 } drop" in chain and "tcp dport 8082 accept" in chain
     assert chain.rstrip().endswith("drop")
     sets = text[:text.index("chain input")]
