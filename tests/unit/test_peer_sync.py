@@ -9,7 +9,7 @@ import pytest
 from conftest import csrf, wait_run
 from test_api_links import REMOTE_SUBNET, invite, make_cell, post, state
 
-from pic_api.core import links
+from pic_api.core import links, schema
 
 HOME_TUNNEL, REMOTE_TUNNEL = "10.0.0.1", "10.77.3.1"  # each cell's VPN address, the link's `dns` on the other
 SHARE = "/api/cells/peer-sync/share"
@@ -79,6 +79,7 @@ def test_what_a_cell_shares_reaches_the_linked_cell_and_is_recorded(linked, admi
     on_remote = link_on(rapp)
     assert on_remote["cell_id"] == home_id and on_remote["zone"] == "home.cell"
     assert on_remote["offered"] == ["calendar"] and on_remote["peer"]["devices"] == ["laptop"]
+    assert on_remote["peer"]["zone"] == "home.cell"
     first = on_remote["peer"]["version"]
     assert first >= int(time.time()) - 5 and on_remote["peer"]["synced"].endswith("Z")
     # nothing changed: nothing sent; a change of what home shares: sent again, with a newer version
@@ -105,7 +106,20 @@ def test_a_converge_pushes_by_itself_and_the_other_cell_answers(linked, admin):
         time.sleep(0.05)
     assert link_on(rapp)["peer"]["devices"] == ["tablet"]
     assert link_on(app)["offered"] == ["files"] and link_on(app)["peer"]["devices"] == []
-    assert link_on(app)["zone"] == "remote.cell"
+    assert link_on(app)["zone"] == "remote.cell" and link_on(app)["peer"]["zone"] == "remote.cell"
+
+
+def test_a_shared_zone_is_recorded_but_does_not_move_the_forwarding(linked):
+    """A linked cell that says its zone is another (say, this cell's own, or a public one) does not
+    make this cell's resolver send that zone to it: the forwarded zone is the one accepted at linking."""
+    app, rapp, _ = linked
+    share = {"zone": "remote.cell", "services": ["calendar", "files"], "devices": []}
+    assert deliver(rapp, message(app, rapp, share=share)).status_code == 202
+    link = link_on(rapp)
+    assert link["zone"] == "home.cell" and link["peer"]["zone"] == "remote.cell"
+    assert link["offered"] == ["calendar", "files"]
+    (var,) = schema.state_to_vars(state(rapp))["pic_links"]
+    assert var["zone"] == "home.cell"
 
 
 def test_the_push_to_an_unreachable_cell_is_tried_again(linked):
@@ -164,7 +178,7 @@ def test_the_same_or_an_older_version_is_refused(linked):
                                                     "message.version")
     refused(deliver(rapp, message(app, rapp, version=999, share={"zone": "x.cell", "services": [], "devices": []})),
             409, "message.version")
-    assert link_on(rapp)["zone"] == "home.cell" and link_on(rapp)["peer"]["version"] == 1000
+    assert link_on(rapp)["peer"]["zone"] == "home.cell" and link_on(rapp)["peer"]["version"] == 1000
     # a remove is versioned too: an old one does not remove the link
     refused(deliver(rapp, message(app, rapp, kind="remove", version=999, share=None), path=REMOVE), 409,
             "message.version")

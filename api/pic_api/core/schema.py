@@ -473,15 +473,17 @@ DEFS: dict[str, dict[str, Any]] = {
         },
         ["name", "cell_id", "zone", "signing_key", "public_key", "endpoint", "subnets", "dns", "port"],
     ),
-    # What the linked cell last shared by peer-sync: its version (each newer than the last), its
-    # devices' names, when it arrived (its zone and services are the link's own zone and offered).
+    # What the linked cell last shared by peer-sync: its version (each newer than the last), its zone
+    # as it says now (the forwarding keeps the link's zone), its devices' names, when it arrived (the
+    # services it grants are the link's offered).
     "LinkPeer": _obj(
         {
             "version": {"type": "integer", "minimum": 1, "title": "version"},
+            "zone": _ref("Domain", "zone"),
             "devices": _ref("SharedDevices", "devices"),
             "synced": _ref("Timestamp", "synced"),
         },
-        ["version", "devices", "synced"],
+        ["version", "zone", "devices", "synced"],
     ),
     "SharedDevices": _list_of(_ref("Label", "device"), maxItems=MAX_SHARED_DEVICES, uniqueItems=True),
     # A peer-sync message (core/links.py signs and opens it), signed with the sending cell's key.

@@ -5,7 +5,9 @@ What a cell shares with a linked cell: its zone, the services it grants that cel
 ``grants``) and its devices' names. After each successful converge the cell sends it to every linked
 cell whose last received copy differs (``push_all``, in a thread of its own, never in a request);
 one that did not arrive is tried again every minute. The receiving cell records it in its state
-(the link's ``zone``, ``offered`` and ``peer``: version, devices, when). Removing a link sends
+(the link's ``offered`` and ``peer``: version, zone, devices, when). The zone is recorded, not
+forwarded: which zone goes to the linked cell's DNS stays what the admin accepted at linking, so a
+linked cell cannot make this cell's devices ask it for names of another zone. Removing a link sends
 ``remove`` first, and the other cell removes its end too.
 
 A message is ``pic-sync1.<payload>.<signature>`` (core/links.py), signed with the sender's Ed25519
@@ -239,8 +241,9 @@ class PeerSync:
                            {"message.version": why})
 
     def receive_share(self, body: Any, source: str) -> tuple[Run, dict[str, Any]]:
-        """Record what the linked cell shares: the link's zone and offered services, its devices,
-        the version and when (the converge follows, as for any change)."""
+        """Record what the linked cell shares: the link's offered services, its zone and devices,
+        the version and when (the converge follows, as for any change). The link's forwarded zone
+        stays (the module says why)."""
         link, payload = self._open("share", body, source)
         share = payload["share"]
 
@@ -249,8 +252,8 @@ class PeerSync:
             if mine is None:
                 raise NotFound(f"no link to cell {link['name']}")
             self._check_version(mine, payload["version"])  # under the state's lock: two at once, one wins
-            mine["zone"], mine["offered"] = share["zone"], list(share["services"])
-            mine["peer"] = {"version": payload["version"], "devices": list(share["devices"]),
+            mine["offered"] = list(share["services"])
+            mine["peer"] = {"version": payload["version"], "zone": share["zone"], "devices": list(share["devices"]),
                             "synced": _now_text(self.links.clock)}
             return mine
 

@@ -283,6 +283,7 @@ export type Link = {
 
 export type LinkPeer = {
   version: number
+  zone: Domain
   devices: SharedDevices
   synced: Timestamp
 }
