@@ -78,6 +78,7 @@ def create_app(
     app.register_blueprint(openapi_bp)
     if start_threads:
         pic.health.start()
+        pic.peer_sync.start()
     with contextlib.suppress(ManagerError, OSError):  # a damaged state: no wizard, no code
         if not pic.setup.completed():
             pic.setup_code.current()  # made on first start, so `pic setup-code` and the converge can print it

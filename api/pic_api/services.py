@@ -27,6 +27,7 @@ from .managers.links import LinkManager
 from .managers.logsearch import LogSearch
 from .managers.mail import MailView
 from .managers.netsvc import NetworkServicesManager
+from .managers.peer_sync import PeerSync
 from .managers.peers import PeerManager
 from .managers.runs import Backend, RunManager
 from .managers.settings import SettingsManager
@@ -105,6 +106,7 @@ class Cell:
         # a link's running tunnel, as an exit's: the agent, or here
         self.links = LinkManager(self.changes, config.links_dir, self.ddns.endpoint,
                                  live=self.agent.link_status if self.agent else actions.link_status)
+        self.peer_sync = PeerSync(self.links)
         self.settings = SettingsManager(self.changes, self.ddns.available)
         # dnsmasq's lease file is root's to read: through the agent, or here without one
         self.netsvc = NetworkServicesManager(

@@ -1,5 +1,5 @@
 """A stand-in upstream for caddy's tests: answers every request with its name, method and path, the
-Host and X-Forwarded-Proto it was given.
+Host, X-Forwarded-For and X-Forwarded-Proto it was given.
 
 /api/stream sends one server-sent event, waits, then a second: a proxy that buffers shows
 nothing before the wait is over. /api/follow sends an event a second for ten minutes, like a long run.
@@ -33,7 +33,7 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(1)
             return
         body = (f"{NAME} {self.command} {self.path} host={self.headers.get('Host')} "
-                f"proto={self.headers.get('X-Forwarded-Proto')}\n").encode()
+                f"xff={self.headers.get('X-Forwarded-For')} proto={self.headers.get('X-Forwarded-Proto')}\n").encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         if self.path == "/api/hsts":  # an upstream's own header: caddy's must replace it

@@ -6,7 +6,9 @@ so each picks its own random /24 (core/addressing.py). Home invites away offerin
 away redeems granting home its calendar, home accepts the answer. Then: the link handshakes, home's
 resolver answers a name of away's zone through the link, away's HTTPS (calendar, granted) answers
 home through the link while mail (587, not granted), the UI port and ssh (both open to away's LAN)
-are dropped from the link.
+are dropped from the link. Peer-sync: a device added on home reaches away's record of the link
+(home's shared info, versioned), peer-sync's port answers only through the link, and removing the
+link on home removes away's end too (its state and its WireGuard interface).
 """
 
 from __future__ import annotations
@@ -193,3 +195,78 @@ def test_a_grant_revoked_through_the_api_closes_the_service_at_once(cells, admin
     listed = aa.get(f"{away.https}/api/cells/links", timeout=30).json()["links"]
     assert [(ln["grants"], ln["public_key"], ln["port"]) for ln in listed] == [
         (["calendar"], link["public_key"], link["port"])]
+
+
+def links_of(session, base):
+    return session.get(f"{base}/api/cells/links", timeout=30).json()["links"]
+
+
+def test_away_learns_what_home_shares_through_peer_sync(cells, admins, linked):
+    """Home's converge after the accept pushed its share; a device added on home is pushed again,
+    with a newer version, and away records it on the link (what the UI shows as the last sync)."""
+    home, away = cells["cell"], cells["cellb"]
+    ha, aa = admins["cell"], admins["cellb"]
+    added = ha.post(f"{home.https}/api/peers", json={"name": "laptop"}, headers=csrf(ha), timeout=30)
+    assert added.status_code in (200, 201, 202), added.text
+    run_finished(ha, home.https, added.json()["run_id"])
+    deadline, link = time.monotonic() + 150, {}
+    while time.monotonic() < deadline:
+        (link,) = links_of(aa, away.https)
+        if "laptop" in link.get("peer", {}).get("devices", []):
+            break
+        time.sleep(2)
+    assert link["offered"] == ["calendar"] and link["zone"] == "home.cell", link
+    assert link.get("peer", {}).get("devices") == ["laptop"] and link["peer"]["synced"], link
+    # and away's share reached home (away grants home its calendar)
+    (back,) = links_of(ha, home.https)
+    assert back["offered"] == ["calendar"] and back.get("peer", {}).get("version"), back
+
+
+def test_peer_sync_answers_only_through_the_link(cells, linked):
+    """From the LAN, away's peer-sync port is dropped and its HTTPS site does not route peer-sync;
+    through the link, a message not signed with home's key is refused (401)."""
+    home, away = cells["cell"], cells["cellb"]
+    home.exec("sh", "-c", f"cat > /tmp/probe.py <<'EOF'\n{PROBE}EOF")
+    on_lan = json.loads(home.exec("python3", "/tmp/probe.py", home.ip, away.ip, "8082").stdout)
+    assert on_lan == {"8082": "filtered"}, on_lan
+    via_https = home.exec("python3", "-c", "import ssl, urllib.request, urllib.error, sys\n"
+                          "ctx = ssl.create_default_context(); ctx.check_hostname = False\n"
+                          "ctx.verify_mode = ssl.CERT_NONE\n"
+                          "req = urllib.request.Request(sys.argv[1], data=b'{}', method='POST', "
+                          "headers={'Content-Type': 'application/json'})\n"
+                          "try:\n    print(urllib.request.urlopen(req, context=ctx, timeout=10).status)\n"
+                          "except urllib.error.HTTPError as e:\n    print(e.code)\n",
+                          f"https://{away.ip}/api/cells/peer-sync/share")
+    assert via_https.stdout.strip() == "404", (via_https.stdout, via_https.stderr)
+    forged = home.exec("python3", "-c", "import json, urllib.request, urllib.error, sys\n"
+                       "req = urllib.request.Request(sys.argv[1], data=json.dumps({'message': "
+                       "'pic-sync1.e30.' + 'A' * 86}).encode(), method='POST', "
+                       "headers={'Content-Type': 'application/json'})\n"
+                       "try:\n    print(urllib.request.urlopen(req, timeout=10).status)\n"
+                       "except urllib.error.HTTPError as e:\n    print(e.code, e.read().decode())\n",
+                       f"http://{linked['away_vpn']}:8082/api/cells/peer-sync/share")
+    assert forged.stdout.startswith("401") and "message.signature" in forged.stdout, (forged.stdout, forged.stderr)
+
+
+def test_removing_the_link_on_home_removes_it_on_away(cells, admins, linked):
+    """Last: home's removal sends a signed remove over the link; away removes its end (state and
+    converge: its interface for the link is gone)."""
+    home, away = cells["cell"], cells["cellb"]
+    ha, aa = admins["cell"], admins["cellb"]
+    (link,) = linked["home"]["links"]
+    (theirs,) = linked["away"]["links"]
+    gone = ha.delete(f"{home.https}/api/cells/links/{link['cell_id']}", headers=csrf(ha), timeout=60)
+    assert gone.status_code == 202 and gone.json()["other_side"] == {"reached": True}, gone.text
+    run_finished(ha, home.https, gone.json()["run_id"])
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and links_of(aa, away.https):
+        time.sleep(2)
+    assert links_of(aa, away.https) == [] and links_of(ha, home.https) == []
+    # away's converge of the removal takes the interface down (wait for the run to end)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if away.exec("ip", "link", "show", theirs["interface"]).returncode != 0:
+            break
+        time.sleep(3)
+    assert away.exec("ip", "link", "show", theirs["interface"]).returncode != 0
+    assert home.exec("ip", "link", "show", link["interface"]).returncode != 0

@@ -132,6 +132,7 @@ def app(config, backend, journal):
         start_threads=False,
     )
     app_.testing = True
+    no_network(app_)
     yield app_
 
 
@@ -148,6 +149,15 @@ def with_code(client, body):
 def csrf(client):
     cookie = client.get_cookie("pic_csrf")
     return {"X-CSRF-Token": cookie.value if cookie else ""}
+
+
+def no_network(app):
+    """Peer-sync in unit tests goes nowhere unless a test connects two cells (test_peer_sync.py)."""
+
+    def send(link, kind, message):
+        raise OSError("no network in unit tests")
+
+    app.extensions["pic"].peer_sync.send = send
 
 
 def wait_run(app, run_id):

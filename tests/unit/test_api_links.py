@@ -8,7 +8,7 @@ import time
 
 import pytest
 import yaml
-from conftest import ROOT, SETUP, FakeBackend, csrf, wait_run, with_code
+from conftest import ROOT, SETUP, FakeBackend, csrf, no_network, wait_run, with_code
 
 from pic_api.app import create_app
 from pic_api.config import Config
@@ -25,6 +25,7 @@ def make_cell(tmp_path, name: str, vpn_subnet: str):
     conf.seed_file.write_text(f"network:\n  vpn_subnet: {vpn_subnet}\n")
     app = create_app(conf, backend=FakeBackend(), start_threads=False)
     app.testing = True
+    no_network(app)
     client = app.test_client()
     resp = client.post("/api/setup", json=with_code(client, {**SETUP, "cell_name": name}))
     assert resp.status_code == 202, resp.get_json()

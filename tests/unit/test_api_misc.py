@@ -209,6 +209,9 @@ def test_only_the_expected_views_are_public(app):
         "ca.ca_root",
         "ca.ca_crl",
         "openapi.openapi",
+        # peer-sync: authenticated by the linked cell's tunnel address and signature, not a session
+        "peer_sync.peer_sync_share",
+        "peer_sync.peer_sync_remove",
     }
 
 

@@ -215,6 +215,9 @@ MEMBER_MAY = {
     # their own calendars and address books (test_calendars.py)
     ("get", "/api/calendars"),
     ("post", "/api/calendars"),
+    # peer-sync: no session at all; a linked cell's tunnel address and signature (test_peer_sync.py)
+    ("post", "/api/cells/peer-sync/share"),
+    ("post", "/api/cells/peer-sync/remove"),
 }
 
 

@@ -41,6 +41,7 @@ def render(**overrides) -> str:
         "caddy_tls_cert": "/etc/pic/tls/cell.crt",
         "caddy_tls_key": "/etc/pic/tls/cell.key",
         "caddy_ui_port": 8081,
+        "caddy_peer_sync_port": 8082,
         "caddy_trust_path": "/trust",
         "caddy_acme_ca": "https://acme.example.test/dir",
         "caddy_acme_ca_root": "",
@@ -102,7 +103,7 @@ def test_the_lan_address_has_an_https_site_with_the_internal_leaf():
 @pytest.mark.parametrize("setup_completed", [True, False])
 def test_every_https_site_sends_hsts(setup_completed):
     blocks = sites(render(caddy_setup_completed=setup_completed))
-    https = [name for name in blocks if name not in ("global", "http://:8081") and not name.startswith("(")]
+    https = [name for name in blocks if not name.startswith(("global", "http://", "("))]
     assert sorted(https) == sorted(["home.cell", f"https://{LAN}", "calendar.home.cell", "files.home.cell",
                                     "mail.home.cell", "hello.home.cell"])
     for name in https:
@@ -157,3 +158,16 @@ def test_the_ui_sites_reach_webdav_at_dav_with_the_files_service():
     for site in ("home.cell", f"https://{LAN}"):
         assert "import pic_ui" in blocks[site]
     assert "/dav" not in sites(render(caddy_services=["calendar", "mail"]))["(pic_ui)"]
+
+
+def test_peer_sync_comes_only_through_its_own_listener():
+    """After setup, :8082 proxies /api/cells/peer-sync/* to the API and nothing else; the UI's sites
+    answer 404 there, so the API sees peer-sync only from the listener the firewall opens to links."""
+    blocks = sites(render())
+    sync = blocks["http://:8082"]
+    assert "handle /api/cells/peer-sync/* {\n\t\treverse_proxy 127.0.0.1:3000" in sync
+    assert sync.count("reverse_proxy") == 1 and "respond 404" in sync
+    ui = blocks["(pic_ui)"]
+    assert ui.index("handle /api/cells/peer-sync/*") < ui.index("handle /api/*")
+    assert "handle /api/cells/peer-sync/* {\n\t\trespond 404" in ui
+    assert "http://:8082" not in sites(render(caddy_setup_completed=False))

@@ -81,7 +81,7 @@ def test_the_cells_own_ports_cover_what_the_firewall_role_opens_by_itself():
     assert tcp <= set(schema.CELL_PORTS["tcp"]) and udp <= set(schema.CELL_PORTS["udp"])
 
 
-def render(openings=(), forwards=()) -> str:
+def render(openings=(), forwards=(), links=()) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROLE / "templates"), trim_blocks=True,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     env.filters["dict2items"] = lambda d: [{"key": k, "value": v} for k, v in d.items()]
@@ -94,7 +94,8 @@ def render(openings=(), forwards=()) -> str:
         ansible_managed="Managed by PIC", firewall_services=["dns", "dhcp", "ntp", "wireguard"],
         firewall_ui_zones=["lan", "vpn"], firewall_lan_interface="lan0", firewall_lan_subnet="192.168.50.0/24",
         firewall_vpn_subnet="10.0.0.0/24", firewall_peers=[], firewall_app_openings=[],
-        firewall_openings=list(openings), firewall_port_forwards=list(forwards), firewall_links=[],
+        firewall_openings=list(openings), firewall_port_forwards=list(forwards), firewall_links=list(links),
+        firewall_link_peer_sync_port=8082,
     )
     return env.get_template("nftables.conf.j2").render(ctx)
 
@@ -159,3 +160,24 @@ def test_the_api_refuses_a_bad_rule_by_field_and_changes_nothing(app, admin, con
         resp = admin.post(f"/api/firewall/{path}", json=body, headers=csrf(admin))
         assert resp.status_code == 400 and field in resp.get_json()["fields"], (body, resp.get_json())
     assert config.state_file.read_text() == before
+
+
+def test_peer_sync_is_reached_from_a_link_only():
+    """8082 (Caddy's peer-sync listener) is accepted in the link's chain, from the link's subnets,
+    and in no zone's set: the LAN, the VPN and the WAN never reach it."""
+    link = {"name": "away", "cell_id": "0123456789abcdef", "interface": "cl-0123456789ab", "subnets": ["10.70.0.0/24"],
+            "port": 51821, "grants": []}
+    text = render(links=[link])
+    chain = text[text.index("chain link_0123456789ab {"):]
+    chain = chain[:chain.index("\n\t}")]
+    assert "ip saddr != { 10.70.0.0/24 } drop" in chain and "tcp dport 8082 accept" in chain
+    assert chain.rstrip().endswith("drop")
+    sets = text[:text.index("chain input")]
+    assert "8082" not in sets
+
+
+def test_the_peer_sync_port_is_one_value():
+    """The API dials schema.PEER_SYNC_PORT; Caddy listens on and the firewall opens shared_peer_sync_port."""
+    shared = yaml.safe_load((ROLE.parent / "shared/defaults/main.yml").read_text())
+    assert shared["shared_peer_sync_port"] == schema.PEER_SYNC_PORT
+    assert schema.CELL_PORTS["tcp"][schema.PEER_SYNC_PORT].startswith("peer-sync")

@@ -19,9 +19,13 @@ from typing import Any
 from . import schema
 from .validators import describe_errors
 
-__all__ = ["PREFIX", "TokenError", "new_signing_key", "signing_key", "public_key", "cell_id", "sign", "open_token"]
+__all__ = ["PREFIX", "SYNC_PREFIX", "TokenError", "SyncError", "new_signing_key", "signing_key", "public_key",
+           "cell_id", "sign", "open_token", "open_message"]
 
 PREFIX = "pic-link1"
+# A peer-sync message: the same three parts, the payload a ``PeerSyncMessage`` (core/schema.py), signed
+# with the sending cell's key; it names no key, the receiver verifies with the key of the link.
+SYNC_PREFIX = "pic-sync1"
 
 
 class TokenError(ValueError):
@@ -69,9 +73,9 @@ def cell_id(signing_key: str) -> str:
     return hashlib.sha256(base64.b64decode(signing_key)).hexdigest()[:16]
 
 
-def sign(payload: dict[str, Any], key: Any) -> str:
+def sign(payload: dict[str, Any], key: Any, prefix: str = PREFIX) -> str:
     body = _b64e(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode())
-    return f"{PREFIX}.{body}.{_b64e(key.sign(body.encode('ascii')))}"
+    return f"{prefix}.{body}.{_b64e(key.sign(body.encode('ascii')))}"
 
 
 def open_token(token: str, kind: str) -> dict[str, Any]:
@@ -103,4 +107,45 @@ def open_token(token: str, kind: str) -> dict[str, Any]:
         raise TokenError("token.signature", "the signature does not verify: the token was altered") from None
     if payload["cell"]["id"] != cell_id(payload["signing_key"]):
         raise TokenError("token.cell.id", "the cell id is not the one of its signing key")
+    return payload
+
+
+class SyncError(ValueError):
+    """A peer-sync message was refused: ``status`` 400 (malformed, ``field`` names what) or 401 (not
+    signed by the linked cell's key)."""
+
+    def __init__(self, status: int, field: str, message: str):
+        super().__init__(message)
+        self.status, self.field, self.message = status, field, message
+
+
+def open_message(message: str, signing_key: str) -> dict[str, Any]:
+    """The payload of a peer-sync message signed with ``signing_key`` (the linked cell's public key).
+
+    The signature is checked before the payload is read: 400 ``message`` (not a message, damaged),
+    401 ``message.signature`` (another key, or altered), then 400 ``message.<field>`` (a payload field
+    the schema refuses)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    parts = message.strip().split(".")
+    if len(parts) != 3 or parts[0] != SYNC_PREFIX:
+        raise SyncError(400, "message", f"not a peer-sync message (it starts with {SYNC_PREFIX}. and has three parts)")
+    try:
+        signature = _b64d(parts[2])
+    except (binascii.Error, ValueError):
+        raise SyncError(400, "message", "the message is damaged (its signature is not base64url)") from None
+    try:
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(signing_key)).verify(signature, parts[1].encode("ascii"))
+    except (InvalidSignature, ValueError, UnicodeEncodeError):
+        raise SyncError(401, "message.signature",
+                        "the signature does not verify with the linked cell's key") from None
+    try:
+        payload = json.loads(_b64d(parts[1]))
+    except (binascii.Error, ValueError):
+        raise SyncError(400, "message", "the message is damaged (not base64url JSON)") from None
+    fields = describe_errors(schema._def_validator("PeerSyncMessage"), payload, "message")
+    if fields:
+        path, text = next(iter(sorted(fields.items())))
+        raise SyncError(400, f"message.{path}" if path else "message", text)
     return payload

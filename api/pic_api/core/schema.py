@@ -147,7 +147,7 @@ MAX_FIREWALL_RULES = 32  # the admin's openings, and port forwards, each
 # take the UI, an opening of 53 to the WAN would make an open resolver).
 CELL_PORTS = {
     "tcp": {22: "ssh", 25: "SMTP", 53: "DNS", 80: "HTTP", 443: "HTTPS", 587: "mail submission", 993: "IMAPS",
-            8081: "the web UI's plain HTTP"},
+            8081: "the web UI's plain HTTP", 8082: "peer-sync (cell links only)"},
     "udp": {53: "DNS", 67: "DHCP", 123: "NTP"},
 }
 # Per-device exits (docs/architecture.md "Per-device exits"): where a device's traffic leaves the cell.
@@ -163,6 +163,12 @@ LINK_SERVICES = ("calendar", "files", "mail")
 MAX_LINKS = 16
 # A link's WireGuard interface is cl-<the first 12 hex digits of the other cell's id>.
 LINK_INTERFACE_PREFIX = "cl-"
+# Peer-sync between linked cells (docs/architecture.md "Peer-sync"): Caddy's listener for it, which
+# the firewall opens only from a link's interface (roles/shared: shared_peer_sync_port), how far a
+# message's time may be from this cell's clock, and how many device names a cell shares.
+PEER_SYNC_PORT = 8082
+PEER_SYNC_WINDOW = 300
+MAX_SHARED_DEVICES = 1024
 
 
 def _enum(values: Sequence[str], description: str) -> dict[str, Any]:
@@ -463,8 +469,40 @@ DEFS: dict[str, dict[str, Any]] = {
             "grants": _ref("LinkServices", "services granted", default=[]),
             "offered": _ref("LinkServices", "services offered", default=[]),
             "created": _ref("Timestamp", "created"),
+            "peer": _ref("LinkPeer", "peer-sync"),
         },
         ["name", "cell_id", "zone", "signing_key", "public_key", "endpoint", "subnets", "dns", "port"],
+    ),
+    # What the linked cell last shared by peer-sync: its version (each newer than the last), its zone
+    # as it says now (the forwarding keeps the link's zone), its devices' names, when it arrived (the
+    # services it grants are the link's offered).
+    "LinkPeer": _obj(
+        {
+            "version": {"type": "integer", "minimum": 1, "title": "version"},
+            "zone": _ref("Domain", "zone"),
+            "devices": _ref("SharedDevices", "devices"),
+            "synced": _ref("Timestamp", "synced"),
+        },
+        ["version", "zone", "devices", "synced"],
+    ),
+    "SharedDevices": _list_of(_ref("Label", "device"), maxItems=MAX_SHARED_DEVICES, uniqueItems=True),
+    # A peer-sync message (core/links.py signs and opens it), signed with the sending cell's key.
+    "PeerSyncMessage": _obj(
+        {
+            "v": {"const": 1, "title": "message version"},
+            "kind": _enum(("share", "remove"), "share: what the cell shares; remove: the link is removed"),
+            "from": _ref("CellId", "sending cell id"),
+            "to": _ref("CellId", "receiving cell id"),
+            "version": {"type": "integer", "minimum": 1, "title": "version"},
+            "sent": {"type": "integer", "minimum": 0, "title": "sent"},
+            "nonce": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$", "title": "nonce"},
+            "share": _obj(
+                {"zone": _ref("Domain", "zone"), "services": _ref("LinkServices", "services"),
+                 "devices": _ref("SharedDevices", "devices")},
+                ["zone", "services", "devices"],
+            ),
+        },
+        ["v", "kind", "from", "to", "version", "sent", "nonce"],
     ),
     # What a token of cell linking carries (core/links.py signs and opens it): an invitation from the
     # inviting cell, or the invited cell's answer to one (``to``, ``invitation``).
@@ -1541,6 +1579,13 @@ LINK_ACCEPT = Request("LinkAcceptRequest", "answer", own={"token": _LINK_TOKEN_N
 # A link's grants changed in place (no new tokens): the services of this cell the linked cell may reach.
 LINK_GRANTS = Request("LinkGrantsRequest", "grants", own={"grants": _ref("LinkServices", "services granted")},
                       required=("grants",))
+PEER_SYNC = Request(
+    "PeerSyncRequest",
+    "peer-sync message",
+    own={"message": {"type": "string", "minLength": 1, "maxLength": 65536, "title": "message",
+                     "description": "a signed peer-sync message (pic-sync1.<payload>.<signature>)"}},
+    required=("message",),
+)
 USER = Request(
     "UserRequest",
     "user",

@@ -46,3 +46,9 @@ def checked(request: Any, body: Any) -> dict[str, Any]:
         return request.validate(body)
     except StateError as exc:
         raise InvalidInput(exc.message, exc.fields) from None
+
+
+class Unauthorized(ManagerError):
+    """Not who it must be (a peer-sync message from outside a link, or not signed by the linked cell)."""
+
+    status = 401

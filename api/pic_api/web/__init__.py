@@ -12,6 +12,7 @@ from .health import health_bp
 from .links import links_bp
 from .mail import mail_bp
 from .netsvc import dhcp_bp, dns_bp, firewall_bp, ntp_bp
+from .peer_sync import peer_sync_bp
 from .peers import peers_bp
 from .runs import runs_bp
 from .services import logs_bp, services_bp
@@ -35,6 +36,7 @@ BLUEPRINTS = [
     mail_bp,
     exits_bp,
     links_bp,
+    peer_sync_bp,
     users_bp,
     settings_bp,
     state_bp,

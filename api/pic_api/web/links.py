@@ -61,9 +61,12 @@ def links_accept() -> Any:
 
 
 @links_bp.delete("/links/<cell_id>")
-@doc("Remove the link to a cell and this end's key file", "LinkRemoved", 202, params=CELL_ID, errors=(404,))
+@doc("Remove the link to a cell on both ends: a signed peer-sync remove goes to the other cell over the link "
+     "first (it removes its end), then this end goes, with its key file, whether or not the other cell was "
+     "reached (other_side says which)", "LinkRemoved", 202, params=CELL_ID, errors=(404,))
 def links_delete(cell_id: str) -> Any:
-    return jsonify(run_id=cell().links.delete(cell_id).id), 202
+    run, other_side = cell().peer_sync.remove(cell_id)
+    return jsonify(run_id=run.id, other_side=other_side), 202
 
 
 @links_bp.put("/links/<cell_id>")

@@ -293,7 +293,20 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ["link", "answer", "run_id"],
     ),
     "LinkAccepted": _obj({"link": ref("Link"), "run_id": STR}, ["link", "run_id"]),
-    "LinkRemoved": _obj({"run_id": STR}, ["run_id"]),
+    "LinkRemoved": _obj(
+        {
+            "run_id": STR,
+            "other_side": _obj(
+                {"reached": {"type": "boolean", "description": "the other cell took the signed remove and "
+                             "removes its end too"},
+                 "error": {**STR, "description": "why the other cell was not reached (its end stays until its "
+                           "admin removes it)"}},
+                ["reached"],
+            ),
+        },
+        ["run_id", "other_side"],
+    ),
+    "PeerSyncTaken": _obj({"run_id": STR}, ["run_id"]),
     "LinkGrantsChanged": _obj({"link": ref("Link"), "run_id": STR}, ["link", "run_id"]),
     "ExitList": _obj({"exits": _list(ref("ExitView"))}, ["exits"]),
     "ExitOne": _obj({"exit": ref("ExitView")}, ["exit"]),
@@ -820,10 +833,11 @@ ANSWERS: dict[str, dict[str, Any]] = {
 
 ERROR_TEXT = {
     400: "invalid input; `fields` names each refused field",
-    401: "not logged in",
+    401: "not logged in (peer-sync: not from a linked cell's tunnel address, or not signed with its key)",
     403: "missing CSRF token, or not allowed for this role",
     404: "not found",
-    409: "conflict (for backups: borg could not do it now, in its own words)",
+    409: "conflict (for backups: borg could not do it now, in its own words; for peer-sync: a replayed, older "
+    "or stale message)",
     428: "the cell is not set up yet",
     429: "too many failed guesses (password or setup code); Retry-After says when to try again",
     503: "the cell state does not load; the error names the problem and the repair commands",

@@ -158,3 +158,18 @@ def test_mail_name_redirects_to_the_ui(lab, host_ip, trusting_client):
 def test_without_the_root_the_certificate_is_refused(lab, host_ip, trusting_client):
     res = curl(lab, ["--resolve", f"home.cell:443:{host_ip['cell']}", "https://home.cell/"])
     assert res.returncode == 60, (res.returncode, res.stderr)  # peer certificate cannot be authenticated
+
+
+def test_peer_sync_has_its_own_listener_and_only_there(lab, host_ip, trusting_client):
+    """:8082 takes /api/cells/peer-sync/* to the API with the client's own address in X-Forwarded-For
+    (a forged one replaced) and nothing else; the UI's HTTPS site does not route peer-sync at all."""
+    client_ip = host_ip["client"]
+    base = f"http://{host_ip['cell']}:8082"
+    res = curl(lab, ["-X", "POST", "-H", "X-Forwarded-For: 10.64.9.1", f"{base}/api/cells/peer-sync/share"])
+    assert res.stdout.startswith("api POST /api/cells/peer-sync/share"), res.stdout
+    assert f"xff={client_ip} " in res.stdout, res.stdout
+    for path in ["/", "/health", "/api/setup/status", "/api/cells/links"]:
+        res = curl(lab, ["-o", "/dev/null", "-w", "%{http_code}", f"{base}{path}"])
+        assert res.stdout == "404", (path, res.stdout)
+    res = https(lab, host_ip, "home.cell", "/api/cells/peer-sync/share", ["-X", "POST", "-w", " %{http_code}"])
+    assert not res.stdout.startswith("api") and res.stdout.endswith(" 404"), res.stdout

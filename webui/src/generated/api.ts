@@ -278,6 +278,32 @@ export type Link = {
   grants?: LinkServices
   offered?: LinkServices
   created?: Timestamp
+  peer?: LinkPeer
+}
+
+export type LinkPeer = {
+  version: number
+  zone: Domain
+  devices: SharedDevices
+  synced: Timestamp
+}
+
+export type SharedDevices = Label[]
+
+export type PeerSyncMessage = {
+  v: 1
+  /** share: what the cell shares; remove: the link is removed */
+  kind: "share" | "remove"
+  from: CellId
+  to: CellId
+  version: number
+  sent: number
+  nonce: string
+  share?: {
+    zone: Domain
+    services: LinkServices
+    devices: SharedDevices
+  }
 }
 
 export type LinkToken = {
@@ -627,6 +653,11 @@ export type PeerRequest = {
   exit?: ExitName
 }
 
+export type PeerSyncRequest = {
+  /** a signed peer-sync message (pic-sync1.<payload>.<signature>) */
+  message: string
+}
+
 export type PortForwardRequest = {
   protocol: Protocol
   port: Port
@@ -946,6 +977,7 @@ export type LinkView = {
   grants?: LinkServices
   offered?: LinkServices
   created?: Timestamp
+  peer?: LinkPeer
   /** the link's WireGuard interface (cl-<id>) */
   interface: string
   /** this end's private key file is on the cell */
@@ -993,6 +1025,16 @@ export type LinkAccepted = {
 }
 
 export type LinkRemoved = {
+  run_id: string
+  other_side: {
+    /** the other cell took the signed remove and removes its end too */
+    reached: boolean
+    /** why the other cell was not reached (its end stays until its admin removes it) */
+    error?: string
+  }
+}
+
+export type PeerSyncTaken = {
   run_id: string
 }
 
@@ -1982,6 +2024,9 @@ export const limits = {
   "LinkSubnets": {
     "minItems": 1,
     "maxItems": 4
+  },
+  "SharedDevices": {
+    "maxItems": 1024
   },
   "MailAliases": {
     "maxItems": 20,
