@@ -26,6 +26,7 @@ const LINK = {
   endpoint: '203.0.113.8:51821', subnets: ['10.77.3.0/24'], dns: '10.77.3.1', port: 51821,
   grants: ['calendar', 'files'], offered: ['calendar'], created: '2026-12-05T10:00:00Z',
   interface: 'cl-0123456789ab', keys_stored: true,
+  peer: { version: 1764928800, zone: 'away.cell', devices: ['laptop', 'phone'], synced: '2026-12-05T10:05:00Z' },
   live: { unit: 'active', up: true, endpoint: '203.0.113.8:51821', latest_handshake: NOW - 42, rx: 2048, tx: 1024, now: NOW },
 }
 const listing = (links: unknown[], invitations: unknown[] = []) => ({ cell: { id: 'aaaabbbbccccdddd', signing_key: 's' }, links, invitations })
@@ -71,7 +72,7 @@ describe('the Cell Network page', () => {
       }
       if (url === '/api/cells/links/0123456789abcdef' && init.method === 'DELETE') {
         links = []
-        return { status: 202, body: { run_id: 'r2' } }
+        return { status: 202, body: { run_id: 'r2', other_side: { reached: false, error: 'timed out' } } }
       }
       if (url === '/api/runs/r1') return { status: 200, body: { id: 'r1', status: runStatus } }
       if (url === '/api/runs/r2') return { status: 200, body: { id: 'r2', status: 'successful' } }
@@ -85,6 +86,7 @@ describe('the Cell Network page', () => {
     expect(card).toHaveTextContent('10.77.3.0/24')
     expect(card).toHaveTextContent('It offersCalendar & contacts')
     expect(within(card).getByTestId('link-live')).toHaveTextContent('Tunnel up · last handshake 42 seconds ago')
+    expect(within(card).getByTestId('link-synced')).toHaveTextContent('its devices: laptop, phone')
     expect(card).toHaveTextContent(/^away \(away\.cell\)up/)
     const form = within(card).getByRole('form', { name: 'What away may reach' })
     const save = within(form).getByRole('button', { name: 'Save access' })
@@ -105,7 +107,8 @@ describe('the Cell Network page', () => {
     const dialog = screen.getByRole('alertdialog')
     expect(dialog).toHaveTextContent('Remove the link to away?')
     await user.click(within(dialog).getByRole('button', { name: 'Remove' }))
-    expect(await screen.findByText(/The link to cell away is removed/)).toBeInTheDocument()
+    expect(await screen.findByText(/The link to cell away is removed/)).toHaveTextContent(
+      'Cell away could not be told (timed out): its admin removes its end there.')
     expect(await screen.findByText('This cell is linked to no other cell yet.')).toBeInTheDocument()
     expect(calls.filter((c) => c.init.method === 'DELETE')).toHaveLength(1)
   })
@@ -120,6 +123,7 @@ describe('the Cell Network page', () => {
     const card = await screen.findByTestId('link-away')
     expect(card).toHaveTextContent(/^away \(away\.cell\)down/)
     expect(within(card).getByTestId('link-live')).toHaveTextContent('Tunnel down (failed): interface cl-0123456789ab: No such device')
+    expect(within(card).getByTestId('link-synced')).toHaveTextContent('version 1764928800; its devices: laptop, phone')
     const form = await screen.findByRole('form', { name: 'What away may reach' })
     await user.click(within(form).getByLabelText('Calendar & contacts'))
     await user.click(within(form).getByRole('button', { name: 'Save access' }))

@@ -363,6 +363,12 @@ function LinkCard({ link, onDone, onRemove }: { link: LinkView; onDone: (n: Noti
         <dd>{serviceNames(link.offered)}</dd>
         <dt className="text-slate-700">Linked</dt>
         <dd>{when(link.created)}</dd>
+        <dt className="text-slate-700">Last sync</dt>
+        <dd data-testid="link-synced">
+          {link.peer
+            ? `${when(link.peer.synced)} (version ${link.peer.version}; its devices: ${link.peer.devices.length ? link.peer.devices.join(', ') : 'none'})`
+            : 'not yet: the other cell sends what it shares after its next run'}
+        </dd>
       </dl>
       <GrantsForm key={(link.grants ?? []).join()} link={link} onDone={onDone} />
       <div className="mt-3 border-t border-slate-100 pt-2 text-right">
@@ -391,7 +397,10 @@ export function CellNetworkPage() {
     setError(null)
     try {
       const res = await endpoints.deleteLink(confirm.cell_id)
-      done({ text: `The link to cell ${confirm.name} is removed.`, runId: res.run_id })
+      const other = res.other_side.reached
+        ? `Cell ${confirm.name} was told and removes its end too.`
+        : `Cell ${confirm.name} could not be told (${res.other_side.error ?? 'no answer'}): its admin removes its end there.`
+      done({ text: `The link to cell ${confirm.name} is removed. ${other}`, runId: res.run_id })
     } catch (e) {
       setError(e)
     } finally {
