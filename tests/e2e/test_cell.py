@@ -902,6 +902,11 @@ def test_a_failed_change_undoes_itself_and_every_service_answers_as_before(cell,
         assert res.returncode == 0, res.stderr
         # the health monitor checks every 30 s: what a run restarted is seen up again by then
         assert wait_for(lambda: services() == before, 90, 5), (services(), before)
+        # and in Chromium: the failed run's page says it was undone and why, and leads to the undo run
+        ui = browser_suite(cell, "undone change", base, admin.verify, PIC_UI_UNDONE_RUN=failed_id,
+                           PIC_UI_UNDONE_MSG=f"duplicate dhcp-host IP address {address}")
+        assert ui.returncode == 0, ui.stdout[-6000:] + ui.stderr[-2000:]
+        assert "\n# pass 1\n" in ui.stdout, ui.stdout[-3000:]  # the suite ran its one test
     finally:
         cell.lab.exec("cell", ["rm", "-f", PLANTED_DNSMASQ])
 

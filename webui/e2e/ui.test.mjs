@@ -1546,3 +1546,29 @@ if (process.env.PIC_UI_LEASE_MAC) {
     })
   })
 }
+
+// On a real cell where a change was made to fail on purpose and undid itself: the failed run's page
+// says so, shows dnsmasq's refusal and leads to the undo run, which went through.
+if (process.env.PIC_UI_UNDONE_RUN) {
+  describe('undone change', { concurrency: false }, () => {
+    test('the failed change’s run page says it was undone, why it failed, and leads to the undo run', async () => {
+      const id = process.env.PIC_UI_UNDONE_RUN
+      errors = []
+      await page.goto(`${baseUrl}/runs/${id}`)
+      await page.getByRole('heading', { name: /^(Log in to your cell)$/, level: 1 }).or(page.getByTestId('run-view')).first().waitFor()
+      if (page.url().includes('/login')) {
+        await login()
+        await page.getByTestId('run-view').waitFor()
+      }
+      const undone = page.getByTestId('run-undone')
+      await undone.getByText('This change failed, so the cell undid it by itself.').waitFor()
+      await page.getByText(process.env.PIC_UI_UNDONE_MSG).first().waitFor()
+      await shot('run-undone')
+      await undone.getByRole('link', { name: 'See the undo run' }).click()
+      await page.getByTestId('run-undo-of').waitFor()
+      await page.locator('[data-testid=run-view] h2 + [data-status=successful]').waitFor()
+      await shot('run-undo')
+      assert.deepEqual(unexpectedErrors(), [])
+    })
+  })
+}
