@@ -24,7 +24,7 @@ def render(exits, peers) -> str:
         ansible_managed="Managed by PIC", exits_list=exits, exits_peers=peers, exits_vpn_interface="wg0",
         exits_cell_nets=["192.168.50.0/24", "10.0.0.0/24"], exits_interface_prefix="exit-", exits_mark_base=4096,
         exits_routes_script="/usr/local/sbin/pic-exits-routes", exits_tor_address="10.0.0.1",
-        exits_tor_trans_port=9040, exits_tor_dns_port=9053)
+        exits_tor_trans_port=9040, exits_tor_dns_port=9053, exits_tor_virtual_net="10.192.0.0/10")
 
 
 def chain(text: str, name: str) -> list[str]:
@@ -70,9 +70,12 @@ def test_a_tor_devices_dns_and_tcp_go_to_tors_ports_and_the_rest_is_dropped():
     assert dns[2:] == [
         'iifname "wg0" ip saddr 10.0.0.4 meta l4proto { tcp, udp } th dport 53 counter dnat ip to 10.0.0.1:9053 '
         'comment "tor dns tablet"',
-        'iifname "wg0" ip saddr 10.0.0.4 ip daddr != @cell_nets fib daddr type != local meta l4proto tcp counter '
-        'dnat ip to 10.0.0.1:9040 comment "tor tcp tablet"',
+        'iifname "wg0" ip saddr 10.0.0.4 ip daddr 10.192.0.0/10 meta l4proto tcp counter dnat ip to 10.0.0.1:9040 '
+        'comment "tor onion tablet"',
+        'iifname "wg0" ip saddr 10.0.0.4 ip daddr != @cell_nets ip daddr != @tor_refused fib daddr type != local '
+        'meta l4proto tcp counter dnat ip to 10.0.0.1:9040 comment "tor tcp tablet"',
     ]
+    assert "172.16.0.0/12" in text and "set tor_refused" in text
     marks = chain(text, "prerouting")
     # after the DNAT: what was sent to tor is local now; anything else of the device for beyond the
     # cell is dropped, never marked or routed; the other devices keep their exits' marks
