@@ -61,14 +61,15 @@ def on_tor(lab, hosts, cell, admin, device):
     sh(lab, "far", f"ip addr add {PUBLIC_FAR}/32 dev host0")
     sh(lab, "cell", f"ip route add {PUBLIC_FAR}/32 via {hosts['far']}")
     peer = wg.add_exit_for_the_device(admin, cell, {"name": "t", "kind": "tor"})
-    # tor's own traffic counted from its start: to the bridge, and anywhere else but loopback
+    # tor's own traffic out the uplink counted from its start: to the bridge, and anywhere else (on wg0
+    # its sockets also answer the devices it serves, which is not tor reaching out)
     bridge = hosts["exitsrv"]
     probe = f"""table inet torprobe {{
     chain out {{
         type filter hook output priority 300;
-        meta skuid "debian-tor" oifname != "lo" ip daddr {bridge} tcp dport {BRIDGE_PORT} counter comment "bridge"
-        meta skuid "debian-tor" oifname != "lo" ip daddr != {bridge} counter comment "elsewhere"
-        meta skuid "debian-tor" oifname != "lo" meta nfproto ipv6 counter comment "elsewhere6"
+        meta skuid "debian-tor" oifname "host0" ip daddr {bridge} tcp dport {BRIDGE_PORT} counter comment "bridge"
+        meta skuid "debian-tor" oifname "host0" ip daddr != {bridge} counter comment "elsewhere"
+        meta skuid "debian-tor" oifname "host0" meta nfproto ipv6 counter comment "elsewhere6"
     }}
     chain post {{
         type filter hook postrouting priority 300;
