@@ -167,12 +167,13 @@ PROBE = f"""table inet probe {{
 """
 
 
-@pytest.fixture(scope="module")
-def cell(lab, hosts, tmp_path_factory) -> Cell:
+def make_cell(lab, hosts, tmp_path_factory, **more) -> Cell:
+    """The cell set up headless with site.yml (``more``: further inventory variables), far's route and
+    the counters (PROBE) on it."""
     # the VPN subnet pinned, as an inventory may (the device's and the cell's addresses below)
     setup = {"pic_setup_completed": True, "pic_admin_password": ADMIN_PASSWORD, "pic_cell_name": "home",
              "pic_vpn_subnet": "10.0.0.0/24",
-             "pic_services": ["wireguard", "dns"], "pic_upstream_dns": [hosts["far"]]}
+             "pic_services": ["wireguard", "dns"], "pic_upstream_dns": [hosts["far"]], **more}
     cell = Cell(lab, lab.write_inventory(tmp_path_factory.mktemp("cell"), {"cells": ["cell"]}, setup))
     result = cell.converge()
     assert result.rc == 0, result.output[-6000:]
@@ -181,6 +182,11 @@ def cell(lab, hosts, tmp_path_factory) -> Cell:
     # Counters on the cell: what reaches it from devices for far, and what leaves its uplink for far.
     sh(lab, "cell", "nft -f -", input=PROBE)
     return cell
+
+
+@pytest.fixture(scope="module")
+def cell(lab, hosts, tmp_path_factory) -> Cell:
+    return make_cell(lab, hosts, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,7 @@ def test_a_bad_config_is_refused_naming_its_key(admin, config, old, new, field):
 @pytest.mark.parametrize(("body", "field"), [
     ({"name": "Bad Name", "config": CONFIG}, "name"),
     ({"name": "waytoolongname", "config": CONFIG}, "name"),
-    ({"name": "home", "config": CONFIG, "kind": "tor"}, "kind"),
+    ({"name": "home", "config": CONFIG, "kind": "onion"}, "kind"),
     ({"name": "home", "config": CONFIG, "username": "me"}, "username"),
     ({"name": "home"}, "config"),
     ({"name": "home", "config": 7}, "config"),

@@ -23,7 +23,8 @@ def render(exits, peers) -> str:
     return env.get_template("pic-exits.nft.j2").render(
         ansible_managed="Managed by PIC", exits_list=exits, exits_peers=peers, exits_vpn_interface="wg0",
         exits_cell_nets=["192.168.50.0/24", "10.0.0.0/24"], exits_interface_prefix="exit-", exits_mark_base=4096,
-        exits_routes_script="/usr/local/sbin/pic-exits-routes")
+        exits_routes_script="/usr/local/sbin/pic-exits-routes", exits_tor_address="10.0.0.1",
+        exits_tor_trans_port=9040, exits_tor_dns_port=9053, exits_tor_virtual_net="10.192.0.0/10")
 
 
 def chain(text: str, name: str) -> list[str]:
@@ -59,7 +60,39 @@ def test_an_exit_without_dns_redirects_nothing():
     assert chain(text, "dns") == ["type nat hook prerouting priority dstnat - 10; policy accept;"]
 
 
-@pytest.mark.parametrize(("exits", "peers"), [(EXITS, PEERS), ([], []), (EXITS, [])])
+TOR_EXITS = [*EXITS, {"name": "onion", "kind": "tor"}]
+TOR_PEERS = [*PEERS, {"name": "tablet", "ip": "10.0.0.4", "exit": "onion"}]
+
+
+def test_a_tor_devices_dns_and_tcp_go_to_tors_ports_and_the_rest_is_dropped():
+    text = render(TOR_EXITS, TOR_PEERS)
+    dns = chain(text, "dns")
+    assert dns[2:] == [
+        'iifname "wg0" ip saddr 10.0.0.4 meta l4proto { tcp, udp } th dport 53 counter dnat ip to 10.0.0.1:9053 '
+        'comment "tor dns tablet"',
+        'iifname "wg0" ip saddr 10.0.0.4 ip daddr 10.192.0.0/10 meta l4proto tcp counter dnat ip to 10.0.0.1:9040 '
+        'comment "tor onion tablet"',
+        'iifname "wg0" ip saddr 10.0.0.4 ip daddr != @cell_nets ip daddr != @tor_refused fib daddr type != local '
+        'meta l4proto tcp counter dnat ip to 10.0.0.1:9040 comment "tor tcp tablet"',
+    ]
+    assert "172.16.0.0/12" in text and "set tor_refused" in text
+    marks = chain(text, "prerouting")
+    # after the DNAT: what was sent to tor is local now; anything else of the device for beyond the
+    # cell is dropped, never marked or routed; the other devices keep their exits' marks
+    assert marks[1:3] == [
+        'iifname "wg0" meta nfproto ipv6 counter drop comment "tor ipv6"',
+        'iifname "wg0" ip saddr 10.0.0.4 ip daddr != @cell_nets fib daddr type != local counter drop '
+        'comment "tor drop tablet"',
+    ]
+    assert not [line for line in marks if "10.0.0.4" in line and "mark set" in line]
+    assert len([line for line in marks if "mark set" in line]) == 3
+
+
+def test_a_tor_exit_without_devices_changes_nothing():
+    assert "tor" not in "".join(chain(render(TOR_EXITS, PEERS), "dns") + chain(render(TOR_EXITS, PEERS), "prerouting"))
+
+
+@pytest.mark.parametrize(("exits", "peers"), [(EXITS, PEERS), ([], []), (EXITS, []), (TOR_EXITS, TOR_PEERS)])
 def test_nft_accepts_the_ruleset(tmp_path, exits, peers):
     f = tmp_path / "pic-exits.nft"
     f.write_text(render(exits, peers))

@@ -249,6 +249,48 @@ describe('an OpenVPN exit', () => {
   })
 })
 
+const ONION: ExitView = {
+  name: 'onion', kind: 'tor', dns: [], devices: ['phone'], keys_stored: true, preshared_key: false,
+  live: { unit: 'active', up: true, endpoint: '', latest_handshake: 0, rx: 0, tx: 0, now: 1764931200 },
+}
+
+describe('a Tor exit', () => {
+  it('is a name only, one per cell', () => {
+    expect(validateExit({ name: 'onion', kind: 'tor', config: '' }, [])).toEqual({})
+    expect(validateExit({ name: 'second', kind: 'tor', config: '' }, ['onion'], 'onion').kind).toMatch(/already \(onion\)/)
+    expect(exitBody({ name: ' onion ', kind: 'tor', config: 'ignored', dns: '10.0.0.9' })).toEqual({ name: 'onion', kind: 'tor' })
+  })
+
+  it('is listed with tor running or not, and where DNS goes', async () => {
+    expect(tunnelSummary({ ...ONION.live, up: false, unit: 'inactive', reason: 'unit tor@default.service is inactive' }, 'tor'))
+      .toBe('tor is not running (inactive): its devices’ traffic is dropped · unit tor@default.service is inactive')
+    routeFetch(() => ({ status: 200, body: { exits: [ONION] } }))
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    expect(await screen.findByTestId('exit-list')).toHaveTextContent('onion — Tor, through the cell’s own tor (TCP and DNS only)')
+    expect(screen.getByTestId('exit-live-onion')).toHaveTextContent('tor is running')
+    expect(screen.getByTestId('exit-dns-onion')).toHaveTextContent(/tor’s DNSPort/)
+  })
+
+  it('is added without a file, and the API’s refusal shows by its field', async () => {
+    const calls = routeFetch((_url, init) =>
+      init.method === 'POST'
+        ? { status: 400, body: { error: 'invalid exit', fields: { kind: 'the cell has a tor exit already (other)' } } }
+        : { status: 200, body: { exits: [] } },
+    )
+    const user = userEvent.setup()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await screen.findByText(/No exits yet/)
+    await user.type(screen.getByLabelText('Exit name'), 'onion')
+    await user.selectOptions(screen.getByLabelText('Kind'), 'tor')
+    expect(screen.queryByLabelText('Upload the file')).toBeNull()
+    expect(screen.getByTestId('exit-tor-hint')).toHaveTextContent(/dropped/)
+    await user.click(screen.getByRole('button', { name: 'Add exit' }))
+    expect(await screen.findByText('the cell has a tor exit already (other)')).toBeInTheDocument()
+    const post = calls.find((c) => c.init.method === 'POST')!
+    expect(JSON.parse(post.init.body as string)).toEqual({ name: 'onion', kind: 'tor' })
+  })
+})
+
 describe('a device’s exit', () => {
   it('sends only what changed; a split route leaves the exit', () => {
     const form = { name: 'phone', route: 'full' as const, public_key: '' }

@@ -192,16 +192,25 @@ def unit_state(unit: str, systemctl: str = "systemctl") -> str:
     return word if re.fullmatch(r"[a-z-]{1,20}", word) else "unknown"
 
 
+# The unit of the exits role's Tor exit (Debian's tor instance with /etc/tor/torrc).
+TOR_UNIT = "tor@default.service"
+
+
 def exit_status(name: str, prefix: str = "exit-", wg: str = "wg", systemctl: str = "systemctl",
                 kind: str = "wireguard", ip: str = "ip", sys_net: str = "/sys/class/net") -> dict[str, Any]:
     """An exit's tunnel as the exits role runs it (interface <prefix><name>, unit wg-quick@ of it):
     the unit's state, and from wg's dump the exit server's endpoint, latest handshake (epoch seconds,
     0: never) and transfer. ``up`` is true when the unit is active and its interface answers. No key
     leaves: ``wg_status`` drops the private and preshared keys, and only these fields are kept.
-    An openvpn exit: ``openvpn_status``."""
+    An openvpn exit: ``openvpn_status``. A tor exit: tor's unit (the exits role runs Debian's
+    tor@default); ``up`` when it is active (whether tor builds circuits is not told here)."""
     interface = f"{prefix}{name}"
     if kind == "openvpn":
         return openvpn_status(interface, systemctl, ip, sys_net)
+    if kind == "tor":
+        state = unit_state(TOR_UNIT, systemctl)
+        return {"unit": state, "up": state == "active",
+                **({} if state == "active" else {"reason": f"unit {TOR_UNIT} is {state}"})}
     state = unit_state(f"wg-quick@{interface}.service", systemctl)
     live = wg_status(interface, wg)
     out: dict[str, Any] = {"unit": state, "up": state == "active" and bool(live["up"]), "endpoint": "",

@@ -151,9 +151,14 @@ CELL_PORTS = {
     "udp": {53: "DNS", 67: "DHCP", 123: "NTP"},
 }
 # Per-device exits (docs/architecture.md "Per-device exits"): where a device's traffic leaves the cell.
-EXIT_KINDS = ("wireguard", "openvpn")
-# What a kind of exit must have in the state besides name, kind and endpoint.
-EXIT_NEEDS = {"wireguard": ("address", "public_key"), "openvpn": ("remotes", "proto", "credentials")}
+EXIT_KINDS = ("wireguard", "openvpn", "tor")
+# What a kind of exit must have in the state besides name and kind. A tor exit has nothing more: the
+# cell's own tor is its upstream (the exits role's transparent proxy), with no server or credential.
+EXIT_NEEDS = {"wireguard": ("endpoint", "address", "public_key"),
+              "openvpn": ("endpoint", "remotes", "proto", "credentials"), "tor": ()}
+# What a tor exit has no use for: its devices' DNS is tor's DNSPort, and it has no tunnel of its own.
+TOR_REFUSED = ("endpoint", "address", "dns", "public_key", "mtu", "remotes", "proto", "options",
+               "credentials")
 MAX_EXITS = 16
 # An OpenVPN exit's credential files (<name>.<which>, 0600 beside the state), by the directive using each.
 OPENVPN_CREDENTIALS = ("ca", "cert", "key", "tls-auth", "tls-crypt", "auth-user-pass")
@@ -395,7 +400,8 @@ DEFS: dict[str, dict[str, Any]] = {
         "example": "vpnhome",
     },
     "ExitKind": _enum(EXIT_KINDS, "wireguard: an upstream WireGuard server (a provider's wg-quick config); "
-                      "openvpn: an upstream OpenVPN server (a provider's .ovpn with its credentials)"),
+                      "openvpn: an upstream OpenVPN server (a provider's .ovpn with its credentials); "
+                      "tor: the cell's own tor as a transparent proxy (TCP and DNS only)"),
     "ExitEndpoint": {
         "type": "string",
         "maxLength": 260,
@@ -436,7 +442,7 @@ DEFS: dict[str, dict[str, Any]] = {
             "credentials": _list_of(_enum(OPENVPN_CREDENTIALS, "a credential file of the exit")
                                     | {"title": "credential"}, uniqueItems=True, title="credentials"),
         },
-        ["name", "kind", "endpoint"],
+        ["name", "kind"],
     ),
     # A site-to-site link to another cell (the cell_link role). The private key of this end is a
     # 0600 file (/etc/pic/links/<cell_id>.key), never here.
@@ -1168,13 +1174,18 @@ def _exit_relations(state: dict[str, Any], ok: Any, add: Any) -> None:
     device's traffic (a split device sends only the cell's networks to the cell)."""
     exits = state["exits"] if isinstance(state["exits"], list) and ok("exits") else []
     names: dict[str, int] = {}
+    tors: list[int] = []
     for i, ex in enumerate(exits):
         if ex["name"] in names:
             add(f"exits[{i}].name", f"exit name {ex['name']!r} is already used by exits[{names[ex['name']]}]")
         names.setdefault(ex["name"], i)
-        port = int(ex["endpoint"].rsplit(":", 1)[1])
-        if not 1 <= port <= 65535:
+        if "endpoint" in ex and not 1 <= int(ex["endpoint"].rsplit(":", 1)[1]) <= 65535:
             add(f"exits[{i}].endpoint", "the endpoint's port must be 1 to 65535")
+        if ex["kind"] == "tor":
+            tors.append(i)
+            for field in TOR_REFUSED:
+                if ex.get(field) not in (None, []):
+                    add(f"exits[{i}].{field}", f"a tor exit has no {field}")
         for need in EXIT_NEEDS[ex["kind"]]:
             if need not in ex:
                 add(f"exits[{i}].{need}", f"an exit of kind {ex['kind']} needs its {need}")
@@ -1189,6 +1200,9 @@ def _exit_relations(state: dict[str, Any], ok: Any, add: Any) -> None:
                 ipaddress.IPv4Interface(ex["address"])
             except ValueError:
                 add(f"exits[{i}].address", "not an IPv4 address with a prefix length (0-32)")
+    # one tor (its TransPort and DNSPort) serves every device on Tor: a second exit would be the same
+    for i in tors[1:]:
+        add(f"exits[{i}].kind", f"the cell has a tor exit already (exits[{tors[0]}])")
     if not ok("exits"):
         return
     for i, peer in enumerate(state["peers"] if isinstance(state["peers"], list) else []):
@@ -1528,7 +1542,7 @@ CERTIFICATE = Request(
 )
 # A new exit: its kind and the provider's configuration (wg-quick's format for wireguard, parsed by
 # core/wgquick.py; a .ovpn for openvpn, parsed by core/ovpn.py); the keys and credentials in it go to
-# 0600 files, the rest to the state.
+# 0600 files, the rest to the state. A tor exit is its name and kind only.
 EXIT = Request(
     "ExitRequest",
     "exit",
@@ -1544,7 +1558,7 @@ EXIT = Request(
             "MTU) and one [Peer] with PublicKey, Endpoint, AllowedIPs (0.0.0.0/0), PresharedKey and "
             "PersistentKeepalive. openvpn: the provider's .ovpn with remote, inline <ca> and <cert>/<key> "
             "(or auth-user-pass), <tls-auth> or <tls-crypt>; directives that run programs or change routes "
-            "are refused",
+            "are refused. tor: none (the cell's own tor)",
         },
         # openvpn: what auth-user-pass sends (kept in a 0600 file only)
         "username": {"type": "string", "minLength": 1, "maxLength": 512, "title": "username", "writeOnly": True,
@@ -1552,7 +1566,7 @@ EXIT = Request(
         "password": {"type": "string", "minLength": 1, "maxLength": 512, "title": "password", "writeOnly": True,
                      "description": "openvpn: the password auth-user-pass sends"},
     },
-    ("name", "config"),
+    ("name",),  # config: for a wireguard or openvpn exit (ExitManager.add)
 )
 # Cell links: an invitation (the services offered to the invited cell, how long it holds, and the
 # host it dials when not the cell's public endpoint), its redemption and the answer's acceptance.
@@ -1781,7 +1795,8 @@ def exit_vars(full: dict[str, Any]) -> dict[str, Any]:
     return {
         # dns: the exits role sends its devices' DNS to the exit's first resolver (no DNS leak)
         "pic_exits": [
-            {k: ex[k] for k in DEFS["Exit"]["properties"] if k in ex}
+            # a tor exit is its name and kind (the defaults of the tunnels' fields are nothing to it)
+            {k: ex[k] for k in DEFS["Exit"]["properties"] if k in ex and (ex["kind"] != "tor" or k in ("name", "kind"))}
             for ex in full["exits"]
         ],
         "pic_exit_peers": [

@@ -1,6 +1,7 @@
 """Exits: upstreams a chosen device's traffic leaves the cell through (docs/architecture.md
-"Per-device exits"). This slice knows one kind, ``wireguard``: an upstream WireGuard server whose
-wg-quick configuration the admin pastes.
+"Per-device exits"). Three kinds: ``wireguard`` (an upstream WireGuard server whose wg-quick
+configuration the admin pastes), ``openvpn`` (a provider's .ovpn with its credentials) and ``tor``
+(the cell's own tor as a transparent proxy: a name and nothing else; one per cell).
 
 The state keeps an exit's name, kind, endpoint, address, DNS and the server's public key; its
 private key and preshared key go to 0600 files in ``secrets_dir`` (``<name>.key``, ``<name>.psk``),
@@ -33,7 +34,8 @@ SECRET_FILES = tuple(dict.fromkeys(("key", "psk", *schema.OPENVPN_CREDENTIALS)))
 
 # An exit's tunnel by the exit's name: {unit, up, endpoint, latest_handshake, rx, tx, reason?}
 Live = Callable[[str, str], dict[str, Any]]
-# (an openvpn exit's: {unit, up, address, rx, tx, reason?}; it has no handshake to tell)
+# (an openvpn exit's: {unit, up, address, rx, tx, reason?}; it has no handshake to tell; a tor exit's:
+# {unit, up, reason?}, up when tor runs - these machines cannot tell whether it builds circuits)
 LIVE_KEYS = ("unit", "up", "endpoint", "latest_handshake", "rx", "tx", "address", "reason")
 
 
@@ -71,7 +73,9 @@ class ExitManager:
         out = []
         for ex in state.get("exits", []):
             devices = sorted(p["name"] for p in state["peers"] if p.get("exit") == ex["name"])
-            if ex["kind"] == "openvpn":
+            if ex["kind"] == "tor":
+                stored = True  # it has no secret
+            elif ex["kind"] == "openvpn":
                 stored = all(self.key_file(ex["name"], c).is_file() for c in ex["credentials"])
             else:
                 stored = self.key_file(ex["name"]).is_file()
@@ -106,7 +110,17 @@ class ExitManager:
     def add(self, body: Any) -> tuple[Run, dict[str, Any]]:
         data = {"kind": "wireguard", **checked(schema.EXIT, body)}
         try:
-            if data["kind"] == "openvpn":
+            if data["kind"] == "tor":
+                # the cell's own tor: nothing to paste, no credential, its DNS is tor's DNSPort
+                refused = {own: "a tor exit takes no " + own for own in ("config", "username", "password", "dns")
+                           if own in data}
+                if refused:
+                    raise schema.StateError(refused, "invalid exit")
+                fields, secrets = {}, {}
+            elif "config" not in data:
+                raise schema.StateError({"config": f"a {data['kind']} exit needs the provider's configuration"},
+                                        "invalid exit")
+            elif data["kind"] == "openvpn":
                 fields, secrets = ovpn.parse(data["config"], data.get("username"), data.get("password"))
             else:
                 for own in ("username", "password"):
@@ -125,6 +139,8 @@ class ExitManager:
             exits = state.setdefault("exits", [])
             if any(e["name"] == exit_["name"] for e in exits):
                 raise Conflict(f"exit {exit_['name']!r} exists", {"name": "an exit with this name exists"})
+            if exit_["kind"] == "tor" and (tor := next((e for e in exits if e["kind"] == "tor"), None)):
+                raise InvalidInput("invalid exit", {"kind": f"the cell has a tor exit already ({tor['name']})"})
             exits.append(exit_)
             return dict(exit_)
 

@@ -222,8 +222,8 @@ export type Peer = {
 /** a lower-case letter, then a-z or 0-9; at most 10 characters (the exit's interface is exit-<name>) */
 export type ExitName = string
 
-/** wireguard: an upstream WireGuard server (a provider's wg-quick config); openvpn: an upstream OpenVPN server (a provider's .ovpn with its credentials) */
-export type ExitKind = "wireguard" | "openvpn"
+/** wireguard: an upstream WireGuard server (a provider's wg-quick config); openvpn: an upstream OpenVPN server (a provider's .ovpn with its credentials); tor: the cell's own tor as a transparent proxy (TCP and DNS only) */
+export type ExitKind = "wireguard" | "openvpn" | "tor"
 
 /** the upstream server as host:port (a domain name or an IPv4 address) */
 export type ExitEndpoint = string
@@ -237,7 +237,7 @@ export type ExitDNS = IPv4[]
 export type Exit = {
   name: ExitName
   kind: ExitKind
-  endpoint: ExitEndpoint
+  endpoint?: ExitEndpoint
   address?: ExitAddress
   dns?: ExitDNS
   public_key?: WgKey
@@ -578,8 +578,8 @@ export type ExitRequest = {
   name: ExitName
   kind?: ExitKind
   dns?: ExitDNS
-  /** wireguard: the provider's wg-quick configuration: [Interface] PrivateKey, Address (DNS, MTU) and one [Peer] with PublicKey, Endpoint, AllowedIPs (0.0.0.0/0), PresharedKey and PersistentKeepalive. openvpn: the provider's .ovpn with remote, inline <ca> and <cert>/<key> (or auth-user-pass), <tls-auth> or <tls-crypt>; directives that run programs or change routes are refused */
-  config: string
+  /** wireguard: the provider's wg-quick configuration: [Interface] PrivateKey, Address (DNS, MTU) and one [Peer] with PublicKey, Endpoint, AllowedIPs (0.0.0.0/0), PresharedKey and PersistentKeepalive. openvpn: the provider's .ovpn with remote, inline <ca> and <cert>/<key> (or auth-user-pass), <tls-auth> or <tls-crypt>; directives that run programs or change routes are refused. tor: none (the cell's own tor) */
+  config?: string
   /** openvpn: the username auth-user-pass sends */
   username?: string
   /** openvpn: the password auth-user-pass sends */
@@ -921,7 +921,7 @@ export type PeerList = {
 export type ExitView = {
   name: ExitName
   kind: ExitKind
-  endpoint: ExitEndpoint
+  endpoint?: ExitEndpoint
   address?: ExitAddress
   dns?: ExitDNS
   public_key?: WgKey
@@ -1984,9 +1984,10 @@ export const limits = {
   "ExitKind": {
     "enum": [
       "wireguard",
-      "openvpn"
+      "openvpn",
+      "tor"
     ],
-    "description": "wireguard: an upstream WireGuard server (a provider's wg-quick config); openvpn: an upstream OpenVPN server (a provider's .ovpn with its credentials)"
+    "description": "wireguard: an upstream WireGuard server (a provider's wg-quick config); openvpn: an upstream OpenVPN server (a provider's .ovpn with its credentials); tor: the cell's own tor as a transparent proxy (TCP and DNS only)"
   },
   "ExitEndpoint": {
     "pattern": "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?:[0-9]{1,5}$",

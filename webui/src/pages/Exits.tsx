@@ -1,8 +1,9 @@
 // Exits: upstreams a chosen device's traffic leaves the cell through instead of the cell's own
-// uplink (a device chooses its exit on the Peers page). Two kinds: an upstream WireGuard server,
-// added by pasting the provider's wg-quick configuration, and an upstream OpenVPN server, added by
-// uploading (or pasting) the provider's .ovpn with its username and password. Keys and credentials
-// go to files on the cell and are never shown again.
+// uplink (a device chooses its exit on the Peers page). Three kinds: an upstream WireGuard server,
+// added by pasting the provider's wg-quick configuration; an upstream OpenVPN server, added by
+// uploading (or pasting) the provider's .ovpn with its username and password; and Tor, the cell's
+// own tor as a transparent proxy (a name only: nothing to upload, one per cell). Keys and
+// credentials go to files on the cell and are never shown again.
 import { useState, type ChangeEvent, type FormEvent } from 'react'
 import { endpoints } from '../api'
 import type { ExitKind, ExitLive, ExitRequest, ExitView } from '../generated/api'
@@ -14,10 +15,11 @@ import { handshakeAgo } from './WireGuard'
 
 const NAME_RE = new RegExp(limits.ExitName.pattern)
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
-const KIND_LABEL: Record<ExitKind, string> = { wireguard: 'WireGuard', openvpn: 'OpenVPN' }
+const KIND_LABEL: Record<ExitKind, string> = { wireguard: 'WireGuard', openvpn: 'OpenVPN', tor: 'Tor' }
 const CONFIG_LABEL: Record<ExitKind, string> = {
   wireguard: 'WireGuard configuration file',
   openvpn: 'OpenVPN configuration file (.ovpn)',
+  tor: '', // a Tor exit has no file
 }
 
 export interface ExitForm {
@@ -34,12 +36,17 @@ export function asksForPassword(config: string): boolean {
   return /^\s*auth-user-pass\s*$/m.test(config) && !/^\s*<auth-user-pass>/m.test(config)
 }
 
-/** Client-side checks of the obvious; the API parses the configuration and names each refused key. */
-export function validateExit(f: ExitForm, existing: string[]): Record<string, string> {
+/** Client-side checks of the obvious; the API parses the configuration and names each refused key.
+ * ``torExit``: the cell's Tor exit, if it has one (a cell has one at most). */
+export function validateExit(f: ExitForm, existing: string[], torExit?: string): Record<string, string> {
   const errs: Record<string, string> = {}
   const name = f.name.trim()
   if (!NAME_RE.test(name)) errs.name = 'A lower-case letter, then letters or digits; at most 10 characters.'
   else if (existing.includes(name)) errs.name = 'An exit with this name exists.'
+  if (f.kind === 'tor') {
+    if (torExit) errs.kind = `The cell has a Tor exit already (${torExit}).`
+    return errs
+  }
   const text = f.config.toLowerCase()
   if ((f.kind ?? 'wireguard') === 'wireguard') {
     if (!f.config.trim()) errs.config = 'Paste the provider’s WireGuard configuration.'
@@ -60,6 +67,7 @@ export function validateExit(f: ExitForm, existing: string[]): Record<string, st
 /** The request for the API: only what the kind takes. */
 export function exitBody(f: ExitForm): ExitRequest {
   const kind = f.kind ?? 'wireguard'
+  if (kind === 'tor') return { name: f.name.trim(), kind }
   const body: ExitRequest = { name: f.name.trim(), kind, config: f.config }
   if (kind === 'openvpn') {
     if (f.username?.trim()) body.username = f.username.trim()
@@ -79,6 +87,10 @@ export function configErrors(errors: Record<string, string | undefined>): string
 /** How an exit's tunnel runs, in one line: up with its latest handshake and transfer (openvpn: connected
  * with its tunnel address), or down and why. */
 export function tunnelSummary(live: ExitLive, kind: ExitKind = 'wireguard'): string {
+  if (kind === 'tor') {
+    if (live.up) return 'tor is running'
+    return `tor is not running (${live.unit}): its devices’ traffic is dropped${live.reason ? ` · ${live.reason}` : ''}`
+  }
   if (kind === 'openvpn') {
     if (live.up) return `Connected · address ${live.address ?? ''} · ↓ ${formatSize(live.rx)} ↑ ${formatSize(live.tx)}`
     return `Not connected (${live.unit})${live.reason ? `: ${live.reason}` : ''}`
@@ -92,6 +104,7 @@ export function tunnelSummary(live: ExitLive, kind: ExitKind = 'wireguard'): str
 /** Where its devices' DNS goes: the exit's resolver through the tunnel, or the cell's when it names none
  * (an OpenVPN exit: the resolver its server pushes). */
 export function dnsSummary(e: Pick<ExitView, 'dns'> & { kind?: ExitKind }): string {
+  if (e.kind === 'tor') return 'DNS through Tor (tor’s DNSPort on the cell); other UDP, ICMP and IPv6 are dropped'
   if (e.dns?.length) return `DNS through the exit: ${e.dns[0]}`
   return e.kind === 'openvpn'
     ? 'DNS through the exit: the resolver its server pushes (none pushed: DNS is dropped)'
@@ -101,6 +114,8 @@ export function dnsSummary(e: Pick<ExitView, 'dns'> & { kind?: ExitKind }): stri
 /** What the list says of an exit after its name. */
 export function exitDescription(e: ExitView): string {
   if (e.kind === 'openvpn') return `OpenVPN to ${e.endpoint} (${e.proto ?? 'udp'})`
+  if (e.kind === 'tor') return 'Tor, through the cell’s own tor (TCP and DNS only)'
+
   return `WireGuard to ${e.endpoint}, address ${e.address ?? ''}`
 }
 
@@ -120,7 +135,7 @@ export function ExitsCard() {
     ev.preventDefault()
     setFormError(null)
     setNotice(null)
-    const errs = validateExit(form, list.map((e) => e.name))
+    const errs = validateExit(form, list.map((e) => e.name), list.find((e) => e.kind === 'tor')?.name)
     setErrors(errs)
     if (Object.keys(errs).length) return
     setBusy(true)
@@ -230,7 +245,8 @@ export function ExitsCard() {
             }}
           />
         </Field>
-        <Field id="exit-kind" label="Kind" hint="The kind of server the provider gave you.">
+        <Field id="exit-kind" label="Kind" error={errors.kind}
+          hint="The kind of server the provider gave you, or Tor (the cell’s own; nothing to upload).">
           <select
             id="exit-kind"
             className={inputClass}
@@ -247,6 +263,13 @@ export function ExitsCard() {
             ))}
           </select>
         </Field>
+        {kind === 'tor' ? (
+          <p className="mb-3 text-sm text-slate-700" data-testid="exit-tor-hint">
+            Its devices’ TCP connections and DNS go through tor on the cell; everything else they send (other UDP,
+            ICMP, IPv6) is dropped, and while tor is down their traffic stops.
+          </p>
+        ) : (
+        <>
         <Field id="exit-file" label="Upload the file" hint="Or paste it below.">
           <input
             id="exit-file"
@@ -279,6 +302,8 @@ export function ExitsCard() {
             }}
           />
         </Field>
+        </>
+        )}
         {kind === 'openvpn' && (
           <>
             <Field id="exit-username" label="Username" error={errors.username} hint="When the server asks for one (auth-user-pass).">
