@@ -36,7 +36,7 @@ NOT_XML = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # The lines that say why a scenario failed: a failed action, a failed Ansible task, the tasks that broke
 # idempotence, a failed or erroring test and its assertion.
 # Matched without the "  │ " molecule puts before the output of the commands it runs.
-WHY = re.compile(r"Executed: Failed|^fatal: \[|FAILED!|Idempotence test failed|^\* \[|"
+WHY = re.compile(r"Executed: Failed|^fatal: \[|FAILED!|Idempotence test failed|^\*\s+(=>|\[)|"
                  r"^(FAILED|ERROR) (?!- RETRYING)|^E  |timed out")
 BOX = re.compile(r"^\s*\u2502\s?")
 

@@ -96,6 +96,8 @@ def test_a_failed_scenario_shows_why_before_the_end_of_its_log():
         "  \u2502 FAILED - RETRYING: [cell]: Install caddy (19 retries left).",
         "  \u2502 fatal: [cell]: FAILED! => {\"msg\": \"caddy validate: bad directive\"}",
         "\x1b[31mERROR\x1b[0m cell \u279c idempotence: Executed: Failed",
+        "CRITICAL Idempotence test failed because of the following tasks:",
+        "*  => api : Write the inventory of the API's converges",
         "  \u2502 E       AssertionError: Pebble not in issuer",
         *[f"  \u2502 teardown line {i}" for i in range(40)],
     ])
@@ -104,6 +106,7 @@ def test_a_failed_scenario_shows_why_before_the_end_of_its_log():
     assert "caddy validate: bad directive" in why
     assert "idempotence: Executed: Failed" in why and "\x1b" not in why
     assert "AssertionError: Pebble not in issuer" in why
+    assert "*  => api : Write the inventory of the API's converges" in why
     assert "RETRYING" not in why
     assert "teardown line 39" in end and "teardown line 10" not in end
     assert "--- why:" not in run_molecule.failure_excerpt("all\nfine\n")
