@@ -8,7 +8,9 @@ resolver answers a name of away's zone through the link, away's HTTPS (calendar,
 home through the link while mail (587, not granted), the UI port and ssh (both open to away's LAN)
 are dropped from the link. Peer-sync: a device added on home reaches away's record of the link
 (home's shared info, versioned), peer-sync's port answers only through the link, and removing the
-link on home removes away's end too (its state and its WireGuard interface).
+link on home removes away's end too (its state and its WireGuard interface). Before that, a VPN
+device of home ("client", a split tunnel from the API's config) resolves calendar.away.cell through
+home's DNS and reaches away's HTTPS through home's link, while away's 587 stays dropped for it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 
 import pytest
 
-from pic_lab.cell import Cell, csrf, run_finished
+from pic_lab.cell import Cell, client_wg_config, csrf, run_finished
 from pic_lab.lab import throwaway_lab
 
 ADMIN_PASSWORD = "links between cells 7"  # test data, these lab cells only
@@ -246,6 +248,46 @@ def test_peer_sync_answers_only_through_the_link(cells, linked):
                        "except urllib.error.HTTPError as e:\n    print(e.code, e.read().decode())\n",
                        f"http://{linked['away_vpn']}:8082/api/cells/peer-sync/share")
     assert forged.stdout.startswith("401") and "message.signature" in forged.stdout, (forged.stdout, forged.stderr)
+
+
+def test_a_device_of_home_reaches_aways_granted_calendar_through_the_link(lab, cells, admins, linked):
+    """A split-tunnel device of home (a lab client with wg-quick): its config routes away's subnets
+    into its tunnel; it resolves calendar.away.cell through home's DNS (which forwards away's zone
+    through the link) and reaches away's HTTPS (calendar granted) through home's link, but not away's
+    mail submission (587, not granted: away's link chain drops it for the device as for home)."""
+    home, ha = cells["cell"], admins["cell"]
+    (link,) = links_of(ha, home.https)
+    lab.up("client", image="provisioned")
+    tools = ("DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install "
+             "-y -qq --no-install-recommends wireguard-tools wireguard-go curl python3")
+    res = lab.exec("client", ["bash", "-c", tools])
+    assert res.returncode == 0, res.stderr[-2000:]
+    added = ha.post(f"{home.https}/api/peers", json={"name": "phone", "route": "split"}, headers=csrf(ha), timeout=30)
+    assert added.status_code == 201, added.text
+    body = added.json()
+    allowed = next(ln for ln in body["config"].splitlines() if ln.startswith("AllowedIPs"))
+    assert all(subnet in allowed for subnet in link["subnets"]), (allowed, link["subnets"])
+    run_finished(ha, home.https, body["run_id"])
+    config, dns = client_wg_config(body["config"], str(lab.subnet))
+    assert dns == linked["home_vpn"], config
+    lab.exec("client", ["bash", "-c", "umask 077; cat > /etc/wireguard/wg0.conf"], input=config)
+    up = lab.exec("client", ["wg-quick", "up", "wg0"])
+    assert up.returncode == 0, up.stderr
+    lab.exec("client", ["bash", "-c", f"echo 'nameserver {dns}' > /etc/resolv.conf"])
+    for name, script in (("ask", ASK), ("probe", PROBE)):
+        lab.exec("client", ["bash", "-c", f"cat > /tmp/{name}.py"], input=script)
+    deadline, answer = time.monotonic() + 30, ""
+    while linked["away_vpn"] not in answer.split() and time.monotonic() < deadline:
+        answer = lab.exec("client", ["python3", "/tmp/ask.py", dns, "calendar.away.cell"]).stdout
+    assert linked["away_vpn"] in answer.split(), answer
+    ports = json.loads(lab.exec("client", ["python3", "/tmp/probe.py", body["peer"]["ip"], linked["away_vpn"],
+                                           "443", "587"]).stdout)
+    assert ports == {"443": "open", "587": "filtered"}, ports
+    # by name, as the device's apps reach it (away's CA is not the device's: no verification here)
+    https = lab.exec("client", ["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "15",
+                                "https://calendar.away.cell/"])
+    assert https.stdout.strip() not in ("", "000"), (https.stdout, https.stderr)
+    print(f"home's device reached calendar.away.cell through the link: HTTP {https.stdout.strip()}")
 
 
 def test_removing_the_link_on_home_removes_it_on_away(cells, admins, linked):

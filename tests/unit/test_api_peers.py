@@ -3,6 +3,7 @@ import yaml
 from conftest import PEER_KEY, csrf, wait_run
 
 from pic_api.core import wgkeys
+from pic_api.managers.peers import client_config
 
 
 def add(client, **body):
@@ -196,3 +197,22 @@ def test_an_admin_gives_devices_to_people_who_exist_and_a_person_with_devices_st
     resp = admin.delete("/api/users/bob", headers=csrf(admin))
     assert resp.status_code == 409 and "bobtab, spare" in resp.get_json()["error"]
     assert config.state_file.read_text() == before
+
+
+def test_a_split_devices_config_routes_the_linked_cells_subnets_into_its_tunnel():
+    """A split device reaches the linked cells through this cell: their subnets are in its
+    AllowedIPs after the cell's own; a full device routes everything already."""
+    state = {"cell": {"domain": "home.cell"},
+             "network": {"vpn_subnet": "10.0.0.0/24", "lan_subnet": "192.168.50.0/24", "wireguard_port": 51820},
+             "links": [{"name": "away", "subnets": ["10.70.0.0/24"]},
+                       {"name": "far", "subnets": ["10.71.0.0/24", "10.72.0.0/24"]}]}
+    split = client_config({"name": "phone", "ip": "10.0.0.2", "route": "split"}, state, PEER_KEY, "vpn.example.org",
+                          None)
+    assert "AllowedIPs = 10.0.0.0/24, 192.168.50.0/24, 10.70.0.0/24, 10.71.0.0/24, 10.72.0.0/24\n" in split
+    assert "DNS = 10.0.0.1, home.cell" in split  # the linked zones are answered by the cell's DNS
+    full = client_config({"name": "laptop", "ip": "10.0.0.3", "route": "full"}, state, PEER_KEY, "vpn.example.org",
+                         None)
+    assert "AllowedIPs = 0.0.0.0/0\n" in full
+    unlinked = client_config({"name": "phone", "ip": "10.0.0.2", "route": "split"}, {**state, "links": []}, PEER_KEY,
+                             "vpn.example.org", None)
+    assert "AllowedIPs = 10.0.0.0/24, 192.168.50.0/24\n" in unlinked

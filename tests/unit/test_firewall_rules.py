@@ -86,6 +86,7 @@ def render(openings=(), forwards=(), links=()) -> str:
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     env.filters["dict2items"] = lambda d: [{"key": k, "value": v} for k, v in d.items()]
     env.tests["contains"] = lambda seq, item: item in seq
+    env.filters["extract"] = lambda key, container: container[key]
     env.filters["flatten"] = lambda seq: [x for part in seq for x in (part if isinstance(part, list) else [part])]
     defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
     ctx = {k: v for k, v in defaults.items() if not isinstance(v, str) or "{{" not in v}
@@ -100,6 +101,16 @@ def render(openings=(), forwards=(), links=()) -> str:
     return env.get_template("nftables.conf.j2").render(ctx)
 
 
+def assert_nft_accepts(tmp_path, text: str) -> None:
+    """nft's own checker accepts the rendered file (where nft is installed)."""
+    if shutil.which("nft") or Path("/usr/sbin/nft").exists():
+        conf = tmp_path / "nftables.conf"
+        conf.write_text(text)
+        res = subprocess.run([shutil.which("nft") or "/usr/sbin/nft", "-c", "-f", str(conf)],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+
+
 def test_the_rules_render_into_the_zones_sets_and_a_dnat_and_nft_accepts_them(tmp_path):
     lan_forward = {**FORWARD, "port": 8443, "zones": ["lan"]}
     text = render([OPENING, {"port": 5000, "protocol": "udp", "zones": ["wan", "vpn"]}], [FORWARD, lan_forward])
@@ -111,12 +122,7 @@ def test_the_rules_render_into_the_zones_sets_and_a_dnat_and_nft_accepts_them(tm
     # only the LAN's own callers are masqueraded (their answer must come back through the cell)
     assert text.count("ct status dnat tcp dport 80 masquerade") == 1
     assert "chain prerouting" not in render()
-    if shutil.which("nft") or Path("/usr/sbin/nft").exists():
-        conf = tmp_path / "nftables.conf"
-        conf.write_text(text)
-        res = subprocess.run([shutil.which("nft") or "/usr/sbin/nft", "-c", "-f", str(conf)],
-                             capture_output=True, text=True)
-        assert res.returncode == 0, res.stderr
+    assert_nft_accepts(tmp_path, text)
 
 
 # ---- the API ------------------------------------------------------------------------------------
@@ -181,3 +187,25 @@ def test_the_peer_sync_port_is_one_value():
     shared = yaml.safe_load((ROLE.parent / "shared/defaults/main.yml").read_text())
     assert shared["shared_peer_sync_port"] == schema.PEER_SYNC_PORT
     assert schema.CELL_PORTS["tcp"][schema.PEER_SYNC_PORT].startswith("peer-sync")
+
+
+def test_vpn_devices_are_forwarded_into_a_link_to_its_subnets_only(tmp_path):
+    """A device of this cell (wg0, from the VPN subnet) reaches a linked cell's subnets through that
+    link's interface, nothing else of it; the answers come back as established. What the device may
+    reach there is the other cell's link chain. nft accepts the result."""
+    links = [{"name": "away", "cell_id": "0123456789abcdef", "interface": "cl-0123456789ab",
+              "subnets": ["10.70.0.0/24"], "port": 51821, "grants": ["calendar"]},
+             {"name": "far", "cell_id": "fedcba9876543210", "interface": "cl-fedcba987654",
+              "subnets": ["10.71.0.0/24", "10.72.0.0/24"], "port": 51822, "grants": []}]
+    text = render(links=links)
+    forward = text[text.index("chain forward {"):]
+    forward = forward[:forward.index("\n\t}")]
+    assert ('iifname "wg0" ip saddr 10.0.0.0/24 oifname "cl-0123456789ab" ip daddr { 10.70.0.0/24 } accept'
+            in forward)
+    assert ('iifname "wg0" ip saddr 10.0.0.0/24 oifname "cl-fedcba987654" ip daddr { 10.71.0.0/24, 10.72.0.0/24 }'
+            ' accept' in forward)
+    assert forward.index("ct state established,related accept") < forward.index('oifname "cl-')
+    # no link, no forward into one; the LAN is never forwarded into a link
+    assert 'oifname "cl-' not in render()
+    assert not [ln for ln in forward.splitlines() if 'oifname "cl-' in ln and "lan0" in ln]
+    assert_nft_accepts(tmp_path, text)

@@ -40,7 +40,9 @@ def client_config(
     if peer.get("route") == "full":
         allowed = "0.0.0.0/0"
     else:
-        allowed = ", ".join([net["vpn_subnet"], net["lan_subnet"]])
+        # the cell's networks and every linked cell's subnets (reached through the cell's links)
+        linked = [s for link in state.get("links", []) for s in link["subnets"]]
+        allowed = ", ".join([net["vpn_subnet"], net["lan_subnet"], *linked])
     key_line = (
         f"PrivateKey = {private_key}" if private_key else "# PrivateKey = (the private key that stays on this device)"
     )
