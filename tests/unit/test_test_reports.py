@@ -42,8 +42,11 @@ def test_report_prints_each_stage_and_each_scenario_time(tmp_path):
     # The slowest scenario first, a failed one marked.
     scen = [line.strip() for line in out if line.startswith("  molecule ")]
     assert scen == ["molecule mailserver: 130 s (2.2 min), failed (converge 70, verify 50)", "molecule ca: 61 s"]
-    # Why it failed, near the end of the output, where a reader of the run's end sees it.
-    assert out[-4:-1] == ["FAILED molecule::mailserver", "    molecule test failed", "    boom"]
+    # Why it failed, near the end of the output (after every count, before the total), where a reader
+    # of the run's end sees it.
+    at = out.index("FAILED molecule::mailserver")
+    assert out[at:at + 3] == ["FAILED molecule::mailserver", "    molecule test failed", "    boom"]
+    assert at > max(i for i, line in enumerate(out) if line.startswith("molecule:"))
     assert out[-1] == "total: 1 passed, 1 failed"
 
 
