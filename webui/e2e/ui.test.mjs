@@ -641,7 +641,8 @@ describe('the running cell', { concurrency: false }, () => {
       await page.waitForFunction(
         (t) => ![...document.querySelectorAll('button')].find((b) => b.textContent === t)?.disabled, label, { timeout: 60_000 })
       await page.getByRole('button', { name: label }).click()
-      await page.getByRole('heading', { name: `Rolling back to version ${target}` }).waitFor()
+      // exact: the preview's heading ("Preview of rolling back to version N ...") holds these words too
+      await page.getByRole('heading', { name: `Rolling back to version ${target}`, exact: true }).waitFor()
       await page.locator('[data-testid=run-view] h2 + [data-status=successful]').waitFor()
       const after = await versions()
       assert.equal(after.length, count + 1, 'the rollback saved the old version as the newest')
