@@ -51,5 +51,5 @@ class SettingsManager:
                 cell["acme_challenge"] = "http"  # the cell's own CA: no ACME
 
         what = "change settings: " + ", ".join(sorted(data))
-        run, _ = (self.changes.preview if preview else self.changes.apply)(change, what, schema.SETTINGS)
+        run, _ = self.changes.apply_or_preview(preview, change, what, schema.SETTINGS)
         return run

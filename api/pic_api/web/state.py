@@ -11,7 +11,7 @@ from ..core.redact import mask_state
 from ..managers.errors import checked
 from .common import cell, json_body
 from .openapi import doc
-from .settings import PREVIEW_QUERY, preview_flag
+from .settings import PREVIEW_QUERY, preview_flag, preview_started
 
 state_bp = Blueprint("state", __name__, url_prefix="/api/state")
 
@@ -45,5 +45,5 @@ def state_rollback(number: int) -> Any:
     is_preview = preview_flag()
     run = cell().changes.rollback(number, undo=not body.get("keep_if_failed", False), preview=is_preview)
     if is_preview:
-        return jsonify(run_id=run.id, preview=True), 202
+        return preview_started(run)
     return jsonify(run_id=run.id, version=run.state_version, preview=False), 202
