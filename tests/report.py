@@ -40,7 +40,7 @@ def scenario_times(root: ET.Element) -> list[tuple[str, float, bool, str]]:
     return rows
 
 
-def failures(root: ET.Element, lines: int = 12) -> list[str]:
+def failures(root: ET.Element, lines: int = 20) -> list[str]:
     """Each failed test case of a JUnit file, its name and the first lines of why: a run's output is
     often read from its end, and the failure itself may have scrolled far above it."""
     out = []

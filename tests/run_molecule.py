@@ -99,8 +99,11 @@ def run(scenario: str, logdir: Path) -> tuple[str, bool, float, str, dict[str, f
         os.killpg(proc.pid, signal.SIGTERM)
 
     with open(log, "w") as f:
+        # Wide columns: molecule's console wraps at 80 by default, which cuts pytest's `E` lines (the
+        # assertion's text) into pieces the failure excerpt cannot find.
         proc = subprocess.Popen(["molecule", "test", "-s", scenario], cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True, text=True, errors="replace")
+                                stderr=subprocess.STDOUT, start_new_session=True, text=True, errors="replace",
+                                env={**os.environ, "COLUMNS": "250"})
         running[scenario] = proc
         timer = threading.Timer(TIMEOUT, stop_it, [proc])
         timer.start()

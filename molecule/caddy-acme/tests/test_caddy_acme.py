@@ -41,10 +41,17 @@ def fetch(lab, host_ip, name, path, root):
 
 
 def caddy_errors(lab) -> str:
-    """Why caddy has no certificate yet: its log's errors about obtaining one, and pebble's."""
-    log = lab.exec("cell", ["sh", "-c", "journalctl -u caddy --no-pager -o cat | grep -iE 'error|obtain' | tail -20"])
-    pebble = lab.exec("acme", ["sh", "-c", "journalctl -u pic-test-pebble --no-pager -o cat | tail -20"])
-    return f"\ncaddy:\n{log.stdout}\npebble:\n{pebble.stdout}"
+    """Why caddy has no certificate yet: its log's lines about obtaining one and pebble's last lines,
+    each cut short so the reason fits a CI report."""
+
+    def lines(host: str, command: str) -> str:
+        out = lab.exec(host, ["sh", "-c", command]).stdout
+        return "\n".join(line[:300] for line in out.splitlines())
+
+    caddy = lines("cell", "systemctl is-active caddy; journalctl -u caddy --no-pager -o cat"
+                          " | grep -iE 'error|obtain|challenge|acme' | tail -12")
+    pebble = lines("acme", "systemctl is-active pic-test-pebble; journalctl -u pic-test-pebble --no-pager -o cat | tail -12")
+    return f"\ncaddy:\n{caddy}\npebble:\n{pebble}"
 
 
 @pytest.mark.parametrize("name", NAMES)
