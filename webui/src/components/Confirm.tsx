@@ -1,4 +1,4 @@
-import { useEffect, useRef, type ReactNode } from 'react'
+import { useEffect, useRef, useState, type ReactNode } from 'react'
 import { Link } from 'react-router-dom'
 import { buttonDanger, buttonSecondary } from './ui'
 
@@ -49,8 +49,34 @@ export function ConfirmDialog({
   )
 }
 
+/** What a change did, and the converge run it started. */
+export type Notice = { text: string; runId?: string | null }
+
+/**
+ * A change asked for first (a removal): `ask(item)` opens the question, `confirm()` makes the change
+ * and hands its notice to `done`, or its error to `fail`; either way the question closes.
+ */
+export function useConfirmed<T>(change: (item: T) => Promise<Notice>, done: (n: Notice) => void, fail: (e: unknown) => void) {
+  const [pending, setPending] = useState<T | null>(null)
+  const [busy, setBusy] = useState(false)
+  const confirm = async () => {
+    if (pending === null) return
+    setBusy(true)
+    fail(null)
+    try {
+      done(await change(pending))
+    } catch (e) {
+      fail(e)
+    } finally {
+      setPending(null)
+      setBusy(false)
+    }
+  }
+  return { pending, ask: setPending, cancel: () => setPending(null), busy, confirm }
+}
+
 /** What a change did, with a link to the converge run it started. */
-export function RunNotice({ text, runId }: { text: string; runId?: string | null }) {
+export function RunNotice({ text, runId }: Notice) {
   return (
     <p role="status" className="rounded border border-emerald-300 bg-emerald-50 p-2 text-sm text-emerald-900">
       {text}{' '}

@@ -6,7 +6,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react'
 import { Link as RouterLink } from 'react-router-dom'
 import { endpoints } from '../api'
-import { ConfirmDialog } from '../components/Confirm'
+import { ConfirmDialog, useConfirmed, type Notice } from '../components/Confirm'
 import { useRunStatus } from '../components/RunView'
 import {
   buttonPrimary,
@@ -34,8 +34,6 @@ export const LINK_SERVICE_LABELS: Record<LinkService, string> = {
   mail: 'Mail',
 }
 const TOKEN_PREFIX = 'pic-link1.'
-
-export type Notice = { text: string; runId?: string | null }
 
 /** What a pasted token says about itself, read in the browser before it is sent (the API checks
  * its signature): its kind, the cell it comes from, the services it carries and its expiry. */
@@ -384,30 +382,23 @@ export function CellNetworkPage() {
   const links = useLiveApi(endpoints.cellLinks) // the handshakes change: read again now and then
   const [notice, setNotice] = useState<Notice | null>(null)
   const [error, setError] = useState<unknown>(null)
-  const [confirm, setConfirm] = useState<LinkView | null>(null)
-  const [deleting, setDeleting] = useState(false)
 
   const done = (n: Notice) => {
     setNotice(n)
     links.reload()
   }
-  const doDelete = async () => {
-    if (!confirm) return
-    setDeleting(true)
-    setError(null)
-    try {
-      const res = await endpoints.deleteLink(confirm.cell_id)
+  const removal = useConfirmed(
+    async (link: LinkView): Promise<Notice> => {
+      const res = await endpoints.deleteLink(link.cell_id)
       const other = res.other_side.reached
-        ? `Cell ${confirm.name} was told and removes its end too.`
-        : `Cell ${confirm.name} could not be told (${res.other_side.error ?? 'no answer'}): its admin removes its end there.`
-      done({ text: `The link to cell ${confirm.name} is removed. ${other}`, runId: res.run_id })
-    } catch (e) {
-      setError(e)
-    } finally {
-      setConfirm(null)
-      setDeleting(false)
-    }
-  }
+        ? `Cell ${link.name} was told and removes its end too.`
+        : `Cell ${link.name} could not be told (${res.other_side.error ?? 'no answer'}): its admin removes its end there.`
+      return { text: `The link to cell ${link.name} is removed. ${other}`, runId: res.run_id }
+    },
+    done,
+    setError,
+  )
+
   const data = links.data
 
   return (
@@ -428,7 +419,7 @@ export function CellNetworkPage() {
             {data.links.length ? (
               <ul className="space-y-3">
                 {data.links.map((ln) => (
-                  <LinkCard key={ln.cell_id} link={ln} onDone={done} onRemove={() => setConfirm(ln)} />
+                  <LinkCard key={ln.cell_id} link={ln} onDone={done} onRemove={() => removal.ask(ln)} />
                 ))}
               </ul>
             ) : (
@@ -455,9 +446,9 @@ export function CellNetworkPage() {
           </Card>
         </>
       )}
-      {confirm && (
-        <ConfirmDialog title={`Remove the link to ${confirm.name}?`} confirmLabel="Remove" busy={deleting} onCancel={() => setConfirm(null)} onConfirm={() => void doDelete()}>
-          The tunnel to {confirm.name} ({confirm.zone}) is taken down here and its names no longer resolve. Linking again
+      {removal.pending && (
+        <ConfirmDialog title={`Remove the link to ${removal.pending.name}?`} confirmLabel="Remove" busy={removal.busy} onCancel={() => removal.cancel()} onConfirm={() => void removal.confirm()}>
+          The tunnel to {removal.pending.name} ({removal.pending.zone}) is taken down here and its names no longer resolve. Linking again
           needs a new invitation.
         </ConfirmDialog>
       )}

@@ -5,7 +5,7 @@
 import { useState, type FormEvent } from 'react'
 import { endpoints } from '../api'
 import { ChangeButtons } from '../components/ChangePreview'
-import { ConfirmDialog, RunNotice } from '../components/Confirm'
+import { ConfirmDialog, RunNotice, useConfirmed, type Notice } from '../components/Confirm'
 import {
   buttonSecondary,
   Card,
@@ -22,7 +22,6 @@ import {
 import type { FirewallRule, Protocol, Zone } from '../generated/api'
 import type { FieldErrors } from '../validation'
 
-type Notice = { text: string; runId?: string | null }
 type Kind = 'opening' | 'forward'
 
 const ZONES: { zone: Zone; label: string }[] = [
@@ -186,28 +185,20 @@ export function FirewallPage() {
   const fw = useApi(endpoints.firewall)
   const [notice, setNotice] = useState<Notice | null>(null)
   const [error, setError] = useState<unknown>(null)
-  const [confirm, setConfirm] = useState<{ kind: Kind; rule: FirewallRule } | null>(null)
-  const [deleting, setDeleting] = useState(false)
 
   const done = (n: Notice) => {
     setNotice(n)
     fw.reload()
   }
-  const doDelete = async () => {
-    if (!confirm) return
-    setDeleting(true)
-    setError(null)
-    try {
-      const { kind, rule } = confirm
+  const removal = useConfirmed(
+    async ({ kind, rule }: { kind: Kind; rule: FirewallRule }): Promise<Notice> => {
       const res = kind === 'forward' ? await endpoints.deletePortForward(rule.id) : await endpoints.deleteFirewallOpening(rule.id)
-      done({ text: `${rule.protocol} port ${rule.port} ${kind === 'forward' ? 'no longer forwarded' : 'closed'}.`, runId: res.run_id })
-    } catch (e) {
-      setError(e)
-    } finally {
-      setConfirm(null)
-      setDeleting(false)
-    }
-  }
+      return { text: `${rule.protocol} port ${rule.port} ${kind === 'forward' ? 'no longer forwarded' : 'closed'}.`, runId: res.run_id }
+    },
+    done,
+    setError,
+  )
+
   const data = fw.data
 
   return (
@@ -236,28 +227,28 @@ export function FirewallPage() {
           </Card>
           <Card title="Openings">
             <Table columns={['Port', 'From', '']} className="text-sm">
-              <RuleRows rules={data.openings} kind="opening" onDelete={(rule) => setConfirm({ kind: 'opening', rule })} />
+              <RuleRows rules={data.openings} kind="opening" onDelete={(rule) => removal.ask({ kind: 'opening', rule })} />
             </Table>
             <RuleForm kind="opening" onAdded={done} />
           </Card>
           <Card title="Port forwards">
             <Table columns={['Port', 'To', 'From', '']} className="text-sm">
-              <RuleRows rules={data.forwards} kind="forward" onDelete={(rule) => setConfirm({ kind: 'forward', rule })} />
+              <RuleRows rules={data.forwards} kind="forward" onDelete={(rule) => removal.ask({ kind: 'forward', rule })} />
             </Table>
             <RuleForm kind="forward" onAdded={done} />
           </Card>
         </>
       )}
-      {confirm && (
+      {removal.pending && (
         <ConfirmDialog
-          title={confirm.kind === 'forward' ? 'Remove this port forward?' : 'Close this port?'}
-          confirmLabel={confirm.kind === 'forward' ? 'Remove' : 'Close'}
-          busy={deleting}
-          onCancel={() => setConfirm(null)}
-          onConfirm={() => void doDelete()}
+          title={removal.pending.kind === 'forward' ? 'Remove this port forward?' : 'Close this port?'}
+          confirmLabel={removal.pending.kind === 'forward' ? 'Remove' : 'Close'}
+          busy={removal.busy}
+          onCancel={() => removal.cancel()}
+          onConfirm={() => void removal.confirm()}
         >
-          {confirm.rule.protocol} port {confirm.rule.port} from {zoneNames(confirm.rule.zones)}
-          {confirm.kind === 'forward' ? ` to ${confirm.rule.to}:${confirm.rule.to_port}` : ''}.
+          {removal.pending.rule.protocol} port {removal.pending.rule.port} from {zoneNames(removal.pending.rule.zones)}
+          {removal.pending.kind === 'forward' ? ` to ${removal.pending.rule.to}:${removal.pending.rule.to_port}` : ''}.
         </ConfirmDialog>
       )}
     </div>

@@ -5,7 +5,7 @@ import { useState, type FormEvent, type ReactNode } from 'react'
 import { Link } from 'react-router-dom'
 import { endpoints, type DhcpLease, type DnsRecordType } from '../api'
 import { ChangeButtons } from '../components/ChangePreview'
-import { ConfirmDialog, RunNotice } from '../components/Confirm'
+import { ConfirmDialog, RunNotice, useConfirmed, type Notice } from '../components/Confirm'
 import { ServiceHealthList } from '../components/ServiceHealthList'
 import {
   buttonSecondary,
@@ -24,8 +24,6 @@ import {
 import { limits } from '../generated/api'
 import { normalizeServices } from '../normalize'
 import { validateName, type FieldErrors } from '../validation'
-
-type Notice = { text: string; runId?: string | null }
 
 const RECORD_TYPES: readonly DnsRecordType[] = limits.DnsRecordType.enum
 const RECORD_NAME_RE = new RegExp(limits.DnsRecordName.pattern)
@@ -286,8 +284,6 @@ export function NetworkServicesPage() {
   const dhcp = useApi(endpoints.dhcp)
   const [notice, setNotice] = useState<Notice | null>(null)
   const [error, setError] = useState<unknown>(null)
-  const [confirm, setConfirm] = useState<Pending | null>(null)
-  const [deleting, setDeleting] = useState(false)
   const [draft, setDraft] = useState<ReservationDraft>({ name: '', mac: '', ip: '' })
 
   const done = (n: Notice) => {
@@ -295,20 +291,15 @@ export function NetworkServicesPage() {
     records.reload()
     dhcp.reload()
   }
-  const doDelete = async () => {
-    if (!confirm) return
-    setDeleting(true)
-    setError(null)
-    try {
-      const res = confirm.what === 'record' ? await endpoints.deleteDnsRecord(confirm.id) : await endpoints.deleteDhcpReservation(confirm.id)
-      done({ text: `${confirm.label} deleted.`, runId: res.run_id })
-    } catch (e) {
-      setError(e)
-    } finally {
-      setConfirm(null)
-      setDeleting(false)
-    }
-  }
+  const removal = useConfirmed(
+    async (p: Pending): Promise<Notice> => {
+      const res = p.what === 'record' ? await endpoints.deleteDnsRecord(p.id) : await endpoints.deleteDhcpReservation(p.id)
+      return { text: `${p.label} deleted.`, runId: res.run_id }
+    },
+    done,
+    setError,
+  )
+
   const zone = records.data?.zone ?? ''
   const d = dhcp.data
 
@@ -343,7 +334,7 @@ export function NetworkServicesPage() {
                       type="button"
                       className={buttonSecondary}
                       aria-label={`Delete ${r.name} ${r.type}`}
-                      onClick={() => setConfirm({ what: 'record', id: r.id, label: `${r.name} ${r.type} ${r.value}` })}
+                      onClick={() => removal.ask({ what: 'record', id: r.id, label: `${r.name} ${r.type} ${r.value}` })}
                     >
                       Delete
                     </button>
@@ -423,7 +414,7 @@ export function NetworkServicesPage() {
                           type="button"
                           className={buttonSecondary}
                           aria-label={`Delete the reservation of ${r.name}`}
-                          onClick={() => setConfirm({ what: 'reservation', id: r.mac, label: `The reservation of ${r.name}` })}
+                          onClick={() => removal.ask({ what: 'reservation', id: r.mac, label: `The reservation of ${r.name}` })}
                         >
                           Delete
                         </button>
@@ -440,15 +431,15 @@ export function NetworkServicesPage() {
       <Card title="Time (NTP)">
         <Ntp />
       </Card>
-      {confirm && (
+      {removal.pending && (
         <ConfirmDialog
-          title={`Delete ${confirm.label}?`}
+          title={`Delete ${removal.pending.label}?`}
           confirmLabel="Delete"
-          busy={deleting}
-          onCancel={() => setConfirm(null)}
-          onConfirm={doDelete}
+          busy={removal.busy}
+          onCancel={() => removal.cancel()}
+          onConfirm={() => void removal.confirm()}
         >
-          {confirm.what === 'record'
+          {removal.pending.what === 'record'
             ? 'The name stops answering once the change has been applied.'
             : 'The device gets an address from the pool when it next renews its lease.'}
         </ConfirmDialog>

@@ -9,7 +9,7 @@ import {
   type UserService,
 } from '../api'
 import { ChangeButtons } from '../components/ChangePreview'
-import { ConfirmDialog, RunNotice } from '../components/Confirm'
+import { ConfirmDialog, RunNotice, useConfirmed, type Notice } from '../components/Confirm'
 import { PasswordStrength } from '../components/PasswordStrength'
 import {
   buttonSecondary,
@@ -24,8 +24,6 @@ import {
   useApi,
 } from '../components/ui'
 import { parseAliases, validateAliases, validateName, validatePassword, type FieldErrors } from '../validation'
-
-type Notice = { text: string; runId?: string | null }
 
 /** The services a person may use, as checkboxes (the API's list, in its order). */
 export function ServiceChoice({
@@ -294,8 +292,6 @@ function EditUser({ user, self, onDone, onDelete }: { user: UserEntry; self: boo
 export function UsersPage({ me }: { me?: string }) {
   const users = useApi(endpoints.users)
   const [open, setOpen] = useState<string | null>(null)
-  const [confirm, setConfirm] = useState<string | null>(null)
-  const [deleting, setDeleting] = useState(false)
   const [notice, setNotice] = useState<Notice | null>(null)
   const [error, setError] = useState<unknown>(null)
 
@@ -303,21 +299,15 @@ export function UsersPage({ me }: { me?: string }) {
     setNotice(n)
     users.reload()
   }
-  const doDelete = async () => {
-    if (!confirm) return
-    setDeleting(true)
-    setError(null)
-    try {
-      const res = await endpoints.deleteUser(confirm)
-      done({ text: `${confirm} deleted.`, runId: res.run_id })
+  const removal = useConfirmed(
+    async (name: string): Promise<Notice> => {
+      const res = await endpoints.deleteUser(name)
       setOpen(null)
-    } catch (e) {
-      setError(e)
-    } finally {
-      setConfirm(null)
-      setDeleting(false)
-    }
-  }
+      return { text: `${name} deleted.`, runId: res.run_id }
+    },
+    done,
+    setError,
+  )
 
   return (
     <div className="space-y-4">
@@ -359,7 +349,7 @@ export function UsersPage({ me }: { me?: string }) {
                     </button>
                   </div>
                   {open === u.name && (
-                    <EditUser key={[u.role, u.services, u.mail_aliases, u.mail_catch_all].join('|')} user={u} self={u.name === me} onDone={done} onDelete={() => setConfirm(u.name)} />
+                    <EditUser key={[u.role, u.services, u.mail_aliases, u.mail_catch_all].join('|')} user={u} self={u.name === me} onDone={done} onDelete={() => removal.ask(u.name)} />
                   )}
                 </li>
               ))}
@@ -370,13 +360,13 @@ export function UsersPage({ me }: { me?: string }) {
           <AddUserForm existing={(users.data ?? []).map((u) => u.name)} onAdded={done} />
         </Card>
       </div>
-      {confirm && (
+      {removal.pending && (
         <ConfirmDialog
-          title={`Delete ${confirm}?`}
-          confirmLabel={`Delete ${confirm}`}
-          busy={deleting}
-          onCancel={() => setConfirm(null)}
-          onConfirm={doDelete}
+          title={`Delete ${removal.pending}?`}
+          confirmLabel={`Delete ${removal.pending}`}
+          busy={removal.busy}
+          onCancel={() => removal.cancel()}
+          onConfirm={() => void removal.confirm()}
         >
           They can no longer log in to the web UI, nor to their mail, calendar and files. This cannot be undone.
         </ConfirmDialog>
