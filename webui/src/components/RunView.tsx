@@ -29,20 +29,20 @@ function expectedRoles(run: Run): string[] {
   return run.tags
 }
 
-/** A run's status, polled until it is final (null before the first answer or without a run). */
-export function useRunStatus(runId: string | null | undefined): RunStatus | null {
-  const [status, setStatus] = useState<RunStatus | null>(null)
+/** A run's resource, read again until its status is final (null before the first answer or without a run). */
+export function useRun(runId: string | null | undefined): Run | null {
+  const [run, setRun] = useState<Run | null>(null)
   useEffect(() => {
-    setStatus(null)
+    setRun(null)
     if (!runId) return
     let stop = false
     let timer: ReturnType<typeof setTimeout> | undefined
     const poll = async () => {
       try {
-        const run = await endpoints.run(runId)
+        const r = await endpoints.run(runId)
         if (stop) return
-        setStatus(run.status)
-        if (FINAL_STATUSES.includes(run.status)) return
+        setRun(r)
+        if (FINAL_STATUSES.includes(r.status)) return
       } catch {
         // 401/428 navigate away through the api module; other errors: try again.
       }
@@ -54,7 +54,12 @@ export function useRunStatus(runId: string | null | undefined): RunStatus | null
       if (timer) clearTimeout(timer)
     }
   }, [runId])
-  return status
+  return run
+}
+
+/** A run's status, read again until it is final (null before the first answer or without a run). */
+export function useRunStatus(runId: string | null | undefined): RunStatus | null {
+  return useRun(runId)?.status ?? null
 }
 
 export interface RunViewProps {
@@ -77,7 +82,6 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
   const finalRef = useRef(false)
   const [canceling, setCanceling] = useState(false)
   const [cancelError, setCancelError] = useState<string | null>(null)
-  const [info, setInfo] = useState<Run | null>(null)
   const onFinishedRef = useRef(onFinished)
   onFinishedRef.current = onFinished
 
@@ -108,31 +112,13 @@ export function RunView({ runId, onFinished, title }: RunViewProps) {
   }, [runId])
 
   // The run resource: its expected roles and its authoritative final status.
+  const info = useRun(runId)
   useEffect(() => {
-    let stop = false
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const poll = async () => {
-      try {
-        const run = await endpoints.run(runId)
-        if (stop) return
-        setInfo(run)
-        const roles = expectedRoles(run)
-        if (roles.length) dispatch({ type: 'expect', roles })
-        if (FINAL_STATUSES.includes(run.status)) {
-          dispatch({ type: 'status', status: run.status })
-          return
-        }
-      } catch {
-        // 401/428 navigate away through the api module; other errors: try again.
-      }
-      if (!stop) timer = setTimeout(poll, POLL_MS)
-    }
-    void poll()
-    return () => {
-      stop = true
-      if (timer) clearTimeout(timer)
-    }
-  }, [runId])
+    if (!info) return
+    const roles = expectedRoles(info)
+    if (roles.length) dispatch({ type: 'expect', roles })
+    if (FINAL_STATUSES.includes(info.status)) dispatch({ type: 'status', status: info.status })
+  }, [info])
 
   const finalStatus = state.status
   finalRef.current = finalStatus !== null
