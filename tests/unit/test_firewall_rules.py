@@ -73,7 +73,12 @@ def test_an_apps_opening_takes_its_port():
 
 def test_the_cells_own_ports_cover_what_the_firewall_role_opens_by_itself():
     defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
-    tcp = set(defaults["firewall_always_tcp_ports"]) | set(defaults["firewall_ui_tcp_ports"])
+    shared = yaml.safe_load((ROLE.parent / "shared/defaults/main.yml").read_text())
+    # the UI's port is the shared fact caddy listens on (one value, not a second 8081)
+    assert defaults["firewall_ui_tcp_ports"] == ["{{ shared_ui_port }}"]
+    caddy = yaml.safe_load((ROLE.parent / "caddy/defaults/main.yml").read_text())
+    assert caddy["caddy_ui_port"] == "{{ shared_ui_port }}"
+    tcp = set(defaults["firewall_always_tcp_ports"]) | {shared["shared_ui_port"]}
     udp = set()
     for ports in defaults["firewall_service_ports"].values():
         tcp |= {int(p) for p in ports.get("tcp", [])}
