@@ -42,6 +42,36 @@ print(json.dumps(out))
 """
 
 
+# HTTPS GETs to one address by site name (SNI and Host), from a given source address, with a user's
+# login: each site's status, or the error's name. Away's CA is not home's: no verification here.
+SITES = """import base64, http.client, json, socket, ssl, sys
+bind, addr, login, out = sys.argv[1], sys.argv[2], sys.argv[3], {}
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+auth = {"Authorization": "Basic " + base64.b64encode(login.encode()).decode()}
+for site in sys.argv[4:]:
+    name, path = site.split(":", 1)
+    try:
+        raw = socket.create_connection((addr, 443), timeout=10, source_address=(bind, 0))
+        conn = http.client.HTTPSConnection(name, 443, context=ctx, timeout=10)
+        conn.sock = ctx.wrap_socket(raw, server_hostname=name)
+        conn.request("GET", path, headers=auth)
+        out[site] = conn.getresponse().status
+    except OSError as e:
+        out[site] = type(e).__name__
+print(json.dumps(out))
+"""
+AWAY_USER, AWAY_USER_PASSWORD = "carol", "carol of away 4 ever"  # test data, these lab cells only
+# Away's sites as a linked cell would ask them: its calendar (granted), its files and its UI's API (not).
+# A path of the user's that does not exist: Radicale and the WebDAV server answer it 404 once they are
+# reached (a listing of the user's own folder is 403 on both), Caddy's refusal is 403.
+CALENDAR = f"calendar.away.cell:/{AWAY_USER}/nothing-here/"
+FILES, UI = f"files.away.cell:/{AWAY_USER}/nothing-here", "away.cell:/health"
+
+
+def served(status: object) -> bool:
+    return isinstance(status, int) and status != 403 and status < 500
+
+
 class LabCell(Cell):
     """A cell on another lab host than "cell" (Cell reads "cell"'s address)."""
 
@@ -68,7 +98,7 @@ def cells(lab, tmp_path_factory) -> dict[str, LabCell]:
     for host in NAMES:
         lab.up(host, image="provisioned")
     setup = {"pic_setup_completed": True, "pic_admin_password": ADMIN_PASSWORD,
-             "pic_services": ["dns", "wireguard", "calendar"]}
+             "pic_services": ["dns", "wireguard", "calendar", "files"]}
     workdir = tmp_path_factory.mktemp("cells")
     inventory = lab.write_inventory(workdir, {"cells": list(NAMES)}, setup)
     (workdir / "host_vars").mkdir()
@@ -109,6 +139,24 @@ def linked(cells, admins):
     # each cell's DNS address (its VPN address) as the other's link names it
     out["home_vpn"], out["away_vpn"] = out["away"]["links"][0]["dns"], out["home"]["links"][0]["dns"]
     return out
+
+
+@pytest.fixture(scope="module")
+def away_user(cells, admins):
+    """A user of away with its calendar and files, made through away's API."""
+    away, aa = cells["cellb"], admins["cellb"]
+    made = aa.post(f"{away.https}/api/users", json={"name": AWAY_USER, "password": AWAY_USER_PASSWORD,
+                                                    "services": ["calendar", "files"]}, headers=csrf(aa), timeout=30)
+    assert made.status_code == 201, made.text
+    run_finished(aa, away.https, made.json()["run_id"])
+    return f"{AWAY_USER}:{AWAY_USER_PASSWORD}"
+
+
+def sites_status(cell: LabCell, bind: str, address: str, login: str, *sites: str) -> dict[str, object]:
+    cell.exec("sh", "-c", f"cat > /tmp/sites.py <<'EOF'\n{SITES}EOF")
+    res = cell.exec("python3", "/tmp/sites.py", bind, address, login, *sites)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
 
 
 def test_the_cells_picked_subnets_that_do_not_overlap(linked):
@@ -165,7 +213,18 @@ def test_only_the_granted_calendar_answers_through_the_link(cells, linked):
     assert on_lan == {"8081": "open", "22": "open"}, on_lan
 
 
-def test_a_grant_revoked_through_the_api_closes_the_service_at_once(cells, admins, linked):
+def test_through_the_link_only_the_granted_calendars_site_answers(cells, linked, away_user):
+    """The calendar grant opens away's 443 to home's subnets, and 443 carries every site of away: its
+    Caddy answers the link's sources on calendar.away.cell only; files.away.cell and the UI's API are
+    403 for them, while the same requests from away's LAN are served."""
+    home, away = cells["cell"], cells["cellb"]
+    through_link = sites_status(home, linked["home_vpn"], linked["away_vpn"], away_user, CALENDAR, FILES, UI)
+    assert served(through_link[CALENDAR]) and through_link[FILES] == 403 and through_link[UI] == 403, through_link
+    on_lan = sites_status(home, home.ip, away.ip, away_user, CALENDAR, FILES, UI)
+    assert all(served(status) for status in on_lan.values()), on_lan
+
+
+def test_a_grant_revoked_through_the_api_closes_the_service_at_once(cells, admins, linked, away_user):
     """Away revokes home's calendar grant in place (PUT, no new tokens): when that run ends, away's
     HTTPS is dropped from the link; granted again, it answers again. The link itself stays up."""
     home, away, aa = cells["cell"], cells["cellb"], admins["cellb"]
@@ -183,6 +242,11 @@ def test_a_grant_revoked_through_the_api_closes_the_service_at_once(cells, admin
         assert "firewall" in run["tags"], run  # the link chain is the firewall's
         return time.monotonic() - started
 
+    # files instead of calendar: 443 stays open to the link, and away's Caddy now refuses the calendar
+    set_grants(["files"])
+    swapped = sites_status(home, linked["home_vpn"], linked["away_vpn"], away_user, CALENDAR, FILES, UI)
+    assert swapped[CALENDAR] == 403 and served(swapped[FILES]) and swapped[UI] == 403, swapped
+
     took = set_grants([])
     after = json.loads(home.exec(*probe).stdout)
     assert after == {"443": "filtered", "53": "open"}, after  # the link stays: DNS still answers
@@ -194,6 +258,8 @@ def test_a_grant_revoked_through_the_api_closes_the_service_at_once(cells, admin
     set_grants(["calendar"])
     again = json.loads(home.exec(*probe).stdout)
     assert again == {"443": "open", "53": "open"}, again
+    back = sites_status(home, linked["home_vpn"], linked["away_vpn"], away_user, CALENDAR, FILES)
+    assert served(back[CALENDAR]) and back[FILES] == 403, back
     listed = aa.get(f"{away.https}/api/cells/links", timeout=30).json()["links"]
     assert [(ln["grants"], ln["public_key"], ln["port"]) for ln in listed] == [
         (["calendar"], link["public_key"], link["port"])]
@@ -250,7 +316,7 @@ def test_peer_sync_answers_only_through_the_link(cells, linked):
     assert forged.stdout.startswith("401") and "message.signature" in forged.stdout, (forged.stdout, forged.stderr)
 
 
-def test_a_device_of_home_reaches_aways_granted_calendar_through_the_link(lab, cells, admins, linked):
+def test_a_device_of_home_reaches_aways_granted_calendar_through_the_link(lab, cells, admins, linked, away_user):
     """A split-tunnel device of home (a lab client with wg-quick): its config routes away's subnets
     into its tunnel; it resolves calendar.away.cell through home's DNS (which forwards away's zone
     through the link) and reaches away's HTTPS (calendar granted) through home's link, but not away's
@@ -286,8 +352,26 @@ def test_a_device_of_home_reaches_aways_granted_calendar_through_the_link(lab, c
     # by name, as the device's apps reach it (away's CA is not the device's: no verification here)
     https = lab.exec("client", ["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "15",
                                 "https://calendar.away.cell/"])
-    assert https.stdout.strip() not in ("", "000"), (https.stdout, https.stderr)
+    assert https.stdout.strip() not in ("", "000", "403"), (https.stdout, https.stderr)
     print(f"home's device reached calendar.away.cell through the link: HTTP {https.stdout.strip()}")
+    # With a user of away, the device keeps an event in away's calendar and reads it back (CalDAV).
+    base = f"https://calendar.away.cell/{AWAY_USER}/from-home/"
+
+    def curl(*args: str, data: str | None = None) -> str:
+        res = lab.exec("client", ["curl", "-sSk", "--max-time", "15", "-u", away_user, *args], input=data)
+        return res.stdout + res.stderr
+
+    assert curl("-o", "/dev/null", "-w", "%{http_code}", "-X", "MKCALENDAR", base) == "201"
+    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PIC e2e//EN\r\nBEGIN:VEVENT\r\nUID:linked-1\r\n"
+             "DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nSUMMARY:Across the link\r\nEND:VEVENT\r\n"
+             "END:VCALENDAR\r\n")
+    put = curl("-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: text/calendar", "-X", "PUT",
+               "--data-binary", "@-", base + "linked-1.ics", data=event)
+    assert put in ("201", "204"), put
+    assert "SUMMARY:Across the link" in curl(base + "linked-1.ics")
+    # and the same login gets nothing from away's other sites through the link
+    for url in (f"https://files.away.cell/{AWAY_USER}/", "https://away.cell/health"):
+        assert curl("-o", "/dev/null", "-w", "%{http_code}", url) == "403", url
 
 
 def test_removing_the_link_on_home_removes_it_on_away(cells, admins, linked):

@@ -51,6 +51,7 @@ def render(**overrides) -> str:
         "caddy_app_routes": [{"app": "hello", "host": "hello", "port": 8000, "login": True},
                              {"app": "notes", "path": "/notes", "port": 8001, "login": False}],
         "caddy_app_logins_file": "/etc/caddy/pic-app-logins",
+        "caddy_links": [],
     }
     ctx.update(overrides)
     return env.get_template("Caddyfile.j2").render(ctx)
@@ -171,3 +172,72 @@ def test_peer_sync_comes_only_through_its_own_listener():
     assert ui.index("handle /api/cells/peer-sync/*") < ui.index("handle /api/*")
     assert "handle /api/cells/peer-sync/* {\n\t\trespond 404" in ui
     assert "http://:8082" not in sites(render(caddy_setup_completed=False))
+
+
+# Two linked cells: away is granted the calendar, far the files and the mail (two subnets).
+LINKS = [{"cell_id": "0f0f0f0f0f0f0f0f", "name": "away", "subnets": ["10.81.2.0/24"], "grants": ["calendar"]},
+         {"cell_id": "0a0a0a0a0a0a0a0a", "name": "far", "subnets": ["10.81.3.0/24", "10.81.4.0/24"],
+          "grants": ["files", "mail"]}]
+AWAY, FAR = "10.81.2.0/24", "10.81.3.0/24 10.81.4.0/24"
+
+
+def denied(site: str) -> list[str]:
+    """The sources a site answers 403 before anything else (empty: no guard), checking the guard's form:
+    the 403 first, the site's own content in the handle after it."""
+    lines = site.splitlines()
+    matcher = [ln for ln in lines if ln.startswith("\t@pic_link_denied remote_ip ")]
+    if not matcher:
+        assert "pic_link_denied" not in site and "respond 403" not in site, site
+        return []
+    (line,) = matcher
+    body = site[site.index(line):]
+    assert body.index("handle @pic_link_denied {\n\t\trespond 403\n\t}") < body.index("\thandle {\n"), site
+    return line.split(" remote_ip ", 1)[1].split()
+
+
+def test_without_links_no_site_has_a_guard():
+    text = render()
+    assert "remote_ip" not in text and "respond 403" not in text
+    # nor with a link granted everything: every service's site is its, the UI's sites are still not
+    blocks = sites(render(caddy_links=[{**LINKS[0], "grants": ["calendar", "files", "mail"]}]))
+    for name in ("calendar.home.cell", "files.home.cell", "mail.home.cell"):
+        assert denied(blocks[name]) == [], name
+    assert denied(blocks["home.cell"]) == [AWAY]
+
+
+def test_a_linked_cell_reaches_only_the_sites_of_its_granted_services():
+    """The firewall opens 443 to a link for calendar or files, and 443 carries every HTTPS site: each
+    site answers 403 to the subnets of the links its service is not granted to."""
+    blocks = sites(render(caddy_links=LINKS))
+    assert denied(blocks["calendar.home.cell"]) == FAR.split()
+    assert denied(blocks["files.home.cell"]) == [AWAY]
+    assert denied(blocks["mail.home.cell"]) == [AWAY]
+    # The UI and its API (on the cell's name and its LAN address) and the store's apps: never granted.
+    for name in ("home.cell", f"https://{LAN}", "hello.home.cell"):
+        assert sorted(denied(blocks[name])) == sorted(FAR.split() + [AWAY]), name
+    # The site's content is all behind the guard; TLS and HSTS stay at the site's level.
+    cal = blocks["calendar.home.cell"]
+    assert cal.index("respond 403") < cal.index("reverse_proxy 127.0.0.1:5232")
+    assert cal.index("import pic_tls") < cal.index("@pic_link_denied")
+    main = blocks["home.cell"]
+    assert main.index("respond 403") < main.index("redir /notes /notes/ 308") < main.index("import pic_ui")
+    assert blocks["hello.home.cell"].index("respond 403") < blocks["hello.home.cell"].index("import /etc/caddy")
+    # Without webmail, mail.<domain> (a redirect to the UI) is the mail service's site all the same.
+    assert denied(sites(render(caddy_links=LINKS, caddy_webmail_enabled=False))["mail.home.cell"]) == [AWAY]
+    # Plain HTTP: the page leading to HTTPS is not reachable from a link (the firewall), peer-sync is the
+    # links' own listener.
+    assert "remote_ip" not in blocks["http://:8081"] and "remote_ip" not in blocks["http://:8082"]
+
+
+def test_a_revoked_grant_closes_the_site_to_that_link():
+    revoked = [{**LINKS[0], "grants": []}, LINKS[1]]
+    blocks = sites(render(caddy_links=revoked))
+    assert sorted(denied(blocks["calendar.home.cell"])) == sorted(FAR.split() + [AWAY])
+
+
+def test_the_caddy_role_reads_the_links_so_a_grants_change_converges_it():
+    from pic_api.core import roles
+
+    cell = roles.load(ROLE.parents[1])
+    assert "pic_links" in cell.inputs["caddy"]
+    assert "caddy" in cell.reading(["pic_links"])
