@@ -50,7 +50,8 @@ def caddy_errors(lab) -> str:
 
     caddy = lines("cell", "systemctl is-active caddy; journalctl -u caddy --no-pager -o cat"
                           " | grep -iE 'error|obtain|challenge|acme' | tail -12")
-    pebble = lines("acme", "systemctl is-active pic-test-pebble; journalctl -u pic-test-pebble --no-pager -o cat | tail -12")
+    pebble = lines("acme", "systemctl is-active pic-test-pebble;"
+                           " journalctl -u pic-test-pebble --no-pager -o cat | tail -12")
     return f"\ncaddy:\n{caddy}\npebble:\n{pebble}"
 
 
