@@ -18,7 +18,7 @@ INVENTORY ?= inventory/hosts.yml
 PIC_ON_CELLS = ansible cells -i $(INVENTORY) --become -m ansible.builtin.command -a
 
 .PHONY: help venv system-deps lint test test-fast test-unit test-ui test-integration molecule molecule-touched lab-image test-e2e webui \
-        demo demo-down bench lab-clean constraints openapi status logs backup list-peers show-routes reset-admin-password \
+        demo demo-down bench bench-memory lab-clean constraints openapi status logs backup list-peers show-routes reset-admin-password \
         update
 
 help: ## list the targets
@@ -111,6 +111,9 @@ demo-down: venv ## remove the demo cell
 
 bench: venv webui ## measure converge, peer-add and API latency; writes docs/benchmarks.md
 	$(PY) tests/bench/run.py
+
+bench-memory: venv ## the idle cell's memory alone, RSS by unit and process (a cell set up as make bench does)
+	$(PY) tests/bench/memory.py up && $(PY) tests/bench/memory.py measure; rc=$$?; $(PY) tests/bench/memory.py down; exit $$rc
 
 lab-clean: venv ## remove every lab on this machine (hosts, bridges, NAT rules, cgroups)
 	pic-lab down-all --every-lab

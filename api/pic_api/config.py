@@ -86,6 +86,9 @@ class Config:
     agent_socket: Path = Path("/run/pic/agent.sock")  # 0660 root:<agent_user>
     agent_user: str = "pic"  # the only user besides root that may use the agent
     agent_work_dir: Path = Path("/run/pic-agent")  # the agent's private run files (tmpfs, 0700)
+    # Socket-activated (systemd passed the socket), the agent exits after this many idle seconds and
+    # systemd starts it again on the next connection; 0: it stays. An agent that bound its own socket stays.
+    agent_idle_exit: float = 0.0
     backup_config_file: Path = Path("/etc/pic/backup.yml")  # written by the backup role
     backup_unit: str = "pic-backup.service"  # the backup role's unit: one backup, then prune and compact
     store_config_file: Path = Path("/etc/pic/store.yml")  # written by the store role

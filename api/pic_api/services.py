@@ -149,7 +149,9 @@ class Cell:
         self.health = health or HealthMonitor(
             lambda: self.state.section("services"),
             lambda: self.state.section("network")["dns_server"],
-            unit_check=self.agent.unit_active if self.agent else None,
+            # systemctl is-active in this process: reading a unit's state needs no privilege, and a
+            # check every 30 s through the agent would keep the socket-activated agent from exiting
+            unit_check=None,
             interval=config.health_interval,
         )
         self.log_search = log_search or LogSearch(config.log_file, self.agent.journal if self.agent else None)

@@ -394,6 +394,11 @@ docs/architecture.md, "A converge that changes nothing".
 {memory}
 
 The sum of RSS counts the pages that processes share (the C library, Python) once per process.
+
+What keeps it small: pic-agent runs only when the API asks it something (socket-activated, it exits
+after `api_agent_idle_exit`, 20 s, with nothing to do; the health checks read unit states without it);
+caddy runs with GOGC=50 and GOMEMLIMIT=64MiB (`caddy_go_env`); Apache keeps one worker process when
+idle (`webdav_max_workers`); the API's gunicorn worker runs with MALLOC_ARENA_MAX=2.
 """
 
 if __name__ == "__main__":

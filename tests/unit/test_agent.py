@@ -333,3 +333,94 @@ def test_the_cli_keeps_its_user_without_an_api_user_or_when_not_root(monkeypatch
     assert privileges.drop_to("pic") is False
     monkeypatch.setattr(privileges.os, "geteuid", lambda: 0)
     assert privileges.drop_to("no-such-user-here") is False
+
+
+# socket activation ---------------------------------------------------------------------------
+def test_the_socket_systemd_passed_is_taken_only_when_meant_for_this_process():
+    from pic_api.agent.server import listen_fd
+
+    assert listen_fd({"LISTEN_PID": str(os.getpid()), "LISTEN_FDS": "1"}) == 3
+    assert listen_fd({"LISTEN_PID": str(os.getpid() + 1), "LISTEN_FDS": "1"}) is None  # a parent's
+    assert listen_fd({"LISTEN_PID": str(os.getpid()), "LISTEN_FDS": "0"}) is None
+    assert listen_fd({"LISTEN_PID": "x", "LISTEN_FDS": "1"}) is None
+    assert listen_fd({}) is None
+
+
+def test_a_socket_activated_agent_exits_when_idle_and_the_next_call_is_answered(agent, tmp_path):
+    """As systemd does: the socket outlives the agent; a call made after the agent exited waits in
+    it and is answered by the next agent, started on that socket."""
+    sock_dir = Path(tempfile.mkdtemp(prefix="pa-", dir="/tmp"))
+    path = sock_dir / "agent.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen()
+    try:
+        def agent_on_socket() -> threading.Thread:
+            srv = AgentServer(path, agent, {os.getuid()}, fd=os.dup(listener.fileno()))
+            thread = threading.Thread(target=srv.serve_until_idle, args=(0.5, 0.1), daemon=True)
+            thread.start()
+            return thread
+
+        first = agent_on_socket()
+        assert AgentClient(path).call("unit_status", unit="dnsmasq") == {"unit": "dnsmasq", "active": True}
+        first.join(10)
+        assert not first.is_alive()  # idle for half a second: exited
+        answer: list = []
+        late = threading.Thread(target=lambda: answer.append(AgentClient(path).call("unit_status", unit="chrony")))
+        late.start()  # connects while no agent runs
+        late.join(0.5)
+        assert late.is_alive() and answer == []  # waiting in the socket, not refused
+        second = agent_on_socket()
+        late.join(10)
+        assert answer == [{"unit": "chrony", "active": True}]
+        second.join(10)
+        assert not second.is_alive()
+    finally:
+        listener.close()
+        path.unlink(missing_ok=True)
+        sock_dir.rmdir()
+
+
+def test_the_agent_stays_while_a_connection_is_open_or_a_peer_change_waits(agent, tmp_path):
+    import time
+
+    from pic_api.agent.server import Applied
+
+    sock_dir = Path(tempfile.mkdtemp(prefix="pa-", dir="/tmp"))
+    path = sock_dir / "agent.sock"
+    srv = AgentServer(path, agent, {os.getuid()})
+    thread = threading.Thread(target=srv.serve_until_idle, args=(0.3, 0.05), daemon=True)
+    try:
+        thread.start()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:  # open, saying nothing yet
+            s.connect(str(path))
+            time.sleep(1)
+            assert thread.is_alive()
+        agent._applied.append(Applied(1, "add", {"name": "x"}))  # applied at once, its converge to come
+        time.sleep(1)
+        assert thread.is_alive() and srv.idle() == 0
+        assert agent._lock.acquire(blocking=False)  # a converge runs
+        agent._applied.clear()
+        time.sleep(1)
+        assert thread.is_alive() and srv.idle() == 0
+        agent._lock.release()
+        thread.join(10)
+        assert not thread.is_alive()
+    finally:
+        srv.server_close()
+        path.unlink(missing_ok=True)
+        sock_dir.rmdir()
+
+
+def test_the_health_checks_read_unit_states_without_the_agent(config, monkeypatch, tmp_path):
+    """Every 30 s through the agent, the checks would keep the socket-activated agent from exiting."""
+    import dataclasses
+
+    from pic_api.managers import health
+    from pic_api.services import Cell
+
+    monkeypatch.setattr(health.actions, "unit_active", lambda unit: unit == "caddy")
+    cell = Cell(dataclasses.replace(config, runner="agent", agent_socket=tmp_path / "no-agent.sock",
+                                    health_interval=0))
+    assert cell.agent is not None  # the API's other root reads still go to the agent
+    assert cell.health.unit_check("caddy") is True and cell.health.unit_check("dovecot") is False

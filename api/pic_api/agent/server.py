@@ -19,6 +19,7 @@ import stat
 import struct
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,12 @@ class Agent:
         self._applied: list[Applied] = []
         self._applied_lock = threading.Lock()
         self._seq = 0
+
+    def busy(self) -> bool:
+        """A converge or restore runs, or a peer change applied at once waits for the converge that
+        makes it durable (only this process knows to put it back if that converge fails)."""
+        with self._applied_lock:
+            return self._lock.locked() or bool(self._applied)
 
     def handle(self, request: Any, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         action, args = validate(request, self.roles)
@@ -467,12 +474,25 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 class AgentServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """The agent's socket: bound here (0660 root:GROUP), or the one systemd listens on (``fd``, from
+    the .socket unit, which sets its owner and mode). ``idle()`` says how long it has had nothing to
+    do: no connection open, no converge running, no peer change waiting for its converge."""
+
     daemon_threads = True
 
-    def __init__(self, path: Path, agent: Agent, allowed_uids: set[int], group: str | None = None):
+    def __init__(self, path: Path, agent: Agent, allowed_uids: set[int], group: str | None = None,
+                 fd: int | None = None):
         self.agent = agent
         self.allowed_uids = set(allowed_uids)
+        self._open = 0
+        self._open_lock = threading.Lock()
+        self._last = time.monotonic()
         path = Path(path)
+        if fd is not None:
+            super().__init__(str(path), _Handler, bind_and_activate=False)
+            self.socket.close()
+            self.socket = socket.socket(fileno=fd)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() or path.is_symlink():
             path.unlink()
@@ -487,6 +507,45 @@ class AgentServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             os.chown(path, 0, gid)
             os.chown(path.parent, 0, gid)
             os.chmod(path.parent, 0o750)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open += 1
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._closed()
+            raise
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            super().shutdown_request(request)
+        finally:
+            self._closed()
+
+    def _closed(self) -> None:
+        with self._open_lock:
+            self._open -= 1
+            self._last = time.monotonic()
+
+    def idle(self) -> float:
+        """Seconds since the agent last had something to do; 0 while it has."""
+        with self._open_lock:
+            if self._open or self.agent.busy():
+                self._last = time.monotonic()
+                return 0.0
+            return time.monotonic() - self._last
+
+    def serve_until_idle(self, idle_exit: float, poll: float = 1.0) -> None:
+        """Serves until idle for ``idle_exit`` seconds (0: for ever). Accepting and deciding to stop
+        happen in this one thread, so no accepted connection is left behind; one that arrives later
+        waits in the socket systemd holds, which starts the agent again for it."""
+        if not idle_exit:
+            self.serve_forever()
+            return
+        self.timeout = min(poll, idle_exit)
+        while self.idle() < idle_exit:
+            self.handle_request()
 
 
 def clear_work_dir(work_dir: Path) -> None:
@@ -511,9 +570,26 @@ def allowed_uids(user: str) -> set[int]:
     return uids
 
 
+def listen_fd(env: dict[str, str] | None = None) -> int | None:
+    """The socket systemd passed (socket activation: LISTEN_PID is this process, LISTEN_FDS one or
+    more, the first at fd 3), or None when the agent is to bind its own."""
+    env = os.environ if env is None else env
+    try:
+        if int(env.get("LISTEN_PID", "")) == os.getpid() and int(env.get("LISTEN_FDS", "")) >= 1:
+            return 3
+    except ValueError:
+        pass
+    return None
+
+
 def serve(config: Config) -> None:
     clear_work_dir(config.agent_work_dir)
     group = config.agent_user if os.geteuid() == 0 else None
-    server = AgentServer(config.agent_socket, Agent(config), allowed_uids(config.agent_user), group)
-    log.info("listening on %s", config.agent_socket)
-    server.serve_forever()
+    fd = listen_fd()
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):  # not for the converges' processes
+        os.environ.pop(name, None)
+    server = AgentServer(config.agent_socket, Agent(config), allowed_uids(config.agent_user), group, fd=fd)
+    log.info("listening on %s%s", config.agent_socket, " (from systemd)" if fd is not None else "")
+    server.serve_until_idle(config.agent_idle_exit if fd is not None else 0)
+    log.info("idle for %s s: exiting; systemd starts the agent again on the next connection",
+             config.agent_idle_exit)

@@ -46,7 +46,7 @@ class HealthMonitor:
     ):
         self.enabled_services = enabled_services
         self.dns_server = dns_server
-        # without a checker: systemctl in this process, only where no agent is used (tests, the CLI)
+        # without a checker: systemctl is-active in this process (unprivileged: a unit's state is public)
         self.unit_check = unit_check or actions.unit_active
         self.port_check = port_check
         self.interval = interval

@@ -57,9 +57,15 @@ def test_tight_permissions(host, path, user, mode):
     assert f.mode == mode, oct(f.mode)
 
 
+ASK_AGENT = ("import json, socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/pic/agent.sock'); "
+             "s.sendall(json.dumps({'action': 'unit_status', 'args': {'unit': 'pic-api'}}).encode() + b'\\n'); "
+             "print(s.makefile().readline())")
+
+
 def test_the_api_runs_as_pic_and_the_agent_as_root(host):
     api = host.process.filter(comm="gunicorn")
     assert api and {p.user for p in api} == {"pic"}
+    assert host.run(f"runuser -u pic -- python3 -c \"{ASK_AGENT}\"").rc == 0  # the agent runs (for a while)
     agent_pid = host.run("systemctl show -p MainPID --value pic-agent").stdout.strip()
     assert agent_pid not in ("", "0")
     assert host.run(f"stat -c %U /proc/{agent_pid}").stdout.strip() == "root"
@@ -107,7 +113,32 @@ def test_a_converge_through_the_agent(host):
     assert code == 200 and "Set the time zone" in events  # the check-mode run of the common role
     journal = host.run("journalctl -u pic-agent -o cat --no-pager").stdout
     assert f'"run_id": "{run_id}"' in journal and '"tags": ["common"]' in journal
-    assert not host.file("/run/pic-agent").listdir()  # the run's private files are gone
+    work = host.file("/run/pic-agent")  # the run's private files are gone (all of it, once the agent exited)
+    assert not work.exists or not work.listdir()
+
+
+def test_the_agent_is_started_by_its_socket_and_exits_when_idle(host):
+    """Idle, the agent uses no memory: systemd holds its socket, starts it on the API's first call
+    (which gets its answer), and the agent exits after api_agent_idle_exit with nothing to do."""
+    assert host.service("pic-agent.socket").is_running and host.service("pic-agent.socket").is_enabled
+    assert not host.file("/etc/systemd/system/multi-user.target.wants/pic-agent.service").exists
+    assert host.run("systemctl stop pic-agent.service").rc == 0
+    sock, parent = host.file("/run/pic/agent.sock"), host.file("/run/pic")
+    assert sock.is_socket and (sock.user, sock.group, sock.mode) == ("root", "pic", 0o660)
+    assert (parent.user, parent.group, parent.mode) == ("root", "pic", 0o750)
+    res = host.run(f"runuser -u pic -- python3 -c \"{ASK_AGENT}\"")
+    assert res.rc == 0, res.stderr
+    assert json.loads(res.stdout) == {"ok": True, "result": {"unit": "pic-api", "active": True}}
+    assert host.service("pic-agent").is_running
+    for _ in range(60):  # api_agent_idle_exit: 20 s
+        if not host.service("pic-agent").is_running:
+            break
+        host.run("sleep 1")
+    assert not host.service("pic-agent").is_running
+    assert host.run("systemctl show -p Result --value pic-agent").stdout.strip() == "success"
+    journal = host.run("journalctl -u pic-agent -o cat --no-pager -n 20").stdout
+    assert "exiting; systemd starts the agent again on the next connection" in journal
+    assert host.file("/run/pic/agent.sock").is_socket  # still systemd's, for the next call
 
 
 def test_no_password_left_on_disk(host):
