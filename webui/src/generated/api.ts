@@ -39,6 +39,9 @@ export type Interface = string
 /** a duration like 12h, 30m or 'infinite' */
 export type LeaseTime = string | number
 
+/** from 2m to 365d: seconds, or a number with s, m, h, d or w (12h, 30m, 1d), or 'infinite' */
+export type DhcpLeaseTime = string | number
+
 /** at least 8 characters and at most 72 bytes, no control characters */
 export type Password = string
 
@@ -682,6 +685,8 @@ export type SettingsChange = {
   timezone?: Timezone
   upstream_dns?: UpstreamDns
   ntp_servers?: NtpServers
+  dhcp_range?: DhcpRange
+  dhcp_lease_time?: DhcpLeaseTime
   domain_mode?: DomainMode
   domain?: Domain
 }
@@ -1264,6 +1269,8 @@ export type Settings = {
   timezone: Timezone
   upstream_dns: UpstreamDns
   ntp_servers: NtpServers
+  dhcp_range: DhcpRange
+  dhcp_lease_time: string
 }
 
 export type SettingsStarted = {
@@ -1786,6 +1793,12 @@ export const limits = {
     "minimum": 1,
     "maximum": 9999999,
     "description": "a duration like 12h, 30m or 'infinite'"
+  },
+  "DhcpLeaseTime": {
+    "pattern": "^(infinite|[1-9][0-9]{0,6}[smhdw]?)$",
+    "minimum": 120,
+    "maximum": 31536000,
+    "description": "from 2m to 365d: seconds, or a number with s, m, h, d or w (12h, 30m, 1d), or 'infinite'"
   },
   "Password": {
     "minLength": 8,
