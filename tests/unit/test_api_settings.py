@@ -231,3 +231,13 @@ def test_unchanged_range_with_a_reservation_inside_blocks_nothing(app, admin, co
     assert resp.status_code == 202, resp.get_json()
     wait_run(app, resp.get_json()["run_id"])
     assert yaml.safe_load(config.state_file.read_text())["cell"]["timezone"] == "Etc/UTC"
+
+
+def test_a_state_with_a_lease_time_out_of_bounds_is_refused():
+    from pic_api.core import schema
+
+    for lease in ("1m", "366d"):
+        state = {"version": 1, "cell": {"name": "home"}, "network": {"dhcp_lease_time": lease}}
+        with pytest.raises(schema.StateError) as exc:
+            schema.validate_state(state)
+        assert "2m to 365d" in exc.value.fields["network.dhcp_lease_time"]

@@ -670,7 +670,7 @@ describe('the running cell', { concurrency: false }, () => {
     const newest = list.locator('li').first()
     assert.equal(await newest.getAttribute('data-version'), String(applied))
     assert.match(await newest.textContent(), /current/)
-    assert.match(await newest.textContent(), /changed time zone, upstream DNS/, 'the newest version says what it changed')
+    assert.match(await newest.textContent(), /changed time zone, DHCP lease time, upstream DNS/, 'the newest version says what it changed')
     await rollBackTo(before[before.length - 2].version, 'settings-rolled-back')
     assert.notDeepEqual(await resolvers(), set, 'the resolvers set above are rolled back')
     // and forward again to the version the test above applied, for the tests that follow

@@ -1509,7 +1509,6 @@ SETTINGS = Request(
         "domain_mode": "cell.domain_mode",
         "domain": "cell.domain",
     },
-    {"dhcp_lease_time": _ref("DhcpLeaseTime", "DHCP lease time")},
     at_least_one=True,
 )
 PEER = Request(

@@ -42,7 +42,6 @@ __all__ = [
     "check_safe_text",
     "check_interface",
     "check_lease_time",
-    "check_dhcp_lease_time",
     "lease_seconds",
     "check_password",
     "check_choice",
@@ -168,17 +167,8 @@ TYPES: dict[str, dict[str, Any]] = {
         "description": "a network interface name like eth0 (at most 15 characters)",
         "example": "eth0",
     },
+    # The DHCP lease time: dnsmasq's own floor of two minutes up to a year, or infinite.
     "LeaseTime": {
-        "type": ["string", "integer"],
-        "pattern": "^(infinite|[1-9][0-9]{0,6}[smhdw]?)$",
-        "minimum": 1,
-        "maximum": 9999999,
-        "description": "a duration like 12h, 30m or 'infinite'",
-        "example": "12h",
-    },
-    # What an admin may set as the DHCP lease time (PUT /api/settings): dnsmasq's own floor of two
-    # minutes up to a year. The state's LeaseTime stays looser, so an older state still loads.
-    "DhcpLeaseTime": {
         "type": ["string", "integer"],
         "pattern": "^(infinite|[1-9][0-9]{0,6}[smhdw]?)$",
         "format": "pic-lease-time",
@@ -531,7 +521,6 @@ check_wg_key = _checker("WgKey", "public key")
 check_timezone = _checker("Timezone", "timezone")
 check_interface = _checker("Interface", "interface")
 check_lease_time = _checker("LeaseTime", "lease time", _int_to_str)
-check_dhcp_lease_time = _checker("DhcpLeaseTime", "lease time", _int_to_str)
 check_password = _checker("Password", "password")
 check_archive_name = _checker("ArchiveName", "archive")
 check_data_path = _checker("DataPath", "data")

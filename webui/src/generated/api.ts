@@ -36,11 +36,8 @@ export type Timezone = string
 /** a network interface name like eth0 (at most 15 characters) */
 export type Interface = string
 
-/** a duration like 12h, 30m or 'infinite' */
-export type LeaseTime = string | number
-
 /** from 2m to 365d: seconds, or a number with s, m, h, d or w (12h, 30m, 1d), or 'infinite' */
-export type DhcpLeaseTime = string | number
+export type LeaseTime = string | number
 
 /** at least 8 characters and at most 72 bytes, no control characters */
 export type Password = string
@@ -686,7 +683,7 @@ export type SettingsChange = {
   upstream_dns?: UpstreamDns
   ntp_servers?: NtpServers
   dhcp_range?: DhcpRange
-  dhcp_lease_time?: DhcpLeaseTime
+  dhcp_lease_time?: LeaseTime
   domain_mode?: DomainMode
   domain?: Domain
 }
@@ -1789,12 +1786,6 @@ export const limits = {
     "description": "a network interface name like eth0 (at most 15 characters)"
   },
   "LeaseTime": {
-    "pattern": "^(infinite|[1-9][0-9]{0,6}[smhdw]?)$",
-    "minimum": 1,
-    "maximum": 9999999,
-    "description": "a duration like 12h, 30m or 'infinite'"
-  },
-  "DhcpLeaseTime": {
     "pattern": "^(infinite|[1-9][0-9]{0,6}[smhdw]?)$",
     "minimum": 120,
     "maximum": 31536000,

@@ -11,7 +11,7 @@ import { timeZones, validateDomain } from '../validation'
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/
 const IPV6 = /^[0-9a-fA-F:]+$/
 const DOMAIN_RE = new RegExp(limits.Domain.pattern)
-const LEASE_RE = new RegExp(limits.DhcpLeaseTime.pattern)
+const LEASE_RE = new RegExp(limits.LeaseTime.pattern)
 const LEASE_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
 
 export interface SettingsForm {
@@ -75,7 +75,7 @@ export function validateLeaseTime(text: string): string | null {
   if (t === 'infinite') return null
   const m = /^(\d+)([smhdw]?)$/.exec(t)!
   const seconds = Number(m[1]) * LEASE_UNITS[m[2]]
-  return seconds < limits.DhcpLeaseTime.minimum || seconds > limits.DhcpLeaseTime.maximum ? 'A lease time must be from 2m to 365d.' : null
+  return seconds < limits.LeaseTime.minimum || seconds > limits.LeaseTime.maximum ? 'A lease time must be from 2m to 365d.' : null
 }
 
 export function validateResolvers(text: string): string | null {
