@@ -174,8 +174,7 @@ TYPES: dict[str, dict[str, Any]] = {
         "format": "pic-lease-time",
         "minimum": LEASE_MIN_SECONDS,
         "maximum": LEASE_MAX_SECONDS,
-        "description": "from 2m to 365d: seconds, or a number with s, m, h, d or w (12h, 30m, 1d), or "
-        "'infinite'",
+        "description": "from 2m to 365d: seconds, or a number with s, m, h, d or w (12h, 30m, 1d), or 'infinite'",
         "example": "12h",
     },
     "Password": {
