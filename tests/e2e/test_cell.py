@@ -762,6 +762,42 @@ def test_lan_host_gets_ntp_from_the_cell(cell, admin):
     assert served[lan_ip]["last_seen"] is None or served[lan_ip]["last_seen"] < 600, ntp
 
 
+def test_a_changed_lease_time_reaches_dnsmasq(cell, admin):
+    """Settings on the running cell: a new DHCP lease time, previewed (nothing changes on the cell),
+    then applied, is in dnsmasq's dhcp-range line and dnsmasq still runs; a bad one is refused with
+    the field named and changes nothing. The lease time before is set back afterwards."""
+    base, headers = cell.https, csrf(admin)
+    conf = "/etc/dnsmasq.d/pic.conf"
+
+    def dhcp_range_line() -> str:
+        text = cell.exec("cat", conf).stdout
+        return next(line for line in text.splitlines() if line.startswith("dhcp-range="))
+
+    before = admin.get(f"{base}/api/settings", timeout=30).json()
+    line = dhcp_range_line()
+    assert line.endswith("," + before["dhcp_lease_time"]), line
+    r = admin.put(f"{base}/api/settings", json={"dhcp_lease_time": "1m"}, headers=headers, timeout=30)
+    assert r.status_code == 400 and "2m to 365d" in r.json()["fields"]["dhcp_lease_time"], r.text
+    r = admin.put(f"{base}/api/settings?preview=1", json={"dhcp_lease_time": "5h"}, headers=headers, timeout=30)
+    assert r.status_code == 202 and r.json()["preview"] is True, r.text
+    events = follow_run(admin, base, r.json()["run_id"])
+    assert events[-1]["status"] == "successful", events[-1]
+    assert dhcp_range_line() == line  # check mode: the file is as it was
+    try:
+        r = admin.put(f"{base}/api/settings", json={"dhcp_lease_time": "5h"}, headers=headers, timeout=30)
+        assert r.status_code == 202, r.text
+        assert follow_run(admin, base, r.json()["run_id"])[-1]["status"] == "successful"
+        assert dhcp_range_line() == line.rsplit(",", 1)[0] + ",5h"
+        assert cell.exec("systemctl", "is-active", "dnsmasq").stdout.strip() == "active"
+        assert admin.get(f"{base}/api/dhcp", timeout=30).json()["dhcp_lease_time"] == "5h"
+    finally:
+        r = admin.put(f"{base}/api/settings", json={"dhcp_lease_time": before["dhcp_lease_time"]}, headers=headers,
+                      timeout=30)
+        assert r.status_code == 202, r.text
+        assert follow_run(admin, base, r.json()["run_id"])[-1]["status"] == "successful"
+    assert dhcp_range_line() == line
+
+
 def test_network_services_record_and_reservation_through_the_api(cell, admin):
     """The Network Services API on the running cell: a custom A record the admin adds resolves at the
     cell's DNS from the LAN host; a reservation for the LAN host's MAC gives it that address when it

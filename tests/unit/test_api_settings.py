@@ -120,3 +120,124 @@ def test_domain_mode_changes_after_setup(app, admin, config, tmp_path):
         assert (cell["domain_mode"], cell["domain"], cell["acme_challenge"]) == ("internal", "home.cell", "http")
     finally:
         fake.close()
+
+
+def test_get_settings_has_dhcp_pool(admin, config):
+    body = admin.get("/api/settings").get_json()
+    net = yaml.safe_load(config.state_file.read_text()).get("network", {})
+    assert body["dhcp_range"] == net.get("dhcp_range", ["192.168.50.100", "192.168.50.200"])
+    assert body["dhcp_lease_time"] == str(net.get("dhcp_lease_time", "12h"))
+
+
+def test_put_dhcp_and_ntp_saves_and_converges_dnsmasq_and_chrony(app, admin, config, backend):
+    body = {"dhcp_range": ["192.168.50.20", "192.168.50.90"], "dhcp_lease_time": "2h", "ntp_servers": ["192.0.2.123"]}
+    resp = admin.put("/api/settings", json=body, headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert info["check"] is False and {"dnsmasq", "chrony"} <= set(info["tags"]), info["tags"]
+    net = yaml.safe_load(config.state_file.read_text())["network"]
+    assert net["dhcp_range"] == ["192.168.50.20", "192.168.50.90"] and net["dhcp_lease_time"] == "2h"
+    assert net["ntp_servers"] == ["192.0.2.123"]
+    got = admin.get("/api/settings").get_json()
+    assert (got["dhcp_range"], got["dhcp_lease_time"]) == (body["dhcp_range"], "2h")
+    assert got["ntp_servers"] == ["192.0.2.123"]
+    # the roles read them: dnsmasq's dhcp-range line and chrony's sources come from these variables
+    from pic_api.core import schema
+
+    out = schema.state_to_vars(yaml.safe_load(config.state_file.read_text()))
+    assert out["pic_dhcp_range"] == ["192.168.50.20", "192.168.50.90"] and out["pic_dhcp_lease_time"] == "2h"
+    assert out["pic_ntp_servers"] == ["192.0.2.123"]
+
+
+def test_lease_time_in_seconds_is_saved_as_dnsmasq_reads_it(app, admin, config):
+    resp = admin.put("/api/settings", json={"dhcp_lease_time": 3600}, headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert info["tags"] == ["dnsmasq"], info["tags"]
+    assert yaml.safe_load(config.state_file.read_text())["network"]["dhcp_lease_time"] == "3600"
+
+
+def test_dhcp_preview_saves_nothing(app, admin, config, backend):
+    before = config.state_file.read_text()
+    resp = admin.put("/api/settings?preview=1", json={"dhcp_range": ["192.168.50.150", "192.168.50.250"],
+                                                      "dhcp_lease_time": "1d"}, headers=csrf(admin))
+    assert resp.status_code == 202 and resp.get_json()["preview"] is True
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert info["check"] is True and info["tags"] == ["dnsmasq"], info
+    assert config.state_file.read_text() == before
+    proposed = yaml.safe_load(backend.runs[-1]["proposed"])["network"]
+    assert proposed["dhcp_range"] == ["192.168.50.150", "192.168.50.250"] and proposed["dhcp_lease_time"] == "1d"
+
+
+@pytest.mark.parametrize(
+    "body,field,words",
+    [
+        ({"dhcp_range": ["192.168.60.10", "192.168.60.20"]}, "dhcp_range", "inside the LAN subnet"),
+        ({"dhcp_range": ["192.168.50.100", "192.168.51.20"]}, "dhcp_range", "inside the LAN subnet"),
+        ({"dhcp_range": ["192.168.50.0", "192.168.50.20"]}, "dhcp_range", "inside the LAN subnet"),
+        ({"dhcp_range": ["192.168.50.200", "192.168.50.100"]}, "dhcp_range", "after its end"),
+        ({"dhcp_range": ["192.168.50.1", "192.168.50.20"]}, "dhcp_range", "LAN address"),
+        ({"dhcp_range": ["192.168.50.300", "192.168.50.20"]}, "dhcp_range[0]", ""),
+        ({"dhcp_range": ["192.168.50.10"]}, "dhcp_range", ""),
+        ({"dhcp_range": "192.168.50.10-192.168.50.20"}, "dhcp_range", ""),
+        ({"dhcp_lease_time": "1m"}, "dhcp_lease_time", "2m to 365d"),
+        ({"dhcp_lease_time": "53w"}, "dhcp_lease_time", "2m to 365d"),
+        ({"dhcp_lease_time": 60}, "dhcp_lease_time", ""),
+        ({"dhcp_lease_time": "12x"}, "dhcp_lease_time", ""),
+        ({"dhcp_lease_time": "0"}, "dhcp_lease_time", ""),
+        ({"dhcp_lease_time": ""}, "dhcp_lease_time", ""),
+        ({"ntp_servers": ["ntp_1.example.org"]}, "ntp_servers[0]", ""),
+        ({"ntp_servers": ["-ntp.example.org"]}, "ntp_servers[0]", ""),
+        ({"ntp_servers": ["192.0.2.1", "192.0.2.1"]}, "ntp_servers", ""),
+    ],
+)
+@pytest.mark.parametrize("preview", [False, True])
+def test_put_bad_dhcp_or_ntp(admin, config, backend, body, field, words, preview):
+    before = config.state_file.read_text()
+    runs = len(backend.runs)
+    resp = admin.put("/api/settings" + ("?preview=1" if preview else ""), json=body, headers=csrf(admin))
+    assert resp.status_code == 400, resp.get_json()
+    fields = resp.get_json()["fields"]
+    assert field in fields and words in fields[field], fields
+    assert config.state_file.read_text() == before and len(backend.runs) == runs
+
+
+def test_new_dhcp_range_must_leave_out_reservations(app, admin, config):
+    resp = admin.post("/api/dhcp/reservations", json={"name": "tv", "mac": "52:54:00:00:00:01", "ip": "192.168.50.30"},
+                      headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    before = config.state_file.read_text()
+    for preview in ("", "?preview=1"):
+        resp = admin.put("/api/settings" + preview, json={"dhcp_range": ["192.168.50.20", "192.168.50.40"]},
+                         headers=csrf(admin))
+        assert resp.status_code == 400 and "reserved for tv" in resp.get_json()["fields"]["dhcp_range"]
+        assert config.state_file.read_text() == before
+    # a range that leaves it out is fine
+    resp = admin.put("/api/settings", json={"dhcp_range": ["192.168.50.31", "192.168.50.40"]}, headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+
+
+def test_unchanged_range_with_a_reservation_inside_blocks_nothing(app, admin, config):
+    # a reservation made inside the pool (allowed): sending the same range again with another change works
+    resp = admin.post("/api/dhcp/reservations", json={"name": "tv", "mac": "52:54:00:00:00:01", "ip": "192.168.50.150"},
+                      headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    current = admin.get("/api/settings").get_json()
+    resp = admin.put("/api/settings", json={"dhcp_range": current["dhcp_range"], "timezone": "Etc/UTC"},
+                     headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    assert yaml.safe_load(config.state_file.read_text())["cell"]["timezone"] == "Etc/UTC"
+
+
+def test_a_state_with_a_lease_time_out_of_bounds_is_refused():
+    from pic_api.core import schema
+
+    for lease in ("1m", "366d"):
+        state = {"version": 1, "cell": {"name": "home"}, "network": {"dhcp_lease_time": lease}}
+        with pytest.raises(schema.StateError) as exc:
+            schema.validate_state(state)
+        assert "2m to 365d" in exc.value.fields["network.dhcp_lease_time"]

@@ -210,3 +210,29 @@ def test_choice_and_bool():
     assert v.check_bool(False) is False
     with pytest.raises(ValidationError):
         v.check_bool("yes")
+
+
+@pytest.mark.parametrize("lease,out", [("2m", "2m"), ("120", "120"), (120, "120"), ("12h", "12h"), ("365d", "365d"),
+                                       ("52w", "52w"), ("infinite", "infinite"), ("525600m", "525600m")])
+def test_lease_time_accepts_from_2m_to_365d(lease, out):
+    assert v.check_lease_time(lease) == out
+
+
+@pytest.mark.parametrize(
+    "lease",
+    ["1m", "119", 119, "119s", "366d", "53w", "525601m", "9999999m", "31536001", "12x", "0", "", "-1h", 1.5, True]
+)
+def test_lease_time_refuses_out_of_bounds(lease):
+    with pytest.raises(ValidationError):
+        v.check_lease_time(lease)
+
+
+def test_lease_time_says_its_bounds():
+    with pytest.raises(ValidationError, match="2m to 365d"):
+        v.check_lease_time("1m")
+
+
+@pytest.mark.parametrize("lease,seconds", [("90", 90), ("2m", 120), ("12h", 43200), ("1d", 86400), ("2w", 1209600),
+                                           ("infinite", None), ("x", None)])
+def test_lease_seconds(lease, seconds):
+    assert v.lease_seconds(lease) == seconds

@@ -386,6 +386,8 @@ describe('first run', { concurrency: false }, () => {
 // The time zone the settings test changes to (the wizard set Europe/Berlin); the e2e test of a real
 // cell checks the cell's clock zone after it.
 const TIMEZONE_AFTER = 'Europe/Lisbon'
+// The DHCP lease time it sets with them; the e2e test of a real cell finds it in dnsmasq's configuration.
+const LEASE_AFTER = '6h'
 
 describe('the running cell', { concurrency: false }, () => {
   test('logout, a wrong password, then login', async () => {
@@ -594,6 +596,14 @@ describe('the running cell', { concurrency: false }, () => {
     await page.getByText('"not" is not an IP address.').waitFor()
     // On a real cell the driver names resolvers of its own lab (PIC_UI_UPSTREAMS): no query may leave it.
     await page.getByLabel('Upstream DNS resolvers').fill(process.env.PIC_UI_UPSTREAMS ?? '192.0.2.53\n198.51.100.9')
+    // the DHCP lease time and (on loopback only: a real cell would ask them) the NTP servers: a bad
+    // value is named at its field before anything is sent
+    await page.getByLabel('Lease time').fill('1m')
+    await page.getByRole('button', { name: 'Preview changes' }).click()
+    await page.getByText('A lease time must be from 2m to 365d.').waitFor()
+    assert.equal(await page.getByLabel('Lease time').getAttribute('aria-invalid'), 'true')
+    await page.getByLabel('Lease time').fill(LEASE_AFTER)
+    if (!REAL) await page.getByLabel('Upstream NTP servers').fill('192.0.2.123\nntp.example.org')
     // and a new time zone, previewed and applied with them (the cell's clock zone: the common role)
     await page.locator('#settings-timezone').selectOption(TIMEZONE_AFTER)
     await page.getByRole('button', { name: 'Preview changes' }).click()
@@ -619,6 +629,8 @@ describe('the running cell', { concurrency: false }, () => {
     await page.getByRole('button', { name: 'Back to editing' }).waitFor()
     const saved = await (await page.request.get(`${baseUrl}/api/settings`)).json()
     assert.equal(saved.timezone, TIMEZONE_AFTER)
+    assert.equal(saved.dhcp_lease_time, LEASE_AFTER)
+    if (!REAL) assert.deepEqual(saved.ntp_servers, ['192.0.2.123', 'ntp.example.org'])
     await shot('settings-applied')
     assert.deepEqual(unexpectedErrors(), [])
   })
@@ -658,7 +670,7 @@ describe('the running cell', { concurrency: false }, () => {
     const newest = list.locator('li').first()
     assert.equal(await newest.getAttribute('data-version'), String(applied))
     assert.match(await newest.textContent(), /current/)
-    assert.match(await newest.textContent(), /changed time zone, upstream DNS/, 'the newest version says what it changed')
+    assert.match(await newest.textContent(), /changed time zone, DHCP lease time, upstream DNS/, 'the newest version says what it changed')
     await rollBackTo(before[before.length - 2].version, 'settings-rolled-back')
     assert.notDeepEqual(await resolvers(), set, 'the resolvers set above are rolled back')
     // and forward again to the version the test above applied, for the tests that follow

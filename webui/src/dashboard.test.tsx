@@ -57,7 +57,8 @@ function cell(system: { status: number; body: unknown }) {
     if (url === '/api/system') return system
     if (url === '/api/services') return { status: 200, body: { checked_at: '', services: [] } }
     if (url === '/api/settings')
-      return { status: 200, body: { cell_name: 'home', domain_mode: 'internal', domain: 'home.cell', services: [], timezone: 'Etc/UTC', upstream_dns: [], ntp_servers: [] } }
+      return { status: 200, body: { cell_name: 'home', domain_mode: 'internal', domain: 'home.cell', services: [], timezone: 'Etc/UTC', upstream_dns: [], ntp_servers: [],
+        dhcp_range: ['192.168.50.100', '192.168.50.200'], dhcp_lease_time: '12h' } }
     if (url === '/api/runs') return { status: 200, body: { runs: [] } }
     return { status: 404, body: { error: 'not found' } }
   })

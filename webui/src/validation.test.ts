@@ -102,8 +102,9 @@ describe('service health from the API', () => {
   })
 
   it('shows the facts the settings and the state carry', () => {
-    const settings = { cell_name: 'home', domain_mode: 'internal', domain: 'home.cell', services: [], timezone: 'UTC', upstream_dns: [], ntp_servers: [] } as const
-    expect(cellFacts({ ...settings, services: [], upstream_dns: [], ntp_servers: [] }, { version: 1, cell: { name: 'home' }, network: { vpn_subnet: '10.0.0.0/24' } })).toEqual([
+    const settings = { cell_name: 'home', domain_mode: 'internal', domain: 'home.cell', services: [], timezone: 'UTC', upstream_dns: [], ntp_servers: [],
+      dhcp_range: ['192.168.50.100', '192.168.50.200'], dhcp_lease_time: '12h' } as const
+    expect(cellFacts({ ...settings, services: [], upstream_dns: [], ntp_servers: [], dhcp_range: ['192.168.50.100', '192.168.50.200'] }, { version: 1, cell: { name: 'home' }, network: { vpn_subnet: '10.0.0.0/24' } })).toEqual([
       { label: 'Cell name', value: 'home' },
       { label: 'Domain', value: 'home.cell' },
       { label: 'Domain mode', value: 'internal' },
@@ -115,13 +116,18 @@ describe('service health from the API', () => {
 
 describe('settings form', () => {
   it('reads the settings and writes back a settings change', () => {
-    const form = settingsToForm({ cell_name: 'home', domain_mode: 'internal', domain: 'home.cell', services: ['dns', 'mail'], timezone: 'UTC', upstream_dns: ['192.0.2.1'], ntp_servers: [] })
-    expect(form).toEqual({ services: ['dns', 'mail'], timezone: 'UTC', resolvers: '192.0.2.1', domain_mode: 'internal', domain: '' })
+    const form = settingsToForm({ cell_name: 'home', domain_mode: 'internal', domain: 'home.cell', services: ['dns', 'mail'], timezone: 'UTC', upstream_dns: ['192.0.2.1'], ntp_servers: ['ntp.example.org'],
+      dhcp_range: ['192.168.50.100', '192.168.50.200'], dhcp_lease_time: '12h' })
+    expect(form).toEqual({ services: ['dns', 'mail'], timezone: 'UTC', resolvers: '192.0.2.1', domain_mode: 'internal', domain: '',
+      ntp: 'ntp.example.org', dhcp_start: '192.168.50.100', dhcp_end: '192.168.50.200', lease: '12h' })
     expect(formToBody({ ...form, services: ['mail', 'dns'], resolvers: '192.0.2.1\n 192.0.2.2, ' })).toEqual({
       services: ['dns', 'mail'],
       timezone: 'UTC',
       upstream_dns: ['192.0.2.1', '192.0.2.2'],
       domain_mode: 'internal',
+      ntp_servers: ['ntp.example.org'],
+      dhcp_range: ['192.168.50.100', '192.168.50.200'],
+      dhcp_lease_time: '12h',
     })
     // a custom domain is sent with its mode; the other modes' domain follows from the name (the API's rule)
     expect(formToBody({ ...form, domain_mode: 'custom', domain: ' Home.Example.org' })).toMatchObject({

@@ -1502,6 +1502,9 @@ SETTINGS = Request(
         "timezone": "cell.timezone",
         "upstream_dns": "network.upstream_dns",
         "ntp_servers": "network.ntp_servers",
+        # the LAN's DHCP pool (inside the LAN, not the cell's address) and lease time: dnsmasq
+        "dhcp_range": "network.dhcp_range",
+        "dhcp_lease_time": "network.dhcp_lease_time",
         # internal <-> custom <-> pic_ngo after setup: a converge of every role that reads them
         "domain_mode": "cell.domain_mode",
         "domain": "cell.domain",

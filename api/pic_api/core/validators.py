@@ -42,6 +42,7 @@ __all__ = [
     "check_safe_text",
     "check_interface",
     "check_lease_time",
+    "lease_seconds",
     "check_password",
     "check_choice",
     "check_bool",
@@ -51,6 +52,8 @@ __all__ = [
 
 # Characters that must never reach a shell, a config file or a Jinja template.
 UNSAFE_CHARS = set(";&|$`<>\\\"'{}%#*?![]()~^=,\r\n\t\0")
+LEASE_MIN_SECONDS = 120  # dnsmasq gives no shorter lease
+LEASE_MAX_SECONDS = 365 * 86400
 PASSWORD_MAX_BYTES = 72  # bcrypt (the service password hash) reads no more; refused rather than truncated
 
 
@@ -164,12 +167,14 @@ TYPES: dict[str, dict[str, Any]] = {
         "description": "a network interface name like eth0 (at most 15 characters)",
         "example": "eth0",
     },
+    # The DHCP lease time: dnsmasq's own floor of two minutes up to a year, or infinite.
     "LeaseTime": {
         "type": ["string", "integer"],
         "pattern": "^(infinite|[1-9][0-9]{0,6}[smhdw]?)$",
-        "minimum": 1,
-        "maximum": 9999999,
-        "description": "a duration like 12h, 30m or 'infinite'",
+        "format": "pic-lease-time",
+        "minimum": LEASE_MIN_SECONDS,
+        "maximum": LEASE_MAX_SECONDS,
+        "description": "from 2m to 365d: seconds, or a number with s, m, h, d or w (12h, 30m, 1d), or 'infinite'",
         "example": "12h",
     },
     "Password": {
@@ -305,12 +310,28 @@ def check_repository(value: Any, what: str = "backup repository") -> str:
     return value
 
 
+LEASE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def lease_seconds(value: str) -> int | None:
+    """A lease time's length in seconds ('12h' -> 43200); None for 'infinite' or what is no lease time."""
+    m = re.fullmatch(r"([1-9][0-9]{0,6})([smhdw]?)", value)
+    return int(m.group(1)) * LEASE_UNITS[m.group(2)] if m else None
+
+
+def _lease_time(value: str, what: str) -> None:
+    seconds = lease_seconds(value)
+    if seconds is not None and not LEASE_MIN_SECONDS <= seconds <= LEASE_MAX_SECONDS:
+        raise ValidationError(f"{what} must be from 2m to 365d (or infinite)")
+
+
 FORMAT_CHECKS: dict[str, Callable[[str, str], None]] = {
     "ipv4": _ipv4,
     "pic-ipv4-cidr": _ipv4_cidr,
     "pic-timezone": _timezone,
     "pic-password": _password,
     "pic-repository": _repository,
+    "pic-lease-time": _lease_time,
 }
 FORMATS = FormatChecker(formats=())
 for _name, _fn in FORMAT_CHECKS.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,8 @@ def settings_of(state: dict[str, Any]) -> dict[str, Any]:
         "timezone": state["cell"]["timezone"],
         "upstream_dns": state["network"]["upstream_dns"],
         "ntp_servers": state["network"]["ntp_servers"],
+        "dhcp_range": list(state["network"]["dhcp_range"]),
+        "dhcp_lease_time": str(state["network"]["dhcp_lease_time"]),
     }
 
 
@@ -41,6 +44,12 @@ class SettingsManager:
                 message = f"{answer['name']} is taken by another cell"
                 raise InvalidInput(message, {"domain_mode": message})
 
+        if isinstance(data.get("dhcp_lease_time"), int):
+            data["dhcp_lease_time"] = str(data["dhcp_lease_time"])  # seconds, as dnsmasq reads it
+        net = self.changes.state.section("network")
+        if "dhcp_range" in data and list(data["dhcp_range"]) != list(net["dhcp_range"]):
+            _check_range_clear(data["dhcp_range"], net["dhcp_reservations"])
+
         def change(state: dict[str, Any]) -> None:
             schema.SETTINGS.patch(state, data)
             state["services"] = [s for s in schema.SERVICES if s in state["services"]]
@@ -53,3 +62,17 @@ class SettingsManager:
         what = "change settings: " + ", ".join(sorted(data))
         run, _ = self.changes.apply_or_preview(preview, change, what, schema.SETTINGS)
         return run
+
+
+def _check_range_clear(dhcp_range: list[str], reservations: list[dict[str, Any]]) -> None:
+    """A new DHCP pool leaves out the reserved addresses (a reserved device keeps its address, and the
+    pool's addresses stay free for the others). Only a changed range is held to it: a reservation
+    made inside an older range blocks no other setting."""
+    try:
+        start, end = (ipaddress.IPv4Address(a) for a in dhcp_range)
+    except ValueError:
+        return  # the schema names it
+    for res in reservations:
+        if start <= ipaddress.IPv4Address(res["ip"]) <= end:
+            message = f"DHCP range must not contain {res['ip']}, reserved for {res['name']}"
+            raise InvalidInput(message, {"dhcp_range": message})

@@ -476,8 +476,11 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "timezone": ref("Timezone"),
             "upstream_dns": ref("UpstreamDns"),
             "ntp_servers": ref("NtpServers"),
+            "dhcp_range": ref("DhcpRange"),
+            "dhcp_lease_time": STR,
         },
-        ["cell_name", "domain_mode", "domain", "services", "timezone", "upstream_dns", "ntp_servers"],
+        ["cell_name", "domain_mode", "domain", "services", "timezone", "upstream_dns", "ntp_servers", "dhcp_range",
+         "dhcp_lease_time"],
     ),
     "SettingsStarted": _obj({"run_id": STR, "preview": BOOL}, ["run_id", "preview"]),
     # A change sent with ?preview=1: its check-mode run; nothing was saved or applied.

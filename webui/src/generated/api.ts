@@ -36,7 +36,7 @@ export type Timezone = string
 /** a network interface name like eth0 (at most 15 characters) */
 export type Interface = string
 
-/** a duration like 12h, 30m or 'infinite' */
+/** from 2m to 365d: seconds, or a number with s, m, h, d or w (12h, 30m, 1d), or 'infinite' */
 export type LeaseTime = string | number
 
 /** at least 8 characters and at most 72 bytes, no control characters */
@@ -682,6 +682,8 @@ export type SettingsChange = {
   timezone?: Timezone
   upstream_dns?: UpstreamDns
   ntp_servers?: NtpServers
+  dhcp_range?: DhcpRange
+  dhcp_lease_time?: LeaseTime
   domain_mode?: DomainMode
   domain?: Domain
 }
@@ -1264,6 +1266,8 @@ export type Settings = {
   timezone: Timezone
   upstream_dns: UpstreamDns
   ntp_servers: NtpServers
+  dhcp_range: DhcpRange
+  dhcp_lease_time: string
 }
 
 export type SettingsStarted = {
@@ -1783,9 +1787,9 @@ export const limits = {
   },
   "LeaseTime": {
     "pattern": "^(infinite|[1-9][0-9]{0,6}[smhdw]?)$",
-    "minimum": 1,
-    "maximum": 9999999,
-    "description": "a duration like 12h, 30m or 'infinite'"
+    "minimum": 120,
+    "maximum": 31536000,
+    "description": "from 2m to 365d: seconds, or a number with s, m, h, d or w (12h, 30m, 1d), or 'infinite'"
   },
   "Password": {
     "minLength": 8,

@@ -5,10 +5,14 @@ import { RunView } from '../components/RunView'
 import { StateVersions } from '../components/StateVersions'
 import { TimezonePicker } from '../components/TimezonePicker'
 import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, PageHeader, useApi } from '../components/ui'
+import { limits } from '../generated/api'
 import { timeZones, validateDomain } from '../validation'
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/
 const IPV6 = /^[0-9a-fA-F:]+$/
+const DOMAIN_RE = new RegExp(limits.Domain.pattern)
+const LEASE_RE = new RegExp(limits.LeaseTime.pattern)
+const LEASE_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
 
 export interface SettingsForm {
   services: string[]
@@ -16,6 +20,10 @@ export interface SettingsForm {
   resolvers: string
   domain_mode: DomainMode
   domain: string
+  ntp: string
+  dhcp_start: string
+  dhcp_end: string
+  lease: string
 }
 
 export const MODE_LABELS: Record<DomainMode, string> = {
@@ -32,7 +40,42 @@ export function settingsToForm(s: Settings): SettingsForm {
     resolvers: s.upstream_dns.join('\n'),
     domain_mode: s.domain_mode,
     domain: s.domain_mode === 'custom' ? s.domain : '',
+    ntp: s.ntp_servers.join('\n'),
+    dhcp_start: s.dhcp_range[0],
+    dhcp_end: s.dhcp_range[1],
+    lease: s.dhcp_lease_time,
   }
+}
+
+const splitList = (text: string) => text.split(/[\s,]+/).filter(Boolean)
+
+/** NTP servers: host names or IPv4 addresses (the API's Host type); none is fine (the cell's own clock). */
+export function validateNtpServers(text: string): string | null {
+  const list = splitList(text)
+  const bad = list.find((h) => !IPV4.test(h) && !DOMAIN_RE.test(h.toLowerCase()))
+  if (bad) return `"${bad}" is not a host name or IPv4 address.`
+  if (new Set(list.map((h) => h.toLowerCase())).size !== list.length) return 'A server is listed twice.'
+  return null
+}
+
+const ipNumber = (a: string) => a.split('.').reduce((n, part) => n * 256 + Number(part), 0)
+
+/** The DHCP pool's two ends: addresses, start not after end (the API checks it lies inside the LAN). */
+export function validateDhcpRange(start: string, end: string): string | null {
+  const bad = [start.trim(), end.trim()].find((a) => !IPV4.test(a))
+  if (bad !== undefined) return bad ? `"${bad}" is not an IPv4 address.` : 'Enter both ends of the DHCP pool.'
+  if (ipNumber(start.trim()) > ipNumber(end.trim())) return 'The pool’s start must not be after its end.'
+  return null
+}
+
+/** A lease time like 12h, 30m, 1d or infinite, from 2 minutes to 365 days (dnsmasq's and the API's bounds). */
+export function validateLeaseTime(text: string): string | null {
+  const t = text.trim()
+  if (!LEASE_RE.test(t)) return 'Enter a lease time like 12h, 30m or 1d (or infinite).'
+  if (t === 'infinite') return null
+  const m = /^(\d+)([smhdw]?)$/.exec(t)!
+  const seconds = Number(m[1]) * LEASE_UNITS[m[2]]
+  return seconds < limits.LeaseTime.minimum || seconds > limits.LeaseTime.maximum ? 'A lease time must be from 2m to 365d.' : null
 }
 
 export function validateResolvers(text: string): string | null {
@@ -48,9 +91,23 @@ export function formToBody(f: SettingsForm): SettingsChange {
     timezone: f.timezone,
     upstream_dns: f.resolvers.split(/[\s,]+/).filter(Boolean),
     domain_mode: f.domain_mode,
+    ntp_servers: splitList(f.ntp),
+    dhcp_range: [f.dhcp_start.trim(), f.dhcp_end.trim()],
+    dhcp_lease_time: f.lease.trim(),
   }
   if (f.domain_mode === 'custom') body.domain = f.domain.trim().toLowerCase()
   return body
+}
+
+/** The API's 400 fields as the form's: a list's entry ('ntp_servers[1]') is shown at its list. */
+export function apiErrorsToForm(fields: Record<string, string>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...fields }
+  const first = (...keys: string[]) => keys.map((k) => fields[k]).find(Boolean)
+  out.resolvers = first('upstream_dns', 'upstream_dns[0]', 'upstream_dns[1]', 'upstream_dns[2]')
+  out.ntp = first('ntp_servers', ...Object.keys(fields).filter((k) => k.startsWith('ntp_servers[')))
+  out.dhcp_range = first('dhcp_range', 'dhcp_range[0]', 'dhcp_range[1]')
+  out.lease = fields.dhcp_lease_time
+  return out
 }
 
 type Phase = { kind: 'edit' } | { kind: 'preview'; runId: string; status: RunStatus | null } | { kind: 'apply'; runId: string; status: RunStatus | null }
@@ -68,7 +125,7 @@ function SettingsEditor({ initial }: { initial: Settings }) {
 
   const change = <K extends keyof SettingsForm>(k: K, v: SettingsForm[K]) => {
     setForm((f) => ({ ...f, [k]: v }))
-    setErrors((e) => ({ ...e, [k]: undefined }))
+    setErrors((e) => ({ ...e, [k]: undefined, ...(k === 'dhcp_start' || k === 'dhcp_end' ? { dhcp_range: undefined } : {}) }))
     if (phase.kind === 'preview') setPhase({ kind: 'edit' })
   }
 
@@ -79,6 +136,12 @@ function SettingsEditor({ initial }: { initial: Settings }) {
     if (r) errs.resolvers = r
     if (!form.services.length) errs.services = 'Choose at least one service.'
     if (!form.timezone) errs.timezone = 'Choose a time zone.'
+    const ntp = validateNtpServers(form.ntp)
+    if (ntp) errs.ntp = ntp
+    const range = validateDhcpRange(form.dhcp_start, form.dhcp_end)
+    if (range) errs.dhcp_range = range
+    const lease = validateLeaseTime(form.lease)
+    if (lease) errs.lease = lease
     if (form.domain_mode === 'custom') {
       const d = validateDomain(form.domain)
       if (d) errs.domain = d
@@ -95,9 +158,7 @@ function SettingsEditor({ initial }: { initial: Settings }) {
       setPhase({ kind: preview ? 'preview' : 'apply', runId: res.run_id, status: null })
     } catch (e) {
       if (e instanceof ApiError && e.status === 400) {
-        const f = { ...e.fields }
-        if (f.upstream_dns) f.resolvers = f.upstream_dns
-        setErrors(f)
+        setErrors(apiErrorsToForm(e.fields))
       }
       setError(e instanceof Error ? e.message : String(e))
     } finally {
@@ -180,6 +241,60 @@ function SettingsEditor({ initial }: { initial: Settings }) {
               onChange={(e) => change('resolvers', e.target.value)}
             />
           </Field>
+          <Field
+            id="settings-ntp"
+            label="Upstream NTP servers"
+            error={errors.ntp}
+            hint="Host names or IPv4 addresses, one per line. None: the cell keeps its networks in step with its own clock."
+          >
+            <textarea
+              id="settings-ntp"
+              rows={3}
+              disabled={locked}
+              className={`${inputClass} font-mono text-sm`}
+              value={form.ntp}
+              aria-invalid={errors.ntp ? true : undefined}
+              aria-describedby={['settings-ntp-hint', errors.ntp ? 'settings-ntp-error' : ''].filter(Boolean).join(' ')}
+              onChange={(e) => change('ntp', e.target.value)}
+            />
+          </Field>
+          <fieldset className="mb-4" disabled={locked}>
+            <legend className="font-medium">DHCP on the LAN</legend>
+            <p className="text-sm text-slate-700">
+              The pool must lie inside the LAN subnet and leave out the cell’s own address and the reserved addresses.
+            </p>
+            <div className="mt-2 grid gap-x-4 sm:grid-cols-3">
+              <Field id="settings-dhcp-start" label="Pool from" error={errors.dhcp_range}>
+                <input
+                  id="settings-dhcp-start"
+                  className={`${inputClass} font-mono`}
+                  value={form.dhcp_start}
+                  aria-invalid={errors.dhcp_range ? true : undefined}
+                  onChange={(e) => change('dhcp_start', e.target.value)}
+                />
+              </Field>
+              <Field id="settings-dhcp-end" label="Pool to">
+                <input
+                  id="settings-dhcp-end"
+                  className={`${inputClass} font-mono`}
+                  value={form.dhcp_end}
+                  aria-invalid={errors.dhcp_range ? true : undefined}
+                  aria-describedby={errors.dhcp_range ? 'settings-dhcp-start-error' : undefined}
+                  onChange={(e) => change('dhcp_end', e.target.value)}
+                />
+              </Field>
+              <Field id="settings-lease" label="Lease time" error={errors.lease} hint="Like 12h, 30m or 1d (2m to 365d).">
+                <input
+                  id="settings-lease"
+                  className={`${inputClass} font-mono`}
+                  value={form.lease}
+                  aria-invalid={errors.lease ? true : undefined}
+                  aria-describedby={['settings-lease-hint', errors.lease ? 'settings-lease-error' : ''].filter(Boolean).join(' ')}
+                  onChange={(e) => change('lease', e.target.value)}
+                />
+              </Field>
+            </div>
+          </fieldset>
           <div className="flex flex-wrap gap-2">
             <button type="submit" className={buttonSecondary} disabled={locked}>
               Preview changes
