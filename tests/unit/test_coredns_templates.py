@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
+import yaml
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "coredns"
 ZONE = "home.cell"
@@ -44,6 +45,7 @@ def render(name: str, **overrides) -> str:
         "coredns_allow": ["192.168.50.0/24", "10.0.0.0/24", "127.0.0.0/8"],
         "coredns_upstream": ["192.0.2.53"],
         "coredns_cache_ttl": 300,
+        "coredns_links": [],
         "coredns_user": "coredns",
         "coredns_group": "coredns",
         "coredns_binary": "/usr/local/bin/coredns",
@@ -119,6 +121,34 @@ def test_corefile_without_upstream_or_vpn():
     assert "forward ." not in text
     assert VPN not in text
     assert text.count("{") == text.count("}")
+
+
+def test_corefile_forwards_each_linked_zone_through_its_link():
+    links = [{"name": "away", "zone": "away.cell", "dns": "10.77.3.1", "subnets": ["10.77.3.0/24"]}]
+    allow = ["192.168.50.0/24", "10.0.0.0/24", "127.0.0.0/8", "10.77.3.0/24"]
+    text = render("Corefile.j2", coredns_links=links, coredns_allow=allow)
+    block = text[text.index("away.cell:53 {"):]
+    block = block[:block.index("\n}\n")]
+    assert f"bind {LAN} {VPN}\n" in block
+    assert "forward . 10.77.3.1\n" in block
+    assert "allow net 192.168.50.0/24 10.0.0.0/24 127.0.0.0/8 10.77.3.0/24\n" in block
+    # the rest still goes upstream, and the linked zone is not answered from this cell's zone files
+    assert "forward . 192.0.2.53\n" in text and "db.away.cell" not in text
+    assert text.count("{") == text.count("}")
+
+
+def test_linked_cells_subnets_may_ask_this_cells_names():
+    """coredns_allow's default adds each link's subnets (its cell forwards our zone to us)."""
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    assert defaults["coredns_links"] == "{{ pic_links | default([]) }}"
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters["flatten"] = lambda seq: [x for part in seq for x in (part if isinstance(part, list) else [part])]
+    env.filters["bool"] = bool
+    allow = env.from_string(defaults["coredns_allow"]).render(
+        coredns_lan_subnet="192.168.50.0/24", coredns_vpn_subnet="10.0.0.0/24", coredns_vpn_enabled=True,
+        coredns_links=[{"subnets": ["10.77.3.0/24", "192.168.77.0/24"]}])
+    assert allow.split() == ["['192.168.50.0/24',", "'10.0.0.0/24',", "'127.0.0.0/8',", "'10.77.3.0/24',",
+                             "'192.168.77.0/24']"]
 
 
 def test_unit_runs_unprivileged_with_only_bind_capability():
