@@ -24,9 +24,9 @@ const TASK_STYLE: Record<TaskStatus, string> = {
   skipped: 'text-slate-600',
 }
 
-/** Roles a run is expected to touch: its tags ([] for the whole site). */
+/** Roles a run is expected to touch: its tags ([] for the whole site, or a run without them). */
 function expectedRoles(run: Run): string[] {
-  return run.tags
+  return run.tags ?? []
 }
 
 /** A run's resource, read again until its status is final (null before the first answer or without a run). */
