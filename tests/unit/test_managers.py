@@ -1,5 +1,6 @@
 import json
 import logging
+import socket
 import stat
 
 import pytest
@@ -286,3 +287,31 @@ def test_health_monitor_unreadable_state():
 
     hm = HealthMonitor(broken, unit_check=lambda u: True, port_check=lambda p: True)
     assert all(s["status"] == "disabled" for s in hm.status()["services"])
+
+
+TCP_TABLE = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1470 00000000:0000 0A 00000000:00000000 00:00000000 00000000   107        0 1 1
+   1: 00000000:0019 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1
+   2: 0100007F:0BB8 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000   999        0 3 1
+   0: 00000000000000000000000000000000:03E1 00000000000000000000000000000000:0000 0A 00000000:00000000 0 0 4 1
+"""
+
+
+def test_listening_ports_are_read_from_the_kernels_table():
+    from pic_api.managers.health import listening_ports
+
+    # 5232 and 25 listen, 993 on IPv6; 3000 is only an established connection
+    assert listening_ports(TCP_TABLE) == {5232, 25, 993}
+
+
+def test_a_port_listens_only_while_a_socket_listens_on_it():
+    from pic_api.managers.health import tcp_listening
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    assert not tcp_listening(port)  # bound, not listening
+    sock.listen()
+    assert tcp_listening(port)
+    sock.close()
+    assert not tcp_listening(port)
