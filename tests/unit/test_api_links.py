@@ -306,6 +306,25 @@ def test_a_links_grants_change_in_place_and_converge_the_firewall(app, admin, re
     assert admin.get("/api/cells/links").get_json()["links"][0]["grants"] == []
 
 
+def test_a_grants_change_previewed_saves_nothing(app, admin, remote, backend):
+    """?preview=1: the check-mode run of the state with the new grants; the link keeps its grants."""
+    home_link, _ = linked_pair(app, admin, remote)
+    before = state(app)
+    resp = put(admin, f"/api/cells/links/{home_link['cell_id']}?preview=1", {"grants": ["files"]})
+    assert resp.status_code == 202, resp.get_json()
+    assert resp.get_json() == {"run_id": resp.get_json()["run_id"], "preview": True}
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert info["kind"] == "preview" and info["check"] is True
+    run = next(r for r in backend.runs if r["id"] == resp.get_json()["run_id"])
+    (proposed,) = yaml.safe_load(run["proposed"])["links"]
+    assert proposed["grants"] == ["files"]
+    assert state(app) == before
+    # refused as the change itself would be: the same status and field
+    refused(put(admin, f"/api/cells/links/{home_link['cell_id']}?preview=1", {"grants": ["ssh"]}), "grants[0]")
+    assert put(admin, "/api/cells/links/0123456789abcdef?preview=1", {"grants": []}).status_code == 404
+    assert state(app) == before
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [({}, "grants"), ({"grants": ["ssh"]}, "grants[0]"), ({"grants": "calendar"}, "grants"),

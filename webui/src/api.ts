@@ -343,6 +343,8 @@ export const endpoints = {
   acceptAnswer: (body: T.LinkAcceptRequest) => api.post<T.LinkAccepted>('/api/cells/links/accept', body),
   setLinkGrants: (cellId: string, body: T.LinkGrantsRequest) =>
     api.put<T.LinkGrantsChanged>(`/api/cells/links/${encodeURIComponent(cellId)}`, body),
+  previewLinkGrants: (cellId: string, body: T.LinkGrantsRequest) =>
+    api.put<T.PreviewStarted>(`/api/cells/links/${encodeURIComponent(cellId)}?preview=1`, body),
   deleteLink: (cellId: string) => api.del<T.LinkRemoved>(`/api/cells/links/${encodeURIComponent(cellId)}`),
   // per-device exits (admins only)
   exits: async () => (await api.get<T.ExitList>('/api/exits')).exits,

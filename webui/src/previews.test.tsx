@@ -2,6 +2,7 @@ import { render, screen, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { MemoryRouter } from 'react-router-dom'
 import { describe, expect, it, vi } from 'vitest'
+import { CellNetworkPage } from './pages/CellNetwork'
 import { FirewallPage } from './pages/Firewall'
 import { NetworkServicesPage } from './pages/NetworkServices'
 import { AddPeerForm, ChangePeerForm } from './pages/Peers'
@@ -165,5 +166,33 @@ describe('previewing network services and firewall rules', () => {
       ['/api/firewall/openings?preview=1', { protocol: 'tcp', port: 3000, zones: ['lan'] }],
       ['/api/firewall/forwards?preview=1', { protocol: 'tcp', port: 8080, zones: ['lan'], to: '192.168.50.20' }],
     ])
+  })
+})
+
+describe('previewing what a linked cell may reach', () => {
+  it('the new grants are previewed first: the check-mode run is shown, the link keeps its grants', async () => {
+    const link = {
+      name: 'away', cell_id: '0123456789abcdef', zone: 'away.cell', signing_key: 'k', public_key: 'p',
+      endpoint: '203.0.113.8:51821', subnets: ['10.77.3.0/24'], dns: '10.77.3.1', port: 51821,
+      grants: ['calendar'], offered: ['calendar'], created: '2026-12-05T10:00:00Z', interface: 'cl-0123456789ab', keys_stored: true,
+      live: { unit: 'active', up: true, endpoint: '203.0.113.8:51821', latest_handshake: 0, rx: 0, tx: 0, now: 0 },
+    }
+    const calls = routeFetch((url, init) => {
+      if (url === '/api/cells/links/0123456789abcdef?preview=1' && init.method === 'PUT') return { status: 202, body: { run_id: 'p1', preview: true } }
+      if (url.startsWith('/api/runs/')) return RUN
+      if (url === '/api/cells/links') return { status: 200, body: { cell: { id: 'aaaabbbbccccdddd', signing_key: 's' }, links: [link], invitations: [] } }
+      return { status: 404, body: { error: 'not found' } }
+    })
+    render(<MemoryRouter><CellNetworkPage /></MemoryRouter>)
+    const form = await screen.findByRole('form', { name: 'What away may reach' })
+    await userEvent.click(within(form).getByLabelText('Files (WebDAV)'))
+    await userEvent.click(within(form).getByRole('button', { name: 'Preview' }))
+    expect(await within(form).findByRole('region', { name: 'Preview of the change' })).toHaveTextContent('Preview (check mode, nothing is changed)')
+    const sent = calls.filter((c) => c.init.method === 'PUT')
+    expect(sent.map((c) => c.url)).toEqual(['/api/cells/links/0123456789abcdef?preview=1'])
+    expect(body(sent[0].init)).toEqual({ grants: ['calendar', 'files'] })
+    // nothing was changed: no notice of a change, and the form still holds the choice to save
+    expect(screen.queryByTestId('link-run')).toBeNull()
+    expect(within(form).getByRole('button', { name: 'Save access' })).toBeEnabled()
   })
 })

@@ -274,11 +274,12 @@ class LinkManager:
                                     before_run=lambda _: self.key_file(cell_id).unlink(missing_ok=True))
         return run
 
-    def set_grants(self, cell_id: str, body: Any) -> tuple[Run, dict[str, Any]]:
+    def set_grants(self, cell_id: str, body: Any, preview: bool = False) -> tuple[Run, dict[str, Any]]:
         """Change which of this cell's services a linked cell may reach, keeping the link (no new
         tokens): the state's grants change and the converge that follows rewrites the link's
         firewall chain, so a revoked service is closed by that run. The other end's ``offered``
-        is its own record of the invitation and is not changed here."""
+        is its own record of the invitation and is not changed here. With ``preview``: the
+        check-mode run of that change, nothing saved."""
         data = checked(schema.LINK_GRANTS, body)
         grants = [s for s in schema.LINK_SERVICES if s in data["grants"]]  # one order, whatever was sent
 
@@ -289,4 +290,4 @@ class LinkManager:
             link["grants"] = grants
             return link
 
-        return self.changes.apply(change, f"change what the link to cell {cell_id} grants")
+        return self.changes.apply_or_preview(preview, change, f"change what the link to cell {cell_id} grants")

@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify
 from ..core import schema
 from .common import cell, json_body
 from .openapi import doc
+from .settings import PREVIEWABLE, preview_flag, preview_started
 
 links_bp = Blueprint("links", __name__, url_prefix="/api/cells")
 CELL_ID = {"cell_id": {"$ref": "#/$defs/CellId"}}
@@ -79,7 +80,10 @@ def links_delete(cell_id: str) -> Any:
     body=schema.LINK_GRANTS,
     params=CELL_ID,
     errors=(404,),
+    **PREVIEWABLE,
 )
 def links_set_grants(cell_id: str) -> Any:
+    if preview_flag():
+        return preview_started(cell().links.set_grants(cell_id, json_body(), preview=True)[0])
     run, link = cell().links.set_grants(cell_id, json_body())
     return jsonify(link=link, run_id=run.id), 202

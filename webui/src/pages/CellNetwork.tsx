@@ -6,6 +6,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react'
 import { Link as RouterLink } from 'react-router-dom'
 import { endpoints } from '../api'
+import { ChangeButtons } from '../components/ChangePreview'
 import { ConfirmDialog, useConfirmed, type Notice } from '../components/Confirm'
 import { useRunStatus } from '../components/RunView'
 import {
@@ -299,15 +300,20 @@ function GrantsForm({ link, onDone }: { link: LinkView; onDone: (n: Notice) => v
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  const [preview, setPreview] = useState<string | null>(null)
   const current = LINK_SERVICES.filter((s) => link.grants?.includes(s))
   const changed = grants.join() !== current.join()
   const id = `grants-${link.cell_id}`
 
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault()
+  const send = async (previewOnly: boolean) => {
     setFormError(null)
     setBusy(true)
     try {
+      if (previewOnly) {
+        setPreview((await endpoints.previewLinkGrants(link.cell_id, { grants })).run_id)
+        return
+      }
+      setPreview(null)
       const res = await endpoints.setLinkGrants(link.cell_id, { grants })
       const revoked = current.filter((s) => !grants.includes(s))
       onDone({
@@ -321,13 +327,17 @@ function GrantsForm({ link, onDone }: { link: LinkView; onDone: (n: Notice) => v
     }
   }
 
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault()
+    void send(false)
+  }
+
   return (
     <form onSubmit={submit} noValidate aria-label={`What ${link.name} may reach`} className="mt-2">
       <FormError error={formError} />
       <ServiceChoice id={id} legend={`Services of this cell ${link.name} may reach`} value={grants} onChange={setGrants} error={errors.grants} />
-      <button type="submit" className={buttonSecondary} disabled={busy || !changed}>
-        {busy ? 'Saving…' : 'Save access'}
-      </button>
+      <ChangeButtons label="Save access" busyLabel="Saving…" busy={busy} disabled={!changed}
+        onPreview={() => void send(true)} preview={preview} onClosePreview={() => setPreview(null)} />
     </form>
   )
 }
