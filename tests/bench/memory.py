@@ -67,21 +67,27 @@ def converge() -> None:
         print("changed:", res.changed_tasks())
 
 
+def processes(lb: Lab, host: str) -> list[tuple[float, str, str]]:
+    """RSS in MiB, systemd unit ("-" for none) and command of every process on the host, except the
+    `ps` that lists them (it is the measurement, not the cell: the shell execs it, so it is $$)."""
+    out = lb.exec(host, ["sh", "-c", "exec ps -o rss=,unit=,comm= --deselect -p $$"]).stdout.splitlines()
+    procs = []
+    for line in out:
+        parts = line.split(None, 2) + ["-", ""]
+        if parts[0].isdigit():
+            procs.append((int(parts[0]) / 1024, parts[1], parts[2]))
+    return procs
+
+
 def measure(idle: float = 30) -> None:
     lb = lab()
     lb.end_ssh_masters()
     time.sleep(idle)
-    out = lb.exec("cell", ["ps", "-eo", "rss=,unit=,comm="]).stdout.splitlines()
-    by_unit, procs, total = defaultdict(float), [], 0.0
-    for line in out:
-        parts = line.split(None, 2)
-        if not parts:
-            continue
-        mib = int(parts[0]) / 1024
-        unit = parts[1] if len(parts) > 1 else "-"
-        total += mib
+    procs = processes(lb, "cell")
+    by_unit: dict[str, float] = defaultdict(float)
+    for mib, unit, _comm in procs:
         by_unit[unit] += mib
-        procs.append((mib, unit, parts[2] if len(parts) > 2 else ""))
+    total = sum(mib for mib, _u, _c in procs)
     print(f"total {total:.1f} MiB, {len(procs)} processes")
     for unit, mib in sorted(by_unit.items(), key=lambda kv: -kv[1]):
         print(f"| {unit} | {mib:.1f} |")

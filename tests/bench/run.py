@@ -30,11 +30,11 @@ from pathlib import Path
 
 import requests
 import yaml
+from memory import ADMIN_PASSWORD, processes  # tests/bench/memory.py: the same cell's set-up and memory
 
 from pic_lab.cell import ROOT, boot_cell, client_wg_config, csrf, follow_run
 from pic_lab.lab import Lab
 
-ADMIN_PASSWORD = "bench password 42 long"  # the bench's own throwaway cell
 CLIENTS, LOAD_SECONDS = 20, 30
 rows: list[tuple[str, str, str, str, str]] = []
 notes: dict[str, str] = {}
@@ -306,17 +306,11 @@ def private_key_line(config: str) -> str:
 
 
 def rss_by_unit(lab: Lab, host: str) -> tuple[float, dict[str, float], int]:
-    out = lab.exec(host, ["ps", "-eo", "rss=,unit="]).stdout.split("\n")
-    total, by_unit, n = 0.0, defaultdict(float), 0
-    for line in out:
-        parts = line.split()
-        if not parts:
-            continue
-        kib, unit = int(parts[0]), parts[1] if len(parts) > 1 else "-"
-        total += kib / 1024
-        by_unit[unit] += kib / 1024
-        n += 1
-    return total, dict(sorted(by_unit.items(), key=lambda kv: -kv[1])), n
+    procs = processes(lab, host)
+    by_unit: dict[str, float] = defaultdict(float)
+    for mib, unit, _comm in procs:
+        by_unit[unit] += mib
+    return sum(by_unit.values()), dict(sorted(by_unit.items(), key=lambda kv: -kv[1])), len(procs)
 
 
 def memory_figures(cell, lab: Lab) -> None:
