@@ -29,6 +29,10 @@ function expectedRoles(run: Run): string[] {
   return run.tags ?? []
 }
 
+function isRun(value: unknown): value is Run {
+  return typeof value === 'object' && value !== null && typeof (value as Run).status === 'string'
+}
+
 /** A run's resource, read again until its status is final (null before the first answer or without a run). */
 export function useRun(runId: string | null | undefined): Run | null {
   const [run, setRun] = useState<Run | null>(null)
@@ -39,10 +43,14 @@ export function useRun(runId: string | null | undefined): Run | null {
     let timer: ReturnType<typeof setTimeout> | undefined
     const poll = async () => {
       try {
-        const r = await endpoints.run(runId)
+        const r: unknown = await endpoints.run(runId)
         if (stop) return
-        setRun(r)
-        if (FINAL_STATUSES.includes(r.status)) return
+        // Only a run counts: after the wizard's run switches :8081 to HTTPS, the old origin answers
+        // with the web UI's page (text, not a run) until the browser moves on.
+        if (isRun(r)) {
+          setRun(r)
+          if (FINAL_STATUSES.includes(r.status)) return
+        }
       } catch {
         // 401/428 navigate away through the api module; other errors: try again.
       }
