@@ -112,6 +112,32 @@ export function apiErrorsToForm(fields: Record<string, string>): Record<string, 
 
 type Phase = { kind: 'edit' } | { kind: 'preview'; runId: string; status: RunStatus | null } | { kind: 'apply'; runId: string; status: RunStatus | null }
 
+/** A list setting, one entry per line (the upstream resolvers, the NTP servers). */
+function LinesField({ id, label, hint, error, disabled, value, onChange }: {
+  id: string
+  label: string
+  hint: string
+  error?: string
+  disabled: boolean
+  value: string
+  onChange: (value: string) => void
+}) {
+  return (
+    <Field id={id} label={label} error={error} hint={hint}>
+      <textarea
+        id={id}
+        rows={3}
+        disabled={disabled}
+        className={`${inputClass} font-mono text-sm`}
+        value={value}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={[`${id}-hint`, error ? `${id}-error` : ''].filter(Boolean).join(' ')}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </Field>
+  )
+}
+
 function SettingsEditor({ initial }: { initial: Settings }) {
   const zones = useMemo(() => timeZones(), [])
   const start = useMemo(() => settingsToForm(initial), [initial])
@@ -229,35 +255,11 @@ function SettingsEditor({ initial }: { initial: Settings }) {
               />
             </Field>
           )}
-          <Field id="settings-resolvers" label="Upstream DNS resolvers" error={errors.resolvers} hint="IP addresses, one per line.">
-            <textarea
-              id="settings-resolvers"
-              rows={3}
-              disabled={locked}
-              className={`${inputClass} font-mono text-sm`}
-              value={form.resolvers}
-              aria-invalid={errors.resolvers ? true : undefined}
-              aria-describedby={['settings-resolvers-hint', errors.resolvers ? 'settings-resolvers-error' : ''].filter(Boolean).join(' ')}
-              onChange={(e) => change('resolvers', e.target.value)}
-            />
-          </Field>
-          <Field
-            id="settings-ntp"
-            label="Upstream NTP servers"
-            error={errors.ntp}
+          <LinesField id="settings-resolvers" label="Upstream DNS resolvers" hint="IP addresses, one per line." error={errors.resolvers}
+            disabled={locked} value={form.resolvers} onChange={(v) => change('resolvers', v)} />
+          <LinesField id="settings-ntp" label="Upstream NTP servers" error={errors.ntp} disabled={locked} value={form.ntp}
             hint="Host names or IPv4 addresses, one per line. None: the cell keeps its networks in step with its own clock."
-          >
-            <textarea
-              id="settings-ntp"
-              rows={3}
-              disabled={locked}
-              className={`${inputClass} font-mono text-sm`}
-              value={form.ntp}
-              aria-invalid={errors.ntp ? true : undefined}
-              aria-describedby={['settings-ntp-hint', errors.ntp ? 'settings-ntp-error' : ''].filter(Boolean).join(' ')}
-              onChange={(e) => change('ntp', e.target.value)}
-            />
-          </Field>
+            onChange={(v) => change('ntp', v)} />
           <fieldset className="mb-4" disabled={locked}>
             <legend className="font-medium">DHCP on the LAN</legend>
             <p className="text-sm text-slate-700">
