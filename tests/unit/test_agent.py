@@ -43,18 +43,24 @@ def agent(config, backend, calls):
 
 
 @pytest.fixture
-def server(agent):
-    # unix socket paths are limited to 108 bytes: keep it short
+def sock_path():
+    """A path for the agent's socket, removed afterwards (unix socket paths are limited to 108 bytes:
+    a short one under /tmp, not pytest's tmp_path)."""
     sock_dir = Path(tempfile.mkdtemp(prefix="pa-", dir="/tmp"))
     path = sock_dir / "agent.sock"
-    srv = AgentServer(path, agent, {os.getuid()})
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv, path
-    srv.shutdown()
-    srv.server_close()
+    yield path
     path.unlink(missing_ok=True)
     sock_dir.rmdir()
+
+
+@pytest.fixture
+def server(agent, sock_path):
+    srv = AgentServer(sock_path, agent, {os.getuid()})
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv, sock_path
+    srv.shutdown()
+    srv.server_close()
 
 
 def refused(agent, request):
@@ -346,11 +352,10 @@ def test_the_socket_systemd_passed_is_taken_only_when_meant_for_this_process():
     assert listen_fd({}) is None
 
 
-def test_a_socket_activated_agent_exits_when_idle_and_the_next_call_is_answered(agent, tmp_path):
+def test_a_socket_activated_agent_exits_when_idle_and_the_next_call_is_answered(agent, sock_path):
     """As systemd does: the socket outlives the agent; a call made after the agent exited waits in
     it and is answered by the next agent, started on that socket."""
-    sock_dir = Path(tempfile.mkdtemp(prefix="pa-", dir="/tmp"))
-    path = sock_dir / "agent.sock"
+    path = sock_path
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen()
@@ -377,17 +382,14 @@ def test_a_socket_activated_agent_exits_when_idle_and_the_next_call_is_answered(
         assert not second.is_alive()
     finally:
         listener.close()
-        path.unlink(missing_ok=True)
-        sock_dir.rmdir()
 
 
-def test_the_agent_stays_while_a_connection_is_open_or_a_peer_change_waits(agent, tmp_path):
+def test_the_agent_stays_while_a_connection_is_open_or_a_peer_change_waits(agent, sock_path):
     import time
 
     from pic_api.agent.server import Applied
 
-    sock_dir = Path(tempfile.mkdtemp(prefix="pa-", dir="/tmp"))
-    path = sock_dir / "agent.sock"
+    path = sock_path
     srv = AgentServer(path, agent, {os.getuid()})
     thread = threading.Thread(target=srv.serve_until_idle, args=(0.3, 0.05), daemon=True)
     try:
@@ -408,8 +410,6 @@ def test_the_agent_stays_while_a_connection_is_open_or_a_peer_change_waits(agent
         assert not thread.is_alive()
     finally:
         srv.server_close()
-        path.unlink(missing_ok=True)
-        sock_dir.rmdir()
 
 
 def test_the_health_checks_read_unit_states_without_the_agent(config, monkeypatch, tmp_path):
