@@ -7,7 +7,7 @@ ARTIFACTS ?= .artifacts
 # Molecule scenarios to run (all by default) and how many side by side (measured: docs/testing.md).
 SCENARIOS ?= $(sort $(filter-out shared,$(notdir $(wildcard molecule/*))))
 MOLECULE_JOBS ?= 3
-# End-to-end test files (each with its own lab) run side by side: they spend most of their time
+# End-to-end test files (each with its own lab; GROUPS in tests/e2e/conftest.py) run side by side: they spend most of their time
 # waiting on converges and clients, not on the cores (docs/testing.md).
 E2E_JOBS ?= 3
 # test-fast runs the scenarios of what changed since this ref's merge base.
@@ -51,7 +51,7 @@ lint: venv ## ruff, yamllint, ansible-lint (production profile), playbook syntax
 
 test-unit: venv webui ## the fast tests: API, managers, filters, templates; the web UI's Vitest tests
 	@mkdir -p $(ARTIFACTS)
-	pytest tests/unit -q --junitxml=$(ARTIFACTS)/junit-unit.xml
+	pytest tests/unit -q -n 2 --junitxml=$(ARTIFACTS)/junit-unit.xml
 	cd webui && npx vitest run --reporter=default --reporter=junit --outputFile.junit=$(CURDIR)/$(ARTIFACTS)/junit-webui.xml
 
 test-ui: venv webui ## the web UI in Chromium against the real API on loopback (a scripted converge; about a minute)
@@ -78,9 +78,9 @@ test-fast: ## a developer's loop: lint, unit, the molecule scenarios of what cha
 lab-image: venv ## build the lab's base rootfs and provisioned image now (cached; seconds when warm)
 	pic-lab image
 
-test-e2e: venv webui ## the whole cell end to end on lab hosts (E2E_JOBS test files side by side)
+test-e2e: venv webui ## the whole cell end to end on lab hosts (E2E_JOBS groups of test files side by side: tests/e2e/conftest.py)
 	@mkdir -p $(ARTIFACTS)
-	pytest tests/e2e -q -n $(E2E_JOBS) --dist loadfile --junitxml=$(ARTIFACTS)/junit-e2e.xml
+	pytest tests/e2e -q -n $(E2E_JOBS) --dist loadgroup --junitxml=$(ARTIFACTS)/junit-e2e.xml
 
 test: ## everything: lint, unit, integration, molecule, e2e; then each stage's time and the totals
 	@$(call stages,lint test-unit test-ui lab-image test-integration molecule test-e2e)

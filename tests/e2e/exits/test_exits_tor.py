@@ -1,7 +1,7 @@
 """A device whose exit is Tor: its TCP goes to the cell's tor (TransPort), its DNS to tor's DNSPort,
 everything else of it is dropped, and nothing of it ever leaves the cell's uplink, also when tor is
-down (fail closed). The lab, the cell, the device, far and the counters are test_exits.py's (its
-fixtures and helpers); the cell here has a bridge set (exits_tor_bridges).
+down (fail closed). The lab, the cell, the device, far and the counters are the exits' (conftest.py,
+exitlab.py); the cell has a bridge set (exits_tor_bridges) for this file.
 
 These machines cannot build Tor circuits (no route to the Tor network; tests reach only the lab).
 So tor is set up to use a bridge only (`UseBridges 1`, one `Bridge` line), on exitsrv, a lab host
@@ -27,20 +27,25 @@ import re
 import time
 
 import pytest
-import test_exits as wg
+from exitlab import (
+    BRIDGE_PORT,
+    FAR,
+    UPLINK_NAME,
+    add_exit_for_the_device,
+    back_on_the_uplink_and_removed,
+    counters,
+    dropped_never_leaked,
+    resolve,
+    routing,
+    seen_by_far,
+    sh,
+    wait_for,
+)
 
 from pic_lab.cell import csrf
 
-LAB = "exits-tor"
-lab, hosts, admin, device = wg.lab, wg.hosts, wg.admin, wg.device
-FAR, EXIT_NAME, UPLINK_NAME, sh, finished, wait_for = (wg.FAR, wg.EXIT_NAME, wg.UPLINK_NAME, wg.sh, wg.finished,
-                                                      wg.wait_for)
-seen_by_far, counters, resolve, routing, dropped_never_leaked = (
-    wg.seen_by_far, wg.counters, wg.resolve, wg.routing, wg.dropped_never_leaked)
-
 CELL_VPN = "10.0.0.1"
 TRANS_PORT, DNS_PORT = 9040, 9053
-BRIDGE_PORT = 9001  # on exitsrv: nothing listens there
 # tor refuses private addresses on its TransPort (far's 172.31.255.10 is one; the cell drops a Tor
 # device's TCP for them): far also holds a documentation address (TEST-NET-2), which the cell routes
 # to far like FAR, so a packet of the device that leaked would reach far, never beyond the lab.
@@ -48,19 +53,11 @@ PUBLIC_FAR = "198.51.100.10"
 
 
 @pytest.fixture(scope="module")
-def cell(lab, hosts, tmp_path_factory):
-    # the bridge for the test's converges and for the API's own (its inventory's host variables)
-    bridges = [f"{hosts['exitsrv']}:{BRIDGE_PORT}"]
-    return wg.make_cell(lab, hosts, tmp_path_factory, exits_tor_bridges=bridges,
-                        api_cell_host_vars={"exits_tor_bridges": bridges})
-
-
-@pytest.fixture(scope="module")
 def on_tor(lab, hosts, cell, admin, device):
     sh(lab, "client", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iputils-ping")
     sh(lab, "far", f"ip addr add {PUBLIC_FAR}/32 dev host0")
     sh(lab, "cell", f"ip route add {PUBLIC_FAR}/32 via {hosts['far']}")
-    peer = wg.add_exit_for_the_device(admin, cell, {"name": "t", "kind": "tor"})
+    peer = add_exit_for_the_device(admin, cell, {"name": "t", "kind": "tor"})
     # tor's own traffic out the uplink counted from its start: to the bridge, and anywhere else (on wg0
     # its sockets also answer the devices it serves, which is not tor reaching out)
     bridge = hosts["exitsrv"]
@@ -79,7 +76,9 @@ def on_tor(lab, hosts, cell, admin, device):
 """
     sh(lab, "cell", "nft -f -", input=probe)
     sh(lab, "cell", "systemctl restart tor@default")
-    return peer
+    yield peer
+    # the cell as the other exits' files expect it (they share it): no route or counters of this file
+    sh(lab, "cell", f"nft delete table inet torprobe; ip route del {PUBLIC_FAR}/32")
 
 
 def tor_counters(lab) -> dict[str, int]:
@@ -208,7 +207,7 @@ def test_tor_down_refuses_the_devices_traffic_never_the_uplink(lab, cell, admin,
 def test_the_tor_exit_goes_once_unused(lab, hosts, cell, admin, on_tor):
     found = tor_counters(lab)
     assert found["elsewhere"] == 0 and found["elsewhere6"] == 0, (found, tor_state(lab))
-    wg.back_on_the_uplink_and_removed(lab, hosts, admin, cell, "t")
+    back_on_the_uplink_and_removed(lab, hosts, admin, cell, "t")
     assert lab.exec("cell", ["systemctl", "is-active", "tor@default"]).stdout.strip() != "active"
     assert "tor" not in sh(lab, "cell", "nft list table inet pic_exits")
     time.sleep(1)

@@ -1,6 +1,6 @@
 """A device's traffic leaves through an upstream OpenVPN server, and never the cell's uplink when that
-exit is down (fail closed). The lab, the cell, the device, far and the counters are test_exits.py's
-(its fixtures, imported); this file adds the OpenVPN exit server:
+exit is down (fail closed). The lab, the cell, the device, far and the counters are the exits'
+(conftest.py, exitlab.py); this file adds the OpenVPN exit server:
 
     client ──wg0 (full route)──> cell ──exit-b (openvpn)──> ovpnsrv ──> far (172.31.255.10)
 
@@ -26,17 +26,21 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-import test_exits as wg
+from exitlab import (
+    ANSWERER,
+    FAR,
+    add_exit_for_the_device,
+    back_on_the_uplink_and_removed,
+    counters,
+    dropped_never_leaked,
+    resolve,
+    routing,
+    seen_by_far,
+    sh,
+    wait_for,
+)
 
 from pic_lab.cell import csrf
-
-# The WireGuard exit's test's fixtures (lab, hosts, cell, admin, device), used here as they are: each
-# file gets its own instances (module scope), in a lab of its own (LAB), as e2e files run side by side.
-LAB = "exits-ovpn"
-lab, hosts, cell, admin, device = wg.lab, wg.hosts, wg.cell, wg.admin, wg.device
-ANSWERER, FAR, sh, finished, wait_for = wg.ANSWERER, wg.FAR, wg.sh, wg.finished, wg.wait_for
-seen_by_far, counters, resolve, routing, dropped_never_leaked = (
-    wg.seen_by_far, wg.counters, wg.resolve, wg.routing, wg.dropped_never_leaked)
 
 OVPN_NET = "10.77.77"
 OVPN_PORT = 1194
@@ -122,7 +126,7 @@ verb 3
 
 @pytest.fixture(scope="module")
 def on_ovpn(lab, cell, admin, ovpn_server, device):
-    return wg.add_exit_for_the_device(admin, cell, {"name": "b", "kind": "openvpn", "config": ovpn_server["config"],
+    return add_exit_for_the_device(admin, cell, {"name": "b", "kind": "openvpn", "config": ovpn_server["config"],
                                                     "username": USERNAME, "password": PASSWORD})
 
 
@@ -207,7 +211,7 @@ def test_openvpn_server_down_drops_the_traffic_never_the_uplink(lab, ovpn_server
 
 
 def test_the_openvpn_exit_goes_once_unused(lab, hosts, cell, admin, on_ovpn):
-    wg.back_on_the_uplink_and_removed(lab, hosts, admin, cell, "b")
+    back_on_the_uplink_and_removed(lab, hosts, admin, cell, "b")
     assert lab.exec("cell", ["ip", "link", "show", "exit-b"]).returncode != 0
     assert lab.exec("cell", ["test", "-e", "/etc/openvpn/client/exit-b.conf"]).returncode != 0
     assert sh(lab, "cell", "systemctl is-enabled openvpn-client@exit-b || true").strip() != "enabled"
