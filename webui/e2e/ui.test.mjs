@@ -593,7 +593,7 @@ describe('the running cell', { concurrency: false }, () => {
     assert.equal(await apply.isDisabled(), true, 'apply needs a preview first')
     await page.getByLabel('Upstream DNS resolvers').fill('not an address')
     await page.getByRole('button', { name: 'Preview changes' }).click()
-    await page.getByText('"not" is not an IP address.').waitFor()
+    await page.getByText('"not" is not an IPv4 address.').waitFor()
     // On a real cell the driver names resolvers of its own lab (PIC_UI_UPSTREAMS): no query may leave it.
     await page.getByLabel('Upstream DNS resolvers').fill(process.env.PIC_UI_UPSTREAMS ?? '192.0.2.53\n198.51.100.9')
     // the DHCP lease time and (on loopback only: a real cell would ask them) the NTP servers: a bad

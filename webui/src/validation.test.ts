@@ -138,8 +138,11 @@ describe('settings form', () => {
   })
 
   it('validates resolvers as IP addresses', () => {
-    expect(validateResolvers('192.0.2.1\n2001:db8::53')).toBeNull()
-    expect(validateResolvers('')).toMatch(/at least one/)
+    expect(validateResolvers('192.0.2.1\n198.51.100.53')).toBeNull()
+    expect(validateResolvers('')).toBeNull() // none: the host's own resolvers, as the API allows
+    expect(validateResolvers('2001:db8::53')).toMatch(/not an IPv4 address/) // the API takes IPv4 only
+    expect(validateResolvers('192.0.2.1 192.0.2.1')).toMatch(/twice/)
+    expect(validateResolvers(Array.from({ length: 9 }, (_, i) => `192.0.2.${i + 1}`).join('\n'))).toMatch(/At most 8/)
     expect(validateResolvers('dns.example.org')).toMatch(/not an IP/)
     expect(validateResolvers('300.1.1.1')).toMatch(/not an IP/)
   })

@@ -9,7 +9,6 @@ import { limits } from '../generated/api'
 import { timeZones, validateDomain } from '../validation'
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/
-const IPV6 = /^[0-9a-fA-F:]+$/
 const DOMAIN_RE = new RegExp(limits.Domain.pattern)
 const LEASE_RE = new RegExp(limits.LeaseTime.pattern)
 const LEASE_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
@@ -78,11 +77,14 @@ export function validateLeaseTime(text: string): string | null {
   return seconds < limits.LeaseTime.minimum || seconds > limits.LeaseTime.maximum ? 'A lease time must be from 2m to 365d.' : null
 }
 
+/** The upstream resolvers as the API takes them: IPv4 addresses, at most limits.UpstreamDns.maxItems;
+ * none at all is allowed (the cell then asks the resolvers its host uses). */
 export function validateResolvers(text: string): string | null {
   const list = text.split(/[\s,]+/).filter(Boolean)
-  if (!list.length) return 'Enter at least one upstream resolver.'
-  const bad = list.find((a) => !IPV4.test(a) && !(a.includes(':') && IPV6.test(a)))
-  return bad ? `"${bad}" is not an IP address.` : null
+  const bad = list.find((a) => !IPV4.test(a))
+  if (bad) return `"${bad}" is not an IPv4 address.`
+  if (list.length > limits.UpstreamDns.maxItems) return `At most ${limits.UpstreamDns.maxItems} resolvers.`
+  return new Set(list).size < list.length ? 'A resolver is listed twice.' : null
 }
 
 export function formToBody(f: SettingsForm): SettingsChange {
@@ -255,7 +257,7 @@ function SettingsEditor({ initial }: { initial: Settings }) {
               />
             </Field>
           )}
-          <LinesField id="settings-resolvers" label="Upstream DNS resolvers" hint="IP addresses, one per line." error={errors.resolvers}
+          <LinesField id="settings-resolvers" label="Upstream DNS resolvers" hint="IPv4 addresses, one per line; none: the resolvers the host itself uses." error={errors.resolvers}
             disabled={locked} value={form.resolvers} onChange={(v) => change('resolvers', v)} />
           <LinesField id="settings-ntp" label="Upstream NTP servers" error={errors.ntp} disabled={locked} value={form.ntp}
             hint="Host names or IPv4 addresses, one per line. None: the cell keeps its networks in step with its own clock."
