@@ -102,6 +102,8 @@ class Cell:
             config.exits_dir,
             self.agent.exit_status if self.agent else (
                 lambda name, kind: actions.exit_status(name, config.exit_interface_prefix, kind=kind)),
+            # asked by the API itself: binding a socket to the exit's interface needs no privilege
+            seen_through=lambda name: self.ddns.seen_through(config.exit_interface_prefix + name),
         )
         # a link's running tunnel, as an exit's: the agent, or here
         self.links = LinkManager(self.changes, config.links_dir, self.ddns.endpoint,

@@ -9,6 +9,7 @@ import time
 import pytest
 import yaml
 from conftest import csrf, wait_run
+from ddns_fakes import FakeHttp
 
 from pic_api.agent import actions
 from pic_api.agent.protocol import AgentError, validate
@@ -269,3 +270,41 @@ def test_the_list_says_how_each_exit_runs(app, admin, tmp_path):
     assert "the agent is away" in work["live"]["reason"]
     assert admin.get("/api/exits/home").get_json()["exit"]["live"]["up"] is True
     assert PRIVATE not in resp.get_data(as_text=True) and PSK not in resp.get_data(as_text=True)
+
+
+@pytest.fixture
+def address_source(app, config):
+    """The updater's configuration (the ddns role writes it) with its address source on a loopback fake."""
+    fake = FakeHttp()
+    fake.on("GET", "/ip4", (200, "203.0.113.7"))
+    app.extensions["pic"].ddns.updater_config.parent.mkdir(parents=True, exist_ok=True)
+    app.extensions["pic"].ddns.updater_config.write_text(json.dumps({"ipv4_source": fake.url + "/ip4",
+                                                                     "accept_private": True}))
+    # exit names as interface names: the exit "lo" asks through the loopback interface itself
+    config.exit_interface_prefix = ""
+    yield fake
+    fake.close()
+
+
+def test_the_address_seen_through_an_exit_is_asked_through_its_interface(admin, address_source):
+    assert add_exit(admin, name="lo").status_code == 202
+    body = admin.get("/api/exits/lo/address").get_json()
+    assert body == {"exit": "lo", "address": "203.0.113.7", "source": address_source.url + "/ip4"}
+    assert [r["path"] for r in address_source.requests] == ["/ip4"]
+    # an exit whose tunnel is not there: the source is never reached, and the answer says why
+    assert add_exit(admin, name="gone").status_code == 202
+    body = admin.get("/api/exits/gone/address").get_json()
+    assert body["address"] == "" and "No such device (through gone)" in body["reason"], body
+    assert len(address_source.requests) == 1
+
+
+def test_an_exits_address_is_not_told_for_tor_without_a_source_or_an_unknown_exit(app, admin, address_source):
+    assert admin.post("/api/exits", json={"name": "t", "kind": "tor"}, headers=csrf(admin)).status_code == 202
+    body = admin.get("/api/exits/t/address").get_json()
+    assert body["address"] == "" and "Tor" in body["reason"], body
+    assert admin.get("/api/exits/nope/address").status_code == 404
+    app.extensions["pic"].ddns.updater_config.write_text(json.dumps({"ipv4_source": ""}))
+    assert add_exit(admin, name="lo").status_code == 202
+    body = admin.get("/api/exits/lo/address").get_json()
+    assert body["address"] == "" and "no address source" in body["reason"], body
+    assert address_source.requests == []

@@ -350,6 +350,7 @@ export const endpoints = {
   exits: async () => (await api.get<T.ExitList>('/api/exits')).exits,
   addExit: (body: T.ExitRequest) => api.post<T.ExitAdded>('/api/exits', body),
   deleteExit: (name: string) => api.del<T.ExitRemoved>(`/api/exits/${encodeURIComponent(name)}`),
+  exitAddress: (name: string) => api.get<T.ExitPublicAddress>(`/api/exits/${encodeURIComponent(name)}/address`),
   caRootUrl: '/api/ca/root.pem',
   caCrlUrl: '/api/ca/crl.pem',
   certificates: async () => (await api.get<T.CertificateList>('/api/ca/certificates')).certificates,

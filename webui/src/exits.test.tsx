@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setNavigator, type Peer } from './api'
 import { LIVE_REFRESH_MS } from './components/ui'
 import type { ExitLive, ExitView } from './generated/api'
-import { asksForPassword, configErrors, dnsSummary, exitBody, ExitsCard, tunnelSummary, validateExit } from './pages/Exits'
+import { addressSummary, asksForPassword, configErrors, dnsSummary, exitBody, ExitsCard, tunnelSummary, validateExit } from './pages/Exits'
 import { ChangePeerForm, changeBody, PeersPage } from './pages/Peers'
 import { routeFetch } from './test/fetch'
 
@@ -332,5 +332,33 @@ describe('a device’s exit', () => {
     await user.click(await screen.findByRole('button', { name: 'Change phone' }))
     expect(screen.queryByLabelText('Exit')).toBeNull()
     expect(calls.some((c) => c.url.startsWith('/api/exits'))).toBe(false)
+  })
+})
+
+describe('an exit’s address as the internet sees it', () => {
+  it('is asked when the admin checks, and says why when it cannot be told', async () => {
+    let answers = 0
+    const calls = routeFetch((url) =>
+      url === '/api/exits/home/address'
+        ? { status: 200, body: answers++
+            ? { exit: 'home', address: '', source: '', reason: 'could not reach ip4.example.net: timed out (through exit-home)' }
+            : { exit: 'home', address: '198.51.100.20', source: 'https://ip4.example.net/' } }
+        : { status: 200, body: { exits: [HOME, ONION] } },
+    )
+    const user = userEvent.setup()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await screen.findByTestId('exit-list')
+    expect(calls.some((c) => c.url.endsWith('/address'))).toBe(false) // nothing is sent out until asked
+    expect(screen.queryByRole('button', { name: 'Check onion’s address' })).toBeNull() // Tor's is a relay's
+    await user.click(screen.getByRole('button', { name: 'Check home’s address' }))
+    expect(await screen.findByTestId('exit-address-home'))
+      .toHaveTextContent('Seen from the internet as 198.51.100.20 (asked https://ip4.example.net/)')
+    await user.click(screen.getByRole('button', { name: 'Check home’s address' }))
+    await waitFor(() => expect(screen.getByTestId('exit-address-home'))
+      .toHaveTextContent('The address could not be told: could not reach ip4.example.net: timed out (through exit-home)'))
+  })
+
+  it('is summed up in one line', () => {
+    expect(addressSummary({ exit: 'a', address: '', source: 'http://x/' })).toBe('The address could not be told: no answer')
   })
 })

@@ -32,10 +32,12 @@ import argparse
 import base64
 import datetime as dt
 import hashlib
+import http.client
 import ipaddress
 import json
 import os
 import secrets
+import socket
 import ssl
 import sys
 import tempfile
@@ -83,13 +85,62 @@ class Http:
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout, context=self.context) as resp:
+            with self._open(req) as resp:
                 return resp.status, resp.read(65536).decode("utf-8", "replace")
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(65536).decode("utf-8", "replace")
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ProviderError(f"could not reach {urllib.parse.urlsplit(url).netloc}: {reason}") from None
+
+    def _open(self, req: urllib.request.Request) -> Any:
+        return urllib.request.urlopen(req, timeout=self.timeout, context=self.context)
+
+
+class DeviceHttp(Http):
+    """An ``Http`` whose connections leave through one network interface, whatever the routing
+    tables say (SO_BINDTODEVICE, which Linux 5.7 and later grant without privilege): what an
+    address source answers through an exit's tunnel is the address the internet sees there. IPv4
+    only, as the exits are. The source's name, if it is one, is looked up by the host's resolver."""
+
+    def __init__(self, device: str, ca_bundle: str | None = None, timeout: float = 20.0,
+                 user_agent: str = USER_AGENT):
+        super().__init__(ca_bundle, timeout, user_agent)
+        self.device = device
+
+    def _connect(self, address: tuple[str, int], timeout: Any = None, source_address: Any = None,
+                 *args: Any, **kwargs: Any) -> socket.socket:
+        host, port = address
+        error: OSError = OSError(f"no IPv4 address for {host}")
+        for family, kind, proto, _, sockaddr in socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.device.encode())
+                sock.settimeout(timeout if isinstance(timeout, (int, float)) else self.timeout)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                sock.close()
+                error = OSError(f"{exc.strerror or exc} (through {self.device})")
+        raise error
+
+    def _open(self, req: urllib.request.Request) -> Any:
+        def through(cls: type[http.client.HTTPConnection]) -> Any:
+            def connection(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+                conn = cls(host, **kwargs)
+                conn._create_connection = self._connect  # its every socket
+                return conn
+            return connection
+
+        class Plain(urllib.request.HTTPHandler):
+            def http_open(self, r: urllib.request.Request) -> Any:
+                return self.do_open(through(http.client.HTTPConnection), r)
+
+        class Secure(urllib.request.HTTPSHandler):
+            def https_open(self, r: urllib.request.Request) -> Any:
+                return self.do_open(through(http.client.HTTPSConnection), r, context=self._context)
+
+        return urllib.request.build_opener(Plain(), Secure(context=self.context)).open(req, timeout=self.timeout)
 
 
 # --- providers -------------------------------------------------------------------------------------

@@ -43,6 +43,18 @@ class DdnsManager:
         """The updater's configuration on this cell (its provider URLs, CA bundle, address sources)."""
         return ddns.read_json(str(self.updater_config), {})
 
+    def seen_through(self, device: str) -> tuple[str, str]:
+        """(the IPv4 address the cell's address source answers when asked through DEVICE, that source):
+        what the internet sees through an exit's tunnel. The source is the updater's ``ipv4_source``
+        (one place says where the cell asks for its public address). ``ddns.ProviderError`` when there
+        is no source, it cannot be reached through DEVICE, or it answers no public address."""
+        config = self._config()
+        source = config.get("ipv4_source") or ""
+        if not source:
+            raise ddns.ProviderError("the cell has no address source (ddns_ipv4_source)")
+        http = ddns.DeviceHttp(device, config.get("ca_bundle") or None, min(float(config.get("timeout", 15)), 10.0))
+        return ddns.public_address(http, source, "ipv4", bool(config.get("accept_private"))), source
+
     def endpoint(self, state: Mapping[str, Any]) -> str:
         """The host devices dial from outside (``schema.public_endpoint``, else the host's address)."""
         return schema.public_endpoint(state) or self.fallback_endpoint or state["cell"]["domain"]

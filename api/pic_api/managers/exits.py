@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core import ovpn, schema, wgquick
+from ..core import ddns, ovpn, schema, wgquick
 from .changes import ChangeManager
 from .errors import Conflict, InvalidInput, NotFound, checked
 from .files import write_atomic
@@ -55,13 +55,19 @@ def tunnel_live(read: Callable[[], dict[str, Any]] | None, now: int, what: str) 
     return {**down, **{k: got[k] for k in LIVE_KEYS if k in got}, "now": now}
 
 
+# (the address the internet sees through an exit, the source asked) by the exit's name; raises
+# ddns.ProviderError with the reason it cannot tell
+SeenThrough = Callable[[str], tuple[str, str]]
+
+
 class ExitManager:
     def __init__(self, changes: ChangeManager, secrets_dir: Path, live: Live | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, seen_through: SeenThrough | None = None):
         self.changes = changes
         self.secrets_dir = Path(secrets_dir)
         self._live = live
         self.clock = clock
+        self._seen_through = seen_through
 
     def key_file(self, name: str, which: str = "key") -> Path:
         """``<secrets_dir>/<name>.key`` (the private key), ``.psk`` (a WireGuard exit's preshared key)
@@ -87,6 +93,25 @@ class ExitManager:
         """How the exit's tunnel runs (``tunnel_live``)."""
         read = None if self._live is None else (lambda: self._live(name, kind))
         return tunnel_live(read, int(self.clock()), f"exit {name}")
+
+    def public_address(self, name: str) -> dict[str, Any]:
+        """The address the internet sees the exit's traffic come from: the cell's address source asked
+        through the exit's tunnel (``seen_through``). ``address`` is empty and ``reason`` says why when
+        it cannot be told: the tunnel is down, the source does not answer, or the exit is Tor (its
+        address is a relay's, another for each circuit)."""
+        ex = next((e for e in self.changes.state.load().get("exits", []) if e["name"] == name), None)
+        if ex is None:
+            raise NotFound(f"no exit {name!r}")
+        out: dict[str, Any] = {"exit": name, "address": "", "source": ""}
+        if ex["kind"] == "tor":
+            return {**out, "reason": "a Tor exit's address is its exit relay's, another for each circuit"}
+        if self._seen_through is None:
+            return {**out, "reason": "the address is not asked here"}
+        try:
+            address, source = self._seen_through(name)
+        except ddns.ProviderError as exc:
+            return {**out, "reason": exc.message[:300]}
+        return {**out, "address": address, "source": source}
 
     def get(self, name: str) -> dict[str, Any]:
         for ex in self.list():

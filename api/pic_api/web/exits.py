@@ -42,6 +42,14 @@ def exits_get(name: str) -> Any:
     return jsonify(exit=cell().exits.get(name))
 
 
+@exits_bp.get("/<name>/address")
+@doc("The address the internet sees through the exit: the cell's address source (the DDNS updater's "
+     "ipv4_source) asked through the exit's tunnel; empty with the reason when it cannot be told",
+     "ExitPublicAddress", params=NAME, errors=(404,))
+def exits_address(name: str) -> Any:
+    return jsonify(cell().exits.public_address(name))
+
+
 @exits_bp.delete("/<name>")
 @doc("Remove an exit (409 while a device uses it) and its key files", "ExitRemoved", 202, params=NAME,
      errors=(404, 409))

@@ -253,6 +253,17 @@ ANSWERS: dict[str, dict[str, Any]] = {
         },
         ["unit", "up", "endpoint", "latest_handshake", "rx", "tx", "now"],
     ),
+    # what the internet sees through an exit (GET /api/exits/<name>/address)
+    "ExitPublicAddress": _obj(
+        {
+            "exit": {**STR, "description": "the exit's name"},
+            "address": {**STR, "description": "the IPv4 address the source saw the request come from; empty when "
+                        "it could not be told"},
+            "source": {**STR, "description": "the address source asked (the DDNS updater's ipv4_source)"},
+            "reason": {**STR, "description": "why the address could not be told"},
+        },
+        ["exit", "address", "source"],
+    ),
     # cell links: this cell's identity, its links (as the state has them, with their interface) and
     # its open invitations (no token and no key: those were handed out, or are files on the cell)
     "LinkView": _obj(

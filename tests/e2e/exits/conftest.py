@@ -64,8 +64,11 @@ def cell(lab, hosts, tmp_path_factory) -> Cell:
     # tor's bridge (test_exits_tor.py) for the test's converges and for the API's own (its inventory's
     # host variables); it changes nothing while the cell has no Tor exit
     bridges = [f"{hosts['exitsrv']}:{BRIDGE_PORT}"]
-    return make_cell(lab, hosts, tmp_path_factory, exits_tor_bridges=bridges,
-                     api_cell_host_vars={"exits_tor_bridges": bridges})
+    # the cell's address source (what the DDNS updater and an exit's address check ask): far's echo
+    # server, which answers with the address a request comes from, a lab address
+    source = {"ddns_ipv4_source": f"http://{FAR}:8000/", "ddns_accept_private": True}
+    return make_cell(lab, hosts, tmp_path_factory, exits_tor_bridges=bridges, **source,
+                     api_cell_host_vars={"exits_tor_bridges": bridges, **source})
 
 
 @pytest.fixture(scope="package")

@@ -28,6 +28,7 @@ from exitlab import (
     EXIT_NAME,
     EXIT_NET,
     EXIT_PORT,
+    FAR,
     UPLINK_ANSWER,
     UPLINK_NAME,
     add_exit_for_the_device,
@@ -122,6 +123,13 @@ def test_the_exits_list_shows_its_tunnel_up_with_a_recent_handshake(lab, cell, a
     assert live["endpoint"].startswith(f"{lab.host_info('exitsrv')['ip']}:"), live
 
 
+def test_the_exits_address_is_the_one_far_sees_through_it(lab, hosts, cell, admin, on_exit):
+    """The API asks the cell's address source (far's echo server) through the exit's tunnel."""
+    assert wait_for(lambda: seen_by_far(lab), 20)
+    seen = admin.get(f"{cell.https}/api/exits/a/address", timeout=30).json()
+    assert seen == {"exit": "a", "address": hosts["exitsrv"], "source": f"http://{FAR}:8000/"}, seen
+
+
 def test_on_the_exit_dns_is_the_exits_resolver_through_the_tunnel(lab, on_exit):
     assert wait_for(lambda: resolve(lab, EXIT_NAME) == ("NOERROR", EXIT_ANSWER), 20), resolve(lab, EXIT_NAME)
     before = counters(lab)
@@ -151,10 +159,15 @@ def test_converging_the_exits_again_changes_nothing(cell, on_exit):
     assert again.recap()["changed"] == 0, f"changed on a no-op converge: {again.changed_tasks()}"
 
 
-def test_exit_server_down_drops_the_traffic_never_the_uplink(lab, hosts, on_exit):
+def test_exit_server_down_drops_the_traffic_never_the_uplink(lab, hosts, cell, admin, on_exit):
     sh(lab, "exitsrv", "wg-quick down wg0")
     try:
         dropped_never_leaked(lab)
+        # nor does the address check take another way out: none of it leaves the uplink
+        before = counters(lab)["left"]
+        seen = admin.get(f"{cell.https}/api/exits/a/address", timeout=30).json()
+        assert seen["address"] == "" and "through exit-a" in seen["reason"], seen
+        assert counters(lab)["left"] == before, routing(lab)
     finally:
         sh(lab, "exitsrv", "wg-quick up wg0")
     assert wait_for(lambda: seen_by_far(lab) == hosts["exitsrv"], 30), seen_by_far(lab)

@@ -145,9 +145,12 @@ def test_a_directive_that_runs_a_program_is_refused_by_name(cell, admin, ovpn_se
     assert ovpn_server["key"].strip().splitlines()[1] not in r.text
 
 
-def test_on_the_openvpn_exit_far_sees_the_exit_server(lab, hosts, ovpn_server, on_ovpn):
+def test_on_the_openvpn_exit_far_sees_the_exit_server(lab, hosts, cell, admin, ovpn_server, on_ovpn):
     assert on_ovpn["exit"] == "b"
     assert wait_for(lambda: seen_by_far(lab) == ovpn_server["ip"], 60), (seen_by_far(lab), ovpn_routing(lab))
+    # and the API's address check through the tunnel sees the same
+    seen = admin.get(f"{cell.https}/api/exits/b/address", timeout=30).json()
+    assert seen == {"exit": "b", "address": ovpn_server["ip"], "source": f"http://{FAR}:8000/"}, seen
 
 
 def test_the_exits_list_shows_the_tunnel_connected_with_its_address(lab, cell, admin, on_ovpn):

@@ -966,6 +966,17 @@ export type ExitLive = {
   reason?: string
 }
 
+export type ExitPublicAddress = {
+  /** the exit's name */
+  exit: string
+  /** the IPv4 address the source saw the request come from; empty when it could not be told */
+  address: string
+  /** the address source asked (the DDNS updater's ipv4_source) */
+  source: string
+  /** why the address could not be told */
+  reason?: string
+}
+
 export type LinkView = {
   name: Label
   cell_id: CellId

@@ -6,7 +6,7 @@
 // credentials go to files on the cell and are never shown again.
 import { useState, type ChangeEvent, type FormEvent } from 'react'
 import { endpoints } from '../api'
-import type { ExitKind, ExitLive, ExitRequest, ExitView } from '../generated/api'
+import type { ExitKind, ExitLive, ExitPublicAddress, ExitRequest, ExitView } from '../generated/api'
 import { limits } from '../generated/api'
 import { RunNotice } from '../components/Confirm'
 import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, FormError, inputClass, Loading, showRefusal, useLiveApi } from '../components/ui'
@@ -84,6 +84,13 @@ export function configErrors(errors: Record<string, string | undefined>): string
     .map(([k, v]) => `${k.slice('config.'.length)}: ${v}`)
 }
 
+/** What the internet sees through an exit, in one line: the address the cell's address source saw,
+ * or why it could not be told. */
+export function addressSummary(a: ExitPublicAddress): string {
+  if (a.address) return `Seen from the internet as ${a.address} (asked ${a.source})`
+  return `The address could not be told: ${a.reason ?? 'no answer'}`
+}
+
 /** How an exit's tunnel runs, in one line: up with its latest handshake and transfer (openvpn: connected
  * with its tunnel address), or down and why. */
 export function tunnelSummary(live: ExitLive, kind: ExitKind = 'wireguard'): string {
@@ -129,7 +136,19 @@ export function ExitsCard() {
   const [busy, setBusy] = useState(false)
   const [notice, setNotice] = useState<{ text: string; runId?: string } | null>(null)
   const [removeError, setRemoveError] = useState<unknown>(null)
+  // each exit's address as the internet sees it, asked when the admin checks (it sends a request out)
+  const [seen, setSeen] = useState<Record<string, { busy: boolean; text?: string; ok?: boolean }>>({})
   const list: ExitView[] = exits.data ?? []
+
+  const check = async (name: string) => {
+    setSeen((s) => ({ ...s, [name]: { busy: true } }))
+    try {
+      const a = await endpoints.exitAddress(name)
+      setSeen((s) => ({ ...s, [name]: { busy: false, text: addressSummary(a), ok: Boolean(a.address) } }))
+    } catch (e) {
+      setSeen((s) => ({ ...s, [name]: { busy: false, text: `The address could not be told: ${e instanceof Error ? e.message : String(e)}`, ok: false } }))
+    }
+  }
 
   const submit = async (ev: FormEvent) => {
     ev.preventDefault()
@@ -220,10 +239,30 @@ export function ExitsCard() {
                 >
                   {tunnelSummary(e.live, e.kind)}
                 </span>
+                {seen[e.name]?.text && (
+                  <span
+                    className={`block ${seen[e.name].ok ? 'text-green-800' : 'text-red-800'}`}
+                    data-testid={`exit-address-${e.name}`}
+                  >
+                    {seen[e.name].text}
+                  </span>
+                )}
               </span>
-              <button type="button" className={buttonSecondary} onClick={() => void remove(e.name)}>
-                Remove {e.name}
-              </button>
+              <span className="flex flex-wrap gap-2">
+                {e.kind !== 'tor' && (
+                  <button
+                    type="button"
+                    className={buttonSecondary}
+                    disabled={seen[e.name]?.busy}
+                    onClick={() => void check(e.name)}
+                  >
+                    {seen[e.name]?.busy ? 'Checking…' : `Check ${e.name}’s address`}
+                  </button>
+                )}
+                <button type="button" className={buttonSecondary} onClick={() => void remove(e.name)}>
+                  Remove {e.name}
+                </button>
+              </span>
             </li>
           ))}
         </ul>
