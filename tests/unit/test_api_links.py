@@ -398,3 +398,32 @@ def test_the_list_says_how_each_links_tunnel_runs(app, admin, remote):
     live_state = resp.get_json()["links"][0]["live"]
     assert live_state["up"] is False and live_state["latest_handshake"] == 0
     assert "could not be read: the agent is away" in live_state["reason"]
+
+
+def test_an_open_invitation_withdrawn_is_refused_and_frees_its_port_and_key(app, admin, remote):
+    rapp, rclient = remote
+    made = invite(admin)
+    listed = admin.get("/api/cells/links").get_json()["invitations"]
+    assert [i["nonce"] for i in listed] == [made["nonce"]]
+    port = listed[0]["port"]
+    assert (links_dir(app) / f"invite-{made['nonce']}.key").is_file()
+    # the other cell redeemed it before it was withdrawn: its answer is refused after
+    answer = post(rclient, "/api/cells/links", {"token": made["token"]}).get_json()["answer"]
+    resp = admin.delete(f"/api/cells/invitations/{made['nonce']}", headers=csrf(admin))
+    assert resp.status_code == 200 and resp.get_json() == {"nonce": made["nonce"], "canceled": True}
+    assert admin.get("/api/cells/links").get_json()["invitations"] == []
+    assert not (links_dir(app) / f"invite-{made['nonce']}.key").exists()
+    refused(post(admin, "/api/cells/links/accept", {"token": answer}), "token.invitation")
+    nothing_saved(app, [])
+    # withdrawn once: a second time, or a nonce never made, is not found
+    assert admin.delete(f"/api/cells/invitations/{made['nonce']}", headers=csrf(admin)).status_code == 404
+    assert admin.delete("/api/cells/invitations/" + "x" * 24, headers=csrf(admin)).status_code == 404
+    # its port is offered again
+    assert invite(admin)["nonce"] != made["nonce"]
+    assert admin.get("/api/cells/links").get_json()["invitations"][0]["port"] == port
+
+
+def test_only_an_admin_withdraws_an_invitation(app, admin, peer_client):
+    made = invite(admin)
+    assert peer_client.delete(f"/api/cells/invitations/{made['nonce']}", headers=csrf(peer_client)).status_code == 403
+    assert [i["nonce"] for i in admin.get("/api/cells/links").get_json()["invitations"]] == [made["nonce"]]

@@ -346,6 +346,8 @@ export const endpoints = {
   previewLinkGrants: (cellId: string, body: T.LinkGrantsRequest) =>
     api.put<T.PreviewStarted>(`/api/cells/links/${encodeURIComponent(cellId)}?preview=1`, body),
   deleteLink: (cellId: string) => api.del<T.LinkRemoved>(`/api/cells/links/${encodeURIComponent(cellId)}`),
+  cancelInvitation: (nonce: string) =>
+    api.del<T.LinkInvitationCanceled>(`/api/cells/invitations/${encodeURIComponent(nonce)}`),
   // per-device exits (admins only)
   exits: async () => (await api.get<T.ExitList>('/api/exits')).exits,
   addExit: (body: T.ExitRequest) => api.post<T.ExitAdded>('/api/exits', body),

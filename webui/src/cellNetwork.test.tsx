@@ -130,6 +130,32 @@ describe('the Cell Network page', () => {
     expect(await within(form).findByText('not one of calendar, files, mail')).toBeInTheDocument()
   })
 
+  it('withdraws an open invitation after asking, and lists it no more', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(NOW * 1000)
+    let open = true
+    const calls = routeFetch((url, init) => {
+      if (url === '/api/cells/invitations/n1abcdefghijklmnop' && init.method === 'DELETE') {
+        open = false
+        return { status: 200, body: { nonce: 'n1abcdefghijklmnop', canceled: true } }
+      }
+      return { status: 200, body: listing([], open ? [{ nonce: 'n1abcdefghijklmnop', expires: NOW + 5400, services: ['calendar'], port: 51821 }] : []) }
+    })
+    const user = userEvent.setup()
+    render(<MemoryRouter><CellNetworkPage /></MemoryRouter>)
+    const list = await screen.findByTestId('invitations')
+    expect(list).toHaveTextContent('Offering Calendar & contacts, port 51821; expires in 1 h 30 min')
+    await user.click(within(list).getByRole('button', { name: 'Withdraw the invitation on port 51821' }))
+    const dialog = screen.getByRole('alertdialog')
+    await user.click(within(dialog).getByRole('button', { name: 'Cancel' }))
+    expect(calls.filter((c) => c.init.method === 'DELETE')).toHaveLength(0) // asked first, nothing sent
+    await user.click(within(list).getByRole('button', { name: 'Withdraw the invitation on port 51821' }))
+    await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Withdraw' }))
+    expect(await screen.findByText(/The invitation on port 51821 is withdrawn/)).toBeInTheDocument()
+    await waitFor(() => expect(screen.queryByTestId('invitations')).toBeNull())
+    expect(calls.filter((c) => c.init.method === 'DELETE')).toHaveLength(1)
+    vi.restoreAllMocks()
+  })
+
   it('makes an invitation with the services offered and shows its token to copy and its expiry', async () => {
     vi.spyOn(Date, 'now').mockReturnValue(NOW * 1000)
     const calls = routeFetch((url, init) => {

@@ -159,6 +159,22 @@ class LinkManager:
         return {"token": links.sign(offer, self._signing_key()), "nonce": offer["nonce"],
                 "expires": offer["expires"], "cell": offer["cell"]}
 
+    def cancel(self, nonce: str) -> dict[str, Any]:
+        """Withdraw an open invitation: an answer to it is refused from now on (its nonce counts as
+        used, as a redeemed one's does), its port is free again and its WireGuard key file goes. A
+        cell that redeemed it already has a link that waits for an acceptance that will not come: its
+        admin removes it there. 404 when no open invitation has the nonce."""
+        with file_lock(self._lock):
+            book = self._book()
+            pending = book["pending"].get(nonce)
+            if pending is None or pending["expires"] <= int(self.clock()) or nonce in book["used"]:
+                raise NotFound("no open invitation of this cell has this nonce")
+            del book["pending"][nonce]
+            book["used"].append(nonce)
+            self._save_book(book)
+            self._invite_key(nonce).unlink(missing_ok=True)
+        return {"nonce": nonce, "canceled": True}
+
     def _open(self, token: str, kind: str, state: dict[str, Any]) -> dict[str, Any]:
         """The token's payload, checked against this cell: not expired, not its own, not linked yet,
         no subnet overlapping this cell's networks or another link's."""

@@ -33,6 +33,14 @@ def links_invite() -> Any:
     return jsonify(cell().links.invite(json_body())), 201
 
 
+@links_bp.delete("/invitations/<nonce>")
+@doc("Withdraw an open invitation: an answer to it is refused from now on, its port is free again and its "
+     "WireGuard key file goes (404: no open invitation has the nonce)", "LinkInvitationCanceled",
+     params={"nonce": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}}, errors=(404,))
+def links_cancel_invitation(nonce: str) -> Any:
+    return jsonify(cell().links.cancel(nonce))
+
+
 @links_bp.post("/links")
 @doc(
     "Redeem another cell's invitation: the link is saved and converged, and the answer to hand back is "

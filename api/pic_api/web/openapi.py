@@ -264,6 +264,8 @@ ANSWERS: dict[str, dict[str, Any]] = {
         },
         ["exit", "address", "source"],
     ),
+    # an open invitation withdrawn (DELETE /api/cells/invitations/<nonce>)
+    "LinkInvitationCanceled": _obj({"nonce": STR, "canceled": BOOL}, ["nonce", "canceled"]),
     # cell links: this cell's identity, its links (as the state has them, with their interface) and
     # its open invitations (no token and no key: those were handed out, or are files on the cell)
     "LinkView": _obj(

@@ -977,6 +977,11 @@ export type ExitPublicAddress = {
   reason?: string
 }
 
+export type LinkInvitationCanceled = {
+  nonce: string
+  canceled: boolean
+}
+
 export type LinkView = {
   name: Label
   cell_id: CellId

@@ -24,7 +24,7 @@ import {
   useLiveApi,
   when,
 } from '../components/ui'
-import { limits, type LinkService, type LinkView } from '../generated/api'
+import { limits, type LinkList, type LinkService, type LinkView } from '../generated/api'
 import { tunnelSummary } from './Exits'
 import type { FieldErrors } from '../validation'
 
@@ -409,6 +409,15 @@ export function CellNetworkPage() {
     setError,
   )
 
+  const withdrawal = useConfirmed(
+    async (inv: LinkList['invitations'][number]): Promise<Notice> => {
+      await endpoints.cancelInvitation(inv.nonce)
+      return { text: `The invitation on port ${inv.port} is withdrawn: its token is refused from now on.` }
+    },
+    done,
+    setError,
+  )
+
   const data = links.data
 
   return (
@@ -441,8 +450,13 @@ export function CellNetworkPage() {
             <Card title="Open invitations">
               <ul className="space-y-1 text-sm" data-testid="invitations">
                 {data.invitations.map((inv) => (
-                  <li key={inv.nonce}>
-                    Offering {serviceNames(inv.services)}, port {inv.port}; expires {expiresIn(inv.expires)}
+                  <li key={inv.nonce} className="flex flex-wrap items-center justify-between gap-2">
+                    <span>
+                      Offering {serviceNames(inv.services)}, port {inv.port}; expires {expiresIn(inv.expires)}
+                    </span>
+                    <button type="button" className={buttonSecondary} onClick={() => withdrawal.ask(inv)}>
+                      Withdraw the invitation on port {inv.port}
+                    </button>
                   </li>
                 ))}
               </ul>
@@ -455,6 +469,13 @@ export function CellNetworkPage() {
             <JoinForm onDone={done} />
           </Card>
         </>
+      )}
+      {withdrawal.pending && (
+        <ConfirmDialog title={`Withdraw the invitation on port ${withdrawal.pending.port}?`} confirmLabel="Withdraw"
+          busy={withdrawal.busy} onCancel={() => withdrawal.cancel()} onConfirm={() => void withdrawal.confirm()}>
+          Its token is refused from now on. A cell that redeemed it already keeps a link waiting for this cell’s
+          acceptance: remove it there.
+        </ConfirmDialog>
       )}
       {removal.pending && (
         <ConfirmDialog title={`Remove the link to ${removal.pending.name}?`} confirmLabel="Remove" busy={removal.busy} onCancel={() => removal.cancel()} onConfirm={() => void removal.confirm()}>
