@@ -86,13 +86,16 @@ test: ## everything: lint, unit, integration, molecule, e2e; then each stage's t
 	@$(call stages,lint test-unit test-ui lab-image test-integration molecule test-e2e)
 
 # Runs make targets one after the other (each runs even when one before it failed), records each
-# one's wall time in $(ARTIFACTS)/stages.tsv and ends with tests/report.py's summary.
+# one's wall time and the machine's CPU counters before and after it (/proc/stat's cpu line: how
+# busy the cores were, and the time a virtual machine's host took from them) in
+# $(ARTIFACTS)/stages.tsv and ends with tests/report.py's summary.
 define stages
 mkdir -p $(ARTIFACTS); rm -f $(ARTIFACTS)/junit-*.xml $(ARTIFACTS)/stages.tsv; rc=0; \
 for t in $(1); do \
-  echo "=== make $$t"; s=$$(date +%s); \
+  echo "=== make $$t"; s=$$(date +%s); c=$$(head -1 /proc/stat); \
   if $(MAKE) --no-print-directory $$t; then r=passed; else r=failed; rc=1; echo "=== make $$t FAILED"; fi; \
-  printf '%s\t%s\t%s\n' "$$t" "$$(( $$(date +%s) - s ))" "$$r" >> $(ARTIFACTS)/stages.tsv; \
+  printf '%s\t%s\t%s\t%s\t%s\n' "$$t" "$$(( $$(date +%s) - s ))" "$$r" "$$c" "$$(head -1 /proc/stat)" \
+    >> $(ARTIFACTS)/stages.tsv; \
 done; $(PY) tests/report.py $(ARTIFACTS); exit $$rc
 endef
 

@@ -4,7 +4,9 @@ the totals of the JUnit files (the last line).
     python tests/report.py [ARTIFACTS_DIR]
 
 Stage times come from ARTIFACTS_DIR/stages.tsv (one "target<TAB>seconds<TAB>passed|failed" line per
-stage, written by the Makefile's `stages` loop), scenario times from junit-molecule.xml.
+stage, written by the Makefile's `stages` loop, and /proc/stat's cpu line before and after the stage:
+how busy the cores were, and how much time a virtual machine's host took from them, "steal"),
+scenario times from junit-molecule.xml.
 """
 
 from __future__ import annotations
@@ -20,14 +22,30 @@ def minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds:.0f} s ({seconds / 60:.1f} min)"
 
 
-def stage_times(artifacts: Path) -> list[tuple[str, float, str]]:
+def cpu_use(before: str, after: str) -> str:
+    """How the cores were used between two of /proc/stat's cpu lines ("cpu user nice system idle
+    iowait irq softirq steal ..."): ", cores 93% busy, 4% stolen", or "" when they cannot be read."""
+    try:
+        a, b = ([int(x) for x in line.split()[1:9]] for line in (before, after))
+    except ValueError:
+        return ""
+    d = [y - x for x, y in zip(a, b, strict=False)]
+    total = sum(d)
+    if len(d) < 8 or total <= 0:
+        return ""
+    busy = total - d[3] - d[4]  # not idle, not waiting for I/O
+    return f", cores {100 * busy / total:.0f}% busy, {100 * d[7] / total:.0f}% stolen"
+
+
+def stage_times(artifacts: Path) -> list[tuple[str, float, str, str]]:
+    """(stage, seconds, result, how the cores were used) for each line of stages.tsv."""
     f = artifacts / "stages.tsv"
     rows = []
     if f.exists():
         for line in f.read_text().splitlines():
             parts = line.split("\t")
-            if len(parts) == 3 and parts[1].isdigit():
-                rows.append((parts[0], float(parts[1]), parts[2]))
+            if len(parts) in (3, 5) and parts[1].isdigit():
+                rows.append((parts[0], float(parts[1]), parts[2], cpu_use(*parts[3:5]) if len(parts) == 5 else ""))
     return rows
 
 
@@ -56,10 +74,10 @@ def failures(root: ET.Element, lines: int = 20) -> list[str]:
 def main(argv: list[str]) -> int:
     artifacts = Path(argv[1] if len(argv) > 1 else ".artifacts")
     stages = stage_times(artifacts)
-    for name, seconds, result in stages:
-        print(f"stage {name}: {minutes(seconds)}, {result}")
+    for name, seconds, result, cpu in stages:
+        print(f"stage {name}: {minutes(seconds)}, {result}{cpu}")
     if stages:
-        print(f"stages together: {minutes(sum(s for _n, s, _r in stages))}")
+        print(f"stages together: {minutes(sum(s for _n, s, _r, _c in stages))}")
 
     totals = {"passed": 0, "failed": 0, "skipped": 0}
     failed: list[str] = []

@@ -30,6 +30,17 @@ def test_report_counts_an_unreadable_junit_file_as_a_failure(tmp_path):
     assert out.strip().splitlines()[-1] == "total: 1 passed, 2 failed, 1 skipped"
 
 
+def test_report_tells_how_busy_the_cores_were_in_each_stage(tmp_path):
+    # /proc/stat's cpu line before and after: user nice system idle iowait irq softirq steal guest ...
+    before, after = "cpu  100 0 50 800 50 0 0 0 0 0", "cpu  1000 0 350 900 70 0 30 100 0 0"
+    (tmp_path / "stages.tsv").write_text(f"molecule\t600\tpassed\t{before}\t{after}\nlint\t41\tpassed\tcpu\tcpu\n")
+    out = subprocess.run([sys.executable, str(TESTS / "report.py"), str(tmp_path)],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    # of 1450 jiffies, idle 100 and iowait 20: 92% busy; steal 100: 7%
+    assert "stage molecule: 600 s (10.0 min), passed, cores 92% busy, 7% stolen" in out
+    assert "stage lint: 41 s, passed" in out  # counters that cannot be read say nothing
+
+
 def test_report_prints_each_stage_and_each_scenario_time(tmp_path):
     (tmp_path / "stages.tsv").write_text("lint\t41\tpassed\nmolecule\t900\tfailed\n")
     (tmp_path / "junit-molecule.xml").write_text(run_molecule.junit_xml(
