@@ -458,7 +458,8 @@ DEFS: dict[str, dict[str, Any]] = {
         "description": "an Ed25519 public key (32 bytes, base64)",
         "example": "kxQ4Fh0qkC1mP5k0V0ZqN0tq4e7b2mR2mA3l8cR2F1E=",
     },
-    "LinkService": _enum(LINK_SERVICES, "calendar and files: HTTPS (Caddy, 443); mail: SMTP and IMAP (25, 587, 993)"),
+    "LinkService": _enum(LINK_SERVICES, "calendar and files: HTTPS (Caddy, 443); mail: SMTP and IMAP (25, 587, 993) "
+                         "and its webmail (mail.<domain>, 443)"),
     "LinkServices": _list_of(_ref("LinkService", "service"), maxItems=len(LINK_SERVICES), uniqueItems=True),
     "LinkSubnets": _list_of(_ref("IPv4Cidr", "subnet"), minItems=1, maxItems=4, uniqueItems=True),
     "Link": _obj(

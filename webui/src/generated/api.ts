@@ -258,7 +258,7 @@ export type CellId = string
 /** an Ed25519 public key (32 bytes, base64) */
 export type SigningKey = string
 
-/** calendar and files: HTTPS (Caddy, 443); mail: SMTP and IMAP (25, 587, 993) */
+/** calendar and files: HTTPS (Caddy, 443); mail: SMTP and IMAP (25, 587, 993) and its webmail (mail.<domain>, 443) */
 export type LinkService = "calendar" | "files" | "mail"
 
 export type LinkServices = LinkService[]
@@ -2037,7 +2037,7 @@ export const limits = {
       "files",
       "mail"
     ],
-    "description": "calendar and files: HTTPS (Caddy, 443); mail: SMTP and IMAP (25, 587, 993)"
+    "description": "calendar and files: HTTPS (Caddy, 443); mail: SMTP and IMAP (25, 587, 993) and its webmail (mail.<domain>, 443)"
   },
   "LinkServices": {
     "maxItems": 3
