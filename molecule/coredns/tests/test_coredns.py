@@ -120,7 +120,7 @@ def test_bad_records_never_replace_the_zone(cell):
     with ThreadPoolExecutor(len(bad)) as pool:
         space, newline, cname = pool.map(converge, [{"coredns_records": records} for records in bad])
     assert space.returncode != 0 and "invalid record" in space.stdout + space.stderr
-    assert newline.returncode != 0
+    assert newline.returncode != 0 and "a line break" in newline.stdout + newline.stderr
     assert cname.returncode != 0 and "failed to validate" in cname.stdout + cname.stderr
     assert cell.file(f"{ZONEDIR}/db.{ZONE}.lan").sha256sum == before
 

@@ -25,6 +25,21 @@ CASES = {
 }
 
 
+# The task of the mailserver role whose checker (the template's `validate`) refuses each case.
+CHECKED_BY = {"postfix": "Configure Postfix", "dovecot": "Configure Dovecot", "opendkim": "Configure OpenDKIM"}
+
+
+def failed_task(stdout):
+    """The task whose failure ended a converge: the last task header before the first `fatal:`."""
+    task = None
+    for line in stdout.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK ["):line.index("]")]
+        elif line.startswith("fatal: "):
+            return task
+    return None
+
+
 def answers(lab, ip, port):
     """The service greets a client (over TLS on 993; any certificate: this checks liveness only)."""
     probe = (
@@ -58,6 +73,9 @@ def test_bad_value_is_refused_and_service_keeps_running(daemon, cell, lab, host_
     before, res = refused_converges[daemon]
     assert res.returncode != 0, res.stdout[-3000:]
     assert "failed validating" in res.stdout or "validat" in res.stdout.lower(), res.stdout[-3000:]
+    # Refused by the daemon's own checker, and not by anything before it.
+    assert failed_task(res.stdout) == f"mailserver : {CHECKED_BY[daemon]}", res.stdout[-3000:]
+    assert "failed to validate" in res.stdout, res.stdout[-3000:]
     assert cell.file(path).sha256sum == before
     assert cell.service(daemon).is_running
     if port:
