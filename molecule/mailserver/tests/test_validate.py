@@ -5,6 +5,7 @@ daemon's own checker, leave the live file as it was, and leave the service answe
 (Named so that it runs after test_mailserver.py.)
 """
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -29,15 +30,11 @@ CASES = {
 CHECKED_BY = {"postfix": "Configure Postfix", "dovecot": "Configure Dovecot", "opendkim": "Configure OpenDKIM"}
 
 
-def failed_task(stdout):
-    """The task whose failure ended a converge: the last task header before the first `fatal:`."""
-    task = None
-    for line in stdout.splitlines():
-        if line.startswith("TASK ["):
-            task = line[len("TASK ["):line.index("]")]
-        elif line.startswith("fatal: "):
-            return task
-    return None
+def failed_task(res):
+    """The task that ended a failed converge: the last task header Ansible printed (it prints the
+    failure itself, `fatal: [cell]: FAILED!`, to stderr, and no task runs after it)."""
+    headers = re.findall(r"^TASK \[([^\]]+)\]", re.sub(r"\x1b\[[0-9;]*m", "", res.stdout), re.MULTILINE)
+    return headers[-1] if headers else None
 
 
 def answers(lab, ip, port):
@@ -74,8 +71,8 @@ def test_bad_value_is_refused_and_service_keeps_running(daemon, cell, lab, host_
     assert res.returncode != 0, res.stdout[-3000:]
     assert "failed validating" in res.stdout or "validat" in res.stdout.lower(), res.stdout[-3000:]
     # Refused by the daemon's own checker, and not by anything before it.
-    assert failed_task(res.stdout) == f"mailserver : {CHECKED_BY[daemon]}", res.stdout[-3000:]
-    assert "failed to validate" in res.stdout, res.stdout[-3000:]
+    assert failed_task(res) == f"mailserver : {CHECKED_BY[daemon]}", res.stdout[-3000:]
+    assert "failed to validate" in res.stdout + res.stderr, res.stderr[-3000:]
     assert cell.file(path).sha256sum == before
     assert cell.service(daemon).is_running
     if port:
