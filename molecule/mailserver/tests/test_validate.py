@@ -5,6 +5,8 @@ daemon's own checker, leave the live file as it was, and leave the service answe
 (Named so that it runs after test_mailserver.py.)
 """
 
+import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -24,6 +26,17 @@ CASES = {
 }
 
 
+# The task of the mailserver role whose checker (the template's `validate`) refuses each case.
+CHECKED_BY = {"postfix": "Configure Postfix", "dovecot": "Configure Dovecot", "opendkim": "Configure OpenDKIM"}
+
+
+def failed_task(res):
+    """The task that ended a failed converge: the last task header Ansible printed (it prints the
+    failure itself, `fatal: [cell]: FAILED!`, to stderr, and no task runs after it)."""
+    headers = re.findall(r"^TASK \[([^\]]+)\]", re.sub(r"\x1b\[[0-9;]*m", "", res.stdout), re.MULTILINE)
+    return headers[-1] if headers else None
+
+
 def answers(lab, ip, port):
     """The service greets a client (over TLS on 993; any certificate: this checks liveness only)."""
     probe = (
@@ -40,13 +53,26 @@ def answers(lab, ip, port):
     return res.returncode == 0 and res.stdout.strip() != ""
 
 
+@pytest.fixture(scope="module")
+def refused_converges(cell):
+    """The three bad converges side by side (each fails at its daemon's checker and changes nothing,
+    so none can disturb another): {daemon: (sha256 of the live file before, the converge's result)}.
+    One after another they took 30-50 s each."""
+    before = {daemon: cell.file(path).sha256sum for daemon, (_, path, _) in CASES.items()}
+    with ThreadPoolExecutor(len(CASES)) as pool:
+        results = dict(zip(CASES, pool.map(converge, [extra for extra, _, _ in CASES.values()]), strict=True))
+    return {daemon: (before[daemon], results[daemon]) for daemon in CASES}
+
+
 @pytest.mark.parametrize("daemon", list(CASES))
-def test_bad_value_is_refused_and_service_keeps_running(daemon, cell, lab, host_ip):
-    extra, path, port = CASES[daemon]
-    before = cell.file(path).sha256sum
-    res = converge(extra)
+def test_bad_value_is_refused_and_service_keeps_running(daemon, cell, lab, host_ip, refused_converges):
+    _, path, port = CASES[daemon]
+    before, res = refused_converges[daemon]
     assert res.returncode != 0, res.stdout[-3000:]
     assert "failed validating" in res.stdout or "validat" in res.stdout.lower(), res.stdout[-3000:]
+    # Refused by the daemon's own checker, and not by anything before it.
+    assert failed_task(res) == f"mailserver : {CHECKED_BY[daemon]}", res.stdout[-3000:]
+    assert "failed to validate" in res.stdout + res.stderr, res.stderr[-3000:]
     assert cell.file(path).sha256sum == before
     assert cell.service(daemon).is_running
     if port:

@@ -395,8 +395,9 @@ class Lab:
             else:
                 self.exec(host, ["sh", "-c", f"ip link set {interface} down; sleep 1; ip link set {interface} up"])
             attempt += 1
-            for _ in range(10):
-                time.sleep(1)
+            # 10 s for each attempt, looked at every 0.2 s rather than every second.
+            for _ in range(50):
+                time.sleep(0.2)
                 have = self.ipv4_addresses(host, interface)
                 if ok(have):
                     return have

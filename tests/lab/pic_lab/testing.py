@@ -54,10 +54,21 @@ def client(hosts):
     return hosts["client"]
 
 
+# The hosts' facts, gathered by the first converge of this test session and read from here by the
+# next ones: a verify never changes what the facts describe (addresses, architecture, virtualization),
+# and gathering them again cost each of a scenario's converges about 2 s. One directory per session
+# (per verify): a lab made again has other addresses.
+_FACTS = tempfile.TemporaryDirectory(prefix="pic-verify-facts-")
+
+
 def run_converge(extra_vars: dict | None = None, playbook: str = "converge.yml") -> subprocess.CompletedProcess:
     """Runs a playbook of the scenario (its converge by default) again, as molecule does, with extra
     variables (a change of the cell state, or a bad value a test wants refused)."""
     env = dict(os.environ)
+    env["ANSIBLE_GATHERING"] = "smart"
+    env["ANSIBLE_CACHE_PLUGIN"] = "jsonfile"
+    env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = _FACTS.name
+    env["ANSIBLE_CACHE_PLUGIN_TIMEOUT"] = "0"  # never stale within the session
     cfg = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")) / "ansible.cfg"
     if cfg.is_file():
         env["ANSIBLE_CONFIG"] = str(cfg)  # molecule's: the lab's shared ssh connections, pipelining
