@@ -1,7 +1,8 @@
 """The lab, its hosts, the cell and its VPN device, shared by the exits' e2e files (one cell for
 the WireGuard, OpenVPN and Tor exits: each file adds its exit, moves the device to it, and puts the
 device back on the uplink and removes the exit when it ends). The tests/e2e conftest groups these
-files, so one worker runs them all with the one cell.
+files, so one worker runs them all with the one cell. (Scope "package" in a directory without
+__init__.py lasts until the worker's session ends: the lab goes then, or when pytest is stopped.)
 """
 
 from __future__ import annotations
