@@ -18,12 +18,11 @@ from exitlab import (
     FAR,
     UPLINK_ANSWER,
     UPLINK_NAME,
-    finished,
     make_cell,
     sh,
 )
 
-from pic_lab.cell import Cell, client_wg_config, csrf
+from pic_lab.cell import Cell, client_wg_config, csrf, run_finished
 from pic_lab.lab import throwaway_lab
 
 
@@ -84,7 +83,7 @@ def device(lab, cell, admin):
     r = admin.post(f"{cell.https}/api/peers", json={"name": "roamer", "route": "full"}, headers=csrf(admin),
                    timeout=30)
     assert r.status_code == 201, r.text
-    finished(admin, cell, r.json()["run_id"])
+    run_finished(admin, cell.https, r.json()["run_id"], timeout=600)
     config, _ = client_wg_config(r.json()["config"], str(lab.subnet))
     sh(lab, "client", "umask 077; cat > /etc/wireguard/wg0.conf", input=config)
     sh(lab, "client", "wg-quick up wg0")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import time
 
-from pic_lab.cell import Cell, csrf, follow_run
+from pic_lab.cell import Cell, csrf, run_finished
 
 ADMIN_PASSWORD = "exits for every device 9"  # test data, this lab cell only
 FAR = "172.31.255.10"
@@ -100,18 +100,6 @@ def make_cell(lab, hosts, tmp_path_factory, **more) -> Cell:
 
 
 
-def finished(admin, cell, run_id: str) -> dict:
-    follow_run(admin, cell.https, run_id)
-    deadline = time.monotonic() + 600
-    while True:
-        run = admin.get(f"{cell.https}/api/runs/{run_id}", timeout=30).json()
-        if run["status"] not in ("pending", "running") or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    assert run["status"] == "successful", run
-    return run
-
-
 
 def seen_by_far(lab) -> str | None:
     """The address far sees the device's request from; None when the request fails."""
@@ -169,11 +157,11 @@ def add_exit_for_the_device(admin, cell, body: dict) -> dict:
     """The exit added (a converge of the exits role alone) and the device moved to it; the device."""
     r = admin.post(f"{cell.https}/api/exits", json=body, headers=csrf(admin), timeout=30)
     assert r.status_code == 202, r.text
-    run = finished(admin, cell, r.json()["run_id"])
+    run = run_finished(admin, cell.https, r.json()["run_id"], timeout=600)
     assert run["tags"] == ["exits"], run
     r = admin.patch(f"{cell.https}/api/peers/roamer", json={"exit": body["name"]}, headers=csrf(admin), timeout=30)
     assert r.status_code == 200, r.text
-    finished(admin, cell, r.json()["run_id"])
+    run_finished(admin, cell.https, r.json()["run_id"], timeout=600)
     return r.json()["peer"]
 
 
@@ -182,10 +170,10 @@ def back_on_the_uplink_and_removed(lab, hosts, admin, cell, name: str) -> None:
     """The device back on the cell's uplink (far sees the cell again), then the exit removed."""
     r = admin.patch(f"{cell.https}/api/peers/roamer", json={"exit": ""}, headers=csrf(admin), timeout=30)
     assert r.status_code == 200 and "exit" not in r.json()["peer"], r.text
-    finished(admin, cell, r.json()["run_id"])
+    run_finished(admin, cell.https, r.json()["run_id"], timeout=600)
     assert wait_for(lambda: seen_by_far(lab) == hosts["cell"], 20), seen_by_far(lab)
     r = admin.delete(f"{cell.https}/api/exits/{name}", headers=csrf(admin), timeout=30)
     assert r.status_code == 202, r.text
-    finished(admin, cell, r.json()["run_id"])
+    run_finished(admin, cell.https, r.json()["run_id"], timeout=600)
 
 
