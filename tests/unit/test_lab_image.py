@@ -68,6 +68,26 @@ def test_a_changed_package_list_names_a_new_image(tmp_path):
     assert image.recipe_hash(base, first) == image.recipe_hash(base, list(first))
 
 
+def test_the_image_holds_the_api_roles_virtualenv_with_the_cells_requirements():
+    venv = image.api_venv()
+    defaults = yaml.safe_load((ROLES / "api" / "defaults" / "main.yml").read_text())
+    assert (venv.python, venv.path) == (defaults["api_python"], defaults["api_venv"])
+    assert any(r.startswith("ansible-runner") for r in venv.requirements)
+    assert not any(r.startswith("molecule") for r in venv.requirements)  # the controller's, not the cell's
+    assert "ansible-core==" in venv.constraints
+
+
+def test_a_changed_pin_or_requirement_names_a_new_image():
+    base, packages = Path("/var/cache/pic-lab/base-aaaa"), ["postfix"]
+    venv = image.Venv("/usr/bin/python3", "/opt/pic/venv", ("flask>=3",), "flask==3.1.0\n")
+    same = image.Venv(*vars(venv).values())
+    assert image.recipe_hash(base, packages, venv) == image.recipe_hash(base, packages, same)
+    for other in (image.Venv("/usr/bin/python3", "/opt/pic/venv", ("flask>=3",), "flask==3.1.1\n"),
+                  image.Venv("/usr/bin/python3", "/opt/pic/venv", ("flask>=3", "bcrypt"), "flask==3.1.0\n"),
+                  image.Venv("/usr/bin/python3", "/srv/venv", ("flask>=3",), "flask==3.1.0\n")):
+        assert image.recipe_hash(base, packages, venv) != image.recipe_hash(base, packages, other)
+
+
 def test_a_package_variable_that_is_not_a_list_of_names_is_refused(tmp_path):
     write_role(tmp_path, "bad", {"bad_packages": "{{ other }}"})
     with pytest.raises(ValueError, match="bad_packages must be a list of Debian package names"):

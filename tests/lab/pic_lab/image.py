@@ -1,11 +1,15 @@
 """The provisioned lab image: a second cached layer over the base rootfs with every Debian package
 the roles install already unpacked, so a role's package task on a lab host finds them installed.
+It also holds the api role's virtualenv with the Python packages the cell's API depends on
+(pyproject.toml's dependencies, pinned by constraints.txt) but not the API itself: the role then
+installs only the API into it, not ansible and the rest again (about a minute of CPU per cell).
 
 The package list is read from the roles themselves: every list of package names a role keeps in
 a variable named `<role>_packages` or `<role>_<what>_packages` (defaults/main.yml, vars/main.yml).
 The layer lives beside the base (PIC_LAB_CACHE/image-<hash>/layer) under a hash of the base's name,
-that list and this recipe, so a changed package list or a new base builds a new image on the next
-run by itself. Hosts mount it as the upper of two lower layers (`lowerdir=<layer>:<base>`).
+that list, the Python requirements and constraints, and this recipe, so a changed package list, a
+changed pin or a new base builds a new image on the next run by itself. Hosts mount it as the
+upper of two lower layers (`lowerdir=<layer>:<base>`).
 
 What installing in a rootfs does that a converge must still do itself, and how the image keeps it
 so: no package's service is enabled or started in the image (the units postinst scripts enabled
@@ -15,7 +19,7 @@ role has written its own (Apache never takes port 80, dnsmasq never takes port 5
 meant for CoreDNS). Configuration a role writes before the first install (webdav's ports.conf)
 is overwritten by the same role's template on the image, before the role first starts the
 service. Scenarios that must prove a fresh install path boot from the bare base instead
-(`image: base` in a molecule platform; the end-to-end cell).
+(`image: base` in a molecule platform; the README's install in tests/e2e/test_install.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import hashlib
 import os
 import re
 import shutil
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -34,7 +40,7 @@ from .util import file_lock, log, run
 ROOT = Path(__file__).resolve().parents[3]
 IMAGES = ("base", "provisioned")
 # Bump when the build below changes in a way the hash of its inputs cannot see.
-RECIPE_VERSION = "2"  # 2: a unit's alias links are removed too
+RECIPE_VERSION = "3"  # 2: a unit's alias links are removed too; 3: the api role's virtualenv
 KEEP_IMAGES = 3
 PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
@@ -57,11 +63,34 @@ def role_packages(roles_dir: Path | None = None) -> list[str]:
     return sorted(found)
 
 
-def recipe_hash(base_root: Path, packages: list[str]) -> str:
+@dataclass(frozen=True)
+class Venv:
+    """The api role's virtualenv (its defaults) and the requirements pyproject.toml gives the cell."""
+
+    python: str
+    path: str
+    requirements: tuple[str, ...]
+    constraints: str
+
+    def key(self) -> str:
+        return "\n".join([self.python, self.path, *self.requirements, self.constraints])
+
+
+def api_venv(root: Path | None = None) -> Venv:
+    root = root or ROOT
+    defaults = yaml.safe_load((root / "roles" / "api" / "defaults" / "main.yml").read_text())
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    return Venv(defaults["api_python"], defaults["api_venv"], tuple(project["dependencies"]),
+                (root / "constraints.txt").read_text())
+
+
+def recipe_hash(base_root: Path, packages: list[str], venv: Venv | None = None) -> str:
     h = hashlib.sha256()
     h.update(RECIPE_VERSION.encode())
     h.update(base_root.name.encode())
     h.update(" ".join(packages).encode())
+    if venv is not None:
+        h.update(venv.key().encode())
     return h.hexdigest()[:12]
 
 
@@ -77,19 +106,19 @@ def lower_dirs(image: str = "base") -> list[Path]:
 
 def layer_dir(base_root: Path) -> Path:
     """The provisioned layer over BASE_ROOT for the roles' current package list."""
-    packages = role_packages()
-    image = base.cache_dir() / f"image-{recipe_hash(base_root, packages)}"
+    packages, venv = role_packages(), api_venv()
+    image = base.cache_dir() / f"image-{recipe_hash(base_root, packages, venv)}"
     if (image / ".pic-lab-complete").exists():
         os.utime(image / ".pic-lab-complete")  # last used: _prune keeps the recently used images
         return image / "layer"
     # Labs started side by side all ask for the image: one builds, the rest wait and reuse it.
     with file_lock(base.cache_dir() / ".image.lock"):
         if not (image / ".pic-lab-complete").exists():
-            build(image, base_root, packages)
+            build(image, base_root, packages, venv)
     return image / "layer"
 
 
-def build(image: Path, base_root: Path, packages: list[str]) -> None:
+def build(image: Path, base_root: Path, packages: list[str], venv: Venv) -> None:
     tmp = image.with_name(image.name + ".tmp")
     if tmp.exists():
         _remove(tmp)  # a build that was interrupted
@@ -100,7 +129,7 @@ def build(image: Path, base_root: Path, packages: list[str]) -> None:
     run(["mount", "-t", "overlay", "overlay", "-o",
          f"lowerdir={base_root},upperdir={layer},workdir={work}", str(root)])
     try:
-        _install(root, packages)
+        _install(root, packages, venv)
     finally:
         _umount_all(tmp)
     _remove(work)
@@ -122,7 +151,7 @@ def _prune(keep: Path) -> None:
             _remove(old)
 
 
-def _install(root: Path, packages: list[str]) -> None:
+def _install(root: Path, packages: list[str], venv: Venv) -> None:
     enabled_before = _enabled_links(root)
     # Nothing may start inside the build: it would run on this machine's own network.
     policy = root / "usr/sbin/policy-rc.d"
@@ -136,7 +165,9 @@ def _install(root: Path, packages: list[str]) -> None:
     mounts = [(["-t", "proc", "proc"], root / "proc"), (["--bind", "/dev"], root / "dev"),
               (["--bind", "/dev/pts"], root / "dev/pts"),
               # The shared .deb cache: packages come from it and new ones are kept in it.
-              (["--bind", str(base.apt_cache_dir())], archives)]
+              (["--bind", str(base.apt_cache_dir())], archives),
+              # The shared pip cache, as lab hosts have it.
+              (["--bind", str(base.pip_cache_dir())], root / "root/.cache/pip")]
     try:
         for args, target in mounts:
             target.mkdir(parents=True, exist_ok=True)
@@ -146,6 +177,7 @@ def _install(root: Path, packages: list[str]) -> None:
         run([*chroot, "apt-get", "-q", "update"], env=env)
         run([*chroot, "apt-get", "-q", "-y", "-o", "Dpkg::Options::=--force-confold", "install",
              "--no-install-recommends", *packages], env=env)
+        _install_venv(root, venv)
     finally:
         for _args, target in reversed(mounts):
             run(["umount", "-l", str(target)], check=False)
@@ -156,6 +188,22 @@ def _install(root: Path, packages: list[str]) -> None:
     # The roles enable and start their services themselves, after writing their configuration.
     for link in sorted(_enabled_links(root) - enabled_before):
         (root / link).unlink()
+
+
+def _install_venv(root: Path, venv: Venv) -> None:
+    """The api role's virtualenv with the API's dependencies, made as the role makes it (the role's
+    python, `-m venv`, pip with the project's constraints); the role installs the API itself."""
+    constraints = root / "tmp/pic-image-constraints.txt"
+    constraints.write_text(venv.constraints)
+    # This machine's own pip settings (its wheel folders, its CA file) mean nothing in the image.
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LC_ALL": "C.UTF-8",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_DEFAULT_TIMEOUT": "180"}
+    try:
+        run(["chroot", str(root), venv.python, "-m", "venv", venv.path], env=env)
+        run(["chroot", str(root), f"{venv.path}/bin/pip", "install", "-q", "-c", "/tmp/pic-image-constraints.txt",
+             *venv.requirements], env=env)
+    finally:
+        constraints.unlink()
 
 
 def _enabled_links(root: Path) -> set[str]:
