@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 ARTIFACTS ?= .artifacts
 # Molecule scenarios to run (all by default) and how many side by side (measured: docs/testing.md).
 SCENARIOS ?= $(sort $(filter-out shared,$(notdir $(wildcard molecule/*))))
-MOLECULE_JOBS ?= 3
+MOLECULE_JOBS ?= 4
 # End-to-end test files (each with its own lab; GROUPS in tests/e2e/conftest.py) run side by side: they spend most of their time
 # waiting on converges and clients, not on the cores (docs/testing.md).
 E2E_JOBS ?= 3

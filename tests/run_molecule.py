@@ -10,11 +10,16 @@ all of them when a part they share changed (SHARED below).
 Each scenario's full output goes to .artifacts/molecule/<scenario>.log; this prints one line per
 scenario as it ends and a closing "N passed, N failed" line. A scenario that fails or is interrupted
 still has its lab torn down.
+
+The scenarios start longest first, by the times of the last runs on this machine (TIMES, in the lab's
+cache beside the images; a scenario with no time yet counts as the longest), so that the longest
+ones do not start last and leave the other jobs idle at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -22,9 +27,11 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from pic_lab import base
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = int(os.environ.get("PIC_MOLECULE_TIMEOUT", "1500"))
@@ -46,6 +53,34 @@ BOX = re.compile(r"^\s*\u2502\s?")
 SHARED = ("molecule/shared/", ".config/molecule/", "tests/lab/", "tests/run_molecule.py", "filter_plugins/",
           "api/pic_api/core/", "ansible.cfg", "pyproject.toml", "constraints.txt", "roles/sandbox/")
 ROLE_LINE = re.compile(r"^\s*-?\s*(?:role|name):\s*['\"]?([a-z_][a-z0-9_]*)['\"]?\s*$", re.M)
+
+
+def times_file() -> Path:
+    return base.cache_dir() / "molecule-times.json"
+
+
+def longest_first(scenarios: list[str], times: dict[str, float]) -> list[str]:
+    """SCENARIOS by their last time, longest first; those without one first of all."""
+    return sorted(scenarios, key=lambda s: (s in times, -times.get(s, 0.0), s))
+
+
+def read_times() -> dict[str, float]:
+    try:
+        data = json.loads(times_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float))} if isinstance(data, dict) else {}
+
+
+def write_times(results: list) -> None:
+    """Keeps the time of every scenario that passed (a failed one may have stopped early)."""
+    times = read_times()
+    times.update({scenario: round(elapsed, 1) for scenario, ok, elapsed, *_ in results if ok})
+    try:
+        times_file().parent.mkdir(parents=True, exist_ok=True)
+        times_file().write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+    except OSError as e:
+        print(f"molecule: the scenarios' times were not kept ({e})", flush=True)
 
 
 def all_scenarios() -> list[str]:
@@ -194,12 +229,16 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     results = []
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:
-        for scenario, ok, elapsed, tail, steps in pool.map(lambda s: run(s, logdir), a.scenarios):
+        futures = [pool.submit(run, s, logdir) for s in longest_first(a.scenarios, read_times())]
+        for future in as_completed(futures):
+            scenario, ok, elapsed, tail, steps = future.result()
             results.append((scenario, ok, elapsed, tail, steps))
             print(f"molecule {scenario}: {'passed' if ok else 'FAILED'} in {elapsed:.0f} s "
                   f"({steps_line(steps)})", flush=True)
             if not ok:
                 print(f"--- from .artifacts/molecule/{scenario}.log\n{tail}", flush=True)
+    results.sort()
+    write_times(results)
     if a.junit:
         Path(a.junit).write_text(junit_xml(results))
     passed = sum(r[1] for r in results)

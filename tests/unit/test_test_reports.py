@@ -124,3 +124,18 @@ def test_a_failed_scenario_shows_why_before_the_end_of_its_log():
     assert "RETRYING" not in why
     assert "teardown line 39" in end and "teardown line 10" not in end
     assert "--- why:" not in run_molecule.failure_excerpt("all\nfine\n")
+
+
+def test_the_longest_scenarios_start_first_and_new_ones_before_them():
+    times = {"ca": 131.0, "mailserver": 374.0, "common": 63.0}
+    assert run_molecule.longest_first(["ca", "common", "mailserver", "newrole"], times) == \
+        ["newrole", "mailserver", "ca", "common"]
+
+
+def test_the_times_of_passed_scenarios_are_kept_for_the_next_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIC_LAB_CACHE", str(tmp_path))
+    run_molecule.write_times([("ca", True, 120.04, "", {}), ("dnsmasq", False, 12.0, "", {})])
+    run_molecule.write_times([("common", True, 60.0, "", {})])
+    assert run_molecule.read_times() == {"ca": 120.0, "common": 60.0}  # a failed run's time is not a time
+    (tmp_path / "molecule-times.json").write_text("not json")
+    assert run_molecule.read_times() == {}
