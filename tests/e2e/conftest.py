@@ -18,15 +18,16 @@ from xdist.scheduler import LoadScopeScheduling
 from pic_lab.cell import Cell, boot_cell
 from pic_lab.lab import Lab
 
-# Three groups of about the same length (docs/testing.md, "End to end"), one per worker: with
+# Three groups of about the same length (docs/testing.md, "End to end", measured), one per worker: with
 # `--dist loadfile`, xdist handed each worker two files up front, so the longest files could meet on
 # one worker while another idled. test_cell.py, the longest, runs alone. The exits' files share one
 # cell (exits/conftest.py) and must stay together. A file or directory not named here is a group of
 # its own.
 GROUPS = {
     "test_cell.py": "cell",
-    "test_store.py": "store+backup", "test_backup.py": "store+backup",
-    "test_install.py": "install+exits+links", "exits": "install+exits+links", "test_links.py": "install+exits+links",
+    "test_store.py": "store+backup+links", "test_backup.py": "store+backup+links",
+    "test_links.py": "store+backup+links",
+    "test_install.py": "install+exits", "exits": "install+exits",
 }
 HERE = Path(__file__).parent
 
