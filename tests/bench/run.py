@@ -377,8 +377,9 @@ NOTES = """
 
 By role (the `ansible.posix.profile_roles` callback, the no-op converge above): {roles}.
 
-A task costs a round trip to the host (a module run by Python there), a loop one per item, a
-template or copy two (a checksum, then the file's attributes). What the roles do about it:
+A task costs a round trip to the host (its module run by the host's one mitogen interpreter;
+a new Python per task before mitogen), a loop one per item, a template or copy two (a checksum,
+then the file's attributes). What the roles do about it:
 docs/architecture.md, "A converge that changes nothing".
 
 ## The idle cell's memory, by unit
