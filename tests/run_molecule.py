@@ -11,9 +11,9 @@ Each scenario's full output goes to .artifacts/molecule/<scenario>.log; this pri
 scenario as it ends and a closing "N passed, N failed" line. A scenario that fails or is interrupted
 still has its lab torn down.
 
-The scenarios start longest first, by the times of the last runs on this machine (TIMES, in the lab's
-cache beside the images; a scenario with no time yet counts as the longest), so that the longest
-ones do not start last and leave the other jobs idle at the end.
+The scenarios start longest first, by the times of the last runs on this machine (`times_file()`, in
+the lab's cache beside the images; a scenario with no time yet counts as the longest), so that the
+longest ones do not start last and leave the other jobs idle at the end.
 """
 
 from __future__ import annotations

@@ -62,10 +62,10 @@ def test_a_changed_package_list_names_a_new_image(tmp_path):
     write_role(tmp_path, "web", {"web_packages": ["apache2"]})
     second = image.role_packages(tmp_path)
     assert second == ["apache2", "postfix", "swaks"]
-    base = Path("/var/cache/pic-lab/base-aaaa")
-    assert image.recipe_hash(base, first) != image.recipe_hash(base, second)
-    assert image.recipe_hash(base, first) != image.recipe_hash(Path("/x/base-bbbb"), first)
-    assert image.recipe_hash(base, first) == image.recipe_hash(base, list(first))
+    base, venv = Path("/var/cache/pic-lab/base-aaaa"), image.api_venv()
+    assert image.recipe_hash(base, first, venv) != image.recipe_hash(base, second, venv)
+    assert image.recipe_hash(base, first, venv) != image.recipe_hash(Path("/x/base-bbbb"), first, venv)
+    assert image.recipe_hash(base, first, venv) == image.recipe_hash(base, list(first), venv)
 
 
 def test_the_image_holds_the_api_roles_virtualenv_with_the_cells_requirements():

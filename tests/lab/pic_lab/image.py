@@ -84,13 +84,12 @@ def api_venv(root: Path | None = None) -> Venv:
                 (root / "constraints.txt").read_text())
 
 
-def recipe_hash(base_root: Path, packages: list[str], venv: Venv | None = None) -> str:
+def recipe_hash(base_root: Path, packages: list[str], venv: Venv) -> str:
     h = hashlib.sha256()
     h.update(RECIPE_VERSION.encode())
     h.update(base_root.name.encode())
     h.update(" ".join(packages).encode())
-    if venv is not None:
-        h.update(venv.key().encode())
+    h.update(venv.key().encode())
     return h.hexdigest()[:12]
 
 
