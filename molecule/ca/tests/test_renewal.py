@@ -44,3 +44,16 @@ def test_changed_names_reissue_the_leaf_and_the_old_one_is_revoked(cell, converg
 
 def leaf_serial_of(cell, path):
     return cell.check_output(f"openssl x509 -in '{path}' -noout -serial").split("=", 1)[1].strip()
+
+
+def test_a_renamed_cell_keeps_its_root_and_gets_a_leaf_of_the_new_names(cell, converge):
+    """Every device trusts the root: a rename (whose default root name is the cell's) re-issues the
+    leaf for the new zone under the same root, never a new root."""
+    root = cell.check_output("openssl x509 -in /etc/pic/ca/root.crt -noout -fingerprint -sha256")
+    res = converge({"pic_cell_name": "attic"})
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert cell.check_output("openssl x509 -in /etc/pic/ca/root.crt -noout -fingerprint -sha256") == root
+    text = cell.check_output("openssl x509 -in /etc/pic/tls/cell.crt -noout -ext subjectAltName")
+    assert "DNS:attic.cell" in text and "home.cell" not in text, text
+    assert cell.run("openssl verify -CAfile /etc/pic/ca/root.crt /etc/pic/tls/cell.crt").rc == 0
+    assert cell.check_output("cat /etc/pic/ca/root.name").strip() == "PIC home root CA"
