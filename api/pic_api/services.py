@@ -109,7 +109,7 @@ class Cell:
         self.links = LinkManager(self.changes, config.links_dir, self.ddns.endpoint,
                                  live=self.agent.link_status if self.agent else actions.link_status)
         self.peer_sync = PeerSync(self.links)
-        self.settings = SettingsManager(self.changes, self.ddns.available)
+        self.settings = SettingsManager(self.changes, self.ddns.available, self.links.name_known_by)
         # dnsmasq's lease file is root's to read: through the agent, or here without one
         self.netsvc = NetworkServicesManager(
             self.changes,

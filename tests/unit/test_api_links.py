@@ -109,6 +109,11 @@ def test_invite_redeem_accept_links_both_cells(app, admin, remote):
     listed = admin.get("/api/cells/links").get_json()
     assert listed["links"][0]["keys_stored"] is True and listed["invitations"] == []
 
+    # the linked cell forwards home.cell here: no rename while it does
+    resp = admin.put("/api/settings", json={"cell_name": "attic"}, headers=csrf(admin))
+    assert resp.status_code == 409 and "(remote)" in resp.get_json()["fields"]["cell_name"], resp.get_json()
+    assert state(app)["cell"]["name"] == "home"
+
     # removing the link removes its key
     resp = admin.delete(f"/api/cells/links/{link['cell_id']}", headers=csrf(admin))
     assert resp.status_code == 202

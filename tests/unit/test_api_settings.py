@@ -60,7 +60,8 @@ def test_preview_saves_nothing_and_runs_check_mode(app, admin, config, backend):
         ({"upstream_dns": ["1.1.1.1", "1.1.1.1"]}, "upstream_dns"),
         ({"ntp_servers": ["bad host"]}, "ntp_servers[0]"),
         ({"ntp_servers": "pool.ntp.org"}, "ntp_servers"),
-        ({"cell_name": "other"}, "cell_name"),
+        ({"cell_name": "Bad Name"}, "cell_name"),
+        ({"cell_name": "x" * 64}, "cell_name"),
         ({}, ""),
     ],
 )
@@ -69,6 +70,46 @@ def test_put_bad_input(admin, config, body, field):
     resp = admin.put("/api/settings", json=body, headers=csrf(admin))
     assert resp.status_code == 400 and field in resp.get_json()["fields"]
     assert config.state_file.read_text() == before
+
+
+def test_a_renamed_cell_moves_its_zone_domain_and_addresses(app, admin, config, backend):
+    """The name is the zone and, in the internal mode, the domain: a rename converges every role that
+    reads them (a preview first saves nothing), and the addresses the API gives follow."""
+    before = config.state_file.read_text()
+    resp = admin.put("/api/settings?preview=1", json={"cell_name": "attic"}, headers=csrf(admin))
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert info["check"] is True and config.state_file.read_text() == before
+    assert yaml.safe_load(backend.runs[-1]["proposed"])["cell"]["domain"] == "attic.cell"
+
+    resp = admin.put("/api/settings", json={"cell_name": "attic"}, headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    info = wait_run(app, resp.get_json()["run_id"])
+    assert {"ca", "caddy", "coredns", "dnsmasq", "webdav"} <= set(info["tags"]), info["tags"]
+    cell = yaml.safe_load(config.state_file.read_text())["cell"]
+    assert (cell["name"], cell["domain"]) == ("attic", "attic.cell")
+    got = admin.get("/api/settings").get_json()
+    assert (got["cell_name"], got["domain"]) == ("attic", "attic.cell")
+    mine = admin.get("/api/account/services").get_json()
+    assert mine["calendar"]["caldav_url"].startswith("https://calendar.attic.cell/"), mine
+
+
+def test_a_cell_with_an_open_invitation_is_not_renamed(app, admin, config):
+    """The invitation carries the name and zone: the cell that redeems it would forward a zone that no
+    longer answers. Canceled, the rename goes through."""
+    made = admin.post("/api/cells/invitations", json={}, headers=csrf(admin)).get_json()
+    before = config.state_file.read_text()
+    for preview in ("", "?preview=1"):
+        resp = admin.put(f"/api/settings{preview}", json={"cell_name": "attic"}, headers=csrf(admin))
+        assert resp.status_code == 409, resp.get_json()
+        assert "1 open invitation(s)" in resp.get_json()["fields"]["cell_name"]
+    assert config.state_file.read_text() == before
+    assert admin.delete(f"/api/cells/invitations/{made['nonce']}", headers=csrf(admin)).status_code == 200
+    resp = admin.put("/api/settings", json={"cell_name": "attic"}, headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    # the unchanged name is no rename: other settings pass with it
+    resp = admin.put("/api/settings", json={"cell_name": "attic", "timezone": "Etc/UTC"}, headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
 
 
 def test_bad_preview_flag(admin):
@@ -101,23 +142,31 @@ def test_domain_mode_changes_after_setup(app, admin, config, tmp_path):
         info = wait_run(app, resp.get_json()["run_id"])
         assert {"caddy", "mailserver", "ddns"} <= set(info["tags"]), info["tags"]
         assert yaml.safe_load(config.state_file.read_text())["cell"]["domain"] == "home.example.org"
-        # custom -> pic_ngo: the name is asked first; taken refuses, nothing changes
-        fake.on("GET", "/v1/names/home", (200, {"available": False}))
-        before = config.state_file.read_text()
-        resp = admin.put("/api/settings", json={"domain_mode": "pic_ngo"}, headers=csrf(admin))
-        assert resp.status_code == 400 and "home.pic.ngo is taken" in resp.get_json()["fields"]["domain_mode"]
-        assert config.state_file.read_text() == before
-        fake.on("GET", "/v1/names/home", (200, {"available": True}))
-        resp = admin.put("/api/settings", json={"domain_mode": "pic_ngo"}, headers=csrf(admin))
-        wait_run(app, resp.get_json()["run_id"])
+
+        def asked_first(label: str, body: dict, field: str) -> None:
+            """The pic_ngo name is asked first: taken refuses at ``field`` and changes nothing; free goes on."""
+            fake.on("GET", f"/v1/names/{label}", (200, {"available": False}))
+            before = config.state_file.read_text()
+            resp = admin.put("/api/settings", json=body, headers=csrf(admin))
+            assert resp.status_code == 400 and f"{label}.pic.ngo is taken" in resp.get_json()["fields"][field]
+            assert config.state_file.read_text() == before
+            fake.on("GET", f"/v1/names/{label}", (200, {"available": True}))
+            resp = admin.put("/api/settings", json=body, headers=csrf(admin))
+            wait_run(app, resp.get_json()["run_id"])
+
+        # custom -> pic_ngo
+        asked_first("home", {"domain_mode": "pic_ngo"}, "domain_mode")
         cell = yaml.safe_load(config.state_file.read_text())["cell"]
         assert (cell["domain_mode"], cell["domain"]) == ("pic_ngo", "home.pic.ngo")
         assert admin.get("/api/ddns").get_json()["hostname"] == "home.pic.ngo"
+        # a rename in the pic_ngo mode asks for the new name
+        asked_first("attic", {"cell_name": "attic"}, "cell_name")
+        assert admin.get("/api/ddns").get_json()["hostname"] == "attic.pic.ngo"
         # pic_ngo -> internal: back to <name>.cell, and no ACME
         resp = admin.put("/api/settings", json={"domain_mode": "internal"}, headers=csrf(admin))
         wait_run(app, resp.get_json()["run_id"])
         cell = yaml.safe_load(config.state_file.read_text())["cell"]
-        assert (cell["domain_mode"], cell["domain"], cell["acme_challenge"]) == ("internal", "home.cell", "http")
+        assert (cell["domain_mode"], cell["domain"], cell["acme_challenge"]) == ("internal", "attic.cell", "http")
     finally:
         fake.close()
 

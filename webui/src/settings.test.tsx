@@ -133,4 +133,44 @@ describe('the Settings page', { timeout: 30000 }, () => {
     expect(puts).toHaveLength(1)
     expect(body(puts[0].init)).toMatchObject({ dhcp_range: ['192.168.49.10', '192.168.50.200'], dhcp_lease_time: '1d', ntp_servers: [] })
   })
+
+  it('renames the cell: says where it will be, previews it, and shows a linked cell’s refusal at the name', async () => {
+    let refuse = false
+    const calls = routeFetch((url, init) => {
+      if (url === '/api/settings' && (init.method ?? 'GET') === 'GET') return { status: 200, body: SETTINGS }
+      if (url.startsWith('/api/settings') && init.method === 'PUT') {
+        if (refuse) {
+          const message = 'linked cells know this cell as home (remote): remove the links and cancel the invitations before renaming it'
+          return { status: 409, body: { error: message, fields: { cell_name: message } } }
+        }
+        return { status: 202, body: { run_id: 'p1', preview: true } }
+      }
+      if (url.startsWith('/api/runs/')) return { status: 200, body: { id: 'p1', status: 'successful', tags: [], kind: 'preview', check: true } }
+      if (url === '/api/state/versions') return { status: 200, body: { versions: [] } }
+      return { status: 404, body: { error: 'not found' } }
+    })
+    const user = userEvent.setup()
+    render(<MemoryRouter><SettingsPage /></MemoryRouter>)
+    const name = await screen.findByLabelText('Cell name')
+    expect(name).toHaveValue('home')
+    expect(screen.queryByRole('note')).toBeNull()
+    await user.clear(name)
+    await user.type(name, 'Attic')
+    await user.click(screen.getByRole('button', { name: 'Preview changes' }))
+    expect(await screen.findByText(/Use lowercase letters/)).toBeInTheDocument()
+    expect(calls.filter((c) => c.init.method === 'PUT')).toHaveLength(0)
+    await user.clear(name)
+    await user.type(name, 'attic')
+    expect(screen.getByRole('note')).toHaveTextContent('https://attic.cell/')
+    expect(screen.getByRole('note')).toHaveTextContent('…@attic.cell')
+    await user.click(screen.getByRole('button', { name: 'Preview changes' }))
+    await screen.findByText('Preview (check mode, nothing is changed)', {}, { timeout: 5000 })
+    const puts = () => calls.filter((c) => c.init.method === 'PUT')
+    expect(body(puts()[0].init)).toMatchObject({ cell_name: 'attic' })
+    refuse = true
+    await user.type(name, 's')
+    await user.click(screen.getByRole('button', { name: 'Preview changes' }))
+    expect(await screen.findAllByText(/linked cells know this cell as home/, {}, { timeout: 5000 })).not.toHaveLength(0)
+    expect(name).toHaveAttribute('aria-invalid', 'true')
+  })
 })

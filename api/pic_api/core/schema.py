@@ -1499,6 +1499,9 @@ SETTINGS = Request(
     "SettingsChange",
     "settings",
     {
+        # the cell's name: its zone, certificate, mail domain and device names follow (a converge of
+        # every role that reads them); refused while linked cells know the old one (SettingsManager)
+        "cell_name": "cell.name",
         "services": "services",
         "timezone": "cell.timezone",
         "upstream_dns": "network.upstream_dns",

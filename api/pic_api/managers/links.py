@@ -133,6 +133,14 @@ class LinkManager:
                             for n, p in sorted(book["pending"].items()) if p["expires"] > now],
         }
 
+    def name_known_by(self) -> list[str]:
+        """Who knows this cell by its name and zone: each linked cell (its name) and the open
+        invitations (their offers carry the name), which a rename would leave pointing nowhere."""
+        now = int(self.clock())
+        open_invitations = [n for n, p in self._book()["pending"].items() if p["expires"] > now]
+        return ([ln["name"] for ln in self.changes.state.load().get("links", [])]
+                + ([f"{len(open_invitations)} open invitation(s)"] if open_invitations else []))
+
     def live(self, cell_id: str) -> dict[str, Any]:
         """How the link's tunnel runs: the unit, the other end's endpoint, the latest handshake, the
         transfer and ``now`` (exits.tunnel_live)."""

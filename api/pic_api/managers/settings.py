@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core import schema
 from .changes import ChangeManager
-from .errors import InvalidInput, checked
+from .errors import Conflict, InvalidInput, checked
 from .runs import Run
 
 
@@ -27,9 +27,11 @@ def settings_of(state: dict[str, Any]) -> dict[str, Any]:
 
 
 class SettingsManager:
-    def __init__(self, changes: ChangeManager, name_available: Callable[[str], dict[str, Any]] | None = None):
+    def __init__(self, changes: ChangeManager, name_available: Callable[[str], dict[str, Any]] | None = None,
+                 name_known_by: Callable[[], list[str]] | None = None):
         self.changes = changes
         self.name_available = name_available  # DdnsManager.available: is <name>.pic.ngo free?
+        self.name_known_by = name_known_by  # LinkManager.name_known_by: who would still use the old name
 
     def get(self) -> dict[str, Any]:
         return settings_of(self.changes.state.load())
@@ -38,11 +40,19 @@ class SettingsManager:
         """Each changed setting goes to its state path (``schema.SETTINGS``); the state schema decides."""
         data = checked(schema.SETTINGS, body)
         old = self.changes.state.section("cell")
-        if data.get("domain_mode") == "pic_ngo" and old["domain_mode"] != "pic_ngo" and self.name_available:
-            answer = self.name_available(old["name"])
+        name = data.get("cell_name", old["name"])
+        renamed = name != old["name"]
+        if renamed and self.name_known_by and (holders := self.name_known_by()):
+            # a linked cell forwards <old name>.cell to this cell and would lose it: unlink first
+            message = (f"linked cells know this cell as {old['name']} ({', '.join(holders)}): remove the links "
+                       "and cancel the invitations before renaming it")
+            raise Conflict(message, {"cell_name": message})
+        mode = data.get("domain_mode", old["domain_mode"])
+        if mode == "pic_ngo" and (renamed or old["domain_mode"] != "pic_ngo") and self.name_available:
+            answer = self.name_available(name)
             if answer["available"] is False:  # None: the service did not answer, which blocks nothing
                 message = f"{answer['name']} is taken by another cell"
-                raise InvalidInput(message, {"domain_mode": message})
+                raise InvalidInput(message, {"cell_name" if renamed else "domain_mode": message})
 
         if isinstance(data.get("dhcp_lease_time"), int):
             data["dhcp_lease_time"] = str(data["dhcp_lease_time"])  # seconds, as dnsmasq reads it

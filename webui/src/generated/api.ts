@@ -678,6 +678,7 @@ export type RunRequest = {
 }
 
 export type SettingsChange = {
+  cell_name?: Label
   services?: Services
   timezone?: Timezone
   upstream_dns?: UpstreamDns

@@ -6,7 +6,7 @@ import { StateVersions } from '../components/StateVersions'
 import { TimezonePicker } from '../components/TimezonePicker'
 import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, inputClass, Loading, PageHeader, useApi } from '../components/ui'
 import { limits } from '../generated/api'
-import { timeZones, validateDomain } from '../validation'
+import { timeZones, validateCellName, validateDomain } from '../validation'
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/
 const DOMAIN_RE = new RegExp(limits.Domain.pattern)
@@ -14,6 +14,7 @@ const LEASE_RE = new RegExp(limits.LeaseTime.pattern)
 const LEASE_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
 
 export interface SettingsForm {
+  cell_name: string
   services: string[]
   timezone: string
   resolvers: string
@@ -34,6 +35,7 @@ export const MODE_LABELS: Record<DomainMode, string> = {
 /** The editable part of GET /api/settings. */
 export function settingsToForm(s: Settings): SettingsForm {
   return {
+    cell_name: s.cell_name,
     services: [...s.services],
     timezone: s.timezone,
     resolvers: s.upstream_dns.join('\n'),
@@ -89,6 +91,7 @@ export function validateResolvers(text: string): string | null {
 
 export function formToBody(f: SettingsForm): SettingsChange {
   const body: SettingsChange = {
+    cell_name: f.cell_name.trim(),
     services: ALL_SERVICES.filter((s) => f.services.includes(s)),
     timezone: f.timezone,
     upstream_dns: f.resolvers.split(/[\s,]+/).filter(Boolean),
@@ -140,6 +143,25 @@ function LinesField({ id, label, hint, error, disabled, value, onChange }: {
   )
 }
 
+/** What a rename moves, said before it is previewed: the addresses people use change with it. */
+function RenameNote({ from, to }: { from: Settings; to: string }) {
+  const zone = (name: string) => `${name}.cell`
+  // the internal and pic_ngo domains are <name>.cell and <name>.pic.ngo; a custom domain stays
+  const domain = from.domain_mode === 'custom' ? from.domain : (to || '…') + from.domain.slice(from.cell_name.length)
+  return (
+    <div className="mb-4 rounded border border-amber-300 bg-amber-50 p-3 text-sm text-slate-800" role="note">
+      <p>
+        Renaming moves every name of <b>{zone(from.cell_name)}</b> to <b>{zone(to || '…')}</b>: devices, services and the
+        certificate. Mail addresses become <b>…@{domain}</b> and the mailboxes move with them.
+      </p>
+      <p className="mt-1">
+        Once applied, open the cell at <b>https://{zone(to || '…')}/</b> (or at its LAN address) and sign in again. Linked cells
+        would lose this cell’s names, so a cell with links or open invitations cannot be renamed.
+      </p>
+    </div>
+  )
+}
+
 function SettingsEditor({ initial }: { initial: Settings }) {
   const zones = useMemo(() => timeZones(), [])
   const start = useMemo(() => settingsToForm(initial), [initial])
@@ -160,6 +182,8 @@ function SettingsEditor({ initial }: { initial: Settings }) {
   const send = async (preview: boolean) => {
     setError(null)
     const errs: Record<string, string | undefined> = {}
+    const name = validateCellName(form.cell_name.trim())
+    if (name) errs.cell_name = name
     const r = validateResolvers(form.resolvers)
     if (r) errs.resolvers = r
     if (!form.services.length) errs.services = 'Choose at least one service.'
@@ -185,7 +209,7 @@ function SettingsEditor({ initial }: { initial: Settings }) {
       }
       setPhase({ kind: preview ? 'preview' : 'apply', runId: res.run_id, status: null })
     } catch (e) {
-      if (e instanceof ApiError && e.status === 400) {
+      if (e instanceof ApiError && (e.status === 400 || e.status === 409)) { // 409: a rename of a linked cell
         setErrors(apiErrorsToForm(e.fields))
       }
       setError(e instanceof Error ? e.message : String(e))
@@ -209,6 +233,21 @@ function SettingsEditor({ initial }: { initial: Settings }) {
               <ErrorNote error={error} />
             </div>
           )}
+          <Field id="settings-cell-name" label="Cell name" error={errors.cell_name}
+            hint="Every name in the cell ends with it: <name>.cell, its devices, mail addresses and certificate.">
+            <input
+              id="settings-cell-name"
+              className={inputClass}
+              disabled={locked}
+              value={form.cell_name}
+              autoComplete="off"
+              autoCapitalize="none"
+              spellCheck={false}
+              aria-invalid={errors.cell_name ? true : undefined}
+              onChange={(e) => change('cell_name', e.target.value.trim())}
+            />
+          </Field>
+          {form.cell_name !== initial.cell_name && <RenameNote from={initial} to={form.cell_name} />}
           <fieldset className="mb-4" disabled={locked}>
             <legend className="font-medium">Services</legend>
             <div className="mt-1 grid gap-2 sm:grid-cols-2">
