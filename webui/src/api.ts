@@ -352,6 +352,8 @@ export const endpoints = {
   exits: async () => (await api.get<T.ExitList>('/api/exits')).exits,
   addExit: (body: T.ExitRequest) => api.post<T.ExitAdded>('/api/exits', body),
   deleteExit: (name: string) => api.del<T.ExitRemoved>(`/api/exits/${encodeURIComponent(name)}`),
+  previewAddExit: (body: T.ExitRequest) => api.post<T.PreviewStarted>('/api/exits?preview=1', body),
+  previewDeleteExit: (name: string) => api.del<T.PreviewStarted>(`/api/exits/${encodeURIComponent(name)}?preview=1`),
   exitAddress: (name: string) => api.get<T.ExitPublicAddress>(`/api/exits/${encodeURIComponent(name)}/address`),
   caRootUrl: '/api/ca/root.pem',
   caCrlUrl: '/api/ca/crl.pem',

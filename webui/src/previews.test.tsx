@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event'
 import { MemoryRouter } from 'react-router-dom'
 import { describe, expect, it, vi } from 'vitest'
 import { CellNetworkPage } from './pages/CellNetwork'
+import { ExitsCard } from './pages/Exits'
 import { FirewallPage } from './pages/Firewall'
 import { NetworkServicesPage } from './pages/NetworkServices'
 import { AddPeerForm, ChangePeerForm } from './pages/Peers'
@@ -194,5 +195,62 @@ describe('previewing what a linked cell may reach', () => {
     // nothing was changed: no notice of a change, and the form still holds the choice to save
     expect(screen.queryByTestId('link-run')).toBeNull()
     expect(within(form).getByRole('button', { name: 'Save access' })).toBeEnabled()
+  })
+})
+
+describe('previewing an exit’s add and removal', () => {
+  const KEY = 'InnGRSFD74kw7hta1Wgx1R7QFHB6MIbH8lo6F8EYfDo='
+  const HOME = {
+    name: 'home', kind: 'wireguard', endpoint: 'exit.example.net:51820', address: '10.66.66.2/32', dns: [],
+    public_key: KEY, keepalive: 25, devices: [], keys_stored: true, preshared_key: false,
+    live: { unit: 'active', up: true, endpoint: '', latest_handshake: 0, rx: 0, tx: 0, now: 0 },
+  }
+  function api() {
+    return routeFetch((url, init) => {
+      if (url.endsWith('?preview=1')) return { status: 202, body: { run_id: 'p1', preview: true } }
+      if (url.startsWith('/api/runs/')) return RUN
+      if (url === '/api/exits' && (init.method ?? 'GET') === 'GET') return { status: 200, body: { exits: [HOME] } }
+      return { status: 500, body: { error: 'not expected' } }
+    })
+  }
+
+  it('a Tor exit’s add is previewed: its check-mode run is shown, nothing is added, the form keeps it', async () => {
+    const calls = api()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await screen.findByTestId('exit-list')
+    const form = screen.getByRole('form', { name: 'Add an exit' })
+    await userEvent.type(within(form).getByLabelText('Exit name'), 'onion')
+    await userEvent.selectOptions(within(form).getByLabelText('Kind'), 'tor')
+    await userEvent.click(within(form).getByRole('button', { name: 'Preview' }))
+    expect(await within(form).findByRole('region', { name: 'Preview of the change' })).toHaveTextContent(
+      'Preview (check mode, nothing is changed)',
+    )
+    const sent = calls.filter((c) => c.init.method === 'POST')
+    expect(sent.map((c) => [c.url, body(c.init)])).toEqual([['/api/exits?preview=1', { name: 'onion', kind: 'tor' }]])
+    expect(within(form).getByLabelText('Exit name')).toHaveValue('onion')
+    expect(screen.queryByText(/Exit onion added/)).toBeNull()
+  })
+
+  it('a bad add is checked before its preview is asked for', async () => {
+    const calls = api()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await screen.findByTestId('exit-list')
+    const form = screen.getByRole('form', { name: 'Add an exit' })
+    await userEvent.type(within(form).getByLabelText('Exit name'), 'home')
+    await userEvent.click(within(form).getByRole('button', { name: 'Preview' }))
+    expect(within(form).getByText('An exit with this name exists.')).toBeInTheDocument()
+    expect(calls.filter((c) => c.init.method === 'POST')).toEqual([])
+  })
+
+  it('an exit’s removal is previewed: the run is shown and the exit stays listed', async () => {
+    const calls = api()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await userEvent.click(await screen.findByRole('button', { name: 'Preview removing home' }))
+    const preview = await screen.findByRole('region', { name: 'Preview of the change' })
+    expect(calls.filter((c) => c.init.method === 'DELETE').map((c) => c.url)).toEqual(['/api/exits/home?preview=1'])
+    expect(screen.getByTestId('exit-list')).toHaveTextContent('home')
+    expect(screen.queryByText(/Exit home removed/)).toBeNull()
+    await userEvent.click(within(preview).getByRole('button', { name: 'Close the preview' }))
+    expect(screen.queryByRole('region', { name: 'Preview of the change' })).toBeNull()
   })
 })
