@@ -7,6 +7,7 @@ import { ExitsCard } from './pages/Exits'
 import { FirewallPage } from './pages/Firewall'
 import { NetworkServicesPage } from './pages/NetworkServices'
 import { AddPeerForm, ChangePeerForm } from './pages/Peers'
+import { StorePage } from './pages/Store'
 import { UsersPage } from './pages/Users'
 import { routeFetch } from './test/fetch'
 import { FakeEventSource, useFakeEventSource } from './test/eventSource'
@@ -252,5 +253,75 @@ describe('previewing an exit’s add and removal', () => {
     expect(screen.queryByText(/Exit home removed/)).toBeNull()
     await userEvent.click(within(preview).getByRole('button', { name: 'Close the preview' }))
     expect(screen.queryByRole('region', { name: 'Preview of the change' })).toBeNull()
+  })
+})
+
+describe('previewing the store’s changes', () => {
+  const HELLO = {
+    id: 'hello', name: 'Hello', description: 'A tiny HTTP app.', latest: '1.0.0', versions: ['1.0.0'], installed: null,
+    state: null, data: false, memory: 32, disk: 20, routes: [{ host: 'hello', port: 8000, login: false }],
+  }
+  const PLAN = {
+    app: 'hello', name: 'Hello', version: '1.0.0', image: 'registry.example.org/hello@sha256:ab',
+    ports: [{ port: 8000, protocol: 'tcp', address: '127.0.0.1' }], memory: 32, memory_available: 16, disk: 20,
+    fits: false, problems: { memory: 'needs 32 MiB, 16 MiB available' }, routes: HELLO.routes, firewall: [],
+    data: { path: '/var/lib/pic/apps/hello', found: true, kept: true },
+  }
+  function api(overview: object) {
+    return routeFetch((url, init) => {
+      if (url === '/api/store?preview=1' && init.method === 'PUT') return { status: 202, body: { run_id: 'p1', preview: true } }
+      if (url === '/api/store/apps?preview=1' && init.method === 'POST')
+        return { status: 202, body: { run_id: 'p1', preview: true, plan: PLAN } }
+      if (url === '/api/store/apps/hello?preview=1&purge=1' && init.method === 'DELETE')
+        return {
+          status: 202,
+          body: { run_id: null, preview: true, plan: { app: 'hello', container: null, volumes: [], image: null, data: { path: '/var/lib/pic/apps/hello', found: true, kept: false } } },
+        }
+      if (url.startsWith('/api/runs/')) return RUN
+      if (url === '/api/store') return { status: 200, body: overview }
+      if (url === '/api/settings') return { status: 200, body: { domain: 'home.cell' } }
+      return { status: 500, body: { error: 'not expected' } }
+    })
+  }
+  const sent = (calls: ReturnType<typeof api>) => calls.filter((c) => c.init.method && c.init.method !== 'GET').map((c) => c.url)
+
+  it('turning the store on is previewed: its check-mode run is shown, nothing is turned on', async () => {
+    const calls = api({ enabled: false, index: '', installed: [], apps: [], error: null })
+    render(<MemoryRouter><StorePage /></MemoryRouter>)
+    await userEvent.click(await screen.findByRole('button', { name: 'Preview turning it on' }))
+    expect(await screen.findByRole('region', { name: 'Preview of the change' })).toHaveTextContent('Preview (check mode, nothing is changed)')
+    expect(sent(calls)).toEqual(['/api/store?preview=1'])
+    expect(body(calls.find((c) => c.init.method === 'PUT')!.init)).toEqual({ enabled: true })
+    expect(screen.getByRole('button', { name: 'Turn the store on' })).toBeEnabled()
+  })
+
+  it('an install is previewed: what it would do, that it does not fit and why, and the run of its route', async () => {
+    const calls = api({ enabled: true, index: '', installed: [], apps: [HELLO], error: null })
+    render(<MemoryRouter><StorePage /></MemoryRouter>)
+    await userEvent.click(await screen.findByRole('button', { name: 'Preview install' }))
+    const plan = await screen.findByTestId('app-plan')
+    expect(screen.getByRole('heading', { name: 'Preview: installing Hello 1.0.0' })).toBeInTheDocument()
+    expect(plan).toHaveTextContent('Pulls registry.example.org/hello@sha256:ab')
+    expect(plan).toHaveTextContent('Publishes port 8000/tcp on 127.0.0.1')
+    expect(plan).toHaveTextContent('Needs 32 MiB of memory (16 MiB available) and 20 MiB of disk')
+    expect(plan).toHaveTextContent('Answers at https://hello.home.cell/')
+    expect(plan).toHaveTextContent('Takes up the data of an earlier install in /var/lib/pic/apps/hello')
+    expect(within(plan).getByRole('alert')).toHaveTextContent('It does not fit: memory: needs 32 MiB, 16 MiB available')
+    expect(within(plan).getByRole('region', { name: 'Preview of the change' })).toBeInTheDocument()
+    expect(sent(calls)).toEqual(['/api/store/apps?preview=1'])
+    expect(body(calls.find((c) => c.init.method === 'POST')!.init)).toEqual({ app: 'hello', version: '1.0.0' })
+  })
+
+  it('a purge is previewed: its data would go; no run when the state does not change', async () => {
+    const calls = api({ enabled: true, index: '', installed: [], apps: [{ ...HELLO, data: true }], error: null })
+    render(<MemoryRouter><StorePage /></MemoryRouter>)
+    await userEvent.click(await screen.findByRole('button', { name: 'Purge…' }))
+    await userEvent.click(screen.getByRole('button', { name: 'Preview the purge' }))
+    const plan = await screen.findByTestId('app-plan')
+    expect(plan).toHaveTextContent('Deletes its data in /var/lib/pic/apps/hello')
+    expect(within(plan).queryByRole('region', { name: 'Preview of the change' })).toBeNull()
+    expect(sent(calls)).toEqual(['/api/store/apps/hello?preview=1&purge=1'])
+    await userEvent.click(within(plan).getByRole('button', { name: 'Close the preview' }))
+    expect(screen.queryByTestId('app-plan')).toBeNull()
   })
 })
