@@ -4,6 +4,10 @@ queues the check-mode run of the state it would make and saves, applies and logs
 import pytest
 import yaml
 from conftest import csrf, wait_run
+from test_api_exits import CONFIG as WG_CONFIG
+from test_api_exits import PRIVATE
+from test_exits_openvpn import CONFIG as OVPN_CONFIG
+from test_exits_openvpn import PASSWORD
 
 
 def snapshot(app, config):
@@ -150,3 +154,73 @@ def test_network_services_and_firewall_changes_previewed(app, admin, config, bac
     bad_body = {**body, "zones": ["moon"]} if "zones" in body else {**body, "name": "-"}
     bad = admin.post(path + "?preview=1", json=bad_body, headers=csrf(admin))
     assert bad.status_code == 400, bad.get_json()
+
+
+EXITS = [
+    {"name": "home", "config": WG_CONFIG},
+    {"name": "ovpn", "kind": "openvpn", "config": OVPN_CONFIG, "username": "me", "password": PASSWORD},
+    {"name": "onion", "kind": "tor"},
+]
+
+
+def secret_files(config):
+    return sorted(p.name for p in config.exits_dir.iterdir()) if config.exits_dir.exists() else []
+
+
+@pytest.mark.parametrize("body", EXITS, ids=[e.get("kind", "wireguard") for e in EXITS])
+def test_an_exit_added_and_removed_in_preview_only(app, admin, config, backend, body):
+    """The preview's run converges the exits role with the exit added (or removed); no version is
+    saved and no key or credential file is written (or removed): that happens only when applied."""
+    before = snapshot(app, config)
+    resp = admin.post("/api/exits?preview=1", json=body, headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    assert resp.get_json() == {"run_id": resp.get_json()["run_id"], "preview": True}
+    proposed, info = proposed_state(app, resp.get_json(), backend)
+    assert [e["name"] for e in proposed["exits"]] == [body["name"]] and "exits" in info["tags"]
+    assert PRIVATE not in yaml.safe_dump(proposed) and PASSWORD not in yaml.safe_dump(proposed)
+    assert snapshot(app, config) == before and secret_files(config) == []
+    assert admin.get("/api/exits").get_json() == {"exits": []}
+    # added for real, then its removal previewed: the files stay
+    resp = admin.post("/api/exits", json=body, headers=csrf(admin))
+    assert resp.status_code == 202, resp.get_json()
+    wait_run(app, resp.get_json()["run_id"])
+    made, files = snapshot(app, config), secret_files(config)
+    resp = admin.delete(f"/api/exits/{body['name']}?preview=1", headers=csrf(admin))
+    assert resp.status_code == 202 and resp.get_json()["preview"] is True, resp.get_json()
+    proposed, info = proposed_state(app, resp.get_json(), backend)
+    assert proposed["exits"] == [] and "exits" in info["tags"]
+    assert snapshot(app, config) == made and secret_files(config) == files
+
+
+@pytest.mark.parametrize(
+    "method,path,body,status,field",
+    [
+        ("post", "/api/exits", {"name": "wg2", "config": WG_CONFIG.replace(PRIVATE, "not-a-key")}, 400,
+         "config.PrivateKey"),
+        ("post", "/api/exits", {"name": "Bad!", "config": WG_CONFIG}, 400, "name"),
+        ("post", "/api/exits", {"name": "tor2", "kind": "tor"}, 400, "kind"),
+        ("post", "/api/exits", {"name": "home", "config": WG_CONFIG}, 409, "name"),
+        ("delete", "/api/exits/home", None, 409, "name"),
+        ("delete", "/api/exits/nowhere", None, 404, None),
+    ],
+)
+def test_a_bad_exit_change_is_refused_in_preview_as_it_would_be(app, admin, config, method, path, body, status,
+                                                                field):
+    """The same status and field as the change itself, nothing queued, saved or written."""
+    for made in ({"name": "home", "config": WG_CONFIG}, {"name": "onion", "kind": "tor"}):
+        resp = admin.post("/api/exits", json=made, headers=csrf(admin))
+        wait_run(app, resp.get_json()["run_id"])
+    resp = admin.post("/api/peers", json={"name": "phone", "route": "full"}, headers=csrf(admin))
+    wait_run(app, resp.get_json()["run_id"])
+    resp = admin.patch("/api/peers/phone", json={"exit": "home"}, headers=csrf(admin))
+    wait_run(app, resp.get_json()["run_id"])
+    before, files = snapshot(app, config), secret_files(config)
+    queued = len(app.extensions["pic"].runs.list())
+    kwargs = {"json": body} if body is not None else {}
+    for query in ("?preview=1", ""):
+        resp = getattr(admin, method)(path + query, headers=csrf(admin), **kwargs)
+        assert resp.status_code == status, (query, resp.get_json())
+        if field is not None:
+            assert field in resp.get_json()["fields"], resp.get_json()
+    assert snapshot(app, config) == before and secret_files(config) == files
+    assert len(app.extensions["pic"].runs.list()) == queued

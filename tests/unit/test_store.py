@@ -376,6 +376,8 @@ def test_the_container_manager(store, engine):
         ({"action": "store_install", "args": {"app": "hello", "version": "1;rm"}}, "version"),
         ({"action": "store_install", "args": {"app": "hello", "image": "x"}}, "image"),  # no free-form image
         ({"action": "store_remove", "args": {"app": "hello", "purge": "yes"}}, "purge"),
+        ({"action": "store_plan_install", "args": {"app": "hello", "image": "x"}}, "image"),
+        ({"action": "store_plan_remove", "args": {"app": "../etc"}}, "app"),
         ({"action": "container_action", "args": {"name": "a b", "operation": "stop"}}, "name"),
         ({"action": "container_action", "args": {"name": "pic-hello", "operation": "exec"}}, "operation"),
         ({"action": "container_logs", "args": {"name": "pic-hello", "lines": 0}}, "lines"),
@@ -577,3 +579,92 @@ def test_a_container_that_refuses_removal_for_a_moment_is_removed(store, engine,
     monkeypatch.setattr(store_module, "REMOVE_WAIT", 0)
     with pytest.raises(StoreError, match="state improper"):
         store.remove("hello")
+
+
+# --- previews: what an install or removal would do, nothing pulled, started, removed or saved -----------
+def test_an_install_plan_tells_what_it_would_do_and_whether_it_fits(store, engine, busy, store_config):
+    plan = store.plan_install("hello", "1.0.0")
+    assert plan["image"].startswith("registry.example.org/pic-test/hello@sha256:")
+    assert plan["ports"] == [{"port": 8000, "protocol": "tcp", "address": "127.0.0.1"}]
+    assert (plan["memory"], plan["memory_available"], plan["disk"]) == (32, 4096, 20)
+    assert plan["fits"] is True and plan["problems"] == {}
+    assert [r.get("host") for r in plan["routes"]] == ["hello", None]
+    assert plan["data"] == {"path": str(store.app_dir("hello")), "found": False, "kept": True}
+    # every conflict the install would refuse, by its field, with the same checks (_check_fits)
+    busy.add(8000)
+    tight = StoreManager(store_config, client=lambda: engine, host=fake_host(engine, busy, free_mib=5, mem_mib=8))
+    plan = tight.plan_install("hello", "1.0.0")
+    assert plan["fits"] is False and set(plan["problems"]) == {"ports", "disk", "memory"}
+    assert engine.pulls == [] and engine.container_objects == {} and not store.app_dir("hello").exists()
+
+
+def test_a_removal_plan_names_what_goes_and_what_stays(store, engine):
+    store.install("hello", "1.0.0")
+    pulls, names = list(engine.pulls), set(engine.container_objects)
+    plan = store.plan_remove("hello")
+    assert plan["container"] == "pic-hello" and plan["image"] is None
+    assert plan["data"] == {"path": str(store.app_dir("hello")), "found": True, "kept": True}
+    assert store.plan_remove("hello", purge=True)["image"] == store._running_manifest("hello")["image"]
+    assert set(engine.container_objects) == names and engine.pulls == pulls and store.app_dir("hello").is_dir()
+    with pytest.raises(NotFound):
+        store.plan_remove("notes")
+
+
+def test_store_changes_previewed_save_nothing_and_run_in_check_mode(store_app, api, store, engine, backend):
+    pic = store_app.extensions["pic"]
+    resp = api.put("/api/store?preview=1", json={"enabled": True}, headers=csrf(api))
+    assert resp.status_code == 202 and resp.get_json()["preview"] is True, resp.get_json()
+    info = wait_run(store_app, resp.get_json()["run_id"])
+    assert info["kind"] == "preview" and info["check"] is True and info["tags"] == ["store"]
+    assert state(store_app)["store"]["enabled"] is False
+    run_ok(store_app, api.put("/api/store", json={"enabled": True}, headers=csrf(api)))
+    version = pic.state.current_version()
+    # an install previewed: the plan, and the check-mode run of the state with the app recorded
+    resp = api.post("/api/store/apps?preview=1", json={"app": "hello", "version": "1.0.0"}, headers=csrf(api))
+    assert resp.status_code == 202, resp.get_json()
+    body = resp.get_json()
+    assert body["preview"] is True and body["plan"]["app"] == "hello" and body["plan"]["fits"] is True
+    info = wait_run(store_app, body["run_id"])
+    assert info["kind"] == "preview" and info["check"] is True and {"caddy", "ca"} <= set(info["tags"])
+    proposed = yaml.safe_load(next(r for r in backend.runs if r["id"] == body["run_id"])["proposed"])
+    assert [a["id"] for a in proposed["store"]["apps"]] == ["hello"]
+    assert pic.state.current_version() == version and state(store_app)["store"]["apps"] == []
+    assert engine.pulls == [] and engine.container_objects == {}
+    # installed for real, then its removal previewed: nothing removed
+    run_ok(store_app, api.post("/api/store/apps", json={"app": "hello", "version": "1.0.0"}, headers=csrf(api)))
+    version, names = pic.state.current_version(), set(engine.container_objects)
+    resp = api.delete("/api/store/apps/hello?preview=1&purge=1", headers=csrf(api))
+    assert resp.status_code == 202, resp.get_json()
+    body = resp.get_json()
+    assert body["plan"]["container"] == "pic-hello" and body["plan"]["data"]["kept"] is False
+    info = wait_run(store_app, body["run_id"])
+    assert info["kind"] == "preview" and "caddy" in info["tags"]
+    assert pic.state.current_version() == version and set(engine.container_objects) == names
+    assert store.app_dir("hello").is_dir()
+
+
+@pytest.mark.parametrize(
+    "method, path, body, status, field",
+    [
+        ("post", "/api/store/apps", {"app": "nothing"}, 404, "app"),
+        ("post", "/api/store/apps", {"app": "notes", "version": "9.9"}, 404, "version"),
+        ("post", "/api/store/apps", {"app": "hello"}, 409, "app"),  # installed already
+        ("post", "/api/store/apps", {"app": "Bad!"}, 400, "app"),
+        ("delete", "/api/store/apps/notes", None, 404, "app"),
+        ("put", "/api/store", {"enabled": False}, 400, "enabled"),  # apps are installed
+        ("put", "/api/store", {"index": "ftp://x"}, 400, "index"),
+    ],
+)
+def test_a_bad_store_change_is_refused_in_preview_as_it_would_be(store_app, api, store, engine, method, path, body,
+                                                                 status, field):
+    run_ok(store_app, api.put("/api/store", json={"enabled": True}, headers=csrf(api)))
+    run_ok(store_app, api.post("/api/store/apps", json={"app": "hello", "version": "1.0.0"}, headers=csrf(api)))
+    pic = store_app.extensions["pic"]
+    version, runs, names = pic.state.current_version(), len(pic.runs.list()), set(engine.container_objects)
+    kwargs = {"json": body} if body is not None else {}
+    for query in ("?preview=1", ""):
+        resp = getattr(api, method)(path + query, headers=csrf(api), **kwargs)
+        assert resp.status_code == status, (query, resp.get_json())
+        assert field in resp.get_json()["fields"], resp.get_json()
+    assert pic.state.current_version() == version and len(pic.runs.list()) == runs
+    assert set(engine.container_objects) == names

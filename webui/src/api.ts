@@ -352,6 +352,8 @@ export const endpoints = {
   exits: async () => (await api.get<T.ExitList>('/api/exits')).exits,
   addExit: (body: T.ExitRequest) => api.post<T.ExitAdded>('/api/exits', body),
   deleteExit: (name: string) => api.del<T.ExitRemoved>(`/api/exits/${encodeURIComponent(name)}`),
+  previewAddExit: (body: T.ExitRequest) => api.post<T.PreviewStarted>('/api/exits?preview=1', body),
+  previewDeleteExit: (name: string) => api.del<T.PreviewStarted>(`/api/exits/${encodeURIComponent(name)}?preview=1`),
   exitAddress: (name: string) => api.get<T.ExitPublicAddress>(`/api/exits/${encodeURIComponent(name)}/address`),
   caRootUrl: '/api/ca/root.pem',
   caCrlUrl: '/api/ca/crl.pem',
@@ -368,6 +370,12 @@ export const endpoints = {
   repairApp: (app: string) => api.post<T.RunId>(`/api/store/apps/${encodeURIComponent(app)}/repair`, {}),
   removeApp: (app: string, purge: boolean) =>
     api.del<T.RunId>(`/api/store/apps/${encodeURIComponent(app)}${purge ? '?purge=1' : ''}`),
+  // previews: the store role's check-mode run; an app's plan (nothing pulled, started or removed) and the
+  // check-mode run of its route (run_id null when the state does not change)
+  previewStore: (body: T.StoreSettings) => api.put<T.PreviewStarted>('/api/store?preview=1', body),
+  previewInstallApp: (body: T.StoreInstall) => api.post<T.StorePlanned>('/api/store/apps?preview=1', body),
+  previewRemoveApp: (app: string, purge: boolean) =>
+    api.del<T.StorePlanned>(`/api/store/apps/${encodeURIComponent(app)}?preview=1${purge ? '&purge=1' : ''}`),
   containers: () => api.get<T.Containers>('/api/containers'),
   containerAction: (name: string, action: T.ContainerAction) =>
     api.post<T.ContainerState>(`/api/containers/${encodeURIComponent(name)}/${action}`, {}),

@@ -3,9 +3,11 @@ import userEvent from '@testing-library/user-event'
 import { MemoryRouter } from 'react-router-dom'
 import { describe, expect, it, vi } from 'vitest'
 import { CellNetworkPage } from './pages/CellNetwork'
+import { ExitsCard } from './pages/Exits'
 import { FirewallPage } from './pages/Firewall'
 import { NetworkServicesPage } from './pages/NetworkServices'
 import { AddPeerForm, ChangePeerForm } from './pages/Peers'
+import { StorePage } from './pages/Store'
 import { UsersPage } from './pages/Users'
 import { routeFetch } from './test/fetch'
 import { FakeEventSource, useFakeEventSource } from './test/eventSource'
@@ -194,5 +196,132 @@ describe('previewing what a linked cell may reach', () => {
     // nothing was changed: no notice of a change, and the form still holds the choice to save
     expect(screen.queryByTestId('link-run')).toBeNull()
     expect(within(form).getByRole('button', { name: 'Save access' })).toBeEnabled()
+  })
+})
+
+describe('previewing an exit’s add and removal', () => {
+  const KEY = 'InnGRSFD74kw7hta1Wgx1R7QFHB6MIbH8lo6F8EYfDo='
+  const HOME = {
+    name: 'home', kind: 'wireguard', endpoint: 'exit.example.net:51820', address: '10.66.66.2/32', dns: [],
+    public_key: KEY, keepalive: 25, devices: [], keys_stored: true, preshared_key: false,
+    live: { unit: 'active', up: true, endpoint: '', latest_handshake: 0, rx: 0, tx: 0, now: 0 },
+  }
+  function api() {
+    return routeFetch((url, init) => {
+      if (url.endsWith('?preview=1')) return { status: 202, body: { run_id: 'p1', preview: true } }
+      if (url.startsWith('/api/runs/')) return RUN
+      if (url === '/api/exits' && (init.method ?? 'GET') === 'GET') return { status: 200, body: { exits: [HOME] } }
+      return { status: 500, body: { error: 'not expected' } }
+    })
+  }
+
+  it('a Tor exit’s add is previewed: its check-mode run is shown, nothing is added, the form keeps it', async () => {
+    const calls = api()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await screen.findByTestId('exit-list')
+    const form = screen.getByRole('form', { name: 'Add an exit' })
+    await userEvent.type(within(form).getByLabelText('Exit name'), 'onion')
+    await userEvent.selectOptions(within(form).getByLabelText('Kind'), 'tor')
+    await userEvent.click(within(form).getByRole('button', { name: 'Preview' }))
+    expect(await within(form).findByRole('region', { name: 'Preview of the change' })).toHaveTextContent(
+      'Preview (check mode, nothing is changed)',
+    )
+    const sent = calls.filter((c) => c.init.method === 'POST')
+    expect(sent.map((c) => [c.url, body(c.init)])).toEqual([['/api/exits?preview=1', { name: 'onion', kind: 'tor' }]])
+    expect(within(form).getByLabelText('Exit name')).toHaveValue('onion')
+    expect(screen.queryByText(/Exit onion added/)).toBeNull()
+  })
+
+  it('a bad add is checked before its preview is asked for', async () => {
+    const calls = api()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await screen.findByTestId('exit-list')
+    const form = screen.getByRole('form', { name: 'Add an exit' })
+    await userEvent.type(within(form).getByLabelText('Exit name'), 'home')
+    await userEvent.click(within(form).getByRole('button', { name: 'Preview' }))
+    expect(within(form).getByText('An exit with this name exists.')).toBeInTheDocument()
+    expect(calls.filter((c) => c.init.method === 'POST')).toEqual([])
+  })
+
+  it('an exit’s removal is previewed: the run is shown and the exit stays listed', async () => {
+    const calls = api()
+    render(<MemoryRouter><ExitsCard /></MemoryRouter>)
+    await userEvent.click(await screen.findByRole('button', { name: 'Preview removing home' }))
+    const preview = await screen.findByRole('region', { name: 'Preview of the change' })
+    expect(calls.filter((c) => c.init.method === 'DELETE').map((c) => c.url)).toEqual(['/api/exits/home?preview=1'])
+    expect(screen.getByTestId('exit-list')).toHaveTextContent('home')
+    expect(screen.queryByText(/Exit home removed/)).toBeNull()
+    await userEvent.click(within(preview).getByRole('button', { name: 'Close the preview' }))
+    expect(screen.queryByRole('region', { name: 'Preview of the change' })).toBeNull()
+  })
+})
+
+describe('previewing the store’s changes', () => {
+  const HELLO = {
+    id: 'hello', name: 'Hello', description: 'A tiny HTTP app.', latest: '1.0.0', versions: ['1.0.0'], installed: null,
+    state: null, data: false, memory: 32, disk: 20, routes: [{ host: 'hello', port: 8000, login: false }],
+  }
+  const PLAN = {
+    app: 'hello', name: 'Hello', version: '1.0.0', image: 'registry.example.org/hello@sha256:ab',
+    ports: [{ port: 8000, protocol: 'tcp', address: '127.0.0.1' }], memory: 32, memory_available: 16, disk: 20,
+    fits: false, problems: { memory: 'needs 32 MiB, 16 MiB available' }, routes: HELLO.routes, firewall: [],
+    data: { path: '/var/lib/pic/apps/hello', found: true, kept: true },
+  }
+  function api(overview: object) {
+    return routeFetch((url, init) => {
+      if (url === '/api/store?preview=1' && init.method === 'PUT') return { status: 202, body: { run_id: 'p1', preview: true } }
+      if (url === '/api/store/apps?preview=1' && init.method === 'POST')
+        return { status: 202, body: { run_id: 'p1', preview: true, plan: PLAN } }
+      if (url === '/api/store/apps/hello?preview=1&purge=1' && init.method === 'DELETE')
+        return {
+          status: 202,
+          body: { run_id: null, preview: true, plan: { app: 'hello', container: null, volumes: [], image: null, data: { path: '/var/lib/pic/apps/hello', found: true, kept: false } } },
+        }
+      if (url.startsWith('/api/runs/')) return RUN
+      if (url === '/api/store') return { status: 200, body: overview }
+      if (url === '/api/settings') return { status: 200, body: { domain: 'home.cell' } }
+      return { status: 500, body: { error: 'not expected' } }
+    })
+  }
+  const sent = (calls: ReturnType<typeof api>) => calls.filter((c) => c.init.method && c.init.method !== 'GET').map((c) => c.url)
+
+  it('turning the store on is previewed: its check-mode run is shown, nothing is turned on', async () => {
+    const calls = api({ enabled: false, index: '', installed: [], apps: [], error: null })
+    render(<MemoryRouter><StorePage /></MemoryRouter>)
+    await userEvent.click(await screen.findByRole('button', { name: 'Preview turning it on' }))
+    expect(await screen.findByRole('region', { name: 'Preview of the change' })).toHaveTextContent('Preview (check mode, nothing is changed)')
+    expect(sent(calls)).toEqual(['/api/store?preview=1'])
+    expect(body(calls.find((c) => c.init.method === 'PUT')!.init)).toEqual({ enabled: true })
+    expect(screen.getByRole('button', { name: 'Turn the store on' })).toBeEnabled()
+  })
+
+  it('an install is previewed: what it would do, that it does not fit and why, and the run of its route', async () => {
+    const calls = api({ enabled: true, index: '', installed: [], apps: [HELLO], error: null })
+    render(<MemoryRouter><StorePage /></MemoryRouter>)
+    await userEvent.click(await screen.findByRole('button', { name: 'Preview install' }))
+    const plan = await screen.findByTestId('app-plan')
+    expect(screen.getByRole('heading', { name: 'Preview: installing Hello 1.0.0' })).toBeInTheDocument()
+    expect(plan).toHaveTextContent('Pulls registry.example.org/hello@sha256:ab')
+    expect(plan).toHaveTextContent('Publishes port 8000/tcp on 127.0.0.1')
+    expect(plan).toHaveTextContent('Needs 32 MiB of memory (16 MiB available) and 20 MiB of disk')
+    expect(plan).toHaveTextContent('Answers at https://hello.home.cell/')
+    expect(plan).toHaveTextContent('Takes up the data of an earlier install in /var/lib/pic/apps/hello')
+    expect(within(plan).getByRole('alert')).toHaveTextContent('It does not fit: memory: needs 32 MiB, 16 MiB available')
+    expect(within(plan).getByRole('region', { name: 'Preview of the change' })).toBeInTheDocument()
+    expect(sent(calls)).toEqual(['/api/store/apps?preview=1'])
+    expect(body(calls.find((c) => c.init.method === 'POST')!.init)).toEqual({ app: 'hello', version: '1.0.0' })
+  })
+
+  it('a purge is previewed: its data would go; no run when the state does not change', async () => {
+    const calls = api({ enabled: true, index: '', installed: [], apps: [{ ...HELLO, data: true }], error: null })
+    render(<MemoryRouter><StorePage /></MemoryRouter>)
+    await userEvent.click(await screen.findByRole('button', { name: 'Purge…' }))
+    await userEvent.click(screen.getByRole('button', { name: 'Preview the purge' }))
+    const plan = await screen.findByTestId('app-plan')
+    expect(plan).toHaveTextContent('Deletes its data in /var/lib/pic/apps/hello')
+    expect(within(plan).queryByRole('region', { name: 'Preview of the change' })).toBeNull()
+    expect(sent(calls)).toEqual(['/api/store/apps/hello?preview=1&purge=1'])
+    await userEvent.click(within(plan).getByRole('button', { name: 'Close the preview' }))
+    expect(screen.queryByTestId('app-plan')).toBeNull()
   })
 })

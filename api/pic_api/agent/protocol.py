@@ -247,6 +247,9 @@ ACTIONS: dict[str, tuple[dict[str, Check], dict[str, tuple[Check, Any]]]] = {
     "store_repair": ({"app": _typed("Label")}, {"version": (_typed("AppVersion"), None)}),
     "store_upgrade": ({"app": _typed("Label")}, {"version": (_typed("AppVersion"), None)}),
     "store_remove": ({"app": _typed("Label")}, {"purge": (_bool, False)}),
+    # what an install or a removal would do, changing nothing (a preview)
+    "store_plan_install": ({"app": _typed("Label")}, {"version": (_typed("AppVersion"), None)}),
+    "store_plan_remove": ({"app": _typed("Label")}, {"purge": (_bool, False)}),
     "containers": ({}, {}),
     "container_action": ({"name": _typed("ContainerName"), "operation": _typed("ContainerAction")}, {}),
     "container_logs": ({"name": _typed("ContainerName")}, {"lines": (_limit, 200)}),

@@ -132,7 +132,9 @@ class ExitManager:
         for which in SECRET_FILES:
             self.key_file(name, which).unlink(missing_ok=True)
 
-    def add(self, body: Any) -> tuple[Run, dict[str, Any]]:
+    def add(self, body: Any, preview: bool = False) -> tuple[Run, dict[str, Any]]:
+        """Add an exit; with ``preview`` its check-mode run, refused as the change would be, with nothing
+        saved and no key file written (the exits role lets a preview's new exit lack its keys)."""
         data = {"kind": "wireguard", **checked(schema.EXIT, body)}
         try:
             if data["kind"] == "tor":
@@ -170,12 +172,13 @@ class ExitManager:
             return dict(exit_)
 
         # the keys are written once the state that names the exit is saved, before its converge reads them
-        return self.changes.apply(
-            change, f"add exit {exit_['name']}", schema.EXIT,
+        return self.changes.apply_or_preview(
+            preview, change, f"add exit {exit_['name']}", schema.EXIT,
             before_run=lambda ex: self._save_secrets(ex["name"], secrets),
         )
 
-    def delete(self, name: str) -> Run:
+    def delete(self, name: str, preview: bool = False) -> Run:
+        """Remove an exit and its key files; with ``preview`` its check-mode run, the files kept."""
         def change(state: dict[str, Any]) -> dict[str, Any]:
             exits = state.get("exits", [])
             gone = next((e for e in exits if e["name"] == name), None)
@@ -188,5 +191,6 @@ class ExitManager:
             state["exits"] = [e for e in exits if e["name"] != name]
             return gone
 
-        run, _ = self.changes.apply(change, f"delete exit {name}", before_run=lambda ex: self._remove_secrets(name))
+        run, _ = self.changes.apply_or_preview(preview, change, f"delete exit {name}",
+                                               before_run=lambda ex: self._remove_secrets(name))
         return run

@@ -401,28 +401,35 @@ class StoreManager:
     def _check_fits(self, manifest: dict[str, Any], exclude_app: str | None = None,
                     extra_bytes: int = 0, own_ports: frozenset[tuple[int, str]] = frozenset()) -> None:
         """Port, disk and memory conflicts, before anything changes (a 409 naming the field)."""
+        for conflict in self._misfits(manifest, exclude_app, extra_bytes, own_ports):
+            raise conflict
+
+    def _misfits(self, manifest: dict[str, Any], exclude_app: str | None = None,
+                 extra_bytes: int = 0, own_ports: frozenset[tuple[int, str]] = frozenset()) -> Iterator[Conflict]:
+        """Each port, disk and memory conflict of ``manifest`` with the host, as the 409 it makes."""
         taken = self._published(exclude_app)
         opened = {(o["port"], o["protocol"]) for o in manifest["firewall"]}
         wanted = [(p, "tcp") for p in manifest["ports"]] + sorted(k for k in opened if k[1] == "udp")
         for port, proto in wanted:
             if (port, proto) in taken:
-                raise Conflict(f"port {port}/{proto} is published by the container {taken[(port, proto)]}",
-                                {"ports": f"{port} is taken by {taken[(port, proto)]}"})
+                yield Conflict(f"port {port}/{proto} is published by the container {taken[(port, proto)]}",
+                               {"ports": f"{port} is taken by {taken[(port, proto)]}"})
+                continue
             if (port, proto) in own_ports:
                 continue
             address = "0.0.0.0" if (port, proto) in opened else "127.0.0.1"
             if not self.host.port_free(port, address, proto):
-                raise Conflict(f"port {port}/{proto} is in use on the cell", {"ports": f"{port} is in use on the cell"})
+                yield Conflict(f"port {port}/{proto} is in use on the cell", {"ports": f"{port} is in use on the cell"})
         need = manifest["disk"] * 1024 * 1024 + extra_bytes
         self.config.apps_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         free = self.host.free_bytes(self.config.apps_dir)
         if free < need:
-            raise Conflict(f"{manifest['name']} needs {need // 2**20} MiB of disk, {free // 2**20} MiB are free",
-                            {"disk": f"needs {need // 2**20} MiB, {free // 2**20} MiB free"})
+            yield Conflict(f"{manifest['name']} needs {need // 2**20} MiB of disk, {free // 2**20} MiB are free",
+                           {"disk": f"needs {need // 2**20} MiB, {free // 2**20} MiB free"})
         available = self.host.mem_available_mib()
         if available is not None and available < manifest["memory"]:
-            raise Conflict(f"{manifest['name']} needs {manifest['memory']} MiB of memory, {available} MiB are "
-                            "available", {"memory": f"needs {manifest['memory']} MiB, {available} MiB available"})
+            yield Conflict(f"{manifest['name']} needs {manifest['memory']} MiB of memory, {available} MiB are "
+                           "available", {"memory": f"needs {manifest['memory']} MiB, {available} MiB available"})
 
     def _pull(self, steps: Steps, image: str) -> None:
         with steps.step(f"Pull {image}"):
@@ -520,10 +527,20 @@ class StoreManager:
         container it made and keeps the app's directory (an earlier install's data may be there)."""
         steps = Steps(emit)
         manifest = self.manifest(app_id, version)
-        if self._find(self.container_name(app_id)) is not None:
-            raise Conflict(f"{app_id} is installed already (its container {self.container_name(app_id)} exists)",
-                            {"app": "installed already"})
+        if (installed := self._installed(app_id)) is not None:
+            raise installed
         return self._install(steps, manifest)
+
+    def _installed(self, app_id: str) -> Conflict | None:
+        """The 409 of an install of an app whose container exists."""
+        if self._find(self.container_name(app_id)) is None:
+            return None
+        return Conflict(f"{app_id} is installed already (its container {self.container_name(app_id)} exists)",
+                        {"app": "installed already"})
+
+    def _has_data(self, app_id: str) -> bool:
+        """An earlier install's data is in the app's directory (an install finds it, a removal keeps it)."""
+        return self.app_dir(app_id).is_dir() and any(self.app_dir(app_id).iterdir())
 
     def repair(self, app_id: str, version: str | None = None, emit: Emit | None = None) -> dict[str, Any]:
         """Install an app again over its own data and secrets: after a restore (which puts its directory
@@ -541,7 +558,7 @@ class StoreManager:
         app_id = manifest["id"]
         self._check_fits(manifest)
         self._pull(steps, manifest["image"])
-        found = self.app_dir(app_id).is_dir() and any(self.app_dir(app_id).iterdir())
+        found = self._has_data(app_id)
         self.app_dir(app_id).mkdir(mode=0o700, parents=True, exist_ok=True)
         if found:
             steps.note("Find the app's data", f"the data of an earlier install is in {self.app_dir(app_id)}: kept")
@@ -621,15 +638,13 @@ class StoreManager:
     def remove(self, app_id: str, purge: bool = False, emit: Emit | None = None) -> dict[str, Any]:
         """Stop and delete the container; the data stays unless ``purge`` (then its image goes too)."""
         steps = Steps(emit)
-        container = self._find(self.container_name(app_id))
+        container = self._removable(app_id)
         manifest = self._running_manifest(app_id)
-        if container is None and not self.app_dir(app_id).exists():
-            raise NotFound(f"{app_id} is not installed", {"app": "not installed"})
         if container is not None:
             with steps.step(f"Stop and delete the container of {app_id}"):
                 self._remove_container(self.container_name(app_id))
         with steps.step(f"Delete the engine's volumes of {app_id}"):
-            for volume in self._engine(lambda c: c.volumes.list(filters={"label": f"{LABEL_APP}={app_id}"})):
+            for volume in self._app_volumes(app_id):
                 self._engine(lambda c, volume=volume: volume.remove(force=True))
         if not purge:
             steps.note("Keep the data", f"the data of {app_id} stays in {self.app_dir(app_id)}; a reinstall finds it")
@@ -643,6 +658,49 @@ class StoreManager:
                 except docker.errors.DockerException as exc:  # in use or gone: not worth failing a purge
                     log.info("image of %s kept: %s", app_id, exc)
         return {"purged": True, "data": None}
+
+    def _removable(self, app_id: str) -> Any | None:
+        """The app's container (None when only its directory is left); a 404 when neither is there."""
+        container = self._find(self.container_name(app_id))
+        if container is None and not self.app_dir(app_id).exists():
+            raise NotFound(f"{app_id} is not installed", {"app": "not installed"})
+        return container
+
+    def _app_volumes(self, app_id: str) -> list[Any]:
+        return self._engine(lambda c: c.volumes.list(filters={"label": f"{LABEL_APP}={app_id}"}))
+
+    # what an install or a removal would do (a preview: nothing is pulled, started or removed) -------
+    def plan_install(self, app_id: str, version: str | None = None) -> dict[str, Any]:
+        """What installing the app would do: its image, the ports it publishes (on 127.0.0.1 but its
+        openings), the memory and disk it needs and whether it fits (each conflict the install would
+        refuse, by field), its routes and openings, and whether an earlier install's data is found."""
+        manifest = self.manifest(app_id, version)
+        problems: dict[str, str] = {}
+        for conflict in filter(None, (self._installed(app_id), *self._misfits(manifest))):
+            for field, why in conflict.fields.items():
+                problems.setdefault(field, why)
+        ports = [{"port": int(spec.split("/")[0]), "protocol": spec.split("/")[1],
+                  "address": bound[0] if isinstance(bound, tuple) else "0.0.0.0"}
+                 for spec, bound in self._publishing(manifest).items()]
+        return {
+            "app": app_id, "name": manifest["name"], "version": manifest["version"], "image": manifest["image"],
+            "ports": ports, "memory": manifest["memory"], "memory_available": self.host.mem_available_mib(),
+            "disk": manifest["disk"], "fits": not problems, "problems": problems, "routes": manifest["routes"],
+            "firewall": manifest["firewall"],
+            "data": {"path": str(self.app_dir(app_id)), "found": self._has_data(app_id), "kept": True},
+        }
+
+    def plan_remove(self, app_id: str, purge: bool = False) -> dict[str, Any]:
+        """What removing the app would do: its container and engine volumes go; its data stays, or with
+        ``purge`` goes with its image."""
+        container = self._removable(app_id)
+        manifest = self._running_manifest(app_id)
+        return {
+            "app": app_id, "container": container.name if container is not None else None,
+            "volumes": sorted(v.name for v in self._app_volumes(app_id)),
+            "image": manifest["image"] if purge and manifest else None,
+            "data": {"path": str(self.app_dir(app_id)), "found": self._has_data(app_id), "kept": not purge},
+        }
 
     # the container manager ------------------------------------------------------------------
     def containers(self) -> list[dict[str, Any]]:
@@ -729,6 +787,7 @@ class StoreManager:
 # --- the agent's store actions (agent/protocol.py validates their arguments) -----------------------
 ACTIONS = frozenset({
     "store_catalog", "store_manifest", "store_install", "store_repair", "store_upgrade", "store_remove",
+    "store_plan_install", "store_plan_remove",
     "containers", "container_action", "container_logs", "container_inspect", "image_pull", "volumes",
 })
 
@@ -751,6 +810,10 @@ def perform(factory: Callable[[], StoreManager], action: str, args: dict[str, An
             return s.upgrade(args["app"], args["version"], emit)
         if action == "store_remove":
             return s.remove(args["app"], args["purge"], emit)
+        if action == "store_plan_install":
+            return {"plan": s.plan_install(args["app"], args["version"])}
+        if action == "store_plan_remove":
+            return {"plan": s.plan_remove(args["app"], args["purge"])}
         if action == "containers":
             return {"containers": s.containers()}
         if action == "container_action":

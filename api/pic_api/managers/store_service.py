@@ -87,11 +87,13 @@ class StoreService:
                 out["error"] = exc.message
         return out
 
-    def update(self, body: Any) -> Run:
-        """Turn the store on or off, or point it at another index: converges the store role."""
+    def update(self, body: Any, preview: bool = False) -> Run:
+        """Turn the store on or off, or point it at another index: converges the store role (with
+        ``preview``, its check-mode run, nothing saved)."""
         data = checked(schema.STORE_SETTINGS, body)
-        run, _ = self.changes.apply(lambda state: schema.STORE_SETTINGS.patch(state, data),
-                                    "change the store settings: " + ", ".join(sorted(data)), schema.STORE_SETTINGS)
+        run, _ = self.changes.apply_or_preview(preview, lambda state: schema.STORE_SETTINGS.patch(state, data),
+                                               "change the store settings: " + ", ".join(sorted(data)),
+                                               schema.STORE_SETTINGS)
         return run
 
     # install, upgrade, remove ----------------------------------------------------------------
@@ -125,14 +127,7 @@ class StoreService:
         return self.changes.runs.converge_in(run, emit, should_cancel)
 
     def install(self, body: Any) -> Run:
-        data = checked(schema.STORE_INSTALL, body)
-        app_id = data["app"]
-        self._require_enabled()
-        state = self.changes.state.load()
-        if any(a["id"] == app_id for a in state["store"]["apps"]):
-            raise Conflict(f"{app_id} is installed already", {"app": "installed already"})
-        manifest = self._call("store_manifest", app=app_id, version=data.get("version"))["manifest"]
-        self._check_record(state, app_record(manifest))
+        app_id, manifest = self._installable(body)
         version = manifest["version"]
 
         def job(run: Run, emit: Emit, should_cancel: Callable[[], bool]) -> str:
@@ -144,6 +139,38 @@ class StoreService:
                 raise RunFailed(f"{app_id} cannot be recorded: {exc.message} {exc.fields}") from None
 
         return self.changes.runs.submit("store", [], description=f"install {app_id} {version}", job=job)
+
+    def _installable(self, body: Any) -> tuple[str, dict[str, Any]]:
+        """The app an install request names and its manifest, refused as its 400/404/409 before anything runs."""
+        data = checked(schema.STORE_INSTALL, body)
+        app_id = data["app"]
+        self._require_enabled()
+        state = self.changes.state.load()
+        if any(a["id"] == app_id for a in state["store"]["apps"]):
+            raise Conflict(f"{app_id} is installed already", {"app": "installed already"})
+        manifest = self._call("store_manifest", app=app_id, version=data.get("version"))["manifest"]
+        self._check_record(state, app_record(manifest))
+        return app_id, manifest
+
+    # previews: what an install or a removal would do, nothing pulled, started or removed -----------
+    def preview_install(self, body: Any) -> tuple[Run, dict[str, Any]]:
+        """The engine's plan of the install (image, ports, memory and whether it fits, data found) and
+        the check-mode run of the state with the app recorded (its route, names and openings)."""
+        app_id, manifest = self._installable(body)
+        plan = self._call("store_plan_install", app=app_id, version=manifest["version"])["plan"]
+        run, _ = self.changes.preview(self._record(app_record(manifest), app_id),
+                                      f"install {app_id} {manifest['version']}")
+        return run, plan
+
+    def preview_remove(self, app_id: str, purge: bool) -> tuple[Run | None, dict[str, Any]]:
+        """The engine's plan of the removal (container, volumes, data kept or purged) and, for a recorded
+        app, the check-mode run of the state without it (None: only leftover data, the state stays)."""
+        app_id, recorded = self._removable(app_id, purge)
+        plan = self._call("store_plan_remove", app=app_id, purge=purge)["plan"]
+        if not recorded:
+            return None, plan
+        run, _ = self.changes.preview(self._record(None, app_id), f"remove {app_id}")
+        return run, plan
 
     def upgrade(self, app_id: str, body: Any) -> Run:
         data = checked(schema.STORE_UPGRADE, body)
@@ -183,11 +210,16 @@ class StoreService:
 
         return self.changes.runs.submit("store", [], description=f"repair {app_id} (its data kept)", job=job)
 
-    def remove(self, app_id: str, purge: bool) -> Run:
+    def _removable(self, app_id: str, purge: bool) -> tuple[str, bool]:
+        """The app a removal names and whether the state records it; a 404 for neither recorded nor purged."""
         app_id = _path_value("Label", app_id, "app")
         recorded = any(a["id"] == app_id for a in self._store()["apps"])
         if not recorded and not purge:
             raise NotFound(f"{app_id} is not installed", {"app": "not installed"})
+        return app_id, recorded
+
+    def remove(self, app_id: str, purge: bool) -> Run:
+        app_id, recorded = self._removable(app_id, purge)
 
         def job(run: Run, emit: Emit, should_cancel: Callable[[], bool]) -> str:
             try:

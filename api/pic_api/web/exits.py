@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify
 from ..core import schema
 from .common import cell, json_body
 from .openapi import doc
+from .settings import PREVIEWABLE, preview_flag, preview_started
 
 exits_bp = Blueprint("exits", __name__, url_prefix="/api/exits")
 NAME = {"name": {"$ref": "#/$defs/ExitName"}}
@@ -30,8 +31,11 @@ def exits_list() -> Any:
     202,
     body=schema.EXIT,
     errors=(409,),
+    **PREVIEWABLE,
 )
 def exits_add() -> Any:
+    if preview_flag():
+        return preview_started(cell().exits.add(json_body(), preview=True)[0])
     run, exit_ = cell().exits.add(json_body())
     return jsonify(exit=exit_, run_id=run.id), 202
 
@@ -52,6 +56,8 @@ def exits_address(name: str) -> Any:
 
 @exits_bp.delete("/<name>")
 @doc("Remove an exit (409 while a device uses it) and its key files", "ExitRemoved", 202, params=NAME,
-     errors=(404, 409))
+     errors=(404, 409), **PREVIEWABLE)
 def exits_delete(name: str) -> Any:
+    if preview_flag():
+        return preview_started(cell().exits.delete(name, preview=True))
     return jsonify(run_id=cell().exits.delete(name).id), 202

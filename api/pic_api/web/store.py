@@ -11,9 +11,18 @@ from ..core.validators import ValidationError, check_count
 from ..managers.errors import InvalidInput
 from .common import cell, flag_query, json_body, query_flag
 from .openapi import doc
+from .settings import PREVIEW_QUERY, PREVIEWABLE, preview_flag, preview_started
 
 store_bp = Blueprint("store", __name__, url_prefix="/api/store")
 APP = {"app": {"$ref": "#/$defs/Label"}}
+# @doc of an app's install or removal that may be previewed: ?preview=1 answers 202 StorePlanned
+PLANNED: dict[str, Any] = {202: "StorePlanned"}
+
+
+def planned(run: Any, plan: dict[str, Any]) -> tuple[Any, int]:
+    """The answer to an install or removal sent with ?preview=1: the engine's plan and the check-mode run
+    of the state it changes (null when it changes none)."""
+    return jsonify(run_id=run.id if run is not None else None, preview=True, plan=plan), 202
 LOG_LINES_MAX = 5000
 
 
@@ -25,15 +34,21 @@ def store_get() -> Any:
 
 @store_bp.put("")
 @doc("Turn the store on or off or choose its index; converges the store role", "RunId", 202,
-     body=schema.STORE_SETTINGS)
+     body=schema.STORE_SETTINGS, **PREVIEWABLE)
 def store_put() -> Any:
+    if preview_flag():
+        return preview_started(cell().store.update(json_body(), preview=True))
     return jsonify(run_id=cell().store.update(json_body()).id), 202
 
 
 @store_bp.post("/apps")
 @doc("Install an app of the index (its newest version unless one is given): a run that pulls, starts, waits "
-     "for health, records it and converges its route", "RunId", 202, body=schema.STORE_INSTALL, errors=(404, 409))
+     "for health, records it and converges its route. ?preview=1: what it would do (image, ports, memory and "
+     "whether it fits, data found) and the check-mode run of its route, nothing pulled or started", "RunId", 202,
+     body=schema.STORE_INSTALL, errors=(404, 409), query=PREVIEW_QUERY, also=PLANNED)
 def store_install() -> Any:
+    if preview_flag():
+        return planned(*cell().store.preview_install(json_body()))
     return jsonify(run_id=cell().store.install(json_body()).id), 202
 
 
@@ -54,9 +69,12 @@ def store_repair(app: str) -> Any:
 
 
 @store_bp.delete("/apps/<app>")
-@doc("Remove an app: its container and route; its data stays unless ?purge=1", "RunId", 202, params=APP,
-     query=flag_query("purge"), errors=(404,))
+@doc("Remove an app: its container and route; its data stays unless ?purge=1. ?preview=1: what it would "
+     "remove and keep, and the check-mode run of the state without it, nothing removed", "RunId", 202,
+     params=APP, query={**flag_query("purge"), **PREVIEW_QUERY}, also=PLANNED, errors=(404,))
 def store_remove(app: str) -> Any:
+    if preview_flag():
+        return planned(*cell().store.preview_remove(app, query_flag("purge")))
     return jsonify(run_id=cell().store.remove(app, query_flag("purge")).id), 202
 
 

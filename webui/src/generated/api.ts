@@ -1391,6 +1391,46 @@ export type StoreOverview = {
   error: string | null
 }
 
+export type StorePlan = {
+  app: Label
+  name?: AppName
+  version?: AppVersion
+  image?: string
+  ports?: {
+    port: number
+    protocol: string
+    address: string
+  }[]
+  /** MiB the app needs */
+  memory?: number
+  /** MiB the host has available */
+  memory_available?: number | null
+  /** MiB of disk the app needs */
+  disk?: number
+  /** no port, disk or memory conflict */
+  fits?: boolean
+  /** what the install would refuse, by field (app, ports, disk, memory) */
+  problems?: Record<string, string>
+  routes?: StoreRoute[]
+  firewall?: StoreOpening[]
+  /** a removal: the container that goes */
+  container?: string | null
+  /** a removal: the engine's volumes that go */
+  volumes?: string[]
+  data: {
+    path: string
+    found: boolean
+    kept: boolean
+  }
+}
+
+export type StorePlanned = {
+  /** the check-mode run of the state it changes */
+  run_id: string | null
+  preview: true
+  plan: StorePlan
+}
+
 export type ContainerPort = {
   container_port: number
   protocol: string

@@ -8,8 +8,9 @@ import { useState, type ChangeEvent, type FormEvent } from 'react'
 import { endpoints } from '../api'
 import type { ExitKind, ExitLive, ExitPublicAddress, ExitRequest, ExitView } from '../generated/api'
 import { limits } from '../generated/api'
+import { ChangeButtons, ChangePreview } from '../components/ChangePreview'
 import { RunNotice } from '../components/Confirm'
-import { buttonPrimary, buttonSecondary, Card, ErrorNote, Field, FormError, inputClass, Loading, showRefusal, useLiveApi } from '../components/ui'
+import { buttonSecondary, Card, ErrorNote, Field, FormError, inputClass, Loading, showRefusal, useLiveApi } from '../components/ui'
 import { formatSize } from './Containers'
 import { handshakeAgo } from './WireGuard'
 
@@ -136,6 +137,9 @@ export function ExitsCard() {
   const [busy, setBusy] = useState(false)
   const [notice, setNotice] = useState<{ text: string; runId?: string } | null>(null)
   const [removeError, setRemoveError] = useState<unknown>(null)
+  // the check-mode runs of an add (under the form) and of a removal (under the list): nothing is changed
+  const [preview, setPreview] = useState<string | null>(null)
+  const [removePreview, setRemovePreview] = useState<string | null>(null)
   // each exit's address as the internet sees it, asked when the admin checks (it sends a request out)
   const [seen, setSeen] = useState<Record<string, { busy: boolean; text?: string; ok?: boolean }>>({})
   const list: ExitView[] = exits.data ?? []
@@ -150,8 +154,7 @@ export function ExitsCard() {
     }
   }
 
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault()
+  const send = async (previewOnly: boolean) => {
     setFormError(null)
     setNotice(null)
     const errs = validateExit(form, list.map((e) => e.name), list.find((e) => e.kind === 'tor')?.name)
@@ -159,7 +162,12 @@ export function ExitsCard() {
     if (Object.keys(errs).length) return
     setBusy(true)
     try {
+      if (previewOnly) {
+        setPreview((await endpoints.previewAddExit(exitBody(form))).run_id)
+        return
+      }
       const res = await endpoints.addExit(exitBody(form))
+      setPreview(null)
       setForm({ ...EMPTY, kind: form.kind })
       setNotice({ text: `Exit ${res.exit.name} added; its tunnel comes up when the run ends.`, runId: res.run_id })
       exits.reload()
@@ -170,11 +178,21 @@ export function ExitsCard() {
     }
   }
 
-  const remove = async (name: string) => {
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault()
+    void send(false)
+  }
+
+  const remove = async (name: string, previewOnly = false) => {
     setRemoveError(null)
     setNotice(null)
     try {
+      if (previewOnly) {
+        setRemovePreview((await endpoints.previewDeleteExit(name)).run_id)
+        return
+      }
       const res = await endpoints.deleteExit(name)
+      setRemovePreview(null)
       setNotice({ text: `Exit ${name} removed.`, runId: res.run_id })
       exits.reload()
     } catch (e) {
@@ -259,6 +277,9 @@ export function ExitsCard() {
                     {seen[e.name]?.busy ? 'Checking…' : `Check ${e.name}’s address`}
                   </button>
                 )}
+                <button type="button" className={buttonSecondary} onClick={() => void remove(e.name, true)}>
+                  Preview removing {e.name}
+                </button>
                 <button type="button" className={buttonSecondary} onClick={() => void remove(e.name)}>
                   Remove {e.name}
                 </button>
@@ -267,6 +288,7 @@ export function ExitsCard() {
           ))}
         </ul>
       )}
+      {removePreview && <ChangePreview runId={removePreview} onClose={() => setRemovePreview(null)} />}
       <form onSubmit={submit} noValidate aria-label="Add an exit">
         <FormError error={formError} />
         <Field id="exit-name" label="Exit name" error={errors.name} hint="Such as vpnhome: a-z and 0-9, at most 10.">
@@ -368,9 +390,8 @@ export function ExitsCard() {
             ))}
           </ul>
         )}
-        <button type="submit" className={buttonPrimary} disabled={busy}>
-          {busy ? 'Adding…' : 'Add exit'}
-        </button>
+        <ChangeButtons label="Add exit" busyLabel="Adding…" busy={busy} onPreview={() => void send(true)}
+          preview={preview} onClosePreview={() => setPreview(null)} />
       </form>
     </Card>
   )

@@ -1,9 +1,11 @@
 // The service store: turn it on, choose its index, and install, upgrade, remove or purge apps. Each
 // change is a run (pull, start, health, then the converge that publishes the app's names and
-// routes), shown live with the run view.
+// routes), shown live with the run view. Turning it on or off, its index, an install and a removal
+// can be previewed first: the check-mode run, and for an app what it would do (its plan).
 import { useState, type FormEvent } from 'react'
 import { ApiError, endpoints, type CatalogApp, type StoreOverview } from '../api'
-import { limits } from '../generated/api'
+import { limits, type StorePlan, type StorePlanned } from '../generated/api'
+import { ChangePreview } from '../components/ChangePreview'
 import { RunView } from '../components/RunView'
 import {
   buttonDanger,
@@ -41,12 +43,18 @@ export function StoreSettingsForm({ overview, onRun }: { overview: StoreOverview
   const [index, setIndex] = useState(overview.index)
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  const [preview, setPreview] = useState<string | null>(null)
 
-  async function send(body: { enabled?: boolean; index?: string }, title: string) {
+  async function send(body: { enabled?: boolean; index?: string }, title: string, previewOnly = false) {
     setBusy(true)
     setError(null)
     try {
+      if (previewOnly) {
+        setPreview((await endpoints.previewStore(body)).run_id)
+        return
+      }
       const { run_id } = await endpoints.saveStore(body)
+      setPreview(null)
       onRun(run_id, title)
     } catch (e) {
       setError(e instanceof ApiError ? (e.fields.index ?? e.fields.enabled ?? e.message) : errorText(e))
@@ -55,15 +63,15 @@ export function StoreSettingsForm({ overview, onRun }: { overview: StoreOverview
     }
   }
 
-  function saveIndex(ev: FormEvent) {
-    ev.preventDefault()
+  function saveIndex(previewOnly: boolean) {
     const value = index.trim()
     if (value && !INDEX_RE.test(value)) {
       setError(`Enter ${limits.IndexLocation.description}.`)
       return
     }
-    void send({ index: value }, 'Changing the store’s index')
+    void send({ index: value }, 'Changing the store’s index', previewOnly)
   }
+  const previewed = preview && <ChangePreview runId={preview} onClose={() => setPreview(null)} />
 
   if (!overview.enabled)
     return (
@@ -73,13 +81,25 @@ export function StoreSettingsForm({ overview, onRun }: { overview: StoreOverview
           (a converge of the store role).
         </p>
         {error && <ErrorNote error={error} />}
-        <button type="button" className={buttonPrimary} disabled={busy} onClick={() => void send({ enabled: true }, 'Turning the store on')}>
-          Turn the store on
-        </button>
+        <div className="flex flex-wrap gap-2">
+          <button type="button" className={buttonPrimary} disabled={busy} onClick={() => void send({ enabled: true }, 'Turning the store on')}>
+            Turn the store on
+          </button>
+          <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void send({ enabled: true }, '', true)}>
+            Preview turning it on
+          </button>
+        </div>
+        {previewed}
       </div>
     )
   return (
-    <form onSubmit={saveIndex} noValidate>
+    <form
+      onSubmit={(ev: FormEvent) => {
+        ev.preventDefault()
+        saveIndex(false)
+      }}
+      noValidate
+    >
       <Field id="store-index" label="Index of apps" error={error ?? undefined} hint="An http(s) URL or a path on the cell; empty for the index the cell ships.">
         <input
           id="store-index"
@@ -94,6 +114,9 @@ export function StoreSettingsForm({ overview, onRun }: { overview: StoreOverview
         <button type="submit" className={buttonPrimary} disabled={busy}>
           Save index
         </button>
+        <button type="button" className={buttonSecondary} disabled={busy} onClick={() => saveIndex(true)}>
+          Preview the index
+        </button>
         <button
           type="button"
           className={buttonSecondary}
@@ -103,8 +126,70 @@ export function StoreSettingsForm({ overview, onRun }: { overview: StoreOverview
         >
           Turn the store off
         </button>
+        <button
+          type="button"
+          className={buttonSecondary}
+          disabled={busy || overview.installed.length > 0}
+          onClick={() => void send({ enabled: false }, '', true)}
+        >
+          Preview turning it off
+        </button>
       </div>
+      {previewed}
     </form>
+  )
+}
+
+/** An app's install or removal previewed: the engine's plan and the check-mode run of its route. */
+export type AppPreview = { title: string; planned: StorePlanned }
+
+/** What an install or a removal would do, in words (the API's plan: nothing was pulled, started or removed). */
+export function planLines(plan: StorePlan, domain: string | undefined): string[] {
+  const lines: string[] = []
+  if (plan.version) {
+    // an install's plan (a removal's names no version)
+    lines.push(`Pulls ${plan.image}`)
+    for (const p of plan.ports ?? [])
+      lines.push(`Publishes port ${p.port}/${p.protocol} on ${p.address === '127.0.0.1' ? '127.0.0.1 (behind the cell’s HTTPS only)' : 'every address'}`)
+    const available = plan.memory_available == null ? '' : ` (${plan.memory_available} MiB available)`
+    lines.push(`Needs ${plan.memory} MiB of memory${available} and ${plan.disk} MiB of disk`)
+    lines.push(...routeUrls({ routes: plan.routes ?? [] }, domain).map((u) => `Answers at ${u}`))
+    lines.push(plan.data.found ? `Takes up the data of an earlier install in ${plan.data.path}` : `Keeps its data in ${plan.data.path}`)
+    return lines
+  }
+  if (plan.container) lines.push(`Stops and deletes the container ${plan.container}`)
+  if (plan.volumes?.length) lines.push(`Deletes the engine’s volumes ${plan.volumes.join(', ')}`)
+  if (plan.image) lines.push(`Deletes the image ${plan.image}`)
+  lines.push(plan.data.kept ? `Keeps its data in ${plan.data.path}; a reinstall finds it` : `Deletes its data in ${plan.data.path}`)
+  return lines
+}
+
+export function AppPreviewView({ preview, domain, onClose }: { preview: AppPreview; domain?: string; onClose: () => void }) {
+  const { plan, run_id } = preview.planned
+  const problems = Object.entries(plan.problems ?? {})
+  return (
+    <div data-testid="app-plan">
+      <ul className="mb-2 list-disc pl-5 text-sm">
+        {planLines(plan, domain).map((line) => (
+          <li key={line}>{line}</li>
+        ))}
+      </ul>
+      {plan.fits === false && (
+        <ul className="mb-2 list-disc pl-5 text-sm text-red-800" role="alert">
+          {problems.map(([field, why]) => (
+            <li key={field}>{`It does not fit: ${field}: ${why}`}</li>
+          ))}
+        </ul>
+      )}
+      {plan.fits === true && <p className="mb-2 text-sm text-green-800">It fits this cell.</p>}
+      {run_id ? (
+        <ChangePreview runId={run_id} onClose={onClose} />
+      ) : (
+        <button type="button" className={buttonSecondary} onClick={onClose}>
+          Close the preview
+        </button>
+      )}
+    </div>
   )
 }
 
@@ -113,12 +198,15 @@ export function AppRow({
   domain,
   recorded,
   onRun,
+  onPreview,
 }: {
   app: CatalogApp
   domain?: string
   /** the version the cell state records installed, if it does */
   recorded?: string
   onRun: (id: string, title: string) => void
+  /** an install's or a removal's preview, shown by the page */
+  onPreview?: (preview: AppPreview) => void
 }) {
   const [version, setVersion] = useState(app.latest)
   const [error, setError] = useState<string | null>(null)
@@ -131,6 +219,17 @@ export function AppRow({
     try {
       const { run_id } = await fn()
       onRun(run_id, title)
+    } catch (e) {
+      setError(errorText(e))
+    } finally {
+      setBusy(false)
+    }
+  }
+  async function previewAct(fn: () => Promise<StorePlanned>, title: string) {
+    setBusy(true)
+    setError(null)
+    try {
+      onPreview?.({ title, planned: await fn() })
     } catch (e) {
       setError(errorText(e))
     } finally {
@@ -195,6 +294,11 @@ export function AppRow({
               Install
             </button>
           )}
+          {!installed && !recorded && onPreview && (
+            <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void previewAct(() => endpoints.previewInstallApp({ app: app.id, version }), `Preview: installing ${app.name} ${version}`)}>
+              Preview install
+            </button>
+          )}
           {installed && version !== installed && (
             <button type="button" className={buttonPrimary} disabled={busy} onClick={() => void act(() => endpoints.upgradeApp(app.id, { version }), `Upgrading ${app.name} to ${version}`)}>
               {`Change to ${version}`}
@@ -205,11 +309,23 @@ export function AppRow({
               Remove
             </button>
           )}
+          {(installed || recorded) && onPreview && (
+            <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void previewAct(() => endpoints.previewRemoveApp(app.id, false), `Preview: removing ${app.name} (its data kept)`)}>
+              Preview removal
+            </button>
+          )}
           {(installed || recorded || app.data) &&
             (confirmPurge ? (
-              <button type="button" className={buttonDanger} disabled={busy} onClick={() => void act(() => endpoints.removeApp(app.id, true), `Purging ${app.name}`)}>
-                Delete {app.name} and its data
-              </button>
+              <>
+                <button type="button" className={buttonDanger} disabled={busy} onClick={() => void act(() => endpoints.removeApp(app.id, true), `Purging ${app.name}`)}>
+                  Delete {app.name} and its data
+                </button>
+                {onPreview && (
+                  <button type="button" className={buttonSecondary} disabled={busy} onClick={() => void previewAct(() => endpoints.previewRemoveApp(app.id, true), `Preview: purging ${app.name}`)}>
+                    Preview the purge
+                  </button>
+                )}
+              </>
             ) : (
               <button type="button" className={buttonSecondary} disabled={busy} onClick={() => setConfirmPurge(true)}>
                 Purge…
@@ -226,7 +342,11 @@ export function StorePage() {
   const overview = useApi(endpoints.store)
   const settings = useApi(endpoints.settings)
   const [run, setRun] = useState<{ id: string; title: string } | null>(null)
-  const onRun = (id: string, title: string) => setRun({ id, title })
+  const [preview, setPreview] = useState<AppPreview | null>(null)
+  const onRun = (id: string, title: string) => {
+    setPreview(null)
+    setRun({ id, title })
+  }
 
   return (
     <div className="space-y-4">
@@ -241,6 +361,12 @@ export function StorePage() {
           <button type="button" className={`${buttonSecondary} mt-3`} onClick={() => setRun(null)}>
             Close
           </button>
+        </Card>
+      )}
+      {preview && (
+        <Card title={preview.title}>
+          <AppPreviewView key={preview.planned.run_id ?? preview.title} preview={preview} domain={settings.data?.domain}
+            onClose={() => setPreview(null)} />
         </Card>
       )}
       {overview.loading && !overview.data ? (
@@ -265,6 +391,7 @@ export function StorePage() {
                       domain={settings.data?.domain}
                       recorded={overview.data?.installed.find((a) => a.id === app.id)?.version}
                       onRun={onRun}
+                      onPreview={setPreview}
                     />
                   ))}
                 </Table>
