@@ -8,7 +8,8 @@ with the package's own configuration, the exit's tunnel, rules and routes), fail
 exit's tunnel is down, then the scenario's converge again with bad exits (refused, nothing written)
 and with no exits (everything of them stopped and removed). Traffic goes only to lab hosts: the
 address "beyond" the exit is held by exitsrv, and prepare.yml's guard on the cell drops and counts
-anything but apt's downloads that would leave for beyond the lab (the last test wants none).
+anything but apt's downloads that would leave for beyond the lab (the last test wants none, and
+proves that it counts).
 """
 
 from __future__ import annotations
