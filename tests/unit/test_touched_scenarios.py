@@ -15,6 +15,9 @@ def test_a_role_change_runs_the_scenarios_that_converge_that_role():
     ca = run_molecule.touched_scenarios(["roles/ca/defaults/main.yml"])
     assert {"ca", "mailserver"} <= set(ca) and "dnsmasq" not in ca
     assert "caddy-acme" in run_molecule.touched_scenarios(["roles/caddy/templates/Caddyfile.j2"])
+    # exits converges wireguard before itself (wg0 carries the devices and tor's address)
+    assert run_molecule.touched_scenarios(["roles/exits/tasks/tor.yml"]) == ["exits"]
+    assert {"wireguard", "exits"} <= set(run_molecule.touched_scenarios(["roles/wireguard/tasks/main.yml"]))
 
 
 def test_a_scenario_change_runs_that_scenario_and_the_api_runs_the_api_scenario():
