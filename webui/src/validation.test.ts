@@ -118,9 +118,10 @@ describe('settings form', () => {
   it('reads the settings and writes back a settings change', () => {
     const form = settingsToForm({ cell_name: 'home', domain_mode: 'internal', domain: 'home.cell', services: ['dns', 'mail'], timezone: 'UTC', upstream_dns: ['192.0.2.1'], ntp_servers: ['ntp.example.org'],
       dhcp_range: ['192.168.50.100', '192.168.50.200'], dhcp_lease_time: '12h' })
-    expect(form).toEqual({ services: ['dns', 'mail'], timezone: 'UTC', resolvers: '192.0.2.1', domain_mode: 'internal', domain: '',
+    expect(form).toEqual({ cell_name: 'home', services: ['dns', 'mail'], timezone: 'UTC', resolvers: '192.0.2.1', domain_mode: 'internal', domain: '',
       ntp: 'ntp.example.org', dhcp_start: '192.168.50.100', dhcp_end: '192.168.50.200', lease: '12h' })
     expect(formToBody({ ...form, services: ['mail', 'dns'], resolvers: '192.0.2.1\n 192.0.2.2, ' })).toEqual({
+      cell_name: 'home',
       services: ['dns', 'mail'],
       timezone: 'UTC',
       upstream_dns: ['192.0.2.1', '192.0.2.2'],
