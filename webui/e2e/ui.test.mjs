@@ -868,7 +868,7 @@ describe('the running cell', { concurrency: false }, () => {
       await page.getByRole('button', { name: 'Close' }).click()
       const row = page.locator('tr[data-app=hello]')
       await row.getByLabel('Version of Hello').selectOption('1.0.0')
-      await row.getByRole('button', { name: 'Install' }).click()
+      await row.getByRole('button', { name: 'Install', exact: true }).click()
       await page.getByRole('heading', { name: 'Installing Hello 1.0.0' }).waitFor()
       await page.locator('[data-testid=run-view] h2 + [data-status=successful]').waitFor()
       await row.locator('[data-status=running]').waitFor()
