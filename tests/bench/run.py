@@ -289,9 +289,11 @@ def peer_figures(cell, s: requests.Session) -> None:
         # the floor: a peer set on the running interface by hand, the same client config otherwise
         private, public = wgkeys.generate_keypair()
         config = r.json()["config"].replace(private_key_line(r.json()["config"]), f"PrivateKey = {private}")
-        config = config.replace(f"Address = {r.json()['peer']['ip']}/32", f"Address = 10.0.0.{250 - i}/32")
+        # an address of the cell's VPN subnet (chosen at setup) that no peer of the API has
+        ip = r.json()["peer"]["ip"].rsplit(".", 1)[0] + f".{250 - i}"
+        config = config.replace(f"Address = {r.json()['peer']['ip']}/32", f"Address = {ip}/32")
         started = time.monotonic()
-        cell.exec("wg", "set", "wg0", "peer", public, "allowed-ips", f"10.0.0.{250 - i}/32")
+        cell.exec("wg", "set", "wg0", "peer", public, "allowed-ips", f"{ip}/32")
         raw.append(handshake_seconds(cell, config, started))
         cell.exec("wg", "set", "wg0", "peer", public, "remove")
     record("POST /api/peers -> first handshake and ping (median of 5)", statistics.median(ours),
