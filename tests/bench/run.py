@@ -375,6 +375,22 @@ def main() -> int:
 
 
 NOTES = """
+## The API under load
+
+`make bench` measures it first (`api_under_load`: the API under gunicorn on loopback with 500 peers
+and a real agent whose converges do nothing, on the machine itself, not a lab host). Its figures
+move with the machine more than any other: the /health floor's p99 was 179 ms on 2026-12-05 (load
+about 3, beside the test suite), and on 2026-12-06, the machine otherwise idle, 241 ms in one run
+and 431 ms in the next, 10 minutes apart; read its rows against their floor. Peer adds are
+serialised by the state lock: each one writes the whole 500-peer state once, validated once, and
+asks the agent, so with 20 clients waiting a request's p50 is about 20 times one add. The runs they
+queue join one pending converge instead of one each (docs/architecture.md, "Runs").
+
+An earlier burst left the API unanswering for more than 15 minutes: a session check took the auth
+lock and then the state lock, while a state save (pruning expired sessions) took them the other
+way round. The session check now reads the users before it takes the auth lock
+(`AuthManager.get_session`); tests/unit/test_api_auth.py holds the two in the order that deadlocked.
+
 ## Where a no-op converge spends its time
 
 By role (the `ansible.posix.profile_roles` callback, the no-op converge above): {roles}.
@@ -382,7 +398,12 @@ By role (the `ansible.posix.profile_roles` callback, the no-op converge above): 
 A task costs a round trip to the host (its module run by the host's one mitogen interpreter;
 a new Python per task before mitogen), a loop one per item, a template or copy two (a checksum,
 then the file's attributes). What the roles do about it:
-docs/architecture.md, "A converge that changes nothing".
+docs/architecture.md, "A converge that changes nothing". Most of what is left is Ansible's own work
+on the controller per task: a no-op site converge runs about 400 tasks (290 ok, the rest skipped)
+and used 26 s of the controller's CPU of its 40 s (2026-12-06). Two things tried that day, each
+measured on the same lab cell: roles listed under `roles:` instead of included, 41.1 -> 34.7 s (the
+includes' own cost; not taken, as a tagged run would load and check every role again), and facts not
+injected as variables (`inject_facts_as_vars`), no change in CPU.
 
 ## The idle cell's memory, by unit
 
@@ -396,6 +417,58 @@ What keeps it small: pic-agent runs only when the API asks it something (socket-
 after `api_agent_idle_exit`, 20 s, with nothing to do; the health checks read unit states without it);
 caddy runs with GOGC=50 and GOMEMLIMIT=64MiB (`caddy_go_env`); Apache keeps one worker process when
 idle (`webdav_max_workers`); the API's gunicorn worker runs with MALLOC_ARENA_MAX=2.
+
+## How the figures moved
+
+Measured by hand when a change went in (the rows above are the newest `make bench`).
+
+- **mitogen** (docs/architecture.md, "A converge that changes nothing"), on a lab cell on
+  2026-12-06, machine idle, the same cell and day without it in brackets: the no-op converge of the
+  site over ssh 42 s (101 s), on the cell itself 31.1 s (74.8 s); chrony's tag on the cell 5.3 s
+  (7.3 s); a fresh converge from the image 118 s (226 s), 87 s once the image held the API's Python
+  dependencies. `make bench` on 2026-12-05, before both: 106 s, 7.42 s and 301 s.
+- **Memory levers**, `make bench-memory` (tests/bench/memory.py: a cell converged and set up as
+  `make bench` does, every service on; an admin login and a few GETs; then 30 s idle, `ps -o
+  rss,unit,comm` of every process but itself) on 2026-12-06, load average about 14. Before: the
+  cell as main converged it. After: the same cell converged again with the levers. Then: a fresh
+  cell from main with every lever.
+
+| unit | before (MiB) | after (MiB) | then (MiB) | lever |
+|---|---|---|---|---|
+| pic-api.service | 93.2 | 90.4 | 93.5 | MALLOC_ARENA_MAX=2 (2 of the 3 MiB may be the restart) |
+| caddy.service | 37.6 | 35.8 | 36.7 | GOGC=50, GOMEMLIMIT=64MiB (`caddy_go_env`) |
+| pic-agent.service | 31.3 | 0 | 0 | socket-activated, exits after 20 s idle (`api_agent_idle_exit`) |
+| radicale.service | 28.3 | 28.3 | 28.3 | - |
+| php8.2-fpm.service | 26.6 | 26.6 | 26.6 | - (webmail; already `pm = ondemand`: the master alone) |
+| postfix@-.service | 23.9 | 24.0 | 11.8 | health reads listening ports: no smtpd, tlsmgr kept (qmgr 7.0, master 4.8) |
+| dovecot.service | 23.3 | 23.3 | 10.9 | the same: no imap-login kept alive (dovecot 4.6, log 3.3, anvil 3.1 left) |
+| apache2.service | 15.2 | 10.4 | 10.0 | one worker process when idle instead of two (`webdav_max_workers`) |
+| systemd-journald.service | 13.2 | 13.7 | 12.7 | - |
+| init.scope | 12.3 | 12.3 | 12.2 | - |
+| systemd-networkd.service | 9.6 | 9.6 | 9.5 | - |
+| ssh.service | 9.4 | 9.4 | 9.5 | - |
+| systemd-logind.service | 7.9 | 7.9 | 7.9 | - |
+| opendkim.service | 7.9 | 7.9 | 7.6 | - |
+| wg-quick@wg0.service | 5.0 | 5.3 | 5.0 | - |
+| chrony.service | 4.8 | 4.8 | 4.8 | - |
+| - (ps itself) | 4.8 | 4.8 | 4.7 | not the cell: no longer counted (`memory.processes` leaves the listing `ps` out) |
+| dbus.service | 4.5 | 4.5 | 4.4 | - |
+| dnsmasq.service | 2.3 | 2.3 | 2.3 | - |
+| console-getty.service | 2.1 | 2.1 | 2.0 | - |
+| **total** | **363.2** | **323.3** | **300.3** (295.6 without ps) | **-67.6** |
+
+"Then": a fresh cell converged and set up from main with every lever above, measured the same way
+on the same day (load average about 10; fresh converge 430 s): 300.3 MiB over 25 processes, of which
+4.7 MiB was the measuring `ps`, which the bench no longer counts: **295.6 MiB, 24 processes**, under
+the 300 MiB goal by a few MiB only.
+
+The agent, once stopped: the API's next call to it (GET /api/system, its `memory` action) was
+answered in 2.5 s on that loaded machine (systemd started the agent for it), the one after in
+0.01 s, and the agent exited 20 s later. What is left, by size: the API's worker (68 MiB) and
+gunicorn's arbiter (25 MiB, a second Python process), radicale (28 MiB, Python), php-fpm's master
+(27 MiB, mostly its extensions' libraries). A connection to Postfix or Dovecot (a real client) still
+starts their per-connection processes, which end after Postfix's `max_idle` (100 s) and Dovecot's
+idle login limit.
 """
 
 if __name__ == "__main__":
