@@ -596,6 +596,11 @@ def test_an_install_plan_tells_what_it_would_do_and_whether_it_fits(store, engin
     plan = tight.plan_install("hello", "1.0.0")
     assert plan["fits"] is False and set(plan["problems"]) == {"ports", "disk", "memory"}
     assert engine.pulls == [] and engine.container_objects == {} and not store.app_dir("hello").exists()
+    assert not store_config.apps_dir.exists()  # a plan writes nothing, not even the apps' directory
+    # the install itself makes that directory, private to root
+    busy.discard(8000)
+    store.install("hello", "1.0.0")
+    assert stat.S_IMODE(store_config.apps_dir.stat().st_mode) == 0o700
 
 
 def test_a_removal_plan_names_what_goes_and_what_stays(store, engine):

@@ -401,6 +401,7 @@ class StoreManager:
     def _check_fits(self, manifest: dict[str, Any], exclude_app: str | None = None,
                     extra_bytes: int = 0, own_ports: frozenset[tuple[int, str]] = frozenset()) -> None:
         """Port, disk and memory conflicts, before anything changes (a 409 naming the field)."""
+        self.config.apps_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the apps' directory, private
         for conflict in self._misfits(manifest, exclude_app, extra_bytes, own_ports):
             raise conflict
 
@@ -421,8 +422,9 @@ class StoreManager:
             if not self.host.port_free(port, address, proto):
                 yield Conflict(f"port {port}/{proto} is in use on the cell", {"ports": f"{port} is in use on the cell"})
         need = manifest["disk"] * 1024 * 1024 + extra_bytes
-        self.config.apps_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        free = self.host.free_bytes(self.config.apps_dir)
+        # a plan writes nothing: the free space where the apps' directory is, or will be made
+        where = next(p for p in (self.config.apps_dir, *self.config.apps_dir.parents) if p.exists())
+        free = self.host.free_bytes(where)
         if free < need:
             yield Conflict(f"{manifest['name']} needs {need // 2**20} MiB of disk, {free // 2**20} MiB are free",
                            {"disk": f"needs {need // 2**20} MiB, {free // 2**20} MiB free"})
