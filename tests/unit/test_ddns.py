@@ -465,6 +465,7 @@ def test_a_delegation_runs_legos_rfc2136_provider_following_the_cname(delegated,
         "RFC2136_TTL": "60",
         "RFC2136_PROPAGATION_TIMEOUT": "180",
         "RFC2136_POLLING_INTERVAL": "2",
+        "RFC2136_SEQUENCE_INTERVAL": "2",
         "LEGO_DISABLE_CNAME_SUPPORT": "false",  # lego follows _acme-challenge's CNAME
     }
     out = capsys.readouterr().out
