@@ -140,7 +140,7 @@ describe('the Settings page', { timeout: 30000 }, () => {
       if (url === '/api/settings' && (init.method ?? 'GET') === 'GET') return { status: 200, body: SETTINGS }
       if (url.startsWith('/api/settings') && init.method === 'PUT') {
         if (refuse) {
-          const message = 'linked cells know this cell as home (remote): remove the links and cancel the invitations before renaming it'
+          const message = 'this cell is known as home to linked cell remote: remove the links and cancel the invitations before renaming it'
           return { status: 409, body: { error: message, fields: { cell_name: message } } }
         }
         return { status: 202, body: { run_id: 'p1', preview: true } }
@@ -170,7 +170,7 @@ describe('the Settings page', { timeout: 30000 }, () => {
     refuse = true
     await user.type(name, 's')
     await user.click(screen.getByRole('button', { name: 'Preview changes' }))
-    expect(await screen.findAllByText(/linked cells know this cell as home/, {}, { timeout: 5000 })).not.toHaveLength(0)
+    expect(await screen.findAllByText(/known as home to linked cell remote/, {}, { timeout: 5000 })).not.toHaveLength(0)
     expect(name).toHaveAttribute('aria-invalid', 'true')
   })
 })

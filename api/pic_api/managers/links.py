@@ -138,8 +138,9 @@ class LinkManager:
         invitations (their offers carry the name), which a rename would leave pointing nowhere."""
         now = int(self.clock())
         open_invitations = [n for n, p in self._book()["pending"].items() if p["expires"] > now]
-        return ([ln["name"] for ln in self.changes.state.load().get("links", [])]
-                + ([f"{len(open_invitations)} open invitation(s)"] if open_invitations else []))
+        n = len(open_invitations)
+        return ([f"linked cell {ln['name']}" for ln in self.changes.state.load().get("links", [])]
+                + ([f"{n} open invitation{'s' if n > 1 else ''}"] if n else []))
 
     def live(self, cell_id: str) -> dict[str, Any]:
         """How the link's tunnel runs: the unit, the other end's endpoint, the latest handshake, the

@@ -44,8 +44,8 @@ class SettingsManager:
         renamed = name != old["name"]
         if renamed and self.name_known_by and (holders := self.name_known_by()):
             # a linked cell forwards <old name>.cell to this cell and would lose it: unlink first
-            message = (f"linked cells know this cell as {old['name']} ({', '.join(holders)}): remove the links "
-                       "and cancel the invitations before renaming it")
+            message = (f"this cell is known as {old['name']} to {' and '.join(holders)}: remove the links and "
+                       "cancel the invitations before renaming it")
             raise Conflict(message, {"cell_name": message})
         mode = data.get("domain_mode", old["domain_mode"])
         if mode == "pic_ngo" and (renamed or old["domain_mode"] != "pic_ngo") and self.name_available:
