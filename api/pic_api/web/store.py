@@ -15,6 +15,7 @@ from .settings import PREVIEW_QUERY, PREVIEWABLE, preview_flag, preview_started
 
 store_bp = Blueprint("store", __name__, url_prefix="/api/store")
 APP = {"app": {"$ref": "#/$defs/Label"}}
+LOG_LINES_MAX = 5000
 # @doc of an app's install or removal that may be previewed: ?preview=1 answers 202 StorePlanned
 PLANNED: dict[str, Any] = {202: "StorePlanned"}
 
@@ -23,7 +24,6 @@ def planned(run: Any, plan: dict[str, Any]) -> tuple[Any, int]:
     """The answer to an install or removal sent with ?preview=1: the engine's plan and the check-mode run
     of the state it changes (null when it changes none)."""
     return jsonify(run_id=run.id if run is not None else None, preview=True, plan=plan), 202
-LOG_LINES_MAX = 5000
 
 
 @store_bp.get("")
