@@ -70,6 +70,8 @@ def test_corefile(cell):
     assert f"{ZONE}:53 {{\n    bind {LAN}\n" in text and f"{ZONE}:53 {{\n    bind {VPN}\n" in text
     assert f"file {ZONEDIR}/db.{ZONE}.lan {ZONE}" in text and f"file {ZONEDIR}/db.{ZONE}.vpn {ZONE}" in text
     assert f".:53 {{\n    bind {LAN} {VPN}\n" in text
+    # other .cell names are answered here (NXDOMAIN), never forwarded
+    assert f"cell:53 {{\n    bind {LAN} {VPN}\n" in text and "template ANY ANY {\n        rcode NXDOMAIN\n" in text
     assert "forward . 192.0.2.53\n" in text and "cache 300\n" in text
 
 

@@ -100,6 +100,13 @@ def test_unknown_name_in_the_zone_is_not_forwarded(lab, host_ip):
     assert "status: NXDOMAIN" in res.stdout
 
 
+def test_another_cells_name_is_never_asked_upstream(lab, host_ip):
+    """The lab upstream answers every .cell name; the cell must not ask it (nor wait on a real one)."""
+    assert answers(lab, host_ip["upstream"], "elsewhere.cell") == ["192.0.2.66"]
+    res = lab.exec("upstream", ["dig", "+time=3", "+tries=1", f"@{host_ip['cell']}", "calendar.elsewhere.cell"])
+    assert "status: NXDOMAIN" in res.stdout and "192.0.2.66" not in res.stdout
+
+
 def test_records_from_records_d(lab, host_ip):
     assert answers(lab, host_ip["cell"], ZONE, "MX") == [f"10 mail.{ZONE}."]
     assert '"v=spf1 mx -all"' in answers(lab, host_ip["cell"], ZONE, "TXT")
