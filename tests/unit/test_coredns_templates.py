@@ -112,7 +112,9 @@ def test_corefile_serves_the_zone_per_view_and_forwards_the_rest():
     assert f".:53 {{\n    bind {LAN} {VPN}\n" in text
     assert "forward . 192.0.2.53\n" in text
     assert "cache 300\n" in text
-    assert text.count("allow net 192.168.50.0/24 10.0.0.0/24 127.0.0.0/8\n") == 3
+    # the two views, other .cell names (answered NXDOMAIN here, never forwarded) and the rest
+    assert f"cell:53 {{\n    bind {LAN} {VPN}\n" in text and "template ANY ANY {\n        rcode NXDOMAIN\n" in text
+    assert text.count("allow net 192.168.50.0/24 10.0.0.0/24 127.0.0.0/8\n") == 4
     assert text.count("{") == text.count("}")
 
 

@@ -301,6 +301,8 @@ def test_the_rendered_dnsmasq_configuration_passes_dnsmasq_test(tmp_path):
     link = {"name": "away", "interface": "cl-0123456789ab", "zone": "away.cell", "dns": "10.70.0.1"}
     text = render_dnsmasq(dnsmasq_links=[link])
     assert "server=/away.cell/10.70.0.1" in text and "interface=cl-0123456789ab" in text
+    # other .cell names answered here: the linked zone, more specific, still goes through its link
+    assert "local=/cell/" in text
     conf.write_text(text)
     res = subprocess.run([dnsmasq, "--test", "-C", str(conf)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
