@@ -73,7 +73,7 @@ molecule-touched: venv ## the molecule scenarios a change since main (FAST_BASE)
 	  --touched-since $(FAST_BASE)
 
 test-fast: ## a developer's loop: lint, unit, the molecule scenarios of what changed since main
-	@$(call stages,lint test-unit test-ui lab-image molecule-touched)
+	@$(call stages,lint test-unit lab-image molecule-touched+test-ui)
 
 lab-image: venv ## build the lab's base rootfs and provisioned image now (cached; seconds when warm)
 	pic-lab image
@@ -82,22 +82,14 @@ test-e2e: venv webui ## the whole cell end to end on lab hosts (E2E_JOBS groups 
 	@mkdir -p $(ARTIFACTS)
 	pytest tests/e2e -q -n $(E2E_JOBS) --dist loadgroup --junitxml=$(ARTIFACTS)/junit-e2e.xml
 
+# The scenarios leave the cores idle about a fifth of the time: the browser and integration tests,
+# which wait more than they compute, run beside them (docs/testing.md).
 test: ## everything: lint, unit, integration, molecule, e2e; then each stage's time and the totals
-	@$(call stages,lint test-unit test-ui lab-image test-integration molecule test-e2e)
+	@$(call stages,lint test-unit lab-image molecule+test-integration+test-ui test-e2e)
 
-# Runs make targets one after the other (each runs even when one before it failed), records each
-# one's wall time and the machine's CPU counters before and after it (/proc/stat's cpu line: how
-# busy the cores were, and the time a virtual machine's host took from them) in
-# $(ARTIFACTS)/stages.tsv and ends with tests/report.py's summary.
-define stages
-mkdir -p $(ARTIFACTS); rm -f $(ARTIFACTS)/junit-*.xml $(ARTIFACTS)/stages.tsv; rc=0; \
-for t in $(1); do \
-  echo "=== make $$t"; s=$$(date +%s); c=$$(head -1 /proc/stat); \
-  if $(MAKE) --no-print-directory $$t; then r=passed; else r=failed; rc=1; echo "=== make $$t FAILED"; fi; \
-  printf '%s\t%s\t%s\t%s\t%s\n' "$$t" "$$(( $$(date +%s) - s ))" "$$r" "$$c" "$$(head -1 /proc/stat)" \
-    >> $(ARTIFACTS)/stages.tsv; \
-done; $(PY) tests/report.py $(ARTIFACTS); exit $$rc
-endef
+# The stages of a run (tests/stages.sh): each target's wall time and how busy the cores were in
+# $(ARTIFACTS)/stages.tsv, then tests/report.py's summary. `a+b` runs a and b side by side.
+stages = PY=$(PY) bash tests/stages.sh $(ARTIFACTS) $(1)
 
 openapi: venv ## write the OpenAPI document and the web UI's types and limits from it (webui/src/generated)
 	$(PY) -m pic_api.web.generate --write webui/src/generated

@@ -4,9 +4,9 @@ the totals of the JUnit files (the last line).
     python tests/report.py [ARTIFACTS_DIR]
 
 Stage times come from ARTIFACTS_DIR/stages.tsv (one "target<TAB>seconds<TAB>passed|failed" line per
-stage, written by the Makefile's `stages` loop, and /proc/stat's cpu line before and after the stage:
-how busy the cores were, and how much time a virtual machine's host took from them, "steal"),
-scenario times from junit-molecule.xml.
+target, written by tests/stages.sh, with /proc/stat's cpu line before and after it: how busy the
+cores were, and how much time a virtual machine's host took from them, "steal"; and the stage it ran
+in, where targets side by side share one), scenario times from junit-molecule.xml.
 """
 
 from __future__ import annotations
@@ -37,16 +37,25 @@ def cpu_use(before: str, after: str) -> str:
     return f", cores {100 * busy / total:.0f}% busy, {100 * d[7] / total:.0f}% stolen"
 
 
-def stage_times(artifacts: Path) -> list[tuple[str, float, str, str]]:
-    """(stage, seconds, result, how the cores were used) for each line of stages.tsv."""
+def stage_times(artifacts: Path) -> list[tuple[str, float, str, str, str]]:
+    """(target, seconds, result, how the cores were used, its stage) for each line of stages.tsv."""
     f = artifacts / "stages.tsv"
     rows = []
     if f.exists():
         for line in f.read_text().splitlines():
             parts = line.split("\t")
-            if len(parts) in (3, 5) and parts[1].isdigit():
-                rows.append((parts[0], float(parts[1]), parts[2], cpu_use(*parts[3:5]) if len(parts) == 5 else ""))
+            if len(parts) in (3, 5, 6) and parts[1].isdigit():
+                cpu = cpu_use(*parts[3:5]) if len(parts) >= 5 else ""
+                rows.append((parts[0], float(parts[1]), parts[2], cpu, parts[5] if len(parts) == 6 else parts[0]))
     return rows
+
+
+def wall_time(stages: list[tuple[str, float, str, str, str]]) -> float:
+    """The stages' time together: targets side by side count once, as the longest of them."""
+    longest: dict[str, float] = {}
+    for _target, seconds, _result, _cpu, stage in stages:
+        longest[stage] = max(longest.get(stage, 0.0), seconds)
+    return sum(longest.values())
 
 
 def scenario_times(root: ET.Element) -> list[tuple[str, float, bool, str]]:
@@ -74,10 +83,11 @@ def failures(root: ET.Element, lines: int = 20) -> list[str]:
 def main(argv: list[str]) -> int:
     artifacts = Path(argv[1] if len(argv) > 1 else ".artifacts")
     stages = stage_times(artifacts)
-    for name, seconds, result, cpu in stages:
-        print(f"stage {name}: {minutes(seconds)}, {result}{cpu}")
+    for name, seconds, result, cpu, stage in stages:
+        beside = [t for t in stage.split("+") if t != name]
+        print(f"stage {name}: {minutes(seconds)}, {result}{cpu}" + (f" (beside {', '.join(beside)})" if beside else ""))
     if stages:
-        print(f"stages together: {minutes(sum(s for _n, s, _r, _c in stages))}")
+        print(f"stages together: {minutes(wall_time(stages))}")
 
     totals = {"passed": 0, "failed": 0, "skipped": 0}
     failed: list[str] = []

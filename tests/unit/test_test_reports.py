@@ -139,3 +139,43 @@ def test_the_times_of_passed_scenarios_are_kept_for_the_next_run(tmp_path, monke
     assert run_molecule.read_times() == {"ca": 120.0, "common": 60.0}  # a failed run's time is not a time
     (tmp_path / "molecule-times.json").write_text("not json")
     assert run_molecule.read_times() == {}
+
+
+STAGE_MAKEFILE = """\
+# a waits (up to 10 s) for b to have started: it passes only when the two run side by side
+a:
+\t@touch a.started; for i in $$(seq 200); do [ -e b.started ] && break; sleep 0.05; done; [ -e b.started ]
+\t@echo a says hello
+b:
+\t@touch b.started; echo b says hello; exit 3
+c:
+\t@echo c says hello
+"""
+
+
+def test_stages_run_joined_targets_side_by_side_and_every_stage_after_a_failure(tmp_path):
+    (tmp_path / "Makefile").write_text(STAGE_MAKEFILE)
+    res = subprocess.run(["bash", str(TESTS / "stages.sh"), "art", "a+b", "c"], cwd=tmp_path,
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PY": sys.executable},
+                         timeout=60)
+    assert res.returncode == 1, res.stdout + res.stderr  # b failed; c still ran
+    out = res.stdout
+    # a's output as it comes, b's from its log after the stage, then c
+    assert out.index("a says hello") < out.index("=== make b (its output") < out.index("b says hello") \
+        < out.index("=== make c") < out.index("c says hello")
+    rows = [line.split("\t") for line in (tmp_path / "art" / "stages.tsv").read_text().splitlines()]
+    assert sorted((r[0], r[2], r[5]) for r in rows) == [("a", "passed", "a+b"), ("b", "failed", "a+b"),
+                                                         ("c", "passed", "c")]
+    assert "stage b: 0 s, failed" in out and "(beside a)" in out
+
+
+def test_report_counts_targets_side_by_side_once_in_the_time_together(tmp_path):
+    (tmp_path / "stages.tsv").write_text(
+        "lint\t40\tpassed\tcpu\tcpu\tlint\n"
+        "test-ui\t90\tpassed\tcpu\tcpu\tmolecule+test-ui\n"
+        "molecule\t800\tpassed\tcpu\tcpu\tmolecule+test-ui\n")
+    out = subprocess.run([sys.executable, str(TESTS / "report.py"), str(tmp_path)],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert "stage test-ui: 90 s, passed (beside molecule)" in out
+    assert "stage molecule: 800 s (13.3 min), passed (beside test-ui)" in out
+    assert "stages together: 840 s (14.0 min)" in out
