@@ -94,8 +94,15 @@ stages = PY=$(PY) bash tests/stages.sh $(ARTIFACTS) $(1)
 openapi: venv ## write the OpenAPI document and the web UI's types and limits from it (webui/src/generated)
 	$(PY) -m pic_api.web.generate --write webui/src/generated
 
-webui: ## build the web UI (webui/dist)
-	@if [ -f webui/package.json ]; then cd webui && npm ci --no-audit --no-fund && npm run build; fi
+# The packages again only when the lock file changed, the build only when an input of it (the webui
+# role's webui_build_inputs, read from the role) is newer than dist/index.html: so the stages of
+# `make test` that need the UI, side by side too, build it once.
+WEBUI_INPUTS = $(shell $(PY) -c 'import yaml; print(*yaml.safe_load(open("roles/webui/defaults/main.yml"))["webui_build_inputs"])')
+webui: venv ## build the web UI (webui/dist), when its sources or packages changed
+	@cd webui && if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  npm ci --no-audit --no-fund; fi
+	@cd webui && if [ ! -e dist/index.html ] || [ -n "$$(find $(WEBUI_INPUTS) -newer dist/index.html -print -quit 2>/dev/null)" ]; then \
+	  npm run build; else echo "webui: dist/ is newer than every input of its build"; fi
 
 # The webui role builds the UI itself on this machine (as it does for any controller with Node.js).
 demo: venv ## boot a lab host and converge a whole cell on it, one line per role; prints the URL
