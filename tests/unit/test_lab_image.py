@@ -108,3 +108,15 @@ def test_what_enable_makes_is_found_wants_and_aliases_but_not_masks(tmp_path):
 def test_an_unknown_image_is_refused():
     with pytest.raises(ValueError, match="one of base, provisioned"):
         image.lower_dirs("fat")
+
+
+def test_a_machine_with_no_cache_gets_the_shared_caches_the_build_mounts(tmp_path, monkeypatch):
+    # a cold machine: the image was built before any lab host had made the pip cache, and its bind
+    # mount failed ("special device /var/cache/pic-lab/pip does not exist")
+    monkeypatch.setenv("PIC_LAB_CACHE", str(tmp_path / "cache"))
+    from pic_lab import base
+
+    apt_cache, pip_cache = base.shared_caches()
+    assert (apt_cache, pip_cache) == (tmp_path / "cache/apt-archives", tmp_path / "cache/pip")
+    assert apt_cache.is_dir() and pip_cache.is_dir()
+    assert base.shared_caches() == (apt_cache, pip_cache)  # and again, with both there

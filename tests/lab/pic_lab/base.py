@@ -38,6 +38,15 @@ def pip_cache_dir() -> Path:
     return cache_dir() / "pip"
 
 
+def shared_caches() -> tuple[Path, Path]:
+    """The .deb and pip caches that lab hosts and image builds bind-mount, made when missing (on a
+    machine with no cache yet, the image was built before any host had made the pip one)."""
+    dirs = (apt_cache_dir(), pip_cache_dir())
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    return dirs
+
+
 def ssh_key() -> Path:
     """The lab's private key (root on every lab host accepts it)."""
     key = cache_dir() / "ssh" / "id_ed25519"

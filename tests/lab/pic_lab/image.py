@@ -161,12 +161,13 @@ def _install(root: Path, packages: list[str], venv: Venv) -> None:
     resolv.unlink(missing_ok=True)
     shutil.copy("/etc/resolv.conf", resolv)
     archives = root / "var/cache/apt/archives"
+    apt_cache, pip_cache = base.shared_caches()
     mounts = [(["-t", "proc", "proc"], root / "proc"), (["--bind", "/dev"], root / "dev"),
               (["--bind", "/dev/pts"], root / "dev/pts"),
               # The shared .deb cache: packages come from it and new ones are kept in it.
-              (["--bind", str(base.apt_cache_dir())], archives),
+              (["--bind", str(apt_cache)], archives),
               # The shared pip cache, as lab hosts have it.
-              (["--bind", str(base.pip_cache_dir())], root / "root/.cache/pip")]
+              (["--bind", str(pip_cache)], root / "root/.cache/pip")]
     try:
         for args, target in mounts:
             target.mkdir(parents=True, exist_ok=True)

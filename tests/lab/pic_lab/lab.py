@@ -288,8 +288,8 @@ class Lab:
         for cg in self._cgroups(host):
             cg.mkdir(parents=True, exist_ok=True)
         (hd / "stop").unlink(missing_ok=True)
-        for d in (base.apt_cache_dir(), base.pip_cache_dir(), hd / "apt-archives"):
-            d.mkdir(parents=True, exist_ok=True)
+        base.shared_caches()
+        (hd / "apt-archives").mkdir(parents=True, exist_ok=True)
         nspawn = [
             "systemd-nspawn", "--boot", "--register=no", "--keep-unit", "-M", self.machine(host),
             "-D", str(hd / "root"), f"--network-bridge={self.bridge}", "--resolv-conf=copy-host",
