@@ -29,10 +29,9 @@ for stage in "$@"; do
   IFS=+ read -r -a targets <<< "$stage"
   if [ "${#targets[@]}" -eq 1 ]; then
     echo "=== make $stage"
-    run_target "$stage" "$stage" || rc=1
-    continue
+  else
+    echo "=== make ${targets[*]} (side by side; the output of ${targets[*]:1} follows when each ends)"
   fi
-  echo "=== make ${targets[*]} (side by side; the output of ${targets[*]:1} follows when each ends)"
   pids=()
   for target in "${targets[@]:1}"; do
     run_target "$target" "$stage" > "$artifacts/$target.log" 2>&1 &
