@@ -7,7 +7,7 @@ import type { BackupArchive, BackupView } from './generated/api'
 import { initialSteps, stepReducer } from './components/StepRun'
 import { BackupsPage, formatSize, validateForm } from './pages/Backups'
 import { RunPage } from './pages/Runs'
-import { FakeEventSource, useFakeEventSource } from './test/eventSource'
+import { FakeEventSource, openedStream, useFakeEventSource } from './test/eventSource'
 import { routeFetch } from './test/fetch'
 
 useFakeEventSource()
@@ -166,7 +166,8 @@ describe('a run page', () => {
     )
     const { unmount } = render(page())
     await screen.findByTestId('step-run')
-    FakeEventSource.instances[0].emit({ seq: 0, run_id: 'r9', event: 'pic_step', step: 'create', message: 'archiving 3 paths' })
+    const es = await openedStream()
+    es.emit({ seq: 0, run_id: 'r9', event: 'pic_step', step: 'create', message: 'archiving 3 paths' })
     expect(screen.getByTestId('step-run')).toHaveTextContent('archiving 3 paths')
     expect(screen.queryByTestId('run-view')).toBeNull()
     unmount()

@@ -1,13 +1,13 @@
 // The way from the wizard on plain HTTP to the cell's HTTPS addresses: the root certificate first,
 // then the addresses; the switch the setup run makes while the wizard watches it.
-import { act, render, screen, waitFor, within } from '@testing-library/react'
+import { render, screen, waitFor, within } from '@testing-library/react'
 import { MemoryRouter, Route, Routes } from 'react-router-dom'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { setNavigator } from './api'
 import { HttpsStep } from './components/TrustRoot'
 import { SetupPage } from './pages/Setup'
 import { TrustPage } from './pages/Trust'
 import { VaultPage } from './pages/Vault'
+import { openedStream, useFakeEventSource } from './test/eventSource'
 
 const URLS = ['https://home.cell/', 'https://192.168.1.5/']
 
@@ -33,22 +33,6 @@ function cellFetch(opts: { switched: () => boolean; runStatus?: () => string }) 
   return calls
 }
 
-class FakeEventSource {
-  static instances: FakeEventSource[] = []
-  onmessage: ((m: { data: string }) => void) | null = null
-  onerror: (() => void) | null = null
-  closed = false
-  constructor(public url: string) {
-    FakeEventSource.instances.push(this)
-  }
-  emit(data: unknown) {
-    act(() => this.onmessage?.({ data: JSON.stringify(data) }))
-  }
-  close() {
-    this.closed = true
-  }
-}
-
 function renderSetup() {
   return render(
     <MemoryRouter initialEntries={['/setup']}>
@@ -60,17 +44,13 @@ function renderSetup() {
   )
 }
 
+useFakeEventSource()
 beforeEach(() => {
-  setNavigator({ toSetup: vi.fn(), toLogin: vi.fn() })
-  FakeEventSource.instances = []
-  vi.stubGlobal('EventSource', FakeEventSource)
   // The wizard started its run: the setup's answer named the HTTPS addresses.
   sessionStorage.setItem('pic_setup_run', 'r1')
   sessionStorage.setItem('pic_setup_https', JSON.stringify(URLS))
 })
 afterEach(() => {
-  setNavigator(null)
-  vi.unstubAllGlobals()
   sessionStorage.clear()
 })
 
@@ -93,7 +73,8 @@ describe('the wizard’s end', () => {
     const calls = cellFetch({ switched: () => switched })
     renderSetup()
     await screen.findByTestId('run-view')
-    FakeEventSource.instances[0].emit({ event: 'playbook_on_task_start', counter: 1, event_data: { role: 'caddy', task: 'Write the Caddyfile', task_uuid: 't1' } })
+    const es = await openedStream()
+    es.emit({ event: 'playbook_on_task_start', counter: 1, event_data: { role: 'caddy', task: 'Write the Caddyfile', task_uuid: 't1' } })
     await new Promise((r) => setTimeout(r, 2500))
     expect(screen.queryByTestId('https-step')).toBeNull() // the API still answers: no switch yet
 
@@ -129,7 +110,8 @@ describe('the wizard’s end', () => {
     renderSetup()
     await screen.findByTestId('run-view')
     status = 'successful'
-    FakeEventSource.instances[0].emit({ event: 'pic_run_status', counter: 9, status: 'successful' })
+    const es = await openedStream()
+    es.emit({ event: 'pic_run_status', counter: 9, status: 'successful' })
     expect(await screen.findByText('Your cell is ready.')).toBeInTheDocument()
     expectHttpsStep()
   })

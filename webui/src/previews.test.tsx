@@ -10,7 +10,7 @@ import { AddPeerForm, ChangePeerForm } from './pages/Peers'
 import { StorePage } from './pages/Store'
 import { UsersPage } from './pages/Users'
 import { routeFetch } from './test/fetch'
-import { FakeEventSource, useFakeEventSource } from './test/eventSource'
+import { openedStream, useFakeEventSource } from './test/eventSource'
 
 useFakeEventSource()
 
@@ -33,7 +33,7 @@ describe('previewing a change of peers and people', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Preview' }))
     const preview = await screen.findByRole('region', { name: 'Preview of the change' })
     expect(preview).toHaveTextContent('Preview (check mode, nothing is changed)')
-    expect(FakeEventSource.instances[0].url).toBe('/api/runs/p1/events')
+    expect((await openedStream()).url).toBe('/api/runs/p1/events')
     const sent = calls.filter((c) => c.init.method === 'POST')
     expect(sent.map((c) => c.url)).toEqual(['/api/peers?preview=1'])
     expect(body(sent[0].init)).toEqual({ name: 'tablet', route: 'split' })

@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { describeChange, StateVersions, type StateVersion } from './components/StateVersions'
 import { routeFetch } from './test/fetch'
-import { FakeEventSource, useFakeEventSource } from './test/eventSource'
+import { openedStream, useFakeEventSource } from './test/eventSource'
 
 useFakeEventSource()
 
@@ -52,7 +52,8 @@ describe('State versions', () => {
     // Apply waits for the preview's end
     expect(applyButton).toBeDisabled()
     expect(calls.some((c) => c.url === '/api/state/versions/2/rollback')).toBe(false)
-    FakeEventSource.instances[0].emit({ seq: 1, run_id: 'p1', event: 'pic_run_status', status: 'successful' })
+    const es = await openedStream()
+    es.emit({ seq: 1, run_id: 'p1', event: 'pic_run_status', status: 'successful' })
     await waitFor(() => expect(applyButton).toBeEnabled())
     await userEvent.click(applyButton)
     await screen.findByText('Rolling back to version 2')

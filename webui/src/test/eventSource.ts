@@ -1,4 +1,4 @@
-import { act } from '@testing-library/react'
+import { act, waitFor } from '@testing-library/react'
 import { afterEach, beforeEach, vi } from 'vitest'
 import { setNavigator } from '../api'
 
@@ -21,6 +21,15 @@ export class FakeEventSource {
   close() {
     this.closed = true
   }
+}
+
+/** The first stream the page opened. It opens in an effect, which may run after the page's first
+ * paint, so a test that found the page waits for it rather than reading ``instances[0]`` at once. */
+export async function openedStream(): Promise<FakeEventSource> {
+  await waitFor(() => {
+    if (FakeEventSource.instances.length === 0) throw new Error('no EventSource opened yet')
+  })
+  return FakeEventSource.instances[0]
 }
 
 /** Each test of the file: spies for the api module's navigation and a fresh FakeEventSource. */
