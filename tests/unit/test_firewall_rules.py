@@ -11,7 +11,7 @@ import jinja2
 import pytest
 import yaml
 
-from pic_api.core import schema
+from pic_api.core import addressing, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles/firewall"
@@ -84,6 +84,11 @@ def test_the_cells_own_ports_cover_what_the_firewall_role_opens_by_itself():
         tcp |= {int(p) for p in ports.get("tcp", [])}
         udp |= {int(p) for p in ports.get("udp", []) if str(p).isdigit()}
     assert tcp <= set(schema.CELL_PORTS["tcp"]) and udp <= set(schema.CELL_PORTS["udp"])
+
+
+def test_the_container_network_the_firewall_forwards_is_the_one_vpn_picks_avoid():
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    assert defaults["firewall_container_subnets"] == list(addressing.CONTAINER_SUBNETS)
 
 
 def render(openings=(), forwards=(), links=()) -> str:

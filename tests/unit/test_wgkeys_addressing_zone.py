@@ -82,6 +82,16 @@ def test_pick_vpn_subnet_is_a_random_free_slash24_of_the_pool():
         addressing.pick_vpn_subnet(["10.1.0.0/22"], pool="10.1.0.0/22")
 
 
+def test_a_picked_vpn_subnet_is_never_in_the_store_container_network():
+    # The pool's part beside the container network: every pick is the other half, however random.
+    containers = [ipaddress.IPv4Network(n) for n in addressing.CONTAINER_SUBNETS]
+    assert any(n.subnet_of(ipaddress.IPv4Network(addressing.VPN_POOL)) for n in containers)
+    picks = {addressing.pick_vpn_subnet(pool="10.88.0.0/15") for _ in range(50)}
+    assert all(ipaddress.IPv4Network(p).subnet_of(ipaddress.IPv4Network("10.89.0.0/16")) for p in picks), picks
+    with pytest.raises(addressing.AddressError):
+        addressing.pick_vpn_subnet(pool="10.88.0.0/16")
+
+
 def test_overlaps_and_contains():
     assert addressing.overlaps("10.0.0.0/8", "10.1.0.0/16")
     assert not addressing.overlaps("10.0.0.0/24", "10.0.1.0/24")

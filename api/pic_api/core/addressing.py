@@ -10,6 +10,7 @@ __all__ = [
     "AddressError",
     "VPN_POOL",
     "FALLBACK_VPN_SUBNET",
+    "CONTAINER_SUBNETS",
     "pick_vpn_subnet",
     "cell_address",
     "next_free_address",
@@ -31,15 +32,20 @@ VPN_POOL = "10.64.0.0/10"
 # The VPN subnet of a cell state that names none (written before subnets were picked) and of a
 # converge before setup: a running cell keeps the subnet it has.
 FALLBACK_VPN_SUBNET = "10.0.0.0/24"
+# The service store's containers: podman's default bridge network, inside VPN_POOL. The firewall
+# forwards whatever comes from it (roles/firewall firewall_container_subnets, kept equal by a unit
+# test), so a VPN subnet there would let every peer out unmasqueraded: a pick never lands in it.
+CONTAINER_SUBNETS = ("10.88.0.0/16",)
 
 
 def pick_vpn_subnet(avoid: Iterable[str] = (), pool: str = VPN_POOL) -> str:
-    """A random /24 of ``pool`` that overlaps none of ``avoid`` (the LAN, linked cells' subnets)."""
+    """A random /24 of ``pool`` that overlaps none of ``avoid`` (the LAN, linked cells' subnets)
+    nor the store's container network."""
     net = _net(pool)
     if net.prefixlen > 24:
         raise AddressError(f"{pool} holds no /24")
     avoided = []
-    for item in avoid:
+    for item in [*avoid, *CONTAINER_SUBNETS]:
         try:
             avoided.append(ipaddress.IPv4Network(item, strict=False))
         except ValueError:
