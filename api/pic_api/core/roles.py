@@ -94,11 +94,13 @@ class CellRoles:
 
 
 def site_roles(project_dir: Path) -> tuple[str, ...]:
-    """The roles site.yml includes, in order; each include, and what it applies to the role's tasks,
-    must be tagged with the role's own name (the API's tags)."""
+    """The roles site.yml includes, in order (each include in a block of its own, or bare); each
+    include, and what it applies to the role's tasks, must be tagged with the role's own name (the
+    API's tags)."""
     roles: list[str] = []
     for play in yaml.safe_load((project_dir / "site.yml").read_text()) or []:
-        for task in play.get("tasks", []) if isinstance(play, dict) else []:
+        entries = play.get("tasks", []) if isinstance(play, dict) else []
+        for task in (t for entry in entries for t in entry.get("block", [entry])):
             include = task.get("ansible.builtin.include_role")
             if include is None:
                 continue
