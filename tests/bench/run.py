@@ -417,6 +417,18 @@ them. Not taken: an imported role's argument check is tagged `always`, so a one-
 check all nineteen and `shared`'s entry points too (17 more tasks in a mailserver-tagged run). Even
 with every one of these levers the site stays near 25 s: under 20 s needs fewer tasks per role.
 
+A profile of the controller itself (`python -m cProfile` around ansible-playbook, the same no-op
+converge, 2026-12-06, the machine loaded by a test run): of the main process's time, 10.2 s went to
+copying blocks and tasks (`Block.copy`, 25,255 calls), 4.8 s of it where an include's tasks were
+inserted (the nineteen includes of site.yml sat in one block, and each insertion copied it with
+every role inserted before), and 9.6 s to the variables of each task (`VariableManager.get_vars`,
+772 calls); the rest was waiting for the task workers. Each include now sits in
+a block of its own (docs/architecture.md): the copies left the profile, and on a quiet machine the
+converge took 29.7 and 27.7 s against 31.8 and 32.1 s for the old site.yml on the same cell, back to
+back. Four roles also ran `systemctl daemon-reload` on every converge (0.36-0.56 s each); they now
+reload only when a unit changed. With both, the same day: no-op site converge 27.7-29.7 s over ssh,
+chrony's tag on the cell itself 4.5 s (ok=16, 8 skipped).
+
 ## The idle cell's memory, by unit
 
 | unit | RSS (MiB) |
