@@ -1,5 +1,5 @@
-// The seed pages whose features are still coming. Each shows what the API does report today and
-// says plainly what is not yet available.
+// The routes of the service pages (Network Services, WireGuard, Email, Calendar, Cell Network), each
+// with its service's health, and the Logs page.
 import { useState, type FormEvent } from 'react'
 import { Link, Route, Routes } from 'react-router-dom'
 import { endpoints, SERVICE_LABELS, type LogEntry, type ServiceName } from '../api'
