@@ -1,13 +1,50 @@
 """Ansible's linear strategy run by mitogen (the `mitogen` package): each host keeps one Python
 interpreter for the whole run and runs every task's module in it, instead of copying and starting a
-new interpreter per task. ansible.cfg names it; this file only makes the strategy findable without
-the site-packages path of whichever virtualenv runs Ansible (the controller's, the cell's)."""
+new interpreter per task. ansible.cfg names it; this file makes the strategy findable without the
+site-packages path of whichever virtualenv runs Ansible (the controller's, the cell's), and keeps
+mitogen from listing every installed collection again for each task (below)."""
 
+import ansible.collections.list
 import ansible_mitogen.loaders
+import ansible_mitogen.planner
 import ansible_mitogen.strategy
 
 _Linear = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
+# mitogen's planner adds the folder of every installed collection to a module's import path whenever
+# it runs a module from a collection (community.crypto, ansible.posix). It made that list in the
+# worker process Ansible forks for each task, so it was made again for every such task: about 0.5 s
+# each (the full `ansible` package holds about a hundred collections, each with metadata to parse),
+# 16 times in a no-op converge of the site. It is made once here, in the strategy's own process,
+# before the first worker that needs it is forked; the workers inherit it.
+_collection_dirs = None
+# mitogen's own function (this file loaded a second time must not wrap the first one's wrapper)
+_list_in_worker = getattr(
+    ansible_mitogen.planner._load_collections, "mitogen_own", ansible_mitogen.planner._load_collections
+)
+
+
+def _load_collections(invocation):
+    if _collection_dirs is None:
+        _list_in_worker(invocation)
+    else:
+        invocation._extra_sys_paths.update(_collection_dirs)
+
+
+_load_collections.mitogen_own = _list_in_worker
+ansible_mitogen.planner._load_collections = _load_collections
+
+
+def list_collections_for(action):
+    """Before a task's worker is forked: list the collections once if its module comes from one."""
+    global _collection_dirs
+    if _collection_dirs is None:
+        path = ansible_mitogen.loaders.module_loader.find_plugin(action, "")
+        if path and "ansible_collections" in path:
+            _collection_dirs = tuple(d.decode("utf-8") for d in ansible.collections.list.list_collection_dirs())
+
 
 class StrategyModule(ansible_mitogen.strategy.StrategyMixin, _Linear):
-    pass
+    def _queue_task(self, host, task, task_vars, play_context):
+        list_collections_for(task.action)
+        return super()._queue_task(host, task, task_vars, play_context)

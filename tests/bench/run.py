@@ -409,8 +409,8 @@ By module, the same day (a callback timing each task from its start to the next 
 idle, 35.5 s in 416 tasks): the 19 `include_role` of site.yml 4.0 s (209 ms each), 35 templates
 3.9 s (113 ms), 18 `systemd_service` 2.4 s (136 ms), 41 `file` 2.4 s (59 ms), 43 argument checks
 2.1 s (49 ms; 19 roles' and 24 of `shared`'s entry points), 23 copies 1.8 s, fact gathering 1.3 s,
-the community.crypto modules 3.5 s in 9 tasks (270-460 ms each: each imports the cryptography
-library on the host), `debconf` 0.4 s each, and 126 skipped tasks about 4 s (30-40 ms each). Roles
+the community.crypto modules 3.5 s in 9 tasks (270-460 ms each: mitogen's listing of the
+collections, below), `debconf` 0.4 s each, and 126 skipped tasks about 4 s (30-40 ms each). Roles
 imported (`import_role`) instead of included, same cell, back to back, twice: 33.9 and 37.7 s
 included, 30.9 and 32.3 s imported without their argument checks, 30.5 and 29.1 s imported with
 them. Not taken: an imported role's argument check is tagged `always`, so a one-role converge would
@@ -428,6 +428,28 @@ converge took 29.7 and 27.7 s against 31.8 and 32.1 s for the old site.yml on th
 back. Four roles also ran `systemctl daemon-reload` on every converge (0.36-0.56 s each); they now
 reload only when a unit changed. With both, the same day: no-op site converge 27.7-29.7 s over ssh,
 chrony's tag on the cell itself 4.5 s (ok=16, 8 skipped).
+
+A profile of the task workers (cProfile in each worker Ansible forks, the site without api and
+webui, 2026-12-07): 16 tasks whose module comes from a collection (community.crypto's, ansible.posix's
+`sysctl`) each spent about 0.5 s in mitogen listing every installed collection
+(`ansible_mitogen.planner._load_collections`: the full `ansible` package holds about a hundred,
+each with metadata to parse), in the worker, so once per task. That list, not the cryptography
+library, made the community.crypto tasks slow. plugins/strategy/mitogen_linear.py now makes it once
+per run in the strategy's own process, before the first worker that needs it is forked. On the same
+lab cell, alternated: 35.7 and 38.1 s before, 34.9 and 35.8 s after (22.7 and 22.9 s of the
+controller's CPU before, 19.0 and 20.3 s after); by `profile_tasks`, the ca role's 20 tasks went
+from 6.6 to 2.2 s. The workers' next cost is Jinja compiling templates: 1,513 compiles in that run,
+489 distinct (a worker's compiles die with it), about 1 ms each. The floor per task, on the same
+cell over ssh (100 `stat` tasks against one, in an otherwise empty play): 57 ms per task (28 ms of
+the controller's user CPU and 17 ms of its system CPU, most of it forking the worker), 11 ms per
+skipped task. With about 290 tasks that run, that floor alone is about 17 s: under 20 s for the
+site needs fewer tasks, not faster ones. On the cell itself, the first task of a run costs 1.1-1.4 s
+(mitogen starting its interpreter and sending it its modules), the first `setup` 0.65 s (the fact
+collectors' modules) and a later one 0.1-0.15 s, so a tagged converge there starts at about 2.3 s
+with Ansible's own start. The agent's converges also became root through sudo although the agent is
+root, and mitogen started a second interpreter for it: the agent's inventory now sets
+`ansible_become: false`. chrony's tag on the cell, alternated: 5.3-6.3 s with become, 4.9-5.6 s
+without (the machine slower than the day before, when the same run took 4.5 s).
 
 ## The idle cell's memory, by unit
 

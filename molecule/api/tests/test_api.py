@@ -167,4 +167,6 @@ def test_the_api_converges_from_its_copy(host):
     assert host.file("/opt/pic/src/roles/api/tasks/main.yml").exists
     inv = host.file("/opt/pic/src/inventory/cell.yml").content_string
     assert "ansible_connection: local" in inv
+    # pic-agent runs the converges as root: no become, which would start a second Python through sudo
+    assert "ansible_become: false" in inv
     assert host.file("/opt/pic/venv/bin/ansible-playbook").exists
