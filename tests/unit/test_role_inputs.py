@@ -1,5 +1,6 @@
 """The converge scope of a change is derived from the roles: what each role reads, in site.yml order."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,34 @@ def test_every_default_of_a_role_is_declared_in_its_argument_specs(role):
     specs = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())["argument_specs"]
     declared = {name for entry in specs.values() for name in (entry.get("options") or {})}
     assert defaults - declared == set()
+
+
+# Variables named ansible_* that are not facts: Ansible's own and the inventory's connection settings.
+NOT_FACTS = {"ansible_managed", "ansible_version", "ansible_check_mode", "ansible_facts", "ansible_connection",
+             "ansible_host", "ansible_python_interpreter", "ansible_run_tags", "ansible_play_hosts"}
+
+
+def facts_read() -> dict[str, set[str]]:
+    """Each fact (as ansible_<name>) the roles, playbooks and site.yml read, with the files reading it."""
+    out: dict[str, set[str]] = {}
+    files = [ROOT / "site.yml", *(ROOT / "playbooks").rglob("*.yml"), *(ROOT / "roles").rglob("*.yml"),
+             *(ROOT / "roles").rglob("*.j2")]
+    for path in files:
+        text = path.read_text()
+        names = roles.template_variables(text) if path.suffix == ".j2" else roles.yaml_variables(yaml.safe_load(text))
+        names = {n for n in names if n.startswith("ansible_")} - NOT_FACTS
+        # ansible_facts['architecture'] and ansible_facts.architecture read the fact ansible_architecture
+        subscripts = re.findall(r"ansible_facts(?:\[['\"](\w+)['\"]\]|\.(\w+))", text)
+        names |= {f"ansible_{key or attr}" for key, attr in subscripts}
+        for name in names:
+            out.setdefault(name, set()).add(str(path.relative_to(ROOT)))
+    return out
+
+
+def test_the_facts_gathered_are_the_ones_read():
+    play = yaml.safe_load((ROOT / "playbooks" / "state.yml").read_text())[0]
+    kept = set(play["module_defaults"]["ansible.builtin.setup"]["filter"])
+    read = facts_read()
+    missing = {name: files for name, files in read.items() if name not in kept}
+    assert not missing, f"facts read but filtered out by playbooks/state.yml: {missing}"
+    assert {"ansible_default_ipv4", "ansible_architecture", "ansible_virtualization_type"} <= set(read)
