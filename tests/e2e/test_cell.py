@@ -693,9 +693,10 @@ BROKEN_RECORDS = "/etc/pic/dns/records.d/zz-e2e-broken.yml"
 CHECK_RECORDS = "Check every record of the zone"  # the task of roles/shared/tasks/records.yml
 
 
-def test_web_ui_against_the_cell(cell, admin):
+def test_web_ui_against_the_cell(cell, admin, peer):
     """Every page, login, peers, settings, the vault; and a run that fails because a role failed:
-    a record no DNS server may publish is planted on the cell, so the dnsmasq role's check fails."""
+    a record no DNS server may publish is planted on the cell, so the dnsmasq role's check fails.
+    The record the Network Services page adds answers the VPN client through the tunnel."""
     cell.lab.exec("cell", ["bash", "-c", f"cat > {BROKEN_RECORDS}"], input="- {name: broken, type: BOGUS, value: x}\n")
     try:
         r = admin.post(f"{cell.https}/api/runs", json={"tags": ["dnsmasq"]}, headers=csrf(admin), timeout=30)
@@ -719,6 +720,13 @@ def test_web_ui_against_the_cell(cell, admin):
     # The settings test previewed, then applied a new time zone (ui.test.mjs TIMEZONE_AFTER).
     assert cell.exec("cat", "/etc/timezone").stdout.strip() == "Europe/Lisbon"
     assert cell.exec("readlink", "/etc/localtime").stdout.strip().endswith("zoneinfo/Europe/Lisbon")
+    # The record the Network Services page added (ui.test.mjs: printer, A 192.0.2.20), asked by the VPN
+    # client at the cell's DNS through the tunnel once the run the page started has converged dnsmasq.
+    def printer():
+        res = cell.exec("getent", "hosts", "printer.home.cell", host="client")
+        return res.stdout.split()[:1] if res.returncode == 0 else None
+
+    assert wait_for(printer, 120, 2) == ["192.0.2.20"]
 
 
 def test_every_run_went_through_the_agent(cell, admin):
