@@ -14,6 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 CELL = roles.load(ROOT)
 
 
+def variables_in(path: Path) -> set[str]:
+    """The variables a template or a YAML file (tasks, vars, a playbook) reads."""
+    text = path.read_text()
+    return roles.template_variables(text) if path.suffix == ".j2" else roles.yaml_variables(yaml.safe_load(text))
+
+
 def undeclared_inputs(role_dir: Path, declared: frozenset[str]) -> dict[str, set[str]]:
     """The ``pic_*`` variables each file of a role reads outside its defaults without declaring them."""
     out: dict[str, set[str]] = {}
@@ -21,10 +27,8 @@ def undeclared_inputs(role_dir: Path, declared: frozenset[str]) -> dict[str, set
         rel = path.relative_to(role_dir)
         if not path.is_file() or rel.parts[0] == "defaults":
             continue
-        if rel.parts[0] in ("tasks", "handlers", "vars") and path.suffix in (".yml", ".yaml"):
-            found = roles.yaml_variables(yaml.safe_load(path.read_text()))
-        elif path.suffix == ".j2":
-            found = roles.template_variables(path.read_text())
+        if (rel.parts[0] in ("tasks", "handlers", "vars") and path.suffix in (".yml", ".yaml")) or path.suffix == ".j2":
+            found = variables_in(path)
         else:
             continue
         missing = roles.cell_variables(found) - declared
@@ -145,11 +149,9 @@ def facts_read() -> dict[str, set[str]]:
     files = [ROOT / "site.yml", *(ROOT / "playbooks").rglob("*.yml"), *(ROOT / "roles").rglob("*.yml"),
              *(ROOT / "roles").rglob("*.j2")]
     for path in files:
-        text = path.read_text()
-        names = roles.template_variables(text) if path.suffix == ".j2" else roles.yaml_variables(yaml.safe_load(text))
-        names = {n for n in names if n.startswith("ansible_")} - NOT_FACTS
+        names = {n for n in variables_in(path) if n.startswith("ansible_")} - NOT_FACTS
         # ansible_facts['architecture'] and ansible_facts.architecture read the fact ansible_architecture
-        subscripts = re.findall(r"ansible_facts(?:\[['\"](\w+)['\"]\]|\.(\w+))", text)
+        subscripts = re.findall(r"ansible_facts(?:\[['\"](\w+)['\"]\]|\.(\w+))", path.read_text())
         names |= {f"ansible_{key or attr}" for key, attr in subscripts}
         for name in names:
             out.setdefault(name, set()).add(str(path.relative_to(ROOT)))
