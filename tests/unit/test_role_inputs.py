@@ -165,3 +165,43 @@ def test_the_facts_gathered_are_the_ones_read():
     missing = {name: files for name, files in read.items() if name not in kept}
     assert not missing, f"facts read but filtered out by playbooks/state.yml: {missing}"
     assert {"ansible_default_ipv4", "ansible_architecture", "ansible_virtualization_type"} <= set(read)
+
+
+HELPER_ROLES = ("shared", "sandbox")  # roles the others import an entry point of (tasks_from)
+
+
+def helper_imports():
+    """Every import of an entry point of a helper role: (file, task)."""
+    def walk(tasks):
+        for task in tasks or []:
+            yield task
+            for key in ("block", "rescue", "always"):
+                yield from walk(task.get(key))
+
+    for path in sorted((ROOT / "roles").glob("*/tasks/*.yml")):
+        for task in walk(yaml.safe_load(path.read_text())):
+            spec = task.get("ansible.builtin.import_role") or task.get("ansible.builtin.include_role") or {}
+            if spec.get("name") in HELPER_ROLES:
+                yield path.relative_to(ROOT), task
+
+
+def test_the_calls_of_helper_roles_are_checked_here_not_in_every_converge():
+    """Ansible checks an entry point's arguments with a task of its own each time it is imported: 42
+    imports of shared's and sandbox's, about 50 ms each in every converge. The roles turn that off
+    (rolespec_validate: false) and this test checks each call against the helper's
+    meta/argument_specs.yml instead: every option it passes is one the entry point declares, and
+    every required one is passed. The values' types are those of the calling role's own inputs,
+    which its entry point checks when it runs."""
+    calls = [(path, task, task.get("ansible.builtin.import_role") or task.get("ansible.builtin.include_role"))
+             for path, task in helper_imports()]
+    assert {spec["name"] for _, _, spec in calls} == set(HELPER_ROLES)
+    assert len(calls) > 40
+    for path, task, spec in calls:
+        specs = yaml.safe_load((ROOT / "roles" / spec["name"] / "meta/argument_specs.yml").read_text())
+        where = f"{path}: {task.get('name')}"
+        assert spec.get("rolespec_validate") is False, where
+        options = specs["argument_specs"][spec["tasks_from"]]["options"]
+        given = set(task.get("vars", {}))
+        assert given <= set(options), f"{where} passes {sorted(given - set(options))}, not declared"
+        required = {k for k, o in options.items() if o.get("required")}
+        assert required <= given, f"{where} leaves out {sorted(required - given)}"
