@@ -451,6 +451,20 @@ root, and mitogen started a second interpreter for it: the agent's inventory now
 `ansible_become: false`. chrony's tag on the cell, alternated: 5.3-6.3 s with become, 4.9-5.6 s
 without (the machine slower than the day before, when the same run took 4.5 s).
 
+On 2026-12-07 (the machine faster than the day before: the site without api and webui took 20-25 s
+over ssh, idle): the 42 imports of the helper roles' entry points (`shared`'s, `sandbox`'s) no longer
+run an argument check each (a unit test checks the calls instead), and exits and cell_link work out
+three names as role variables instead of `set_fact` tasks. That converge runs 34 fewer tasks (355 ->
+321), a change within the run-to-run noise (two alternated runs each: 22.8 and 25.2 s before, 23.9
+and 21.5 s after). Tried and not kept: `gc.freeze()` in the strategy before each worker is forked, so
+that a worker's garbage collections skip the parent's objects (three alternated runs each: 20.4 s
+with it and 20.4 s without); roles imported instead of included, again, with a test run beside them
+(load 7-9): 67.1 and 53.4 s imported, 62.0 and 50.2 s included, the same CPU. The whole site over ssh
+without the profiling callback: 27.3-28.6 s (ok=258). chrony's tag on the cell by `profile_tasks`
+(3.67 s, ok=15, 7 skipped): the first task (fact gathering, with mitogen starting) 0.98 s, the 45
+defaults of playbooks/state.yml 0.35 s, the other 20 tasks 0.03-0.17 s each; an empty play there
+takes 0.57 s. wireguard's tag: 3.67 s too (ok=25, 8 skipped), against 5.73 s in the table's run.
+
 ## The idle cell's memory, by unit
 
 | unit | RSS (MiB) |
