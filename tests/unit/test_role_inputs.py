@@ -171,7 +171,7 @@ HELPER_ROLES = ("shared", "sandbox")  # roles the others import an entry point o
 
 
 def helper_imports():
-    """Every import of an entry point of a helper role: (file, task)."""
+    """Every import of an entry point of a helper role: (file, task, the import's arguments)."""
     def walk(tasks):
         for task in tasks or []:
             yield task
@@ -182,7 +182,7 @@ def helper_imports():
         for task in walk(yaml.safe_load(path.read_text())):
             spec = task.get("ansible.builtin.import_role") or task.get("ansible.builtin.include_role") or {}
             if spec.get("name") in HELPER_ROLES:
-                yield path.relative_to(ROOT), task
+                yield path.relative_to(ROOT), task, spec
 
 
 def test_the_calls_of_helper_roles_are_checked_here_not_in_every_converge():
@@ -192,15 +192,15 @@ def test_the_calls_of_helper_roles_are_checked_here_not_in_every_converge():
     meta/argument_specs.yml instead: every option it passes is one the entry point declares, and
     every required one is passed. The values' types are those of the calling role's own inputs,
     which its entry point checks when it runs."""
-    calls = [(path, task, task.get("ansible.builtin.import_role") or task.get("ansible.builtin.include_role"))
-             for path, task in helper_imports()]
+    calls = list(helper_imports())
     assert {spec["name"] for _, _, spec in calls} == set(HELPER_ROLES)
     assert len(calls) > 40
+    specs = {role: yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())["argument_specs"]
+             for role in HELPER_ROLES}
     for path, task, spec in calls:
-        specs = yaml.safe_load((ROOT / "roles" / spec["name"] / "meta/argument_specs.yml").read_text())
         where = f"{path}: {task.get('name')}"
         assert spec.get("rolespec_validate") is False, where
-        options = specs["argument_specs"][spec["tasks_from"]]["options"]
+        options = specs[spec["name"]][spec["tasks_from"]]["options"]
         given = set(task.get("vars", {}))
         assert given <= set(options), f"{where} passes {sorted(given - set(options))}, not declared"
         required = {k for k, o in options.items() if o.get("required")}
