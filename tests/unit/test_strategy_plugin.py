@@ -29,6 +29,7 @@ def strategy(monkeypatch):
     # loading the plugin replaces mitogen's function; put it back after the test
     mitogen_own = ansible_mitogen.planner._load_collections
     monkeypatch.setattr(ansible_mitogen.planner, "_load_collections", mitogen_own)
+    monkeypatch.setenv("PIC_TEMPLATE_CACHE", "off")  # tests/unit/test_template_cache.py tests that part
     module = load("pic_strategy_mitogen_linear")
     listed = []
 
