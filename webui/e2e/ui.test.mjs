@@ -82,6 +82,39 @@ async function pageRequest(method, p, body) {
   )
 }
 
+/** An API request made by the test itself, not by the page: Playwright's request context, which
+ * sends the page's cookies. A cleanup uses it, as the page may be half-way through a navigation
+ * when the test's body failed (in-page fetch then fails with "Failed to fetch"). */
+async function apiRequest(method, p, body) {
+  const csrf = (await page.context().cookies()).find((c) => c.name === 'pic_csrf')?.value ?? ''
+  const r = await page.request.fetch(`${baseUrl}${p}`, {
+    method,
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+    data: body === undefined ? undefined : JSON.stringify(body),
+  })
+  return r.json()
+}
+
+/** Runs ``body``, then ``cleanup`` whatever happened. When both fail, the body's error is the one
+ * the test reports and the cleanup's is printed: a cleanup that fails because the body stopped
+ * half-way must not hide why it stopped. */
+async function withCleanup(body, cleanup) {
+  let failed = false
+  try {
+    return await body()
+  } catch (e) {
+    failed = true
+    throw e
+  } finally {
+    try {
+      await cleanup()
+    } catch (e) {
+      if (!failed) throw e // eslint-disable-line no-unsafe-finally
+      console.log(`# the cleanup failed too: ${e.message}`)
+    }
+  }
+}
+
 /** Waits until no run is pending or running: a converge asked for meanwhile would join a pending one. */
 async function runsSettled(ms = 60_000) {
   const until = Date.now() + ms
@@ -517,7 +550,7 @@ describe('the running cell', { concurrency: false }, () => {
     await page.goto(`${baseUrl}/peers`)
     await page.getByRole('heading', { name: 'Peers', level: 1 }).waitFor()
     assert.ok((await pageRequest('POST', '/api/peers', { name })).peer, 'a split-tunnel device to route')
-    try {
+    await withCleanup(async () => {
       await page.goto(`${baseUrl}/routing`)
       await page.getByRole('heading', { name: 'Routing', level: 1 }).waitFor()
       const row = page.locator(`[data-testid=routing-table] tr[data-peer="${name}"]`)
@@ -548,9 +581,7 @@ describe('the running cell', { concurrency: false }, () => {
       const patch = requests.filter((r) => r.method === 'PATCH')
       assert.deepEqual(patch.map((r) => r.path), [`/api/peers/${name}`])
       assert.ok(patch[0].csrf, 'the change carried the CSRF token')
-    } finally {
-      await pageRequest('DELETE', `/api/peers/${name}`)
-    }
+    }, () => apiRequest('DELETE', `/api/peers/${name}`))
     assert.deepEqual(unexpectedErrors(), [])
   })
 
@@ -994,7 +1025,7 @@ describe('the running cell', { concurrency: false }, () => {
 
     // another cell's invitation: what it offers read before it is sent; joined granting mail
     const away = invitationOf('away', ['calendar'])
-    try {
+    await withCleanup(async () => {
       await join.getByLabel('Token').fill(away.token)
       await join.getByTestId('token-preview').getByText(/An invitation from cell away \(away\.cell\), offering Calendar & contacts/).waitFor()
       await join.getByLabel('Mail').check()
@@ -1045,10 +1076,10 @@ describe('the running cell', { concurrency: false }, () => {
       await progress.getByText(/The link to cell away is removed\./).waitFor()
       await page.getByText('This cell is linked to no other cell yet.').waitFor()
       await progress.getByText('Applied.', { exact: false }).waitFor({ timeout: TIMEOUT })
-    } finally {
-      const left = (await (await page.request.get(`${baseUrl}/api/cells/links`)).json()).links ?? []
-      for (const l of left) await pageRequest('DELETE', `/api/cells/links/${l.cell_id}`)
-    }
+    }, async () => {
+      const left = (await apiRequest('GET', '/api/cells/links')).links ?? []
+      for (const l of left) await apiRequest('DELETE', `/api/cells/links/${l.cell_id}`)
+    })
     assert.deepEqual(unexpectedErrors([400]), [])
   })
 
@@ -1103,7 +1134,7 @@ describe('the running cell', { concurrency: false }, () => {
         assert.ok(made.peer, n)
         ips[n] = made.peer.ip.replaceAll('.', '\\.')
       }
-      try {
+      await withCleanup(async () => {
         await page.reload()
         const row = page.locator(`[data-testid=wg-devices] tr[data-device="${name}"]`)
         await row.waitFor()
@@ -1128,9 +1159,9 @@ describe('the running cell', { concurrency: false }, () => {
         await page.getByTestId('host-facts').getByText('Memory').waitFor()
         assert.match(await page.getByTestId('host-facts').textContent(), /Disk \/\d+% used: [\d.]+ [KMGT]iB of [\d.]+ [KMGT]iB/)
         assert.match(await page.getByTestId('host-facts').textContent(), /Memory[\d.]+ [KMGT]iB available of [\d.]+ [KMGT]iB/)
-      } finally {
-        for (const n of [name, `${name}-away`]) await pageRequest('DELETE', `/api/peers/${n}`)
-      }
+      }, async () => {
+        for (const n of [name, `${name}-away`]) await apiRequest('DELETE', `/api/peers/${n}`)
+      })
     }
     assert.deepEqual(errors, [])
   })
