@@ -62,6 +62,14 @@ def pic_not_installed(packages, dpkg_status=None):
     return [p for p in packages if p not in installed]
 
 
+def pic_stale_tunnels(files, wanted):
+    """The interfaces of the tunnels a role's `find` found (its `<interface>.conf` files) that the
+    role no longer wants: the ones to stop and remove (exits' WireGuard and OpenVPN, cell links)."""
+    wanted = set(wanted)
+    names = (os.path.basename(f["path"]).removesuffix(".conf") for f in files)
+    return [name for name in names if name not in wanted]
+
+
 def pic_zone_serial(previous=None):
     """The next YYYYMMDDnn zone serial after ``previous``."""
     try:
@@ -155,6 +163,7 @@ class FilterModule:
             "pic_peer_hosts": pic_peer_hosts,
             "pic_openvpn_refused": pic_openvpn_refused,
             "pic_not_installed": pic_not_installed,
+            "pic_stale_tunnels": pic_stale_tunnels,
             "pic_dns_records": pic_dns_records,
             "pic_dns_records_error": pic_dns_records_error,
             "pic_valid_name": pic_valid_name,

@@ -127,6 +127,17 @@ def test_not_installed_lists_what_apt_must_install(filters):
     assert filters["pic_not_installed"](["nftables"]) == ["nftables"]
 
 
+def test_stale_tunnels_are_the_found_interfaces_no_longer_wanted(filters):
+    found = [{"path": "/etc/wireguard/exit-home.conf"}, {"path": "/etc/wireguard/exit-old.conf"},
+             {"path": "/etc/openvpn/client/exit-x.conf"}]
+    wanted = (n for n in ["exit-home", "exit-x"])  # a Jinja map() gives a generator
+    assert filters["pic_stale_tunnels"](found, wanted) == ["exit-old"]
+    assert filters["pic_stale_tunnels"](found, []) == ["exit-home", "exit-old", "exit-x"]
+    assert filters["pic_stale_tunnels"]([], ["exit-home"]) == []
+    # only the suffix goes: an interface named like the suffix stays whole
+    assert filters["pic_stale_tunnels"]([{"path": "/x/link.conf.conf"}], []) == ["link.conf"]
+
+
 def test_dns_records_one_rule_for_both_dns_roles(filters):
     good = [{"name": "@", "type": "mx", "value": "10 mail"}]
     assert filters["pic_dns_records"](good) == [{"name": "@", "type": "MX", "value": "10 mail"}]
