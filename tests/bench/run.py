@@ -227,13 +227,17 @@ def converge_figures(cell, tmp: Path) -> None:
     empty = tmp / "empty.yml"
     empty.write_text("- name: An empty play\n  hosts: cells\n  gather_facts: false\n  tasks: []\n")
     floor, _ = converge_seconds(cell, str(empty))
-    seconds, out = converge_seconds(cell, "site.yml", env=PROFILE)
+    # Timed without the profiling callback, which adds its own work to every task; a run with it
+    # afterwards says where the time goes.
+    seconds, out = converge_seconds(cell, "site.yml")
     recap = re.search(r"ok=(\d+)\s+changed=(\d+)", out.split("PLAY RECAP", 1)[-1])
     assert recap and recap.group(2) == "0", out[-3000:]
     record("no-op converge of the site over ssh", seconds, floor, "s",
            f"ansible-playbook site.yml from this machine, one shared ssh connection; ok={recap.group(1)} "
            "changed=0; floor: an empty play on the same host")
-    notes["roles"] = ", ".join(f"{r} {x:.1f} s" for r, x in role_times(out)[:14])
+    profiled, out = converge_seconds(cell, "site.yml", env=PROFILE)
+    notes["roles"] = f"{profiled:.1f} s with the callback; " + ", ".join(
+        f"{r} {x:.1f} s" for r, x in role_times(out)[:14])
 
     # one role's tag on the cell itself, as the agent converges it (its inventory, skipping api and webui)
     src, ansible = "/opt/pic/src", "/opt/pic/venv/bin/ansible-playbook"
@@ -393,7 +397,7 @@ way round. The session check now reads the users before it takes the auth lock
 
 ## Where a no-op converge spends its time
 
-By role (the `ansible.posix.profile_roles` callback, the no-op converge above): {roles}.
+By role (the `ansible.posix.profile_roles` callback, a second no-op converge right after the one timed above): {roles}.
 
 A task costs a round trip to the host (its module run by the host's one mitogen interpreter;
 a new Python per task before mitogen), a loop one per item, a template or copy two (a checksum,
@@ -464,6 +468,20 @@ without the profiling callback: 27.3-28.6 s (ok=258). chrony's tag on the cell b
 (3.67 s, ok=15, 7 skipped): the first task (fact gathering, with mitogen starting) 0.98 s, the 45
 defaults of playbooks/state.yml 0.35 s, the other 20 tasks 0.03-0.17 s each; an empty play there
 takes 0.57 s. wireguard's tag: 3.67 s too (ok=25, 8 skipped), against 5.73 s in the table's run.
+
+Later that day, a profile of the task workers (cProfile in each, the whole site over ssh) showed a
+fifth of their time in Jinja compiling template strings: about 1,800 compiles in a no-op converge,
+611 of them different, each in a worker that ends with its task. The strategy now keeps each
+compiled template on disk (plugins/template_cache.py; docs/architecture.md says what is never kept)
+and loads the filter and test plugins before it forks a worker. Measured with the workers' own CPU
+time, which the machine's noise moves less than the wall clock: 7.9-8.6 s with both, 10.4-11.9 s
+without (alternated runs). The whole site over ssh, three alternated runs each the same hour: 23.2,
+23.8 and 25.0 s with the cache, 27.0, 26.5 and 27.3 s without. The table's run came an hour later
+on a faster machine (its empty play took 0.60 s there, 0.95 s in the run before), so part of the
+drop to under 20 s is the machine's: with the profiling callback in both, the ratio to the floor
+went from 34.8x (33.08 s) to 30.8x (18.5 s). Since this run, the table's no-op figure is timed
+without the callback, and the breakdown by role comes from a second run with it (the two runs
+differ by about a second either way: the machine's noise).
 
 ## The idle cell's memory, by unit
 
