@@ -19,20 +19,21 @@ from ansible.plugins.loader import filter_loader, test_loader
 _Linear = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
 
-def _template_cache():
-    """plugins/template_cache.py, loaded by its path (plugins/ is no package of any virtualenv)."""
-    module = sys.modules.get("pic_template_cache")
-    if module is None:
-        spec = importlib.util.spec_from_file_location(
-            "pic_template_cache", Path(__file__).resolve().parent.parent / "template_cache.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module
+def _install_template_cache():
+    """plugins/template_cache.py, loaded by its path (plugins/ is no package of any virtualenv) and
+    installed once per process, however often this file is loaded."""
+    if "pic_template_cache" in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(
+        "pic_template_cache", Path(__file__).resolve().parent.parent / "template_cache.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    module.install()
 
 
 # In the strategy's process, before it forks the first task's worker: the workers inherit it.
-_template_cache().install()
+_install_template_cache()
 
 # mitogen's planner adds the folder of every installed collection to a module's import path whenever
 # it runs a module from a collection (community.crypto, ansible.posix). It made that list in the
